@@ -1,0 +1,885 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The json-c boundary: opaque JSON nodes, bounded parsing, the declarative
+ * field decoder, and a printer that writes exactly what Go's
+ * json.MarshalIndent(v, "", "    ") writes (results must match the
+ * reference byte for byte in golden tests).
+ */
+#include <ctype.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "types_internal.h"
+
+/* ---- node wrapping ---------------------------------------------------- */
+
+static const char json_null_sentinel;
+#define JSON_NULL ((const struct cni_json *)(const void *)&json_null_sentinel)
+
+const struct cni_json *cnij_wrap(struct json_object *o)
+{
+	return o ? (const struct cni_json *)(const void *)o : JSON_NULL;
+}
+
+struct json_object *cnij_unwrap(const struct cni_json *v)
+{
+	if (!v || v == JSON_NULL)
+		return NULL;
+	return (struct json_object *)(void *)v;
+}
+
+/* ---- parsing ---------------------------------------------------------- */
+
+/*
+ * json-c takes NaN and Infinity even in strict mode (and 1e999 becomes
+ * one); JSON and Go's decoder have neither.  Depth is already bounded.
+ */
+static bool has_non_finite(struct json_object *o)
+{
+	switch (json_object_get_type(o)) {
+	case json_type_double:
+		return !isfinite(json_object_get_double(o));
+	case json_type_array:
+		for (size_t i = 0; i < json_object_array_length(o); i++) {
+			if (has_non_finite(json_object_array_get_idx(o, i)))
+				return true;
+		}
+		return false;
+	case json_type_object: {
+		json_object_object_foreach(o, key, val) {
+			(void)key;
+			if (has_non_finite(val))
+				return true;
+		}
+		return false;
+	}
+	default:
+		return false;
+	}
+}
+
+int cnij_parse(const char *s, size_t len, const char *what, struct json_object **ret,
+	       struct cni_error **err)
+{
+	struct json_tokener *tok;
+	struct json_object *o;
+	enum json_tokener_error jerr;
+	size_t end;
+
+	if (!s)
+		return cni_error_set(err, CNI_ERR_DECODE, 0, "%s: no input", what);
+	if (len > CNI_MAX_STDIN)
+		return cni_error_set(err, CNI_ERR_DECODE, 0, "%s too large (%zu bytes, at most %u)",
+				     what, len, CNI_MAX_STDIN);
+	if (len > INT_MAX)
+		return cni_error_set(err, CNI_ERR_DECODE, 0, "%s too large", what);
+	tok = json_tokener_new_ex(CNI_MAX_JSON_DEPTH);
+	if (!tok)
+		return cni_error_set(err, CNI_ERR_INTERNAL, 0, "out of memory");
+	/* Strict: no comments, trailing commas, NaN or a second document, as Go's decoder. */
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	o = json_tokener_parse_ex(tok, s, (int)len);
+	jerr = json_tokener_get_error(tok);
+	end = json_tokener_get_parse_end(tok);
+	if (jerr == json_tokener_continue) {
+		/*
+		 * Everything was consumed; a bare number at the very end completes
+		 * only when it sees a terminator.
+		 */
+		o = json_tokener_parse_ex(tok, "", 1);
+		jerr = json_tokener_get_error(tok);
+		end = len;
+	}
+	if (jerr != json_tokener_success) {
+		const char *desc = jerr == json_tokener_continue ? "unexpected end of input" :
+								    json_tokener_error_desc(jerr);
+		cni_error_set(err, CNI_ERR_DECODE, 0, "%s: invalid JSON: %s", what, desc);
+		json_tokener_free(tok);
+		json_object_put(o);
+		return -1;
+	}
+	json_tokener_free(tok);
+	for (; end < len; end++) {
+		if (!strchr(" \t\r\n", s[end]) || s[end] == '\0') {
+			json_object_put(o);
+			return cni_error_set(err, CNI_ERR_DECODE, 0,
+					     "%s: invalid JSON: data after the top-level value",
+					     what);
+		}
+	}
+	if (has_non_finite(o)) {
+		json_object_put(o);
+		return cni_error_set(err, CNI_ERR_DECODE, 0,
+				     "%s: invalid JSON: NaN or infinite number", what);
+	}
+	*ret = o;
+	return 0;
+}
+
+int cni_json_parse(const char *s, size_t len, struct cni_json **ret, struct cni_error **err)
+{
+	struct json_object *o;
+
+	if (cnij_parse(s, len, "JSON", &o, err) < 0)
+		return -1;
+	*ret = (struct cni_json *)cnij_wrap(o);
+	return 0;
+}
+
+void cni_json_free(struct cni_json *v)
+{
+	json_object_put(cnij_unwrap(v));
+}
+
+/* ---- accessors -------------------------------------------------------- */
+
+const struct cni_json *cni_json_get(const struct cni_json *obj, const char *key)
+{
+	struct json_object *o = cnij_unwrap(obj), *v;
+
+	if (!o || !json_object_is_type(o, json_type_object))
+		return NULL;
+	if (!json_object_object_get_ex(o, key, &v))
+		return NULL;
+	return cnij_wrap(v);
+}
+
+bool cni_json_is_object(const struct cni_json *v)
+{
+	return cnij_unwrap(v) && json_object_is_type(cnij_unwrap(v), json_type_object);
+}
+
+bool cni_json_is_array(const struct cni_json *v)
+{
+	return cnij_unwrap(v) && json_object_is_type(cnij_unwrap(v), json_type_array);
+}
+
+bool cni_json_is_null(const struct cni_json *v)
+{
+	return v == JSON_NULL;
+}
+
+bool cni_json_is_string(const struct cni_json *v)
+{
+	return cnij_unwrap(v) && json_object_is_type(cnij_unwrap(v), json_type_string);
+}
+
+const char *cni_json_string(const struct cni_json *v)
+{
+	return cni_json_is_string(v) ? json_object_get_string(cnij_unwrap(v)) : NULL;
+}
+
+size_t cni_json_array_len(const struct cni_json *v)
+{
+	return cni_json_is_array(v) ? json_object_array_length(cnij_unwrap(v)) : 0;
+}
+
+const struct cni_json *cni_json_array_get(const struct cni_json *v, size_t i)
+{
+	if (i >= cni_json_array_len(v))
+		return NULL;
+	return cnij_wrap(json_object_array_get_idx(cnij_unwrap(v), i));
+}
+
+int cni_json_object_foreach(const struct cni_json *obj,
+			    int (*fn)(const char *key, const struct cni_json *v, void *userdata,
+				      struct cni_error **err),
+			    void *userdata, struct cni_error **err)
+{
+	struct json_object *o = cnij_unwrap(obj);
+
+	if (!cni_json_is_object(obj))
+		return 0;
+	json_object_object_foreach(o, key, val) {
+		if (fn(key, cnij_wrap(val), userdata, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+char *cni_json_serialize(const struct cni_json *v)
+{
+	if (!v)
+		return NULL;
+	return xstrdup(json_object_to_json_string_ext(
+		cnij_unwrap(v), JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+char *cni_json_path_key(const char *path, const char *key)
+{
+	if (!path || !*path)
+		return xstrdup(key);
+	return xasprintf("%s.%s", path, key);
+}
+
+char *cni_json_path_index(const char *path, size_t i)
+{
+	return xasprintf("%s[%zu]", path ? path : "", i);
+}
+
+static const char *type_desc(struct json_object *o)
+{
+	switch (json_object_get_type(o)) {
+	case json_type_null:
+		return "null";
+	case json_type_boolean:
+		return "a boolean";
+	case json_type_double:
+		return "a non-integer number";
+	case json_type_int:
+		return "an integer";
+	case json_type_object:
+		return "an object";
+	case json_type_array:
+		return "an array";
+	case json_type_string:
+		return "a string";
+	}
+	return "something else";
+}
+
+/* ---- Go-compatible printing ------------------------------------------- */
+
+static void jw_reserve(struct jw *w, size_t n)
+{
+	if (w->len + n + 1 <= w->cap)
+		return;
+	while (w->len + n + 1 > w->cap)
+		w->cap = w->cap ? w->cap * 2 : 256;
+	w->buf = xrealloc(w->buf, w->cap);
+}
+
+static void jw_put(struct jw *w, const char *s, size_t n)
+{
+	jw_reserve(w, n);
+	memcpy(w->buf + w->len, s, n);
+	w->len += n;
+	w->buf[w->len] = '\0';
+}
+
+static void jw_puts(struct jw *w, const char *s)
+{
+	jw_put(w, s, strlen(s));
+}
+
+static void jw_newline(struct jw *w)
+{
+	jw_puts(w, "\n");
+	for (unsigned int i = 0; i < w->depth; i++)
+		jw_puts(w, "    ");
+}
+
+static void jw_open(struct jw *w, const char *c)
+{
+	jw_puts(w, c);
+	if (w->depth < JW_MAX_DEPTH)
+		w->count[w->depth] = 0;
+	w->depth++;
+}
+
+static void jw_close(struct jw *w, const char *c)
+{
+	unsigned int n = w->depth <= JW_MAX_DEPTH ? w->count[w->depth - 1] : 1;
+
+	w->depth--;
+	if (n > 0)
+		jw_newline(w);
+	jw_puts(w, c);
+}
+
+void jw_obj_begin(struct jw *w)
+{
+	jw_open(w, "{");
+}
+
+void jw_obj_end(struct jw *w)
+{
+	jw_close(w, "}");
+}
+
+void jw_arr_begin(struct jw *w)
+{
+	jw_open(w, "[");
+}
+
+void jw_arr_end(struct jw *w)
+{
+	jw_close(w, "]");
+}
+
+void jw_elem(struct jw *w)
+{
+	if (w->depth <= JW_MAX_DEPTH && w->count[w->depth - 1]++ > 0)
+		jw_puts(w, ",");
+	jw_newline(w);
+}
+
+void jw_key(struct jw *w, const char *key)
+{
+	jw_elem(w);
+	jw_str(w, key);
+	jw_puts(w, ": ");
+}
+
+void jw_int(struct jw *w, long long v)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%lld", v);
+	jw_puts(w, buf);
+}
+
+/* Length of the valid UTF-8 sequence at s (as Go's utf8.DecodeRune accepts), or 0. */
+static size_t utf8_seq_len(const unsigned char *s)
+{
+	unsigned char c = s[0];
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t n;
+
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	/* Exclude overlong forms, surrogates and code points past U+10FFFF. */
+	if (c == 0xe0)
+		lo = 0xa0;
+	else if (c == 0xed)
+		hi = 0x9f;
+	else if (c == 0xf0)
+		lo = 0x90;
+	else if (c == 0xf4)
+		hi = 0x8f;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++) {
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	}
+	return n;
+}
+
+/*
+ * Go's encodeState.string with HTML escaping (the json.Marshal default):
+ * ", \, <, >, & and control characters escaped (\n \r \t short, others
+ * \u00XX with lowercase hex), invalid UTF-8 as \ufffd, U+2028/U+2029
+ * escaped, '/' left alone.
+ */
+void jw_str(struct jw *w, const char *str)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *s = (const unsigned char *)(str ? str : "");
+
+	jw_puts(w, "\"");
+	while (*s) {
+		unsigned char c = *s;
+		size_t n;
+
+		if (c < 0x80) {
+			char esc[7];
+
+			if (c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' &&
+			    c != '&') {
+				jw_put(w, (const char *)s, 1);
+			} else if (c == '"' || c == '\\') {
+				esc[0] = '\\';
+				esc[1] = (char)c;
+				jw_put(w, esc, 2);
+			} else if (c == '\n') {
+				jw_puts(w, "\\n");
+			} else if (c == '\r') {
+				jw_puts(w, "\\r");
+			} else if (c == '\t') {
+				jw_puts(w, "\\t");
+			} else {
+				memcpy(esc, "\\u00", 4);
+				esc[4] = hex[c >> 4];
+				esc[5] = hex[c & 0xf];
+				jw_put(w, esc, 6);
+			}
+			s++;
+			continue;
+		}
+		n = utf8_seq_len(s);
+		if (n == 0) {
+			jw_puts(w, w->raw_replacement_char ? "\xef\xbf\xbd" : "\\ufffd");
+			s++;
+		} else if (n == 3 && s[0] == 0xe2 && s[1] == 0x80 &&
+			   (s[2] == 0xa8 || s[2] == 0xa9)) {
+			jw_puts(w, s[2] == 0xa8 ? "\\u2028" : "\\u2029");
+			s += 3;
+		} else {
+			jw_put(w, (const char *)s, n);
+			s += n;
+		}
+	}
+	jw_puts(w, "\"");
+}
+
+char *jw_take(struct jw *w)
+{
+	char *s = w->buf ? w->buf : xstrdup("");
+
+	memset(w, 0, sizeof(*w));
+	return s;
+}
+
+void jw_free(struct jw *w)
+{
+	free(w->buf);
+	memset(w, 0, sizeof(*w));
+}
+
+char *cni_json_quote(const char *s)
+{
+	struct jw w = { 0 };
+
+	jw_str(&w, s);
+	return jw_take(&w);
+}
+
+/* ---- MAC addresses ----------------------------------------------------- */
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (char)tolower((unsigned char)c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/*
+ * The three notations Go's net.ParseMAC accepts (aa:bb:.., aa-bb-..,
+ * aabb.ccdd.eeff), restricted to 48-bit addresses: every MAC in our
+ * configs names an Ethernet link.
+ */
+int cni_mac_parse(const char *s, char ret[CNI_MAC_STRLEN])
+{
+	uint8_t b[6];
+	size_t len;
+
+	if (!s)
+		return -1;
+	len = strlen(s);
+	if (len == 17 && (s[2] == ':' || s[2] == '-')) {
+		for (int i = 0; i < 6; i++) {
+			int hi = hexval(s[3 * i]), lo = hexval(s[3 * i + 1]);
+
+			if (hi < 0 || lo < 0 || (i < 5 && s[3 * i + 2] != s[2]))
+				return -1;
+			b[i] = (uint8_t)(hi << 4 | lo);
+		}
+	} else if (len == 14 && s[4] == '.' && s[9] == '.') {
+		for (int i = 0; i < 6; i++) {
+			int off = (i / 2) * 5 + (i % 2) * 2;
+			int hi = hexval(s[off]), lo = hexval(s[off + 1]);
+
+			if (hi < 0 || lo < 0)
+				return -1;
+			b[i] = (uint8_t)(hi << 4 | lo);
+		}
+	} else {
+		return -1;
+	}
+	snprintf(ret, CNI_MAC_STRLEN, "%02x:%02x:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3], b[4],
+		 b[5]);
+	return 0;
+}
+
+/* ---- field decoder ---------------------------------------------------- */
+
+static const struct cni_field route_fields[] = {
+	{ .key = "dst", .kind = CNI_FIELD_CIDR, .offset = offsetof(struct cni_route, dst),
+	  .flags = CNI_FIELD_REQUIRED | CNI_FIELD_NULL_OK },
+	{ .key = "gw", .kind = CNI_FIELD_IP, .offset = offsetof(struct cni_route, gw),
+	  .flags = CNI_FIELD_NULL_OK },
+	{ .key = "mtu", .kind = CNI_FIELD_INT, .offset = offsetof(struct cni_route, mtu),
+	  .flags = CNI_FIELD_NULL_OK, .min = 0, .max = INT_MAX },
+	{ .key = "advmss", .kind = CNI_FIELD_INT, .offset = offsetof(struct cni_route, advmss),
+	  .flags = CNI_FIELD_NULL_OK, .min = 0, .max = INT_MAX },
+	{ .key = "priority", .kind = CNI_FIELD_INT, .offset = offsetof(struct cni_route, priority),
+	  .flags = CNI_FIELD_NULL_OK, .min = 0, .max = INT_MAX },
+	{ .key = "table", .kind = CNI_FIELD_INT, .offset = offsetof(struct cni_route, table),
+	  .present = offsetof(struct cni_route, has_table),
+	  .flags = CNI_FIELD_NULL_OK | CNI_FIELD_HAS_PRESENT, .min = 0, .max = INT_MAX },
+	{ .key = "scope", .kind = CNI_FIELD_INT, .offset = offsetof(struct cni_route, scope),
+	  .present = offsetof(struct cni_route, has_scope),
+	  .flags = CNI_FIELD_NULL_OK | CNI_FIELD_HAS_PRESENT, .min = 0, .max = 255 },
+	{ 0 },
+};
+
+static const struct cni_field dns_fields[] = {
+	{ .key = "nameservers", .kind = CNI_FIELD_STRV,
+	  .offset = offsetof(struct cni_dns, nameservers), .flags = CNI_FIELD_NULL_OK },
+	{ .key = "domain", .kind = CNI_FIELD_STRING, .offset = offsetof(struct cni_dns, domain),
+	  .flags = CNI_FIELD_NULL_OK },
+	{ .key = "search", .kind = CNI_FIELD_STRV, .offset = offsetof(struct cni_dns, search),
+	  .flags = CNI_FIELD_NULL_OK },
+	{ .key = "options", .kind = CNI_FIELD_STRV, .offset = offsetof(struct cni_dns, options),
+	  .flags = CNI_FIELD_NULL_OK },
+	{ 0 },
+};
+
+static int type_error(struct json_object *o, const char *want, const char *path,
+		      struct cni_error **err)
+{
+	return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0, "%s: expected %s, got %s", path, want,
+			     type_desc(o));
+}
+
+/* A string without embedded NULs (C code could not see past one). */
+static int get_string(struct json_object *o, const char *path, const char **ret,
+		      struct cni_error **err)
+{
+	const char *s;
+
+	if (!o || !json_object_is_type(o, json_type_string))
+		return type_error(o, "a string", path, err);
+	s = json_object_get_string(o);
+	if (strlen(s) != (size_t)json_object_get_string_len(o))
+		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0, "%s: string contains a NUL",
+				     path);
+	*ret = s;
+	return 0;
+}
+
+/*
+ * A copy with each byte that is not part of valid UTF-8 replaced by U+FFFD,
+ * as Go's decoder does: strings then print (and round-trip) exactly as
+ * the reference's.
+ */
+static char *dup_utf8(const char *s)
+{
+	size_t len = strlen(s), i, o = 0;
+	char *out;
+
+	for (i = 0; i < len;) {
+		size_t n = (unsigned char)s[i] < 0x80 ? 1 : utf8_seq_len((const unsigned char *)s + i);
+
+		if (n == 0)
+			break;
+		i += n;
+	}
+	if (i == len)
+		return xstrdup(s);
+	out = xmalloc(len * 3 + 1);
+	for (i = 0; i < len;) {
+		size_t n = (unsigned char)s[i] < 0x80 ? 1 : utf8_seq_len((const unsigned char *)s + i);
+
+		if (n == 0) {
+			memcpy(out + o, "\xef\xbf\xbd", 3);
+			o += 3;
+			i++;
+		} else {
+			memcpy(out + o, s + i, n);
+			o += n;
+			i += n;
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
+static int get_integer(struct json_object *o, long long min, long long max, const char *path,
+		       long long *ret, struct cni_error **err)
+{
+	long long v;
+
+	if (!o || !json_object_is_type(o, json_type_int))
+		return type_error(o, "an integer", path, err);
+	v = (long long)json_object_get_int64(o);
+	/* json-c saturates: INT64_MAX also stands for anything larger. */
+	if ((v == LLONG_MAX && json_object_get_uint64(o) > (uint64_t)LLONG_MAX) || v < min ||
+	    v > max)
+		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
+				     "%s: %s out of range [%lld, %lld]", path,
+				     json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), min,
+				     max);
+	*ret = v;
+	return 0;
+}
+
+static int decode_strv(struct json_object *o, struct strv *dst, const char *path,
+		       struct cni_error **err)
+{
+	struct strv out = { 0 };
+	size_t n;
+
+	if (!o || !json_object_is_type(o, json_type_array))
+		return type_error(o, "an array of strings", path, err);
+	n = json_object_array_length(o);
+	for (size_t i = 0; i < n; i++) {
+		cleanup_free char *p = cni_json_path_index(path, i);
+		const char *s;
+
+		char **slot;
+
+		if (get_string(json_object_array_get_idx(o, i), p, &s, err) < 0) {
+			strv_free(&out);
+			return -1;
+		}
+		slot = xappend(&out.v, &out.n, sizeof(char *));
+		*slot = dup_utf8(s);
+	}
+	strv_free(dst);
+	*dst = out;
+	return 0;
+}
+
+static int decode_routes(struct json_object *o, struct cni_routes *dst, const char *path,
+			 struct cni_error **err)
+{
+	struct cni_routes out = { 0 };
+	size_t n;
+
+	if (!o || !json_object_is_type(o, json_type_array))
+		return type_error(o, "an array of routes", path, err);
+	n = json_object_array_length(o);
+	for (size_t i = 0; i < n; i++) {
+		cleanup_free char *p = cni_json_path_index(path, i);
+		struct cni_route *r = xappend(&out.v, &out.n, sizeof(*r));
+
+		struct json_object *e = json_object_array_get_idx(o, i);
+
+		if (!e || !json_object_is_type(e, json_type_object)) {
+			cni_routes_free(&out);
+			return type_error(e, "a route object", p, err);
+		}
+		if (cni_json_decode(cnij_wrap(e), route_fields, r, p, err) < 0) {
+			cni_routes_free(&out);
+			return -1;
+		}
+	}
+	cni_routes_free(dst);
+	*dst = out;
+	return 0;
+}
+
+static int decode_dns(struct json_object *o, struct cni_dns *dst, const char *path,
+		      struct cni_error **err)
+{
+	struct cni_dns out = { 0 };
+
+	if (!o || !json_object_is_type(o, json_type_object))
+		return type_error(o, "an object", path, err);
+	if (cni_json_decode(cnij_wrap(o), dns_fields, &out, path, err) < 0)
+		return -1;
+	cni_dns_free(dst);
+	*dst = out;
+	return 0;
+}
+
+static int decode_address(struct json_object *o, enum cni_field_kind kind, void *dst,
+			  const char *path, struct cni_error **err)
+{
+	const char *s;
+	struct ipnet n;
+
+	if (get_string(o, path, &s, err) < 0)
+		return -1;
+	switch (kind) {
+	case CNI_FIELD_IP:
+		/* Go's net.IP decodes "" as no address; configs in the wild rely on it. */
+		if (!*s)
+			return 0;
+		if (ipaddr_parse(s, dst) < 0)
+			return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
+					     "%s: invalid IP address \"%s\"", path, s);
+		return 0;
+	case CNI_FIELD_IPNET:
+	case CNI_FIELD_CIDR:
+		if (ipnet_parse(s, &n) < 0)
+			return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
+					     "%s: invalid CIDR \"%s\"", path, s);
+		if (kind == CNI_FIELD_CIDR)
+			ipnet_canonical(&n, dst);
+		else
+			*(struct ipnet *)dst = n;
+		return 0;
+	default: {
+		char mac[CNI_MAC_STRLEN];
+
+		if (cni_mac_parse(s, mac) < 0)
+			return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
+					     "%s: invalid MAC address \"%s\"", path, s);
+		free(*(char **)dst);
+		*(char **)dst = xstrdup(mac);
+		return 0;
+	}
+	}
+}
+
+int cni_json_decode_value(const struct cni_json *v, enum cni_field_kind kind, long long min,
+			  long long max, void *dst, const char *path, struct cni_error **err)
+{
+	struct json_object *o = cnij_unwrap(v);
+	const char *s;
+	long long n;
+
+	switch (kind) {
+	case CNI_FIELD_BOOL:
+		if (!o || !json_object_is_type(o, json_type_boolean))
+			return type_error(o, "a boolean", path, err);
+		*(bool *)dst = json_object_get_boolean(o);
+		return 0;
+	case CNI_FIELD_INT:
+		if (min == 0 && max == 0) {
+			min = INT_MIN;
+			max = INT_MAX;
+		}
+		if (min < INT_MIN)
+			min = INT_MIN;
+		if (max > INT_MAX)
+			max = INT_MAX;
+		if (get_integer(o, min, max, path, &n, err) < 0)
+			return -1;
+		*(int *)dst = (int)n;
+		return 0;
+	case CNI_FIELD_UINT32:
+		if (min == 0 && max == 0)
+			max = UINT32_MAX;
+		if (min < 0)
+			min = 0;
+		if (max > UINT32_MAX)
+			max = UINT32_MAX;
+		if (get_integer(o, min, max, path, &n, err) < 0)
+			return -1;
+		*(uint32_t *)dst = (uint32_t)n;
+		return 0;
+	case CNI_FIELD_UINT64:
+		if (min == 0 && max == 0)
+			max = LLONG_MAX;
+		if (min < 0)
+			min = 0;
+		if (get_integer(o, min, max, path, &n, err) < 0)
+			return -1;
+		*(uint64_t *)dst = (uint64_t)n;
+		return 0;
+	case CNI_FIELD_STRING:
+		if (get_string(o, path, &s, err) < 0)
+			return -1;
+		free(*(char **)dst);
+		*(char **)dst = dup_utf8(s);
+		return 0;
+	case CNI_FIELD_STRV:
+		return decode_strv(o, dst, path, err);
+	case CNI_FIELD_IP:
+	case CNI_FIELD_IPNET:
+	case CNI_FIELD_CIDR:
+	case CNI_FIELD_MAC:
+		return decode_address(o, kind, dst, path, err);
+	case CNI_FIELD_ROUTES:
+		return decode_routes(o, dst, path, err);
+	case CNI_FIELD_DNS:
+		return decode_dns(o, dst, path, err);
+	case CNI_FIELD_CUSTOM:
+		break;
+	}
+	return cni_error_set(err, CNI_ERR_INTERNAL, 0, "%s: field kind %d has no plain decoder",
+			     path, (int)kind);
+}
+
+void cni_field_value_free(enum cni_field_kind kind, void *dst)
+{
+	switch (kind) {
+	case CNI_FIELD_STRING:
+	case CNI_FIELD_MAC:
+		free(*(char **)dst);
+		*(char **)dst = NULL;
+		break;
+	case CNI_FIELD_STRV:
+		strv_free(dst);
+		break;
+	case CNI_FIELD_ROUTES:
+		cni_routes_free(dst);
+		break;
+	case CNI_FIELD_DNS:
+		cni_dns_free(dst);
+		break;
+	default:
+		break;
+	}
+}
+
+void cni_fields_free(const struct cni_field *fields, void *dst)
+{
+	for (const struct cni_field *f = fields; f->key; f++) {
+		void *p = (char *)dst + f->offset;
+
+		if (f->kind == CNI_FIELD_CUSTOM) {
+			if (f->free)
+				f->free(p);
+		} else {
+			cni_field_value_free(f->kind, p);
+		}
+	}
+}
+
+static int missing(const struct cni_field *f, const char *path, struct cni_error **err)
+{
+	cleanup_free char *p = cni_json_path_key(path, f->key);
+
+	return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0, "%s: required key missing", p);
+}
+
+int cni_json_decode(const struct cni_json *obj, const struct cni_field *fields, void *dst,
+		    const char *path, struct cni_error **err)
+{
+	struct json_object *o = cnij_unwrap(obj);
+
+	if (!o) {
+		/* Absent or null: fine unless something is required. */
+		for (const struct cni_field *f = fields; f->key; f++) {
+			if (f->flags & CNI_FIELD_REQUIRED) {
+				missing(f, path, err);
+				cni_fields_free(fields, dst);
+				return -1;
+			}
+		}
+		return 0;
+	}
+	if (!json_object_is_type(o, json_type_object)) {
+		type_error(o, "an object", path && *path ? path : "config", err);
+		cni_fields_free(fields, dst);
+		return -1;
+	}
+
+	for (const struct cni_field *f = fields; f->key; f++) {
+		cleanup_free char *p = NULL;
+		struct json_object *v;
+		void *d = (char *)dst + f->offset;
+		int r;
+
+		if (!json_object_object_get_ex(o, f->key, &v) ||
+		    (!v && (f->flags & CNI_FIELD_NULL_OK))) {
+			if (f->flags & CNI_FIELD_REQUIRED) {
+				missing(f, path, err);
+				goto fail;
+			}
+			continue;
+		}
+		p = cni_json_path_key(path, f->key);
+		if (f->kind == CNI_FIELD_CUSTOM)
+			r = f->decode ? f->decode(cnij_wrap(v), d, p, err) :
+					cni_error_set(err, CNI_ERR_INTERNAL, 0,
+						      "%s: no decoder", p);
+		else
+			r = cni_json_decode_value(cnij_wrap(v), f->kind, f->min, f->max, d, p, err);
+		if (r < 0)
+			goto fail;
+		if (f->flags & CNI_FIELD_HAS_PRESENT)
+			*(bool *)((char *)dst + f->present) = true;
+	}
+	return 0;
+
+fail:
+	cni_fields_free(fields, dst);
+	return -1;
+}
