@@ -1,0 +1,644 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <linux/if_bridge.h>
+#include <linux/if_link.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/veth.h>
+#include <netlink/attr.h>
+#include <netlink/msg.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "cleanup.h"
+#include "link.h"
+#include "rtnl.h"
+
+int cnl_mac_parse(const char *s, uint8_t ret[6])
+{
+	uint8_t b[6];
+
+	for (int i = 0; i < 6; i++) {
+		unsigned int v = 0;
+
+		for (int j = 0; j < 2; j++) {
+			char c = *s++;
+
+			if (c >= '0' && c <= '9')
+				v = v * 16 + (unsigned int)(c - '0');
+			else if (c >= 'a' && c <= 'f')
+				v = v * 16 + (unsigned int)(c - 'a' + 10);
+			else if (c >= 'A' && c <= 'F')
+				v = v * 16 + (unsigned int)(c - 'A' + 10);
+			else
+				return -1;
+		}
+		b[i] = (uint8_t)v;
+		if (i < 5 && *s != ':' && *s != '-')
+			return -1;
+		if (i < 5)
+			s++;
+	}
+	if (*s)
+		return -1;
+	memcpy(ret, b, 6);
+	return 0;
+}
+
+/* ---- parsing ---------------------------------------------------------- */
+
+static void attr_str(char *dst, size_t size, const struct nlattr *a)
+{
+	size_t n = (size_t)nla_len(a);
+
+	if (n >= size)
+		n = size - 1;
+	memcpy(dst, nla_data(a), n);
+	dst[n] = '\0';
+}
+
+static bool attr_u32(const struct nlattr *a, uint32_t *v)
+{
+	if (!a || nla_len(a) < (int)sizeof(uint32_t))
+		return false;
+	*v = nla_get_u32((struct nlattr *)a);
+	return true;
+}
+
+static void parse_info_data(struct cnl_link *l, struct nlattr *data)
+{
+	if (strcmp(l->kind, "macvlan") == 0 || strcmp(l->kind, "macvtap") == 0) {
+		struct nlattr *tb[IFLA_MACVLAN_MAX + 1];
+
+		if (nla_parse_nested(tb, IFLA_MACVLAN_MAX, data, NULL) == 0)
+			(void)attr_u32(tb[IFLA_MACVLAN_MODE], &l->macvlan_mode);
+	} else if (strcmp(l->kind, "ipvlan") == 0) {
+		struct nlattr *tb[IFLA_IPVLAN_MAX + 1];
+
+		if (nla_parse_nested(tb, IFLA_IPVLAN_MAX, data, NULL) == 0 &&
+		    tb[IFLA_IPVLAN_MODE] && nla_len(tb[IFLA_IPVLAN_MODE]) >= 2)
+			l->ipvlan_mode = nla_get_u16(tb[IFLA_IPVLAN_MODE]);
+	} else if (strcmp(l->kind, "bridge") == 0) {
+		struct nlattr *tb[IFLA_BR_MAX + 1];
+
+		if (nla_parse_nested(tb, IFLA_BR_MAX, data, NULL) < 0)
+			return;
+		if (tb[IFLA_BR_VLAN_FILTERING] && nla_len(tb[IFLA_BR_VLAN_FILTERING]) >= 1)
+			l->br_vlan_filtering = nla_get_u8(tb[IFLA_BR_VLAN_FILTERING]) != 0;
+		if (tb[IFLA_BR_VLAN_DEFAULT_PVID] && nla_len(tb[IFLA_BR_VLAN_DEFAULT_PVID]) >= 2)
+			l->br_default_pvid = nla_get_u16(tb[IFLA_BR_VLAN_DEFAULT_PVID]);
+	}
+}
+
+static int parse_link(const struct nlmsghdr *nlh, void *arg, struct cni_error **err)
+{
+	struct cnl_link *l = arg;
+	struct nlattr *tb[IFLA_MAX + 1];
+	const struct ifinfomsg *ifi;
+	uint32_t v;
+
+	if (nlh->nlmsg_type != RTM_NEWLINK)
+		return 0;
+	if (nlmsg_parse((struct nlmsghdr *)nlh, sizeof(*ifi), tb, IFLA_MAX, NULL) < 0)
+		return cni_error_set(err, CNI_ERR_INTERNAL, EPROTO, "malformed RTM_NEWLINK");
+	ifi = nlmsg_data(nlh);
+	memset(l, 0, sizeof(*l));
+	l->ifindex = ifi->ifi_index;
+	l->flags = ifi->ifi_flags;
+	if (tb[IFLA_IFNAME])
+		attr_str(l->name, sizeof(l->name), tb[IFLA_IFNAME]);
+	if (attr_u32(tb[IFLA_MTU], &v))
+		l->mtu = v;
+	if (tb[IFLA_ADDRESS] && nla_len(tb[IFLA_ADDRESS]) == 6) {
+		const uint8_t *m = nla_data(tb[IFLA_ADDRESS]);
+
+		snprintf(l->mac, sizeof(l->mac), "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2],
+			 m[3], m[4], m[5]);
+	}
+	if (attr_u32(tb[IFLA_MASTER], &v))
+		l->master = (int)v;
+	if (attr_u32(tb[IFLA_LINK], &v))
+		l->link = (int)v;
+	l->link_in_other_netns = tb[IFLA_LINK_NETNSID] != NULL;
+	if (tb[IFLA_OPERSTATE] && nla_len(tb[IFLA_OPERSTATE]) >= 1)
+		l->operstate = nla_get_u8(tb[IFLA_OPERSTATE]);
+	if (tb[IFLA_LINKINFO]) {
+		struct nlattr *li[IFLA_INFO_MAX + 1];
+
+		if (nla_parse_nested(li, IFLA_INFO_MAX, tb[IFLA_LINKINFO], NULL) == 0) {
+			if (li[IFLA_INFO_KIND])
+				attr_str(l->kind, sizeof(l->kind), li[IFLA_INFO_KIND]);
+			if (li[IFLA_INFO_SLAVE_KIND])
+				attr_str(l->slave_kind, sizeof(l->slave_kind),
+					 li[IFLA_INFO_SLAVE_KIND]);
+			if (li[IFLA_INFO_DATA])
+				parse_info_data(l, li[IFLA_INFO_DATA]);
+		}
+	}
+	return 0;
+}
+
+/* ---- get -------------------------------------------------------------- */
+
+static int get_link(struct netns *ns, const char *ifname, int ifindex, struct cnl_link *ret,
+		    struct cni_error **err)
+{
+	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = ifindex };
+	cleanup_nlmsg struct nl_msg *msg = cnl_msg_new(RTM_GETLINK, 0, &ifi, sizeof(ifi));
+	struct cnl_link l = { .ifindex = 0 };
+	char what[IFNAMSIZ + 32];
+
+	if (ifname)
+		snprintf(what, sizeof(what), "link \"%s\"", ifname);
+	else
+		snprintf(what, sizeof(what), "link with ifindex %d", ifindex);
+	if ((ifname && nla_put_string(msg, IFLA_IFNAME, ifname) < 0) ||
+	    nla_put_u32(msg, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS) < 0)
+		return cnl_put_failed(err, what);
+	if (cnl_request(ns, msg, parse_link, &l, err, "%s in netns \"%s\"", what, ns->path) < 0)
+		return -1;
+	if (l.ifindex <= 0)
+		return cni_error_set(err, CNI_ERR_INTERNAL, EPROTO,
+				     "%s in netns \"%s\": no answer from the kernel", what,
+				     ns->path);
+	*ret = l;
+	return 0;
+}
+
+int cnl_link_get(struct netns *ns, const char *ifname, struct cnl_link *ret, struct cni_error **err)
+{
+	return get_link(ns, ifname, 0, ret, err);
+}
+
+int cnl_link_get_by_index(struct netns *ns, int ifindex, struct cnl_link *ret,
+			  struct cni_error **err)
+{
+	return get_link(ns, NULL, ifindex, ret, err);
+}
+
+/* ---- add -------------------------------------------------------------- */
+
+/* Name, MTU, MAC and target namespace: the attributes a link and a veth peer share. */
+static int put_common(struct nl_msg *msg, const char *name, unsigned int mtu, const char *mac,
+		      const struct netns *target, struct cni_error **err)
+{
+	uint8_t hw[6];
+
+	if (mac && cnl_mac_parse(mac, hw) < 0)
+		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, EINVAL,
+				     "invalid MAC address \"%s\"", mac);
+	if ((name && nla_put_string(msg, IFLA_IFNAME, name) < 0) ||
+	    (mtu && nla_put_u32(msg, IFLA_MTU, mtu) < 0) ||
+	    (mac && nla_put(msg, IFLA_ADDRESS, sizeof(hw), hw) < 0) ||
+	    (target && nla_put_u32(msg, IFLA_NET_NS_FD, (uint32_t)target->fd) < 0))
+		return cnl_put_failed(err, "create link");
+	return 0;
+}
+
+static int put_info_data(struct nl_msg *msg, const struct cnl_newlink *spec, struct cni_error **err)
+{
+	struct nlattr *data, *peer;
+
+	if (strcmp(spec->kind, "veth") == 0) {
+		/* The peer's attributes follow an ifinfomsg of its own (iproute2 link_veth.c). */
+		struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
+
+		if (!(data = nla_nest_start(msg, IFLA_INFO_DATA)) ||
+		    !(peer = nla_nest_start(msg, VETH_INFO_PEER)) ||
+		    nlmsg_append(msg, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0)
+			return cnl_put_failed(err, "create veth");
+		if (put_common(msg, spec->peer.name, spec->peer.mtu, spec->peer.mac,
+			       spec->peer.netns, err) < 0)
+			return -1;
+		nla_nest_end(msg, peer);
+		nla_nest_end(msg, data);
+	} else if (strcmp(spec->kind, "macvlan") == 0) {
+		if (!(data = nla_nest_start(msg, IFLA_INFO_DATA)) ||
+		    (spec->macvlan_mode &&
+		     nla_put_u32(msg, IFLA_MACVLAN_MODE, spec->macvlan_mode) < 0) ||
+		    (spec->macvlan_bcqueuelen &&
+		     nla_put_u32(msg, IFLA_MACVLAN_BC_QUEUE_LEN, spec->macvlan_bcqueuelen) < 0))
+			return cnl_put_failed(err, "create macvlan");
+		nla_nest_end(msg, data);
+	} else if (strcmp(spec->kind, "ipvlan") == 0) {
+		if (!(data = nla_nest_start(msg, IFLA_INFO_DATA)) ||
+		    nla_put_u16(msg, IFLA_IPVLAN_MODE, spec->ipvlan_mode) < 0)
+			return cnl_put_failed(err, "create ipvlan");
+		nla_nest_end(msg, data);
+	} else if (strcmp(spec->kind, "bridge") == 0 && spec->bridge_vlan_filtering) {
+		if (!(data = nla_nest_start(msg, IFLA_INFO_DATA)) ||
+		    nla_put_u8(msg, IFLA_BR_VLAN_FILTERING, 1) < 0)
+			return cnl_put_failed(err, "create bridge");
+		nla_nest_end(msg, data);
+	}
+	return 0;
+}
+
+int cnl_link_add(struct netns *ns, const struct cnl_newlink *spec, struct cni_error **err)
+{
+	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
+	cleanup_nlmsg struct nl_msg *msg = NULL;
+	char peer[IFNAMSIZ + 16] = "";
+	struct nlattr *info;
+
+	if (!spec->kind || !*spec->kind)
+		return cni_error_set(err, CNI_ERR_INTERNAL, EINVAL, "create link: no kind given");
+	if (spec->peer.name)
+		snprintf(peer, sizeof(peer), " (peer \"%s\")", spec->peer.name);
+
+	msg = cnl_msg_new(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, &ifi, sizeof(ifi));
+	if (put_common(msg, spec->name, spec->mtu, spec->mac, spec->netns, err) < 0)
+		goto fail;
+	if ((spec->parent > 0 && nla_put_u32(msg, IFLA_LINK, (uint32_t)spec->parent) < 0) ||
+	    (spec->master > 0 && nla_put_u32(msg, IFLA_MASTER, (uint32_t)spec->master) < 0)) {
+		cnl_put_failed(err, "create link");
+		goto fail;
+	}
+	if (!(info = nla_nest_start(msg, IFLA_LINKINFO)) ||
+	    nla_put_string(msg, IFLA_INFO_KIND, spec->kind) < 0) {
+		cnl_put_failed(err, "create link");
+		goto fail;
+	}
+	if (put_info_data(msg, spec, err) < 0)
+		goto fail;
+	nla_nest_end(msg, info);
+
+	return cnl_request(ns, msg, NULL, NULL, err, "create %s \"%s\"%s in netns \"%s\"",
+			   spec->kind, spec->name ? spec->name : "", peer, ns->path);
+fail:
+	return cni_error_wrap(err, "create %s \"%s\"", spec->kind, spec->name ? spec->name : "");
+}
+
+/* ---- change ----------------------------------------------------------- */
+
+/* An RTM_SETLINK for ifname (looked up by the kernel) or, if ifindex > 0, that index. */
+static struct nl_msg *setlink_msg(const char *ifname, int ifindex, unsigned int flags,
+				  unsigned int change)
+{
+	struct ifinfomsg ifi = {
+		.ifi_family = AF_UNSPEC,
+		.ifi_index = ifindex,
+		.ifi_flags = flags,
+		.ifi_change = change,
+	};
+	struct nl_msg *msg = cnl_msg_new(RTM_SETLINK, 0, &ifi, sizeof(ifi));
+
+	/* Only used for the lookup when no index is given; a page has room for it. */
+	if (ifindex <= 0)
+		(void)nla_put_string(msg, IFLA_IFNAME, ifname);
+	return msg;
+}
+
+int cnl_link_set_up(struct netns *ns, const char *ifname, bool up, struct cni_error **err)
+{
+	cleanup_nlmsg struct nl_msg *msg = setlink_msg(ifname, 0, up ? IFF_UP : 0, IFF_UP);
+
+	return cnl_request(ns, msg, NULL, NULL, err, "set link \"%s\" %s in netns \"%s\"", ifname,
+			   up ? "up" : "down", ns->path);
+}
+
+int cnl_link_set_promisc(struct netns *ns, const char *ifname, bool on, struct cni_error **err)
+{
+	cleanup_nlmsg struct nl_msg *msg =
+		setlink_msg(ifname, 0, on ? IFF_PROMISC : 0, IFF_PROMISC);
+
+	return cnl_request(ns, msg, NULL, NULL, err, "set link \"%s\" promisc %s in netns \"%s\"",
+			   ifname, on ? "on" : "off", ns->path);
+}
+
+int cnl_link_set_mtu(struct netns *ns, const char *ifname, unsigned int mtu, struct cni_error **err)
+{
+	cleanup_nlmsg struct nl_msg *msg = setlink_msg(ifname, 0, 0, 0);
+
+	if (nla_put_u32(msg, IFLA_MTU, mtu) < 0)
+		return cnl_put_failed(err, "set mtu");
+	return cnl_request(ns, msg, NULL, NULL, err, "set mtu %u on link \"%s\" in netns \"%s\"",
+			   mtu, ifname, ns->path);
+}
+
+int cnl_link_set_mac(struct netns *ns, const char *ifname, const char *mac, struct cni_error **err)
+{
+	cleanup_nlmsg struct nl_msg *msg = NULL;
+	uint8_t hw[6];
+
+	if (cnl_mac_parse(mac, hw) < 0)
+		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, EINVAL,
+				     "invalid MAC address \"%s\"", mac);
+	msg = setlink_msg(ifname, 0, 0, 0);
+	if (nla_put(msg, IFLA_ADDRESS, sizeof(hw), hw) < 0)
+		return cnl_put_failed(err, "set mac");
+	return cnl_request(ns, msg, NULL, NULL, err, "set mac %s on link \"%s\" in netns \"%s\"",
+			   mac, ifname, ns->path);
+}
+
+int cnl_link_set_master(struct netns *ns, const char *ifname, int master_ifindex,
+			struct cni_error **err)
+{
+	cleanup_nlmsg struct nl_msg *msg = setlink_msg(ifname, 0, 0, 0);
+
+	if (nla_put_u32(msg, IFLA_MASTER, (uint32_t)(master_ifindex > 0 ? master_ifindex : 0)) < 0)
+		return cnl_put_failed(err, "set master");
+	if (master_ifindex > 0)
+		return cnl_request(ns, msg, NULL, NULL, err,
+				   "attach link \"%s\" to master ifindex %d in netns \"%s\"",
+				   ifname, master_ifindex, ns->path);
+	return cnl_request(ns, msg, NULL, NULL, err,
+			   "release link \"%s\" from its master in netns \"%s\"", ifname, ns->path);
+}
+
+int cnl_link_rename(struct netns *ns, const char *ifname, const char *newname,
+		    struct cni_error **err)
+{
+	cleanup_nlmsg struct nl_msg *msg = NULL;
+	struct cnl_link l;
+
+	/* IFLA_IFNAME is the new name here, so the link is named by its index. */
+	if (cnl_link_get(ns, ifname, &l, err) < 0)
+		return cni_error_wrap(err, "rename to \"%s\"", newname);
+	msg = setlink_msg(NULL, l.ifindex, 0, 0);
+	if (nla_put_string(msg, IFLA_IFNAME, newname) < 0)
+		return cnl_put_failed(err, "rename link");
+	return cnl_request(ns, msg, NULL, NULL, err, "rename link \"%s\" to \"%s\" in netns \"%s\"",
+			   ifname, newname, ns->path);
+}
+
+/* ---- delete ----------------------------------------------------------- */
+
+int cnl_link_del(struct netns *ns, const char *ifname, struct cni_error **err)
+{
+	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
+	cleanup_nlmsg struct nl_msg *msg = cnl_msg_new(RTM_DELLINK, 0, &ifi, sizeof(ifi));
+	struct cni_error *e = NULL;
+
+	if (nla_put_string(msg, IFLA_IFNAME, ifname) < 0)
+		return cnl_put_failed(err, "delete link");
+	if (cnl_request(ns, msg, NULL, NULL, &e, "delete link \"%s\" in netns \"%s\"", ifname,
+			ns->path) == 0)
+		return 1;
+	if (e && e->errnum == ENODEV) {
+		cni_error_free(e);
+		return 0;
+	}
+	if (err && !*err)
+		*err = e;
+	else
+		cni_error_free(e);
+	return -1;
+}
+
+void cnl_mac_random(char ret[CNL_MAC_STRLEN])
+{
+	uint8_t m[6];
+	size_t got = 0;
+
+	while (got < sizeof(m)) {
+		ssize_t n = getrandom(m + got, sizeof(m) - got, 0);
+
+		if (n > 0) {
+			got += (size_t)n;
+		} else if (n < 0 && errno != EINTR) {
+			/* No getrandom (very old kernel): a weaker source still gives a unique enough MAC. */
+			struct timespec ts;
+
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			for (size_t i = got; i < sizeof(m); i++)
+				m[i] = (uint8_t)((uint64_t)ts.tv_nsec >> (i * 5)) ^ (uint8_t)getpid();
+			got = sizeof(m);
+		}
+	}
+	m[0] = (uint8_t)((m[0] & 0xfe) | 0x02); /* unicast, locally administered */
+	snprintf(ret, CNL_MAC_STRLEN, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4],
+		 m[5]);
+}
+
+/* ---- bridge ports ----------------------------------------------------- */
+
+static struct nl_msg *bridge_msg(int type, int ifindex)
+{
+	struct ifinfomsg ifi = { .ifi_family = AF_BRIDGE, .ifi_index = ifindex };
+
+	return cnl_msg_new(type, 0, &ifi, sizeof(ifi));
+}
+
+int cnl_brport_set(struct netns *ns, int port_ifindex, const char *name,
+		   const struct cnl_brport *p, struct cni_error **err)
+{
+	cleanup_nlmsg struct nl_msg *msg = NULL;
+	struct nlattr *nest;
+
+	if (!p->has_hairpin && !p->has_isolated)
+		return 0;
+	msg = bridge_msg(RTM_SETLINK, port_ifindex);
+	/* Without NLA_F_NESTED the kernel reads IFLA_PROTINFO as a bare STP state byte. */
+	if (!(nest = nla_nest_start(msg, IFLA_PROTINFO | NLA_F_NESTED)) ||
+	    (p->has_hairpin && nla_put_u8(msg, IFLA_BRPORT_MODE, p->hairpin) < 0) ||
+	    (p->has_isolated && nla_put_u8(msg, IFLA_BRPORT_ISOLATED, p->isolated) < 0))
+		return cnl_put_failed(err, "set bridge port flags");
+	nla_nest_end(msg, nest);
+	return cnl_request(ns, msg, NULL, NULL, err,
+			   "set bridge port \"%s\"%s%s%s%s in netns \"%s\"", name,
+			   p->has_hairpin ? " hairpin " : "",
+			   p->has_hairpin ? (p->hairpin ? "on" : "off") : "",
+			   p->has_isolated ? " isolated " : "",
+			   p->has_isolated ? (p->isolated ? "on" : "off") : "", ns->path);
+}
+
+static int put_vlans(struct nl_msg *msg, const struct cnl_bridge_vlan *v, size_t n)
+{
+	struct nlattr *spec = nla_nest_start(msg, IFLA_AF_SPEC);
+
+	if (!spec)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		uint16_t flags = (uint16_t)((v[i].pvid ? BRIDGE_VLAN_INFO_PVID : 0) |
+					    (v[i].untagged ? BRIDGE_VLAN_INFO_UNTAGGED : 0));
+		struct bridge_vlan_info info = { .flags = flags, .vid = v[i].vid };
+
+		if (v[i].vid_end && v[i].vid_end != v[i].vid) {
+			/* A range is two entries: its first VLAN and its last. */
+			info.flags = (uint16_t)(flags | BRIDGE_VLAN_INFO_RANGE_BEGIN);
+			if (nla_put(msg, IFLA_BRIDGE_VLAN_INFO, sizeof(info), &info) < 0)
+				return -1;
+			info.flags = (uint16_t)(flags | BRIDGE_VLAN_INFO_RANGE_END);
+			info.vid = v[i].vid_end;
+		}
+		if (nla_put(msg, IFLA_BRIDGE_VLAN_INFO, sizeof(info), &info) < 0)
+			return -1;
+	}
+	nla_nest_end(msg, spec);
+	return 0;
+}
+
+static int bridge_vlan(struct netns *ns, int type, int port_ifindex, const char *name,
+		       const struct cnl_bridge_vlan *v, size_t n, struct cni_error **err)
+{
+	cleanup_nlmsg struct nl_msg *msg = NULL;
+	char what[64] = "";
+
+	if (n == 0)
+		return 0;
+	msg = bridge_msg(type, port_ifindex);
+	if (put_vlans(msg, v, n) < 0)
+		return cnl_put_failed(err, "bridge vlan");
+	if (n == 1 && (!v[0].vid_end || v[0].vid_end == v[0].vid))
+		snprintf(what, sizeof(what), "vlan %u", v[0].vid);
+	else
+		snprintf(what, sizeof(what), "%zu vlan entries", n);
+	return cnl_request(ns, msg, NULL, NULL, err, "%s %s %s bridge port \"%s\" in netns \"%s\"",
+			   type == RTM_SETLINK ? "add" : "delete", what,
+			   type == RTM_SETLINK ? "to" : "from", name, ns->path);
+}
+
+int cnl_bridge_vlan_add(struct netns *ns, int port_ifindex, const char *name,
+			const struct cnl_bridge_vlan *v, size_t n, struct cni_error **err)
+{
+	return bridge_vlan(ns, RTM_SETLINK, port_ifindex, name, v, n, err);
+}
+
+int cnl_bridge_vlan_del(struct netns *ns, int port_ifindex, const char *name,
+			const struct cnl_bridge_vlan *v, size_t n, struct cni_error **err)
+{
+	return bridge_vlan(ns, RTM_DELLINK, port_ifindex, name, v, n, err);
+}
+
+/* ---- event-driven waits ----------------------------------------------- */
+
+uint64_t cnl_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+struct monitor_args {
+	const unsigned int *groups;
+	size_t n;
+	int fd;
+};
+
+/* Runs inside the namespace: the socket belongs to the netns it is created in. */
+static int open_monitor(void *arg, struct cni_error **err)
+{
+	struct monitor_args *a = arg;
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	cleanup_close int fd = -1;
+
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
+	if (fd < 0)
+		return cni_error_errno(err, errno, "rtnetlink monitor socket");
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return cni_error_errno(err, errno, "bind rtnetlink monitor socket");
+	for (size_t i = 0; i < a->n; i++) {
+		int g = (int)a->groups[i];
+
+		if (setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &g, sizeof(g)) < 0)
+			return cni_error_errno(err, errno, "subscribe to rtnetlink group %d", g);
+	}
+	a->fd = TAKE_FD(fd);
+	return 0;
+}
+
+int cnl_monitor_open(struct netns *ns, const unsigned int *groups, size_t n, int *ret_fd,
+		     struct cni_error **err)
+{
+	struct monitor_args a = { .groups = groups, .n = n, .fd = -1 };
+
+	if (netns_run(ns, open_monitor, &a, err) < 0)
+		return cni_error_wrap(err, "netns \"%s\"", ns->path);
+	*ret_fd = a.fd;
+	return 0;
+}
+
+int cnl_monitor_wait(int fd, uint64_t deadline_ms, struct cni_error **err)
+{
+	char buf[8192];
+
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		uint64_t now = cnl_now_ms();
+		int r;
+
+		if (now >= deadline_ms)
+			return 0;
+		r = poll(&p, 1, (int)(deadline_ms - now > 60000 ? 60000 : deadline_ms - now));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return cni_error_errno(err, errno, "wait for rtnetlink events");
+		if (r > 0)
+			break;
+	}
+	/* Drain: the events only say "look again"; ENOBUFS (overrun) says the same. */
+	for (;;) {
+		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+		if (n > 0 || (n < 0 && (errno == EINTR || errno == ENOBUFS)))
+			continue;
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+			return cni_error_errno(err, errno, "read rtnetlink events");
+		return 1;
+	}
+}
+
+const char *cnl_operstate_str(unsigned char operstate)
+{
+	static const char *const names[] = {
+		[CNL_OPER_UNKNOWN] = "unknown",
+		[CNL_OPER_NOTPRESENT] = "notpresent",
+		[CNL_OPER_DOWN] = "down",
+		[CNL_OPER_LOWERLAYERDOWN] = "lowerlayerdown",
+		[CNL_OPER_TESTING] = "testing",
+		[CNL_OPER_DORMANT] = "dormant",
+		[CNL_OPER_UP] = "up",
+	};
+
+	if (operstate < ARRAY_SIZE(names) && names[operstate])
+		return names[operstate];
+	return "invalid";
+}
+
+int cnl_link_wait_oper_up(struct netns *ns, const char *ifname, unsigned int timeout_ms,
+			  struct cnl_link *ret, struct cni_error **err)
+{
+	static const unsigned int groups[] = { RTNLGRP_LINK };
+	uint64_t deadline = cnl_now_ms() + timeout_ms;
+	cleanup_close int fd = -1;
+	struct cnl_link l;
+	int r;
+
+	/* Usually it is up already: no monitor socket then. */
+	if (cnl_link_get(ns, ifname, &l, err) < 0)
+		return -1;
+	if (l.operstate != CNL_OPER_UP) {
+		if (cnl_monitor_open(ns, groups, ARRAY_SIZE(groups), &fd, err) < 0)
+			return -1;
+		for (;;) {
+			if (cnl_link_get(ns, ifname, &l, err) < 0)
+				return -1;
+			if (l.operstate == CNL_OPER_UP)
+				break;
+			r = cnl_monitor_wait(fd, deadline, err);
+			if (r < 0)
+				return -1;
+			if (r == 0) {
+				if (cnl_link_get(ns, ifname, &l, err) < 0)
+					return -1;
+				if (l.operstate == CNL_OPER_UP)
+					break;
+				return cni_error_set(err, cni_code_for_errno(ETIMEDOUT), ETIMEDOUT,
+						     "link \"%s\" in netns \"%s\" not up after %u ms: "
+						     "operstate %s",
+						     ifname, ns->path, timeout_ms,
+						     cnl_operstate_str(l.operstate));
+			}
+		}
+	}
+	if (ret)
+		*ret = l;
+	return 0;
+}

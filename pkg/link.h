@@ -1,0 +1,186 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Links, one function per verb, each one request on ns's rtnetlink socket
+ * (see rtnl.h for the error conventions).  Interfaces are named by name
+ * because that is what configs and results carry; the kernel looks them up.
+ * "Not found" is ENODEV in (*err)->errnum, see cnl_not_found().
+ */
+#ifndef CNIC_LINK_H
+#define CNIC_LINK_H
+
+#include <net/if.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "netns.h"
+
+/*
+ * RFC 2863 operational states (IFLA_OPERSTATE), the kernel's IF_OPER_*
+ * values: <linux/if.h> cannot be included next to <net/if.h>.
+ */
+enum {
+	CNL_OPER_UNKNOWN = 0,
+	CNL_OPER_NOTPRESENT = 1,
+	CNL_OPER_DOWN = 2,
+	CNL_OPER_LOWERLAYERDOWN = 3,
+	CNL_OPER_TESTING = 4,
+	CNL_OPER_DORMANT = 5,
+	CNL_OPER_UP = 6,
+};
+
+/* "aa:bb:cc:dd:ee:ff" and its NUL. */
+#define CNL_MAC_STRLEN 18
+
+struct cnl_link {
+	int ifindex;
+	char name[IFNAMSIZ];
+	char kind[16];	     /* IFLA_INFO_KIND: "veth", "bridge", "macvlan"...; "" for none */
+	char slave_kind[16]; /* IFLA_INFO_SLAVE_KIND: "bridge" for a bridge port, else "" */
+	unsigned int flags;  /* IFF_UP, IFF_PROMISC, ... */
+	unsigned int mtu;
+	char mac[CNL_MAC_STRLEN]; /* lowercase; "" unless a 6-byte hardware address */
+	int master;		  /* master's ifindex (bridge of a port), 0: none */
+	int link;		  /* IFLA_LINK: veth peer, macvlan/ipvlan parent; 0: none */
+	bool link_in_other_netns; /* link is an ifindex in another namespace (IFLA_LINK_NETNSID) */
+	unsigned char operstate;  /* CNL_OPER_UP, ... */
+	uint32_t macvlan_mode;	  /* MACVLAN_MODE_* for kind macvlan */
+	uint16_t ipvlan_mode;	  /* IPVLAN_MODE_* for kind ipvlan */
+	bool br_vlan_filtering;	  /* kind bridge: IFLA_BR_VLAN_FILTERING */
+	uint16_t br_default_pvid; /* kind bridge: IFLA_BR_VLAN_DEFAULT_PVID (0: none) */
+};
+
+static inline bool cnl_link_is_up(const struct cnl_link *l)
+{
+	return l->flags & IFF_UP;
+}
+
+int cnl_link_get(struct netns *ns, const char *ifname, struct cnl_link *ret,
+		 struct cni_error **err);
+int cnl_link_get_by_index(struct netns *ns, int ifindex, struct cnl_link *ret,
+			  struct cni_error **err);
+
+/* A new link; zero / NULL members mean "kernel default". */
+struct cnl_newlink {
+	const char *kind; /* "veth", "bridge", "macvlan", "ipvlan" */
+	const char *name;
+	unsigned int mtu;
+	const char *mac;
+	/* Create it directly inside this namespace (IFLA_NET_NS_FD); NULL: ns itself. */
+	struct netns *netns;
+	/* macvlan/ipvlan: ifindex of the parent, in the namespace of the socket (ns). */
+	int parent;
+	uint32_t macvlan_mode;	     /* MACVLAN_MODE_*; 0: kernel default (vepa) */
+	uint32_t macvlan_bcqueuelen; /* 0: kernel default */
+	uint16_t ipvlan_mode;	     /* IPVLAN_MODE_L2 (0), _L3, _L3S */
+	bool bridge_vlan_filtering;
+	/* Enslave it at birth (IFLA_MASTER, an ifindex in ns); 0: no master. */
+	int master;
+	struct {
+		const char *name; /* NULL: kernel picks vethN */
+		unsigned int mtu;
+		const char *mac;
+		struct netns *netns; /* where the peer is born; NULL: with the link */
+	} peer;			     /* veth */
+};
+
+/*
+ * Create a link through ns's socket, NLM_F_EXCL: an existing name is EEXIST.
+ * E.g. a veth whose container end is created in the container (ns) and whose
+ * host end is born in the host netns:
+ *
+ *	cnl_link_add(cns, &(struct cnl_newlink){ .kind = "veth", .name = "eth0",
+ *		.peer = { .name = "veth1a2b3c4d", .netns = host } }, err);
+ */
+int cnl_link_add(struct netns *ns, const struct cnl_newlink *spec, struct cni_error **err);
+
+/* Returns 1 when deleted, 0 when there was no such link. */
+int cnl_link_del(struct netns *ns, const char *ifname, struct cni_error **err);
+
+int cnl_link_set_up(struct netns *ns, const char *ifname, bool up, struct cni_error **err);
+int cnl_link_set_mtu(struct netns *ns, const char *ifname, unsigned int mtu,
+		     struct cni_error **err);
+/* mac: "aa:bb:cc:dd:ee:ff" (upper case and '-' separators accepted). */
+int cnl_link_set_mac(struct netns *ns, const char *ifname, const char *mac, struct cni_error **err);
+/* Enslave to master_ifindex (a bridge); 0 releases it. */
+int cnl_link_set_master(struct netns *ns, const char *ifname, int master_ifindex,
+			struct cni_error **err);
+int cnl_link_set_promisc(struct netns *ns, const char *ifname, bool on, struct cni_error **err);
+/* The link must be down for the kernel to rename it. */
+int cnl_link_rename(struct netns *ns, const char *ifname, const char *newname,
+		    struct cni_error **err);
+
+/* 0 and the 6 bytes, or -1 (no error object: callers name the config key). */
+int cnl_mac_parse(const char *s, uint8_t ret[6]);
+
+/* A random locally administered unicast MAC, "aa:bb:cc:dd:ee:ff". */
+void cnl_mac_random(char ret[CNL_MAC_STRLEN]);
+
+/* ---- bridge ports (AF_BRIDGE) ------------------------------------------ */
+
+/*
+ * Bridge port flags of port_ifindex (enslaved to a bridge in ns), in one
+ * AF_BRIDGE RTM_SETLINK with IFLA_PROTINFO: hairpin (IFLA_BRPORT_MODE,
+ * "reflective relay") and isolated (IFLA_BRPORT_ISOLATED).  Only the
+ * members whose has_ flag is set are sent.  name is for messages.
+ */
+struct cnl_brport {
+	bool has_hairpin, hairpin;
+	bool has_isolated, isolated;
+};
+int cnl_brport_set(struct netns *ns, int port_ifindex, const char *name,
+		   const struct cnl_brport *p, struct cni_error **err);
+
+/* One VLAN (or range vid..vid_end) of a bridge port, "bridge vlan add ... master". */
+struct cnl_bridge_vlan {
+	uint16_t vid;
+	uint16_t vid_end; /* 0 or vid: a single VLAN */
+	bool pvid;
+	bool untagged;
+};
+
+/*
+ * Add / delete VLANs of a bridge port (AF_BRIDGE RTM_SETLINK / RTM_DELLINK
+ * with IFLA_AF_SPEC / IFLA_BRIDGE_VLAN_INFO), all in one request.  Needs a
+ * bridge with vlan_filtering for traffic to follow them.
+ */
+int cnl_bridge_vlan_add(struct netns *ns, int port_ifindex, const char *name,
+			const struct cnl_bridge_vlan *v, size_t n, struct cni_error **err);
+int cnl_bridge_vlan_del(struct netns *ns, int port_ifindex, const char *name,
+			const struct cnl_bridge_vlan *v, size_t n, struct cni_error **err);
+
+/* ---- event-driven waits ------------------------------------------------ */
+
+/*
+ * A non-blocking rtnetlink socket created inside ns and subscribed to the
+ * RTNLGRP_* groups (n of them): subscribe first, then read the state, then
+ * wait for events and read it again, so no change can slip in between.
+ * *ret_fd is O_CLOEXEC; close it.
+ */
+int cnl_monitor_open(struct netns *ns, const unsigned int *groups, size_t n, int *ret_fd,
+		     struct cni_error **err);
+
+/*
+ * Wait until the monitor has something to read or deadline_ms
+ * (CLOCK_MONOTONIC, see cnl_now_ms) passes, then drain it: the caller
+ * re-reads the state it waits for.  1: events (or an overrun, which also
+ * means "look again"), 0: deadline passed.
+ */
+int cnl_monitor_wait(int fd, uint64_t deadline_ms, struct cni_error **err);
+
+/* CLOCK_MONOTONIC in milliseconds. */
+uint64_t cnl_now_ms(void);
+
+/*
+ * Wait, bounded by timeout_ms and driven by RTNLGRP_LINK events (no
+ * polling, no sleeps), until ifname in ns is operationally up
+ * (CNL_OPER_UP).  *ret (may be NULL) gets the link as last read.  On
+ * timeout: errnum ETIMEDOUT (code 11), message naming the last operstate.
+ */
+int cnl_link_wait_oper_up(struct netns *ns, const char *ifname, unsigned int timeout_ms,
+			  struct cnl_link *ret, struct cni_error **err);
+
+/* "up", "down", "lowerlayerdown", ... (RFC 2863 names, as iproute2 prints them). */
+const char *cnl_operstate_str(unsigned char operstate);
+
+#endif

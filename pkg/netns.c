@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+
+#include "cleanup.h"
+#include "netns.h"
+#include "rtnl.h"
+
+/* /proc/self/ns/net names the main thread's namespace; this one is ours. */
+#define SELF_NETNS "/proc/thread-self/ns/net"
+
+int netns_from_fd(int fd, bool take, const char *path, struct netns **ret, struct cni_error **err)
+{
+	struct netns *ns;
+
+	if (netns_check_fd(fd, path, err) < 0) {
+		if (take)
+			(void)close(fd);
+		return -1;
+	}
+	ns = xcalloc(1, sizeof(*ns));
+	ns->fd = fd;
+	ns->owns_fd = take;
+	ns->path = xstrdup(path ? path : "(fd)");
+	*ret = ns;
+	return 0;
+}
+
+int netns_open(const char *path, struct netns **ret, struct cni_error **err)
+{
+	int fd;
+
+	/* O_NONBLOCK: a FIFO planted at the path must not hang us in open(). */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return cni_error_errno(err, errno, "open netns \"%s\"", path);
+	return netns_from_fd(fd, true, path, ret, err);
+}
+
+int netns_open_current(struct netns **ret, struct cni_error **err)
+{
+	struct netns *ns;
+
+	if (netns_stranded())
+		return cni_error_set(
+			err, CNI_ERR_INTERNAL, 0,
+			"the current netns is not ours: an earlier switch back failed");
+	if (netns_open(SELF_NETNS, &ns, err) < 0)
+		return -1;
+	free(ns->path);
+	ns->path = xstrdup("current");
+	*ret = ns;
+	return 0;
+}
+
+bool netns_gone(const struct cni_error *e)
+{
+	return e && e->errnum == ENOENT;
+}
+
+bool netns_same(const struct netns *a, const struct netns *b)
+{
+	struct stat sa, sb;
+
+	return fstat(a->fd, &sa) == 0 && fstat(b->fd, &sb) == 0 && sa.st_dev == sb.st_dev &&
+	       sa.st_ino == sb.st_ino;
+}
+
+bool netns_is_current(const struct netns *ns)
+{
+	struct stat a, b;
+
+	return fstat(ns->fd, &a) == 0 && stat(SELF_NETNS, &b) == 0 && a.st_dev == b.st_dev &&
+	       a.st_ino == b.st_ino;
+}
+
+int netns_run(struct netns *ns, netns_fn fn, void *arg, struct cni_error **err)
+{
+	cleanup_close int self = -1;
+	int r;
+
+	if (netns_stranded())
+		return cni_error_set(
+			err, CNI_ERR_INTERNAL, 0,
+			"refusing to enter netns \"%s\": an earlier switch back failed", ns->path);
+	if (netns_is_current(ns))
+		return fn(arg, err);
+
+	self = open(SELF_NETNS, O_RDONLY | O_CLOEXEC);
+	if (self < 0)
+		return cni_error_errno(err, errno, "open " SELF_NETNS);
+	if (setns(ns->fd, CLONE_NEWNET) < 0)
+		return cni_error_errno(err, errno, "enter netns \"%s\"", ns->path);
+
+	r = fn(arg, err);
+
+	if (setns(self, CLONE_NEWNET) < 0) {
+		int e = errno;
+
+		/*
+		 * Anything done from here on would land in the container's
+		 * namespace: this error outranks whatever fn reported.
+		 */
+		netns_set_stranded();
+		if (err) {
+			cni_error_free(*err);
+			*err = NULL;
+		}
+		return cni_error_errno(err, e, "FATAL: cannot return from netns \"%s\"", ns->path);
+	}
+	return r;
+}
+
+void netns_close(struct netns *ns)
+{
+	if (!ns)
+		return;
+	cnl_sock_free(ns->rtnl);
+	if (ns->owns_fd && ns->fd >= 0)
+		(void)close(ns->fd);
+	free(ns->path);
+	free(ns);
+}
+
+void netns_closep(struct netns **ns)
+{
+	netns_close(*ns);
+	*ns = NULL;
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The parts of netns.h that need no netlink: validating a namespace fd and
+ * the process-wide "stranded" flag.  Kept apart so the skeleton and the IPAM
+ * executables, which never open a netlink socket, do not link libnl.
+ */
+#include <errno.h>
+#include <linux/magic.h>
+#include <linux/nsfs.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/vfs.h>
+
+#include "netns.h"
+
+static bool stranded;
+
+void netns_set_stranded(void)
+{
+	stranded = true;
+}
+
+bool netns_stranded(void)
+{
+	return stranded;
+}
+
+int netns_check_fd(int fd, const char *path, struct cni_error **err)
+{
+	struct statfs sfs;
+	int type;
+
+	if (!path)
+		path = "(fd)";
+	if (fstatfs(fd, &sfs) < 0)
+		return cni_error_errno(err, errno, "netns \"%s\": statfs", path);
+	if (sfs.f_type != NSFS_MAGIC && sfs.f_type != PROC_SUPER_MAGIC)
+		return cni_error_set(err, CNI_ERR_INVALID_ENV, 0,
+				     "\"%s\" is not a network namespace", path);
+	/* ENOTTY/EINVAL: a kernel without NS_GET_NSTYPE (< 4.11); the magic has to do. */
+	type = ioctl(fd, NS_GET_NSTYPE);
+	if (type < 0 && errno != ENOTTY && errno != EINVAL)
+		return cni_error_errno(err, errno, "netns \"%s\": NS_GET_NSTYPE", path);
+	if (type >= 0 && type != CLONE_NEWNET)
+		return cni_error_set(err, CNI_ERR_INVALID_ENV, 0,
+				     "\"%s\" is a namespace but not a network namespace", path);
+	return 0;
+}
+

@@ -1,0 +1,431 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "cleanup.h"
+#include "log.h"
+#include "netns.h"
+#include "skel.h"
+
+extern char **environ;
+
+static const char *const verb_names[] = {
+	[CNI_VERB_ADD] = "ADD",	      [CNI_VERB_DEL] = "DEL", [CNI_VERB_CHECK] = "CHECK",
+	[CNI_VERB_VERSION] = "VERSION", [CNI_VERB_GC] = "GC",   [CNI_VERB_STATUS] = "STATUS",
+};
+
+const char *cni_verb_str(enum cni_verb v)
+{
+	return (unsigned int)v < ARRAY_SIZE(verb_names) ? verb_names[v] : "?";
+}
+
+static int verb_parse(const char *s, enum cni_verb *ret)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(verb_names); i++) {
+		if (strcmp(s, verb_names[i]) == 0) {
+			*ret = (enum cni_verb)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+const char *cni_getenv(char *const *envp, const char *name)
+{
+	size_t len = strlen(name);
+
+	for (; envp && *envp; envp++)
+		if (strncmp(*envp, name, len) == 0 && (*envp)[len] == '=')
+			return *envp + len + 1;
+	return NULL;
+}
+
+static const char *getenv_nonempty(char *const *envp, const char *name)
+{
+	const char *v = cni_getenv(envp, name);
+	return v && *v ? v : NULL;
+}
+
+static bool parse_bool(const char *s)
+{
+	return s && (strcmp(s, "1") == 0 || strcasecmp(s, "true") == 0);
+}
+
+/* ---- output ---------------------------------------------------------- */
+
+/*
+ * The reference prints errors with json.MarshalIndent(..., "", "    ") and
+ * no trailing newline; libcni parses whatever JSON it gets, but keeping the
+ * shape makes side-by-side diffs of the two implementations quiet.
+ */
+void cni_error_print(FILE *out, const struct cni_error *e, const char *cni_version)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "cniVersion", json_object_new_string(cni_version));
+	json_object_object_add(o, "code", json_object_new_int((int)e->code));
+	json_object_object_add(o, "msg", json_object_new_string(e->msg ? e->msg : ""));
+	if (e->details && *e->details)
+		json_object_object_add(o, "details", json_object_new_string(e->details));
+	fputs(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+							JSON_C_TO_STRING_NOSLASHESCAPE),
+	      out);
+	json_object_put(o);
+}
+
+int cni_error_parse(const char *json, size_t len, struct cni_error **ret)
+{
+	json_tokener *tok = json_tokener_new_ex(CNI_MAX_JSON_DEPTH);
+	json_object *o, *code, *msg, *details;
+	struct cni_error *e;
+
+	if (!tok)
+		return -1;
+	o = json_tokener_parse_ex(tok, json, (int)len);
+	json_tokener_free(tok);
+	if (!o || !json_object_is_type(o, json_type_object) ||
+	    !json_object_object_get_ex(o, "code", &code) ||
+	    !json_object_is_type(code, json_type_int) || json_object_get_int(code) <= 0) {
+		json_object_put(o);
+		return -1;
+	}
+	e = xcalloc(1, sizeof(*e));
+	e->code = (unsigned int)json_object_get_int(code);
+	e->msg = xstrdup(json_object_object_get_ex(o, "msg", &msg) &&
+					 json_object_is_type(msg, json_type_string)
+				 ? json_object_get_string(msg)
+				 : "");
+	if (json_object_object_get_ex(o, "details", &details) &&
+	    json_object_is_type(details, json_type_string))
+		e->details = xstrdup(json_object_get_string(details));
+	json_object_put(o);
+	*ret = e;
+	return 0;
+}
+
+static void print_supported(FILE *out, enum cni_version min, const char *sep, bool quoted)
+{
+	for (int v = min; v < CNI_V_COUNT; v++)
+		fprintf(out, "%s%s%s%s", v == (int)min ? "" : sep, quoted ? "\"" : "",
+			cni_version_str((enum cni_version)v), quoted ? "\"" : "");
+}
+
+static void print_about(const struct cni_plugin *p, FILE *out)
+{
+	fprintf(out, "CNI %s plugin (cnic) %s\nCNI protocol versions supported: ", p->name,
+		CNIC_VERSION);
+	print_supported(out, p->min_version, ", ", false);
+	fputc('\n', out);
+}
+
+/*
+ * VERSION: the reference answers with the newest version it implements
+ * rather than echoing stdin (which it does not read); runtimes only look at
+ * supportedVersions, and matching the reference keeps mixed fleets uniform.
+ */
+static void print_version(const struct cni_plugin *p, FILE *out)
+{
+	fprintf(out, "{\"cniVersion\":\"%s\",\"supportedVersions\":[",
+		cni_version_str(CNI_VERSION_LATEST));
+	print_supported(out, p->min_version, ",", true);
+	fputs("]}\n", out);
+}
+
+/* ---- input ----------------------------------------------------------- */
+
+static int read_stdin(FILE *in, char **ret, size_t *ret_len, struct cni_error **err)
+{
+	cleanup_free char *buf = NULL;
+	size_t len = 0, cap = 0;
+
+	for (;;) {
+		size_t n;
+
+		if (cap - len < 4096) {
+			cap = cap ? cap * 2 : 8192;
+			buf = xrealloc(buf, cap + 1);
+		}
+		n = fread(buf + len, 1, cap - len, in);
+		len += n;
+		if (len > CNI_MAX_STDIN)
+			return cni_error_set(err, CNI_ERR_DECODE, 0,
+					     "network configuration on stdin exceeds %u bytes",
+					     CNI_MAX_STDIN);
+		if (n == 0) {
+			if (ferror(in))
+				return cni_error_errno(err, errno, "reading network configuration from stdin");
+			break;
+		}
+	}
+	buf[len] = '\0';
+	*ret_len = len;
+	*ret = TAKE_PTR(buf);
+	return 0;
+}
+
+struct env_rule {
+	const char *name;
+	unsigned int verbs; /* bit per enum cni_verb that requires it */
+};
+
+#define V(x) (1u << CNI_VERB_##x)
+/* Same order as the reference, so "missing" lists read the same. */
+static const struct env_rule env_rules[] = {
+	{ "CNI_CONTAINERID", V(ADD) | V(DEL) | V(CHECK) },
+	{ "CNI_NETNS", V(ADD) | V(CHECK) },
+	{ "CNI_IFNAME", V(ADD) | V(DEL) | V(CHECK) },
+	{ "CNI_PATH", V(ADD) | V(DEL) | V(CHECK) | V(GC) },
+};
+
+static int check_env(char *const *envp, enum cni_verb verb, struct cni_error **err)
+{
+	char missing[128] = "";
+	size_t off = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(env_rules); i++) {
+		if (!(env_rules[i].verbs & (1u << verb)) || getenv_nonempty(envp, env_rules[i].name))
+			continue;
+		off += (size_t)snprintf(missing + off, sizeof(missing) - off, "%s%s", off ? " " : "",
+					env_rules[i].name);
+	}
+	if (off)
+		return cni_error_set(err, CNI_ERR_INVALID_ENV, 0, "required env variables [%s] missing",
+				     missing);
+	return 0;
+}
+
+static bool same_file(int fd, const char *path)
+{
+	struct stat a, b;
+
+	return fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev &&
+	       a.st_ino == b.st_ino;
+}
+
+/*
+ * Open CNI_NETNS once and check it really is a network namespace, so every
+ * later step works on this fd and never on a path that could be swapped.
+ * Returns the fd, -1 with *err set, or -2 when it does not exist / is not a
+ * netns and the caller tolerates that (DEL: the netns is gone).
+ */
+static int open_netns(const char *path, bool tolerate_gone, struct cni_error **err)
+{
+	cleanup_close int fd = -1;
+	cleanup_error struct cni_error *check_err = NULL;
+
+	/* O_NONBLOCK: a FIFO planted as CNI_NETNS must not hang us. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		if (tolerate_gone)
+			return -2;
+		return cni_error_set(err, CNI_ERR_INVALID_ENV, errno, "cannot open CNI_NETNS \"%s\": %s",
+				     path, strerror(errno));
+	}
+	if (netns_check_fd(fd, path, &check_err) < 0) {
+		if (tolerate_gone)
+			return -2;
+		cni_error_set(err, CNI_ERR_INVALID_ENV, check_err->errnum, "%s", check_err->msg);
+		if (check_err->details)
+			cni_error_add_details(err, "%s", check_err->details);
+		return -1;
+	}
+	return TAKE_FD(fd);
+}
+
+/* ---- dispatch -------------------------------------------------------- */
+
+struct invocation {
+	struct cni_cmd cmd;
+	char *stdin_buf;
+	const char *version_str; /* for error JSON */
+};
+
+static void invocation_free(struct invocation *inv)
+{
+	if (inv->cmd.netns_fd >= 0)
+		(void)close(inv->cmd.netns_fd);
+	cni_env_args_free(&inv->cmd.args);
+	cni_netconf_free(inv->cmd.conf);
+	free(inv->stdin_buf);
+}
+
+static int prepare(const struct cni_plugin *p, const struct cni_io *io, struct invocation *inv,
+		   struct cni_error **err)
+{
+	struct cni_cmd *cmd = &inv->cmd;
+	char *const *envp = io->envp;
+	size_t len = 0;
+
+	if (check_env(envp, cmd->verb, err) < 0)
+		return -1;
+	cmd->container_id = getenv_nonempty(envp, "CNI_CONTAINERID");
+	cmd->netns = cni_getenv(envp, "CNI_NETNS");
+	cmd->ifname = getenv_nonempty(envp, "CNI_IFNAME");
+	cmd->path = cni_getenv(envp, "CNI_PATH");
+	cmd->args_raw = cni_getenv(envp, "CNI_ARGS");
+	cmd->envp = envp;
+
+	if (cmd->container_id && !cni_valid_container_id(cmd->container_id))
+		return cni_error_set(err, CNI_ERR_INVALID_ENV, 0,
+				     "invalid characters in CNI_CONTAINERID \"%s\"", cmd->container_id);
+	if (cmd->ifname && !cni_valid_ifname(cmd->ifname))
+		return cni_error_set(err, CNI_ERR_INVALID_ENV, 0,
+				     "invalid CNI_IFNAME \"%s\": 1-15 characters without '/', ':' "
+				     "or whitespace, not \".\" or \"..\"",
+				     cmd->ifname);
+
+	if (read_stdin(io->in, &inv->stdin_buf, &len, err) < 0)
+		return -1;
+	if (cni_netconf_parse(inv->stdin_buf, len, &cmd->conf, err) < 0)
+		return -1;
+	inv->version_str = cmd->conf->cni_version;
+
+	if (cmd->conf->version < p->min_version) {
+		cni_error_set(err, CNI_ERR_INCOMPATIBLE_VERSION, 0, "incompatible CNI versions");
+		return cni_error_add_details(err, "config is \"%s\", plugin supports %s and later",
+					     cmd->conf->cni_version, cni_version_str(p->min_version));
+	}
+	if (cmd->verb == CNI_VERB_CHECK && cmd->conf->version < CNI_V040)
+		return cni_error_set(err, CNI_ERR_INCOMPATIBLE_VERSION, 0,
+				     "config version \"%s\" does not allow CHECK",
+				     cmd->conf->cni_version);
+	if ((cmd->verb == CNI_VERB_GC || cmd->verb == CNI_VERB_STATUS) && cmd->conf->version < CNI_V110)
+		return cni_error_set(err, CNI_ERR_INCOMPATIBLE_VERSION, 0,
+				     "config version \"%s\" does not allow %s", cmd->conf->cni_version,
+				     cni_verb_str(cmd->verb));
+
+	if (cni_env_args_parse(cmd->args_raw, &cmd->args, err) < 0)
+		return -1;
+
+	if (cmd->verb == CNI_VERB_ADD || cmd->verb == CNI_VERB_CHECK) {
+		int fd = open_netns(cmd->netns, false, err);
+
+		if (fd < 0)
+			return -1;
+		cmd->netns_fd = fd;
+		/*
+		 * Refuse to configure the plugin's own namespace before acting
+		 * (the reference checks only after ADD has already run).
+		 */
+		if (cmd->verb == CNI_VERB_ADD &&
+		    !parse_bool(cni_getenv(envp, "CNI_NETNS_OVERRIDE")) &&
+		    same_file(fd, "/proc/thread-self/ns/net"))
+			return cni_error_set(err, CNI_ERR_INVALID_NETNS, 0,
+					     "CNI_NETNS \"%s\" is the plugin's own network namespace",
+					     cmd->netns);
+	} else if (cmd->verb == CNI_VERB_DEL && cmd->netns && *cmd->netns) {
+		int fd = open_netns(cmd->netns, true, err);
+
+		if (fd == -1)
+			return -1;
+		cmd->netns_fd = fd >= 0 ? fd : -1;
+	}
+	/* An IPAM plugin works on the caller's behalf and never enters the netns. */
+	if (p->ipam && cmd->netns_fd >= 0) {
+		(void)close(cmd->netns_fd);
+		cmd->netns_fd = -1;
+	}
+	return 0;
+}
+
+static int dispatch(const struct cni_plugin *p, const struct cni_io *io, struct invocation *inv,
+		    struct cni_error **err)
+{
+	const struct cni_cmd *cmd = &inv->cmd;
+	cleanup_result struct cni_result *result = NULL;
+	cleanup_free char *json = NULL;
+
+	switch (cmd->verb) {
+	case CNI_VERB_ADD:
+		if (p->add(cmd, &result, err) < 0)
+			return -1;
+		if (cni_result_print(result, cmd->conf->version, &json, err) < 0) {
+			/*
+			 * The ADD happened but its result cannot be expressed in
+			 * the requested version (e.g. 0.2.0 without an address):
+			 * undo it so the failure leaves nothing behind.
+			 */
+			if (p->del) {
+				struct cni_error *del_err = NULL;
+
+				(void)p->del(cmd, &del_err);
+				cni_error_free(del_err);
+			}
+			return -1;
+		}
+		fputs(json, io->out);
+		return 0;
+	case CNI_VERB_DEL:
+		return p->del(cmd, err);
+	case CNI_VERB_CHECK:
+		return p->check ? p->check(cmd, err) : 0;
+	case CNI_VERB_GC:
+		return p->gc ? p->gc(cmd, err) : 0;
+	case CNI_VERB_STATUS:
+		return p->status ? p->status(cmd, err) : 0;
+	case CNI_VERB_VERSION:
+		break;
+	}
+	return 0;
+}
+
+int cni_plugin_run(const struct cni_plugin *p, const struct cni_io *io)
+{
+	struct invocation inv = { .cmd = { .netns_fd = -1 } };
+	cleanup_error struct cni_error *err = NULL;
+	const char *command = getenv_nonempty(io->envp, "CNI_COMMAND");
+	const char *log_path = getenv_nonempty(io->envp, "CNIC_LOG_FILE");
+	int status = 0;
+
+	if (!command) {
+		print_about(p, io->err);
+		return 0;
+	}
+	if (verb_parse(command, &inv.cmd.verb) < 0) {
+		cni_error_set(&err, CNI_ERR_INVALID_ENV, 0, "unknown CNI_COMMAND: %s", command);
+		goto out;
+	}
+	if (inv.cmd.verb == CNI_VERB_VERSION) {
+		print_version(p, io->out);
+		return 0;
+	}
+	if (log_path)
+		cni_log_open(log_path, p->name, command, getenv_nonempty(io->envp, "CNI_CONTAINERID"));
+
+	if (prepare(p, io, &inv, &err) < 0 || dispatch(p, io, &inv, &err) < 0)
+		goto out;
+	cni_log("ok");
+out:
+	if (err) {
+		const char *v = inv.version_str ? inv.version_str : cni_version_str(CNI_VERSION_LATEST);
+
+		cni_log("error %u: %s%s%s", err->code, err->msg, err->details ? ": " : "",
+			err->details ? err->details : "");
+		cni_error_print(io->out, err, v);
+		fprintf(io->err, "%s: %s%s%s\n", p->name, err->msg, err->details ? ": " : "",
+			err->details ? err->details : "");
+		status = 1;
+	}
+	fflush(io->out);
+	cni_log_close();
+	invocation_free(&inv);
+	return status;
+}
+
+int cni_plugin_main(const struct cni_plugin *p)
+{
+	const struct cni_io io = { .envp = environ, .in = stdin, .out = stdout, .err = stderr };
+	int status = cni_plugin_run(p, &io);
+
+	/* A write error on stdout means the runtime got a truncated answer. */
+	if (fflush(stdout) != 0 || ferror(stdout))
+		status = status ? status : 1;
+	return status;
+}
