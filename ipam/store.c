@@ -1,0 +1,495 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../pkg/cleanup.h"
+#include "store.h"
+
+#define LOCK_NAME "lock"
+#define LAST_PREFIX "last_reserved_ip."
+/* Larger contents cannot be a reservation we wrote; their owner counts as unknown. */
+#define MAX_CONTENT 4096
+
+enum link_mode {
+	LINK_UNKNOWN,
+	LINK_EMPTY_PATH, /* linkat(fd, "", AT_EMPTY_PATH) */
+	LINK_PROC,       /* linkat("/proc/self/fd/N", AT_SYMLINK_FOLLOW) */
+	LINK_NAMED,      /* no usable O_TMPFILE: a named temporary file */
+};
+
+struct ipam_store {
+	int dirfd;
+	int lockfd;
+	bool locked;
+	enum link_mode link_mode;
+	char *path;
+};
+
+const char *ipam_store_path(const struct ipam_store *s)
+{
+	return s->path;
+}
+
+void ipam_store_disable_tmpfile(struct ipam_store *s)
+{
+	s->link_mode = LINK_NAMED;
+}
+
+static bool name_is_safe(const char *s)
+{
+	return s && *s && !strchr(s, '/') && strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
+}
+
+/* mkdir -p with mode 0755 (umask applies), as Go's os.MkdirAll. */
+static int mkdir_parents(const char *path, struct cni_error **err)
+{
+	cleanup_free char *p = xstrdup(path);
+	char saved;
+
+	for (char *c = p + 1;; c++) {
+		if (*c != '/' && *c != '\0')
+			continue;
+		saved = *c;
+		*c = '\0';
+		if (mkdir(p, 0755) < 0 && errno != EEXIST)
+			return cni_error_errno(err, errno, "create directory %s", p);
+		*c = saved;
+		if (!saved)
+			return 0;
+	}
+}
+
+static int refuse_nondir(const char *path, int errnum, struct cni_error **err)
+{
+	struct stat st;
+
+	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
+		return cni_error_set(err, CNI_ERR_INTERNAL, ELOOP,
+				     "network directory %s is a symbolic link: refusing to follow it",
+				     path);
+	return cni_error_errno(err, errnum, "open network directory %s", path);
+}
+
+int ipam_store_open(const char *data_dir, const char *network, bool create,
+		    struct ipam_store **ret, struct cni_error **err)
+{
+	const int dflags = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
+	cleanup_free char *path = NULL;
+	cleanup_close int dfd = -1, fd = -1;
+	struct ipam_store *s;
+
+	if (!data_dir || !*data_dir)
+		data_dir = IPAM_DEFAULT_DATA_DIR;
+	if (!name_is_safe(network))
+		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0, "invalid network name \"%s\"",
+				     network ? network : "");
+	path = xasprintf("%s/%s", data_dir, network);
+
+	/* Fast path: the directory exists.  O_NOFOLLOW applies to the network's own name. */
+	fd = open(path, dflags | O_NOFOLLOW);
+	if (fd < 0 && errno == ENOENT) {
+		if (!create) {
+			*ret = NULL;
+			return 0;
+		}
+		/* The data dir itself may be a symlink (an admin's choice); the network dir may not. */
+		dfd = open(data_dir, dflags);
+		if (dfd < 0 && errno == ENOENT) {
+			if (mkdir_parents(data_dir, err) < 0)
+				return -1;
+			dfd = open(data_dir, dflags);
+		}
+		if (dfd < 0)
+			return cni_error_errno(err, errno, "open data directory %s", data_dir);
+		if (mkdirat(dfd, network, 0755) < 0 && errno != EEXIST)
+			return cni_error_errno(err, errno, "create directory %s", path);
+		fd = openat(dfd, network, dflags | O_NOFOLLOW);
+	}
+	if (fd < 0)
+		return errno == ELOOP || errno == ENOTDIR ? refuse_nondir(path, errno, err)
+							  : cni_error_errno(err, errno, "open network directory %s", path);
+
+	s = xcalloc(1, sizeof(*s));
+	s->dirfd = TAKE_FD(fd);
+	s->lockfd = -1;
+	s->path = TAKE_PTR(path);
+	*ret = s;
+	return 0;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int ipam_store_lock(struct ipam_store *s, unsigned int timeout_ms, struct cni_error **err)
+{
+	uint64_t deadline, delay = 50000; /* 50 us, doubling up to 5 ms */
+	struct stat st;
+
+	if (s->locked)
+		return 0;
+	if (s->lockfd < 0) {
+		/* O_NONBLOCK: a FIFO planted under this name must not hang us. */
+		s->lockfd = openat(s->dirfd, LOCK_NAME,
+				   O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, 0750);
+		if (s->lockfd < 0)
+			return cni_error_errno(err, errno, "open lock file %s/" LOCK_NAME, s->path);
+		if (fstat(s->lockfd, &st) < 0)
+			return cni_error_errno(err, errno, "stat lock file %s/" LOCK_NAME, s->path);
+		if (!S_ISREG(st.st_mode)) {
+			close(s->lockfd);
+			s->lockfd = -1;
+			return cni_error_set(err, CNI_ERR_INTERNAL, 0,
+					     "lock file %s/" LOCK_NAME " is not a regular file", s->path);
+		}
+	}
+
+	/*
+	 * The reference blocks in flock() forever; we poll with a short
+	 * backoff so the wait is bounded without signals or threads.
+	 */
+	deadline = now_ns() + (uint64_t)timeout_ms * 1000000u;
+	for (;;) {
+		struct timespec ts = { 0 };
+		uint64_t now;
+
+		if (flock(s->lockfd, LOCK_EX | LOCK_NB) == 0)
+			break;
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			return cni_error_errno(err, errno, "lock %s/" LOCK_NAME, s->path);
+		now = now_ns();
+		if (now >= deadline)
+			return cni_error_set(err, CNI_ERR_TRY_AGAIN, EWOULDBLOCK,
+					     "timed out after %u ms waiting for the lock of %s: try again",
+					     timeout_ms, s->path);
+		if (delay > deadline - now)
+			delay = deadline - now;
+		ts.tv_nsec = (long)delay;
+		(void)nanosleep(&ts, NULL);
+		delay = delay * 2 > 5000000 ? 5000000 : delay * 2;
+	}
+	s->locked = true;
+	return 0;
+}
+
+void ipam_store_free(struct ipam_store *s)
+{
+	if (!s)
+		return;
+	if (s->lockfd >= 0)
+		close(s->lockfd); /* drops the flock */
+	if (s->dirfd >= 0)
+		close(s->dirfd);
+	free(s->path);
+	free(s);
+}
+
+void ipam_store_freep(struct ipam_store **s)
+{
+	ipam_store_free(*s);
+	*s = NULL;
+}
+
+static int write_all(int fd, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static bool is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+/* ---- scan ---------------------------------------------------------------- */
+
+/*
+ * Read the owner of the reservation `name` into buf (trimmed as the
+ * reference's strings.TrimSpace); NULL when it is not a regular file, is
+ * unreadable or too large.
+ */
+static const char *read_owner(int dirfd, const char *name, unsigned char d_type, char *buf,
+			      size_t *ret_len)
+{
+	cleanup_close int fd = -1;
+	struct stat st;
+	size_t len, b = 0;
+	ssize_t n;
+
+	if (d_type == DT_UNKNOWN) {
+		/* Some file systems do not fill d_type: look before opening anything. */
+		if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+			return NULL;
+	} else if (d_type != DT_REG) {
+		return NULL;
+	}
+	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	/*
+	 * One read: a regular file returns everything up to EOF at once, and
+	 * buf has room for one byte more than any content we accept.
+	 */
+	do
+		n = read(fd, buf, MAX_CONTENT + 1);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 || n > MAX_CONTENT)
+		return NULL;
+	len = (size_t)n;
+	while (b < len && is_space(buf[b]))
+		b++;
+	while (len > b && is_space(buf[len - 1]))
+		len--;
+	buf[len] = '\0';
+	*ret_len = len - b;
+	return buf + b;
+}
+
+static int store_scan(void *p, bool read_content, ipam_scan_fn fn, void *arg,
+		      struct cni_error **err)
+{
+	struct ipam_store *s = p;
+	char dbuf[16384] __attribute__((aligned(8)));
+	char content[MAX_CONTENT + 2];
+	int r = 0;
+
+	if (lseek(s->dirfd, 0, SEEK_SET) < 0)
+		return cni_error_errno(err, errno, "rewind %s", s->path);
+	for (;;) {
+		ssize_t n = getdents64(s->dirfd, dbuf, sizeof(dbuf));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			cni_error_errno(err, errno, "read directory %s", s->path);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		for (ssize_t off = 0; off < n;) {
+			struct dirent64 *d = (struct dirent64 *)(dbuf + off);
+			const char *name = d->d_name;
+			char canon[IPADDR_STRLEN];
+			struct ipam_resv resv = { 0 };
+			int q;
+
+			off += d->d_reclen;
+			if (name[0] == '.') {
+				/* Ours can only be stale while we hold the lock: remove them. */
+				if (s->locked && strncmp(name, IPAM_TMP_PREFIX, strlen(IPAM_TMP_PREFIX)) == 0)
+					(void)unlinkat(s->dirfd, name, 0);
+				continue;
+			}
+			/* Only canonical address names are reservations ("lock", "last_reserved_ip.N" are not). */
+			if (ipaddr_parse(name, &resv.ip) < 0 ||
+			    strcmp(ipaddr_fmt(&resv.ip, canon), name) != 0)
+				continue;
+			if (read_content)
+				resv.content = read_owner(s->dirfd, name, d->d_type, content, &resv.len);
+			q = fn(arg, &resv, err);
+			if (q < 0)
+				return -1;
+			if (q == IPAM_SCAN_RELEASE && unlinkat(s->dirfd, name, 0) < 0 && errno != ENOENT)
+				r = cni_error_errno(err, errno, "release %s/%s", s->path, name);
+		}
+	}
+	return r;
+}
+
+/* ---- reserve / release ----------------------------------------------------- */
+
+/* Write content to a fresh temporary file named tmp, closed again. */
+static int write_named_tmp(struct ipam_store *s, const char *tmp, const char *content, size_t len,
+			   struct cni_error **err)
+{
+	cleanup_close int fd = -1;
+
+	for (int attempt = 0;; attempt++) {
+		fd = openat(s->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd >= 0 || errno != EEXIST || attempt)
+			break;
+		/* Left by a crash (we hold the lock: nobody else writes it now). */
+		(void)unlinkat(s->dirfd, tmp, 0);
+	}
+	if (fd < 0)
+		return cni_error_errno(err, errno, "create %s/%s", s->path, tmp);
+	if (write_all(fd, content, len) < 0 || close(TAKE_FD(fd)) < 0) {
+		int e = errno;
+
+		(void)unlinkat(s->dirfd, tmp, 0);
+		return cni_error_errno(err, e, "write %s/%s", s->path, tmp);
+	}
+	return 0;
+}
+
+/* Link the O_TMPFILE fd under name: 0, or -1 with errno (EEXIST: taken). */
+static int link_tmpfile(struct ipam_store *s, int fd, const char *name)
+{
+	char proc[64];
+
+	if (s->link_mode != LINK_PROC) {
+		if (linkat(fd, "", s->dirfd, name, AT_EMPTY_PATH) == 0) {
+			s->link_mode = LINK_EMPTY_PATH;
+			return 0;
+		}
+		/* Without CAP_DAC_READ_SEARCH (kernels before 6.10) this is ENOENT. */
+		if (errno != ENOENT && errno != EPERM && errno != EINVAL)
+			return -1;
+	}
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (linkat(AT_FDCWD, proc, s->dirfd, name, AT_SYMLINK_FOLLOW) == 0) {
+		s->link_mode = LINK_PROC;
+		return 0;
+	}
+	return -1;
+}
+
+static int store_reserve(void *p, const struct ipaddr *ip, const char *id, const char *ifname,
+			 bool *ret_reserved, struct cni_error **err)
+{
+	struct ipam_store *s = p;
+	char name[IPADDR_STRLEN], tmp[sizeof(IPAM_TMP_PREFIX) + IPADDR_STRLEN];
+	cleanup_free char *content = NULL;
+	size_t b = 0, e = strlen(id), len;
+	int r, errnum;
+
+	ipaddr_fmt(ip, name);
+	/* strings.TrimSpace(id) + "\r\n" + ifname, no trailing newline. */
+	while (b < e && is_space(id[b]))
+		b++;
+	while (e > b && is_space(id[e - 1]))
+		e--;
+	content = xasprintf("%.*s\r\n%s", (int)(e - b), id + b, ifname);
+	len = strlen(content);
+
+	if (s->link_mode != LINK_NAMED) {
+		cleanup_close int fd = openat(s->dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+
+		if (fd >= 0) {
+			if (write_all(fd, content, len) < 0)
+				return cni_error_errno(err, errno, "write reservation %s/%s", s->path, name);
+			r = link_tmpfile(s, fd, name);
+			if (r == 0 || errno == EEXIST) {
+				*ret_reserved = r == 0;
+				return 0;
+			}
+			if (errno != ENOENT && errno != EPERM && errno != EXDEV)
+				return cni_error_errno(err, errno, "reserve %s/%s", s->path, name);
+			/* No usable /proc either: fall through to a named file. */
+		} else if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) {
+			return cni_error_errno(err, errno, "reserve %s/%s", s->path, name);
+		}
+		s->link_mode = LINK_NAMED;
+	}
+
+	snprintf(tmp, sizeof(tmp), IPAM_TMP_PREFIX "%s", name);
+	if (write_named_tmp(s, tmp, content, len, err) < 0)
+		return -1;
+	r = linkat(s->dirfd, tmp, s->dirfd, name, 0);
+	errnum = errno;
+	(void)unlinkat(s->dirfd, tmp, 0);
+	if (r < 0 && errnum != EEXIST)
+		return cni_error_errno(err, errnum, "reserve %s/%s", s->path, name);
+	*ret_reserved = r == 0;
+	return 0;
+}
+
+static int store_release(void *p, const struct ipaddr *ip, struct cni_error **err)
+{
+	struct ipam_store *s = p;
+	char name[IPADDR_STRLEN];
+
+	ipaddr_fmt(ip, name);
+	if (unlinkat(s->dirfd, name, 0) < 0 && errno != ENOENT)
+		return cni_error_errno(err, errno, "release %s/%s", s->path, name);
+	return 0;
+}
+
+static bool store_last_reserved(void *p, unsigned int idx, struct ipaddr *ret)
+{
+	struct ipam_store *s = p;
+	char name[sizeof(LAST_PREFIX) + 12], buf[64];
+	cleanup_close int fd = -1;
+	size_t len, b = 0;
+	ssize_t n;
+
+	snprintf(name, sizeof(name), LAST_PREFIX "%u", idx);
+	fd = openat(s->dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	do
+		n = read(fd, buf, sizeof(buf) - 1);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 || n == sizeof(buf) - 1)
+		return false; /* unreadable, or too long to be an address */
+	len = (size_t)n;
+	/* Tolerant where the reference is not: surrounding whitespace is fine. */
+	while (b < len && is_space(buf[b]))
+		b++;
+	while (len > b && is_space(buf[len - 1]))
+		len--;
+	buf[len] = '\0';
+	return ipaddr_parse(buf + b, ret) == 0;
+}
+
+/*
+ * Rewritten in place (write at offset 0, then cut to length) rather than
+ * through a temporary and rename(): on ext4 replacing a file by rename
+ * (and truncating one to zero) forces its data out synchronously
+ * (auto_da_alloc), which costs milliseconds per ADD.  A crash between the
+ * two steps can leave a longer, different text; it is only a round-robin
+ * hint, read tolerantly, and the reference's own O_TRUNC rewrite has the
+ * same window (an empty file).
+ */
+static int store_set_last_reserved(void *p, unsigned int idx, const struct ipaddr *ip,
+				   struct cni_error **err)
+{
+	struct ipam_store *s = p;
+	char name[sizeof(LAST_PREFIX) + 12], text[IPADDR_STRLEN];
+	cleanup_close int fd = -1;
+	size_t len;
+	ssize_t n;
+
+	snprintf(name, sizeof(name), LAST_PREFIX "%u", idx);
+	len = strlen(ipaddr_fmt(ip, text));
+	fd = openat(s->dirfd, name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
+		    0600);
+	if (fd < 0)
+		return cni_error_errno(err, errno, "open %s/%s", s->path, name);
+	do
+		n = pwrite(fd, text, len, 0);
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)len || ftruncate(fd, (off_t)len) < 0)
+		return cni_error_errno(err, n < 0 ? errno : EIO, "write %s/%s", s->path, name);
+	return 0;
+}
+
+const struct ipam_store_ops ipam_disk_store_ops = {
+	.scan = store_scan,
+	.reserve = store_reserve,
+	.release = store_release,
+	.last_reserved = store_last_reserved,
+	.set_last_reserved = store_set_last_reserved,
+};

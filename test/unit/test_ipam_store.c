@@ -1,0 +1,503 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The host-local disk store on a scratch directory: format, modes, hostile entries, lock. */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "../../ipam/store.h"
+#include "../../pkg/cleanup.h"
+
+static char base[64];
+
+static int setup(void **state)
+{
+	umask(022);
+	snprintf(base, sizeof(base), "/tmp/cnic-ipam-store.XXXXXX");
+	assert_non_null(mkdtemp(base));
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
+	assert_int_equal(system(cmd), 0);
+	return 0;
+}
+
+static char *path(const char *rel)
+{
+	return xasprintf("%s/%s", base, rel);
+}
+
+/* The whole content of a file (NUL-terminated), its size in *len. */
+static char *slurp(const char *rel, size_t *len)
+{
+	cleanup_free char *p = path(rel);
+	char *buf = xcalloc(1, 4096);
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	assert_true(fd >= 0);
+	n = read(fd, buf, 4095);
+	assert_true(n >= 0);
+	close(fd);
+	*len = (size_t)n;
+	return buf;
+}
+
+static unsigned int mode_of(const char *rel)
+{
+	cleanup_free char *p = path(rel);
+	struct stat st;
+
+	assert_int_equal(lstat(p, &st), 0);
+	return st.st_mode & 07777;
+}
+
+static bool exists(const char *rel)
+{
+	cleanup_free char *p = path(rel);
+	struct stat st;
+
+	return lstat(p, &st) == 0;
+}
+
+static void put_file(const char *rel, const char *content)
+{
+	cleanup_free char *p = path(rel);
+	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, content, strlen(content)), (ssize_t)strlen(content));
+	close(fd);
+}
+
+static struct ipam_store *open_net(const char *net)
+{
+	cleanup_free char *data = path("data");
+	struct ipam_store *s = NULL;
+	struct cni_error *err = NULL;
+
+	assert_int_equal(ipam_store_open(data, net, true, &s, &err), 0);
+	assert_null(err);
+	assert_non_null(s);
+	return s;
+}
+
+static bool reserve(struct ipam_store *s, const char *ip, const char *id, const char *ifname)
+{
+	struct ipaddr a;
+	bool ok = false;
+	struct cni_error *err = NULL;
+
+	assert_int_equal(ipaddr_parse(ip, &a), 0);
+	assert_int_equal(ipam_disk_store_ops.reserve(s, &a, id, ifname, &ok, &err), 0);
+	assert_null(err);
+	return ok;
+}
+
+static void test_open_creates_dirs(void **state)
+{
+	cleanup_free char *deep = path("a/b/c");
+	struct ipam_store *s = NULL;
+	struct cni_error *err = NULL;
+
+	/* without create: a missing directory is "nothing here" and nothing is made */
+	assert_int_equal(ipam_store_open(deep, "net", false, &s, &err), 0);
+	assert_null(s);
+	assert_false(exists("a"));
+
+	assert_int_equal(ipam_store_open(deep, "net", true, &s, &err), 0);
+	assert_non_null(s);
+	assert_int_equal(mode_of("a"), 0755);
+	assert_int_equal(mode_of("a/b/c"), 0755);
+	assert_int_equal(mode_of("a/b/c/net"), 0755);
+	assert_non_null(strstr(ipam_store_path(s), "a/b/c/net"));
+	ipam_store_free(s);
+
+	/* unsafe names never reach the file system */
+	assert_int_equal(ipam_store_open(deep, "..", true, &s, &err), -1);
+	assert_int_equal(err->code, CNI_ERR_INVALID_CONFIG);
+	cni_error_freep(&err);
+	assert_int_equal(ipam_store_open(deep, "x/y", true, &s, &err), -1);
+	cni_error_freep(&err);
+}
+
+static void test_reserve_format(void **state)
+{
+	struct ipam_store *s = open_net("net");
+	struct cni_error *err = NULL;
+	struct ipaddr a, got;
+	size_t len;
+	char *c;
+
+	assert_int_equal(ipam_store_lock(s, 1000, &err), 0);
+	assert_true(exists("data/net/lock"));
+	assert_int_equal(mode_of("data/net/lock"), 0750 & ~022);
+	c = slurp("data/net/lock", &len);
+	assert_int_equal(len, 0);
+	free(c);
+
+	assert_true(reserve(s, "198.18.0.5", "cid-1", "eth0"));
+	c = slurp("data/net/198.18.0.5", &len);
+	assert_int_equal(len, 11);
+	assert_memory_equal(c, "cid-1\r\neth0", 11);
+	free(c);
+	assert_int_equal(mode_of("data/net/198.18.0.5"), 0600);
+	/* taken: no error, not reserved, content untouched */
+	assert_false(reserve(s, "198.18.0.5", "cid-2", "eth0"));
+	c = slurp("data/net/198.18.0.5", &len);
+	assert_memory_equal(c, "cid-1\r\neth0", 11);
+	free(c);
+
+	/* IPv6 names are Go's canonical text */
+	assert_true(reserve(s, "2001:DB8:0:0::0:a", "cid-1", "eth0"));
+	assert_true(exists("data/net/2001:db8::a"));
+
+	/* last_reserved_ip.N: the address, no newline, 0600 */
+	assert_false(ipam_disk_store_ops.last_reserved(s, 0, &got));
+	assert_int_equal(ipaddr_parse("198.18.0.5", &a), 0);
+	assert_int_equal(ipam_disk_store_ops.set_last_reserved(s, 0, &a, &err), 0);
+	c = slurp("data/net/last_reserved_ip.0", &len);
+	assert_int_equal(len, strlen("198.18.0.5"));
+	assert_memory_equal(c, "198.18.0.5", len);
+	free(c);
+	assert_int_equal(mode_of("data/net/last_reserved_ip.0"), 0600);
+	assert_true(ipam_disk_store_ops.last_reserved(s, 0, &got));
+	assert_true(ipaddr_eq(&got, &a));
+	/* read tolerantly: a newline from another writer is fine, garbage is no hint */
+	put_file("data/net/last_reserved_ip.1", "2001:db8::7\n");
+	assert_true(ipam_disk_store_ops.last_reserved(s, 1, &got));
+	assert_int_equal(got.family, AF_INET6);
+	put_file("data/net/last_reserved_ip.1", "bogus");
+	assert_false(ipam_disk_store_ops.last_reserved(s, 1, &got));
+	/* rewritten in place: a longer old text is cut to the new length */
+	assert_int_equal(ipaddr_parse("198.18.0.100", &a), 0);
+	assert_int_equal(ipam_disk_store_ops.set_last_reserved(s, 0, &a, &err), 0);
+	assert_int_equal(ipaddr_parse("198.18.0.6", &a), 0);
+	assert_int_equal(ipam_disk_store_ops.set_last_reserved(s, 0, &a, &err), 0);
+	assert_null(err);
+	c = slurp("data/net/last_reserved_ip.0", &len);
+	assert_int_equal(len, strlen("198.18.0.6"));
+	assert_memory_equal(c, "198.18.0.6", len);
+	free(c);
+	/* a link planted in its place is neither followed nor written through */
+	{
+		cleanup_free char *target = path("target");
+		cleanup_free char *link = path("data/net/last_reserved_ip.3");
+
+		put_file("target", "keep");
+		assert_int_equal(symlink(target, link), 0);
+		assert_int_equal(ipam_disk_store_ops.set_last_reserved(s, 3, &a, &err), -1);
+		cni_error_freep(&err);
+		assert_false(ipam_disk_store_ops.last_reserved(s, 3, &got));
+		c = slurp("target", &len);
+		assert_memory_equal(c, "keep", 4);
+		free(c);
+	}
+
+	/* release */
+	assert_int_equal(ipaddr_parse("198.18.0.5", &a), 0);
+	assert_int_equal(ipam_disk_store_ops.release(s, &a, &err), 0);
+	assert_false(exists("data/net/198.18.0.5"));
+	assert_int_equal(ipam_disk_store_ops.release(s, &a, &err), 0); /* already gone: fine */
+	assert_null(err);
+	ipam_store_free(s);
+}
+
+struct seen {
+	char names[16][IPADDR_STRLEN];
+	bool has_content[16];
+	size_t n;
+};
+
+static int record(void *arg, const struct ipam_resv *r, struct cni_error **err)
+{
+	struct seen *s = arg;
+
+	assert_true(s->n < 16);
+	ipaddr_fmt(&r->ip, s->names[s->n]);
+	s->has_content[s->n] = r->content != NULL;
+	s->n++;
+	return IPAM_SCAN_KEEP;
+}
+
+static ssize_t seen_idx(const struct seen *s, const char *name)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (strcmp(s->names[i], name) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+static void test_scan_hostile_entries(void **state)
+{
+	struct ipam_store *s = open_net("net");
+	cleanup_free char *target = path("outside");
+	cleanup_free char *link = path("data/net/198.18.0.9");
+	cleanup_free char *fifo = path("data/net/198.18.0.10");
+	cleanup_free char *sub = path("data/net/198.18.0.8");
+	struct cni_error *err = NULL;
+	struct seen seen = { 0 };
+	size_t len;
+	char *c;
+
+	put_file("data/net/198.18.0.7", "  a\r\neth0\n"); /* trimmed as the reference */
+	put_file("data/net/foo", "a\r\neth0");
+	put_file("data/net/2001:DB8::1", "a\r\neth0"); /* not the canonical name */
+	put_file("data/net/last_reserved_ip.0", "198.18.0.7");
+	put_file("data/net/" IPAM_TMP_PREFIX "198.18.0.11", "a\r\neth0");
+	put_file("outside", "a\r\neth0");
+	assert_int_equal(symlink(target, link), 0);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_int_equal(mkdir(sub, 0755), 0);
+
+	/* unlocked scan: the temporary may be someone's live one, left alone */
+	alarm(10); /* a FIFO opened blocking would hang here */
+	assert_int_equal(ipam_disk_store_ops.scan(s, true, record, &seen, &err), 0);
+	alarm(0);
+	assert_true(exists("data/net/" IPAM_TMP_PREFIX "198.18.0.11"));
+	assert_int_equal(seen.n, 4);
+	assert_true(seen_idx(&seen, "198.18.0.7") >= 0);
+	assert_true(seen.has_content[seen_idx(&seen, "198.18.0.7")]);
+	/* names count as taken, but nothing behind a link / FIFO / directory is read */
+	assert_false(seen.has_content[seen_idx(&seen, "198.18.0.8")]);
+	assert_false(seen.has_content[seen_idx(&seen, "198.18.0.9")]);
+	assert_false(seen.has_content[seen_idx(&seen, "198.18.0.10")]);
+
+	/* DEL: the regular file goes; the link, its target, the FIFO stay */
+	assert_int_equal(ipam_store_lock(s, 1000, &err), 0);
+	alarm(10);
+	assert_int_equal(ipam_alloc_release(&ipam_disk_store_ops, s, "a", "eth0", &err), 0);
+	alarm(0);
+	assert_null(err);
+	assert_false(exists("data/net/198.18.0.7"));
+	assert_true(exists("data/net/198.18.0.9"));
+	assert_true(exists("data/net/198.18.0.10"));
+	assert_true(exists("data/net/foo"));
+	assert_true(exists("data/net/2001:DB8::1"));
+	assert_true(exists("data/net/last_reserved_ip.0"));
+	c = slurp("outside", &len);
+	assert_memory_equal(c, "a\r\neth0", len);
+	free(c);
+	/* the locked scan removed the stale temporary */
+	assert_false(exists("data/net/" IPAM_TMP_PREFIX "198.18.0.11"));
+
+	/* reserving over a planted link neither follows nor replaces it */
+	assert_false(reserve(s, "198.18.0.9", "b", "eth0"));
+	c = slurp("outside", &len);
+	assert_memory_equal(c, "a\r\neth0", len);
+	free(c);
+	ipam_store_free(s);
+}
+
+static void test_network_dir_symlink(void **state)
+{
+	cleanup_free char *data = path("data");
+	cleanup_free char *elsewhere = path("elsewhere");
+	cleanup_free char *link = path("data/net");
+	struct ipam_store *s = NULL;
+	struct cni_error *err = NULL;
+
+	assert_int_equal(mkdir(data, 0755), 0);
+	assert_int_equal(mkdir(elsewhere, 0755), 0);
+	assert_int_equal(symlink(elsewhere, link), 0);
+	assert_int_equal(ipam_store_open(data, "net", true, &s, &err), -1);
+	assert_null(s);
+	assert_non_null(strstr(err->msg, "symbolic link"));
+	cni_error_freep(&err);
+	assert_int_equal(ipam_store_open(data, "net", false, &s, &err), -1);
+	cni_error_freep(&err);
+	assert_false(exists("elsewhere/lock"));
+
+	/* a regular file in its place is refused too */
+	put_file("data/net2", "x");
+	assert_int_equal(ipam_store_open(data, "net2", true, &s, &err), -1);
+	cni_error_freep(&err);
+}
+
+static void test_lock_file_fifo(void **state)
+{
+	cleanup_free char *data = path("data");
+	cleanup_free char *netdir = path("data/net");
+	cleanup_free char *fifo = path("data/net/lock");
+	struct ipam_store *s = NULL;
+	struct cni_error *err = NULL;
+
+	assert_int_equal(mkdir(data, 0755), 0);
+	assert_int_equal(mkdir(netdir, 0755), 0);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_int_equal(ipam_store_open(data, "net", true, &s, &err), 0);
+	alarm(10);
+	assert_int_equal(ipam_store_lock(s, 100, &err), -1);
+	alarm(0);
+	assert_non_null(strstr(err->msg, "not a regular file"));
+	cni_error_freep(&err);
+	ipam_store_free(s);
+}
+
+static uint64_t ms_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void test_lock_timeout(void **state)
+{
+	struct ipam_store *s = open_net("net"), *s2 = open_net("net");
+	cleanup_free char *lock = path("data/net/lock");
+	struct cni_error *err = NULL;
+	int ready[2], release[2];
+	uint64_t t0, dt;
+	pid_t pid;
+	char b;
+
+	assert_int_equal(ipam_store_lock(s, 100, &err), 0); /* creates the lock file */
+	ipam_store_free(s);
+
+	assert_int_equal(pipe2(ready, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(release, O_CLOEXEC), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* Hold it as the reference does: flock on our own open of the lock file. */
+		int fd = open(lock, O_RDONLY | O_CLOEXEC);
+
+		if (fd < 0 || flock(fd, LOCK_EX) < 0)
+			_exit(1);
+		(void)!write(ready[1], "r", 1);
+		(void)!read(release[0], &b, 1);
+		_exit(0);
+	}
+	close(ready[1]);
+	close(release[0]);
+	assert_int_equal(read(ready[0], &b, 1), 1);
+
+	t0 = ms_now();
+	assert_int_equal(ipam_store_lock(s2, 200, &err), -1);
+	dt = ms_now() - t0;
+	assert_int_equal(err->code, CNI_ERR_TRY_AGAIN);
+	cni_error_freep(&err);
+	assert_true(dt >= 190);
+	assert_true(dt < 2000);
+
+	/* released while we wait: we get it promptly */
+	(void)!write(release[1], "x", 1);
+	t0 = ms_now();
+	assert_int_equal(ipam_store_lock(s2, 5000, &err), 0);
+	assert_true(ms_now() - t0 < 1000);
+	/* and a second store (another process, as far as flock is concerned) now waits */
+	s = open_net("net");
+	assert_int_equal(ipam_store_lock(s, 0, &err), -1);
+	assert_int_equal(err->code, CNI_ERR_TRY_AGAIN);
+	cni_error_freep(&err);
+	ipam_store_free(s);
+	ipam_store_free(s2);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	close(ready[0]);
+	close(release[1]);
+}
+
+static void test_two_stores_one_address(void **state)
+{
+	struct ipam_store *a = open_net("net"), *b = open_net("net");
+
+	assert_true(reserve(a, "198.18.1.1", "x", "eth0"));
+	assert_false(reserve(b, "198.18.1.1", "y", "eth0"));
+	assert_true(reserve(b, "198.18.1.2", "y", "eth0"));
+	ipam_store_free(a);
+	ipam_store_free(b);
+}
+
+static void test_named_tmp_fallback(void **state)
+{
+	struct ipam_store *s = open_net("net");
+	size_t len;
+	char *c;
+
+	ipam_store_disable_tmpfile(s);
+	/* a stale temporary of the same name from a crash is replaced */
+	put_file("data/net/" IPAM_TMP_PREFIX "198.18.3.3", "stale");
+	assert_true(reserve(s, "198.18.3.3", "cid", "eth1"));
+	c = slurp("data/net/198.18.3.3", &len);
+	assert_int_equal(len, 9);
+	assert_memory_equal(c, "cid\r\neth1", 9);
+	free(c);
+	assert_int_equal(mode_of("data/net/198.18.3.3"), 0600);
+	assert_false(exists("data/net/" IPAM_TMP_PREFIX "198.18.3.3"));
+	/* taken: the temporary is gone as well, the reservation untouched */
+	assert_false(reserve(s, "198.18.3.3", "other", "eth0"));
+	assert_false(exists("data/net/" IPAM_TMP_PREFIX "198.18.3.3"));
+	c = slurp("data/net/198.18.3.3", &len);
+	assert_memory_equal(c, "cid\r\neth1", 9);
+	free(c);
+	ipam_store_free(s);
+}
+
+static void test_alloc_on_disk(void **state)
+{
+	struct ipam_store *s = open_net("net");
+	struct ipam_range_set set = { .v = xcalloc(1, sizeof(struct ipam_range)), .n = 1 };
+	struct ipam_lease lease;
+	struct cni_error *err = NULL;
+	char ip[IPADDR_STRLEN];
+	size_t len;
+	char *c;
+
+	assert_int_equal(ipnet_parse("198.18.2.0/24", &set.v[0].subnet), 0);
+	assert_int_equal(ipam_range_set_canonicalize(&set, &err), 0);
+	assert_int_equal(ipam_store_lock(s, 1000, &err), 0);
+	put_file("data/net/198.18.2.2", "other\r\neth0");
+	assert_int_equal(ipam_alloc_add(&ipam_disk_store_ops, s, &set, 1, "me", "eth0", NULL, 0,
+					&lease, &err), 0);
+	assert_string_equal(ipaddr_fmt(&lease.ip, ip), "198.18.2.3");
+	c = slurp("data/net/last_reserved_ip.0", &len);
+	assert_memory_equal(c, "198.18.2.3", len);
+	free(c);
+	assert_int_equal(ipam_alloc_add(&ipam_disk_store_ops, s, &set, 1, "me", "eth0", NULL, 0,
+					&lease, &err), -1);
+	assert_int_equal(err->code, CNI_ERR_IPAM_DUPLICATE);
+	cni_error_freep(&err);
+	assert_int_equal(ipam_alloc_gc(&ipam_disk_store_ops, s,
+				       &(struct cni_attachment){ .container_id = "me", .ifname = "eth0" },
+				       1, &err), 0);
+	assert_false(exists("data/net/198.18.2.2"));
+	assert_true(exists("data/net/198.18.2.3"));
+	ipam_range_set_free(&set);
+	ipam_store_free(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_open_creates_dirs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reserve_format, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scan_hostile_entries, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_network_dir_symlink, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lock_file_fifo, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lock_timeout, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_two_stores_one_address, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_named_tmp_fallback, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_alloc_on_disk, setup, teardown),
+	};
+
+	return cmocka_run_group_tests_name("ipam_store", tests, NULL, NULL);
+}
