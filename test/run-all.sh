@@ -1,0 +1,131 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# `make test`: run the unit, integration, VM and e2e suites in that order,
+# stream their TAP, count every top-level "ok"/"not ok" line (an "# SKIP" or
+# "# TODO" directive counts as neither), print a summary per suite and end
+# with exactly one line "N passed, N failed".  A suite that exits non-zero
+# without reporting a failure, times out, or whose runner is missing counts
+# as one failure (e2e: not yet, only noted).  Exit status 1 if anything failed.
+#
+# Env: SUITES="unit integration vm e2e" to pick, VALGRIND=1 (integration),
+#      SUITE_TIMEOUT_<name>=seconds.
+set -u
+
+cd "$(dirname "$0")/.." || exit 1
+tmp=$(mktemp -d) || exit 1
+trap 'rm -rf "$tmp"' EXIT
+
+total_pass=0
+total_fail=0
+summaries=()
+
+# count LOG: sets c_pass c_fail c_skip c_total
+count()
+{
+	local line
+	c_pass=0 c_fail=0 c_skip=0 c_total=0
+	while IFS= read -r line; do
+		line=${line%$'\r'}
+		# Only top-level results: indented lines are subtests their parent already summarizes.
+		[[ $line =~ ^(not\ )?ok([[:space:]]|$) ]] || continue
+		c_total=$((c_total + 1))
+		if [[ $line =~ \#[[:space:]]*(SKIP|skip|TODO|todo) ]]; then
+			c_skip=$((c_skip + 1))
+		elif [[ $line == ok* ]]; then
+			c_pass=$((c_pass + 1))
+		else
+			c_fail=$((c_fail + 1))
+		fi
+	done <"$1"
+}
+
+# run_suite NAME DEFAULT_TIMEOUT cmd...
+run_suite()
+{
+	local name=$1 tdef=$2 rc=0 var start secs why=""
+	shift 2
+	var="SUITE_TIMEOUT_$name"
+	local tmo=${!var:-$tdef}
+	echo "# ===== $name ====="
+	start=$(date +%s)
+	timeout -k 20 "$tmo" "$@" </dev/null 2>&1 | tee "$tmp/$name.log"
+	rc=${PIPESTATUS[0]}
+	secs=$(($(date +%s) - start))
+	count "$tmp/$name.log"
+	if [ "$rc" -ne 0 ] && [ "$c_fail" -eq 0 ]; then
+		case $rc in
+		124 | 137) why="timed out after ${tmo}s" ;;
+		*) why="exited with status $rc but reported no failure" ;;
+		esac
+	elif [ "$rc" -eq 0 ] && [ "$c_total" -eq 0 ] && ! grep -q '^1\.\.0' "$tmp/$name.log"; then
+		why="reported no results"
+	fi
+	if [ -n "$why" ]; then
+		echo "not ok - suite $name $why"
+		c_fail=$((c_fail + 1))
+	fi
+	total_pass=$((total_pass + c_pass))
+	total_fail=$((total_fail + c_fail))
+	summaries+=("$(printf '%-12s %4d passed, %3d failed, %3d skipped  (%ds, exit %d)' \
+		"$name:" "$c_pass" "$c_fail" "$c_skip" "$secs" "$rc")")
+}
+
+missing_suite()
+{
+	echo "# ===== $1 ====="
+	echo "not ok - suite $1: runner $2 missing"
+	total_fail=$((total_fail + 1))
+	summaries+=("$(printf '%-12s runner %s missing' "$1:" "$2")")
+}
+
+unit_bins=()
+while IFS= read -r f; do
+	unit_bins+=("$f")
+done < <(find build/unit -maxdepth 1 -type f -name 'test_*' -perm -u+x 2>/dev/null | sort)
+
+for suite in ${SUITES:-unit integration vm e2e}; do
+	case $suite in
+	unit)
+		if [ -x test/unit/run.sh ]; then
+			run_suite unit 600 test/unit/run.sh "${unit_bins[@]}"
+		else
+			missing_suite unit test/unit/run.sh
+		fi
+		;;
+	integration)
+		if [ -x test/integration/run.sh ]; then
+			run_suite integration 900 test/integration/run.sh
+		else
+			missing_suite integration test/integration/run.sh
+		fi
+		;;
+	vm)
+		if [ -x test/vm/run.sh ]; then
+			run_suite vm 1200 test/vm/run.sh
+		else
+			missing_suite vm test/vm/run.sh
+		fi
+		;;
+	e2e)
+		if [ -x test/e2e/run.sh ]; then
+			run_suite e2e 900 test/e2e/run.sh
+		else
+			echo "# ===== e2e ====="
+			echo "# no e2e suite yet"
+			summaries+=("$(printf '%-12s no e2e suite yet' "e2e:")")
+		fi
+		;;
+	*)
+		echo "# unknown suite $suite"
+		total_fail=$((total_fail + 1))
+		;;
+	esac
+done
+
+echo "# ===== summary ====="
+for s in "${summaries[@]}"; do
+	echo "# $s"
+done
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]
