@@ -2,11 +2,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -125,17 +127,58 @@ int ipam_store_open(const char *data_dir, const char *network, bool create,
 	return 0;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
+static volatile sig_atomic_t lock_timer_fired;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+static void lock_timer_handler(int sig)
+{
+	lock_timer_fired = 1;
+}
+
+/*
+ * Block in flock() like the reference, so the kernel hands the lock to
+ * waiters in order the moment it is released, but bounded: an interval
+ * timer interrupts the wait (SIGALRM without SA_RESTART makes flock fail
+ * with EINTR).  The timer repeats after its first expiry so that a signal
+ * landing just before flock() starts to sleep cannot leave us blocked.
+ */
+static int flock_timed(int fd, unsigned int timeout_ms)
+{
+	struct sigaction sa = { .sa_handler = lock_timer_handler }, old_sa;
+	struct itimerval it = { 0 }, old_it;
+	int r, saved;
+
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+		return 0;
+	if (errno != EWOULDBLOCK)
+		return -1;
+	if (timeout_ms == 0) {
+		errno = ETIMEDOUT;
+		return -1;
+	}
+	lock_timer_fired = 0;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGALRM, &sa, &old_sa) < 0)
+		return -1;
+	it.it_value.tv_sec = timeout_ms / 1000;
+	it.it_value.tv_usec = (timeout_ms % 1000) * 1000;
+	it.it_interval.tv_usec = 10000;
+	if (setitimer(ITIMER_REAL, &it, &old_it) < 0) {
+		saved = errno;
+		(void)sigaction(SIGALRM, &old_sa, NULL);
+		errno = saved;
+		return -1;
+	}
+	while ((r = flock(fd, LOCK_EX)) < 0 && errno == EINTR && !lock_timer_fired)
+		;
+	saved = r < 0 ? (errno == EINTR ? ETIMEDOUT : errno) : 0;
+	(void)setitimer(ITIMER_REAL, &old_it, NULL);
+	(void)sigaction(SIGALRM, &old_sa, NULL);
+	errno = saved;
+	return r;
 }
 
 int ipam_store_lock(struct ipam_store *s, unsigned int timeout_ms, struct cni_error **err)
 {
-	uint64_t deadline, delay = 50000; /* 50 us, doubling up to 5 ms */
 	struct stat st;
 
 	if (s->locked)
@@ -155,30 +198,12 @@ int ipam_store_lock(struct ipam_store *s, unsigned int timeout_ms, struct cni_er
 					     "lock file %s/" LOCK_NAME " is not a regular file", s->path);
 		}
 	}
-
-	/*
-	 * The reference blocks in flock() forever; we poll with a short
-	 * backoff so the wait is bounded without signals or threads.
-	 */
-	deadline = now_ns() + (uint64_t)timeout_ms * 1000000u;
-	for (;;) {
-		struct timespec ts = { 0 };
-		uint64_t now;
-
-		if (flock(s->lockfd, LOCK_EX | LOCK_NB) == 0)
-			break;
-		if (errno != EWOULDBLOCK && errno != EINTR)
-			return cni_error_errno(err, errno, "lock %s/" LOCK_NAME, s->path);
-		now = now_ns();
-		if (now >= deadline)
-			return cni_error_set(err, CNI_ERR_TRY_AGAIN, EWOULDBLOCK,
+	if (flock_timed(s->lockfd, timeout_ms) < 0) {
+		if (errno == ETIMEDOUT)
+			return cni_error_set(err, CNI_ERR_TRY_AGAIN, ETIMEDOUT,
 					     "timed out after %u ms waiting for the lock of %s: try again",
 					     timeout_ms, s->path);
-		if (delay > deadline - now)
-			delay = deadline - now;
-		ts.tv_nsec = (long)delay;
-		(void)nanosleep(&ts, NULL);
-		delay = delay * 2 > 5000000 ? 5000000 : delay * 2;
+		return cni_error_errno(err, errno, "lock %s/" LOCK_NAME, s->path);
 	}
 	s->locked = true;
 	return 0;
