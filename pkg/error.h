@@ -40,6 +40,7 @@ enum cni_code {
 	CNI_ERR_IPAM_EXHAUSTED = 100, /* no free address in a range set */
 	CNI_ERR_IPAM_UNAVAILABLE = 101, /* a requested address is taken */
 	CNI_ERR_IPAM_DUPLICATE = 102, /* this attachment already holds an address */
+	CNI_ERR_PORT_TAKEN = 110,     /* portmap: host port mapped by another attachment */
 	CNI_ERR_INTERNAL = 999,
 };
 

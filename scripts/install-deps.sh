@@ -6,11 +6,13 @@ set -eu
 PKGS="build-essential pkg-config git
 libjson-c-dev libnl-3-dev libnl-route-3-dev libmnl-dev libnftnl-dev
 libcmocka-dev
-iproute2 nftables conntrack jq strace util-linux procps psmisc
+iproute2 nftables conntrack iptables jq python3 strace util-linux procps psmisc
 golang-go golang-github-appc-cni-dev
 containernetworking-plugins
 qemu-system-x86 qemu-system-data linux-image-amd64 busybox-static cpio xz-utils zstd
-hyperfine valgrind"
+hyperfine valgrind gnuplot-nox
+clang libclang-rt-14-dev
+podman runc curl"
 
 missing=""
 for p in $PKGS; do

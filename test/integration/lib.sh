@@ -125,7 +125,10 @@ like()
 ok_jq()
 {
 	local desc=$1 src=$2 filter=$3
-	if _jq_src "$src" -e "$filter" >/dev/null 2>&1; then
+	# jq -e exits 0 on empty input: an empty result must not pass.
+	if [ -z "$(_jq_src "$src" -c . 2>/dev/null)" ]; then
+		fail "$desc" "no JSON to check (empty input) for jq -e '$filter'"
+	elif _jq_src "$src" -e "$filter" >/dev/null 2>&1; then
 		pass "$desc"
 	else
 		fail "$desc" "jq -e '$filter' is false on: $(_jq_src "$src" -c . 2>&1 | head -c 1500)"
