@@ -250,7 +250,10 @@ int cnl_link_add(struct netns *ns, const struct cnl_newlink *spec, struct cni_er
 	if (spec->peer.name)
 		snprintf(peer, sizeof(peer), " (peer \"%s\")", spec->peer.name);
 
-	msg = cnl_msg_new(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, &ifi, sizeof(ifi));
+	if (spec->echo)
+		memset(spec->echo, 0, sizeof(*spec->echo));
+	msg = cnl_msg_new(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL | (spec->echo ? NLM_F_ECHO : 0), &ifi,
+			  sizeof(ifi));
 	if (put_common(msg, spec->name, spec->mtu, spec->mac, spec->netns, err) < 0)
 		goto fail;
 	if ((spec->parent > 0 && nla_put_u32(msg, IFLA_LINK, (uint32_t)spec->parent) < 0) ||
@@ -267,8 +270,9 @@ int cnl_link_add(struct netns *ns, const struct cnl_newlink *spec, struct cni_er
 		goto fail;
 	nla_nest_end(msg, info);
 
-	return cnl_request(ns, msg, NULL, NULL, err, "create %s \"%s\"%s in netns \"%s\"",
-			   spec->kind, spec->name ? spec->name : "", peer, ns->path);
+	return cnl_request(ns, msg, spec->echo ? parse_link : NULL, spec->echo, err,
+			   "create %s \"%s\"%s in netns \"%s\"", spec->kind,
+			   spec->name ? spec->name : "", peer, ns->path);
 fail:
 	return cni_error_wrap(err, "create %s \"%s\"", spec->kind, spec->name ? spec->name : "");
 }
@@ -413,6 +417,26 @@ void cnl_mac_random(char ret[CNL_MAC_STRLEN])
 	m[0] = (uint8_t)((m[0] & 0xfe) | 0x02); /* unicast, locally administered */
 	snprintf(ret, CNL_MAC_STRLEN, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4],
 		 m[5]);
+}
+
+int cnl_bridge_set_vlan_filtering(struct netns *ns, const char *bridge, bool on,
+				  struct cni_error **err)
+{
+	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
+	cleanup_nlmsg struct nl_msg *msg = cnl_msg_new(RTM_NEWLINK, 0, &ifi, sizeof(ifi));
+	struct nlattr *info, *data;
+
+	if (nla_put_string(msg, IFLA_IFNAME, bridge) < 0 ||
+	    !(info = nla_nest_start(msg, IFLA_LINKINFO)) ||
+	    nla_put_string(msg, IFLA_INFO_KIND, "bridge") < 0 ||
+	    !(data = nla_nest_start(msg, IFLA_INFO_DATA)) ||
+	    nla_put_u8(msg, IFLA_BR_VLAN_FILTERING, on) < 0)
+		return cnl_put_failed(err, "set vlan_filtering");
+	nla_nest_end(msg, data);
+	nla_nest_end(msg, info);
+	return cnl_request(ns, msg, NULL, NULL, err,
+			   "set vlan_filtering %d on bridge \"%s\" in netns \"%s\"", on, bridge,
+			   ns->path);
 }
 
 /* ---- bridge ports ----------------------------------------------------- */

@@ -76,6 +76,12 @@ struct cnl_newlink {
 	bool bridge_vlan_filtering;
 	/* Enslave it at birth (IFLA_MASTER, an ifindex in ns); 0: no master. */
 	int master;
+	/*
+	 * Ask the kernel to echo the new link (NLM_F_ECHO, honoured since
+	 * Linux 6.3) into *echo: saves a lookup.  echo->ifindex stays 0 when
+	 * the kernel sent nothing back; the caller then asks.
+	 */
+	struct cnl_link *echo;
 	struct {
 		const char *name; /* NULL: kernel picks vethN */
 		unsigned int mtu;
@@ -115,6 +121,10 @@ int cnl_mac_parse(const char *s, uint8_t ret[6]);
 
 /* A random locally administered unicast MAC, "aa:bb:cc:dd:ee:ff". */
 void cnl_mac_random(char ret[CNL_MAC_STRLEN]);
+
+/* Turn a bridge's VLAN filtering on or off (IFLA_BR_VLAN_FILTERING). */
+int cnl_bridge_set_vlan_filtering(struct netns *ns, const char *bridge, bool on,
+				  struct cni_error **err);
 
 /* ---- bridge ports (AF_BRIDGE) ------------------------------------------ */
 
