@@ -48,7 +48,10 @@ CASES=(
 	"host-local@250	host-local	ADD,CHECK,DEL	250	host-local.json	eth0	-"
 	"static		static		ADD,CHECK,DEL	0	static.json	eth0	-"
 	"loopback	loopback	ADD,CHECK,DEL	0	loopback.json	lo	ADD,DEL"
+	"portmap	portmap		ADD,CHECK,DEL	0	portmap.json	eth0	-"
+	"portmap@1000	portmap		ADD,DEL		0	portmap.json	eth0	-"
 )
+for f in "$(dirname "$0")"/setup-*.sh; do [[ -e $f ]] && . "$f"; done
 TARGET_TIME=0.2
 TARGET_RSS=0.5
 

@@ -1,0 +1,846 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * portmap: a chained plugin forwarding host ports to the container
+ * (runtimeConfig.portMappings), on nftables through libnftnl in a table of
+ * its own (layout and reasons in nftables.c, user docs in docs/portmap.md).
+ *
+ * Every element is tagged with (network, container id, ifname), so DEL
+ * needs neither portMappings nor prevResult, one container on two networks
+ * is two owners, GC deletes what no valid attachment owns, and CHECK looks
+ * up each mapping.  Each ADD and DEL is one nftables transaction.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../../pkg/cleanup.h"
+#include "../../pkg/conntrack.h"
+#include "../../pkg/link.h"
+#include "../../pkg/log.h"
+#include "../../pkg/netns.h"
+#include "../../pkg/route.h"
+#include "../../pkg/skel.h"
+#include "../../pkg/sysctl.h"
+#include "portmap.h"
+
+/* Rereading and retrying when a concurrent DEL/GC/ADD changed what we read. */
+#define TRIES 3
+
+/* ---- configuration ------------------------------------------------------ */
+
+static const struct cni_field conf_fields[] = {
+	{ .key = "snat", .kind = CNI_FIELD_BOOL, .offset = offsetof(struct pm_conf, snat),
+	  .flags = CNI_FIELD_NULL_OK },
+	{ .key = "masqAll", .kind = CNI_FIELD_BOOL, .offset = offsetof(struct pm_conf, masq_all),
+	  .flags = CNI_FIELD_NULL_OK },
+	{ .key = "backend", .kind = CNI_FIELD_STRING, .offset = offsetof(struct pm_conf, backend),
+	  .flags = CNI_FIELD_NULL_OK },
+	{ .key = "markMasqBit", .kind = CNI_FIELD_INT,
+	  .offset = offsetof(struct pm_conf, mark_masq_bit),
+	  .present = offsetof(struct pm_conf, has_mark_masq_bit),
+	  .flags = CNI_FIELD_NULL_OK | CNI_FIELD_HAS_PRESENT, .min = 0, .max = 31 },
+	{ .key = "externalSetMarkChain", .kind = CNI_FIELD_STRING,
+	  .offset = offsetof(struct pm_conf, external_set_mark_chain), .flags = CNI_FIELD_NULL_OK },
+	{ .key = "conditionsV4", .kind = CNI_FIELD_STRV,
+	  .offset = offsetof(struct pm_conf, conditions_v4), .flags = CNI_FIELD_NULL_OK },
+	{ .key = "conditionsV6", .kind = CNI_FIELD_STRV,
+	  .offset = offsetof(struct pm_conf, conditions_v6), .flags = CNI_FIELD_NULL_OK },
+	{ 0 },
+};
+
+static void conf_free(struct pm_conf *c)
+{
+	cni_fields_free(conf_fields, c);
+	free(c->cond4.v);
+	free(c->cond6.v);
+	memset(c, 0, sizeof(*c));
+}
+
+/*
+ * Everything is checked before the kernel is touched.  The iptables-only
+ * keys are accepted and validated as the reference does, and do nothing:
+ * cnic marks nothing (it masquerades by conntrack state and its own sets),
+ * so there is no mark bit to choose and no mark chain to call.
+ */
+static int conf_parse(const struct cni_cmd *cmd, struct pm_conf *ret, struct cni_error **err)
+{
+	struct pm_conf c = { .snat = true };
+
+	if (cni_json_decode(cni_netconf_root(cmd->conf), conf_fields, &c, "", err) < 0)
+		return -1;
+	if (c.backend && strcmp(c.backend, "nftables") != 0 && strcmp(c.backend, "iptables") != 0) {
+		cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
+			      "backend: unknown backend \"%s\" (iptables or nftables; cnic always "
+			      "uses nftables)",
+			      c.backend);
+		goto fail;
+	}
+	if (c.has_mark_masq_bit && c.external_set_mark_chain && *c.external_set_mark_chain) {
+		cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
+			      "markMasqBit and externalSetMarkChain are mutually exclusive");
+		goto fail;
+	}
+	if (pm_conds_parse(&c.conditions_v4, AF_INET, "conditionsV4", &c.cond4, err) < 0 ||
+	    pm_conds_parse(&c.conditions_v6, AF_INET6, "conditionsV6", &c.cond6, err) < 0)
+		goto fail;
+	*ret = c;
+	return 0;
+fail:
+	conf_free(&c);
+	return -1;
+}
+
+/* ---- what an attachment maps -------------------------------------------- */
+
+struct attachment {
+	char *tag;
+	struct ipnet v4, v6; /* container addresses from prevResult, family 0: none */
+	struct pm_elems elems;
+	bool localnet; /* 127.0.0.1 must reach a v4 mapping: route_localnet is needed */
+};
+
+static void attachment_free(struct attachment *a)
+{
+	free(a->tag);
+	free(a->elems.v);
+	memset(a, 0, sizeof(*a));
+}
+
+/*
+ * The first IPv4 and IPv6 address of prevResult on CNI_IFNAME, as the
+ * reference: an address whose interface index names another interface, or
+ * one without a sandbox (a host-side interface), is not the container's.
+ */
+static void container_addrs(const struct cni_cmd *cmd, struct attachment *a)
+{
+	const struct cni_result *r = cmd->conf->prev_result;
+
+	for (size_t i = 0; r && i < r->n_ips; i++) {
+		const struct cni_ip *ip = &r->ips[i];
+		struct ipnet *slot = ip->address.addr.family == AF_INET ? &a->v4 : &a->v6;
+
+		if (ip->interface >= 0) {
+			const struct cni_iface *f;
+			if ((size_t)ip->interface >= r->n_ifaces)
+				continue;
+			f = &r->ifaces[ip->interface];
+			if (!f->name || strcmp(f->name, cmd->ifname) != 0 || !f->sandbox ||
+			    !*f->sandbox)
+				continue;
+		}
+		if (!ipaddr_is_set(&slot->addr))
+			*slot = ip->address;
+	}
+}
+
+static uint8_t proto_num(const char *p)
+{
+	if (strcmp(p, "udp") == 0)
+		return IPPROTO_UDP;
+	if (strcmp(p, "sctp") == 0)
+		return IPPROTO_SCTP;
+	return IPPROTO_TCP;
+}
+
+static const char *proto_name(uint8_t p)
+{
+	return p == IPPROTO_UDP ? "udp" : p == IPPROTO_SCTP ? "sctp" : "tcp";
+}
+
+static void put_port(uint8_t *slot, int port)
+{
+	slot[0] = (uint8_t)(port >> 8);
+	slot[1] = (uint8_t)port;
+}
+
+/* A map element: [host address .] proto . host port : container address . port. */
+static void map_elem(struct pm_elem *e, enum pm_set set, const struct ipaddr *host,
+		     const struct ipnet *ctr, const struct cni_port_mapping *m)
+{
+	uint32_t alen = ipaddr_len(&ctr->addr), off = 0;
+
+	memset(e, 0, sizeof(*e));
+	e->set = set;
+	e->host_port = m->host_port;
+	e->proto = proto_num(m->protocol);
+	if (host) {
+		memcpy(e->key, host->b, alen);
+		off = alen;
+	}
+	e->key[off] = e->proto;
+	put_port(e->key + off + 4, m->host_port);
+	e->key_len = off + 8;
+	memcpy(e->data, ctr->addr.b, alen);
+	put_port(e->data + alen, m->container_port);
+	e->data_len = alen + 4;
+}
+
+/* A hairpin element: source range [lo, hi] . container address. */
+static void hp_elem(struct pm_elem *e, const struct ipaddr *lo, const struct ipaddr *hi,
+		    const struct ipnet *ctr)
+{
+	uint32_t alen = ipaddr_len(&ctr->addr);
+
+	memset(e, 0, sizeof(*e));
+	e->set = ctr->addr.family == AF_INET ? PM_HP4 : PM_HP6;
+	memcpy(e->key, lo->b, alen);
+	memcpy(e->key + alen, ctr->addr.b, alen);
+	memcpy(e->key_end, hi->b, alen);
+	memcpy(e->key_end + alen, ctr->addr.b, alen);
+	e->key_len = e->key_end_len = 2 * alen;
+}
+
+static bool same_key(const struct pm_elem *a, const struct pm_elem *b)
+{
+	return a->set == b->set && a->key_len == b->key_len &&
+	       memcmp(a->key, b->key, a->key_len) == 0;
+}
+
+static void owner_elem(struct pm_elem *e, const char *tag)
+{
+	memset(e, 0, sizeof(*e));
+	e->set = PM_OWNERS;
+	nft_owner_key(tag, e->key);
+	e->key_len = NFT_OWNER_KEY_LEN;
+}
+
+/* The elements of one family's mappings; duplicates with other data are config errors. */
+static int family_elems(const struct pm_conf *conf, const struct cni_runtime_config *rc,
+			const struct ipnet *ctr, struct attachment *a, struct cni_error **err)
+{
+	bool v6 = ctr->addr.family == AF_INET6;
+	bool any = false;
+
+	if (!ipaddr_is_set(&ctr->addr))
+		return 0;
+	for (size_t i = 0; i < rc->n_port_mappings; i++) {
+		const struct cni_port_mapping *m = &rc->port_mappings[i];
+		const struct ipaddr *h = &m->host_ip;
+		bool specific = ipaddr_is_set(h);
+		struct pm_elem e;
+		bool dup = false;
+
+		if (specific && h->family != ctr->addr.family)
+			continue;
+		/* 0.0.0.0 / :: mean any local address of that family only. */
+		if (specific && !ipaddr_is_global_unicast(h) && !ipaddr_is_loopback(h) &&
+		    !ipaddr_is_link_local_unicast(h)) {
+			bool unspecified = true;
+			for (unsigned int k = 0; k < ipaddr_len(h); k++)
+				unspecified &= h->b[k] == 0;
+			if (unspecified)
+				specific = false;
+		}
+		if (specific)
+			map_elem(&e, v6 ? PM_HIP6 : PM_HIP4, h, ctr, m);
+		else
+			map_elem(&e, v6 ? PM_ANY6 : PM_ANY4, NULL, ctr, m);
+		if (!v6 && (!specific || ipaddr_is_loopback(h)))
+			a->localnet = true;
+		for (size_t j = 0; j < a->elems.n; j++) {
+			const struct pm_elem *o = &a->elems.v[j];
+			if (!same_key(o, &e))
+				continue;
+			if (memcmp(o->data, e.data, e.data_len) != 0)
+				return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
+						     "runtimeConfig.portMappings: host port %d/%s is "
+						     "mapped twice, to different container ports",
+						     m->host_port, m->protocol);
+			dup = true;
+		}
+		if (!dup)
+			*(struct pm_elem *)xappend(&a->elems.v, &a->elems.n, sizeof(e)) = e;
+		any = true;
+	}
+	if (any && conf->snat) {
+		struct ipaddr lo, hi;
+		struct pm_elem e;
+
+		if (conf->masq_all) {
+			memset(&lo, 0, sizeof(lo));
+			lo.family = ctr->addr.family;
+			hi = lo;
+			memset(hi.b, 0xff, ipaddr_len(&hi));
+		} else {
+			ipnet_network(ctr, &lo);
+			ipnet_last(ctr, &hi);
+		}
+		hp_elem(&e, &lo, &hi, ctr);
+		*(struct pm_elem *)xappend(&a->elems.v, &a->elems.n, sizeof(e)) = e;
+		if (!v6 && !conf->masq_all && a->localnet) {
+			struct ipaddr l = { .family = AF_INET, .b = { 127, 0, 0, 1 } };
+			hp_elem(&e, &l, &l, ctr);
+			*(struct pm_elem *)xappend(&a->elems.v, &a->elems.n, sizeof(e)) = e;
+		}
+	}
+	if (!any || !conf->snat)
+		a->localnet = a->localnet && any && conf->snat;
+	return 0;
+}
+
+static int attachment_for_add(const struct cni_cmd *cmd, const struct pm_conf *conf,
+			      struct attachment *ret, struct cni_error **err)
+{
+	struct attachment a = { 0 };
+	struct pm_elem owner;
+
+	a.tag = nft_owner_tag(cmd->conf->name, cmd->container_id, cmd->ifname);
+	container_addrs(cmd, &a);
+	owner_elem(&owner, a.tag);
+	*(struct pm_elem *)xappend(&a.elems.v, &a.elems.n, sizeof(owner)) = owner;
+	if (family_elems(conf, &cmd->conf->rc, &a.v4, &a, err) < 0 ||
+	    family_elems(conf, &cmd->conf->rc, &a.v6, &a, err) < 0) {
+		attachment_free(&a);
+		return -1;
+	}
+	*ret = a;
+	return 0;
+}
+
+/* ---- reading the network's sets ----------------------------------------- */
+
+struct net_elems {
+	struct nft_elem_list l[PM_SET_COUNT];
+};
+
+static void net_elems_free(struct net_elems *e)
+{
+	for (int i = 0; i < PM_SET_COUNT; i++)
+		nft_elem_list_free(&e->l[i]);
+}
+
+static int read_net(struct nft *n, const struct pm_names *nm, struct net_elems *ret,
+		    struct cni_error **err)
+{
+	struct net_elems e = { 0 };
+
+	for (int i = 0; i < PM_SET_COUNT; i++) {
+		if (nft_list_elems(n, PM_FAMILY, PM_TABLE, pm_set_name(nm, (enum pm_set)i), &e.l[i],
+				   err) < 0) {
+			net_elems_free(&e);
+			return -1;
+		}
+	}
+	*ret = e;
+	return 0;
+}
+
+/* UDP host ports of map elements (their key ends in proto . port). */
+static void note_udp_port(enum pm_set set, const struct nft_elem_info *e, uint16_t **ports,
+			  size_t *n)
+{
+	size_t off;
+
+	if (set > PM_ANY6 || e->key_len < 8)
+		return;
+	off = e->key_len - 8;
+	if (e->key[off] != IPPROTO_UDP)
+		return;
+	*(uint16_t *)xappend(ports, n, sizeof(uint16_t)) =
+		(uint16_t)(e->key[off + 4] << 8 | e->key[off + 5]);
+}
+
+/*
+ * Queue deletion of the elements drop() picks, noting their UDP host ports.
+ * Returns how many.
+ */
+static size_t queue_drop(struct nft_batch *b, const struct pm_names *nm, const struct net_elems *ne,
+			 bool (*drop)(const struct nft_elem_info *e, void *arg), void *arg,
+			 uint16_t **udp, size_t *n_udp)
+{
+	size_t total = 0;
+
+	for (int i = 0; i < PM_SET_COUNT; i++) {
+		cleanup_free struct nft_elem *v = NULL;
+		size_t n = 0;
+
+		for (size_t j = 0; j < ne->l[i].n; j++) {
+			if (!drop(&ne->l[i].v[j], arg))
+				continue;
+			nft_elem_from_info(xappend(&v, &n, sizeof(*v)), &ne->l[i].v[j]);
+			if (udp)
+				note_udp_port((enum pm_set)i, &ne->l[i].v[j], udp, n_udp);
+		}
+		if (n)
+			nft_batch_del_elems(b, PM_FAMILY, PM_TABLE, pm_set_name(nm, (enum pm_set)i),
+					    v, n);
+		total += n;
+	}
+	return total;
+}
+
+static bool owned_by(const struct nft_elem_info *e, void *tag)
+{
+	return e->comment && strcmp(e->comment, tag) == 0;
+}
+
+/* ---- conntrack and route_localnet --------------------------------------- */
+
+/* Stale UDP flows would keep their old NAT decision: forget them (failures only logged). */
+static void flush_udp(struct nft *n, const uint16_t *ports, size_t n_ports, bool v4, bool v6)
+{
+	struct cni_error *e = NULL;
+
+	if (!n_ports)
+		return;
+	if (v4 && conntrack_delete_by_dport(nft_mnl_socket(n), AF_INET, IPPROTO_UDP, ports,
+					     n_ports, &e) < 0) {
+		cni_log("portmap: flushing IPv4 UDP conntrack entries: %s", e->msg);
+		cni_error_freep(&e);
+	}
+	if (v6 && conntrack_delete_by_dport(nft_mnl_socket(n), AF_INET6, IPPROTO_UDP, ports,
+					     n_ports, &e) < 0) {
+		cni_log("portmap: flushing IPv6 UDP conntrack entries: %s", e->msg);
+		cni_error_freep(&e);
+	}
+}
+
+static void udp_ports_of(const struct attachment *a, uint16_t **ports, size_t *n)
+{
+	for (size_t i = 0; i < a->elems.n; i++) {
+		const struct pm_elem *e = &a->elems.v[i];
+		bool seen = false;
+
+		if (e->set > PM_ANY6 || e->proto != IPPROTO_UDP)
+			continue;
+		for (size_t j = 0; j < *n; j++)
+			seen |= (*ports)[j] == e->host_port;
+		if (!seen)
+			*(uint16_t *)xappend(ports, n, sizeof(uint16_t)) = (uint16_t)e->host_port;
+	}
+}
+
+/*
+ * route_localnet=1 on the interface the node routes the container address
+ * through (longest prefix in the main table), so that connections to
+ * 127.0.0.1 can be DNATed there; only when a mapping is reachable on
+ * 127.0.0.1, and only ever together with the martian drop rule.
+ */
+static int set_route_localnet(const struct ipnet *ctr, struct cni_error **err)
+{
+	cleanup_netns struct netns *ns = NULL;
+	struct cnl_route_list routes = { 0 };
+	struct cnl_link link;
+	int best = -1, ifindex = 0;
+	cleanup_free char *name = NULL;
+	char buf[IPADDR_STRLEN];
+	int r;
+
+	if (netns_open_current(&ns, err) < 0 ||
+	    cnl_route_list(ns, AF_INET, 254 /* main */, 0, &routes, err) < 0)
+		return -1;
+	for (size_t i = 0; i < routes.n; i++) {
+		const struct cnl_route *rt = &routes.v[i];
+		if (rt->ifindex && ipnet_contains(&rt->dst, &ctr->addr) && rt->dst.prefix > best) {
+			best = rt->dst.prefix;
+			ifindex = rt->ifindex;
+		}
+	}
+	cnl_route_list_free(&routes);
+	if (!ifindex)
+		return cni_error_set(err, CNI_ERR_INTERNAL, 0,
+				     "no route to container address %s on the node",
+				     ipaddr_fmt(&ctr->addr, buf));
+	if (cnl_link_get_by_index(ns, ifindex, &link, err) < 0)
+		return -1;
+	name = xasprintf("net/ipv4/conf/%s/route_localnet", link.name);
+	r = sysctl_ensure_net(NULL, name, "1", err);
+	return r < 0 ? -1 : 0;
+}
+
+/* ---- ADD ---------------------------------------------------------------- */
+
+struct conflict_ctx {
+	const struct attachment *a;
+	const char *conflict_owner; /* first mapping clash with another owner */
+	const struct pm_elem *conflict;
+};
+
+/* Stale for a re-ADD: our own elements and whatever holds one of our keys. */
+static bool stale_for_add(const struct nft_elem_info *e, void *arg)
+{
+	const struct attachment *a = ((struct conflict_ctx *)arg)->a;
+
+	if (e->comment && strcmp(e->comment, a->tag) == 0)
+		return true;
+	for (size_t i = 0; i < a->elems.n; i++) {
+		const struct pm_elem *k = &a->elems.v[i];
+		if (e->key_len == k->key_len && memcmp(e->key, k->key, k->key_len) == 0 &&
+		    (!k->key_end_len || (e->key_end_len == k->key_end_len &&
+					 memcmp(e->key_end, k->key_end, k->key_end_len) == 0)))
+			return true;
+		/* Hairpin ranges of the same container address overlap: replace them too. */
+		if (k->key_end_len && e->key_len == k->key_len &&
+		    memcmp(e->key + k->key_len / 2, k->key + k->key_len / 2, k->key_len / 2) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* A mapping key held by another owner: refuse (documented in docs/portmap.md). */
+static void find_conflict(const struct net_elems *ne, struct conflict_ctx *c)
+{
+	for (size_t i = 0; i < c->a->elems.n && !c->conflict; i++) {
+		const struct pm_elem *k = &c->a->elems.v[i];
+		const struct nft_elem_list *l = &ne->l[k->set];
+
+		if (k->set > PM_ANY6)
+			continue;
+		for (size_t j = 0; j < l->n; j++) {
+			const struct nft_elem_info *e = &l->v[j];
+			if (e->key_len != k->key_len || memcmp(e->key, k->key, k->key_len) != 0)
+				continue;
+			if (e->comment && strcmp(e->comment, c->a->tag) == 0)
+				continue;
+			c->conflict = k;
+			c->conflict_owner = e->comment ? e->comment : "(untagged)";
+			break;
+		}
+	}
+}
+
+static void queue_adds(struct nft_batch *b, const struct pm_names *nm, const struct attachment *a)
+{
+	for (size_t i = 0; i < a->elems.n; i++) {
+		struct nft_elem e;
+
+		pm_elem_view(&a->elems.v[i], a->tag, &e);
+		nft_batch_add_elems(b, PM_FAMILY, PM_TABLE, pm_set_name(nm, a->elems.v[i].set), &e,
+				    1, true);
+	}
+}
+
+static int add_elements(struct nft *n, const struct cni_cmd *cmd, const struct pm_conf *conf,
+			const struct attachment *a, struct cni_error **err)
+{
+	const char *net = cmd->conf->name;
+	struct pm_names nm;
+	int r;
+
+	pm_names_for(net, &nm);
+	{
+		cleanup_nft_batch struct nft_batch *b = nft_batch_new();
+
+		if (pm_queue_skeleton(n, b, net, conf, a->localnet, err) < 0)
+			return -1;
+		queue_adds(b, &nm, a);
+		r = nft_batch_commit(n, b, err);
+	}
+	if (r == 0 || (*err)->errnum != EEXIST)
+		return r;
+	cni_error_freep(err);
+
+	/*
+	 * A key exists: a re-ADD of this attachment (its owner element is
+	 * there), a leak of an address IPAM handed out again, or a host port
+	 * that another attachment maps.  The first two are replaced, the last
+	 * is refused.
+	 */
+	for (int attempt = 0;; attempt++) {
+		cleanup_nft_batch struct nft_batch *b = nft_batch_new();
+		struct conflict_ctx c = { .a = a };
+		struct net_elems ne;
+		char buf[IPADDR_STRLEN];
+
+		if (read_net(n, &nm, &ne, err) < 0)
+			return -1;
+		find_conflict(&ne, &c);
+		if (c.conflict) {
+			const struct pm_elem *k = c.conflict;
+			bool host = k->set == PM_HIP4 || k->set == PM_HIP6;
+			struct ipaddr h = { .family = k->set == PM_HIP4 ? AF_INET : AF_INET6 };
+
+			if (host)
+				memcpy(h.b, k->key, ipaddr_len(&h));
+			r = cni_error_set(err, CNI_ERR_PORT_TAKEN, EEXIST,
+					  "host port %s%s%d/%s is already mapped by %s",
+					  host ? ipaddr_fmt(&h, buf) : "", host ? ":" : "",
+					  k->host_port, proto_name(k->proto), c.conflict_owner);
+			cni_error_add_details(err, "network \"%s\"; DEL (or GC) that attachment first",
+					      net);
+			net_elems_free(&ne);
+			return r;
+		}
+		if (pm_queue_skeleton(n, b, net, conf, a->localnet, err) < 0) {
+			net_elems_free(&ne);
+			return -1;
+		}
+		(void)queue_drop(b, &nm, &ne, stale_for_add, &c, NULL, NULL);
+		net_elems_free(&ne);
+		queue_adds(b, &nm, a);
+		r = nft_batch_commit(n, b, err);
+		if (r == 0)
+			return 0;
+		if (attempt + 1 >= TRIES || ((*err)->errnum != ENOENT && (*err)->errnum != EEXIST))
+			return -1;
+		cni_error_freep(err);
+	}
+}
+
+static int delete_owned(struct nft *n, const char *network, const char *tag, bool flush,
+			struct cni_error **err);
+
+static int cmd_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cni_error **err)
+{
+	struct pm_conf conf;
+	struct attachment a = { 0 };
+	cleanup_nft struct nft *n = NULL;
+	cleanup_free uint16_t *udp = NULL;
+	size_t n_udp = 0;
+	int r = -1;
+
+	if (conf_parse(cmd, &conf, err) < 0)
+		return -1;
+	if (!cmd->conf->prev_result) {
+		cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
+			      "must be called as chained plugin (no prevResult)");
+		goto out;
+	}
+	if (cmd->conf->rc.n_port_mappings == 0) {
+		*ret = cni_result_dup(cmd->conf->prev_result);
+		r = 0;
+		goto out;
+	}
+	if (attachment_for_add(cmd, &conf, &a, err) < 0)
+		goto out;
+	if (a.elems.n == 1) { /* only the owner: no address to map to */
+		*ret = cni_result_dup(cmd->conf->prev_result);
+		r = 0;
+		goto out;
+	}
+	if (nft_open(&n, err) < 0 || add_elements(n, cmd, &conf, &a, err) < 0)
+		goto out;
+	if (a.localnet && set_route_localnet(&a.v4, err) < 0) {
+		/* Undo our elements; the original error is kept (first error wins). */
+		(void)delete_owned(n, cmd->conf->name, a.tag, false, NULL);
+		goto out;
+	}
+	udp_ports_of(&a, &udp, &n_udp);
+	flush_udp(n, udp, n_udp, ipaddr_is_set(&a.v4.addr), ipaddr_is_set(&a.v6.addr));
+	*ret = cni_result_dup(cmd->conf->prev_result);
+	r = 0;
+out:
+	if (r < 0)
+		cni_error_wrap(err, "portmap");
+	attachment_free(&a);
+	conf_free(&conf);
+	return r;
+}
+
+/* ---- DEL ---------------------------------------------------------------- */
+
+/* Delete tag's elements of network; flush: also the UDP conntrack entries of their ports. */
+static int delete_owned(struct nft *n, const char *network, const char *tag, bool flush,
+			struct cni_error **err)
+{
+	struct pm_names nm;
+	struct nft_elem_info info = { 0 };
+	struct pm_elem owner;
+	struct nft_elem key;
+	int r;
+
+	pm_names_for(network, &nm);
+	owner_elem(&owner, tag);
+	pm_elem_view(&owner, NULL, &key);
+	/* No owner element: nothing of ours, no need to read the sets. */
+	r = nft_get_elem(n, PM_FAMILY, PM_TABLE, nm.owners, &key, &info, err);
+	nft_elem_info_free(&info);
+	if (r <= 0)
+		return r;
+	for (int attempt = 0;; attempt++) {
+		cleanup_nft_batch struct nft_batch *b = nft_batch_new();
+		cleanup_free uint16_t *udp = NULL;
+		size_t n_udp = 0, found;
+		struct net_elems ne;
+
+		if (read_net(n, &nm, &ne, err) < 0)
+			return -1;
+		found = queue_drop(b, &nm, &ne, (bool (*)(const struct nft_elem_info *, void *))owned_by,
+				   (void *)tag, &udp, &n_udp);
+		net_elems_free(&ne);
+		if (!found)
+			return 0;
+		r = nft_batch_commit(n, b, err);
+		if (r == 0) {
+			if (flush)
+				flush_udp(n, udp, n_udp, true, true);
+			return 0;
+		}
+		if (attempt + 1 >= TRIES || (*err)->errnum != ENOENT)
+			return -1;
+		cni_error_freep(err);
+	}
+}
+
+/* Needs neither prevResult nor portMappings nor the netns: the tag finds everything. */
+static int cmd_del(const struct cni_cmd *cmd, struct cni_error **err)
+{
+	cleanup_free char *tag = nft_owner_tag(cmd->conf->name, cmd->container_id, cmd->ifname);
+	cleanup_nft struct nft *n = NULL;
+
+	if (nft_open(&n, err) < 0 || delete_owned(n, cmd->conf->name, tag, true, err) < 0)
+		return cni_error_wrap(err, "portmap");
+	return 0;
+}
+
+/* ---- CHECK -------------------------------------------------------------- */
+
+static int cmd_check(const struct cni_cmd *cmd, struct cni_error **err)
+{
+	struct pm_conf conf;
+	struct attachment a = { 0 };
+	cleanup_nft struct nft *n = NULL;
+	struct pm_names nm;
+	int r = -1;
+
+	if (conf_parse(cmd, &conf, err) < 0)
+		return -1;
+	if (!cmd->conf->prev_result) {
+		cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
+			      "must be called as chained plugin (no prevResult)");
+		goto out;
+	}
+	if (cmd->conf->rc.n_port_mappings == 0) {
+		r = 0;
+		goto out;
+	}
+	if (attachment_for_add(cmd, &conf, &a, err) < 0 || nft_open(&n, err) < 0)
+		goto out;
+	pm_names_for(cmd->conf->name, &nm);
+	{
+		const char *chains[] = { nm.pre, nm.out, nm.dnat };
+		for (size_t i = 0; i < ARRAY_SIZE(chains); i++) {
+			int x = nft_exists(n, PM_FAMILY, PM_TABLE, chains[i], err);
+			if (x < 0)
+				goto out;
+			if (x == 0) {
+				cni_error_set(err, CNI_ERR_INTERNAL, 0, "chain inet %s %s is missing",
+					      PM_TABLE, chains[i]);
+				goto out;
+			}
+		}
+	}
+	for (size_t i = 0; i < a.elems.n; i++) {
+		const struct pm_elem *k = &a.elems.v[i];
+		struct nft_elem_info info = { 0 };
+		struct nft_elem key;
+		bool ok;
+		int x;
+
+		pm_elem_view(k, NULL, &key);
+		x = nft_get_elem(n, PM_FAMILY, PM_TABLE, pm_set_name(&nm, k->set), &key, &info, err);
+		if (x < 0)
+			goto out;
+		ok = x == 1 && info.comment && strcmp(info.comment, a.tag) == 0 &&
+		     info.data_len == k->data_len && memcmp(info.data, k->data, k->data_len) == 0;
+		nft_elem_info_free(&info);
+		if (!ok) {
+			if (k->set <= PM_ANY6)
+				cni_error_set(err, CNI_ERR_INTERNAL, 0,
+					      "host port %d/%s is not mapped to this container "
+					      "(set inet %s %s)",
+					      k->host_port, proto_name(k->proto), PM_TABLE,
+					      pm_set_name(&nm, k->set));
+			else
+				cni_error_set(err, CNI_ERR_INTERNAL, 0,
+					      "element of %s missing from set inet %s %s", a.tag,
+					      PM_TABLE, pm_set_name(&nm, k->set));
+			goto out;
+		}
+	}
+	r = 0;
+out:
+	if (r < 0)
+		cni_error_wrap(err, "portmap CHECK");
+	attachment_free(&a);
+	conf_free(&conf);
+	return r;
+}
+
+/* ---- GC ----------------------------------------------------------------- */
+
+struct gc_ctx {
+	const char *network;
+	char **valid; /* sorted tags */
+	size_t n_valid;
+};
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool orphan(const struct nft_elem_info *e, void *arg)
+{
+	const struct gc_ctx *c = arg;
+	const char *key = e->comment;
+
+	if (!e->comment || !nft_tag_in_network(e->comment, c->network))
+		return false;
+	return !bsearch(&key, c->valid, c->n_valid, sizeof(char *), cmp_str);
+}
+
+static int cmd_gc(const struct cni_cmd *cmd, struct cni_error **err)
+{
+	const struct cni_netconf *nc = cmd->conf;
+	struct gc_ctx c = { .network = nc->name, .n_valid = nc->n_valid_attachments };
+	cleanup_nft struct nft *n = NULL;
+	struct pm_names nm;
+	int r = 0;
+
+	pm_names_for(nc->name, &nm);
+	c.valid = xcalloc(c.n_valid ? c.n_valid : 1, sizeof(char *));
+	for (size_t i = 0; i < c.n_valid; i++)
+		c.valid[i] = nft_owner_tag(nc->name, nc->valid_attachments[i].container_id,
+					   nc->valid_attachments[i].ifname);
+	qsort(c.valid, c.n_valid, sizeof(char *), cmp_str);
+	if (nft_open(&n, err) < 0) {
+		r = -1;
+		goto out;
+	}
+	for (int attempt = 0;; attempt++) {
+		cleanup_nft_batch struct nft_batch *b = nft_batch_new();
+		cleanup_free uint16_t *udp = NULL;
+		size_t n_udp = 0, found;
+		struct net_elems ne;
+
+		if (read_net(n, &nm, &ne, err) < 0) {
+			r = -1;
+			break;
+		}
+		found = queue_drop(b, &nm, &ne, orphan, &c, &udp, &n_udp);
+		net_elems_free(&ne);
+		if (!found)
+			break;
+		r = nft_batch_commit(n, b, err);
+		if (r == 0) {
+			flush_udp(n, udp, n_udp, true, true);
+			break;
+		}
+		if (attempt + 1 >= TRIES || (*err)->errnum != ENOENT)
+			break;
+		cni_error_freep(err);
+	}
+out:
+	for (size_t i = 0; i < c.n_valid; i++)
+		free(c.valid[i]);
+	free(c.valid);
+	if (r < 0)
+		return cni_error_wrap(err, "portmap GC");
+	return 0;
+}
+
+static const struct cni_plugin plugin = {
+	.name = "portmap",
+	.add = cmd_add,
+	.del = cmd_del,
+	.check = cmd_check,
+	.gc = cmd_gc,
+};
+
+int main(void)
+{
+	return cni_plugin_main(&plugin);
+}

@@ -1,0 +1,323 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# portmap end to end, in throwaway namespaces: a "node" netns with a bridge
+# network (bridge plugin, or ptp when bridge is not built), two containers
+# running small TCP/UDP servers that answer with their name and the peer
+# address they see, and an "external" netns beyond the node's uplink.
+# Checks traffic through mapped ports from outside, from the node, from a
+# sibling, from the container itself (hairpin), via 127.0.0.1, over IPv4
+# and IPv6, with a specific hostIP; that transit traffic to the same port
+# is not redirected; the nftables layout; DEL without runtimeConfig or
+# prevResult; the same container id on two networks; GC; CHECK; host-port
+# conflicts; config errors; UDP conntrack flushing.  Every nft/conntrack
+# command runs inside the node netns, never on the machine's own.
+. "$(dirname "$0")/lib.sh"
+
+PM=$BIN/portmap
+[ -x "$PM" ] || skip_all "$PM not built"
+command -v nft >/dev/null || skip_all "nft (for assertions) not installed"
+command -v python3 >/dev/null || skip_all "python3 not installed"
+IFACE_PLUGIN=bridge
+[ -x "$BIN/bridge" ] || IFACE_PLUGIN=ptp
+[ -x "$BIN/$IFACE_PLUGIN" ] || skip_all "neither bridge nor ptp built"
+diag "interface plugin: $IFACE_PLUGIN"
+
+TABLE=cnic_portmap
+netns_new NODE node
+netns_new EXT ext
+netns_new C1 c1
+netns_new C2 c2
+
+ip -n "$NODE" link add uplink type veth peer name eth0 netns "$EXT" || bail_out "veth"
+ip -n "$NODE" addr add 198.19.1.1/24 dev uplink
+ip -n "$NODE" addr add 2001:db8:fe::1/64 dev uplink nodad
+ip -n "$EXT" addr add 198.19.1.2/24 dev eth0
+ip -n "$EXT" addr add 2001:db8:fe::2/64 dev eth0 nodad
+ip -n "$NODE" link set uplink up
+ip -n "$EXT" link set eth0 up
+# The external host may route the container subnet through the node (transit test).
+ip -n "$EXT" route add 198.18.8.0/24 via 198.19.1.1
+in_ns "$NODE" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+
+IFCONF=$(jq -n --arg t "$IFACE_PLUGIN" --arg d "$T/ipam" \
+	'{cniVersion: "1.0.0", name: "pmnet", type: $t, bridge: "cni-pm0", isGateway: true,
+	  hairpinMode: true,
+	  ipam: {type: "host-local", dataDir: $d,
+		 routes: [{dst: "0.0.0.0/0"}, {dst: "::/0"}],
+		 ranges: [[{subnet: "198.18.8.0/24"}], [{subnet: "2001:db8:8::/64"}]]}}')
+
+# pmconf NETNAME PREV_JSON MAPPINGS_JSON [EXTRA_JSON]: a portmap config.
+pmconf()
+{
+	jq -n --arg n "$1" --argjson p "$2" --argjson m "$3" --argjson x "${4:-{\}}" \
+		'{cniVersion: "1.0.0", name: $n, type: "portmap", snat: true,
+		  runtimeConfig: {portMappings: $m}} + (if $p == null then {} else {prevResult: $p} end) + $x'
+}
+
+# pm VERB CID NETNS IFNAME JSON
+pm()
+{
+	local p=""
+	[ -n "$3" ] && p=$(netns_path "$3")
+	cni_json "$NODE" "$PM" "$1" "$2" "$p" "$4" "$5"
+}
+
+# Attach container NS as CID; its result goes to $T/prev.CID.
+attach()
+{
+	cni_json "$NODE" "$BIN/$IFACE_PLUGIN" ADD "$1" "$(netns_path "$2")" eth0 "$IFCONF"
+	printf '%s' "$OUT" >"$T/prev.$1"
+	[ "$RC" -eq 0 ]
+}
+
+cat >"$T/server.py" <<'EOF'
+import socket, sys, threading
+name = sys.argv[1]
+ports = [int(p) for p in sys.argv[2:]]
+def tcp(port):
+    s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("::", port)); s.listen(16)
+    while True:
+        c, a = s.accept()
+        c.sendall(("%s %s\n" % (name, a[0].replace("::ffff:", ""))).encode()); c.close()
+def udp(port):
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    s.bind(("::", port))
+    while True:
+        d, a = s.recvfrom(64)
+        s.sendto(("%s %s\n" % (name, a[0].replace("::ffff:", ""))).encode(), a)
+for p in ports:
+    threading.Thread(target=tcp, args=(p,), daemon=True).start()
+    threading.Thread(target=udp, args=(p,), daemon=True).start()
+open(sys.argv[0] + "." + name + ".ready", "w").close()
+threading.Event().wait(120)
+EOF
+
+cat >"$T/client.py" <<'EOF'
+import socket, sys, time
+proto, addr, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+deadline = time.time() + 3
+while time.time() < deadline:
+    try:
+        if proto == "tcp":
+            s = socket.socket(fam, socket.SOCK_STREAM); s.settimeout(1)
+            s.connect((addr, port)); print(s.recv(100).decode().strip()); sys.exit(0)
+        s = socket.socket(fam, socket.SOCK_DGRAM); s.settimeout(0.3)
+        s.sendto(b"x", (addr, port)); print(s.recv(100).decode().strip()); sys.exit(0)
+    except (socket.timeout, ConnectionRefusedError, OSError):
+        time.sleep(0.05)
+sys.exit(1)
+EOF
+
+# serve NS NAME PORTS...: start the server in NS.
+serve()
+{
+	local ns=$1 name=$2
+	shift 2
+	# nsenter execs python in place: $! is the server itself, killed at exit.
+	nsenter --net="/run/netns/$ns" -- python3 "$T/server.py" "$name" "$@" &
+	register_pid $!
+	wait_for "server $name" 5 test -e "$T/server.py.$name.ready"
+}
+
+# ask NS PROTO ADDR PORT: the server's answer ("name peer"), or "" when none.
+ask()
+{
+	in_ns "$1" python3 "$T/client.py" "$2" "$3" "$4" 2>/dev/null || true
+}
+
+# elems SET [TAG]: number of elements of set or map SET (with comment TAG).
+elems()
+{
+	in_ns "$NODE" nft -j list table inet "$TABLE" 2>/dev/null |
+		jq --arg s "$1" --arg t "${2:-}" '[.nftables[] | (.set // .map // empty) |
+			select(.name == $s) | .elem // [] | .[] |
+			(if type == "array" then .[0] else . end) |
+			select($t == "" or ((.elem.comment? // "") == $t))] | length'
+}
+
+all_elems()
+{
+	local net=${1:-pmnet} s total=0
+	for s in hip4 any4 hip6 any6 hp4 hp6 owners; do
+		total=$((total + $(elems "$net-$s" "${2:-}")))
+	done
+	echo "$total"
+}
+
+# ---- setup ----------------------------------------------------------------
+
+ok_if "attach c1 ($IFACE_PLUGIN)" attach c1 "$C1"
+ok_if "attach c2 ($IFACE_PLUGIN)" attach c2 "$C2"
+A1=$(jq -r '.ips[] | select(.address | test("\\.")) | .address | sub("/.*"; "")' "$T/prev.c1")
+A2=$(jq -r '.ips[] | select(.address | test("\\.")) | .address | sub("/.*"; "")' "$T/prev.c2")
+GW=$(jq -r '.ips[] | select(.address | test("\\.")) | .gateway' "$T/prev.c1")
+diag "c1=$A1 c2=$A2 gw=$GW"
+wait_for "IPv6 settled" 5 sh -c "! ip -n $C1 -6 addr | grep -q tentative && ! ip -n $C2 -6 addr | grep -q tentative && ! ip -n $NODE -6 addr | grep -q tentative"
+serve "$C1" c1 80 5300
+serve "$C2" c2 80 8080
+
+# A UDP flow to 5353 before any mapping exists: its conntrack entry must go on ADD.
+# (Conntrack only tracks a netns once some rule there uses it.)
+ok_if "enable conntrack in the node" in_ns "$NODE" nft add table ip cttest \; \
+	add chain ip cttest c '{ type filter hook prerouting priority 0; ct state new counter; }'
+ask "$EXT" udp 198.19.1.1 5353 >/dev/null
+ok_if "a stale UDP conntrack entry for port 5353 exists" \
+	sh -c "ip netns exec $NODE conntrack -L -p udp --dport 5353 2>/dev/null | grep -q 5353"
+
+MAPS='[{"hostPort": 8080, "containerPort": 80, "protocol": "tcp"},
+       {"hostPort": 5353, "containerPort": 5300, "protocol": "udp"},
+       {"hostPort": 9090, "containerPort": 80, "protocol": "tcp", "hostIP": "198.19.1.1"}]'
+PM1=$(pmconf pmnet "$(cat "$T/prev.c1")" "$MAPS")
+pm ADD c1 "$C1" eth0 "$PM1"
+is_success "portmap ADD c1"
+ok_jq "ADD returns prevResult unchanged" "$OUT" ".ips == $(jq -c .ips "$T/prev.c1")"
+ok_if "the stale UDP conntrack entry was flushed" \
+	sh -c "! ip netns exec $NODE conntrack -L -p udp --dport 5353 2>/dev/null | grep -q 5353"
+
+# ---- layout ---------------------------------------------------------------
+
+is "any4 holds the two wildcard mappings" "$(elems pmnet-any4 pmnet:c1:eth0)" 2
+is "any6 holds them for IPv6" "$(elems pmnet-any6 pmnet:c1:eth0)" 2
+is "hip4 holds the hostIP mapping" "$(elems pmnet-hip4 pmnet:c1:eth0)" 1
+is "hp4: subnet and localhost hairpin" "$(elems pmnet-hp4 pmnet:c1:eth0)" 2
+ok_jq "8080/tcp maps to c1:80" "$(in_ns "$NODE" nft -j list map inet $TABLE pmnet-any4)" \
+	"[.nftables[] | select(.map) | .map.elem[] | select(.[0].elem.val.concat == [\"tcp\", 8080])
+	  | .[1].concat] == [[\"$A1\", 80]]"
+ok_jq "prerouting/output jump only for local destinations" \
+	"$(in_ns "$NODE" nft -j list chain inet $TABLE pmnet-pre)" \
+	'[.nftables[] | select(.rule) | .rule.expr[0].match.left.fib.result] == ["type"]'
+is "route_localnet set on the container-facing interface" \
+	"$(in_ns "$NODE" sh -c 'cat /proc/sys/net/ipv4/conf/*/route_localnet' | grep -c 1)" 1
+ok_jq "the martian drop rule goes with it" "$(in_ns "$NODE" nft -j list chain inet $TABLE martian)" \
+	'[.nftables[] | select(.rule)] | length == 1'
+
+# ---- traffic --------------------------------------------------------------
+
+is "TCP from outside" "$(ask "$EXT" tcp 198.19.1.1 8080)" "c1 198.19.1.2"
+is "UDP from outside" "$(ask "$EXT" udp 198.19.1.1 5353)" "c1 198.19.1.2"
+is "TCP over IPv6 from outside" "$(ask "$EXT" tcp 2001:db8:fe::1 8080)" "c1 2001:db8:fe::2"
+is "UDP over IPv6 from outside" "$(ask "$EXT" udp 2001:db8:fe::1 5353)" "c1 2001:db8:fe::2"
+like "TCP from the node itself" "$(ask "$NODE" tcp 198.19.1.1 8080)" "^c1 "
+like "UDP from the node itself" "$(ask "$NODE" udp 198.19.1.1 5353)" "^c1 "
+is "TCP via 127.0.0.1 (masqueraded to the gateway)" "$(ask "$NODE" tcp 127.0.0.1 8080)" "c1 $GW"
+is "UDP via 127.0.0.1" "$(ask "$NODE" udp 127.0.0.1 5353)" "c1 $GW"
+is "TCP from a sibling container (hairpin masquerade)" "$(ask "$C2" tcp 198.19.1.1 8080)" "c1 $GW"
+is "UDP from a sibling container" "$(ask "$C2" udp 198.19.1.1 5353)" "c1 $GW"
+is "TCP from the container itself (hairpin)" "$(ask "$C1" tcp 198.19.1.1 8080)" "c1 $GW"
+is "TCP from a sibling via the gateway address" "$(ask "$C2" tcp "$GW" 8080)" "c1 $GW"
+is "specific hostIP: mapped on that address" "$(ask "$EXT" tcp 198.19.1.1 9090)" "c1 198.19.1.2"
+is "specific hostIP: not on another local address" "$(ask "$C2" tcp "$GW" 9090)" ""
+is "transit to c2:8080 is not redirected to c1" "$(ask "$EXT" tcp "$A2" 8080)" "c2 198.19.1.2"
+
+# ---- CHECK ----------------------------------------------------------------
+
+pm CHECK c1 "$C1" eth0 "$PM1"
+is_success "CHECK passes"
+ok_if "delete one element by hand" in_ns "$NODE" nft delete element inet $TABLE pmnet-any4 '{ udp . 5353 }'
+pm CHECK c1 "$C1" eth0 "$PM1"
+is_error "CHECK catches the deleted element"
+like "CHECK names the port" "$(jq -r .msg <<<"$OUT")" "5353/udp"
+pm ADD c1 "$C1" eth0 "$PM1"
+is_success "re-ADD repairs it"
+pm CHECK c1 "$C1" eth0 "$PM1"
+is_success "CHECK passes again"
+is "re-ADD left no duplicates" "$(all_elems pmnet pmnet:c1:eth0)" 9
+
+# ---- conflicts and bad configs --------------------------------------------
+
+PM2=$(pmconf pmnet "$(cat "$T/prev.c2")" '[{"hostPort": 8080, "containerPort": 8080}]')
+pm ADD c2 "$C2" eth0 "$PM2"
+is_error_json "a host port mapped by c1 is refused for c2" 110
+like "the error names the owner" "$(jq -r .msg <<<"$OUT")" "pmnet:c1:eth0"
+is "c2 got no element" "$(all_elems pmnet pmnet:c2:eth0)" 0
+is "TCP from outside still reaches c1" "$(ask "$EXT" tcp 198.19.1.1 8080)" "c1 198.19.1.2"
+
+BEFORE=$(in_ns "$NODE" nft list table inet $TABLE | md5sum)
+for bad in '[{"hostPort": 70000, "containerPort": 80}]' '[{"hostPort": 0, "containerPort": 80}]' \
+	'[{"hostPort": 81, "containerPort": 80, "protocol": "icmp"}]' \
+	'[{"hostPort": 81, "containerPort": 80, "hostIP": "not-an-ip"}]' \
+	'[{"hostPort": 81, "containerPort": 65536}]'; do
+	pm ADD c2 "$C2" eth0 "$(pmconf pmnet "$(cat "$T/prev.c2")" "$bad")"
+	is_error_json "refused with code 7: $bad" 7
+done
+pm ADD c2 "$C2" eth0 "$(pmconf pmnet "$(cat "$T/prev.c2")" '[{"hostPort": 81, "containerPort": 80}]' \
+	'{"conditionsV4": ["-s", "198.19.0.0/16"]}')"
+is_error_json "iptables-style conditions are refused with code 7" 7
+is "nothing changed by the refused ADDs" "$(in_ns "$NODE" nft list table inet $TABLE | md5sum)" "$BEFORE"
+pm ADD c2 "$C2" eth0 "$(pmconf pmnet null '[{"hostPort": 81, "containerPort": 80}]')"
+is_error_json "ADD without prevResult is refused" 7
+pm ADD c2 "$C2" eth0 "$(pmconf pmnet "$(cat "$T/prev.c2")" '[]')"
+is_success "ADD without mappings passes prevResult through"
+is "... and adds nothing" "$(all_elems pmnet pmnet:c2:eth0)" 0
+
+# ---- conditions (per network) ---------------------------------------------
+
+CONDCONF=$(pmconf condnet "$(cat "$T/prev.c2")" '[{"hostPort": 7070, "containerPort": 80}]' \
+	'{"conditionsV4": ["ip saddr", "!=", "198.19.1.2"], "conditionsV6": ["ip6 saddr != 2001:db8:fe::/64"]}')
+pm ADD c2 "$C2" eth0 "$CONDCONF"
+is_success "ADD with nft conditions on another network"
+is "conditions keep the external host out (IPv4)" "$(ask "$EXT" tcp 198.19.1.1 7070)" ""
+is "... and IPv6" "$(ask "$EXT" tcp 2001:db8:fe::1 7070)" ""
+like "the node itself still matches" "$(ask "$NODE" tcp 198.19.1.1 7070)" "^c2 "
+is "pmnet's mappings are not affected by condnet's conditions" \
+	"$(ask "$EXT" tcp 198.19.1.1 8080)" "c1 198.19.1.2"
+pm DEL c2 "" eth0 "$(pmconf condnet null null)"
+is_success "DEL on condnet"
+is "condnet is clean" "$(all_elems condnet)" 0
+
+# ---- same container id on two networks, GC --------------------------------
+
+FAKE=$(jq -n '{cniVersion: "1.0.0", interfaces: [{name: "eth1", sandbox: "/x"}],
+	ips: [{address: "198.18.9.5/24", interface: 0}]}')
+pm ADD c1 "$C1" eth1 "$(pmconf other "$FAKE" '[{"hostPort": 8080, "containerPort": 80}]' '{"snat": false}')"
+is_success "c1 on a second network, same host port there"
+is "other-any4 tagged other:c1:eth1" "$(elems other-any4 other:c1:eth1)" 1
+pm DEL c1 "$C1" eth1 "$(pmconf other null null)"
+is_success "DEL c1 on the second network"
+is "the second network is clean" "$(all_elems other)" 0
+is "the first network keeps c1's mappings" "$(all_elems pmnet pmnet:c1:eth0)" 9
+
+for i in 1 2 3; do
+	pm ADD "gone$i" "$C2" eth0 "$(pmconf pmnet "$(jq -n --arg a "198.18.8.$((100 + i))/24" \
+		'{cniVersion: "1.0.0", ips: [{address: $a}]}')" \
+		"[{\"hostPort\": $((7000 + i)), \"containerPort\": 80}]")"
+	is_success "ADD orphan gone$i"
+done
+GCCONF=$(jq -n '{cniVersion: "1.1.0", name: "pmnet", type: "portmap",
+	"cni.dev/valid-attachments": [{containerID: "c1", ifname: "eth0"}, {containerID: "gone2", ifname: "eth0"}]}')
+cni_json "$NODE" "$PM" GC "" "" "" "$GCCONF"
+is_success "GC"
+is "GC removed gone1 and gone3" "$(($(all_elems pmnet pmnet:gone1:eth0) + $(all_elems pmnet pmnet:gone3:eth0)))" 0
+is "GC kept gone2" "$(elems pmnet-any4 pmnet:gone2:eth0)" 1
+is "GC kept c1" "$(all_elems pmnet pmnet:c1:eth0)" 9
+
+# ---- DEL ------------------------------------------------------------------
+
+ask "$EXT" udp 198.19.1.1 5353 >/dev/null
+pm DEL c1 "" eth0 "$(jq -n '{cniVersion: "1.0.0", name: "pmnet", type: "portmap"}')"
+is_success "DEL without runtimeConfig, prevResult or netns"
+is "every element of c1 is gone" "$(all_elems pmnet pmnet:c1:eth0)" 0
+ok_if "DEL flushed the UDP conntrack entry of 5353" \
+	sh -c "! ip netns exec $NODE conntrack -L -p udp --dport 5353 2>/dev/null | grep -q 5353"
+is "TCP from outside no longer forwarded" "$(ask "$EXT" tcp 198.19.1.1 8080)" ""
+pm DEL c1 "" eth0 "$(jq -n '{cniVersion: "1.0.0", name: "pmnet", type: "portmap"}')"
+is_success "DEL again"
+pm DEL gone2 "" eth0 "$(jq -n '{cniVersion: "1.0.0", name: "pmnet", type: "portmap"}')"
+is_success "DEL gone2"
+is "nothing left in the network's sets" "$(all_elems pmnet)" 0
+
+# c2 can have the port now.
+pm ADD c2 "$C2" eth0 "$PM2"
+is_success "c2 maps 8080 once c1 is gone"
+is "TCP from outside reaches c2" "$(ask "$EXT" tcp 198.19.1.1 8080)" "c2 198.19.1.2"
+pm DEL c2 "$C2" eth0 "$PM2"
+is_success "DEL c2"
+is "nothing left" "$(all_elems pmnet)" 0
+
+done_testing
