@@ -1,0 +1,183 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# Podman end to end: Debian's podman 4.3 with the CNI network backend runs
+# cnic's plugins (bridge, portmap, firewall, tuning, host-local) the way it
+# runs the reference ones.  Everything stays inside throwaway namespaces and
+# a temp dir:
+#  - podman runs inside a "node" netns through `nsenter --net` (not `ip
+#    netns exec`, which remounts /sys and breaks runc's cgroup detection);
+#  - containers.conf is docs/examples/podman/containers.conf with its plugin
+#    and config dirs pointed at $BIN and the temp dir, plus what this host
+#    needs (runtime runc: crun refuses the host's cgroup layout; cgroupfs;
+#    ulimits within root's limits, since root here lacks CAP_SYS_RESOURCE);
+#  - storage (vfs), run and tmp dirs live in the temp dir; the image is a
+#    busybox-static rootfs brought in with `podman import`: no registry.
+# Checked: `podman network create` writes the conflist the docs show; a
+# container gets an address in the subnet and reaches a second container;
+# `-p 18080:80` serves busybox httpd to an external netns and to the node;
+# `podman rm` leaves no link, nft element, IPAM reservation or cached
+# result behind; `podman network rm` removes the conflist.
+#
+# E2E_CNI_DIR=/usr/lib/cni runs the same against the reference plugins
+# (which need iptables).
+. "$(dirname "$0")/../integration/lib.sh"
+
+require podman runc busybox curl nft
+CNI_DIR=${E2E_CNI_DIR:-$BIN}
+for p in bridge portmap firewall tuning host-local; do
+	[ -x "$CNI_DIR/$p" ] || bail_out "$CNI_DIR/$p not built"
+done
+EX=$ROOT/docs/examples/podman
+
+netns_new NODE node
+netns_new EXT ext
+in_ns "$NODE" sysctl -qw net.ipv4.ip_forward=1
+ip -n "$NODE" link add up0 type veth peer name eth0 netns "$EXT"
+ip -n "$NODE" addr add 198.18.30.1/24 dev up0
+ip -n "$NODE" link set up0 up
+ip -n "$EXT" addr add 198.18.30.2/24 dev eth0
+ip -n "$EXT" link set eth0 up
+ip -n "$EXT" route add default via 198.18.30.1
+
+NET=cnic-e2e-$$
+SUBNET=198.18.32.0/24
+P=$T/podman
+mkdir -p "$P/net.d" "$P/storage" "$P/run" "$P/tmp" "$P/rootfs/bin" "$P/rootfs/www"
+
+# ---- podman's configuration -----------------------------------------------
+nofile=$(ulimit -Hn)
+nproc=$(ulimit -Hu)
+[ "$nofile" == unlimited ] && nofile=1048576
+[ "$nproc" == unlimited ] && nproc=65536
+[ "$nofile" -gt 4096 ] && nofile=4096
+[ "$nproc" -gt 4096 ] && nproc=4096
+sed -e "s|\"/opt/cni/bin\"|\"$CNI_DIR\"|" -e "s|\"/etc/cni/net.d\"|\"$P/net.d\"|" \
+	"$EX/containers.conf" >"$P/containers.conf"
+cat >>"$P/containers.conf" <<EOF
+default_network = "$NET-default"
+default_subnet = "198.18.33.0/24"
+
+[containers]
+default_ulimits = ["nofile=$nofile:$nofile", "nproc=$nproc:$nproc"]
+log_driver = "k8s-file"
+
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "none"
+tmp_dir = "$P/tmp"
+EOF
+cat >"$P/storage.conf" <<EOF
+[storage]
+driver = "vfs"
+graphroot = "$P/storage"
+runroot = "$P/run"
+EOF
+printf 'unqualified-search-registries = []\n' >"$P/registries.conf"
+grep -q 'network_backend = "cni"' "$P/containers.conf" || bail_out "bad $EX/containers.conf"
+grep -q "$P/net.d" "$P/containers.conf" || bail_out "network_config_dir not rewritten"
+
+# pm ARGS...: podman inside the node netns, with this test's configuration.
+pm()
+{
+	in_ns "$NODE" env CONTAINERS_CONF="$P/containers.conf" \
+		CONTAINERS_STORAGE_CONF="$P/storage.conf" \
+		CONTAINERS_REGISTRIES_CONF="$P/registries.conf" \
+		XDG_CONFIG_HOME="$P/xdg" TMPDIR="$P/tmp" \
+		timeout -k 5 60 podman "$@"
+}
+
+# Whatever podman made is undone at exit, even when a test failed half way:
+# containers (their conmon and netns too), the network, the image store.
+podman_cleanup()
+{
+	local ns
+	pm rm -a -f -t 0 >/dev/null 2>&1
+	for ns in "${PODMAN_NETNS[@]}"; do
+		[ -e "$ns" ] && ip netns del "${ns##*/}" 2>/dev/null
+	done
+	pm network rm -f "$NET" >/dev/null 2>&1
+	rm -rf "/var/lib/cni/networks/$NET" /var/lib/cni/results/"$NET"-*
+	# vfs has no mounts of its own; podman's shm mounts go with rm.
+	grep -o "$P[^ ]*" /proc/mounts 2>/dev/null | sort -r | while read -r m; do umount -l "$m"; done
+	rm -rf "$P"
+}
+PODMAN_NETNS=()
+at_exit podman_cleanup
+
+# track NAME: register a running container's conmon, pid and netns for cleanup.
+track()
+{
+	local s
+	s=$(pm inspect --format '{{.State.ConmonPid}} {{.State.Pid}} {{.NetworkSettings.SandboxKey}}' "$1" 2>/dev/null) || return 0
+	read -r conmon pid ns <<<"$s"
+	[ "${conmon:-0}" -gt 0 ] && register_pid "$conmon"
+	[ "${pid:-0}" -gt 0 ] && register_pid "$pid"
+	[ -n "${ns:-}" ] && PODMAN_NETNS+=("$ns")
+	return 0
+}
+
+# ---- the image: busybox-static, no registry --------------------------------
+cp "$(command -v busybox)" "$P/rootfs/bin/busybox"
+for c in sh ip cat nc httpd sleep grep; do ln -s busybox "$P/rootfs/bin/$c"; done
+echo "hello from cnic" >"$P/rootfs/www/index.html"
+IMG=localhost/cnic-busybox:e2e
+ok_if "podman import a busybox rootfs" sh -c "tar -C '$P/rootfs' -c . | \
+	nsenter --net=$(netns_path "$NODE") env CONTAINERS_CONF='$P/containers.conf' \
+	CONTAINERS_STORAGE_CONF='$P/storage.conf' CONTAINERS_REGISTRIES_CONF='$P/registries.conf' \
+	podman import - $IMG"
+
+# ---- the network ------------------------------------------------------------
+ok_if "podman network create --subnet $SUBNET" pm network create --subnet "$SUBNET" "$NET"
+CONFLIST=$P/net.d/$NET.conflist
+ok_if "conflist written to the configured dir" test -s "$CONFLIST"
+norm='del(.name) | .plugins |= map(del(.bridge) | if .ipam then .ipam.ranges |= map(map(del(.subnet, .gateway))) else . end)'
+is "podman wrote the conflist docs/examples/podman/cnic-net.conflist shows" \
+	"$(jq -cS "$norm" "$CONFLIST" 2>&1)" "$(jq -cS "$norm" "$EX/cnic-net.conflist" 2>&1)"
+BR=$(jq -r '.plugins[0].bridge' "$CONFLIST")
+
+# ---- a web server with a published port ------------------------------------
+ok_if "podman run -d -p 18080:80 (httpd)" pm run -d --name web --network "$NET" -p 18080:80 \
+	"$IMG" httpd -f -p 80 -h /www
+track web
+WEBIP=$(pm inspect --format "{{(index .NetworkSettings.Networks \"$NET\").IPAddress}}" web 2>/dev/null)
+like "the container got an address in $SUBNET" "$WEBIP" '^198\.18\.32\.[0-9]+$'
+ok_if "the bridge carries the gateway" sh -c "ip -n $NODE -4 addr show $BR | grep -q 198.18.32.1/24"
+ok_if "the firewall element is there" sh -c \
+	"nsenter --net=$(netns_path "$NODE") nft list ruleset | grep -q '$WEBIP'"
+
+# A second container: its address, and the first container over the bridge.
+OUT=$(pm run --rm --network "$NET" "$IMG" sh -c \
+	'ip -4 -o addr show eth0; printf "GET / HTTP/1.0\r\n\r\n" | nc -w 5 '"$WEBIP"' 80' 2>&1)
+like "a second container gets its own address" "$OUT" 'inet 198\.18\.32\.[0-9]+/24'
+like "and reaches the first one" "$OUT" 'hello from cnic'
+
+wait_for "httpd answering" 10 in_ns "$NODE" curl -sf -m 2 "http://$WEBIP/"
+like "hostPort 18080 from an external netns" \
+	"$(in_ns "$EXT" curl -sS -m 5 http://198.18.30.1:18080/ 2>&1)" 'hello from cnic'
+like "hostPort 18080 from the node" \
+	"$(in_ns "$NODE" curl -sS -m 5 http://198.18.30.1:18080/ 2>&1)" 'hello from cnic'
+like "hostPort 18080 from the node to the bridge address" \
+	"$(in_ns "$NODE" curl -sS -m 5 http://198.18.32.1:18080/ 2>&1)" 'hello from cnic'
+
+# ---- podman rm leaves nothing behind ----------------------------------------
+ok_if "podman rm -f web" pm rm -f -t 0 web
+links=$(links_in "$NODE" | grep -vxF -e lo -e up0 -e "$BR" || true)
+is "no links left in the node but its bridge" "$links" ""
+nft_left=$(in_ns "$NODE" nft -j list ruleset 2>/dev/null |
+	jq '[.nftables[] | select(.set) | .set.elem // [] | length] | add // 0')
+is "no nft set elements left" "$nft_left" 0
+rules_left=$(in_ns "$NODE" nft list ruleset 2>/dev/null | grep -c "$WEBIP" || true)
+is "no nft rule names the container's address" "$rules_left" 0
+left=$(ipam_files "/var/lib/cni/networks/$NET")
+is "no IPAM reservation left" "$left" ""
+is "no cached result left" "$(ls /var/lib/cni/results 2>/dev/null | grep -c "^$NET-" || true)" 0
+for ns in "${PODMAN_NETNS[@]}"; do
+	ok_if "container netns removed" test ! -e "$ns"
+done
+
+ok_if "podman network rm" pm network rm "$NET"
+ok_if "conflist removed" test ! -e "$CONFLIST"
+
+done_testing
