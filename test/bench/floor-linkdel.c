@@ -1,0 +1,301 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * floor-linkdel: what deleting a link costs the kernel alone, the floor
+ * under every DEL of an interface plugin.  Unregistering a netdevice waits
+ * for RCU grace periods (synchronize_net, rcu_barrier in netdev_run_todo),
+ * 15-20 ms on the machines this project is benchmarked on, whoever asks.
+ *
+ * Two modes, raw rtnetlink both (no library: only the kernel's part and,
+ * as a plugin, the bare cost of a process are measured):
+ *
+ *  - standalone, run inside the node netns:
+ *	floor-linkdel -s /run/netns/CTR [-n N] [-m MASTER]
+ *    for each kind creates the link the plugins create (a veth whose
+ *    container end lives in CTR and whose peer is in the node; a macvlan
+ *    in CTR on MASTER of the node), then times one RTM_DELLINK of the
+ *    container end, ACK included, over a socket opened inside CTR; prints
+ *    TSV "floor-linkdel <kind> n median_us p90_us";
+ *
+ *  - as a plugin (CNI_COMMAND set), installed under the name of the plugin
+ *    it stands for, so a driver can alternate it with ours and the
+ *    reference: "ptp" makes a veth (CNI_IFNAME in CNI_NETNS, peer in the
+ *    current netns), "macvlan" a macvlan on "bm0"; ADD creates it and
+ *    prints "{}", DEL deletes it, CHECK does nothing.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_link.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/veth.h>
+#include <net/if.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BUFSZ 8192
+
+struct req {
+	struct nlmsghdr *nlh;
+	char buf[BUFSZ];
+};
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs("floor-linkdel: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	exit(1);
+}
+
+static struct rtattr *put(struct nlmsghdr *n, int type, const void *data, size_t len)
+{
+	struct rtattr *a = (struct rtattr *)((char *)n + NLMSG_ALIGN(n->nlmsg_len));
+
+	if (NLMSG_ALIGN(n->nlmsg_len) + RTA_SPACE(len) > BUFSZ)
+		die("message too long");
+	a->rta_type = (unsigned short)type;
+	a->rta_len = (unsigned short)RTA_LENGTH(len);
+	if (len)
+		memcpy(RTA_DATA(a), data, len);
+	n->nlmsg_len = NLMSG_ALIGN(n->nlmsg_len) + RTA_ALIGN(a->rta_len);
+	return a;
+}
+
+static void end(struct nlmsghdr *n, struct rtattr *a)
+{
+	a->rta_len = (unsigned short)((char *)n + n->nlmsg_len - (char *)a);
+}
+
+static void start(struct req *r, int type, int flags)
+{
+	struct ifinfomsg *ifi;
+
+	memset(r->buf, 0, sizeof(r->buf));
+	r->nlh = (struct nlmsghdr *)r->buf;
+	r->nlh->nlmsg_len = NLMSG_LENGTH(sizeof(*ifi));
+	r->nlh->nlmsg_type = (unsigned short)type;
+	r->nlh->nlmsg_flags = (unsigned short)(NLM_F_REQUEST | NLM_F_ACK | flags);
+	ifi = NLMSG_DATA(r->nlh);
+	ifi->ifi_family = AF_UNSPEC;
+}
+
+/* Send and wait for the ACK; returns the kernel's errno (0: success). */
+static int talk(int fd, struct req *r)
+{
+	static unsigned seq;
+	char buf[BUFSZ];
+
+	r->nlh->nlmsg_seq = ++seq;
+	if (send(fd, r->nlh, r->nlh->nlmsg_len, 0) < 0)
+		die("send: %m");
+	for (;;) {
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			die("recv: %m");
+		}
+		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (unsigned)n);
+		     h = NLMSG_NEXT(h, n)) {
+			if (h->nlmsg_seq != seq || h->nlmsg_type != NLMSG_ERROR)
+				continue;
+			return -((struct nlmsgerr *)NLMSG_DATA(h))->error;
+		}
+	}
+}
+
+/* A NETLINK_ROUTE socket created inside the namespace at path, then used from here. */
+static int sock_in(const char *path)
+{
+	int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	int ns = open(path, O_RDONLY | O_CLOEXEC);
+	int fd;
+
+	if (self < 0 || ns < 0)
+		die("open netns %s: %m", path);
+	if (setns(ns, CLONE_NEWNET) < 0)
+		die("setns %s: %m", path);
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (fd < 0)
+		die("socket: %m");
+	if (setns(self, CLONE_NEWNET) < 0)
+		die("setns back: %m");
+	close(ns);
+	close(self);
+	return fd;
+}
+
+static double now_us(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec * 1e6 + (double)t.tv_nsec / 1e3;
+}
+
+static int cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* veth: container end `name` in CTR, its peer born in the node (the socket's own netns). */
+static int create_veth(int node, int ctrfd, const char *name, const char *peer_name)
+{
+	struct req r;
+	struct rtattr *li, *data, *peer;
+	struct ifinfomsg pi = { .ifi_family = AF_UNSPEC };
+
+	start(&r, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
+	put(r.nlh, IFLA_IFNAME, name, strlen(name) + 1);
+	put(r.nlh, IFLA_NET_NS_FD, &ctrfd, sizeof(ctrfd));
+	li = put(r.nlh, IFLA_LINKINFO, NULL, 0);
+	put(r.nlh, IFLA_INFO_KIND, "veth", 5);
+	data = put(r.nlh, IFLA_INFO_DATA, NULL, 0);
+	peer = put(r.nlh, VETH_INFO_PEER, NULL, 0);
+	memcpy((char *)r.nlh + r.nlh->nlmsg_len, &pi, sizeof(pi));
+	r.nlh->nlmsg_len += NLMSG_ALIGN(sizeof(pi));
+	put(r.nlh, IFLA_IFNAME, peer_name, strlen(peer_name) + 1);
+	end(r.nlh, peer);
+	end(r.nlh, data);
+	end(r.nlh, li);
+	return talk(node, &r);
+}
+
+static int create_macvlan(int node, int ctrfd, int master, const char *name)
+{
+	struct req r;
+	struct rtattr *li, *data;
+	unsigned mode = MACVLAN_MODE_BRIDGE;
+
+	start(&r, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
+	put(r.nlh, IFLA_IFNAME, name, strlen(name) + 1);
+	put(r.nlh, IFLA_LINK, &master, sizeof(master));
+	put(r.nlh, IFLA_NET_NS_FD, &ctrfd, sizeof(ctrfd));
+	li = put(r.nlh, IFLA_LINKINFO, NULL, 0);
+	put(r.nlh, IFLA_INFO_KIND, "macvlan", 8);
+	data = put(r.nlh, IFLA_INFO_DATA, NULL, 0);
+	put(r.nlh, IFLA_MACVLAN_MODE, &mode, sizeof(mode));
+	end(r.nlh, data);
+	end(r.nlh, li);
+	return talk(node, &r);
+}
+
+static int del_link(int fd, const char *name)
+{
+	struct req r;
+
+	start(&r, RTM_DELLINK, 0);
+	put(r.nlh, IFLA_IFNAME, name, strlen(name) + 1);
+	return talk(fd, &r);
+}
+
+static void measure(const char *kind, int node, int ctr, int ctrfd, int master, unsigned n)
+{
+	double *t = calloc(n, sizeof(*t));
+	int e;
+
+	if (!t)
+		die("out of memory");
+	(void)del_link(ctr, "fl0"); /* a leftover of an interrupted run */
+	for (unsigned i = 0; i < n; i++) {
+		double t0;
+
+		e = master ? create_macvlan(node, ctrfd, master, "fl0")
+			   : create_veth(node, ctrfd, "fl0", "flp0");
+		if (e)
+			die("create %s: %s", kind, strerror(e));
+		t0 = now_us();
+		e = del_link(ctr, "fl0");
+		t[i] = now_us() - t0;
+		if (e)
+			die("delete %s: %s", kind, strerror(e));
+	}
+	qsort(t, n, sizeof(*t), cmp);
+	printf("floor-linkdel\t%s\t%u\t%.0f\t%.0f\n", kind, n, t[n / 2], t[(n * 9) / 10]);
+	free(t);
+}
+
+/* The plugin mode (see the top of this file); the peer name is made from the pid. */
+static int as_plugin(const char *self, const char *cmd)
+{
+	const char *netns = getenv("CNI_NETNS"), *ifname = getenv("CNI_IFNAME");
+	const char *base = strrchr(self, '/') ? strrchr(self, '/') + 1 : self;
+	char peer[IFNAMSIZ];
+	int node, ctr, ctrfd, e = 0;
+
+	if (!netns || !ifname)
+		die("CNI_NETNS and CNI_IFNAME are required");
+	if (!strcmp(cmd, "CHECK") || !strcmp(cmd, "VERSION"))
+		return 0;
+	ctrfd = open(netns, O_RDONLY | O_CLOEXEC);
+	if (ctrfd < 0)
+		die("open %s: %m", netns);
+	if (!strcmp(cmd, "ADD")) {
+		node = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+		if (node < 0)
+			die("socket: %m");
+		snprintf(peer, sizeof(peer), "fl%x", (unsigned)getpid());
+		if (!strcmp(base, "macvlan"))
+			e = create_macvlan(node, ctrfd, (int)if_nametoindex("bm0"), ifname);
+		else
+			e = create_veth(node, ctrfd, ifname, peer);
+		if (!e)
+			fputs("{}", stdout);
+	} else if (!strcmp(cmd, "DEL")) {
+		ctr = sock_in(netns);
+		e = del_link(ctr, ifname);
+		if (e == ENODEV)
+			e = 0;
+	}
+	if (e)
+		die("%s: %s", cmd, strerror(e));
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *ctr = NULL, *master = NULL;
+	unsigned n = 50;
+	int c, node, ctrsock, ctrfd;
+
+	if (getenv("CNI_COMMAND"))
+		return as_plugin(argv[0], getenv("CNI_COMMAND"));
+	while ((c = getopt(argc, argv, "s:n:m:")) != -1) {
+		switch (c) {
+		case 's': ctr = optarg; break;
+		case 'n': n = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'm': master = optarg; break;
+		default: die("usage: floor-linkdel -s CTR_NETNS [-n N] [-m MASTER]");
+		}
+	}
+	if (!ctr || !n)
+		die("usage: floor-linkdel -s CTR_NETNS [-n N] [-m MASTER]");
+	node = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	ctrsock = sock_in(ctr);
+	ctrfd = open(ctr, O_RDONLY | O_CLOEXEC);
+	if (node < 0 || ctrfd < 0)
+		die("setup: %m");
+	measure("veth", node, ctrsock, ctrfd, 0, n);
+	if (master) {
+		int idx = (int)if_nametoindex(master);
+
+		if (!idx)
+			die("master %s: %m", master);
+		measure("macvlan", node, ctrsock, ctrfd, idx, n);
+	}
+	return 0;
+}

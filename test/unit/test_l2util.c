@@ -1,0 +1,361 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * pkg/l2util: the pure helpers (temporary names, CNI_ARGS policing with
+ * in-process IPAM, prevResult lookups) and, against the real kernel in two
+ * throwaway network namespaces made with unshare(2), creating a child link
+ * in a container under a temporary name, the default-route master, and the
+ * kind-checked delete.  The kernel tests need root and are skipped without.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_link.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "../../pkg/l2util.h"
+#include "../../pkg/link.h"
+#include "../../pkg/route.h"
+#include "../../pkg/skel.h"
+
+/* ---- pure ------------------------------------------------------------------- */
+
+static void test_random_name(void **state)
+{
+	char a[IFNAMSIZ], b[IFNAMSIZ];
+
+	(void)state;
+	l2_random_name("veth", a);
+	l2_random_name("veth", b);
+	assert_int_equal(strlen(a), 12);
+	assert_memory_equal(a, "veth", 4);
+	assert_int_equal(strspn(a + 4, "0123456789abcdef"), 8);
+	/* 32 random bits twice in a row: equal only by a 1 in 4e9 accident. */
+	assert_string_not_equal(a, b);
+	l2_random_name("averyverylongprefix", a);
+	assert_int_equal(strlen(a), 15);
+}
+
+/* A cmd with conf parsed from json and CNI_ARGS args. */
+struct fake {
+	struct cni_cmd cmd;
+	struct cni_netconf *conf;
+};
+
+static void fake_init(struct fake *f, const char *json, const char *args)
+{
+	struct cni_error *err = NULL;
+
+	memset(f, 0, sizeof(*f));
+	assert_int_equal(cni_netconf_parse(json, strlen(json), &f->conf, &err), 0);
+	assert_int_equal(cni_env_args_parse(args, &f->cmd.args, &err), 0);
+	f->cmd.conf = f->conf;
+	f->cmd.ifname = "eth0";
+	f->cmd.netns = "/run/netns/x";
+}
+
+static void fake_free(struct fake *f)
+{
+	cni_netconf_free(f->conf);
+	cni_env_args_free(&f->cmd.args);
+}
+
+static int env_check(const char *json, const char *args, const char *const *own)
+{
+	struct cni_error *err = NULL;
+	struct fake f;
+	int r;
+
+	fake_init(&f, json, args);
+	r = l2_env_args_check(&f.cmd, own, &err);
+	if (r < 0) {
+		assert_non_null(err);
+		assert_int_equal(err->code, CNI_ERR_INVALID_ENV);
+	} else {
+		assert_null(err);
+	}
+	cni_error_free(err);
+	fake_free(&f);
+	return r;
+}
+
+#define HL "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"macvlan\",\"ipam\":{\"type\":\"host-local\"}}"
+#define ST "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"macvlan\",\"ipam\":{\"type\":\"static\"}}"
+#define EXT "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"macvlan\",\"ipam\":{\"type\":\"dhcp\"}}"
+#define L2 "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"macvlan\",\"ipam\":{}}"
+
+static void test_env_args(void **state)
+{
+	static const char *const mac[] = { "MAC", NULL };
+
+	(void)state;
+	assert_int_equal(env_check(HL, "IP=198.18.0.5", NULL), 0);
+	assert_int_equal(env_check(HL, "GATEWAY=198.18.0.1", NULL), -1);
+	assert_int_equal(env_check(ST, "IP=198.18.0.5/24;GATEWAY=198.18.0.1", NULL), 0);
+	assert_int_equal(env_check(HL, "MAC=02:00:00:00:00:01;IP=198.18.0.5", mac), 0);
+	assert_int_equal(env_check(HL, "MAC=02:00:00:00:00:01", NULL), -1);
+	assert_int_equal(env_check(L2, "MAC=02:00:00:00:00:01", mac), 0);
+	assert_int_equal(env_check(L2, "IP=198.18.0.5", mac), -1);
+	assert_int_equal(env_check(L2, "IgnoreUnknown=1;FOO=x", mac), 0);
+	/* An exec'd IPAM plugin polices its own keys. */
+	assert_int_equal(env_check(EXT, "FOO=x", mac), 0);
+}
+
+static void test_ipam_builtin(void **state)
+{
+	struct fake f;
+
+	(void)state;
+	fake_init(&f, HL, "");
+	assert_true(l2_ipam_builtin(f.conf));
+	fake_free(&f);
+	fake_init(&f, EXT, "");
+	assert_false(l2_ipam_builtin(f.conf));
+	fake_free(&f);
+	fake_init(&f, L2, "");
+	assert_false(l2_ipam_builtin(f.conf));
+	fake_free(&f);
+}
+
+#define PREV(ifaces)                                                                               \
+	"{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"ptp\",\"prevResult\":{"               \
+	"\"cniVersion\":\"1.0.0\",\"interfaces\":[" ifaces "]}}"
+
+static int prev_idx(const char *json, unsigned int *code)
+{
+	const struct cni_result *prev = NULL;
+	struct cni_error *err = NULL;
+	struct fake f;
+	int idx = -7;
+
+	fake_init(&f, json, "");
+	if (l2_prev_iface(&f.cmd, "ptp", &prev, &idx, &err) < 0) {
+		assert_non_null(err);
+		*code = err->code;
+		idx = -1;
+	} else {
+		assert_ptr_equal(prev, f.conf->prev_result);
+	}
+	cni_error_free(err);
+	fake_free(&f);
+	return idx;
+}
+
+static void test_prev_iface(void **state)
+{
+	unsigned int code = 0;
+
+	(void)state;
+	assert_int_equal(prev_idx(PREV("{\"name\":\"veth1\"},{\"name\":\"eth0\",\"sandbox\":\"/run/netns/x\"}"),
+				  &code),
+			 1);
+	/* Same name in another sandbox (or none) is not ours. */
+	assert_int_equal(prev_idx(PREV("{\"name\":\"eth0\"},{\"name\":\"eth0\",\"sandbox\":\"/run/netns/y\"}"),
+				  &code),
+			 -1);
+	assert_int_equal(code, CNI_ERR_INTERNAL);
+	assert_int_equal(prev_idx(HL, &code), -1);
+	assert_int_equal(code, CNI_ERR_INVALID_CONFIG);
+}
+
+/* ---- against the kernel --------------------------------------------------------- */
+
+struct world {
+	int orig;
+	struct netns *host;
+	struct netns *cont;
+};
+
+static int setup(void **state)
+{
+	struct world *w = calloc(1, sizeof(*w));
+	struct cni_error *err = NULL;
+	int hfd, cfd;
+
+	w->orig = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (w->orig < 0 || unshare(CLONE_NEWNET) < 0) {
+		if (w->orig >= 0)
+			close(w->orig);
+		free(w);
+		*state = NULL;
+		return 0;
+	}
+	cfd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	assert_true(cfd >= 0);
+	assert_int_equal(unshare(CLONE_NEWNET), 0);
+	hfd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	assert_true(hfd >= 0);
+	assert_int_equal(netns_from_fd(hfd, true, "host", &w->host, &err), 0);
+	assert_int_equal(netns_from_fd(cfd, true, "container", &w->cont, &err), 0);
+	/* A master: one end of a veth pair, up. */
+	assert_int_equal(cnl_link_add(w->host,
+				      &(struct cnl_newlink){ .kind = "veth", .name = "m0",
+							     .peer = { .name = "m0p" } },
+				      &err),
+			 0);
+	assert_int_equal(cnl_link_set_up(w->host, "m0", true, &err), 0);
+	*state = w;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct world *w = *state;
+
+	if (!w)
+		return 0;
+	netns_close(w->host);
+	netns_close(w->cont);
+	assert_int_equal(setns(w->orig, CLONE_NEWNET), 0);
+	close(w->orig);
+	free(w);
+	return 0;
+}
+
+#define NEED_ROOT(w)                                                                               \
+	do {                                                                                       \
+		if (!(w))                                                                          \
+			skip();                                                                    \
+	} while (0)
+
+static struct cnl_newlink macvlan_on(int parent)
+{
+	return (struct cnl_newlink){ .kind = "macvlan", .parent = parent,
+				     .macvlan_mode = MACVLAN_MODE_PRIVATE };
+}
+
+static void test_child_create(void **state)
+{
+	struct world *w = *state;
+	struct cni_error *err = NULL;
+	struct cnl_link m, l, hl;
+	struct cnl_newlink nl;
+
+	NEED_ROOT(w);
+	assert_int_equal(l2_master_get(w->host, "m0", &m, &err), 0);
+	/* The node has an eth0 of its own: no clash, the name only exists inside. */
+	assert_int_equal(cnl_link_add(w->host,
+				      &(struct cnl_newlink){ .kind = "veth", .name = "eth0",
+							     .peer = { .name = "eth0p" } },
+				      &err),
+			 0);
+	nl = macvlan_on(m.ifindex);
+	assert_int_equal(l2_child_create(w->host, w->cont, &nl, "eth0", &l, &err), 0);
+	assert_null(err);
+	assert_string_equal(l.name, "eth0");
+	assert_string_equal(l.kind, "macvlan");
+	assert_int_equal(l.macvlan_mode, MACVLAN_MODE_PRIVATE);
+	assert_int_equal(l.link, m.ifindex);
+	assert_true(l.link_in_other_netns);
+	assert_int_equal(cnl_link_get(w->host, "eth0", &hl, &err), 0);
+	assert_string_equal(hl.kind, "veth");
+
+	/* Taken in the container: an error, and the temporary link is gone again. */
+	assert_int_equal(l2_child_create(w->host, w->cont, &nl, "eth0", &l, &err), -1);
+	assert_non_null(err);
+	assert_int_equal(err->errnum, EEXIST);
+	assert_non_null(strstr(err->msg, "already exists"));
+	cni_error_free(err);
+	err = NULL;
+
+	/* The kind-checked delete: not a veth, so not deleted; a macvlan, so deleted. */
+	assert_int_equal(l2_link_del_kind(w->cont, "eth0", "veth", false, &err), 0);
+	assert_int_equal(cnl_link_get(w->cont, "eth0", &l, &err), 0);
+	assert_int_equal(l2_link_del_kind(w->cont, "eth0", "macvlan", false, &err), 1);
+	assert_int_equal(l2_link_del_kind(w->cont, "eth0", "macvlan", false, &err), 0);
+	assert_null(err);
+}
+
+static void test_child_inside(void **state)
+{
+	struct world *w = *state;
+	struct cni_error *err = NULL;
+	struct cnl_link m, l;
+	struct cnl_newlink nl;
+
+	NEED_ROOT(w);
+	/* A master inside the container (linkInContainer): created there under its final name. */
+	assert_int_equal(cnl_link_add(w->cont,
+				      &(struct cnl_newlink){ .kind = "veth", .name = "cm0",
+							     .peer = { .name = "cm0p" } },
+				      &err),
+			 0);
+	assert_int_equal(l2_master_get(w->cont, "cm0", &m, &err), 0);
+	nl = macvlan_on(m.ifindex);
+	assert_int_equal(l2_child_create(w->cont, w->cont, &nl, "net1", &l, &err), 0);
+	assert_int_equal(l.link, m.ifindex);
+	assert_false(l.link_in_other_netns);
+	assert_int_equal(l2_child_create(w->cont, w->cont, &nl, "net1", &l, &err), -1);
+	assert_int_equal(err->errnum, EEXIST);
+	cni_error_free(err);
+}
+
+static void test_peer_elsewhere(void **state)
+{
+	struct world *w = *state;
+	struct cni_error *err = NULL;
+
+	NEED_ROOT(w);
+	/* A veth whose peer is in the same netns is not one of ptp's. */
+	assert_int_equal(cnl_link_add(w->cont,
+				      &(struct cnl_newlink){ .kind = "veth", .name = "eth0",
+							     .peer = { .name = "other0" } },
+				      &err),
+			 0);
+	assert_int_equal(l2_link_del_kind(w->cont, "eth0", "veth", true, &err), 0);
+	assert_int_equal(l2_link_del_kind(w->cont, "eth0", "veth", false, &err), 1);
+	assert_null(err);
+}
+
+static void test_master_default(void **state)
+{
+	struct world *w = *state;
+	struct cni_error *err = NULL;
+	struct cnl_link m;
+	struct cnl_route def = { .ifindex = 0 };
+
+	NEED_ROOT(w);
+	assert_int_equal(l2_master_get(w->host, NULL, &m, &err), -1);
+	assert_int_equal(err->code, CNI_ERR_INVALID_CONFIG);
+	assert_non_null(strstr(err->msg, "no default route"));
+	cni_error_free(err);
+	err = NULL;
+	assert_int_equal(l2_master_get(w->host, "nope", &m, &err), -1);
+	assert_int_equal(err->code, CNI_ERR_INVALID_CONFIG);
+	cni_error_free(err);
+	err = NULL;
+
+	assert_int_equal(cnl_link_get(w->host, "m0", &m, &err), 0);
+	def.dst.addr.family = AF_INET;
+	def.ifindex = m.ifindex;
+	def.has_scope = true;
+	def.scope = 253; /* link */
+	assert_int_equal(cnl_route_add(w->host, &m, &def, 0, &err), 0);
+	memset(&m, 0, sizeof(m));
+	assert_int_equal(l2_master_get(w->host, "", &m, &err), 0);
+	assert_string_equal(m.name, "m0");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_random_name),
+		cmocka_unit_test(test_env_args),
+		cmocka_unit_test(test_ipam_builtin),
+		cmocka_unit_test(test_prev_iface),
+		cmocka_unit_test_setup_teardown(test_child_create, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_child_inside, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_peer_elsewhere, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_master_default, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
