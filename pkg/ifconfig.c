@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
+#include <linux/ip.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -95,12 +96,18 @@ static int apply_sysctls(void *arg, struct cni_error **err)
 			best_effort(xasprintf("net/ipv6/conf/%s/enhanced_dad", a->ifname), "1");
 		best_effort(xasprintf("net/ipv6/conf/%s/accept_dad", a->ifname), o->dad ? "1" : "0");
 	}
-	if (o->arp_notify)
-		best_effort(xasprintf("net/ipv4/conf/%s/arp_notify", a->ifname), "1");
 	if (o->ndisc_notify)
 		best_effort(xasprintf("net/ipv6/conf/%s/ndisc_notify", a->ifname), "1");
 	/* While we are in here: the netns's rtnetlink socket, saving a second visit. */
 	return cnl_sock_get(a->ns, &(struct cnl_sock *){ NULL }, err);
+}
+
+static int apply_sysctls_arp(void *arg, struct cni_error **err)
+{
+	const struct ifsysctl *a = arg;
+
+	best_effort(xasprintf("net/ipv4/conf/%s/arp_notify", a->ifname), "1");
+	return 0;
 }
 
 /* ---- apply ------------------------------------------------------------ */
@@ -140,6 +147,22 @@ int ifconfig_apply(struct netns *ns, const char *ifname, const struct cni_result
 	if ((v6 || o->set_accept_dad || o->arp_notify || o->ndisc_notify) &&
 	    netns_run(ns, apply_sysctls, &sc, err) < 0)
 		return cni_error_wrap(err, "netns \"%s\"", ns->path);
+	/*
+	 * arp_notify over rtnetlink (the socket exists now): a /proc/sys/net/ipv4
+	 * lookup walks one dentry per network namespace of the machine.  The
+	 * sysctl remains the fallback, best effort as the reference.
+	 */
+	if (o->arp_notify) {
+		struct cni_error *e = NULL;
+
+		if (cnl_link_set_inet_conf(ns, link.ifindex, ifname, IPV4_DEVCONF_ARP_NOTIFY, 1,
+					   &e) < 0) {
+			cni_log("%s", e->msg);
+			cni_error_free(e);
+			if (netns_run(ns, apply_sysctls_arp, &sc, err) < 0)
+				return cni_error_wrap(err, "netns \"%s\"", ns->path);
+		}
+	}
 
 	for (size_t i = 0; i < r->n_ips; i++) {
 		const struct cni_ip *ip = &r->ips[i];

@@ -2,7 +2,9 @@
 #include <errno.h>
 #include <linux/if_bridge.h>
 #include <linux/if_link.h>
+#include <linux/netconf.h>
 #include <linux/netlink.h>
+#include <linux/ipv6.h>
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
 #include <netlink/attr.h>
@@ -94,6 +96,31 @@ static void parse_info_data(struct cnl_link *l, struct nlattr *data)
 	}
 }
 
+/* IFLA_AF_SPEC: the IPv6 devconf array, indexed by DEVCONF_*, values s32. */
+static void parse_af_spec(struct cnl_link *l, struct nlattr *spec)
+{
+	struct nlattr *fam;
+	int rem;
+
+	nla_for_each_nested(fam, spec, rem) {
+		struct nlattr *tb[IFLA_INET6_MAX + 1];
+		const struct nlattr *conf;
+
+		if (nla_type(fam) != AF_INET6 ||
+		    nla_parse_nested(tb, IFLA_INET6_MAX, fam, NULL) < 0)
+			continue;
+		conf = tb[IFLA_INET6_CONF];
+		if (conf && nla_len(conf) >= (int)((DEVCONF_ACCEPT_RA + 1) * sizeof(int32_t))) {
+			int32_t v;
+
+			memcpy(&v, (const char *)nla_data(conf) + DEVCONF_ACCEPT_RA * sizeof(v),
+			       sizeof(v));
+			l->accept_ra = v;
+			l->has_accept_ra = true;
+		}
+	}
+}
+
 static int parse_link(const struct nlmsghdr *nlh, void *arg, struct cni_error **err)
 {
 	struct cnl_link *l = arg;
@@ -139,6 +166,51 @@ static int parse_link(const struct nlmsghdr *nlh, void *arg, struct cni_error **
 				parse_info_data(l, li[IFLA_INFO_DATA]);
 		}
 	}
+	if (tb[IFLA_AF_SPEC])
+		parse_af_spec(l, tb[IFLA_AF_SPEC]);
+	return 0;
+}
+
+/* ---- netconf ---------------------------------------------------------- */
+
+struct netconf_answer {
+	bool seen;
+	int forwarding;
+};
+
+static int parse_netconf(const struct nlmsghdr *nlh, void *arg, struct cni_error **err)
+{
+	struct netconf_answer *a = arg;
+	struct nlattr *tb[NETCONFA_MAX + 1];
+
+	if (nlh->nlmsg_type != RTM_NEWNETCONF)
+		return 0;
+	if (nlmsg_parse((struct nlmsghdr *)nlh, sizeof(struct netconfmsg), tb, NETCONFA_MAX, NULL) <
+	    0)
+		return cni_error_set(err, CNI_ERR_INTERNAL, EPROTO, "malformed RTM_NEWNETCONF");
+	if (tb[NETCONFA_FORWARDING] && nla_len(tb[NETCONFA_FORWARDING]) >= (int)sizeof(int32_t)) {
+		a->forwarding = (int)nla_get_s32(tb[NETCONFA_FORWARDING]);
+		a->seen = true;
+	}
+	return 0;
+}
+
+int cnl_forwarding_get(struct netns *ns, int family, int *ret, struct cni_error **err)
+{
+	struct netconfmsg ncm = { .ncm_family = (unsigned char)family };
+	cleanup_nlmsg struct nl_msg *msg = cnl_msg_new(RTM_GETNETCONF, 0, &ncm, sizeof(ncm));
+	struct netconf_answer a = { .seen = false };
+
+	if (nla_put_s32(msg, NETCONFA_IFINDEX, NETCONFA_IFINDEX_ALL) < 0)
+		return cnl_put_failed(err, "netconf request");
+	if (cnl_request(ns, msg, parse_netconf, &a, err, "get forwarding in netns \"%s\"",
+			ns->path) < 0)
+		return -1;
+	if (!a.seen)
+		return cni_error_set(err, CNI_ERR_INTERNAL, EPROTO,
+				     "get forwarding in netns \"%s\": no answer from the kernel",
+				     ns->path);
+	*ret = a.forwarding;
 	return 0;
 }
 
@@ -303,6 +375,22 @@ int cnl_link_set_up(struct netns *ns, const char *ifname, bool up, struct cni_er
 
 	return cnl_request(ns, msg, NULL, NULL, err, "set link \"%s\" %s in netns \"%s\"", ifname,
 			   up ? "up" : "down", ns->path);
+}
+
+int cnl_link_set_inet_conf(struct netns *ns, int ifindex, const char *ifname, int id,
+			   uint32_t value, struct cni_error **err)
+{
+	cleanup_nlmsg struct nl_msg *msg = setlink_msg(ifname, ifindex, 0, 0);
+	struct nlattr *spec, *inet, *conf;
+
+	if (!(spec = nla_nest_start(msg, IFLA_AF_SPEC)) || !(inet = nla_nest_start(msg, AF_INET)) ||
+	    !(conf = nla_nest_start(msg, IFLA_INET_CONF)) || nla_put_u32(msg, id, value) < 0)
+		return cnl_put_failed(err, "set link inet conf");
+	nla_nest_end(msg, conf);
+	nla_nest_end(msg, inet);
+	nla_nest_end(msg, spec);
+	return cnl_request(ns, msg, NULL, NULL, err, "set ipv4 conf %d of link \"%s\" in netns \"%s\"",
+			   id, ifname, ns->path);
 }
 
 int cnl_link_set_promisc(struct netns *ns, const char *ifname, bool on, struct cni_error **err)

@@ -48,6 +48,13 @@ struct cnl_link {
 	uint16_t ipvlan_mode;	  /* IPVLAN_MODE_* for kind ipvlan */
 	bool br_vlan_filtering;	  /* kind bridge: IFLA_BR_VLAN_FILTERING */
 	uint16_t br_default_pvid; /* kind bridge: IFLA_BR_VLAN_DEFAULT_PVID (0: none) */
+	/*
+	 * net.ipv6.conf.<link>.accept_ra as the link message reports it
+	 * (IFLA_AF_SPEC/AF_INET6/IFLA_INET6_CONF), so a caller can skip a
+	 * /proc/sys lookup, which costs O(network namespaces) in the kernel.
+	 */
+	bool has_accept_ra;
+	int32_t accept_ra;
 };
 
 static inline bool cnl_link_is_up(const struct cnl_link *l)
@@ -189,6 +196,22 @@ uint64_t cnl_now_ms(void);
  */
 int cnl_link_wait_oper_up(struct netns *ns, const char *ifname, unsigned int timeout_ms,
 			  struct cnl_link *ret, struct cni_error **err);
+
+/*
+ * Set one IPv4 devconf value of a link (IPV4_DEVCONF_*, as
+ * net.ipv4.conf.<link>.<name>) over rtnetlink (IFLA_AF_SPEC/AF_INET/
+ * IFLA_INET_CONF): the same effect as the /proc/sys write, without its
+ * lookup, which costs one dentry per network namespace of the machine.
+ */
+int cnl_link_set_inet_conf(struct netns *ns, int ifindex, const char *ifname, int id,
+			   uint32_t value, struct cni_error **err);
+
+/*
+ * The "all" forwarding switch of family (AF_INET: net.ipv4.ip_forward,
+ * AF_INET6: net.ipv6.conf.all.forwarding) read over rtnetlink
+ * (RTM_GETNETCONF), not /proc/sys: *ret gets its value.
+ */
+int cnl_forwarding_get(struct netns *ns, int family, int *ret, struct cni_error **err);
 
 /* "up", "down", "lowerlayerdown", ... (RFC 2863 names, as iproute2 prints them). */
 const char *cnl_operstate_str(unsigned char operstate);

@@ -118,8 +118,13 @@ static int ensure_bridge(struct netns *host, const struct bridge_conf *c, struct
 			return cni_error_wrap(err, "failed to create bridge \"%s\"", c->bridge);
 		br.br_vlan_filtering = true;
 	}
-	/* We own this interface's routes; and no window with accept_ra=1 while up. */
-	bridge_accept_ra_off(host, c->bridge);
+	/*
+	 * We own this interface's routes; and no window with accept_ra=1 while up.
+	 * The link message already says whether it is off: a /proc/sys/net/ipv6
+	 * lookup walks one dentry per network namespace of the machine.
+	 */
+	if (!br.has_accept_ra || br.accept_ra != 0)
+		bridge_accept_ra_off(host, c->bridge);
 	if (!cnl_link_is_up(&br)) {
 		if (cnl_link_set_up(host, c->bridge, true, err) < 0)
 			return -1;

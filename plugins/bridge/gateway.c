@@ -237,7 +237,17 @@ static int ensure_vlan_iface(struct netns *host, const struct bridge_conf *c,
 static int enable_forward(struct netns *host, int family, struct cni_error **err)
 {
 	const char *name = family == AF_INET ? "net/ipv4/ip_forward" : "net/ipv6/conf/all/forwarding";
+	struct cni_error *e = NULL;
+	int cur;
 
+	/*
+	 * Already on (every ADD but the first): say so without a /proc/sys
+	 * lookup, which costs one dentry per network namespace of the machine.
+	 * Anything else, or no answer, takes the sysctl path as before.
+	 */
+	if (cnl_forwarding_get(host, family, &cur, &e) == 0 && cur == 1)
+		return 0;
+	cni_error_free(e);
 	if (sysctl_ensure_net(host, name, "1", err) < 0)
 		return cni_error_wrap(err, "failed to enable forwarding");
 	return 0;
