@@ -140,6 +140,8 @@ static int parse_link(const struct nlmsghdr *nlh, void *arg, struct cni_error **
 		attr_str(l->name, sizeof(l->name), tb[IFLA_IFNAME]);
 	if (attr_u32(tb[IFLA_MTU], &v))
 		l->mtu = v;
+	if (attr_u32(tb[IFLA_TXQLEN], &v))
+		l->txqlen = v;
 	if (tb[IFLA_ADDRESS] && nla_len(tb[IFLA_ADDRESS]) == 6) {
 		const uint8_t *m = nla_data(tb[IFLA_ADDRESS]);
 
@@ -400,6 +402,26 @@ int cnl_link_set_promisc(struct netns *ns, const char *ifname, bool on, struct c
 
 	return cnl_request(ns, msg, NULL, NULL, err, "set link \"%s\" promisc %s in netns \"%s\"",
 			   ifname, on ? "on" : "off", ns->path);
+}
+
+int cnl_link_set_allmulti(struct netns *ns, const char *ifname, bool on, struct cni_error **err)
+{
+	cleanup_nlmsg struct nl_msg *msg =
+		setlink_msg(ifname, 0, on ? IFF_ALLMULTI : 0, IFF_ALLMULTI);
+
+	return cnl_request(ns, msg, NULL, NULL, err, "set link \"%s\" allmulti %s in netns \"%s\"",
+			   ifname, on ? "on" : "off", ns->path);
+}
+
+int cnl_link_set_txqlen(struct netns *ns, const char *ifname, unsigned int qlen,
+			struct cni_error **err)
+{
+	cleanup_nlmsg struct nl_msg *msg = setlink_msg(ifname, 0, 0, 0);
+
+	if (nla_put_u32(msg, IFLA_TXQLEN, qlen) < 0)
+		return cnl_put_failed(err, "set txqlen");
+	return cnl_request(ns, msg, NULL, NULL, err, "set txqlen %u on link \"%s\" in netns \"%s\"",
+			   qlen, ifname, ns->path);
 }
 
 int cnl_link_set_mtu(struct netns *ns, const char *ifname, unsigned int mtu, struct cni_error **err)

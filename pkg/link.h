@@ -39,6 +39,7 @@ struct cnl_link {
 	char slave_kind[16]; /* IFLA_INFO_SLAVE_KIND: "bridge" for a bridge port, else "" */
 	unsigned int flags;  /* IFF_UP, IFF_PROMISC, ... */
 	unsigned int mtu;
+	unsigned int txqlen;
 	char mac[CNL_MAC_STRLEN]; /* lowercase; "" unless a 6-byte hardware address */
 	int master;		  /* master's ifindex (bridge of a port), 0: none */
 	int link;		  /* IFLA_LINK: veth peer, macvlan/ipvlan parent; 0: none */
@@ -119,6 +120,9 @@ int cnl_link_set_mac(struct netns *ns, const char *ifname, const char *mac, stru
 int cnl_link_set_master(struct netns *ns, const char *ifname, int master_ifindex,
 			struct cni_error **err);
 int cnl_link_set_promisc(struct netns *ns, const char *ifname, bool on, struct cni_error **err);
+int cnl_link_set_allmulti(struct netns *ns, const char *ifname, bool on, struct cni_error **err);
+int cnl_link_set_txqlen(struct netns *ns, const char *ifname, unsigned int qlen,
+			struct cni_error **err);
 /* The link must be down for the kernel to rename it. */
 int cnl_link_rename(struct netns *ns, const char *ifname, const char *newname,
 		    struct cni_error **err);

@@ -428,70 +428,6 @@ out:
 	return r;
 }
 
-/* ---- link attributes not in pkg/link.h: allmulti and txqlen -------------- */
-
-static int parse_txqlen(const struct nlmsghdr *nlh, void *arg, struct cni_error **err)
-{
-	struct nlattr *tb[IFLA_MAX + 1];
-
-	if (nlh->nlmsg_type != RTM_NEWLINK)
-		return 0;
-	if (nlmsg_parse((struct nlmsghdr *)nlh, sizeof(struct ifinfomsg), tb, IFLA_MAX, NULL) < 0)
-		return cni_error_set(err, CNI_ERR_INTERNAL, EPROTO, "malformed RTM_NEWLINK");
-	if (tb[IFLA_TXQLEN] && nla_len(tb[IFLA_TXQLEN]) >= 4)
-		*(int64_t *)arg = nla_get_u32(tb[IFLA_TXQLEN]);
-	return 0;
-}
-
-static int link_get_txqlen(struct netns *ns, const char *ifname, uint32_t *ret,
-			   struct cni_error **err)
-{
-	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
-	cleanup_nlmsg struct nl_msg *msg = cnl_msg_new(RTM_GETLINK, 0, &ifi, sizeof(ifi));
-	int64_t v = -1;
-
-	if (nla_put_string(msg, IFLA_IFNAME, ifname) < 0 ||
-	    nla_put_u32(msg, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS) < 0)
-		return cnl_put_failed(err, "get txqlen");
-	if (cnl_request(ns, msg, parse_txqlen, &v, err, "get link \"%s\" in netns \"%s\"", ifname,
-			ns->path) < 0)
-		return -1;
-	if (v < 0)
-		return cni_error_set(err, CNI_ERR_INTERNAL, EPROTO,
-				     "link \"%s\": the kernel reported no txqlen", ifname);
-	*ret = (uint32_t)v;
-	return 0;
-}
-
-static int link_set_txqlen(struct netns *ns, const char *ifname, uint32_t qlen,
-			   struct cni_error **err)
-{
-	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
-	cleanup_nlmsg struct nl_msg *msg = cnl_msg_new(RTM_SETLINK, 0, &ifi, sizeof(ifi));
-
-	if (nla_put_string(msg, IFLA_IFNAME, ifname) < 0 ||
-	    nla_put_u32(msg, IFLA_TXQLEN, qlen) < 0)
-		return cnl_put_failed(err, "set txqlen");
-	return cnl_request(ns, msg, NULL, NULL, err, "set txqlen %u on link \"%s\" in netns \"%s\"",
-			   qlen, ifname, ns->path);
-}
-
-static int link_set_allmulti(struct netns *ns, const char *ifname, bool on,
-			     struct cni_error **err)
-{
-	struct ifinfomsg ifi = {
-		.ifi_family = AF_UNSPEC,
-		.ifi_flags = on ? IFF_ALLMULTI : 0,
-		.ifi_change = IFF_ALLMULTI,
-	};
-	cleanup_nlmsg struct nl_msg *msg = cnl_msg_new(RTM_SETLINK, 0, &ifi, sizeof(ifi));
-
-	if (nla_put_string(msg, IFLA_IFNAME, ifname) < 0)
-		return cnl_put_failed(err, "set allmulti");
-	return cnl_request(ns, msg, NULL, NULL, err, "set allmulti %s on link \"%s\" in netns \"%s\"",
-			   on ? "on" : "off", ifname, ns->path);
-}
-
 /* ---- the interface state: what it is, what ADD sets, what DEL restores --- */
 
 
@@ -499,9 +435,8 @@ static int read_attrs(struct netns *ns, const char *ifname, struct attrs *ret,
 		      struct cni_error **err)
 {
 	struct cnl_link l;
-	uint32_t q = 0;
 
-	if (cnl_link_get(ns, ifname, &l, err) < 0 || link_get_txqlen(ns, ifname, &q, err) < 0)
+	if (cnl_link_get(ns, ifname, &l, err) < 0)
 		return -1;
 	memset(ret, 0, sizeof(*ret));
 	for (int i = 0; i < A_COUNT; i++)
@@ -510,7 +445,7 @@ static int read_attrs(struct netns *ns, const char *ifname, struct attrs *ret,
 	ret->promisc = l.flags & IFF_PROMISC;
 	ret->allmulti = l.flags & IFF_ALLMULTI;
 	ret->mtu = l.mtu;
-	ret->txqlen = q;
+	ret->txqlen = l.txqlen;
 	return 0;
 }
 
@@ -543,9 +478,9 @@ static int apply_attr(struct netns *ns, const char *ifname, const struct attrs *
 	case A_MTU:
 		return cnl_link_set_mtu(ns, ifname, (unsigned int)v->mtu, err);
 	case A_ALLMULTI:
-		return link_set_allmulti(ns, ifname, v->allmulti, err);
+		return cnl_link_set_allmulti(ns, ifname, v->allmulti, err);
 	case A_TXQLEN:
-		return link_set_txqlen(ns, ifname, (uint32_t)v->txqlen, err);
+		return cnl_link_set_txqlen(ns, ifname, (uint32_t)v->txqlen, err);
 	default:
 		return cni_error_set(err, CNI_ERR_INTERNAL, 0, "unknown attribute %d", (int)i);
 	}
