@@ -10,7 +10,7 @@ iproute2 nftables conntrack iptables jq python3 strace util-linux procps psmisc
 golang-go golang-github-appc-cni-dev
 containernetworking-plugins
 qemu-system-x86 qemu-system-data linux-image-amd64 busybox-static cpio xz-utils zstd
-hyperfine valgrind gnuplot-nox
+hyperfine valgrind gnuplot-nox bsdextrautils
 clang libclang-rt-14-dev
 podman runc curl"
 
