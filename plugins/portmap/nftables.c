@@ -6,8 +6,12 @@
  *	map N-hip4 { ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service }
  *	map N-any4 { inet_proto . inet_service : ipv4_addr . inet_service }
  *	map N-hip6, N-any6                       the same for IPv6
- *	set N-hp4  { ipv4_addr . ipv4_addr; interval }   hairpin: source range . container
- *	set N-hp6
+ *	set N-hc4  { ipv4_addr }                         container: hairpin from its subnet
+ *	set N-hs4  { ipv4_addr . ipv4_addr; interval }   subnet . subnet, one per subnet
+ *	set N-ma4  { ipv4_addr }                         container with masqAll
+ *	set N-lo4  { ipv4_addr }                         container reachable on 127.0.0.1
+ *	set N-hc6, N-hs6, N-ma6                          the same for IPv6
+ *	set N-hp4, N-hp6 { ...; interval }               version 1 (see masq_rule_v1)
  *	set N-owners { integer }                          one element per attachment
  *	chain N-dnat {                                     (regular)
  *		meta nfproto ipv4 <conditionsV4> ip daddr . meta l4proto . th dport
@@ -21,8 +25,11 @@
  *	chain N-out  { type nat hook output priority dstnat;
  *		fib daddr type local jump N-dnat }
  *	chain N-post { type nat hook postrouting priority srcnat;      (snat only)
- *		ct status dnat ip saddr . ip daddr @N-hp4 masquerade
- *		ct status dnat ip6 saddr . ip6 daddr @N-hp6 masquerade }
+ *		ct status dnat ip saddr . ip daddr @N-hp4 masquerade     (version 1)
+ *		ct status dnat ip daddr @N-hc4 ip saddr . ip daddr @N-hs4 masquerade
+ *		ct status dnat ip daddr @N-ma4 masquerade
+ *		... the same three for ip6
+ *		ct status dnat ip saddr 127.0.0.1 ip daddr @N-lo4 masquerade }
  *	chain martian { type filter hook input priority filter;        (when route_localnet is set)
  *		ip daddr 127.0.0.0/8 ip saddr != 127.0.0.0/8 ct status != dnat
  *			ct state != established,related drop }
@@ -77,6 +84,13 @@ void pm_names_for(const char *network, struct pm_names *nm)
 	NAME(hp4, "hp4");
 	NAME(hp6, "hp6");
 	NAME(owners, "owners");
+	NAME(hc4, "hc4");
+	NAME(hc6, "hc6");
+	NAME(hs4, "hs4");
+	NAME(hs6, "hs6");
+	NAME(ma4, "ma4");
+	NAME(ma6, "ma6");
+	NAME(lo4, "lo4");
 #undef NAME
 }
 
@@ -95,6 +109,20 @@ const char *pm_set_name(const struct pm_names *nm, enum pm_set s)
 		return nm->hp4;
 	case PM_HP6:
 		return nm->hp6;
+	case PM_HC4:
+		return nm->hc4;
+	case PM_HC6:
+		return nm->hc6;
+	case PM_HS4:
+		return nm->hs4;
+	case PM_HS6:
+		return nm->hs6;
+	case PM_MA4:
+		return nm->ma4;
+	case PM_MA6:
+		return nm->ma6;
+	case PM_LO4:
+		return nm->lo4;
 	default:
 		return nm->owners;
 	}
@@ -280,7 +308,9 @@ static void put_ct_dnat(struct nft_rule *r, bool want)
 	nft_rule_cmp(r, NFT_REG32_00, want ? NFT_CMP_NEQ : NFT_CMP_EQ, &zero, 4);
 }
 
-static void masq_rule(struct nft_batch *b, const struct pm_names *nm, bool v6, const char *comment)
+/* The version 1 rule: ct status dnat ip saddr . ip daddr @N-hp4 masquerade. */
+static void masq_rule_v1(struct nft_batch *b, const struct pm_names *nm, bool v6,
+			 const char *comment)
 {
 	struct nft_rule *r = nft_rule_new(PM_FAMILY, PM_TABLE, nm->post);
 	uint32_t alen = v6 ? 16 : 4;
@@ -291,6 +321,46 @@ static void masq_rule(struct nft_batch *b, const struct pm_names *nm, bool v6, c
 	nft_rule_payload(r, NFT_PAYLOAD_NETWORK_HEADER, v6 ? 24 : 16, alen,
 			 NFT_REG32_00 + alen / 4);
 	nft_rule_lookup(r, NFT_REG32_00, v6 ? nm->hp6 : nm->hp4, -1, false);
+	nft_rule_masq(r, 0);
+	nft_rule_set_comment(r, comment);
+	nft_batch_add_rule(b, r);
+}
+
+enum masq_kind { MASQ_HAIRPIN, MASQ_ALL, MASQ_LOCALHOST };
+
+/*
+ * ct status dnat ip daddr @N-hc4 ip saddr . ip daddr @N-hs4 masquerade
+ * ct status dnat ip daddr @N-ma4 masquerade
+ * ct status dnat ip saddr 127.0.0.1 ip daddr @N-lo4 masquerade
+ * Per-attachment elements are in hash sets (flat insertion and removal);
+ * the only interval set, N-hs4, has one element per subnet.
+ */
+static void masq_rule(struct nft_batch *b, const struct pm_names *nm, bool v6, enum masq_kind k,
+		      const char *comment)
+{
+	struct nft_rule *r = nft_rule_new(PM_FAMILY, PM_TABLE, nm->post);
+	uint32_t alen = v6 ? 16 : 4;
+	uint32_t soff = v6 ? 8 : 12, doff = v6 ? 24 : 16;
+
+	put_nfproto(r, v6);
+	put_ct_dnat(r, true);
+	if (k == MASQ_LOCALHOST) {
+		const uint8_t lo[4] = { 127, 0, 0, 1 };
+		nft_rule_payload(r, NFT_PAYLOAD_NETWORK_HEADER, soff, alen, NFT_REG32_00);
+		nft_rule_cmp(r, NFT_REG32_00, NFT_CMP_EQ, lo, 4);
+	}
+	nft_rule_payload(r, NFT_PAYLOAD_NETWORK_HEADER, doff, alen, NFT_REG32_00);
+	nft_rule_lookup(r, NFT_REG32_00,
+			k == MASQ_HAIRPIN ? (v6 ? nm->hc6 : nm->hc4) :
+			k == MASQ_ALL	  ? (v6 ? nm->ma6 : nm->ma4) :
+					    nm->lo4,
+			-1, false);
+	if (k == MASQ_HAIRPIN) {
+		nft_rule_payload(r, NFT_PAYLOAD_NETWORK_HEADER, soff, alen, NFT_REG32_00);
+		nft_rule_payload(r, NFT_PAYLOAD_NETWORK_HEADER, doff, alen,
+				 NFT_REG32_00 + alen / 4);
+		nft_rule_lookup(r, NFT_REG32_00, v6 ? nm->hs6 : nm->hs4, -1, false);
+	}
 	nft_rule_masq(r, 0);
 	nft_rule_set_comment(r, comment);
 	nft_batch_add_rule(b, r);
@@ -357,12 +427,42 @@ static void set_defs(const struct pm_names *nm, struct nft_set_def d[PM_SET_COUN
 	static const struct nft_set_def hp4 = {
 		.flags = NFT_SET_INTERVAL, .n_fields = 2, .key_types = { NFT_DT_IPV4, NFT_DT_IPV4 },
 		.key_lens = { 4, 4 },
-		.comment = "source . container address: masquerade (hairpin, localhost, masqAll)",
+		.comment = "version 1 (per-attachment ranges; no longer added to)",
 	};
 	static const struct nft_set_def hp6 = {
 		.flags = NFT_SET_INTERVAL, .n_fields = 2, .key_types = { NFT_DT_IPV6, NFT_DT_IPV6 },
 		.key_lens = { 16, 16 },
-		.comment = "source . container address: masquerade (hairpin, masqAll)",
+		.comment = "version 1 (per-attachment ranges; no longer added to)",
+	};
+	static const struct nft_set_def hc4 = {
+		.n_fields = 1, .key_types = { NFT_DT_IPV4 }, .key_lens = { 4 },
+		.comment = "container address: masquerade from its subnet (N-hs4)",
+	};
+	static const struct nft_set_def hc6 = {
+		.n_fields = 1, .key_types = { NFT_DT_IPV6 }, .key_lens = { 16 },
+		.comment = "container address: masquerade from its subnet (N-hs6)",
+	};
+	static const struct nft_set_def hs4 = {
+		.flags = NFT_SET_INTERVAL, .n_fields = 2, .key_types = { NFT_DT_IPV4, NFT_DT_IPV4 },
+		.key_lens = { 4, 4 },
+		.comment = "subnet . subnet: hairpin within a container subnet (shared, GC removes)",
+	};
+	static const struct nft_set_def hs6 = {
+		.flags = NFT_SET_INTERVAL, .n_fields = 2, .key_types = { NFT_DT_IPV6, NFT_DT_IPV6 },
+		.key_lens = { 16, 16 },
+		.comment = "subnet . subnet: hairpin within a container subnet (shared, GC removes)",
+	};
+	static const struct nft_set_def ma4 = {
+		.n_fields = 1, .key_types = { NFT_DT_IPV4 }, .key_lens = { 4 },
+		.comment = "container address: masquerade everything (masqAll)",
+	};
+	static const struct nft_set_def ma6 = {
+		.n_fields = 1, .key_types = { NFT_DT_IPV6 }, .key_lens = { 16 },
+		.comment = "container address: masquerade everything (masqAll)",
+	};
+	static const struct nft_set_def lo4 = {
+		.n_fields = 1, .key_types = { NFT_DT_IPV4 }, .key_lens = { 4 },
+		.comment = "container address: masquerade from 127.0.0.1",
 	};
 	static const struct nft_set_def owners = {
 		.n_fields = 1, .key_types = { NFT_DT_INTEGER }, .key_lens = { NFT_OWNER_KEY_LEN },
@@ -375,12 +475,19 @@ static void set_defs(const struct pm_names *nm, struct nft_set_def d[PM_SET_COUN
 	d[PM_ANY6] = any6;
 	d[PM_HP4] = hp4;
 	d[PM_HP6] = hp6;
+	d[PM_HC4] = hc4;
+	d[PM_HC6] = hc6;
+	d[PM_HS4] = hs4;
+	d[PM_HS6] = hs6;
+	d[PM_MA4] = ma4;
+	d[PM_MA6] = ma6;
+	d[PM_LO4] = lo4;
 	d[PM_OWNERS] = owners;
 	for (int i = 0; i < PM_SET_COUNT; i++)
 		d[i].name = pm_set_name(nm, (enum pm_set)i);
 }
 
-/* "cnic portmap v1 <hash of what the rules depend on>". */
+/* "cnic portmap v2 <hash of what the rules depend on>". */
 static char *rules_comment(const struct pm_conf *conf)
 {
 	cleanup_free char *desc = xasprintf("snat=%d", conf->snat);
@@ -398,7 +505,7 @@ static char *rules_comment(const struct pm_conf *conf)
 	nft_owner_key(desc, k);
 	for (int i = 0; i < 8; i++)
 		snprintf(hex + 2 * i, 3, "%02x", k[i]);
-	return xasprintf("cnic portmap v1 %s", hex);
+	return xasprintf("cnic portmap v2 %s", hex);
 }
 
 static size_t count_rules(const struct nft_rule_info *v, size_t n, const char *chain,
@@ -444,8 +551,8 @@ int pm_queue_skeleton(struct nft *n, struct nft_batch *b, const char *network,
 	ok &= count_rules(rules, n_rules, nm.dnat, comment, &all) == 4 && all == 4;
 	ok &= count_rules(rules, n_rules, nm.pre, comment, &all) == 1 && all == 1;
 	ok &= count_rules(rules, n_rules, nm.out, comment, &all) == 1 && all == 1;
-	ok &= count_rules(rules, n_rules, nm.post, comment, &all) == (conf->snat ? 2u : 0u) &&
-	      all == (conf->snat ? 2u : 0u);
+	ok &= count_rules(rules, n_rules, nm.post, comment, &all) == (conf->snat ? 7u : 0u) &&
+	      all == (conf->snat ? 7u : 0u);
 
 	nft_batch_add_table(b, PM_FAMILY, PM_TABLE);
 	set_defs(&nm, defs);
@@ -470,8 +577,12 @@ int pm_queue_skeleton(struct nft *n, struct nft_batch *b, const char *network,
 		jump_rule(b, nm.pre, nm.dnat, comment);
 		jump_rule(b, nm.out, nm.dnat, comment);
 		if (conf->snat) {
-			masq_rule(b, &nm, false, comment);
-			masq_rule(b, &nm, true, comment);
+			for (int v6 = 0; v6 < 2; v6++) {
+				masq_rule_v1(b, &nm, v6, comment);
+				masq_rule(b, &nm, v6, MASQ_HAIRPIN, comment);
+				masq_rule(b, &nm, v6, MASQ_ALL, comment);
+			}
+			masq_rule(b, &nm, false, MASQ_LOCALHOST, comment);
 		}
 	}
 	if (with_martian) {

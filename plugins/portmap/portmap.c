@@ -98,6 +98,8 @@ struct attachment {
 	char *tag;
 	struct ipnet v4, v6; /* container addresses from prevResult, family 0: none */
 	struct pm_elems elems;
+	struct pm_elem hs[2]; /* shared subnet elements, untagged, never deleted by DEL */
+	size_t n_hs;
 	bool localnet; /* 127.0.0.1 must reach a v4 mapping: route_localnet is needed */
 };
 
@@ -177,18 +179,29 @@ static void map_elem(struct pm_elem *e, enum pm_set set, const struct ipaddr *ho
 	e->data_len = alen + 4;
 }
 
-/* A hairpin element: source range [lo, hi] . container address. */
-static void hp_elem(struct pm_elem *e, const struct ipaddr *lo, const struct ipaddr *hi,
-		    const struct ipnet *ctr)
+/* A container address in one of the hash sets (N-hc, N-ma, N-lo). */
+static void addr_elem(struct pm_elem *e, enum pm_set set, const struct ipnet *ctr)
+{
+	memset(e, 0, sizeof(*e));
+	e->set = set;
+	memcpy(e->key, ctr->addr.b, ipaddr_len(&ctr->addr));
+	e->key_len = ipaddr_len(&ctr->addr);
+}
+
+/* The shared subnet . subnet element of N-hs4/6 for the container's subnet. */
+static void hs_elem(struct pm_elem *e, const struct ipnet *ctr)
 {
 	uint32_t alen = ipaddr_len(&ctr->addr);
+	struct ipaddr lo, hi;
 
+	ipnet_network(ctr, &lo);
+	ipnet_last(ctr, &hi);
 	memset(e, 0, sizeof(*e));
-	e->set = ctr->addr.family == AF_INET ? PM_HP4 : PM_HP6;
-	memcpy(e->key, lo->b, alen);
-	memcpy(e->key + alen, ctr->addr.b, alen);
-	memcpy(e->key_end, hi->b, alen);
-	memcpy(e->key_end + alen, ctr->addr.b, alen);
+	e->set = ctr->addr.family == AF_INET ? PM_HS4 : PM_HS6;
+	memcpy(e->key, lo.b, alen);
+	memcpy(e->key + alen, lo.b, alen);
+	memcpy(e->key_end, hi.b, alen);
+	memcpy(e->key_end + alen, hi.b, alen);
 	e->key_len = e->key_end_len = 2 * alen;
 }
 
@@ -255,24 +268,19 @@ static int family_elems(const struct pm_conf *conf, const struct cni_runtime_con
 		any = true;
 	}
 	if (any && conf->snat) {
-		struct ipaddr lo, hi;
 		struct pm_elem e;
 
 		if (conf->masq_all) {
-			memset(&lo, 0, sizeof(lo));
-			lo.family = ctr->addr.family;
-			hi = lo;
-			memset(hi.b, 0xff, ipaddr_len(&hi));
-		} else {
-			ipnet_network(ctr, &lo);
-			ipnet_last(ctr, &hi);
-		}
-		hp_elem(&e, &lo, &hi, ctr);
-		*(struct pm_elem *)xappend(&a->elems.v, &a->elems.n, sizeof(e)) = e;
-		if (!v6 && !conf->masq_all && a->localnet) {
-			struct ipaddr l = { .family = AF_INET, .b = { 127, 0, 0, 1 } };
-			hp_elem(&e, &l, &l, ctr);
+			addr_elem(&e, v6 ? PM_MA6 : PM_MA4, ctr);
 			*(struct pm_elem *)xappend(&a->elems.v, &a->elems.n, sizeof(e)) = e;
+		} else {
+			addr_elem(&e, v6 ? PM_HC6 : PM_HC4, ctr);
+			*(struct pm_elem *)xappend(&a->elems.v, &a->elems.n, sizeof(e)) = e;
+			hs_elem(&a->hs[a->n_hs++], ctr);
+			if (!v6 && a->localnet) {
+				addr_elem(&e, PM_LO4, ctr);
+				*(struct pm_elem *)xappend(&a->elems.v, &a->elems.n, sizeof(e)) = e;
+			}
 		}
 	}
 	if (!any || !conf->snat)
@@ -467,13 +475,8 @@ static bool stale_for_add(const struct nft_elem_info *e, void *arg)
 		return true;
 	for (size_t i = 0; i < a->elems.n; i++) {
 		const struct pm_elem *k = &a->elems.v[i];
-		if (e->key_len == k->key_len && memcmp(e->key, k->key, k->key_len) == 0 &&
-		    (!k->key_end_len || (e->key_end_len == k->key_end_len &&
-					 memcmp(e->key_end, k->key_end, k->key_end_len) == 0)))
-			return true;
-		/* Hairpin ranges of the same container address overlap: replace them too. */
-		if (k->key_end_len && e->key_len == k->key_len &&
-		    memcmp(e->key + k->key_len / 2, k->key + k->key_len / 2, k->key_len / 2) == 0)
+		if (!e->key_end_len && e->key_len == k->key_len &&
+		    memcmp(e->key, k->key, k->key_len) == 0)
 			return true;
 	}
 	return false;
@@ -512,6 +515,54 @@ static void queue_adds(struct nft_batch *b, const struct pm_names *nm, const str
 	}
 }
 
+/* Is [lo2, hi2] within [lo1, hi1], field by field (alen bytes each, two fields)? */
+static bool range_within(const uint8_t *lo1, const uint8_t *hi1, const uint8_t *lo2,
+			 const uint8_t *hi2, uint32_t alen)
+{
+	for (uint32_t f = 0; f < 2; f++)
+		if (memcmp(lo1 + f * alen, lo2 + f * alen, alen) > 0 ||
+		    memcmp(hi2 + f * alen, hi1 + f * alen, alen) > 0)
+			return false;
+	return true;
+}
+
+/*
+ * The subnet elements of N-hs4/6, added without NLM_F_EXCL: an identical
+ * one is a no-op.  The kernel refuses some overlaps (EEXIST: a smaller
+ * subnet inside a bigger one; subnets can only overlap by nesting): with
+ * ne (what the sets hold), an element covered by an existing one is
+ * skipped, and existing ones inside it are replaced.
+ */
+static void queue_hs(struct nft_batch *b, const struct pm_names *nm, const struct attachment *a,
+		     const struct net_elems *ne)
+{
+	for (size_t i = 0; i < a->n_hs; i++) {
+		const struct pm_elem *k = &a->hs[i];
+		const char *set = pm_set_name(nm, k->set);
+		uint32_t alen = k->key_len / 2;
+		bool covered = false;
+		struct nft_elem e;
+
+		for (size_t j = 0; ne && j < ne->l[k->set].n && !covered; j++) {
+			const struct nft_elem_info *o = &ne->l[k->set].v[j];
+			covered = o->key_len == k->key_len && o->key_end_len == k->key_end_len &&
+				  range_within(o->key, o->key_end, k->key, k->key_end, alen);
+		}
+		if (covered)
+			continue;
+		for (size_t j = 0; ne && j < ne->l[k->set].n; j++) {
+			const struct nft_elem_info *o = &ne->l[k->set].v[j];
+			if (o->key_len == k->key_len && o->key_end_len == k->key_end_len &&
+			    range_within(k->key, k->key_end, o->key, o->key_end, alen)) {
+				nft_elem_from_info(&e, o);
+				nft_batch_del_elems(b, PM_FAMILY, PM_TABLE, set, &e, 1);
+			}
+		}
+		pm_elem_view(k, NULL, &e);
+		nft_batch_add_elems(b, PM_FAMILY, PM_TABLE, set, &e, 1, false);
+	}
+}
+
 static int add_elements(struct nft *n, const struct cni_cmd *cmd, const struct pm_conf *conf,
 			const struct attachment *a, struct cni_error **err)
 {
@@ -526,6 +577,7 @@ static int add_elements(struct nft *n, const struct cni_cmd *cmd, const struct p
 		if (pm_queue_skeleton(n, b, net, conf, a->localnet, err) < 0)
 			return -1;
 		queue_adds(b, &nm, a);
+		queue_hs(b, &nm, a, NULL);
 		r = nft_batch_commit(n, b, err);
 	}
 	if (r == 0 || (*err)->errnum != EEXIST)
@@ -568,8 +620,9 @@ static int add_elements(struct nft *n, const struct cni_cmd *cmd, const struct p
 			return -1;
 		}
 		(void)queue_drop(b, &nm, &ne, stale_for_add, &c, NULL, NULL);
-		net_elems_free(&ne);
 		queue_adds(b, &nm, a);
+		queue_hs(b, &nm, a, &ne);
+		net_elems_free(&ne);
 		r = nft_batch_commit(n, b, err);
 		if (r == 0)
 			return 0;
@@ -782,6 +835,45 @@ static bool orphan(const struct nft_elem_info *e, void *arg)
 	return !bsearch(&key, c->valid, c->n_valid, sizeof(char *), cmp_str);
 }
 
+/*
+ * Subnet elements no longer needed: no container address left in N-hc4/6
+ * (after this GC) lies in them.  An ADD racing with GC can lose its
+ * subnet's element this way; its next ADD puts it back.
+ */
+static size_t gc_queue_hs(struct nft_batch *b, const struct pm_names *nm,
+			  const struct net_elems *ne, struct gc_ctx *c)
+{
+	size_t total = 0;
+
+	for (int v6 = 0; v6 < 2; v6++) {
+		const struct nft_elem_list *hs = &ne->l[v6 ? PM_HS6 : PM_HS4];
+		const struct nft_elem_list *hc = &ne->l[v6 ? PM_HC6 : PM_HC4];
+		uint32_t alen = v6 ? 16 : 4;
+
+		for (size_t i = 0; i < hs->n; i++) {
+			const struct nft_elem_info *s = &hs->v[i];
+			bool used = false;
+			struct nft_elem e;
+
+			if (s->comment || s->key_len != 2 * alen || s->key_end_len != 2 * alen)
+				continue;
+			for (size_t j = 0; j < hc->n && !used; j++) {
+				const struct nft_elem_info *h = &hc->v[j];
+				used = h->key_len == alen && !orphan(h, c) &&
+				       memcmp(s->key, h->key, alen) <= 0 &&
+				       memcmp(h->key, s->key_end, alen) <= 0;
+			}
+			if (used)
+				continue;
+			nft_elem_from_info(&e, s);
+			nft_batch_del_elems(b, PM_FAMILY, PM_TABLE, pm_set_name(nm, v6 ? PM_HS6 : PM_HS4),
+					    &e, 1);
+			total++;
+		}
+	}
+	return total;
+}
+
 static int cmd_gc(const struct cni_cmd *cmd, struct cni_error **err)
 {
 	const struct cni_netconf *nc = cmd->conf;
@@ -811,6 +903,7 @@ static int cmd_gc(const struct cni_cmd *cmd, struct cni_error **err)
 			break;
 		}
 		found = queue_drop(b, &nm, &ne, orphan, &c, &udp, &n_udp);
+		found += gc_queue_hs(b, &nm, &ne, &c);
 		net_elems_free(&ne);
 		if (!found)
 			break;

@@ -45,9 +45,20 @@ struct pm_conf {
 struct pm_names {
 	char pre[96], out[96], dnat[96], post[96];
 	char hip4[96], any4[96], hip6[96], any6[96], hp4[96], hp6[96], owners[96];
+	char hc4[96], hc6[96], hs4[96], hs6[96], ma4[96], ma6[96], lo4[96];
 };
 
-enum pm_set { PM_HIP4, PM_ANY4, PM_HIP6, PM_ANY6, PM_HP4, PM_HP6, PM_OWNERS, PM_SET_COUNT };
+/*
+ * The maps (up to PM_ANY6), then the masquerade sets.  PM_HP4/6 are the
+ * interval sets of version 1 (per-attachment ranges), kept only so that
+ * attachments made by it keep their hairpin until their DEL.
+ */
+enum pm_set {
+	PM_HIP4, PM_ANY4, PM_HIP6, PM_ANY6,
+	PM_HP4, PM_HP6,
+	PM_HC4, PM_HC6, PM_HS4, PM_HS6, PM_MA4, PM_MA6, PM_LO4,
+	PM_OWNERS, PM_SET_COUNT
+};
 
 void pm_names_for(const char *network, struct pm_names *ret);
 const char *pm_set_name(const struct pm_names *nm, enum pm_set s);

@@ -144,7 +144,7 @@ elems()
 all_elems()
 {
 	local net=${1:-pmnet} s total=0
-	for s in hip4 any4 hip6 any6 hp4 hp6 owners; do
+	for s in hip4 any4 hip6 any6 hp4 hp6 hc4 hc6 ma4 ma6 lo4 owners; do
 		total=$((total + $(elems "$net-$s" "${2:-}")))
 	done
 	echo "$total"
@@ -185,7 +185,11 @@ ok_if "the stale UDP conntrack entry was flushed" \
 is "any4 holds the two wildcard mappings" "$(elems pmnet-any4 pmnet:c1:eth0)" 2
 is "any6 holds them for IPv6" "$(elems pmnet-any6 pmnet:c1:eth0)" 2
 is "hip4 holds the hostIP mapping" "$(elems pmnet-hip4 pmnet:c1:eth0)" 1
-is "hp4: subnet and localhost hairpin" "$(elems pmnet-hp4 pmnet:c1:eth0)" 2
+is "hc4/hc6: the container addresses (subnet hairpin)" \
+	"$(($(elems pmnet-hc4 pmnet:c1:eth0) + $(elems pmnet-hc6 pmnet:c1:eth0)))" 2
+is "lo4: the container address (127.0.0.1)" "$(elems pmnet-lo4 pmnet:c1:eth0)" 1
+is "hs4/hs6: one shared subnet element each" "$(($(elems pmnet-hs4) + $(elems pmnet-hs6)))" 2
+is "nothing in the version 1 hp4 set" "$(elems pmnet-hp4)" 0
 ok_jq "8080/tcp maps to c1:80" "$(in_ns "$NODE" nft -j list map inet $TABLE pmnet-any4)" \
 	"[.nftables[] | select(.map) | .map.elem[] | select(.[0].elem.val.concat == [\"tcp\", 8080])
 	  | .[1].concat] == [[\"$A1\", 80]]"
@@ -316,8 +320,28 @@ is "nothing left in the network's sets" "$(all_elems pmnet)" 0
 pm ADD c2 "$C2" eth0 "$PM2"
 is_success "c2 maps 8080 once c1 is gone"
 is "TCP from outside reaches c2" "$(ask "$EXT" tcp 198.19.1.1 8080)" "c2 198.19.1.2"
+is "hairpin from c1 to c2 (subnet element shared with c1's)" "$(ask "$C1" tcp 198.19.1.1 8080)" "c2 $GW"
+
+# State of version 1 (per-attachment hp4 ranges): its rule still masquerades, DEL removes it.
+ok_if "turn c2 into a version 1 attachment by hand" in_ns "$NODE" nft "delete element inet $TABLE pmnet-hc4 { $A2 }; add element inet $TABLE pmnet-hp4 { 198.18.8.0-198.18.8.255 . $A2 comment \"pmnet:c2:eth0\" }"
+is "hairpin through the version 1 set" "$(ask "$C1" tcp 198.19.1.1 8080)" "c2 $GW"
 pm DEL c2 "$C2" eth0 "$PM2"
 is_success "DEL c2"
+is "DEL removed the version 1 hp4 element" "$(elems pmnet-hp4)" 0
 is "nothing left" "$(all_elems pmnet)" 0
+
+# masqAll: the container address in ma4, every DNATed connection masqueraded.
+pm ADD c2 "$C2" eth0 "$(pmconf pmnet "$(cat "$T/prev.c2")" '[{"hostPort": 8080, "containerPort": 80}]' '{"masqAll": true}')"
+is_success "ADD c2 with masqAll"
+is "ma4 holds c2, hc4 does not" "$(elems pmnet-ma4 pmnet:c2:eth0):$(elems pmnet-hc4 pmnet:c2:eth0)" "1:0"
+is "masqAll: TCP from outside is masqueraded" "$(ask "$EXT" tcp 198.19.1.1 8080)" "c2 $GW"
+pm DEL c2 "$C2" eth0 "$PM2"
+is_success "DEL c2 (masqAll)"
+is "nothing left" "$(all_elems pmnet)" 0
+is "DEL keeps the shared subnet elements" "$(($(elems pmnet-hs4) + $(elems pmnet-hs6)))" 2
+cni_json "$NODE" "$PM" GC "" "" "" "$(jq -n '{cniVersion: "1.1.0", name: "pmnet", type: "portmap",
+	"cni.dev/valid-attachments": []}')"
+is_success "GC with no attachment"
+is "GC removed the unused subnet elements" "$(($(elems pmnet-hs4) + $(elems pmnet-hs6)))" 0
 
 done_testing
