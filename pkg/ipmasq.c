@@ -6,27 +6,39 @@
  *
  *	table inet cnic_ipmasq {
  *		set masq4   { type ipv4_addr; }                       container addresses
+ *		set subnet4 { type ipv4_addr . ipv4_addr; flags interval; }
+ *		                                    subnet . subnet, one per container subnet
  *		set exempt4 { type ipv4_addr . ipv4_addr; flags interval; }
- *		                                    address . its own subnet (not masqueraded)
- *		set masq6, exempt6                  the same for IPv6
+ *		                                    version 1: address . its subnet
+ *		set masq6, subnet6, exempt6         the same for IPv6
+ *		set owners  { type integer; }       one element per attachment
  *		chain postrouting { type nat hook postrouting priority srcnat;
  *			ip saddr @masq4 ip daddr & 240.0.0.0 != 224.0.0.0
- *				ip saddr . ip daddr != @exempt4 masquerade
- *			ip6 saddr @masq6 ip6 daddr & ff00:: != ff00::
- *				ip6 saddr . ip6 daddr != @exempt6 masquerade
+ *				ip saddr . ip daddr != @exempt4
+ *				ip saddr . ip daddr != @subnet4 masquerade
+ *			ip6 ... the same with masq6, exempt6, subnet6
  *		}
  *	}
  *
- * One rule per family whatever the number of containers: a packet from
- * elsewhere costs one hash lookup, a container's packet a hash and an
- * interval lookup.  Every element carries its owner's tag
- * (nft_owner_tag()) as its comment.  ADD writes the table, chain, sets and
- * the two rules (flushed and rewritten, so they exist exactly once) and its
- * elements in one batch; the elements are added exclusively, so the common
- * case costs one round trip, and only when a key exists already (a re-ADD,
- * or a leak of an address IPAM has since handed out again) is the table
- * read to replace the stale elements.  DEL and GC read the four sets, pick
- * elements by tag and delete them in one batch.
+ * One rule per family whatever the number of containers.  Per-attachment
+ * elements (masq4/6, owners) live only in hash sets, tagged with their
+ * owner (nft_owner_tag()) as comment: removing an element from an interval
+ * (pipapo) set costs time proportional to the set's size, so the only
+ * interval elements written now are the shared, untagged subnet . subnet
+ * ones (source and destination in the container's subnet), one per subnet,
+ * added without NLM_F_EXCL (an identical one is a no-op), never removed by
+ * DEL and removed by GC once no masq4/6 address lies in them.  exempt4/6
+ * hold the per-attachment elements of version 1: its rule is rewritten
+ * once (the rule comment carries the version), its elements keep working
+ * and go with their owner's DEL.
+ *
+ * ADD writes the table, chain, sets and (when not exactly there) the two
+ * rules and its elements in one batch; the tagged elements are added
+ * exclusively, so the common case costs one round trip, and only when a key
+ * exists already (a re-ADD, a leak of an address IPAM has since handed out
+ * again, or a subnet element nested with ours) is the table read.  DEL
+ * deletes the owner element by key and reads only the sets that can hold
+ * other elements of the owner; GC reads all.
  */
 #include <errno.h>
 #include <string.h>
@@ -41,9 +53,9 @@
 /* Rereading and retrying when a concurrent DEL/GC removed what we meant to delete. */
 #define TRIES 3
 /* Marks our rules; a future layout changes the version and so gets rewritten. */
-#define RULE_COMMENT "cnic ipmasq v1"
+#define RULE_COMMENT "cnic ipmasq v2"
 
-enum { S_MASQ4, S_EXEMPT4, S_MASQ6, S_EXEMPT6, S_OWNERS, S_COUNT };
+enum { S_MASQ4, S_EXEMPT4, S_MASQ6, S_EXEMPT6, S_SUBNET4, S_SUBNET6, S_OWNERS, S_COUNT };
 
 static const struct nft_set_def sets[S_COUNT] = {
 	[S_MASQ4] = {
@@ -59,7 +71,7 @@ static const struct nft_set_def sets[S_COUNT] = {
 		.n_fields = 2,
 		.key_types = { NFT_DT_IPV4, NFT_DT_IPV4 },
 		.key_lens = { 4, 4 },
-		.comment = "container address . its subnet: not masqueraded",
+		.comment = "version 1: container address . its subnet (no longer added to)",
 	},
 	[S_MASQ6] = {
 		.name = "masq6",
@@ -74,7 +86,23 @@ static const struct nft_set_def sets[S_COUNT] = {
 		.n_fields = 2,
 		.key_types = { NFT_DT_IPV6, NFT_DT_IPV6 },
 		.key_lens = { 16, 16 },
-		.comment = "container address . its subnet: not masqueraded",
+		.comment = "version 1: container address . its subnet (no longer added to)",
+	},
+	[S_SUBNET4] = {
+		.name = "subnet4",
+		.flags = NFT_SET_INTERVAL,
+		.n_fields = 2,
+		.key_types = { NFT_DT_IPV4, NFT_DT_IPV4 },
+		.key_lens = { 4, 4 },
+		.comment = "subnet . subnet: not masqueraded (shared, GC removes)",
+	},
+	[S_SUBNET6] = {
+		.name = "subnet6",
+		.flags = NFT_SET_INTERVAL,
+		.n_fields = 2,
+		.key_types = { NFT_DT_IPV6, NFT_DT_IPV6 },
+		.key_lens = { 16, 16 },
+		.comment = "subnet . subnet: not masqueraded (shared, GC removes)",
 	},
 	[S_OWNERS] = {
 		.name = "owners",
@@ -85,11 +113,12 @@ static const struct nft_set_def sets[S_COUNT] = {
 	},
 };
 
-/* The elements of one address: its masq key and its exemption range. */
+/* The keys of one address: its masq key, its subnet's element and its version 1 range. */
 struct masq_keys {
 	int family;
 	uint8_t addr[16];
-	uint8_t lo[32], hi[32]; /* addr . first, addr . last of its subnet */
+	uint8_t sub_lo[32], sub_hi[32]; /* first . first, last . last of its subnet */
+	uint8_t lo[32], hi[32];         /* version 1: addr . first, addr . last */
 };
 
 static void keys_for(const struct cni_ip *ip, struct masq_keys *ret)
@@ -102,22 +131,50 @@ static void keys_for(const struct cni_ip *ip, struct masq_keys *ret)
 	ipnet_network(&ip->address, &first);
 	ipnet_last(&ip->address, &last);
 	memcpy(ret->addr, ip->address.addr.b, len);
+	memcpy(ret->sub_lo, first.b, len);
+	memcpy(ret->sub_lo + len, first.b, len);
+	memcpy(ret->sub_hi, last.b, len);
+	memcpy(ret->sub_hi + len, last.b, len);
 	memcpy(ret->lo, ip->address.addr.b, len);
 	memcpy(ret->lo + len, first.b, len);
 	memcpy(ret->hi, ip->address.addr.b, len);
 	memcpy(ret->hi + len, last.b, len);
 }
 
-static void elems_for(const struct masq_keys *k, const char *tag, struct nft_elem *masq,
-		      struct nft_elem *exempt, int *ret_masq_set, int *ret_exempt_set)
+static uint32_t addr_len(const struct masq_keys *k)
 {
-	uint32_t len = k->family == AF_INET ? 4 : 16;
+	return k->family == AF_INET ? 4 : 16;
+}
 
-	*masq = (struct nft_elem){ .key = k->addr, .key_len = len, .comment = tag };
-	*exempt = (struct nft_elem){ .key = k->lo, .key_len = 2 * len, .key_end = k->hi,
-				     .key_end_len = 2 * len, .comment = tag };
-	*ret_masq_set = k->family == AF_INET ? S_MASQ4 : S_MASQ6;
-	*ret_exempt_set = k->family == AF_INET ? S_EXEMPT4 : S_EXEMPT6;
+static void masq_elem(const struct masq_keys *k, const char *tag, struct nft_elem *ret)
+{
+	*ret = (struct nft_elem){ .key = k->addr, .key_len = addr_len(k), .comment = tag };
+}
+
+static void subnet_elem(const struct masq_keys *k, struct nft_elem *ret)
+{
+	*ret = (struct nft_elem){ .key = k->sub_lo, .key_len = 2 * addr_len(k), .key_end = k->sub_hi,
+				  .key_end_len = 2 * addr_len(k) };
+}
+
+static void exempt_elem(const struct masq_keys *k, struct nft_elem *ret)
+{
+	*ret = (struct nft_elem){ .key = k->lo, .key_len = 2 * addr_len(k), .key_end = k->hi,
+				  .key_end_len = 2 * addr_len(k) };
+}
+
+/* ip saddr . ip daddr != @set, loading both again so that nft shows the concatenation. */
+static void not_in_pair(struct nft_rule *r, bool v6, const char *set)
+{
+	if (!v6) {
+		nft_rule_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 12, 4, NFT_REG32_00);
+		nft_rule_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 16, 4, NFT_REG32_01);
+		nft_rule_lookup(r, NFT_REG32_00, set, -1, true);
+	} else {
+		nft_rule_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 8, 16, NFT_REG_1);
+		nft_rule_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 24, 16, NFT_REG_2);
+		nft_rule_lookup(r, NFT_REG_1, set, -1, true);
+	}
 }
 
 /* The masquerade rule of one family (see the top comment). */
@@ -137,10 +194,8 @@ static void add_rule(struct nft_batch *b, bool v6)
 		nft_rule_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 16, 4, NFT_REG32_00);
 		nft_rule_bitwise(r, NFT_REG32_00, NFT_REG32_00, 4, mask, zero);
 		nft_rule_cmp(r, NFT_REG32_00, NFT_CMP_NEQ, mcast, 4);
-		/* Two loads (one would do) so that nft shows "ip saddr . ip daddr". */
-		nft_rule_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 12, 4, NFT_REG32_00);
-		nft_rule_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 16, 4, NFT_REG32_01);
-		nft_rule_lookup(r, NFT_REG32_00, sets[S_EXEMPT4].name, -1, true);
+		not_in_pair(r, false, sets[S_EXEMPT4].name);
+		not_in_pair(r, false, sets[S_SUBNET4].name);
 	} else {
 		const uint8_t mcast = 0xff;
 
@@ -148,9 +203,8 @@ static void add_rule(struct nft_batch *b, bool v6)
 		nft_rule_lookup(r, NFT_REG_1, sets[S_MASQ6].name, -1, false);
 		nft_rule_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 24, 1, NFT_REG32_00);
 		nft_rule_cmp(r, NFT_REG32_00, NFT_CMP_NEQ, &mcast, 1);
-		nft_rule_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 8, 16, NFT_REG_1);
-		nft_rule_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 24, 16, NFT_REG_2);
-		nft_rule_lookup(r, NFT_REG_1, sets[S_EXEMPT6].name, -1, true);
+		not_in_pair(r, true, sets[S_EXEMPT6].name);
+		not_in_pair(r, true, sets[S_SUBNET6].name);
 	}
 	nft_rule_masq(r, 0);
 	nft_rule_set_comment(r, RULE_COMMENT);
@@ -159,10 +213,10 @@ static void add_rule(struct nft_batch *b, bool v6)
 
 /*
  * Table, sets and chain (idempotent adds), and the chain's two rules when
- * they are not exactly there.  Rewriting them on every ADD would be simpler,
- * but deleting rules makes the kernel defer their destruction past an RCU
- * grace period, which whoever closes a netfilter socket next waits for
- * (10-15 ms): the common ADD deletes nothing.
+ * they are not exactly there (also when they are version 1's).  Rewriting
+ * them on every ADD would be simpler, but deleting rules makes the kernel
+ * defer their destruction past an RCU grace period, which whoever closes a
+ * netfilter socket next waits for (10-15 ms): the common ADD deletes nothing.
  */
 static int add_skeleton(struct nft *n, struct nft_batch *b, struct cni_error **err)
 {
@@ -192,7 +246,7 @@ static int add_skeleton(struct nft *n, struct nft_batch *b, struct cni_error **e
 	return 0;
 }
 
-/* Every element of the four sets, by set. */
+/* Elements of some of the sets, by set (lists of sets not read are empty). */
 struct all_elems {
 	struct nft_elem_list l[S_COUNT];
 };
@@ -203,11 +257,15 @@ static void all_elems_free(struct all_elems *a)
 		nft_elem_list_free(&a->l[i]);
 }
 
-static int read_all(struct nft *n, struct all_elems *ret, struct cni_error **err)
+/* Read the sets whose bit is in mask. */
+static int read_sets(struct nft *n, unsigned int mask, struct all_elems *ret,
+		     struct cni_error **err)
 {
 	struct all_elems a = { 0 };
 
 	for (int i = 0; i < S_COUNT; i++) {
+		if (!(mask & (1u << i)))
+			continue;
 		if (nft_list_elems(n, FAM, TABLE, sets[i].name, &a.l[i], err) < 0) {
 			all_elems_free(&a);
 			return -1;
@@ -217,9 +275,15 @@ static int read_all(struct nft *n, struct all_elems *ret, struct cni_error **err
 	return 0;
 }
 
+#define ALL_SETS ((1u << S_COUNT) - 1)
+/* Where per-attachment elements other than the owner element can be. */
+#define TAGGED_SETS \
+	((1u << S_MASQ4) | (1u << S_MASQ6) | (1u << S_EXEMPT4) | (1u << S_EXEMPT6))
+
+typedef bool (*drop_fn)(int set, const struct nft_elem_info *e, void *arg);
+
 /* Queue deletion of the elements drop() picks; returns how many. */
-static size_t del_matching(struct nft_batch *b, const struct all_elems *a,
-			   bool (*drop)(const struct nft_elem_info *e, void *arg), void *arg)
+static size_t del_matching(struct nft_batch *b, const struct all_elems *a, drop_fn drop, void *arg)
 {
 	size_t total = 0;
 
@@ -228,7 +292,7 @@ static size_t del_matching(struct nft_batch *b, const struct all_elems *a,
 		size_t n = 0;
 
 		for (size_t j = 0; j < a->l[i].n; j++) {
-			if (!drop(&a->l[i].v[j], arg))
+			if (!drop(i, &a->l[i].v[j], arg))
 				continue;
 			nft_elem_from_info(xappend(&v, &n, sizeof(*v)), &a->l[i].v[j]);
 		}
@@ -239,58 +303,94 @@ static size_t del_matching(struct nft_batch *b, const struct all_elems *a,
 	return total;
 }
 
-static bool same_key(const struct nft_elem_info *e, const struct nft_elem *k)
-{
-	return e->key_len == k->key_len && memcmp(e->key, k->key, k->key_len) == 0 &&
-	       (!k->key_end || (e->key_end_len == k->key_end_len &&
-				memcmp(e->key_end, k->key_end, k->key_end_len) == 0));
-}
-
 struct add_ctx {
 	const char *tag;
-	struct nft_elem *elems; /* what this ADD adds, its owner element first */
+	struct nft_elem *elems; /* tagged elements this ADD adds, its owner element first */
 	int *set_of;            /* set index of each */
 	size_t n;
+	const struct masq_keys *keys;
+	size_t n_keys;
 };
 
-/* Stale on re-ADD: our own elements, and anything on a key we are about to add. */
-static bool stale_for_add(const struct nft_elem_info *e, void *arg)
+/*
+ * Stale on re-ADD: our own elements, anything on a key we are about to add,
+ * and version 1 ranges of one of our addresses (leaked by a former owner).
+ */
+static bool stale_for_add(int set, const struct nft_elem_info *e, void *arg)
 {
 	const struct add_ctx *c = arg;
 
+	if (set == S_SUBNET4 || set == S_SUBNET6)
+		return false;
 	if (e->comment && strcmp(e->comment, c->tag) == 0)
 		return true;
 	for (size_t i = 0; i < c->n; i++)
-		if (same_key(e, &c->elems[i]))
+		if (set == c->set_of[i] && e->key_len == c->elems[i].key_len &&
+		    memcmp(e->key, c->elems[i].key, e->key_len) == 0)
+			return true;
+	if (set != S_EXEMPT4 && set != S_EXEMPT6)
+		return false;
+	for (size_t i = 0; i < c->n_keys; i++)
+		if (e->key_len == 2 * addr_len(&c->keys[i]) &&
+		    memcmp(e->key, c->keys[i].addr, addr_len(&c->keys[i])) == 0)
 			return true;
 	return false;
-}
-
-/* Elements whose interval overlaps ours but is not the same key also clash (pipapo). */
-static bool overlaps(const struct nft_elem_info *e, const struct add_ctx *c)
-{
-	for (size_t i = 0; i < c->n; i++) {
-		const struct nft_elem *k = &c->elems[i];
-		uint32_t half = k->key_len / 2;
-
-		if (!k->key_end || e->key_len != k->key_len)
-			continue;
-		/* Same container address (first half of the key) with another subnet. */
-		if (memcmp(e->key, k->key, half) == 0)
-			return true;
-	}
-	return false;
-}
-
-static bool stale_or_overlapping(const struct nft_elem_info *e, void *arg)
-{
-	return stale_for_add(e, arg) || overlaps(e, arg);
 }
 
 static void queue_adds(struct nft_batch *b, const struct add_ctx *c)
 {
 	for (size_t i = 0; i < c->n; i++)
 		nft_batch_add_elems(b, FAM, TABLE, sets[c->set_of[i]].name, &c->elems[i], 1, true);
+}
+
+/* Is [lo2, hi2] within [lo1, hi1], field by field (two fields of alen bytes)? */
+static bool range_within(const uint8_t *lo1, const uint8_t *hi1, const uint8_t *lo2,
+			 const uint8_t *hi2, uint32_t alen)
+{
+	for (uint32_t f = 0; f < 2; f++)
+		if (memcmp(lo1 + f * alen, lo2 + f * alen, alen) > 0 ||
+		    memcmp(hi2 + f * alen, hi1 + f * alen, alen) > 0)
+			return false;
+	return true;
+}
+
+/*
+ * The shared subnet elements, added without NLM_F_EXCL: an identical one is
+ * a no-op.  The kernel refuses overlaps (EEXIST; subnets overlap only by
+ * nesting): with a (the subnet sets read), an element covered by an
+ * existing one is skipped and existing ones inside it are replaced.
+ */
+static void queue_subnets(struct nft_batch *b, const struct add_ctx *c, const struct all_elems *a)
+{
+	for (size_t i = 0; i < c->n_keys; i++) {
+		const struct masq_keys *k = &c->keys[i];
+		int set = k->family == AF_INET ? S_SUBNET4 : S_SUBNET6;
+		uint32_t alen = addr_len(k);
+		bool covered = false, dup = false;
+		struct nft_elem e;
+
+		for (size_t j = 0; j < i; j++)
+			dup |= c->keys[j].family == k->family &&
+			       memcmp(c->keys[j].sub_lo, k->sub_lo, 2 * alen) == 0 &&
+			       memcmp(c->keys[j].sub_hi, k->sub_hi, 2 * alen) == 0;
+		for (size_t j = 0; a && j < a->l[set].n && !covered; j++) {
+			const struct nft_elem_info *o = &a->l[set].v[j];
+			covered = o->key_len == 2 * alen && o->key_end_len == 2 * alen &&
+				  range_within(o->key, o->key_end, k->sub_lo, k->sub_hi, alen);
+		}
+		if (dup || covered)
+			continue;
+		for (size_t j = 0; a && j < a->l[set].n; j++) {
+			const struct nft_elem_info *o = &a->l[set].v[j];
+			if (o->key_len == 2 * alen && o->key_end_len == 2 * alen &&
+			    range_within(k->sub_lo, k->sub_hi, o->key, o->key_end, alen)) {
+				nft_elem_from_info(&e, o);
+				nft_batch_del_elems(b, FAM, TABLE, sets[set].name, &e, 1);
+			}
+		}
+		subnet_elem(k, &e);
+		nft_batch_add_elems(b, FAM, TABLE, sets[set].name, &e, 1, false);
+	}
 }
 
 int ipmasq_add(const char *network, const char *container_id, const char *ifname,
@@ -307,8 +407,8 @@ int ipmasq_add(const char *network, const char *container_id, const char *ifname
 	int r;
 
 	keys = xcalloc(n_ips ? n_ips : 1, sizeof(*keys));
-	elems = xcalloc(2 * n_ips + 1, sizeof(*elems));
-	set_of = xcalloc(2 * n_ips + 1, sizeof(*set_of));
+	elems = xcalloc(n_ips + 1, sizeof(*elems));
+	set_of = xcalloc(n_ips + 1, sizeof(*set_of));
 	nft_owner_key(tag, owner);
 	elems[0] = (struct nft_elem){ .key = owner, .key_len = sizeof(owner), .comment = tag };
 	set_of[0] = S_OWNERS;
@@ -324,13 +424,15 @@ int ipmasq_add(const char *network, const char *container_id, const char *ifname
 		if (dup)
 			continue;
 		keys[n_keys] = k;
-		elems_for(&keys[n_keys], tag, &elems[1 + 2 * n_keys], &elems[2 + 2 * n_keys],
-			  &set_of[1 + 2 * n_keys], &set_of[2 + 2 * n_keys]);
+		masq_elem(&keys[n_keys], tag, &elems[1 + n_keys]);
+		set_of[1 + n_keys] = k.family == AF_INET ? S_MASQ4 : S_MASQ6;
 		n_keys++;
 	}
 	c.elems = elems;
 	c.set_of = set_of;
-	c.n = 1 + 2 * n_keys;
+	c.n = 1 + n_keys;
+	c.keys = keys;
+	c.n_keys = n_keys;
 
 	if (nft_open(&n, err) < 0)
 		return cni_error_wrap(err, "ipMasq");
@@ -340,6 +442,7 @@ int ipmasq_add(const char *network, const char *container_id, const char *ifname
 		if (add_skeleton(n, b, err) < 0)
 			return cni_error_wrap(err, "ipMasq");
 		queue_adds(b, &c);
+		queue_subnets(b, &c, NULL);
 		r = nft_batch_commit(n, b, err);
 	}
 	if (r == 0)
@@ -350,22 +453,24 @@ int ipmasq_add(const char *network, const char *container_id, const char *ifname
 
 	/*
 	 * Some key exists: this attachment was added before (its owner element
-	 * is there), or an address IPAM handed out again still has a leaked
-	 * element.  Replace our old elements and whatever holds our keys.
+	 * is there), an address IPAM handed out again still has a leaked
+	 * element, or a subnet element nests with ours.  Replace our old
+	 * elements and whatever holds our keys.
 	 */
 	for (int attempt = 0;; attempt++) {
 		cleanup_nft_batch struct nft_batch *b = nft_batch_new();
 		struct all_elems a;
 
-		if (read_all(n, &a, err) < 0)
+		if (read_sets(n, ALL_SETS, &a, err) < 0)
 			return cni_error_wrap(err, "ipMasq");
 		if (add_skeleton(n, b, err) < 0) {
 			all_elems_free(&a);
 			return cni_error_wrap(err, "ipMasq");
 		}
-		(void)del_matching(b, &a, stale_or_overlapping, &c);
-		all_elems_free(&a);
+		(void)del_matching(b, &a, stale_for_add, &c);
 		queue_adds(b, &c);
+		queue_subnets(b, &c, &a);
+		all_elems_free(&a);
 		r = nft_batch_commit(n, b, err);
 		if (r == 0)
 			return 0;
@@ -376,14 +481,20 @@ int ipmasq_add(const char *network, const char *container_id, const char *ifname
 	}
 }
 
-static bool owned_by(const struct nft_elem_info *e, void *arg)
+static bool owned_by(int set, const struct nft_elem_info *e, void *arg)
 {
+	(void)set;
 	return e->comment && strcmp(e->comment, arg) == 0;
 }
 
-/* Read, pick by drop(), delete in one batch; a concurrent deletion makes us reread. */
-static int delete_where(struct nft *n, bool (*drop)(const struct nft_elem_info *e, void *arg),
-			void *arg, struct cni_error **err)
+/*
+ * Read the sets in mask, pick by drop(), delete in one batch with extra()'s
+ * additions (GC's subnet elements); a concurrent deletion makes us reread.
+ * owner_key: delete this owner element too, when it exists.
+ */
+static int delete_where(struct nft *n, unsigned int mask, drop_fn drop, void *arg,
+			size_t (*extra)(struct nft_batch *b, const struct all_elems *a, void *arg),
+			const struct nft_elem *owner_key, struct cni_error **err)
 {
 	int r;
 
@@ -392,10 +503,24 @@ static int delete_where(struct nft *n, bool (*drop)(const struct nft_elem_info *
 		struct all_elems a;
 		size_t found;
 
-		if (read_all(n, &a, err) < 0)
+		if (read_sets(n, mask, &a, err) < 0)
 			return -1;
 		found = del_matching(b, &a, drop, arg);
+		if (extra)
+			found += extra(b, &a, arg);
 		all_elems_free(&a);
+		if (owner_key) {
+			struct nft_elem_info info = { 0 };
+
+			r = nft_get_elem(n, FAM, TABLE, sets[S_OWNERS].name, owner_key, &info, err);
+			nft_elem_info_free(&info);
+			if (r < 0)
+				return -1;
+			if (r == 1) {
+				nft_batch_del_elems(b, FAM, TABLE, sets[S_OWNERS].name, owner_key, 1);
+				found++;
+			}
+		}
 		if (found == 0)
 			return 0;
 		r = nft_batch_commit(n, b, err);
@@ -427,9 +552,35 @@ int ipmasq_del(const char *network, const char *container_id, const char *ifname
 		return cni_error_wrap(err, "ipMasq");
 	if (r == 0)
 		return 0;
-	if (delete_where(n, owned_by, tag, err) < 0)
+	/* The owner element by key; the shared subnet elements stay (GC's job). */
+	if (delete_where(n, TAGGED_SETS, owned_by, tag, NULL, &key, err) < 0)
 		return cni_error_wrap(err, "ipMasq");
 	return 0;
+}
+
+/* Does a subnet element of set contain k's subnet (exactly, or nested in a bigger one)? */
+static int has_subnet(struct nft *n, const struct masq_keys *k, struct cni_error **err)
+{
+	int set = k->family == AF_INET ? S_SUBNET4 : S_SUBNET6;
+	uint32_t alen = addr_len(k);
+	struct nft_elem_info info = { 0 };
+	struct nft_elem_list l = { 0 };
+	struct nft_elem e;
+	bool found = false;
+	int r;
+
+	subnet_elem(k, &e);
+	r = nft_get_elem(n, FAM, TABLE, sets[set].name, &e, &info, err);
+	nft_elem_info_free(&info);
+	if (r != 0)
+		return r;
+	if (nft_list_elems(n, FAM, TABLE, sets[set].name, &l, err) < 0)
+		return -1;
+	for (size_t i = 0; i < l.n && !found; i++)
+		found = l.v[i].key_len == 2 * alen && l.v[i].key_end_len == 2 * alen &&
+			range_within(l.v[i].key, l.v[i].key_end, k->sub_lo, k->sub_hi, alen);
+	nft_elem_list_free(&l);
+	return found;
 }
 
 int ipmasq_check(const char *network, const char *container_id, const char *ifname,
@@ -448,30 +599,46 @@ int ipmasq_check(const char *network, const char *container_id, const char *ifna
 		return cni_error_set(err, CNI_ERR_INTERNAL, 0,
 				     "ipMasq: chain inet %s %s is missing", TABLE, CHAIN);
 	for (size_t i = 0; i < n_ips; i++) {
-		struct nft_elem e[2];
+		struct nft_elem_info info = { 0 };
+		int mset, xset;
 		struct masq_keys k;
-		int set[2];
+		struct nft_elem e;
 		char buf[IPNET_STRLEN];
+		bool mine;
 
 		if (ips[i].address.addr.family != AF_INET && ips[i].address.addr.family != AF_INET6)
 			continue;
 		keys_for(&ips[i], &k);
-		elems_for(&k, tag, &e[0], &e[1], &set[0], &set[1]);
-		for (int j = 0; j < 2; j++) {
-			struct nft_elem_info info = { 0 };
-			bool mine;
-
-			r = nft_get_elem(n, FAM, TABLE, sets[set[j]].name, &e[j], &info, err);
-			if (r < 0)
-				return cni_error_wrap(err, "ipMasq");
-			mine = r == 1 && info.comment && strcmp(info.comment, tag) == 0;
-			nft_elem_info_free(&info);
-			if (!mine)
-				return cni_error_set(err, CNI_ERR_INTERNAL, 0,
-						     "ipMasq: %s has no element of %s in set inet %s %s",
-						     ipnet_fmt(&ips[i].address, buf), tag, TABLE,
-						     sets[set[j]].name);
-		}
+		mset = k.family == AF_INET ? S_MASQ4 : S_MASQ6;
+		masq_elem(&k, tag, &e);
+		r = nft_get_elem(n, FAM, TABLE, sets[mset].name, &e, &info, err);
+		if (r < 0)
+			return cni_error_wrap(err, "ipMasq");
+		mine = r == 1 && info.comment && strcmp(info.comment, tag) == 0;
+		nft_elem_info_free(&info);
+		if (!mine)
+			return cni_error_set(err, CNI_ERR_INTERNAL, 0,
+					     "ipMasq: %s has no element of %s in set inet %s %s",
+					     ipnet_fmt(&ips[i].address, buf), tag, TABLE,
+					     sets[mset].name);
+		/* Its subnet's shared element, or (version 1) its own range. */
+		r = has_subnet(n, &k, err);
+		if (r < 0)
+			return cni_error_wrap(err, "ipMasq");
+		if (r == 1)
+			continue;
+		xset = k.family == AF_INET ? S_EXEMPT4 : S_EXEMPT6;
+		exempt_elem(&k, &e);
+		r = nft_get_elem(n, FAM, TABLE, sets[xset].name, &e, &info, err);
+		if (r < 0)
+			return cni_error_wrap(err, "ipMasq");
+		mine = r == 1 && info.comment && strcmp(info.comment, tag) == 0;
+		nft_elem_info_free(&info);
+		if (!mine)
+			return cni_error_set(err, CNI_ERR_INTERNAL, 0,
+					     "ipMasq: the subnet of %s has no element in set inet %s %s",
+					     ipnet_fmt(&ips[i].address, buf), TABLE,
+					     sets[k.family == AF_INET ? S_SUBNET4 : S_SUBNET6].name);
 	}
 	return 0;
 }
@@ -487,14 +654,55 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static bool orphan(const struct nft_elem_info *e, void *arg)
+static bool orphan(int set, const struct nft_elem_info *e, void *arg)
 {
 	const struct gc_ctx *c = arg;
 	const char *key = e->comment;
 
+	(void)set;
 	if (!e->comment || !nft_tag_in_network(e->comment, c->network))
 		return false;
 	return !bsearch(&key, c->valid, c->n_valid, sizeof(char *), cmp_str);
+}
+
+/*
+ * Subnet elements no longer needed: no address of masq4/6 that outlives
+ * this GC lies in them (whatever its network: the elements are shared).  A
+ * GC racing with the first ADD in a subnet can remove the element that ADD
+ * relies on; that attachment's traffic to its own subnet is then
+ * masqueraded until its next ADD.
+ */
+static size_t gc_subnets(struct nft_batch *b, const struct all_elems *a, void *arg)
+{
+	size_t total = 0;
+
+	for (int v6 = 0; v6 < 2; v6++) {
+		const struct nft_elem_list *sl = &a->l[v6 ? S_SUBNET6 : S_SUBNET4];
+		const struct nft_elem_list *ml = &a->l[v6 ? S_MASQ6 : S_MASQ4];
+		uint32_t alen = v6 ? 16 : 4;
+
+		for (size_t i = 0; i < sl->n; i++) {
+			const struct nft_elem_info *s = &sl->v[i];
+			bool used = false;
+			struct nft_elem e;
+
+			if (s->comment || s->key_len != 2 * alen || s->key_end_len != 2 * alen)
+				continue;
+			for (size_t j = 0; j < ml->n && !used; j++) {
+				const struct nft_elem_info *m = &ml->v[j];
+				used = m->key_len == alen && !orphan(0, m, arg) &&
+				       memcmp(s->key, m->key, alen) <= 0 &&
+				       memcmp(m->key, s->key_end, alen) <= 0;
+			}
+			if (used)
+				continue;
+			nft_elem_from_info(&e, s);
+			nft_batch_del_elems(b, FAM, TABLE, sets[v6 ? S_SUBNET6 : S_SUBNET4].name,
+					    &e, 1);
+			total++;
+		}
+	}
+	return total;
 }
 
 int ipmasq_gc(const char *network, const struct cni_attachment *valid, size_t n_valid,
@@ -510,7 +718,7 @@ int ipmasq_gc(const char *network, const struct cni_attachment *valid, size_t n_
 	qsort(c.valid, n_valid, sizeof(char *), cmp_str);
 	r = nft_open(&n, err);
 	if (r == 0)
-		r = delete_where(n, orphan, &c, err);
+		r = delete_where(n, ALL_SETS, orphan, &c, gc_subnets, NULL, err);
 	for (size_t i = 0; i < n_valid; i++)
 		free(c.valid[i]);
 	free(c.valid);

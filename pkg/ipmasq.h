@@ -10,7 +10,8 @@
  *  - per packet and per ADD the cost does not grow with the number of
  *    containers (set/map lookups, not a rule or chain per container);
  *  - each ADD/DEL is one atomic batch;
- *  - every element is tagged with (network, container id, ifname), so DEL
+ *  - every per-container element is tagged with (network, container id,
+ *    ifname), and lives in a hash set (flat DEL cost), so DEL
  *    needs neither the addresses nor the netns (the reference leaks rules
  *    when the netns is gone), and GC can find orphans;
  *  - the same container on two networks, or with two interfaces on one

@@ -105,7 +105,7 @@ elems()
 rules()
 {
 	in_ns "$NODE" nft -j list chain inet "$TABLE" postrouting |
-		jq '[.nftables[] | select(.rule) | select(.rule.comment == "cnic ipmasq v1")] | length'
+		jq '[.nftables[] | select(.rule) | select(.rule.comment == "cnic ipmasq v2")] | length'
 }
 
 # ---- ADD, traffic ----------------------------------------------------------
@@ -121,13 +121,14 @@ diag "c1 $A1 $A1_6, c2 $A2"
 
 is "two rules in the postrouting chain" "$(rules)" 2
 is "c1 has its masq4 element" "$(elems masq4 mnet:c1:eth0)" 1
-is "c1 has its exempt4 element" "$(elems exempt4 mnet:c1:eth0)" 1
 is "c1 has its masq6 element" "$(elems masq6 mnet:c1:eth0)" 1
-is "c1 has its exempt6 element" "$(elems exempt6 mnet:c1:eth0)" 1
-ok_jq "exempt4 element is c1's address . its subnet" \
-	"$(in_ns "$NODE" nft -j list set inet $TABLE exempt4)" \
-	"[.nftables[] | select(.set) | .set.elem[] | select(.elem.comment == \"mnet:c1:eth0\")
-	  | .elem.val.concat] == [[\"$A1\", {\"prefix\": {\"addr\": \"198.18.5.0\", \"len\": 24}}]]"
+is "one shared subnet4 element for c1 and c2" "$(elems subnet4)" 1
+is "one shared subnet6 element" "$(elems subnet6)" 1
+is "nothing in the version 1 exempt sets" "$(($(elems exempt4) + $(elems exempt6)))" 0
+ok_jq "subnet4 element is subnet . subnet, untagged" \
+	"$(in_ns "$NODE" nft -j list set inet $TABLE subnet4)" \
+	"[.nftables[] | select(.set) | .set.elem[] | (.elem // .) | {c: .comment, v: (.val.concat // .concat)}]
+	  == [{c: null, v: [{\"prefix\": {\"addr\": \"198.18.5.0\", \"len\": 24}}, {\"prefix\": {\"addr\": \"198.18.5.0\", \"len\": 24}}]}]"
 
 wait_for "c1 address settled" 5 sh -c "! ip -n $C1 -6 addr show dev eth0 | grep -q tentative"
 is "IPv4 to the outside leaves masqueraded" "$(udp_from "$C1" "$EXT" 198.19.0.2 7001)" 198.19.0.1
@@ -155,11 +156,32 @@ is "mnet:c2:eth0 kept" "$(elems masq4 mnet:c2:eth0)" 1
 netns_del "$C1"
 ptp DEL c1 "" eth0 "$NET"
 is_success "DEL c1 with its netns gone"
+is "DEL keeps the shared subnet4 element" "$(elems subnet4)" 2
 is "c1's elements are gone from every set" \
 	"$(($(elems masq4 mnet:c1:eth0) + $(elems exempt4 mnet:c1:eth0) + $(elems masq6 mnet:c1:eth0) + $(elems exempt6 mnet:c1:eth0) + $(elems owners mnet:c1:eth0)))" 0
 is "c2 keeps its elements" "$(elems masq4 mnet:c2:eth0)" 1
 ptp DEL c1 "" eth0 "$NET"
 is_success "DEL c1 again"
+
+# ---- version 1 state: a per-attachment exempt4 element ---------------------
+
+netns_new C5 c5
+ptp ADD c5 "$C5" eth0 "$NET"
+is_success "ADD c5"
+A5=$(addr_of "$C5" 4)
+ok_if "turn c5 into a version 1 attachment by hand (exempt4 element)" in_ns "$NODE" nft "add element inet $TABLE exempt4 { $A5 . 198.18.5.0/24 comment \"mnet:c5:eth0\" }"
+ok_if "without the shared subnet element" in_ns "$NODE" nft "delete element inet $TABLE subnet4 { 198.18.5.0/24 . 198.18.5.0/24 }"
+is "own subnet through the version 1 element: not masqueraded" "$(udp_from "$C5" "$C2" "$A2" 7005)" "$A5"
+is "outside: masqueraded" "$(udp_from "$C5" "$EXT" 198.19.0.2 7006)" 198.19.0.1
+ptp DEL c5 "$C5" eth0 "$NET"
+is_success "DEL c5"
+is "DEL removed the version 1 exempt4 element" "$(elems exempt4)" 0
+is "and c5's masq4 element" "$(elems masq4 mnet:c5:eth0)" 0
+ptp ADD c5 "$C5" eth0 "$NET"
+is_success "ADD c5 again (new layout) puts the subnet element back"
+is "subnet4 element back" "$(elems subnet4)" 2
+ptp DEL c5 "$C5" eth0 "$NET"
+is_success "DEL c5 again"
 
 # ---- 1000 foreign elements ------------------------------------------------
 
@@ -198,7 +220,8 @@ is "GC removed every orphan of mnet" "$(elems masq4)" 3
 is "c2 kept" "$(elems masq4 mnet:c2:eth0)" 1
 is "mnet2 untouched" "$(elems masq4 mnet2:c2:eth0)" 1
 is "other network untouched" "$(elems masq4 other:x:eth0)" 1
-is "exempt4 orphans removed too" "$(elems exempt4)" 2
+is "exempt4 (version 1) orphans removed too" "$(elems exempt4)" 0
+is "GC keeps subnet elements with addresses in them" "$(elems subnet4)" 2
 
 # ---- cleanup, nothing left ------------------------------------------------
 
@@ -207,7 +230,10 @@ is_success "DEL c2"
 ptp DEL c2 "$C3" eth0 "$NET2"
 is_success "DEL c2 on mnet2"
 ok_if "drop the foreign element" in_ns "$NODE" nft delete element inet $TABLE masq4 '{ 198.18.200.1 }'
-for s in masq4 exempt4 masq6 exempt6 owners; do
+is "DEL keeps the subnet elements" "$(($(elems subnet4) + $(elems subnet6)))" 4
+cni_json "$NODE" "$PTP" GC "" "" "" "$(conf mnet 198.18.5.0/24 2001:db8:5::/64 '{"cni.dev/valid-attachments": []}')"
+is_success "GC with no attachment left"
+for s in masq4 exempt4 masq6 exempt6 subnet4 subnet6 owners; do
 	is "no element left in $s" "$(elems $s)" 0
 done
 is "the rules are still exactly two" "$(rules)" 2

@@ -79,9 +79,11 @@ static void test_add_check_del(void **state)
 	must(ipmasq_del("net1", "ctr1", "eth0", &err), err);
 	must(ipmasq_add("net1", "ctr1", "eth0", ips, 2, &err), err);
 	assert_int_equal(count("masq4", "net1:ctr1:eth0"), 1);
-	assert_int_equal(count("exempt4", "net1:ctr1:eth0"), 1);
 	assert_int_equal(count("masq6", "net1:ctr1:eth0"), 1);
-	assert_int_equal(count("exempt6", "net1:ctr1:eth0"), 1);
+	/* The subnets' shared, untagged elements; nothing in the version 1 sets. */
+	assert_int_equal(count("subnet4", NULL), 1);
+	assert_int_equal(count("subnet6", NULL), 1);
+	assert_int_equal(count("exempt4", NULL) + count("exempt6", NULL), 0);
 	must(ipmasq_check("net1", "ctr1", "eth0", ips, 2, &err), err);
 
 	/* CHECK as another attachment fails, naming the address. */
@@ -92,14 +94,17 @@ static void test_add_check_del(void **state)
 
 	/* Re-ADD is idempotent. */
 	must(ipmasq_add("net1", "ctr1", "eth0", ips, 2, &err), err);
-	assert_int_equal(total(), 4);
+	assert_int_equal(total(), 2);
+	assert_int_equal(count("subnet4", NULL), 1);
 
 	/* DEL without addresses removes exactly this attachment's elements. */
 	must(ipmasq_add("net1", "ctr2", "eth0", (struct cni_ip[]){ ip("198.18.0.6/24") }, 1, &err),
 	     err);
 	must(ipmasq_del("net1", "ctr1", "eth0", &err), err);
-	assert_int_equal(total(), 2);
+	assert_int_equal(total(), 1);
 	assert_int_equal(count("masq4", "net1:ctr2:eth0"), 1);
+	/* DEL leaves the shared subnet elements (GC's job). */
+	assert_int_equal(count("subnet4", NULL), 1);
 	assert_int_equal(ipmasq_check("net1", "ctr1", "eth0", ips, 2, &err), -1);
 	cni_error_free(err);
 	err = NULL;
@@ -127,9 +132,20 @@ static void test_readd_replaces_and_takes_over(void **state)
 	must(ipmasq_add("net1", "ctr9", "eth0", (struct cni_ip[]){ ip("198.18.0.7/16") }, 1, &err),
 	     err);
 	assert_int_equal(count("masq4", "net1:ctr9:eth0"), 1);
-	assert_int_equal(count("exempt4", "net1:ctr9:eth0"), 1);
 	assert_int_equal(count("masq4", "net1:ctr1:eth0"), 0);
-	assert_int_equal(count("exempt4", NULL), 1);
+	/* The /16 element replaced the /24 one nested in it. */
+	assert_int_equal(count("subnet4", NULL), 1);
+	must(ipmasq_check("net1", "ctr9", "eth0", (struct cni_ip[]){ ip("198.18.0.7/16") }, 1,
+			  &err),
+	     err);
+	/* A /24 inside it is covered: nothing added, CHECK still passes. */
+	must(ipmasq_add("net1", "ctr8", "eth0", (struct cni_ip[]){ ip("198.18.0.8/24") }, 1, &err),
+	     err);
+	assert_int_equal(count("subnet4", NULL), 1);
+	must(ipmasq_check("net1", "ctr8", "eth0", (struct cni_ip[]){ ip("198.18.0.8/24") }, 1,
+			  &err),
+	     err);
+	must(ipmasq_del("net1", "ctr8", "eth0", &err), err);
 	must(ipmasq_del("net1", "ctr9", "eth0", &err), err);
 	must(ipmasq_del("net1", "ctr1", "eth0", &err), err);
 	assert_int_equal(total(), 0);
@@ -178,8 +194,11 @@ static void test_gc(void **state)
 	/* An empty valid list clears the network. */
 	must(ipmasq_gc("net1", NULL, 0, &err), err);
 	assert_int_equal(count("masq4", NULL), 1);
+	assert_int_equal(count("subnet4", NULL), 1);
 	must(ipmasq_gc("net2", NULL, 0, &err), err);
 	assert_int_equal(total(), 0);
+	/* No container address left: GC removed the subnet elements too. */
+	assert_int_equal(count("subnet4", NULL) + count("subnet6", NULL), 0);
 }
 
 static void test_many(void **state)
@@ -198,7 +217,8 @@ static void test_many(void **state)
 		valid[i] = (struct cni_attachment){ ids[i], "eth0" };
 	}
 	assert_int_equal(count("masq4", NULL), N);
-	assert_int_equal(count("exempt4", NULL), N);
+	assert_int_equal(count("subnet4", NULL), 1);
+	assert_int_equal(count("exempt4", NULL), 0);
 	/* Keep every other one. */
 	for (int i = 0; i < N / 2; i++)
 		valid[i] = valid[2 * i];
