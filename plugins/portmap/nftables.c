@@ -12,7 +12,7 @@
  *	set N-lo4  { ipv4_addr }                         container reachable on 127.0.0.1
  *	set N-hc6, N-hs6, N-ma6                          the same for IPv6
  *	set N-hp4, N-hp6 { ...; interval }               version 1 (see masq_rule_v1)
- *	set N-owners { integer }                          one element per attachment
+ *	set N-owners { integer }                          one element per attachment, with its index
  *	chain N-dnat {                                     (regular)
  *		meta nfproto ipv4 <conditionsV4> ip daddr . meta l4proto . th dport
  *			dnat ip to ip daddr . meta l4proto . th dport map @N-hip4

@@ -101,11 +101,13 @@ struct attachment {
 	struct pm_elem hs[2]; /* shared subnet elements, untagged, never deleted by DEL */
 	size_t n_hs;
 	bool localnet; /* 127.0.0.1 must reach a v4 mapping: route_localnet is needed */
+	char *index; /* the owner element's comment: tag and index (NULL: just the tag) */
 };
 
 static void attachment_free(struct attachment *a)
 {
 	free(a->tag);
+	free(a->index);
 	free(a->elems.v);
 	memset(a, 0, sizeof(*a));
 }
@@ -288,6 +290,9 @@ static int family_elems(const struct pm_conf *conf, const struct cni_runtime_con
 	return 0;
 }
 
+static char *index_comment(const struct cni_cmd *cmd, const struct pm_conf *conf,
+			   const struct attachment *a);
+
 static int attachment_for_add(const struct cni_cmd *cmd, const struct pm_conf *conf,
 			      struct attachment *ret, struct cni_error **err)
 {
@@ -303,8 +308,160 @@ static int attachment_for_add(const struct cni_cmd *cmd, const struct pm_conf *c
 		attachment_free(&a);
 		return -1;
 	}
+	a.index = index_comment(cmd, conf, &a);
 	*ret = a;
 	return 0;
+}
+
+/* ---- the index in the owner element ------------------------------------- */
+
+/*
+ * The owner element's comment is "<tag> i1;<flags>;<v4>;<v6>;<mappings>":
+ * what family_elems() needs to rebuild every key of the attachment, so
+ * that DEL looks its elements up one by one instead of reading whole sets
+ * (which costs time proportional to every attachment of the network).
+ * flags: s (snat), m (masqAll); v4/v6: container addresses, empty when
+ * none; mappings: "<t|u|s><host port>[@<hostIP>]" separated by ','.  The
+ * index has no space, so the tag is what precedes the last " i<digit>".
+ * Element userdata holds at most NFT_USERDATA_MAXLEN bytes (255 for the
+ * comment and its NUL): an attachment whose index does not fit gets just
+ * the tag, and its DEL reads the sets as before (as for version 1 state).
+ */
+#define INDEX_MAX (NFT_USERDATA_MAXLEN - 3)
+
+/* Length of the tag at the start of an element comment. */
+static size_t comment_tag_len(const char *comment)
+{
+	const char *sp = strrchr(comment, ' ');
+
+	if (sp && sp[1] == 'i' && sp[2] >= '0' && sp[2] <= '9')
+		return (size_t)(sp - comment);
+	return strlen(comment);
+}
+
+static bool comment_is_tag(const char *comment, const char *tag)
+{
+	size_t len = comment_tag_len(comment);
+
+	return len == strlen(tag) && strncmp(comment, tag, len) == 0;
+}
+
+static char proto_letter(uint8_t p)
+{
+	return p == IPPROTO_UDP ? 'u' : p == IPPROTO_SCTP ? 's' : 't';
+}
+
+static char *index_comment(const struct cni_cmd *cmd, const struct pm_conf *conf,
+			   const struct attachment *a)
+{
+	const struct cni_runtime_config *rc = &cmd->conf->rc;
+	char b4[IPADDR_STRLEN] = "", b6[IPADDR_STRLEN] = "", h[IPADDR_STRLEN];
+	char *s;
+
+	if (ipaddr_is_set(&a->v4.addr))
+		ipaddr_fmt(&a->v4.addr, b4);
+	if (ipaddr_is_set(&a->v6.addr))
+		ipaddr_fmt(&a->v6.addr, b6);
+	s = xasprintf("%s i1;%s%s;%s;%s;", a->tag, conf->snat ? "s" : "",
+		      conf->masq_all ? "m" : "", b4, b6);
+	for (size_t i = 0; i < rc->n_port_mappings && strlen(s) <= INDEX_MAX; i++) {
+		const struct cni_port_mapping *m = &rc->port_mappings[i];
+		char *t;
+
+		if (ipaddr_is_set(&m->host_ip))
+			ipaddr_fmt(&m->host_ip, h);
+		t = xasprintf("%s%s%c%d%s%s", s, i ? "," : "", proto_letter(proto_num(m->protocol)),
+			      m->host_port, ipaddr_is_set(&m->host_ip) ? "@" : "",
+			      ipaddr_is_set(&m->host_ip) ? h : "");
+		free(s);
+		s = t;
+	}
+	if (strlen(s) > INDEX_MAX) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+static bool parse_addr(const char *s, int family, struct ipnet *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	if (!*s)
+		return true;
+	if (ipaddr_parse(s, &ret->addr) < 0 || ret->addr.family != family)
+		return false;
+	ret->prefix = family == AF_INET ? 32 : 128;
+	return true;
+}
+
+/*
+ * The keys the attachment behind an owner comment added (its owner
+ * element first), or -1 when the comment holds no index we understand.
+ */
+static int attachment_from_index(const char *tag, const char *comment, struct attachment *ret)
+{
+	size_t tlen = strlen(tag);
+	struct cni_runtime_config rc = { 0 };
+	struct pm_conf conf = { 0 };
+	struct attachment a = { 0 };
+	struct pm_elem owner;
+	cleanup_free char *buf = NULL;
+	char *p, *f[4];
+	int r = -1;
+
+	if (strncmp(comment, tag, tlen) != 0 || strncmp(comment + tlen, " i1;", 4) != 0)
+		return -1;
+	buf = xstrdup(comment + tlen + 4);
+	p = buf;
+	for (int i = 0; i < 4; i++) {
+		f[i] = strsep(&p, ";");
+		if (!f[i])
+			return -1;
+	}
+	if (p || strspn(f[0], "sm") != strlen(f[0]) || !parse_addr(f[1], AF_INET, &a.v4) ||
+	    !parse_addr(f[2], AF_INET6, &a.v6))
+		return -1;
+	conf.snat = strchr(f[0], 's') != NULL;
+	conf.masq_all = strchr(f[0], 'm') != NULL;
+	for (char *m = *f[3] ? f[3] : NULL, *next; m; m = next) {
+		struct cni_port_mapping pm = { .container_port = 0 };
+		char *at, *end;
+		long port;
+
+		next = strchr(m, ',');
+		if (next)
+			*next++ = '\0';
+		pm.protocol = *m == 'u' ? "udp" : *m == 's' ? "sctp" : *m == 't' ? "tcp" : NULL;
+		if (!pm.protocol)
+			goto out;
+		at = strchr(m, '@');
+		if (at) {
+			*at = '\0';
+			if (ipaddr_parse(at + 1, &pm.host_ip) < 0)
+				goto out;
+		}
+		errno = 0;
+		port = strtol(m + 1, &end, 10);
+		if (errno || end == m + 1 || *end || port < 1 || port > 65535)
+			goto out;
+		pm.host_port = (int)port;
+		*(struct cni_port_mapping *)xappend(&rc.port_mappings, &rc.n_port_mappings,
+						    sizeof(pm)) = pm;
+	}
+	a.tag = xstrdup(tag);
+	owner_elem(&owner, tag);
+	*(struct pm_elem *)xappend(&a.elems.v, &a.elems.n, sizeof(owner)) = owner;
+	/* Container ports are not needed: keys only (same-key duplicates collapse). */
+	if (family_elems(&conf, &rc, &a.v4, &a, NULL) < 0 ||
+	    family_elems(&conf, &rc, &a.v6, &a, NULL) < 0)
+		goto out;
+	*ret = a;
+	memset(&a, 0, sizeof(a));
+	r = 0;
+out:
+	free(rc.port_mappings);
+	attachment_free(&a);
+	return r;
 }
 
 /* ---- reading the network's sets ----------------------------------------- */
@@ -381,7 +538,7 @@ static size_t queue_drop(struct nft_batch *b, const struct pm_names *nm, const s
 
 static bool owned_by(const struct nft_elem_info *e, void *tag)
 {
-	return e->comment && strcmp(e->comment, tag) == 0;
+	return e->comment && comment_is_tag(e->comment, tag);
 }
 
 /* ---- conntrack and route_localnet --------------------------------------- */
@@ -471,7 +628,7 @@ static bool stale_for_add(const struct nft_elem_info *e, void *arg)
 {
 	const struct attachment *a = ((struct conflict_ctx *)arg)->a;
 
-	if (e->comment && strcmp(e->comment, a->tag) == 0)
+	if (e->comment && comment_is_tag(e->comment, a->tag))
 		return true;
 	for (size_t i = 0; i < a->elems.n; i++) {
 		const struct pm_elem *k = &a->elems.v[i];
@@ -509,9 +666,10 @@ static void queue_adds(struct nft_batch *b, const struct pm_names *nm, const str
 	for (size_t i = 0; i < a->elems.n; i++) {
 		struct nft_elem e;
 
-		pm_elem_view(&a->elems.v[i], a->tag, &e);
-		nft_batch_add_elems(b, PM_FAMILY, PM_TABLE, pm_set_name(nm, a->elems.v[i].set), &e,
-				    1, true);
+		const struct pm_elem *k = &a->elems.v[i];
+
+		pm_elem_view(k, k->set == PM_OWNERS && a->index ? a->index : a->tag, &e);
+		nft_batch_add_elems(b, PM_FAMILY, PM_TABLE, pm_set_name(nm, k->set), &e, 1, true);
 	}
 }
 
@@ -684,6 +842,65 @@ out:
 
 /* ---- DEL ---------------------------------------------------------------- */
 
+/*
+ * DEL through the owner element's index: look each key up, delete those
+ * still tagged with tag (an element another attachment holds by now is
+ * not ours to delete) and the owner element, in one transaction.  0 when
+ * done, 1 when the sets must be read instead (no usable index), -1 on errors.
+ */
+static int delete_indexed(struct nft *n, const struct pm_names *nm, const char *tag,
+			  const char *comment, bool flush, struct cni_error **err)
+{
+	struct attachment a;
+	int r = 1;
+
+	if (attachment_from_index(tag, comment, &a) < 0)
+		return 1;
+	for (int attempt = 0; attempt < TRIES; attempt++) {
+		cleanup_nft_batch struct nft_batch *b = nft_batch_new();
+		cleanup_free uint16_t *udp = NULL;
+		size_t n_udp = 0;
+
+		for (size_t i = 0; i < a.elems.n; i++) {
+			const struct pm_elem *k = &a.elems.v[i];
+			const char *set = pm_set_name(nm, k->set);
+			struct nft_elem_info info = { 0 };
+			struct nft_elem e;
+			int x;
+
+			pm_elem_view(k, NULL, &e);
+			x = nft_get_elem(n, PM_FAMILY, PM_TABLE, set, &e, &info, err);
+			if (x < 0) {
+				r = -1;
+				goto out;
+			}
+			if (x == 1 && info.comment && comment_is_tag(info.comment, tag)) {
+				nft_batch_del_elems(b, PM_FAMILY, PM_TABLE, set, &e, 1);
+				note_udp_port(k->set, &info, &udp, &n_udp);
+			}
+			nft_elem_info_free(&info);
+		}
+		if (!nft_batch_len(b)) {
+			r = 0; /* the owner element went meanwhile: a concurrent DEL or GC */
+			goto out;
+		}
+		if (nft_batch_commit(n, b, err) == 0) {
+			if (flush)
+				flush_udp(n, udp, n_udp, true, true);
+			r = 0;
+			goto out;
+		}
+		if ((*err)->errnum != ENOENT || attempt + 1 >= TRIES) {
+			r = -1;
+			goto out;
+		}
+		cni_error_freep(err);
+	}
+out:
+	attachment_free(&a);
+	return r;
+}
+
 /* Delete tag's elements of network; flush: also the UDP conntrack entries of their ports. */
 static int delete_owned(struct nft *n, const char *network, const char *tag, bool flush,
 			struct cni_error **err)
@@ -699,6 +916,8 @@ static int delete_owned(struct nft *n, const char *network, const char *tag, boo
 	pm_elem_view(&owner, NULL, &key);
 	/* No owner element: nothing of ours, no need to read the sets. */
 	r = nft_get_elem(n, PM_FAMILY, PM_TABLE, nm.owners, &key, &info, err);
+	if (r > 0 && info.comment)
+		r = delete_indexed(n, &nm, tag, info.comment, flush, err);
 	nft_elem_info_free(&info);
 	if (r <= 0)
 		return r;
@@ -786,7 +1005,7 @@ static int cmd_check(const struct cni_cmd *cmd, struct cni_error **err)
 		x = nft_get_elem(n, PM_FAMILY, PM_TABLE, pm_set_name(&nm, k->set), &key, &info, err);
 		if (x < 0)
 			goto out;
-		ok = x == 1 && info.comment && strcmp(info.comment, a.tag) == 0 &&
+		ok = x == 1 && info.comment && comment_is_tag(info.comment, a.tag) &&
 		     info.data_len == k->data_len && memcmp(info.data, k->data, k->data_len) == 0;
 		nft_elem_info_free(&info);
 		if (!ok) {
@@ -828,9 +1047,12 @@ static int cmp_str(const void *a, const void *b)
 static bool orphan(const struct nft_elem_info *e, void *arg)
 {
 	const struct gc_ctx *c = arg;
-	const char *key = e->comment;
+	cleanup_free char *key = NULL;
 
 	if (!e->comment || !nft_tag_in_network(e->comment, c->network))
+		return false;
+	key = strndup(e->comment, comment_tag_len(e->comment));
+	if (!key)
 		return false;
 	return !bsearch(&key, c->valid, c->n_valid, sizeof(char *), cmp_str);
 }

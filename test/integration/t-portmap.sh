@@ -131,14 +131,24 @@ ask()
 	in_ns "$1" python3 "$T/client.py" "$2" "$3" "$4" 2>/dev/null || true
 }
 
-# elems SET [TAG]: number of elements of set or map SET (with comment TAG).
+# elems SET [TAG]: number of elements of set or map SET (with owner TAG: the
+# comment is TAG, or TAG and the owner element's index, "TAG i1;...").
 elems()
 {
 	in_ns "$NODE" nft -j list table inet "$TABLE" 2>/dev/null |
 		jq --arg s "$1" --arg t "${2:-}" '[.nftables[] | (.set // .map // empty) |
 			select(.name == $s) | .elem // [] | .[] |
 			(if type == "array" then .[0] else . end) |
-			select($t == "" or ((.elem.comment? // "") == $t))] | length'
+			select($t == "" or ((.elem.comment? // "") | . == $t or startswith($t + " i")))] |
+			length'
+}
+
+# owner_comment NET TAG: the comment of TAG's element in NET-owners.
+owner_comment()
+{
+	in_ns "$NODE" nft -j list set inet "$TABLE" "$1-owners" 2>/dev/null |
+		jq -r --arg t "$2" '.nftables[] | .set? // empty | .elem // [] | .[] |
+			.elem.comment? // empty | select(. == $t or startswith($t + " i"))'
 }
 
 all_elems()
@@ -148,6 +158,18 @@ all_elems()
 		total=$((total + $(elems "$net-$s" "${2:-}")))
 	done
 	echo "$total"
+}
+
+# drop_index NET TAG: make TAG's owner element carry just the tag, as version 1
+# and attachments whose index did not fit leave it (DEL then reads the sets).
+drop_index()
+{
+	local key
+	key=$(in_ns "$NODE" nft -j list set inet "$TABLE" "$1-owners" |
+		jq -r --arg t "$2" '.nftables[] | .set? // empty | .elem[] |
+			select(.elem.comment | startswith($t + " i")) | .elem.val')
+	[ -n "$key" ] || return 1
+	in_ns "$NODE" nft "delete element inet $TABLE $1-owners { $key }; add element inet $TABLE $1-owners { $key comment \"$2\" }"
 }
 
 # ---- setup ----------------------------------------------------------------
@@ -301,6 +323,60 @@ is "GC removed gone1 and gone3" "$(($(all_elems pmnet pmnet:gone1:eth0) + $(all_
 is "GC kept gone2" "$(elems pmnet-any4 pmnet:gone2:eth0)" 1
 is "GC kept c1" "$(all_elems pmnet pmnet:c1:eth0)" 9
 
+# ---- DEL through the owner element's index ----------------------------------
+
+# idxconf NET CID-ADDR4 MAPPINGS
+idxconf()
+{
+	pmconf "$1" "$(jq -n --arg a "$2/24" '{cniVersion: "1.0.0",
+		ips: [{address: $a}, {address: "2001:db8:8::c9/64"}]}')" "$3"
+}
+pm ADD ix "$C2" eth0 "$(idxconf idxnet 198.18.8.201 '[{"hostPort": 6001, "containerPort": 80},
+	{"hostPort": 6002, "containerPort": 53, "protocol": "udp"},
+	{"hostPort": 6009, "containerPort": 80, "hostIP": "198.19.1.1"}]')"
+is_success "ADD ix on idxnet"
+is "the owner element carries the index" "$(owner_comment idxnet idxnet:ix:eth0)" \
+	"idxnet:ix:eth0 i1;s;198.18.8.201;2001:db8:8::c9;t6001,u6002,t6009@198.19.1.1"
+pm ADD ix "$C2" eth0 "$(idxconf idxnet2 198.18.8.202 '[{"hostPort": 6001, "containerPort": 80}]')"
+is_success "ADD the same container id on idxnet2"
+IX2=$(all_elems idxnet2 idxnet2:ix:eth0)
+pm ADD iy "$C2" eth0 "$(idxconf idxnet 198.18.8.203 '[{"hostPort": 6003, "containerPort": 80}]')"
+is_success "ADD iy on idxnet"
+pm DEL ix "" eth0 "$(pmconf idxnet null null)"
+is_success "DEL ix on idxnet (through its index)"
+is "every element of ix on idxnet is gone" "$(all_elems idxnet idxnet:ix:eth0)" 0
+is "ix on idxnet2 is untouched" "$(all_elems idxnet2 idxnet2:ix:eth0)" "$IX2"
+is "iy is untouched" "$(all_elems idxnet idxnet:iy:eth0)" 6
+
+ok_if "hand iy's 6003/tcp element to another owner" in_ns "$NODE" nft "delete element inet $TABLE idxnet-any4 { tcp . 6003 }; add element inet $TABLE idxnet-any4 { tcp . 6003 comment \"idxnet:thief:eth0\" : 198.18.8.99 . 80 }"
+pm DEL iy "" eth0 "$(pmconf idxnet null null)"
+is_success "DEL iy"
+is "DEL iy left the element iy's index names but another owner holds" \
+	"$(elems idxnet-any4 idxnet:thief:eth0)" 1
+is "iy is gone" "$(all_elems idxnet idxnet:iy:eth0)" 0
+ok_if "remove the other owner's element by hand" \
+	in_ns "$NODE" nft delete element inet $TABLE idxnet-any4 '{ tcp . 6003 }'
+
+pm ADD iz "$C2" eth0 "$(idxconf idxnet 198.18.8.204 '[{"hostPort": 6004, "containerPort": 80}]')"
+is_success "ADD iz"
+ok_if "drop iz's index by hand" drop_index idxnet idxnet:iz:eth0
+pm DEL iz "" eth0 "$(pmconf idxnet null null)"
+is_success "DEL iz without an index (reads the sets)"
+is "iz is gone" "$(all_elems idxnet idxnet:iz:eth0)" 0
+
+MANY=$(jq -n '[range(6100; 6160) | {hostPort: ., containerPort: 80}]')
+pm ADD many "$C2" eth0 "$(idxconf idxnet 198.18.8.205 "$MANY")"
+is_success "ADD 60 mappings"
+is "an index that does not fit is not written" "$(owner_comment idxnet idxnet:many:eth0)" \
+	"idxnet:many:eth0"
+is "... the mappings are all there" "$(elems idxnet-any4 idxnet:many:eth0)" 60
+pm DEL many "" eth0 "$(pmconf idxnet null null)"
+is_success "DEL many"
+is "idxnet is clean" "$(all_elems idxnet)" 0
+pm DEL ix "" eth0 "$(pmconf idxnet2 null null)"
+is_success "DEL ix on idxnet2"
+is "idxnet2 is clean" "$(all_elems idxnet2)" 0
+
 # ---- DEL ------------------------------------------------------------------
 
 ask "$EXT" udp 198.19.1.1 5353 >/dev/null
@@ -324,6 +400,7 @@ is "hairpin from c1 to c2 (subnet element shared with c1's)" "$(ask "$C1" tcp 19
 
 # State of version 1 (per-attachment hp4 ranges): its rule still masquerades, DEL removes it.
 ok_if "turn c2 into a version 1 attachment by hand" in_ns "$NODE" nft "delete element inet $TABLE pmnet-hc4 { $A2 }; add element inet $TABLE pmnet-hp4 { 198.18.8.0-198.18.8.255 . $A2 comment \"pmnet:c2:eth0\" }"
+ok_if "... whose owner element has no index" drop_index pmnet pmnet:c2:eth0
 is "hairpin through the version 1 set" "$(ask "$C1" tcp 198.19.1.1 8080)" "c2 $GW"
 pm DEL c2 "$C2" eth0 "$PM2"
 is_success "DEL c2"
