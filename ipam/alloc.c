@@ -278,6 +278,23 @@ int ipam_alloc_add(const struct ipam_store_ops *ops, void *store, const struct i
 					     "failed to allocate all requested IPs:%s", list);
 		}
 
+	if (ops->hint_get) {
+		/*
+		 * The duplicate check needs only what (id, ifname) already holds:
+		 * the addresses its hint lists, each confirmed by its own file.
+		 * Reading every reservation's owner would cost a file read per
+		 * reservation; the taken set needs only their names.
+		 */
+		cleanup_free struct ipaddr *hinted = NULL;
+		size_t n_hinted = 0;
+
+		ops->hint_get(store, id, ifname, &hinted, &n_hinted);
+		for (size_t i = 0; i < n_hinted; i++)
+			if (!addrs_has_linear(&s.owned, &hinted[i]) &&
+			    ops->owner(store, &hinted[i], id, ifname) != IPAM_OWNER_NONE)
+				addrs_push(&s.owned, &hinted[i]);
+		need_owners = false;
+	}
 	/* Owners are only needed for the duplicate check, which requested addresses skip. */
 	if (ops->scan(store, need_owners, add_scan_cb, &s, err) < 0)
 		goto out;
@@ -299,6 +316,13 @@ int ipam_alloc_add(const struct ipam_store_ops *ops, void *store, const struct i
 		(void)ops->set_last_reserved(store, (unsigned int)done, &leases[done].ip, NULL);
 	}
 	r = 0;
+	if (ops->hint_set) {
+		/* What the attachment held before (confirmed above) plus what it got now. */
+		for (size_t i = 0; i < n_sets; i++)
+			if (!addrs_has_linear(&s.owned, &leases[i].ip))
+				addrs_push(&s.owned, &leases[i].ip);
+		ops->hint_set(store, id, ifname, s.owned.v, s.owned.n);
+	}
 out:
 	if (r < 0)
 		for (size_t i = 0; i < done; i++)
@@ -343,6 +367,9 @@ int ipam_alloc_release(const struct ipam_store_ops *ops, void *store, const char
 		for (size_t i = 0; i < s.legacy.n; i++)
 			if (ops->release(store, &s.legacy.v[i], err) < 0)
 				r = -1; /* keep going: release as much as possible */
+	/* After a partial failure the hint still describes what is left. */
+	if (r == 0 && ops->hint_set)
+		ops->hint_set(store, id, ifname, NULL, 0);
 	addrs_free(&s.legacy);
 	return r;
 }
@@ -486,5 +513,9 @@ int ipam_alloc_gc(const struct ipam_store_ops *ops, void *store,
 	}
 	if (s.n > 1)
 		qsort(keys, s.n, sizeof(*keys), key_qcmp);
-	return ops->scan(store, true, gc_scan_cb, &s, err);
+	if (ops->scan(store, true, gc_scan_cb, &s, err) < 0)
+		return -1;
+	if (ops->hint_gc)
+		ops->hint_gc(store);
+	return 0;
 }

@@ -61,6 +61,26 @@ struct ipam_store_ops {
 	bool (*last_reserved)(void *store, unsigned int idx, struct ipaddr *ret);
 	int (*set_last_reserved)(void *store, unsigned int idx, const struct ipaddr *ip,
 				 struct cni_error **err);
+	/*
+	 * Optional (all four or none).  The attachment hint: the addresses an
+	 * attachment was given by our ADDs, so that ADD's duplicate check
+	 * reads a few files instead of every reservation.  It is only a hint:
+	 * each address it lists is confirmed by owner() before it counts.
+	 * Without these, ADD reads every reservation's owner (scan).
+	 *
+	 * hint_get: the listed addresses into *ret (malloc'ed, may be NULL
+	 * with *n 0): none when there is no hint, it is unreadable, or it
+	 * belongs to another attachment.
+	 */
+	void (*hint_get)(void *store, const char *id, const char *ifname, struct ipaddr **ret,
+			 size_t *n);
+	/* Replace the hint (n 0: remove it).  Best effort: failing only loses the hint. */
+	void (*hint_set)(void *store, const char *id, const char *ifname, const struct ipaddr *ips,
+			 size_t n);
+	/* Who holds ip (content of that one reservation) relative to (id, ifname). */
+	int (*owner)(void *store, const struct ipaddr *ip, const char *id, const char *ifname);
+	/* Remove every hint none of whose addresses is still held by its attachment. */
+	void (*hint_gc)(void *store);
 };
 
 /* Who holds a reservation, from its content. */

@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,6 +20,11 @@
 #define LAST_PREFIX "last_reserved_ip."
 /* Larger contents cannot be a reservation we wrote; their owner counts as unknown. */
 #define MAX_CONTENT 4096
+/* Attachment hints (store.h): larger ones are not ours and are ignored. */
+#define HINT_DIR ".cnic"
+#define HINT_TMP_PREFIX ".tmp."
+#define HINT_NAME_LEN 16
+#define MAX_HINT 8192
 
 enum link_mode {
 	LINK_UNKNOWN,
@@ -30,9 +36,11 @@ enum link_mode {
 struct ipam_store {
 	int dirfd;
 	int lockfd;
+	int hintpfd, hintfd; /* <data_dir>/HINT_DIR and its <network>, -1: not opened */
 	bool locked;
 	enum link_mode link_mode;
 	char *path;
+	char *data_dir, *network;
 };
 
 const char *ipam_store_path(const struct ipam_store *s)
@@ -122,7 +130,10 @@ int ipam_store_open(const char *data_dir, const char *network, bool create,
 	s = xcalloc(1, sizeof(*s));
 	s->dirfd = TAKE_FD(fd);
 	s->lockfd = -1;
+	s->hintpfd = s->hintfd = -1;
 	s->path = TAKE_PTR(path);
+	s->data_dir = xstrdup(data_dir);
+	s->network = xstrdup(network);
 	*ret = s;
 	return 0;
 }
@@ -217,7 +228,13 @@ void ipam_store_free(struct ipam_store *s)
 		close(s->lockfd); /* drops the flock */
 	if (s->dirfd >= 0)
 		close(s->dirfd);
+	if (s->hintfd >= 0)
+		close(s->hintfd);
+	if (s->hintpfd >= 0)
+		close(s->hintpfd);
 	free(s->path);
+	free(s->data_dir);
+	free(s->network);
 	free(s);
 }
 
@@ -370,12 +387,12 @@ static int write_named_tmp(struct ipam_store *s, const char *tmp, const char *co
 }
 
 /* Link the O_TMPFILE fd under name: 0, or -1 with errno (EEXIST: taken). */
-static int link_tmpfile(struct ipam_store *s, int fd, const char *name)
+static int link_tmpfile(struct ipam_store *s, int dirfd, int fd, const char *name)
 {
 	char proc[64];
 
 	if (s->link_mode != LINK_PROC) {
-		if (linkat(fd, "", s->dirfd, name, AT_EMPTY_PATH) == 0) {
+		if (linkat(fd, "", dirfd, name, AT_EMPTY_PATH) == 0) {
 			s->link_mode = LINK_EMPTY_PATH;
 			return 0;
 		}
@@ -384,7 +401,7 @@ static int link_tmpfile(struct ipam_store *s, int fd, const char *name)
 			return -1;
 	}
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	if (linkat(AT_FDCWD, proc, s->dirfd, name, AT_SYMLINK_FOLLOW) == 0) {
+	if (linkat(AT_FDCWD, proc, dirfd, name, AT_SYMLINK_FOLLOW) == 0) {
 		s->link_mode = LINK_PROC;
 		return 0;
 	}
@@ -415,7 +432,7 @@ static int store_reserve(void *p, const struct ipaddr *ip, const char *id, const
 		if (fd >= 0) {
 			if (write_all(fd, content, len) < 0)
 				return cni_error_errno(err, errno, "write reservation %s/%s", s->path, name);
-			r = link_tmpfile(s, fd, name);
+			r = link_tmpfile(s, s->dirfd, fd, name);
 			if (r == 0 || errno == EEXIST) {
 				*ret_reserved = r == 0;
 				return 0;
@@ -511,10 +528,307 @@ static int store_set_last_reserved(void *p, unsigned int idx, const struct ipadd
 	return 0;
 }
 
+/* ---- attachment hints ------------------------------------------------------ */
+
+/*
+ * <data_dir>/.cnic/<network>/<16 hex digits>: "<id>\r\n<ifname>\n<ip>...".
+ * Outside the network directory, so the reference (which walks that
+ * directory recursively) never sees a hint, and the network directory
+ * holds exactly what the reference would write.  Should one ever be put
+ * where the reference looks, it is still safe: the reference matches
+ * files by their whole trimmed content against "<id>\r\n<ifname>" or
+ * "<id>", which a hint (with at least one address line) never equals, and
+ * a hint's name never parses as an address.  No network is named ".cnic"
+ * (names start with a letter or digit).
+ */
+
+/* openat(dfd, name) as a real directory (never a symlink), made 0700 first when create. */
+static int open_subdir(int dfd, const char *name, bool create)
+{
+	const int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+	int fd = openat(dfd, name, flags);
+
+	if (fd < 0 && errno == ENOENT && create) {
+		if (mkdirat(dfd, name, 0700) < 0 && errno != EEXIST)
+			return -1;
+		fd = openat(dfd, name, flags);
+	}
+	return fd;
+}
+
+static int hint_dir(struct ipam_store *s, bool create)
+{
+	cleanup_close int dfd = -1;
+
+	if (s->hintfd >= 0)
+		return s->hintfd;
+	if (s->hintpfd < 0) {
+		/* The data dir may be a symlink (an admin's choice, as in ipam_store_open). */
+		dfd = open(s->data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0)
+			return -1;
+		s->hintpfd = open_subdir(dfd, HINT_DIR, create);
+		if (s->hintpfd < 0)
+			return -1;
+	}
+	s->hintfd = open_subdir(s->hintpfd, s->network, create);
+	return s->hintfd;
+}
+
+/*
+ * Remove the network's hint directory once it is empty (ENOTEMPTY
+ * otherwise: one cheap syscall).  Under the lock, like its creation.
+ */
+static void hint_dir_prune(struct ipam_store *s)
+{
+	if (s->hintfd < 0 || s->hintpfd < 0 || !s->locked)
+		return;
+	if (unlinkat(s->hintpfd, s->network, AT_REMOVEDIR) == 0) {
+		close(s->hintfd);
+		s->hintfd = -1;
+	}
+}
+
+static void trim_id(const char *id, const char **ret, size_t *ret_len)
+{
+	size_t b = 0, e = strlen(id);
+
+	while (b < e && is_space(id[b]))
+		b++;
+	while (e > b && is_space(id[e - 1]))
+		e--;
+	*ret = id + b;
+	*ret_len = e - b;
+}
+
+/* 64-bit FNV-1a of "<trimmed id>\0<ifname>", in hex. */
+static void hint_name(const char *id, const char *ifname, char name[HINT_NAME_LEN + 1])
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	const char *t;
+	size_t len;
+
+	trim_id(id, &t, &len);
+	for (size_t i = 0; i <= len; i++) {
+		h ^= i < len ? (unsigned char)t[i] : 0;
+		h *= 0x100000001b3ull;
+	}
+	for (; *ifname; ifname++) {
+		h ^= (unsigned char)*ifname;
+		h *= 0x100000001b3ull;
+	}
+	snprintf(name, HINT_NAME_LEN + 1, "%016" PRIx64, h);
+}
+
+/*
+ * Read hint `name` into buf and split it in place: *ret_id and *ret_ifname
+ * NUL-terminated, *ret_rest the address lines.  False when it is not a
+ * regular file, unreadable, too large or not shaped like a hint.
+ */
+static bool hint_read(int hfd, const char *name, char *buf, char **ret_id, char **ret_ifname,
+		      char **ret_rest)
+{
+	cleanup_close int fd = -1;
+	struct stat st;
+	char *sep, *nl;
+	ssize_t n;
+
+	fd = openat(hfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return false;
+	do
+		n = read(fd, buf, MAX_HINT + 1);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0 || n > MAX_HINT)
+		return false;
+	buf[n] = '\0';
+	if (strlen(buf) != (size_t)n)
+		return false; /* a NUL inside: not ours */
+	sep = strstr(buf, "\r\n");
+	if (!sep)
+		return false;
+	*sep = '\0';
+	*ret_id = buf;
+	*ret_ifname = sep + 2;
+	nl = strchr(sep + 2, '\n');
+	if (nl)
+		*nl++ = '\0';
+	*ret_rest = nl ? nl : sep + 2 + strlen(sep + 2);
+	return true;
+}
+
+/* The next parseable address line of *rest; garbage lines are skipped. */
+static bool hint_next_ip(char **rest, struct ipaddr *ip)
+{
+	while (**rest) {
+		char *line = *rest, *nl = strchr(line, '\n');
+		size_t len;
+
+		*rest = nl ? nl + 1 : line + strlen(line);
+		if (nl)
+			*nl = '\0';
+		len = strlen(line);
+		while (len && is_space(line[len - 1]))
+			line[--len] = '\0';
+		if (ipaddr_parse(line, ip) == 0)
+			return true;
+	}
+	return false;
+}
+
+static void store_hint_get(void *p, const char *id, const char *ifname, struct ipaddr **ret,
+			   size_t *n)
+{
+	struct ipam_store *s = p;
+	char name[HINT_NAME_LEN + 1], buf[MAX_HINT + 2];
+	char *hid, *hif, *rest;
+	const char *t;
+	size_t tlen;
+	struct ipaddr ip;
+	int hfd;
+
+	*ret = NULL;
+	*n = 0;
+	hfd = hint_dir(s, false);
+	if (hfd < 0)
+		return;
+	hint_name(id, ifname, name);
+	if (!hint_read(hfd, name, buf, &hid, &hif, &rest))
+		return;
+	trim_id(id, &t, &tlen);
+	/* Another attachment with the same hash: not our hint. */
+	if (strlen(hid) != tlen || memcmp(hid, t, tlen) != 0 || strcmp(hif, ifname) != 0)
+		return;
+	while (hint_next_ip(&rest, &ip))
+		*(struct ipaddr *)xappend(ret, n, sizeof(ip)) = ip;
+}
+
+static void store_hint_set(void *p, const char *id, const char *ifname, const struct ipaddr *ips,
+			   size_t n)
+{
+	struct ipam_store *s = p;
+	char name[HINT_NAME_LEN + 1], tmp[sizeof(HINT_TMP_PREFIX) + HINT_NAME_LEN];
+	char abuf[IPADDR_STRLEN];
+	cleanup_free char *content = NULL;
+	cleanup_close int fd = -1;
+	size_t len, tlen;
+	const char *t;
+	int hfd;
+
+	hint_name(id, ifname, name);
+	hfd = hint_dir(s, n > 0);
+	if (hfd < 0)
+		return;
+	/*
+	 * Removed first, then the new one linked in whole: a crash in between
+	 * loses the hint (a missed duplicate check), never leaves a torn one.
+	 * Not rename(): replacing a file by rename forces its data out
+	 * synchronously on ext4 (auto_da_alloc).
+	 */
+	if (unlinkat(hfd, name, 0) < 0 && errno != ENOENT)
+		return;
+	if (n == 0) {
+		hint_dir_prune(s);
+		return;
+	}
+	trim_id(id, &t, &tlen);
+	content = xasprintf("%.*s\r\n%s", (int)tlen, t, ifname);
+	for (size_t i = 0; i < n; i++) {
+		char *c = xasprintf("%s\n%s", content, ipaddr_fmt(&ips[i], abuf));
+
+		free(content);
+		content = c;
+	}
+	len = strlen(content);
+	if (len > MAX_HINT)
+		return;
+	if (s->link_mode != LINK_NAMED) {
+		fd = openat(hfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+		if (fd >= 0) {
+			if (write_all(fd, content, len) == 0)
+				(void)link_tmpfile(s, hfd, fd, name);
+			return;
+		}
+	}
+	snprintf(tmp, sizeof(tmp), HINT_TMP_PREFIX "%s", name);
+	(void)unlinkat(hfd, tmp, 0);
+	fd = openat(hfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	if (write_all(fd, content, len) < 0 || close(TAKE_FD(fd)) < 0 ||
+	    renameat(hfd, tmp, hfd, name) < 0)
+		(void)unlinkat(hfd, tmp, 0);
+}
+
+static int store_owner(void *p, const struct ipaddr *ip, const char *id, const char *ifname)
+{
+	struct ipam_store *s = p;
+	char name[IPADDR_STRLEN], buf[MAX_CONTENT + 2];
+	const char *content;
+	size_t len = 0;
+
+	ipaddr_fmt(ip, name);
+	content = read_owner(s->dirfd, name, DT_UNKNOWN, buf, &len);
+	return ipam_owner_match(content, len, id, ifname);
+}
+
+static bool is_hint_name(const char *name)
+{
+	size_t i;
+
+	for (i = 0; name[i]; i++)
+		if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f')))
+			return false;
+	return i == HINT_NAME_LEN;
+}
+
+static void store_hint_gc(void *p)
+{
+	struct ipam_store *s = p;
+	char dbuf[8192] __attribute__((aligned(8)));
+	char buf[MAX_HINT + 2];
+	int hfd = hint_dir(s, false);
+
+	if (hfd < 0 || lseek(hfd, 0, SEEK_SET) < 0)
+		return;
+	for (;;) {
+		ssize_t n = getdents64(hfd, dbuf, sizeof(dbuf));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		for (ssize_t off = 0; off < n;) {
+			struct dirent64 *d = (struct dirent64 *)(dbuf + off);
+			char *hid, *hif, *rest;
+			struct ipaddr ip;
+			bool held = false;
+
+			off += d->d_reclen;
+			if (s->locked && strncmp(d->d_name, HINT_TMP_PREFIX, strlen(HINT_TMP_PREFIX)) == 0) {
+				(void)unlinkat(hfd, d->d_name, 0);
+				continue;
+			}
+			if (!is_hint_name(d->d_name) || d->d_type == DT_DIR)
+				continue;
+			if (hint_read(hfd, d->d_name, buf, &hid, &hif, &rest))
+				while (!held && hint_next_ip(&rest, &ip))
+					held = store_owner(s, &ip, hid, hif) != IPAM_OWNER_NONE;
+			if (!held)
+				(void)unlinkat(hfd, d->d_name, 0);
+		}
+	}
+	hint_dir_prune(s);
+}
+
 const struct ipam_store_ops ipam_disk_store_ops = {
 	.scan = store_scan,
 	.reserve = store_reserve,
 	.release = store_release,
 	.last_reserved = store_last_reserved,
 	.set_last_reserved = store_set_last_reserved,
+	.hint_get = store_hint_get,
+	.hint_set = store_hint_set,
+	.owner = store_owner,
+	.hint_gc = store_hint_gc,
 };

@@ -26,7 +26,10 @@
  *    non-regular entries are never read (and never opened blocking);
  *  - a scan reads the directory once and looks only at its own entries
  *    whose name is an address in canonical form (the reference also walks
- *    subdirectories and reads any file).
+ *    subdirectories and reads any file);
+ *  - attachment hints (alloc.h hint_*) live in <dataDir>/.cnic/<network>/
+ *    (0700, reached with O_NOFOLLOW), outside the directory the reference
+ *    walks; see store.c.
  */
 #ifndef CNIC_IPAM_STORE_H
 #define CNIC_IPAM_STORE_H

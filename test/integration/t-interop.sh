@@ -10,6 +10,8 @@ OURS=$BIN/host-local
 THEIRS=$REF/host-local
 DATA=$T/ipam
 NET=$DATA/shared
+HINTS=$DATA/.cnic/shared	# our attachment hints: outside the directory the reference walks
+hints() { find "$HINTS" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
 
 netns_new NODE node
 netns_new CTR ctr
@@ -39,8 +41,15 @@ hl "$THEIRS" ADD s-ref-1; is "reference continues at .3 (reads our last_reserved
 hl "$OURS" ADD s-ours-2; is "ours continues at .4 (reads the reference's)" "$(addr)" 198.18.30.4/24
 hl "$THEIRS" ADD s-ours-1
 ok_if "reference refuses a duplicate of our attachment" test "$RC" -ne 0
+hl "$OURS" ADD s-ours-1
+is_error_json "ours refuses a duplicate of its own attachment (found through its hint)" 102
+# The documented trade (docs/host-local.md): ADD's duplicate check reads only
+# our own hint, so a duplicate ADD of an attachment the reference allocated
+# gets one more address, which DEL releases with the rest.
 hl "$OURS" ADD s-ref-1
-is_error_json "ours refuses a duplicate of the reference's attachment" 102
+is_success "a duplicate of a reference-made attachment is not detected (by design)"
+is "... it gets the next address" "$(addr)" 198.18.30.5/24
+is "one hint per attachment ours allocated (none written by the reference)" "$(hints)" 3
 hl "$OURS" ADD s-x "CNI_ARGS=IP=198.18.30.3"
 is_error_json "ours refuses an address the reference holds" 101
 cni "$NODE" "$THEIRS" CHECK s-ours-1 "$CNS" eth0 "$T/c04.json"
@@ -55,15 +64,22 @@ ok_if "our v6 file name form" test -f "$NET/2001:db8:30::2"
 ok_if "reference v6 file name form" test -f "$NET/2001:db8:30::3"
 is "our IP file mode" "$(file_mode "$NET/198.18.30.2")" 600
 diag "reference IP file mode: $(file_mode "$NET/198.18.30.3")"
-ok_if "last_reserved_ip.0 written by ours: bare address" cmp "$NET/last_reserved_ip.0" <(printf 198.18.30.4)
+ok_if "last_reserved_ip.0 written by ours: bare address" cmp "$NET/last_reserved_ip.0" <(printf 198.18.30.5)
+is "no hint inside the network directory" "$(find "$NET" -mindepth 1 -type d)" ""
 
 hl "$OURS" DEL s-ref-1
-ok_if "ours releases the reference's reservation (both families)" \
-	test ! -e "$NET/198.18.30.3" -a ! -e "$NET/2001:db8:30::3"
+ok_if "ours releases the reference's reservation and the duplicate (both families)" \
+	test ! -e "$NET/198.18.30.3" -a ! -e "$NET/2001:db8:30::3" -a ! -e "$NET/198.18.30.5" -a ! -e "$NET/2001:db8:30::5"
+is "our DEL removes the attachment's hint" "$(hints)" 2
 hl "$THEIRS" DEL s-ours-1
 hl "$THEIRS" DEL s-ours-2
 ok_if "the reference releases ours" test ! -e "$NET/198.18.30.2" -a ! -e "$NET/198.18.30.4"
 is "sequential part leaves nothing" "$(ipam_files "$NET")" ""
+is "the reference's DEL leaves our (now stale) hints alone" "$(hints)" 2
+jq '.cniVersion = "1.1.0" | .["cni.dev/valid-attachments"] = []' "$T/c.json" >"$T/gc.json"
+cni "$NODE" "$OURS" GC "" "" "" "$T/gc.json"
+is_success "our GC"
+ok_if "GC removes stale hints and their directory" test ! -e "$HINTS"
 
 # ---- concurrent: N each, interleaved --------------------------------------------------
 
@@ -91,8 +107,15 @@ for f in "$T"/res/*; do
 	done
 done
 is "every file well-formed and owned by the container that got the address" "$bad" ""
+is "$N hints, one per attachment of ours" "$(hints)" "$N"
 ok_if "no stray files (only IPs, lock, last_reserved_ip.N)" bash -c \
 	"cd '$NET' && ls -A | grep -vE '^(lock|last_reserved_ip\\.[01]|198\\.18\\.30\\.[0-9]+|2001:db8:30::[0-9a-f]+)\$' | { ! grep .; }"
+# Defence in depth: even a hint placed where the reference looks (as an
+# older layout might) is never matched or deleted by it: its content is
+# neither "<id>\r\n<ifname>" nor "<id>", and its name is no address.
+mkdir "$NET/.probe"
+for f in "$HINTS"/*; do [ "$(head -n1 "$f" | tr -d '\r')" = our-0 ] && cp "$f" "$NET/.probe/hint"; done
+ok_if "probe hint copied" test -s "$NET/.probe/hint"
 
 # each releases what the other allocated
 rm -f "$T"/res/*
@@ -105,6 +128,13 @@ for ((i = 0; i < N; i++)); do
 done
 for p in "${pids[@]}"; do wait "$p"; done
 is "all crossed DELs succeed" "$(grep -vx 0 "$T"/res/* | head -3)" ""
+ok_if "the reference's DEL of our-0 left the hint-shaped probe alone" test -s "$NET/.probe/hint"
+hl "$THEIRS" ADD our-0
+is_success "the reference does not take the probe for our-0's reservation (no duplicate error)"
+hl "$THEIRS" DEL our-0
+ok_if "... nor delete it on DEL" test -s "$NET/.probe/hint"
+rm -rf "$NET/.probe"
+is "the reference deletes no hint of ours" "$(hints)" "$N"
 is "no reservation left after crossed DELs" "$(ipam_files "$NET")" ""
 
 assert_no_links "$CTR"

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The host-local disk store on a scratch directory: format, modes, hostile entries, lock. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -485,6 +486,191 @@ static void test_alloc_on_disk(void **state)
 	ipam_store_free(s);
 }
 
+/* The name of the only hint file, or NULL when there is none. */
+static char *hint_file(void)
+{
+	cleanup_free char *p = path("data/.cnic/net");
+	DIR *d = opendir(p);
+	struct dirent *e;
+	char *found = NULL;
+
+	if (!d)
+		return NULL;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.') {
+			assert_null(found); /* exactly one */
+			found = xasprintf("data/.cnic/net/%s", e->d_name);
+		}
+	closedir(d);
+	return found;
+}
+
+static int add_one(struct ipam_store *s, const struct ipam_range_set *set, const char *id,
+		   const char *ifname, char ip[IPADDR_STRLEN], int *code)
+{
+	struct ipam_lease lease;
+	struct cni_error *err = NULL;
+	int r = ipam_alloc_add(&ipam_disk_store_ops, s, set, 1, id, ifname, NULL, 0, &lease, &err);
+
+	*code = err ? err->code : 0;
+	cni_error_freep(&err);
+	if (r == 0)
+		ipaddr_fmt(&lease.ip, ip);
+	return r;
+}
+
+static void hint_set_up(struct ipam_store **s, struct ipam_range_set *set)
+{
+	struct cni_error *err = NULL;
+
+	*s = open_net("net");
+	set->v = xcalloc(1, sizeof(struct ipam_range));
+	set->n = 1;
+	assert_int_equal(ipnet_parse("198.18.2.0/24", &set->v[0].subnet), 0);
+	assert_int_equal(ipam_range_set_canonicalize(set, &err), 0);
+	assert_int_equal(ipam_store_lock(*s, 1000, &err), 0);
+}
+
+static void test_hint_add_dup_del(void **state)
+{
+	struct ipam_store *s;
+	struct ipam_range_set set;
+	char ip[IPADDR_STRLEN];
+	cleanup_free char *h = NULL, *h2 = NULL;
+	size_t len;
+	char *c;
+	int code;
+
+	hint_set_up(&s, &set);
+	assert_int_equal(add_one(s, &set, " me ", "eth0", ip, &code), 0);
+	assert_string_equal(ip, "198.18.2.2");
+	h = hint_file();
+	assert_non_null(h);
+	assert_int_equal(mode_of("data/.cnic/net"), 0700);
+	assert_int_equal(mode_of("data/.cnic"), 0700);
+	assert_false(exists("data/net/.cnic")); /* the network directory holds only the reference's files */
+	assert_int_equal(mode_of(h), 0600);
+	c = slurp(h, &len);
+	assert_int_equal(len, strlen("me\r\neth0\n198.18.2.2"));
+	assert_memory_equal(c, "me\r\neth0\n198.18.2.2", len);
+	free(c);
+	/* the duplicate is found through the hint */
+	assert_int_equal(add_one(s, &set, "me", "eth0", ip, &code), -1);
+	assert_int_equal(code, CNI_ERR_IPAM_DUPLICATE);
+	/* another interface of the same container is not a duplicate; its own hint */
+	assert_int_equal(add_one(s, &set, "me", "eth1", ip, &code), 0);
+	assert_string_equal(ip, "198.18.2.3");
+	assert_int_equal(ipam_alloc_release(&ipam_disk_store_ops, s, "me", "eth1", NULL), 0);
+	h2 = hint_file();
+	assert_string_equal(h2, h);
+	/* DEL releases the reservation and removes the hint */
+	assert_int_equal(ipam_alloc_release(&ipam_disk_store_ops, s, "me", "eth0", NULL), 0);
+	assert_false(exists("data/net/198.18.2.2"));
+	assert_false(exists(h));
+	assert_false(exists("data/.cnic/net")); /* pruned once empty */
+	ipam_range_set_free(&set);
+	ipam_store_free(s);
+}
+
+static void test_hint_stale_missing_garbage(void **state)
+{
+	struct ipam_store *s;
+	struct ipam_range_set set;
+	char ip[IPADDR_STRLEN];
+	cleanup_free char *h = NULL;
+	size_t len;
+	char *c;
+	int code;
+
+	hint_set_up(&s, &set);
+	ipam_store_disable_tmpfile(s); /* the named-temporary path writes hints too */
+	assert_int_equal(add_one(s, &set, "me", "eth0", ip, &code), 0);
+	h = hint_file();
+	assert_non_null(h);
+	/* stale: the listed address now belongs to someone else (released, reused) */
+	put_file("data/net/198.18.2.2", "other\r\neth0");
+	assert_int_equal(add_one(s, &set, "me", "eth0", ip, &code), 0);
+	assert_string_equal(ip, "198.18.2.3");
+	c = slurp("data/net/198.18.2.2", &len);
+	assert_memory_equal(c, "other\r\neth0", len);
+	free(c);
+	c = slurp(h, &len);
+	assert_memory_equal(c, "me\r\neth0\n198.18.2.3", len); /* the stale address dropped */
+	free(c);
+	/* garbage hint: ignored (a missed duplicate, never an error) */
+	put_file(h, "\x01garbage\n\n198.18.2.3");
+	assert_int_equal(add_one(s, &set, "me", "eth0", ip, &code), 0);
+	assert_string_equal(ip, "198.18.2.4");
+	/* missing hint: allocation proceeds */
+	{
+		cleanup_free char *p = path(h);
+
+		assert_int_equal(unlink(p), 0);
+	}
+	assert_int_equal(add_one(s, &set, "me", "eth0", ip, &code), 0);
+	assert_string_equal(ip, "198.18.2.5");
+	/* DEL still finds every reservation by content */
+	assert_int_equal(ipam_alloc_release(&ipam_disk_store_ops, s, "me", "eth0", NULL), 0);
+	assert_false(exists("data/net/198.18.2.3"));
+	assert_false(exists("data/net/198.18.2.4"));
+	assert_false(exists("data/net/198.18.2.5"));
+	assert_true(exists("data/net/198.18.2.2"));
+	assert_false(exists(h));
+	ipam_range_set_free(&set);
+	ipam_store_free(s);
+}
+
+static void test_hint_gc_and_hostile_dir(void **state)
+{
+	struct ipam_store *s;
+	struct ipam_range_set set;
+	struct cni_attachment keep = { .container_id = "a", .ifname = "eth0" };
+	char ip[IPADDR_STRLEN];
+	cleanup_free char *h = NULL, *dirp = NULL;
+	int code;
+
+	hint_set_up(&s, &set);
+	assert_int_equal(add_one(s, &set, "a", "eth0", ip, &code), 0);
+	h = hint_file();
+	assert_int_equal(add_one(s, &set, "b", "eth0", ip, &code), 0);
+	/* b's reservation taken over by a (e.g. by the reference): b's hint is stale */
+	put_file("data/net/198.18.2.3", "a\r\neth0");
+	put_file("data/.cnic/net/.tmp.0000000000000000", "left by a crash");
+	assert_int_equal(ipam_alloc_gc(&ipam_disk_store_ops, s, &keep, 1, NULL), 0);
+	/* only a's hint is left, the temporary is gone */
+	{
+		cleanup_free char *only = hint_file();
+
+		assert_string_equal(only, h);
+	}
+	assert_false(exists("data/.cnic/net/.tmp.0000000000000000"));
+	ipam_range_set_free(&set);
+	ipam_store_free(s);
+
+	/* a .cnic that is a symlink is never followed: no hint, ADD still works */
+	{
+		cleanup_free char *rm = xasprintf("rm -rf '%s/data/.cnic/net'", base);
+
+		assert_int_equal(system(rm), 0);
+	}
+	dirp = path("data/elsewhere");
+	assert_int_equal(mkdir(dirp, 0700), 0);
+	{
+		cleanup_free char *lnk = path("data/.cnic/net");
+
+		assert_int_equal(symlink(dirp, lnk), 0);
+	}
+	hint_set_up(&s, &set);
+	assert_int_equal(add_one(s, &set, "c", "eth0", ip, &code), 0);
+	{
+		cleanup_free char *ls = xasprintf("test -z \"$(ls -A '%s')\"", dirp);
+
+		assert_int_equal(system(ls), 0);
+	}
+	ipam_range_set_free(&set);
+	ipam_store_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -497,6 +683,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_two_stores_one_address, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_named_tmp_fallback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_alloc_on_disk, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hint_add_dup_del, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hint_stale_missing_garbage, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hint_gc_and_hostile_dir, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("ipam_store", tests, NULL, NULL);
