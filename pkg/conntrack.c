@@ -77,7 +77,8 @@ ready:
 	s->portid = mnl_socket_get_portid(s->nl);
 	/* Far from nft.c's numbers when sharing its socket. */
 	s->seq = (uint32_t)time(NULL) ^ 0x80000000u;
-	s->buf = xmalloc(BUF_SIZE);
+	/* Zeroed: libmnl does not clear attribute padding, which would go to the kernel. */
+	s->buf = xcalloc(1, BUF_SIZE);
 	return 0;
 }
 
