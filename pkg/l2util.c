@@ -3,6 +3,7 @@
 #include <linux/rtnetlink.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -87,6 +88,22 @@ static int keep_error(struct cni_error **err, struct cni_error *e)
 	return -1;
 }
 
+void l2_temp_name(struct netns *container, const char *ifname, char ret[IFNAMSIZ])
+{
+	struct stat st = { 0 };
+	uint32_t h = 2166136261u; /* FNV-1a */
+	uint64_t id[2];
+
+	(void)fstat(container->fd, &st);
+	id[0] = (uint64_t)st.st_dev;
+	id[1] = (uint64_t)st.st_ino;
+	for (size_t i = 0; i < sizeof(id); i++)
+		h = (h ^ ((const uint8_t *)id)[i]) * 16777619u;
+	for (const char *c = ifname; *c; c++)
+		h = (h ^ (uint8_t)*c) * 16777619u;
+	snprintf(ret, IFNAMSIZ, "cnic%08x", h);
+}
+
 int l2_child_create(struct netns *via, struct netns *container, const struct cnl_newlink *spec,
 		    const char *ifname, struct cnl_link *ret, struct cni_error **err)
 {
@@ -120,18 +137,21 @@ int l2_child_create(struct netns *via, struct netns *container, const struct cnl
 	/*
 	 * The kernel looks IFLA_IFNAME up in the socket's namespace before it
 	 * creates the link in IFLA_NET_NS_FD's, so creating "eth0" from the host
-	 * fails whenever the host has an eth0: create under a random name, then
-	 * rename inside.  A clash of the random name is retried.
+	 * fails whenever the host has an eth0: create under a temporary name,
+	 * then rename inside.  The name is fixed for this netns and ifname, so
+	 * a link left by an ADD killed before the rename is found again: here
+	 * (removed, then the create is retried) and by DEL (l2_child_del).
 	 */
 	nl.netns = container;
-	for (int tries = 0; tries < 4; tries++) {
-		l2_random_name("cnic", tmp);
-		nl.name = tmp;
+	l2_temp_name(container, ifname, tmp);
+	nl.name = tmp;
+	for (int tries = 0; tries < 2; tries++) {
 		cni_error_free(e);
 		e = NULL;
 		r = cnl_link_add(via, &nl, &e);
 		if (r == 0 || e->errnum != EEXIST)
 			break;
+		(void)l2_link_del_kind(container, tmp, nl.kind, false, NULL);
 	}
 	if (r < 0) {
 		keep_error(err, e);
@@ -172,6 +192,18 @@ int l2_link_del_kind(struct netns *ns, const char *ifname, const char *kind, boo
 			return 0;
 	}
 	return cnl_link_del(ns, ifname, err);
+}
+
+int l2_child_del(struct netns *container, const char *ifname, const char *kind,
+		 struct cni_error **err)
+{
+	char tmp[IFNAMSIZ];
+	int r = l2_link_del_kind(container, ifname, kind, false, err);
+
+	l2_temp_name(container, ifname, tmp);
+	if (l2_link_del_kind(container, tmp, kind, false, err) < 0)
+		r = -1;
+	return r;
 }
 
 bool l2_ipam_builtin(const struct cni_netconf *conf)

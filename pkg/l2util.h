@@ -83,6 +83,20 @@ int l2_prev_iface(const struct cni_cmd *cmd, const char *plugin, const struct cn
 int l2_check_link(struct netns *container, const struct cni_iface *iface, const char *kind,
 		  struct cnl_link *ret, struct cni_error **err);
 
+/*
+ * The temporary name a child link has between its creation and the rename
+ * to ifname: "cnic" + 8 hex digits, fixed for the container netns and
+ * ifname, so a link left by an ADD killed in between can be found again.
+ */
+void l2_temp_name(struct netns *container, const char *ifname, char ret[IFNAMSIZ]);
+
+/*
+ * DEL of a child link: ifname if it is of kind, and a leftover temporary
+ * link of kind (see l2_temp_name).  Missing links are not an error.
+ */
+int l2_child_del(struct netns *container, const char *ifname, const char *kind,
+		 struct cni_error **err);
+
 /* "veth" + 8 random lowercase hex digits (the reference's RandomVethName). */
 void l2_random_name(const char *prefix, char ret[IFNAMSIZ]);
 

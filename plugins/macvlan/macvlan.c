@@ -213,7 +213,7 @@ static int cmd_del(const struct cni_cmd *cmd, struct cni_error **err)
 	if (cmd->netns_fd < 0)
 		return r;
 	if (netns_from_fd(cmd->netns_fd, false, cmd->netns, &cont, err) < 0 ||
-	    l2_link_del_kind(cont, cmd->ifname, "macvlan", false, err) < 0)
+	    l2_child_del(cont, cmd->ifname, "macvlan", err) < 0)
 		r = -1;
 	return r;
 }
