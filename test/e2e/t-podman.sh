@@ -165,8 +165,7 @@ like "hostPort 18080 from the node to the bridge address" \
 ok_if "podman rm -f web" pm rm -f -t 0 web
 links=$(links_in "$NODE" | grep -vxF -e lo -e up0 -e "$BR" || true)
 is "no links left in the node but its bridge" "$links" ""
-nft_left=$(in_ns "$NODE" nft -j list ruleset 2>/dev/null |
-	jq '[.nftables[] | select(.set) | .set.elem // [] | length] | add // 0')
+nft_left=$(nft_attachment_elems "$NODE")
 is "no nft set elements left" "$nft_left" 0
 rules_left=$(in_ns "$NODE" nft list ruleset 2>/dev/null | grep -c "$WEBIP" || true)
 is "no nft rule names the container's address" "$rules_left" 0

@@ -420,6 +420,19 @@ _jq_src()
 	fi
 }
 
+# nft_attachment_elems NS: how many nftables set elements in NS belong to
+# attachments.  The shared per-subnet exemption elements of ipMasq (sets
+# subnet4/subnet6) and portmap (sets <net>-hs4/-hs6) are network state, like
+# the bridge itself: DEL keeps them for the subnet's other containers and GC
+# removes them once the subnet is empty, so they are not counted.
+nft_attachment_elems()
+{
+	in_ns "$1" nft -j list ruleset 2>/dev/null |
+		jq '[.nftables[] | select(.set) | .set |
+		     select((.name | test("^subnet[46]$|-hs[46]$")) | not) |
+		     .elem // [] | length] | add // 0'
+}
+
 # json_get FILE_OR_STRING JQ_FILTER: raw (-r) output of the filter.
 json_get()
 {

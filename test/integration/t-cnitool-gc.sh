@@ -124,6 +124,10 @@ cnitool_run "$NODE" del othernet "$(netns_path "$OTHER")" CNI_CONTAINERID=other 
 	CAP_ARGS='{"portMappings": [{"hostPort": 18104, "containerPort": 80, "protocol": "tcp"}]}'
 gc gcnet '[]'
 is_success "GC with no valid attachment"
+# othernet's last container went by DEL: its shared per-subnet elements
+# (network state, like the bridge) go with the network's GC.
+gc othernet '[]'
+is_success "GC of othernet with no valid attachment"
 assert_no_ipam_files "$T/ipam/gcnet" "$T/ipam/othernet"
 is "no nft element left at all" "$(in_ns "$NODE" nft -j list ruleset 2>/dev/null |
 	jq '[.nftables[] | select(.set) | .set.elem // [] | length] | add // 0')" 0

@@ -44,8 +44,7 @@ run()
 
 nft_elems()
 {
-	in_ns "$NODE" nft -j list ruleset 2>/dev/null |
-		jq '[.nftables[] | select(.set) | .set.elem // [] | length] | add // 0'
+	nft_attachment_elems "$NODE"
 }
 
 HP='{"portMappings": [{"hostPort": 18081, "containerPort": 80, "protocol": "tcp"}]}'

@@ -121,8 +121,7 @@ for i in 1 2; do
 	node=N$i
 	assert_no_links "${!node}" eth0 cni0
 	assert_no_ipam_files "$T/n$i/ipam/k8s-pod-network"
-	is "no nft element left on node $i" "$(in_ns "${!node}" nft -j list ruleset 2>/dev/null |
-		jq '[.nftables[] | select(.set) | .set.elem // [] | length] | add // 0')" 0
+	is "no nft element left on node $i" "$(nft_attachment_elems "${!node}")" 0
 done
 isnt "hostPort closed after DEL" "$(in_ns "$N2" curl -sS -m 2 http://198.18.255.1:30080/ 2>&1 | grep -c 'served by')" 1
 
