@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "../pkg/cleanup.h"
 #include "config.h"
@@ -529,12 +532,26 @@ out:
 
 int ipam_parse_resolv_conf(const char *path, struct cni_dns *dns, struct cni_error **err)
 {
-	cleanup_fclose FILE *f = fopen(path, "re");
+	cleanup_fclose FILE *f = NULL;
 	cleanup_free char *line = NULL;
 	size_t cap = 0;
+	struct stat st = { 0 };
+	int fd;
 
-	if (!f)
+	/* O_NONBLOCK: a FIFO at the path must not hang the plugin (opening one blocks). */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
 		return cni_error_errno(err, errno, "open resolvConf %s", path);
+	if (fstat(fd, &st) < 0 || S_ISFIFO(st.st_mode) || S_ISDIR(st.st_mode) ||
+	    fcntl(fd, F_SETFL, 0) < 0 || !(f = fdopen(fd, "re"))) {
+		int e = errno;
+
+		(void)close(fd);
+		if (S_ISFIFO(st.st_mode) || S_ISDIR(st.st_mode))
+			return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
+					     "resolvConf %s is not a file", path);
+		return cni_error_errno(err, e, "open resolvConf %s", path);
+	}
 	errno = 0;
 	while (getline(&line, &cap, f) >= 0) {
 		char *fields[64], *save = NULL, *tok;

@@ -1,15 +1,17 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
 #
-# `make test`: run the unit, integration, VM and e2e suites in that order,
+# `make test`: run the unit, fuzz, integration, valgrind, VM and e2e suites in that order,
 # stream their TAP, count every top-level "ok"/"not ok" line (an "# SKIP" or
 # "# TODO" directive counts as neither), print a summary per suite and end
 # with exactly one line "N passed, N failed".  A suite that exits non-zero
 # without reporting a failure, times out, or whose runner is missing counts
 # as one failure (e2e: not yet, only noted).  Exit status 1 if anything failed.
 #
-# Env: SUITES="unit integration vm e2e" to pick, VALGRIND=1 (integration),
-#      SUITE_TIMEOUT_<name>=seconds.
+# Env: SUITES="unit fuzz integration valgrind vm e2e" to pick, VALGRIND=1 (the whole
+#      integration suite under memcheck; the valgrind suite is then skipped),
+#      SUITE_TIMEOUT_<name>=seconds, FUZZ_BUDGET=seconds (fuzz, default 60),
+#      VALGRIND_TESTS="t-x.sh ..." (the valgrind suite's integration files).
 set -u
 
 cd "$(dirname "$0")/.." || exit 1
@@ -84,7 +86,16 @@ while IFS= read -r f; do
 	unit_bins+=("$f")
 done < <(find build/unit -maxdepth 1 -type f -name 'test_*' -perm -u+x 2>/dev/null | sort)
 
-for suite in ${SUITES:-unit integration vm e2e}; do
+# The valgrind suite: a sample of the integration suite with every plugin call
+# under memcheck (the whole suite takes about half an hour that way: run it
+# with `make test VALGRIND=1`).  Chosen to reach every plugin and verb, the
+# error paths and the concurrent ones.
+export VALGRIND_TESTS=${VALGRIND_TESTS:-t-loopback.sh t-static.sh t-bridge-rollback.sh t-ipmasq.sh t-interop.sh t-portmap.sh t-storm.sh}
+# shellcheck disable=SC2016
+valgrind_suite=(bash -c 'make -s VALGRIND=1 all >/dev/null || { echo "not ok 1 - build for valgrind"; exit 1; }
+	VALGRIND=1 BIN="$PWD/build/dyn/bin" exec test/integration/run.sh $VALGRIND_TESTS')
+
+for suite in ${SUITES:-unit fuzz integration valgrind vm e2e}; do
 	case $suite in
 	unit)
 		if [ -x test/unit/run.sh ]; then
@@ -93,11 +104,29 @@ for suite in ${SUITES:-unit integration vm e2e}; do
 			missing_suite unit test/unit/run.sh
 		fi
 		;;
+	fuzz)
+		# libFuzzer targets, briefly (about a minute in all; `make fuzz` for longer).
+		if [ -x test/fuzz/run.sh ]; then
+			run_suite fuzz 600 test/fuzz/run.sh
+		else
+			missing_suite fuzz test/fuzz/run.sh
+		fi
+		;;
 	integration)
 		if [ -x test/integration/run.sh ]; then
 			run_suite integration 900 test/integration/run.sh
 		else
 			missing_suite integration test/integration/run.sh
+		fi
+		;;
+	valgrind)
+		if [ "${VALGRIND:-0}" == 1 ]; then
+			echo "# ===== valgrind ====="
+			echo "# the integration suite already ran under valgrind"
+		elif command -v valgrind >/dev/null; then
+			run_suite valgrind 900 "${valgrind_suite[@]}"
+		else
+			missing_suite valgrind valgrind
 		fi
 		;;
 	vm)

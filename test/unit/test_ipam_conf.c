@@ -436,6 +436,24 @@ static void test_resolv_conf(void **state)
 	assert_int_equal(ipam_parse_resolv_conf("/nonexistent/resolv.conf", &dns, &err), -1);
 	assert_non_null(strstr(err->msg, "/nonexistent/resolv.conf"));
 	cni_error_freep(&err);
+
+	/* A FIFO (no writer: opening it blocking would hang) and a directory are refused at once. */
+	{
+		cleanup_free char *fifo = xasprintf("%s/fifo", tmpdir);
+
+		assert_int_equal(mkfifo(fifo, 0600), 0);
+		assert_int_equal(ipam_parse_resolv_conf(fifo, &dns, &err), -1);
+		assert_int_equal(err->code, CNI_ERR_INVALID_CONFIG);
+		assert_non_null(strstr(err->msg, "not a file"));
+		cni_error_freep(&err);
+		unlink(fifo);
+		assert_int_equal(ipam_parse_resolv_conf(tmpdir, &dns, &err), -1);
+		assert_int_equal(err->code, CNI_ERR_INVALID_CONFIG);
+		cni_error_freep(&err);
+	}
+	/* A character device is read as a file (the reference reads /dev/null as empty). */
+	assert_int_equal(ipam_parse_resolv_conf("/dev/null", &dns, &err), 0);
+	assert_int_equal(dns.nameservers.n, 0);
 }
 
 /* ---- verbs in-process ----------------------------------------------------- */
