@@ -206,6 +206,26 @@ int l2_child_del(struct netns *container, const char *ifname, const char *kind,
 	return r;
 }
 
+int l2_cmd_del_child(const struct cni_cmd *cmd, const char *kind, struct cni_error **err)
+{
+	cleanup_netns struct netns *cont = NULL;
+	int r = 0;
+
+	/*
+	 * Best effort, every step runs and the first failure is reported.  No
+	 * master lookup (the reference's ipvlan needs one even here): DEL must
+	 * work when the master or the netns is gone.
+	 */
+	if (cmd->conf->ipam_type && ipam_del(cmd, err) < 0)
+		r = -1;
+	if (cmd->netns_fd < 0)
+		return r;
+	if (netns_from_fd(cmd->netns_fd, false, cmd->netns, &cont, err) < 0 ||
+	    l2_child_del(cont, cmd->ifname, kind, err) < 0)
+		r = -1;
+	return r;
+}
+
 bool l2_ipam_builtin(const struct cni_netconf *conf)
 {
 	const char *t = conf->ipam_type;

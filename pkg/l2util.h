@@ -97,6 +97,9 @@ void l2_temp_name(struct netns *container, const char *ifname, char ret[IFNAMSIZ
 int l2_child_del(struct netns *container, const char *ifname, const char *kind,
 		 struct cni_error **err);
 
+/* The whole DEL of macvlan and ipvlan: IPAM, then the child link of kind. */
+int l2_cmd_del_child(const struct cni_cmd *cmd, const char *kind, struct cni_error **err);
+
 /* "veth" + 8 random lowercase hex digits (the reference's RandomVethName). */
 void l2_random_name(const char *prefix, char ret[IFNAMSIZ]);
 

@@ -204,18 +204,7 @@ undo:
 
 static int cmd_del(const struct cni_cmd *cmd, struct cni_error **err)
 {
-	cleanup_netns struct netns *cont = NULL;
-	int r = 0;
-
-	/* Best effort: every step runs, the first failure is reported. */
-	if (cmd->conf->ipam_type && ipam_del(cmd, err) < 0)
-		r = -1;
-	if (cmd->netns_fd < 0)
-		return r;
-	if (netns_from_fd(cmd->netns_fd, false, cmd->netns, &cont, err) < 0 ||
-	    l2_child_del(cont, cmd->ifname, "macvlan", err) < 0)
-		r = -1;
-	return r;
+	return l2_cmd_del_child(cmd, "macvlan", err);
 }
 
 static int cmd_check(const struct cni_cmd *cmd, struct cni_error **err)
