@@ -11,7 +11,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=$ROOT/bin
 [ "$(id -u)" = 0 ] || { echo "demo: run as root (it creates network namespaces)" >&2; exit 1; }
-for p in loopback host-local static; do
+for p in loopback host-local static bridge portmap; do
 	[ -x "$BIN/$p" ] || { echo "demo: $BIN/$p missing: run 'make' first" >&2; exit 1; }
 done
 
@@ -19,9 +19,11 @@ tag=cnic-demo-$$
 node=$tag-node
 data=$(mktemp -d /tmp/cnic-demo.XXXXXX)
 containers=()
+pids=()
 
 cleanup()
 {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	for c in "${containers[@]}"; do ip netns del "$c" 2>/dev/null || true; done
 	ip netns del "$node" 2>/dev/null || true
 	rm -rf "$data"
@@ -86,6 +88,44 @@ say "a hostile config is refused with a CNI error and changes nothing"
 plugin host-local ADD ctr5 "/run/netns/$tag-c1" eth0 \
 	'{"cniVersion":"1.0.0","name":"../../etc","type":"host-local","ipam":{"type":"host-local","subnet":"198.18.30.0/24"}}' |
 	jq -c . || true
+
+say "bridge + portmap: two containers on one bridge, a host port reachable from outside the node"
+ext=$tag-ext
+ip netns add "$ext"; containers+=("$ext")
+ip -n "$node" link add up0 type veth peer name wan0 netns "$ext"
+ip -n "$node" addr add 198.19.99.1/24 dev up0; ip -n "$node" link set up0 up
+ip -n "$ext" addr add 198.19.99.2/24 dev wan0; ip -n "$ext" link set wan0 up
+ip -n "$ext" link set lo up
+br_conf=$(cat <<JSON
+{"cniVersion":"1.0.0","name":"demo-br","type":"bridge","bridge":"cnicdemo0","isDefaultGateway":true,
+ "ipMasq":true,"ipam":{"type":"host-local","dataDir":"$data","subnet":"198.18.30.0/24"}}
+JSON
+)
+pm_conf()  # portmap gets the bridge's result as prevResult, as a runtime chains them
+{
+	jq -c --argjson prev "$1" '{cniVersion:"1.0.0",name:"demo-br",type:"portmap",
+		runtimeConfig:{portMappings:[{hostPort:8080,containerPort:80,protocol:"tcp"}]},
+		prevResult:$prev}' <<<'{}'
+}
+declare -A res
+for c in web client; do
+	ip netns add "$tag-$c"; containers+=("$tag-$c")
+	res[$c]=$(plugin bridge ADD "$c" "/run/netns/$tag-$c" eth0 "$br_conf")
+	echo "$c: $(jq -r '.ips[0].address' <<<"${res[$c]}") on $(jq -r '.interfaces[0].name' <<<"${res[$c]}"), host end $(jq -r '.interfaces[1].name' <<<"${res[$c]}")"
+done
+plugin portmap ADD web "/run/netns/$tag-web" eth0 "$(pm_conf "${res[web]}")" >/dev/null
+web_ip=$(jq -r '.ips[0].address' <<<"${res[web]}"); web_ip=${web_ip%/*}
+ip netns exec "$tag-client" busybox ping -c 1 -W 2 "$web_ip" >/dev/null && echo "client -> web ($web_ip): ping ok"
+mkdir -p "$data/www" && echo "hello from a cnic container" >"$data/www/index.html"
+ip netns exec "$tag-web" busybox httpd -f -p 80 -h "$data/www" & pids+=($!)
+for _ in $(seq 50); do  # bounded: up to 5 s for httpd to listen
+	ip netns exec "$tag-web" curl -s -o /dev/null -m 1 "http://$web_ip/" && break; sleep 0.1
+done
+echo "outside -> node:8080 -> web:80 says: $(ip netns exec "$ext" curl -sS -m 5 http://198.19.99.1:8080/)"
+echo "nft elements for the mapping: $(ip netns exec "$node" nft -j list ruleset | jq '[.nftables[] | select(.set) | .set.elem // [] | length] | add')"
+plugin portmap DEL web "/run/netns/$tag-web" eth0 "$(pm_conf "${res[web]}")"
+for c in web client; do plugin bridge DEL "$c" "/run/netns/$tag-$c" eth0 "$br_conf"; done
+echo "after DEL: veths on the node: $(ip -n "$node" -o link show type veth | grep -c veth || true), reservations: $(find "$data/demo-br" -type f ! -name lock ! -name 'last_reserved_ip.*' | wc -l)"
 
 say "tear down: DEL everything, then nothing is left"
 for i in 1 3 4; do plugin host-local DEL "ctr$i" "" eth0 "$hl_conf"; done
