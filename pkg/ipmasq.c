@@ -665,6 +665,11 @@ static bool orphan(int set, const struct nft_elem_info *e, void *arg)
 	return !bsearch(&key, c->valid, c->n_valid, sizeof(char *), cmp_str);
 }
 
+static bool masq_gone(const struct nft_elem_info *e, void *arg)
+{
+	return orphan(0, e, arg);
+}
+
 /*
  * Subnet elements no longer needed: no address of masq4/6 that outlives
  * this GC lies in them (whatever its network: the elements are shared).  A
@@ -683,18 +688,9 @@ static size_t gc_subnets(struct nft_batch *b, const struct all_elems *a, void *a
 
 		for (size_t i = 0; i < sl->n; i++) {
 			const struct nft_elem_info *s = &sl->v[i];
-			bool used = false;
 			struct nft_elem e;
 
-			if (s->comment || s->key_len != 2 * alen || s->key_end_len != 2 * alen)
-				continue;
-			for (size_t j = 0; j < ml->n && !used; j++) {
-				const struct nft_elem_info *m = &ml->v[j];
-				used = m->key_len == alen && !orphan(0, m, arg) &&
-				       memcmp(s->key, m->key, alen) <= 0 &&
-				       memcmp(m->key, s->key_end, alen) <= 0;
-			}
-			if (used)
+			if (!nft_shared_subnet_unused(s, ml, alen, masq_gone, arg))
 				continue;
 			nft_elem_from_info(&e, s);
 			nft_batch_del_elems(b, FAM, TABLE, sets[v6 ? S_SUBNET6 : S_SUBNET4].name,

@@ -999,6 +999,22 @@ void nft_elem_list_free(struct nft_elem_list *l)
 	l->n = 0;
 }
 
+bool nft_shared_subnet_unused(const struct nft_elem_info *s, const struct nft_elem_list *addrs,
+			      uint32_t alen, bool (*gone)(const struct nft_elem_info *e, void *arg),
+			      void *arg)
+{
+	if (s->comment || s->key_len != 2 * alen || s->key_end_len != 2 * alen)
+		return false;
+	for (size_t j = 0; j < addrs->n; j++) {
+		const struct nft_elem_info *a = &addrs->v[j];
+
+		if (a->key_len == alen && !gone(a, arg) && memcmp(s->key, a->key, alen) <= 0 &&
+		    memcmp(a->key, s->key_end, alen) <= 0)
+			return false;
+	}
+	return true;
+}
+
 void nft_elem_from_info(struct nft_elem *ret, const struct nft_elem_info *e)
 {
 	*ret = (struct nft_elem){

@@ -235,6 +235,16 @@ void nft_elem_info_free(struct nft_elem_info *e);
 void nft_elem_from_info(struct nft_elem *ret, const struct nft_elem_info *e);
 
 /*
+ * GC of the shared, untagged "subnet . subnet" interval elements that ipMasq
+ * and portmap keep per subnet: true when s is such an element (addresses of
+ * alen bytes) and no element of addrs lies in it, leaving out those gone()
+ * says this GC removes.  Then s may be deleted.
+ */
+bool nft_shared_subnet_unused(const struct nft_elem_info *s, const struct nft_elem_list *addrs,
+			      uint32_t alen, bool (*gone)(const struct nft_elem_info *e, void *arg),
+			      void *arg);
+
+/*
  * Every element of a set with its comment.  A missing table or set gives
  * an empty list.  The dump is retried when interrupted.
  */

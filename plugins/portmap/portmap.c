@@ -1074,18 +1074,9 @@ static size_t gc_queue_hs(struct nft_batch *b, const struct pm_names *nm,
 
 		for (size_t i = 0; i < hs->n; i++) {
 			const struct nft_elem_info *s = &hs->v[i];
-			bool used = false;
 			struct nft_elem e;
 
-			if (s->comment || s->key_len != 2 * alen || s->key_end_len != 2 * alen)
-				continue;
-			for (size_t j = 0; j < hc->n && !used; j++) {
-				const struct nft_elem_info *h = &hc->v[j];
-				used = h->key_len == alen && !orphan(h, c) &&
-				       memcmp(s->key, h->key, alen) <= 0 &&
-				       memcmp(h->key, s->key_end, alen) <= 0;
-			}
-			if (used)
+			if (!nft_shared_subnet_unused(s, hc, alen, orphan, c))
 				continue;
 			nft_elem_from_info(&e, s);
 			nft_batch_del_elems(b, PM_FAMILY, PM_TABLE, pm_set_name(nm, v6 ? PM_HS6 : PM_HS4),
