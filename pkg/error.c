@@ -112,6 +112,22 @@ int cni_error_add_details(struct cni_error **err, const char *fmt, ...)
 	return -1;
 }
 
+int cni_error_move(struct cni_error **dst, struct cni_error **src)
+{
+	if (!src || !*src)
+		return -1;
+	if (dst && !*dst) {
+		*dst = *src;
+		*src = NULL;
+		return -1;
+	}
+	if (dst)
+		cni_error_add_details(dst, "then: %s%s%s", (*src)->msg,
+				      (*src)->details ? ": " : "", (*src)->details ? (*src)->details : "");
+	cni_error_freep(src);
+	return -1;
+}
+
 void cni_error_free(struct cni_error *e)
 {
 	if (!e)

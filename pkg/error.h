@@ -72,6 +72,16 @@ int cni_error_wrap(struct cni_error **err, const char *fmt, ...) __attribute__((
 int cni_error_add_details(struct cni_error **err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/*
+ * Hand an error collected in a local up to the caller's: when *dst is free,
+ * *src moves there; when *dst already holds an earlier error, that one keeps
+ * its code and message and src's message is appended to its details, so a
+ * second failure (e.g. inside a rollback) is reported, not dropped.  dst may
+ * be NULL (nobody listening: src is freed).  *src is NULL afterwards.
+ * Returns -1, like the setters.
+ */
+int cni_error_move(struct cni_error **dst, struct cni_error **src);
+
 void cni_error_free(struct cni_error *e);
 void cni_error_freep(struct cni_error **e);
 #define cleanup_error __attribute__((cleanup(cni_error_freep)))
