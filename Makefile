@@ -6,6 +6,7 @@
 #   make demo         (root) wire throwaway namespaces through the plugins
 #   make bench        ours vs the reference, side by side
 #   make bench-report (root) docs/benchmarks.md + docs/bench/*.svg, ~10-15 min
+#   make faults-sweep (root) syscall error sweeps over every plugin and verb
 #   make install      PREFIX=/opt/cni/bin DESTDIR=
 #   STATIC=0          link the plugins dynamically (default: fully static, see below)
 #   SANITIZE=1        build the plugins with AddressSanitizer + UndefinedBehaviorSanitizer
@@ -160,6 +161,12 @@ bench: all
 .PHONY: bench-report
 bench-report: all
 	@test/bench/report.sh
+
+# (root) Syscall error sweeps over every plugin and verb (docs/hardening.md),
+# every failable call in both modes; `make test` runs a sample of it.
+.PHONY: faults-sweep
+faults-sweep: all
+	@test/faults/sweep.sh
 
 # Installed plugins are stripped (debug info is ~40% of a static binary and
 # nodes never need it); INSTALL_STRIP= keeps it.  Each file is written under
