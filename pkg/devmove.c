@@ -184,8 +184,10 @@ static int first_entry(const char *dir, char ret[IFNAMSIZ], struct cni_error **e
 		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, errno,
 				     "failed to read directory %s: %s", dir, strerror(errno));
 	for (int i = 0; i < n; i++) {
-		if (r < 0 && list[i]->d_name[0] != '.' && strlen(list[i]->d_name) < IFNAMSIZ) {
-			snprintf(ret, IFNAMSIZ, "%s", list[i]->d_name);
+		size_t len = strlen(list[i]->d_name);
+
+		if (r < 0 && list[i]->d_name[0] != '.' && len < IFNAMSIZ) {
+			memcpy(ret, list[i]->d_name, len + 1);
 			r = 0;
 		}
 		free(list[i]);
