@@ -214,7 +214,14 @@ static int move_in(struct netns *host, struct netns *cont, const struct cnl_link
 	l2_temp_name(cont, ifname, tmp);
 	if (dm_link_move(host, hdev->ifindex, hdev->name, cont, tmp, &e) < 0)
 		goto undo_alias;
-	cur = link_exists(cont, tmp) ? tmp : hdev->name;
+	cur = tmp;
+	if (cnl_link_get(cont, tmp, &l, &e) < 0) {
+		if (!cnl_not_found(e))
+			goto undo_move;
+		cni_error_free(e);
+		e = NULL;
+		cur = hdev->name;
+	}
 	if (cnl_link_rename(cont, cur, ifname, &e) < 0)
 		goto undo_move;
 	cur = ifname;
@@ -223,7 +230,20 @@ static int move_in(struct netns *host, struct netns *cont, const struct cnl_link
 	return 0;
 
 undo_move:
-	(void)move_out(cont, host, cur, hdev->name, old_alias, &u);
+	/* Whichever name it has by now (a lookup may be what failed). */
+	{
+		const char *names[] = { cur, tmp, hdev->name, ifname };
+
+		for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+			char a[DM_ALIAS_MAX];
+
+			if (dm_link_get_alias(cont, names[i], 0, &l, a, NULL) < 0 ||
+			    strcmp(a, hdev->name) != 0)
+				continue;
+			(void)move_out(cont, host, names[i], hdev->name, old_alias, &u);
+			break;
+		}
+	}
 	if (!u && cnl_link_is_up(hdev))
 		(void)cnl_link_set_up(host, hdev->name, true, &u);
 	cni_error_move(&e, &u);
@@ -279,8 +299,14 @@ static int cmd_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cn
 		if (!c.dpdk && ifconfig_apply(cont, cmd->ifname, r, 0,
 					      &(struct ifconfig_opts){ .dad = true }, err) < 0)
 			goto undo;
-		cni_dns_copy(&r->dns, &cmd->conf->dns);
+		cni_dns_copy(&r->dns, &ipam->dns);
 	}
+	/*
+	 * The config's DNS, else IPAM's (the reference drops IPAM's, QUIRK #6,
+	 * as macvlan); without IPAM none, as the reference.
+	 */
+	if (l3 && !cni_dns_is_empty(&cmd->conf->dns))
+		cni_dns_copy(&r->dns, &cmd->conf->dns);
 	*ret = TAKE_PTR(r);
 	return 0;
 

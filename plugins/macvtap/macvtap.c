@@ -282,11 +282,14 @@ static int cmd_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cn
 			ip->interface = 0;
 		}
 		cni_routes_copy(&r->routes, &ipam->routes);
+		cni_dns_copy(&r->dns, &ipam->dns);
 		if (ifconfig_apply(cont, cmd->ifname, r, 0,
 				   &(struct ifconfig_opts){ .dad = true, .arp_notify = true }, err) < 0)
 			goto undo;
 	}
-	cni_dns_copy(&r->dns, &cmd->conf->dns);
+	/* The config's DNS, else IPAM's (the reference drops IPAM's, QUIRK #6, as macvlan). */
+	if (!cni_dns_is_empty(&cmd->conf->dns))
+		cni_dns_copy(&r->dns, &cmd->conf->dns);
 	*ret = TAKE_PTR(r);
 	return 0;
 
