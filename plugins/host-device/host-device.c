@@ -397,20 +397,38 @@ static int cmd_del(const struct cni_cmd *cmd, struct cni_error **err)
 	if (netns_open_current(&host, err) < 0)
 		return -1;
 	if (cmd->netns_fd >= 0) {
+		char tmp[IFNAMSIZ], byalias[IFNAMSIZ] = "";
+		const char *names[3] = { cmd->ifname, tmp, byalias };
+
 		if (netns_from_fd(cmd->netns_fd, false, cmd->netns, &cont, err) < 0)
 			return -1;
-		if (dm_link_get_alias(cont, cmd->ifname, 0, &l, alias, &e) < 0) {
-			if (!cnl_not_found(e))
-				r = cni_error_move(err, &e);
-			cni_error_free(e);
-		} else if (*alias) {
+		/*
+		 * CNI_IFNAME, or where an ADD killed half way left it: under our
+		 * temporary name, or (kernels that keep the name on a move) its
+		 * host name, which only a "device" config tells.
+		 */
+		l2_temp_name(cont, cmd->ifname, tmp);
+		if (c.device && dm_link_find_alias(cont, c.device, &l, &e) == 0 && l.ifindex)
+			memcpy(byalias, l.name, sizeof(byalias));
+		cni_error_freep(&e);
+		for (size_t i = 0; i < ARRAY_SIZE(names) && !found; i++) {
+			if (!*names[i])
+				continue;
+			if (dm_link_get_alias(cont, names[i], 0, &l, alias, &e) < 0) {
+				if (!cnl_not_found(e))
+					r = cni_error_move(err, &e);
+				cni_error_freep(&e);
+				continue;
+			}
 			/* Without an alias it is not a device we moved in: leave it alone. */
+			if (!*alias)
+				continue;
 			found = true;
 			if (strlen(alias) >= IFNAMSIZ)
 				return cni_error_set(err, CNI_ERR_INTERNAL, EINVAL,
 						     "alias \"%s\" of \"%s\" is not an interface name",
-						     alias, cmd->ifname);
-			if (move_out(cont, host, cmd->ifname, alias, "", err) < 0)
+						     alias, names[i]);
+			if (move_out(cont, host, names[i], alias, "", err) < 0)
 				r = -1;
 		}
 	}

@@ -307,13 +307,21 @@ undo:
 static int cmd_del(const struct cni_cmd *cmd, struct cni_error **err)
 {
 	cleanup_netns struct netns *host = NULL;
+	cleanup_netns struct netns *cont = NULL;
 	char tmp[IFNAMSIZ];
 	int r = l2_cmd_del_child(cmd, "macvtap", err);
 
-	/* Left in the host by an ADD killed between creation and the move. */
+	/*
+	 * An ADD killed before the rename leaves the link under its temporary
+	 * name: in the host before the move, in the container after it.
+	 */
 	temp_name(cmd, tmp);
 	if (netns_open_current(&host, err) < 0 ||
 	    l2_link_del_kind(host, tmp, "macvtap", false, err) < 0)
+		r = -1;
+	if (cmd->netns_fd >= 0 &&
+	    (netns_from_fd(cmd->netns_fd, false, cmd->netns, &cont, err) < 0 ||
+	     l2_link_del_kind(cont, tmp, "macvtap", false, err) < 0))
 		r = -1;
 	return r;
 }

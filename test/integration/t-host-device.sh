@@ -210,6 +210,22 @@ for ((n = 1; n <= NSEND; n++)); do
 done
 is "ADD failing at each of its $NSEND netlink requests ($fails failed) leaves everything as it was" "$bad" ""
 
+# Killed at each of them instead: DEL then finds the device wherever it was left.
+bad=""
+for ((n = 1; n <= NSEND; n++)); do
+	in_ns "$NODE" env -i PATH="$PATH" CNI_COMMAND=ADD CNI_CONTAINERID=rb CNI_NETNS="$(netns_path "$C1")" \
+		CNI_IFNAME=net1 CNI_PATH="$BIN" strace -f -qq -o /dev/null -e trace=sendmsg \
+		-e inject=sendmsg:signal=KILL:when=$n "$HD" <<<"$RB" >/dev/null 2>&1
+	hd DEL rb "$(netns_path "$C1")" "$RB"
+	[ "$RC" -eq 0 ] || bad+=" #$n:DEL-failed"
+	ip -n "$NODE" link set hd0 up 2>/dev/null
+	# A kill between setting the alias and the move leaves the alias on the device in the node.
+	[ "$(dev "$NODE" hd0 '.ifalias // ""')" == hd0 ] && ip -n "$NODE" link set hd0 alias ""
+	[ "$(node_state)" == "$NODE_STATE" ] || bad+=" #$n:node($(node_state))"
+	[ "$(links_in "$C1" | tr '\n' ' ')" == "lo " ] || bad+=" #$n:container($(links_in "$C1" | tr '\n' ' '))"
+done
+is "ADD killed at each netlink request, then DEL: the device is back" "$bad" ""
+
 # ---- DEL when the container netns is gone ---------------------------------------------------
 
 # The kernel returns a physical device to the initial netns when its netns dies, under its
