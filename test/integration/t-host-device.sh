@@ -252,6 +252,24 @@ is "DEL does not rename a link whose name the kernel did not give" "$(dev "$NODE
 ip -n "$NODE" link set weird2 name hd2
 ip -n "$NODE" link set hd2 alias "uplink-kept"
 
+# ---- through libcni (cnitool) -----------------------------------------------------------------
+
+need_cnitool
+mkdir -p "$T/net.d"
+jq -nc '{cniVersion: "1.0.0", name: "hdlib", plugins: [{type: "host-device", device: "hd0",
+	ipam: {type: "static", addresses: [{address: "198.18.40.2/24"}]}}, {type: "tuning", mtu: 1400}]}' \
+	>"$T/net.d/10-hd.conflist"
+cnitool_run "$NODE" add hdlib "$(netns_path "$C1")" CNI_CONTAINERID=lib CNI_IFNAME=net1
+is "libcni ADD (host-device, then tuning)" "$RC" 0
+is "... hd0 in the container as net1, tuned" "$(dev "$C1" net1 '.ifalias + " " + (.mtu | tostring)')" "hd0 1400"
+cnitool_run "$NODE" check hdlib "$(netns_path "$C1")" CNI_CONTAINERID=lib CNI_IFNAME=net1
+is "libcni CHECK" "$RC $ERR" "0 "
+cnitool_run "$NODE" del hdlib "$(netns_path "$C1")" CNI_CONTAINERID=lib CNI_IFNAME=net1
+is "libcni DEL" "$RC" 0
+is "... hd0 back (tuning restored its MTU first)" "$(dev "$NODE" hd0 '.ifname + " " + (.mtu | tostring)')" "hd0 1500"
+ip -n "$NODE" link set hd0 up
+assert_no_links "$C1"
+
 # ---- GC / STATUS -------------------------------------------------------------------------
 
 hd ADD gc "$(netns_path "$C1")" "$(conf 1.1.0 '' "$HL")"

@@ -207,6 +207,25 @@ for ((n = 1; n <= NSEND; n++)); do
 done
 is "ADD killed at each netlink request, then DEL: nothing left" "$bad" ""
 
+# ---- through libcni (cnitool): capabilities deviceID and mac ---------------------------------
+
+need_cnitool
+mkdir -p "$T/net.d"
+jq -nc '{cniVersion: "1.0.0", name: "mvtlib", plugins: [{type: "macvtap", master: "m0",
+	capabilities: {deviceID: true, mac: true}}]}' >"$T/net.d/10-mvt.conflist"
+cnitool_run "$NODE" add mvtlib "$(netns_path "$C1")" CNI_CONTAINERID=lib CNI_IFNAME=mvt0 \
+	CAP_ARGS='{"deviceID": "m1", "mac": "02:00:00:00:60:42"}'
+is "libcni ADD" "$RC" 0
+is "... runtimeConfig.deviceID picked m1" "$(dev "$C1" mvt0 .link_index)" "$(dev "$NODE" m1 .ifindex)"
+is "... runtimeConfig.mac" "$(dev "$C1" mvt0 .address)" 02:00:00:00:60:42
+cnitool_run "$NODE" check mvtlib "$(netns_path "$C1")" CNI_CONTAINERID=lib CNI_IFNAME=mvt0 \
+	CAP_ARGS='{"deviceID": "m1", "mac": "02:00:00:00:60:42"}'
+is "libcni CHECK" "$RC $ERR" "0 "
+cnitool_run "$NODE" del mvtlib "$(netns_path "$C1")" CNI_CONTAINERID=lib CNI_IFNAME=mvt0 \
+	CAP_ARGS='{"deviceID": "m1", "mac": "02:00:00:00:60:42"}'
+is "libcni DEL" "$RC" 0
+assert_no_links "$C1"
+
 # ---- versions, GC, STATUS -------------------------------------------------------------------------
 
 for v in 0.1.0 0.2.0 0.3.0 0.3.1 0.4.0 1.0.0 1.1.0; do

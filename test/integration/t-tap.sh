@@ -172,6 +172,24 @@ sweep()
 sweep sendmsg ENOBUFS
 sweep ioctl EPERM
 
+# ---- through libcni (cnitool): capability mac, chained with tuning ------------------------
+
+need_cnitool
+mkdir -p "$T/net.d"
+jq -nc '{cniVersion: "1.0.0", name: "taplib", plugins: [{type: "tap", multiQueue: true,
+	capabilities: {mac: true}}, {type: "tuning", mtu: 1360}]}' >"$T/net.d/10-tap.conflist"
+cnitool_run "$NODE" add taplib "$(netns_path "$C1")" CNI_CONTAINERID=lib CNI_IFNAME=tap0 \
+	CAP_ARGS='{"mac": "02:00:00:00:50:42"}'
+is "libcni ADD (tap, then tuning)" "$RC" 0
+is "... runtimeConfig.mac" "$(dev "$C1" tap0 .address)" 02:00:00:00:50:42
+is "... tuning chained on the tap" "$(dev "$C1" tap0 .mtu)" 1360
+cnitool_run "$NODE" check taplib "$(netns_path "$C1")" CNI_CONTAINERID=lib CNI_IFNAME=tap0 \
+	CAP_ARGS='{"mac": "02:00:00:00:50:42"}'
+is "libcni CHECK" "$RC $ERR" "0 "
+cnitool_run "$NODE" del taplib "$(netns_path "$C1")" CNI_CONTAINERID=lib CNI_IFNAME=tap0
+is "libcni DEL" "$RC" 0
+is "... nothing left" "$(links_in "$C1" | sort | tr '\n' ' ')" "br0 lo "
+
 # ---- versions, GC, STATUS --------------------------------------------------------------------------
 
 for v in 0.1.0 0.2.0 0.3.0 0.3.1 0.4.0 1.0.0 1.1.0; do
