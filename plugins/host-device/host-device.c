@@ -344,9 +344,7 @@ static int recover(const struct cni_cmd *cmd, struct netns *host, const struct h
 	struct cni_error *e = NULL;
 	struct cnl_link l;
 
-	if (c->device) {
-		if (link_exists(host, c->device))
-			return 0;
+	if (c->device && !link_exists(host, c->device)) {
 		if (dm_link_find_alias(host, c->device, &l, err) < 0)
 			return -1;
 		if (!l.ifindex)
@@ -357,9 +355,14 @@ static int recover(const struct cni_cmd *cmd, struct netns *host, const struct h
 	}
 	if (dm_link_get_alias(host, NULL, l.ifindex, &l, alias, err) < 0)
 		return -1;
+	/*
+	 * In the node under its own name, its alias that name: an ADD killed
+	 * before the move, or the reference's DEL (1.1.x leaves it).  Tidy up.
+	 */
+	if (strcmp(alias, l.name) == 0)
+		return dm_link_set_alias(host, l.ifindex, l.name, "", err);
 	snprintf(devn, sizeof(devn), "dev%d", l.ifindex);
 	if (!*alias || strlen(alias) >= IFNAMSIZ || strchr(alias, '/') || strchr(alias, ' ') ||
-	    strcmp(alias, l.name) == 0 ||
 	    (strcmp(l.name, cmd->ifname) != 0 && strcmp(l.name, devn) != 0))
 		return 0;
 	if (link_exists(host, alias))

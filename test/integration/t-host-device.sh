@@ -219,8 +219,6 @@ for ((n = 1; n <= NSEND; n++)); do
 	hd DEL rb "$(netns_path "$C1")" "$RB"
 	[ "$RC" -eq 0 ] || bad+=" #$n:DEL-failed"
 	ip -n "$NODE" link set hd0 up 2>/dev/null
-	# A kill between setting the alias and the move leaves the alias on the device in the node.
-	[ "$(dev "$NODE" hd0 '.ifalias // ""')" == hd0 ] && ip -n "$NODE" link set hd0 alias ""
 	[ "$(node_state)" == "$NODE_STATE" ] || bad+=" #$n:node($(node_state))"
 	[ "$(links_in "$C1" | tr '\n' ' ')" == "lo " ] || bad+=" #$n:container($(links_in "$C1" | tr '\n' ' '))"
 done
@@ -316,9 +314,10 @@ netns_new D hdd
 hd ADD d "$(netns_path "$D")" "$(conf 1.0.0)"
 VALGRIND=0 cni_json "$NODE" "$RHD" DEL d "$(netns_path "$D")" net1 "$(conf 1.0.0)" CNI_PATH="$REF"
 is_success "the reference's DEL of our ADD"
-# Debian's 1.1.1 leaves the alias on it (1.9 clears it, as ours does).
+# Debian's 1.1.1 leaves the alias on it (1.9 clears it, as ours does); our DEL tidies it.
 is "... returns the device" "$(dev "$NODE" hd0 .ifname)" hd0
-ip -n "$NODE" link set hd0 alias ""
+hd DEL d "$(netns_path "$D")" "$(conf 1.0.0)"
+is "... a DEL of ours then clears the alias it left" "$(dev "$NODE" hd0 '.ifalias // ""')" ""
 ip -n "$NODE" link set hd0 up
 # The reference leaks the device in the container when IPAM fails; ours' DEL recovers it.
 VALGRIND=0 cni_json "$NODE" "$RHD" ADD d "$(netns_path "$D")" net1 \
