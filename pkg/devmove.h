@@ -25,7 +25,8 @@
 /*
  * Move link ifindex of from into to (RTM_SETLINK + IFLA_NET_NS_FD).  The
  * kernel keeps the name unless it is taken in to; then it names the link
- * pat instead (a plain name, EEXIST if that is taken too; NULL: EEXIST).
+ * pat instead (a plain name, EEXIST if that is taken too; NULL: EEXIST);
+ * some kernels (6.18 here) give it pat even without a clash.
  * name is for messages.  The kernel brings the link down on the way.
  */
 int dm_link_move(struct netns *from, int ifindex, const char *name, struct netns *to,

@@ -141,7 +141,7 @@ static bool link_exists(struct netns *ns, const char *name)
  * Take link cur (in the container) back to the host as hostname: down,
  * renamed there to hostname (or a temporary name if the container has a
  * hostname of its own), moved with hostname as the name to take in the
- * host (kernels since 6.x apply it always, older ones only on a clash),
+ * host (some kernels apply it always, as 6.18 does, others only on a clash),
  * renamed in the host if it arrived under another name, alias set to
  * restore_alias.  If the host has a hostname by now, the device stays in
  * the container and this fails.
