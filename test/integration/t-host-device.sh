@@ -281,6 +281,15 @@ cni_json "$NODE" "$HD" STATUS "" "" "" "$(conf 1.1.0 '' "$HL")"
 is_success "STATUS"
 hd DEL gc "$(netns_path "$C1")" "$(conf 1.1.0 '' "$HL")"
 ip -n "$NODE" link set hd0 up
+# DEL without CNI_NETNS still releases the address (the reference returns before IPAM).
+hd ADD nons "$(netns_path "$C1")" "$(conf 1.0.0 '' "$HL")"
+is "ADD reserved an address" "$(ipam_files "$DATA/hdnet" | wc -l)" 1
+hd DEL nons "" "$(conf 1.0.0 '' "$HL")"
+is_success "DEL without CNI_NETNS"
+is "... released it" "$(ipam_files "$DATA/hdnet" | wc -l)" 0
+hd DEL nons "$(netns_path "$C1")" "$(conf 1.0.0 '' "$HL")"
+is "... a later DEL with the netns brings hd0 back" "$(dev "$NODE" hd0 .ifname)" hd0
+ip -n "$NODE" link set hd0 up
 
 # ---- against the reference ---------------------------------------------------------------
 
