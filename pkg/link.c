@@ -290,7 +290,7 @@ static int put_info_data(struct nl_msg *msg, const struct cnl_newlink *spec, str
 			return -1;
 		nla_nest_end(msg, peer);
 		nla_nest_end(msg, data);
-	} else if (strcmp(spec->kind, "macvlan") == 0) {
+	} else if (strcmp(spec->kind, "macvlan") == 0 || strcmp(spec->kind, "macvtap") == 0) {
 		if (!(data = nla_nest_start(msg, IFLA_INFO_DATA)) ||
 		    (spec->macvlan_mode &&
 		     nla_put_u32(msg, IFLA_MACVLAN_MODE, spec->macvlan_mode) < 0) ||

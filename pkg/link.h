@@ -70,15 +70,15 @@ int cnl_link_get_by_index(struct netns *ns, int ifindex, struct cnl_link *ret,
 
 /* A new link; zero / NULL members mean "kernel default". */
 struct cnl_newlink {
-	const char *kind; /* "veth", "bridge", "macvlan", "ipvlan" */
+	const char *kind; /* "veth", "bridge", "macvlan", "macvtap", "ipvlan" */
 	const char *name;
 	unsigned int mtu;
 	const char *mac;
 	/* Create it directly inside this namespace (IFLA_NET_NS_FD); NULL: ns itself. */
 	struct netns *netns;
-	/* macvlan/ipvlan: ifindex of the parent, in the namespace of the socket (ns). */
+	/* macvlan/macvtap/ipvlan: ifindex of the parent, in the namespace of the socket (ns). */
 	int parent;
-	uint32_t macvlan_mode;	     /* MACVLAN_MODE_*; 0: kernel default (vepa) */
+	uint32_t macvlan_mode;	     /* MACVLAN_MODE_* (also macvtap); 0: kernel default (vepa) */
 	uint32_t macvlan_bcqueuelen; /* 0: kernel default */
 	uint16_t ipvlan_mode;	     /* IPVLAN_MODE_L2 (0), _L3, _L3S */
 	bool bridge_vlan_filtering;

@@ -19,7 +19,8 @@
  *  - as a plugin (CNI_COMMAND set), installed under the name of the plugin
  *    it stands for, so a driver can alternate it with ours and the
  *    reference: "ptp" makes a veth (CNI_IFNAME in CNI_NETNS, peer in the
- *    current netns), "macvlan" a macvlan on "bm0"; ADD creates it and
+ *    current netns), "macvlan" a macvlan on "bm0" ("macvtap" a macvtap,
+ *    for test/bench/devices.sh); ADD creates it and
  *    prints "{}", DEL deletes it, CHECK does nothing.
  */
 #include <errno.h>
@@ -175,7 +176,7 @@ static int create_veth(int node, int ctrfd, const char *name, const char *peer_n
 	return talk(node, &r);
 }
 
-static int create_macvlan(int node, int ctrfd, int master, const char *name)
+static int create_macvlan(int node, int ctrfd, int master, const char *name, const char *kind)
 {
 	struct req r;
 	struct rtattr *li, *data;
@@ -186,7 +187,7 @@ static int create_macvlan(int node, int ctrfd, int master, const char *name)
 	put(r.nlh, IFLA_LINK, &master, sizeof(master));
 	put(r.nlh, IFLA_NET_NS_FD, &ctrfd, sizeof(ctrfd));
 	li = put(r.nlh, IFLA_LINKINFO, NULL, 0);
-	put(r.nlh, IFLA_INFO_KIND, "macvlan", 8);
+	put(r.nlh, IFLA_INFO_KIND, kind, strlen(kind) + 1);
 	data = put(r.nlh, IFLA_INFO_DATA, NULL, 0);
 	put(r.nlh, IFLA_MACVLAN_MODE, &mode, sizeof(mode));
 	end(r.nlh, data);
@@ -214,7 +215,7 @@ static void measure(const char *kind, int node, int ctr, int ctrfd, int master, 
 	for (unsigned i = 0; i < n; i++) {
 		double t0;
 
-		e = master ? create_macvlan(node, ctrfd, master, "fl0")
+		e = master ? create_macvlan(node, ctrfd, master, "fl0", "macvlan")
 			   : create_veth(node, ctrfd, "fl0", "flp0");
 		if (e)
 			die("create %s: %s", kind, strerror(e));
@@ -249,8 +250,8 @@ static int as_plugin(const char *self, const char *cmd)
 		if (node < 0)
 			die("socket: %m");
 		snprintf(peer, sizeof(peer), "fl%x", (unsigned)getpid());
-		if (!strcmp(base, "macvlan"))
-			e = create_macvlan(node, ctrfd, (int)if_nametoindex("bm0"), ifname);
+		if (!strcmp(base, "macvlan") || !strcmp(base, "macvtap"))
+			e = create_macvlan(node, ctrfd, (int)if_nametoindex("bm0"), ifname, base);
 		else
 			e = create_veth(node, ctrfd, ifname, peer);
 		if (!e)

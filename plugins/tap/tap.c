@@ -1,0 +1,330 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * tap: a persistent tap device created in the container netns as
+ * CNI_IFNAME, for a VM monitor (Kata, KubeVirt, Firecracker) to attach to.
+ * Keys: mac, mtu, multiQueue, owner, group, bridge (enslave it to a bridge
+ * in the container), selinuxContext, ipam (optional), dns; MAC also from
+ * CNI_ARGS and runtimeConfig.  See docs/tap.md.
+ *
+ * The device is made with the TUNSETIFF ioctl on /dev/net/tun opened inside
+ * the container netns (the kernel does not create tun devices over
+ * rtnetlink), never by exec'ing ip(8) as the reference does when owner or
+ * group is missing.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/if_tun.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../../ipam/ipam.h"
+#include "../../pkg/cleanup.h"
+#include "../../pkg/ifconfig.h"
+#include "../../pkg/l2util.h"
+#include "../../pkg/link.h"
+#include "../../pkg/netns.h"
+#include "../../pkg/rtnl.h"
+#include "../../pkg/skel.h"
+#include "../../pkg/types.h"
+
+struct tap_conf {
+	char *mac;
+	int mtu;
+	bool multi_queue;
+	uint32_t owner, group;
+	bool has_owner, has_group;
+	char *selinux_context;
+	char *bridge;
+};
+
+static const struct cni_field tap_fields[] = {
+	{ .key = "mac", .kind = CNI_FIELD_MAC, .offset = offsetof(struct tap_conf, mac),
+	  .flags = CNI_FIELD_NULL_OK },
+	{ .key = "mtu", .kind = CNI_FIELD_INT, .offset = offsetof(struct tap_conf, mtu),
+	  .flags = CNI_FIELD_NULL_OK, .min = 0, .max = INT_MAX },
+	{ .key = "multiQueue", .kind = CNI_FIELD_BOOL,
+	  .offset = offsetof(struct tap_conf, multi_queue), .flags = CNI_FIELD_NULL_OK },
+	{ .key = "owner", .kind = CNI_FIELD_UINT32, .offset = offsetof(struct tap_conf, owner),
+	  .flags = CNI_FIELD_NULL_OK | CNI_FIELD_HAS_PRESENT,
+	  .present = offsetof(struct tap_conf, has_owner) },
+	{ .key = "group", .kind = CNI_FIELD_UINT32, .offset = offsetof(struct tap_conf, group),
+	  .flags = CNI_FIELD_NULL_OK | CNI_FIELD_HAS_PRESENT,
+	  .present = offsetof(struct tap_conf, has_group) },
+	{ .key = "selinuxContext", .kind = CNI_FIELD_STRING,
+	  .offset = offsetof(struct tap_conf, selinux_context), .flags = CNI_FIELD_NULL_OK },
+	{ .key = "bridge", .kind = CNI_FIELD_STRING, .offset = offsetof(struct tap_conf, bridge),
+	  .flags = CNI_FIELD_NULL_OK },
+	{ 0 },
+};
+
+static const char *const tap_env_args[] = { "MAC", NULL };
+
+static void tap_conf_free(struct tap_conf *c)
+{
+	cni_fields_free(tap_fields, c);
+}
+
+/* SELinux is on when selinuxfs is mounted (libselinux's is_selinux_enabled test). */
+static bool selinux_enabled(void)
+{
+	struct stat st;
+
+	return stat("/sys/fs/selinux/enforce", &st) == 0;
+}
+
+/* The keys, then the MAC by precedence: "mac" < CNI_ARGS MAC < runtimeConfig.mac, as the reference. */
+static int load_conf(const struct cni_cmd *cmd, struct tap_conf *c, struct cni_error **err)
+{
+	const char *env_mac;
+	char mac[CNI_MAC_STRLEN];
+
+	if (cni_json_decode(cni_netconf_root(cmd->conf), tap_fields, c, "", err) < 0)
+		return -1;
+	env_mac = cni_env_args_get(&cmd->args, "MAC");
+	if (env_mac && *env_mac) {
+		if (cni_mac_parse(env_mac, mac) < 0)
+			return cni_error_set(err, CNI_ERR_INVALID_ENV, 0,
+					     "CNI_ARGS: invalid MAC address \"%s\"", env_mac);
+		free(c->mac);
+		c->mac = xstrdup(mac);
+	}
+	if (cmd->conf->rc.mac && *cmd->conf->rc.mac) {
+		if (cni_mac_parse(cmd->conf->rc.mac, mac) < 0)
+			return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
+					     "runtimeConfig.mac: invalid MAC address \"%s\"",
+					     cmd->conf->rc.mac);
+		free(c->mac);
+		c->mac = xstrdup(mac);
+	}
+	if (c->bridge && (strlen(c->bridge) >= IFNAMSIZ || strchr(c->bridge, '/')))
+		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, EINVAL,
+				     "invalid bridge name \"%s\"", c->bridge);
+	/*
+	 * The reference labels the device by exec'ing ip(8) under the context.
+	 * We create it in-process, so on a host that enforces SELinux the label
+	 * could not be honoured: refuse rather than make an unlabelled device.
+	 */
+	if (c->selinux_context && *c->selinux_context && selinux_enabled())
+		return cni_error_set(err, CNI_ERR_UNSUPPORTED_FIELD, 0,
+				     "selinuxContext \"%s\": labelling tap devices is not supported "
+				     "on this SELinux host",
+				     c->selinux_context);
+	return 0;
+}
+
+struct tap_args {
+	const char *name;
+	const struct tap_conf *c;
+};
+
+/* Runs inside the container netns: the tun fd's namespace is where the device is born. */
+static int create_tap(void *arg, struct cni_error **err)
+{
+	const struct tap_args *a = arg;
+	struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR };
+	int fd, r = -1;
+
+	if (a->c->multi_queue)
+		ifr.ifr_flags |= IFF_MULTI_QUEUE;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", a->name);
+	fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return cni_error_errno(err, errno, "failed to create tap: open /dev/net/tun");
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+		cni_error_errno(err, errno, "failed to create tap \"%s\"", a->name);
+	} else if (a->c->has_owner && ioctl(fd, TUNSETOWNER, (unsigned long)a->c->owner) < 0) {
+		cni_error_errno(err, errno, "failed to set owner %u of tap \"%s\"", a->c->owner,
+				a->name);
+	} else if (a->c->has_group && ioctl(fd, TUNSETGROUP, (unsigned long)a->c->group) < 0) {
+		cni_error_errno(err, errno, "failed to set group %u of tap \"%s\"", a->c->group,
+				a->name);
+	} else if (ioctl(fd, TUNSETPERSIST, 1UL) < 0) {
+		cni_error_errno(err, errno, "failed to make tap \"%s\" persistent", a->name);
+	} else {
+		r = 0;
+	}
+	/* Not yet persistent: closing the fd destroys the device. */
+	close(fd);
+	return r;
+}
+
+/* The tap, configured, as ifname; on failure nothing is left. */
+static int make_tap(struct netns *cont, const struct tap_conf *c, const char *ifname,
+		    int bridge_idx, struct cnl_link *ret, struct cni_error **err)
+{
+	char tmp[IFNAMSIZ];
+	struct cni_error *e = NULL;
+	const char *cur;
+
+	/*
+	 * TUNSETIFF attaches to a tap that already has the name: create under
+	 * a temporary one, fixed for this netns and ifname so that DEL finds
+	 * it if we die before the rename, and clear a leftover first.
+	 */
+	l2_temp_name(cont, ifname, tmp);
+	if (l2_link_del_kind(cont, tmp, "tun", false, err) < 0 ||
+	    netns_run(cont, create_tap, &(struct tap_args){ .name = tmp, .c = c }, err) < 0)
+		return -1;
+	cur = tmp;
+	if ((c->mtu && cnl_link_set_mtu(cont, tmp, (unsigned int)c->mtu, err) < 0) ||
+	    (c->mac && cnl_link_set_mac(cont, tmp, c->mac, err) < 0))
+		goto fail;
+	if (cnl_link_rename(cont, tmp, ifname, &e) < 0) {
+		if (e->errnum == EEXIST) {
+			cni_error_free(e);
+			e = NULL;
+			cni_error_set(&e, CNI_ERR_INTERNAL, EEXIST,
+				      "container interface \"%s\" already exists", ifname);
+		}
+		cni_error_move(err, &e);
+		goto fail;
+	}
+	cur = ifname;
+	if ((bridge_idx > 0 && cnl_link_set_master(cont, ifname, bridge_idx, err) < 0) ||
+	    cnl_link_set_up(cont, ifname, true, err) < 0 || cnl_link_get(cont, ifname, ret, err) < 0)
+		goto fail;
+	return 0;
+fail:
+	(void)cnl_link_del(cont, cur, NULL);
+	return -1;
+}
+
+static int bridge_get(struct netns *cont, const char *name, struct cnl_link *ret,
+		      struct cni_error **err)
+{
+	struct cni_error *e = NULL;
+
+	if (cnl_link_get(cont, name, ret, &e) < 0) {
+		if (!cnl_not_found(e))
+			return cni_error_move(err, &e);
+		cni_error_free(e);
+		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, ENODEV,
+				     "failed to get bridge %s: no such link in netns \"%s\"", name,
+				     cont->path);
+	}
+	if (strcmp(ret->kind, "bridge") != 0)
+		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
+				     "\"%s\" in netns \"%s\" is not a bridge", name, cont->path);
+	return 0;
+}
+
+static int cmd_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cni_error **err)
+{
+	__attribute__((cleanup(tap_conf_free))) struct tap_conf c = { 0 };
+	cleanup_netns struct netns *cont = NULL;
+	cleanup_result struct cni_result *r = NULL;
+	cleanup_result struct cni_result *ipam = NULL;
+	struct cnl_link link, br = { .ifindex = 0 };
+	bool l3 = cmd->conf->ipam_type != NULL;
+	bool ipam_done = false;
+
+	if (load_conf(cmd, &c, err) < 0 || l2_env_args_check(cmd, tap_env_args, err) < 0 ||
+	    netns_from_fd(cmd->netns_fd, false, cmd->netns, &cont, err) < 0 ||
+	    (c.bridge && *c.bridge && bridge_get(cont, c.bridge, &br, err) < 0))
+		return -1;
+	if (cnl_link_get(cont, cmd->ifname, &link, NULL) == 0)
+		return cni_error_set(err, CNI_ERR_INTERNAL, EEXIST,
+				     "container interface \"%s\" already exists", cmd->ifname);
+	if (make_tap(cont, &c, cmd->ifname, br.ifindex, &link, err) < 0)
+		return -1;
+
+	r = cni_result_new();
+	cni_result_add_iface(r, cmd->ifname, link.mac, cmd->netns);
+	if (l3) {
+		if (ipam_add(cmd, &ipam, err) < 0)
+			goto undo;
+		ipam_done = true;
+		if (ipam->n_ips == 0) {
+			cni_error_set(err, CNI_ERR_INTERNAL, 0, "IPAM plugin returned missing IP config");
+			goto undo;
+		}
+		for (size_t i = 0; i < ipam->n_ips; i++) {
+			struct cni_ip *ip = cni_result_add_ip(r);
+
+			*ip = ipam->ips[i];
+			ip->interface = 0;
+		}
+		cni_routes_copy(&r->routes, &ipam->routes);
+		cni_dns_copy(&r->dns, &ipam->dns);
+		if (ifconfig_apply(cont, cmd->ifname, r, 0,
+				   &(struct ifconfig_opts){ .dad = true, .arp_notify = true }, err) < 0)
+			goto undo;
+	}
+	/* The config's DNS, else IPAM's (the reference drops IPAM's, QUIRK #6, as macvlan). */
+	if (!cni_dns_is_empty(&cmd->conf->dns))
+		cni_dns_copy(&r->dns, &cmd->conf->dns);
+	*ret = TAKE_PTR(r);
+	return 0;
+
+undo:
+	if (ipam_done) {
+		struct cni_error *u = NULL;
+
+		(void)ipam_del(cmd, &u);
+		cni_error_move(err, &u);
+	}
+	(void)cnl_link_del(cont, cmd->ifname, NULL);
+	return -1;
+}
+
+static int cmd_del(const struct cni_cmd *cmd, struct cni_error **err)
+{
+	return l2_cmd_del_child(cmd, "tun", err);
+}
+
+static int cmd_check(const struct cni_cmd *cmd, struct cni_error **err)
+{
+	__attribute__((cleanup(tap_conf_free))) struct tap_conf c = { 0 };
+	cleanup_netns struct netns *cont = NULL;
+	const struct cni_result *prev;
+	struct cnl_link link, br;
+	int idx;
+
+	if (load_conf(cmd, &c, err) < 0 || l2_env_args_check(cmd, tap_env_args, err) < 0 ||
+	    netns_from_fd(cmd->netns_fd, false, cmd->netns, &cont, err) < 0 ||
+	    (cmd->conf->ipam_type && ipam_check(cmd, err) < 0) ||
+	    l2_prev_iface(cmd, "tap", &prev, &idx, err) < 0 ||
+	    l2_check_link(cont, &prev->ifaces[idx], "tun", &link, err) < 0)
+		return -1;
+	if (c.mtu && link.mtu != (unsigned int)c.mtu)
+		return cni_error_set(err, CNI_ERR_INTERNAL, 0,
+				     "tap \"%s\" MTU %u does not match the config's %d", link.name,
+				     link.mtu, c.mtu);
+	if (c.bridge && *c.bridge) {
+		if (bridge_get(cont, c.bridge, &br, err) < 0)
+			return -1;
+		if (link.master != br.ifindex)
+			return cni_error_set(err, CNI_ERR_INTERNAL, 0,
+					     "tap \"%s\" is not a port of bridge \"%s\"", link.name,
+					     c.bridge);
+	}
+	return ifconfig_check(cont, cmd->ifname, prev, idx, err);
+}
+
+static int cmd_gc(const struct cni_cmd *cmd, struct cni_error **err)
+{
+	return cmd->conf->ipam_type ? ipam_gc(cmd, err) : 0;
+}
+
+static int cmd_status(const struct cni_cmd *cmd, struct cni_error **err)
+{
+	return cmd->conf->ipam_type ? ipam_status(cmd, err) : 0;
+}
+
+static const struct cni_plugin plugin = {
+	.name = "tap",
+	.add = cmd_add,
+	.del = cmd_del,
+	.check = cmd_check,
+	.gc = cmd_gc,
+	.status = cmd_status,
+};
+
+int main(void)
+{
+	return cni_plugin_main(&plugin);
+}
