@@ -133,9 +133,112 @@ void cni_json_free(struct cni_json *v)
 	json_object_put(cnij_unwrap(v));
 }
 
+/* ---- Go's struct field matching ---------------------------------------- */
+
+/*
+ * The next character of s folded as Go's encoding/json folds field names:
+ * ASCII letters case-insensitively, and the two non-ASCII runes whose
+ * Unicode simple fold orbit holds an ASCII letter, KELVIN SIGN (U+212A, k)
+ * and LATIN SMALL LETTER LONG S (U+017F, s).  Every other byte is itself.
+ */
+static unsigned int fold_next(const unsigned char **s)
+{
+	const unsigned char *p = *s;
+
+	if (p[0] == 0xe2 && p[1] == 0x84 && p[2] == 0xaa) {
+		*s += 3;
+		return 'k';
+	}
+	if (p[0] == 0xc5 && p[1] == 0xbf) {
+		*s += 2;
+		return 's';
+	}
+	*s += 1;
+	return (p[0] >= 'A' && p[0] <= 'Z') ? p[0] - 'A' + 'a' : p[0];
+}
+
+bool cni_json_key_fold_equal(const char *a, const char *b)
+{
+	const unsigned char *x = (const unsigned char *)a, *y = (const unsigned char *)b;
+
+	while (*x && *y) {
+		if (fold_next(&x) != fold_next(&y))
+			return false;
+	}
+	return !*x && !*y;
+}
+
+/*
+ * Whether document key k feeds the struct field named name, as Go decides:
+ * an exact match, else a case-insensitive one unless another field of the
+ * same struct (fields, may be NULL) has exactly the name k or folds alike
+ * and comes first.
+ */
+static bool key_feeds(const char *k, const char *name, const struct cni_field *fields)
+{
+	if (strcmp(k, name) == 0)
+		return true;
+	if (!cni_json_key_fold_equal(k, name))
+		return false;
+	for (const struct cni_field *f = fields; f && f->key; f++) {
+		if (strcmp(f->key, k) == 0)
+			return false;
+	}
+	/* Of several fields folding alike, the first one in struct order takes it. */
+	for (const struct cni_field *f = fields; f && f->key; f++) {
+		if (cni_json_key_fold_equal(f->key, k))
+			return strcmp(f->key, name) == 0;
+	}
+	return true;
+}
+
+/*
+ * Go assigns each matching key in document order, so the last one wins.
+ * skip_null: JSON null is a no-op for the field's Go type (bool, numbers,
+ * string), so an earlier non-null value stays.  json-c keeps one entry per
+ * exact key (the last value, at the first one's position), which is the
+ * same except for interleaved repeats (docs/config-decoding.md).
+ */
+static bool lookup_field(struct json_object *o, const char *name, const struct cni_field *fields,
+			 bool skip_null, struct json_object **ret)
+{
+	bool found = false;
+
+	json_object_object_foreach(o, k, v) {
+		if ((v || !skip_null) && key_feeds(k, name, fields)) {
+			*ret = v;
+			found = true;
+		}
+	}
+	return found;
+}
+
+bool cnij_get(struct json_object *o, const char *key, struct json_object **ret)
+{
+	if (!o || !json_object_is_type(o, json_type_object))
+		return false;
+	return lookup_field(o, key, NULL, false, ret);
+}
+
+bool cnij_get_scalar(struct json_object *o, const char *key, struct json_object **ret)
+{
+	if (!o || !json_object_is_type(o, json_type_object))
+		return false;
+	return lookup_field(o, key, NULL, true, ret) || lookup_field(o, key, NULL, false, ret);
+}
+
 /* ---- accessors -------------------------------------------------------- */
 
 const struct cni_json *cni_json_get(const struct cni_json *obj, const char *key)
+{
+	struct json_object *v;
+
+	if (!cnij_get(cnij_unwrap(obj), key, &v))
+		return NULL;
+	return cnij_wrap(v);
+}
+
+const struct cni_json *cni_json_get_exact(const struct cni_json *obj, const char *key)
 {
 	struct json_object *o = cnij_unwrap(obj), *v;
 
@@ -822,6 +925,13 @@ void cni_fields_free(const struct cni_field *fields, void *dst)
 	}
 }
 
+/* Go types on which JSON null has no effect (not pointers, slices or maps). */
+static bool scalar_kind(enum cni_field_kind k)
+{
+	return k == CNI_FIELD_BOOL || k == CNI_FIELD_INT || k == CNI_FIELD_UINT32 ||
+	       k == CNI_FIELD_UINT64 || k == CNI_FIELD_STRING;
+}
+
 static int missing(const struct cni_field *f, const char *path, struct cni_error **err)
 {
 	cleanup_free char *p = cni_json_path_key(path, f->key);
@@ -857,7 +967,8 @@ int cni_json_decode(const struct cni_json *obj, const struct cni_field *fields, 
 		void *d = (char *)dst + f->offset;
 		int r;
 
-		if (!json_object_object_get_ex(o, f->key, &v) ||
+		if (!lookup_field(o, f->key, fields, scalar_kind(f->kind) &&
+			    (f->flags & CNI_FIELD_NULL_OK), &v) ||
 		    (!v && (f->flags & CNI_FIELD_NULL_OK))) {
 			if (f->flags & CNI_FIELD_REQUIRED) {
 				missing(f, path, err);
