@@ -21,7 +21,7 @@
 # external netns and from the node; after a containerd restart the pod is
 # still ready and reachable; StopPodSandbox and RemovePodSandbox leave no
 # link, nft element, IPAM reservation, cached result or netns behind.
-# About 20-40 s.
+# About 12 s.
 . "$(dirname "$0")/../integration/lib.sh"
 
 require containerd ctr runc containerd-shim-runc-v2 busybox curl nft /usr/bin/python3
