@@ -4,7 +4,7 @@
 sandbox, over the runtime's unix socket, printed as JSON.
 
     client.py --socket PATH [--stubs DIR] version
-    client.py ... run NAME [--port [HOSTIP:]HOSTPORT:CONTAINERPORT[/PROTO]]...
+    client.py ... run NAME [--port [HOSTIP:]HOSTPORT:CONTAINERPORT[/PROTO]]... [--cgroup-parent P]
     client.py ... status|stop|rm ID
     client.py ... list
 
@@ -61,6 +61,7 @@ def main():
     ap.add_argument("arg", nargs="?")
     ap.add_argument("--port", action="append", default=[])
     ap.add_argument("--namespace", default="e2e")
+    ap.add_argument("--cgroup-parent", default="")
     a = ap.parse_args()
 
     pb, pbg = load_stubs(a.stubs or tempfile.mkdtemp(prefix="cri-stubs."))
@@ -76,7 +77,8 @@ def main():
             md = pb.PodSandboxMetadata(name=a.arg, uid="uid-" + a.arg, namespace=a.namespace, attempt=0)
             cfg = pb.PodSandboxConfig(metadata=md, hostname=a.arg,
                                       port_mappings=[port(pb, p) for p in a.port],
-                                      labels={"app": a.arg})
+                                      labels={"app": a.arg},
+                                      linux=pb.LinuxPodSandboxConfig(cgroup_parent=a.cgroup_parent))
             r = rt.RunPodSandbox(pb.RunPodSandboxRequest(config=cfg), timeout=t)
             out = {"id": r.pod_sandbox_id}
         elif a.cmd == "status":
