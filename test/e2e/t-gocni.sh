@@ -15,14 +15,16 @@
 # port from the external netns and from the node (IPv4, IPv6, with and
 # without hostIP; a hostIP mapping not answering on another address),
 # Check, Remove leaves no link, nft element, rule, IPAM file or cached
-# result, a second Remove and one without the netns succeed.
+# result, a second Remove and one without the netns succeed.  With a
+# bandwidth plugin in the plugin dir, the containerd conflist with bandwidth
+# chained gets the rates go-cni sends (tc qdiscs checked, then gone).
 # The network names are made unique (host-local's state lives in
 # /var/lib/cni/networks/NAME); everything else in the conflists is as shipped.
 #
 # E2E_CNI_DIR=/usr/lib/cni runs the same against the reference plugins.
 . "$(dirname "$0")/../integration/lib.sh"
 
-require go busybox curl nft
+require go busybox curl nft tc
 CNI_DIR=${E2E_CNI_DIR:-$BIN}
 for p in bridge portmap firewall tuning host-local loopback; do
 	[ -x "$CNI_DIR/$p" ] || bail_out "$CNI_DIR/$p not built"
@@ -259,5 +261,43 @@ gocni "$NODE" "${ARGS[@]}" remove pm-1 "$CP"
 is "podman: Remove succeeds" "$RC" 0
 [ "$RC" -eq 0 ] || diag "$ERR"
 nothing_left "$NET" "$BR" "$CTR" 198.18.32.77
+
+# ---- bandwidth: the containerd conflist with bandwidth chained, the rates as
+# containerd sends them from a pod's kubernetes.io/*-bandwidth annotations
+# (go-cni's BandWidth: {"IngressRate":…,"EgressBurst":…}, bits/s and bits).
+if [ ! -x "$CNI_DIR/bandwidth" ]; then
+	pass "bandwidth # SKIP no bandwidth plugin in $CNI_DIR"
+else
+	new_node
+	NET=cnic-gocni-bw-$$
+	mkdir -p "$T/bw.d"
+	jq --arg n "$NET" '.name = $n | .plugins += [{"type": "bandwidth", "capabilities": {"bandwidth": true}}]' \
+		"$EX/containerd/10-containerd-net.conflist" >"$T/bw.d/10-bw.conflist"
+	NETS+=("$NET")
+	netns_new CTR pod
+	CP=$(netns_path "$CTR")
+	ARGS=(-conf-dir "$T/bw.d" -bandwidth 8000000,800000,4000000,400000 -p 18430:80/tcp)
+	gocni "$NODE" "${ARGS[@]}" setup bw-1 "$CP"
+	is "bandwidth: Setup succeeds" "$RC" 0
+	[ "$RC" -eq 0 ] || diag "$ERR"
+	ADDR=$(jq -r '.interfaces.eth0.ips[0] // empty' <<<"$OUT" 2>/dev/null)
+	HV=$(jq -r '[.raw[1].interfaces[] | select(.sandbox == null and .name != "cni0") | .name][0] // empty' \
+		<<<"$OUT" 2>/dev/null)
+	like "bandwidth: the result names the host veth" "$HV" '^veth'
+	IFB=$(links_in "$NODE" | grep '^bwp' || true)
+	like "bandwidth: an ifb for the egress rate" "$IFB" '^bwp[0-9a-f]{12}$'
+	tbf() { tc -n "$NODE" -j qdisc show dev "$1" 2>/dev/null | jq -r '[.[] | select(.kind == "tbf") | .options.rate][0] // empty'; }
+	is "bandwidth: ingress 8 Mbit/s on the host veth" "$(tbf "${HV:-none}")" 1000000
+	is "bandwidth: egress 4 Mbit/s on the ifb" "$(tbf "${IFB:-none}")" 500000
+	httpd_in "$CTR"
+	answers "bandwidth: hostPort 18430 from the external netns" "$EXT" "http://198.18.30.1:18430/"
+	gocni "$NODE" "${ARGS[@]}" check bw-1 "$CP"
+	is "bandwidth: Check succeeds" "$RC" 0
+	[ "$RC" -eq 0 ] || diag "$ERR"
+	gocni "$NODE" "${ARGS[@]}" remove bw-1 "$CP"
+	is "bandwidth: Remove succeeds" "$RC" 0
+	[ "$RC" -eq 0 ] || diag "$ERR"
+	nothing_left "$NET" cni0 "$CTR" "${ADDR:-198.18.40.2}"
+fi
 
 done_testing
