@@ -161,7 +161,7 @@ ctrd_cleanup()
 			kill -KILL "${p#/proc/}" 2>/dev/null
 		fi
 	done
-	grep -o "$P[^ ]*" /proc/mounts 2>/dev/null | sort -r | while read -r m; do umount -l "$m"; done
+	grep -o "${P}[^ ]*" /proc/mounts 2>/dev/null | sort -r | while read -r m; do umount -l "$m"; done
 	for ns in "${POD_NETNS[@]}"; do
 		if [ -e "$ns" ]; then
 			umount -l "$ns" 2>/dev/null
