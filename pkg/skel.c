@@ -12,6 +12,7 @@
 #include <json-c/json.h>
 
 #include "cleanup.h"
+#include "cnic-version.h"
 #include "log.h"
 #include "netns.h"
 #include "skel.h"

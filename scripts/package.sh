@@ -14,7 +14,7 @@
 #         (file times from SOURCE_DATE_EPOCH, default: the last commit).
 #   dist  OUTDIR/cni-plugins-linux-<arch>-v<VERSION>.tgz, laid out like the
 #         reference's release tarball (./bridge, ./portmap, ... at the top
-#         level, with README.md), plus its .sha256 and .sha512 files.
+#         level, with LICENSE and README.md), plus its .sha256 and .sha512.
 #
 # VERSION must be a Debian upstream version (digits first; + . ~ allowed).
 set -eu
@@ -53,9 +53,15 @@ deb)
 	doc=$root/usr/share/doc/cnic
 	install -d -m 0755 "$doc"
 	install -m 0644 "$top/README.md" "$doc/README.md"
+	install -m 0644 "$top/docs/licensing.md" "$doc/licensing.md"
 	cat >"$doc/copyright" <<EOF
 Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
 Upstream-Name: cnic
+Comment: The plugins are linked statically: each also contains copies of
+ glibc (LGPL-2.1+), json-c (MIT), libnl-3 (LGPL-2.1) and, in bridge, ptp,
+ portmap and firewall, libnftnl (GPL-2.0+), each under its own license.
+ licensing.md in this directory says what that means for redistribution.
+
 Files: *
 License: Apache-2.0
  On Debian systems the full text is in /usr/share/common-licenses/Apache-2.0.
@@ -93,6 +99,7 @@ dist)
 	d=$stage/dist
 	put "$d"
 	install -m 0644 "$top/README.md" "$d/README.md"
+	install -m 0644 "$top/LICENSE" "$d/LICENSE"
 	tgz=$out/cni-plugins-linux-$arch-v$version.tgz
 	tar -C "$d" --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$SOURCE_DATE_EPOCH" \
 		-cf - . | gzip -9n >"$tgz"

@@ -126,9 +126,9 @@ TGZ=$PKG/cni-plugins-linux-$ARCH-v$DEB_VERSION.tgz
 ok_if "it wrote cni-plugins-linux-<arch>-v<version>.tgz" test -s "$TGZ"
 ok_if "with a .sha256 that checks" sh -c "cd '$PKG' && sha256sum -c '${TGZ##*/}.sha256'"
 ok_if "and a .sha512 that checks" sh -c "cd '$PKG' && sha512sum -c '${TGZ##*/}.sha512'"
-is "the binaries and README.md at the top level, nothing else" \
+is "the binaries, LICENSE and README.md at the top level, nothing else" \
 	"$(tar -tzf "$TGZ" | grep -vx './' | sort)" \
-	"$( (echo ./README.md; for p in $PLUGINS; do echo "./$p"; done) | sort)"
+	"$( (echo ./LICENSE; echo ./README.md; for p in $PLUGINS; do echo "./$p"; done) | sort)"
 is "owned by 0/0" "$(tar -tvzf "$TGZ" | awk '$2 != "0/0"')" ""
 mkdir -p "$T/x"
 tar -C "$T/x" -xzf "$TGZ"
