@@ -549,6 +549,8 @@ static void drop_key(struct json_object *root, const char *key)
 			return;
 		/* Deleting ends the walk; each pass removes one distinct key. */
 		json_object_object_del(root, k);
+		/* The lookup index (types_json.c) no longer matches. */
+		json_object_set_userdata(root, NULL, NULL);
 	}
 }
 

@@ -1440,6 +1440,15 @@ static void test_go_key_fold(void **state)
 	/* Exact duplicates: the last one wins too. */
 	t = fold_decode("{\"hostPort\":1,\"hostPort\":3}");
 	assert_int_equal(t.port, 3);
+	/* Interleaved repeats: still the document's last occurrence. */
+	t = fold_decode("{\"HostPort\":1,\"hostPort\":2,\"HostPort\":3}");
+	assert_int_equal(t.port, 3);
+	t = fold_decode("{\"hostPort\":1,\"HostPort\":2,\"hostPort\":3,\"HostPort\":4}");
+	assert_int_equal(t.port, 4);
+	t = fold_decode("{\"HostPort\":2,\"hostPort\":1,\"HostPort\":null}");
+	assert_int_equal(t.port, 1);
+	t = fold_decode("{\"HostPort\":2,\"hostPort\":1,\"Host\\u0050ort\":6,\"x\":[{\"a\":1}]}");
+	assert_int_equal(t.port, 6);
 	/* null is a no-op on a number or string: an earlier value stays. */
 	t = fold_decode("{\"hostPort\":5,\"HOSTPORT\":null,\"skipname\":\"x\",\"SkipName\":null}");
 	assert_int_equal(t.port, 5);
@@ -1465,17 +1474,24 @@ static void test_go_key_fold(void **state)
 static void test_go_key_fold_get(void **state)
 {
 	struct cni_json *j = must_parse_json("{\"Cni\":{\"IPs\":[\"198.18.0.9\"]},\"k\":1,\"K\":2}");
+	struct cni_json *nested = must_parse_json(
+		"[{\"a\":{\"x\":1,\"X\":2,\"x\":{\"y\":1,\"Y\":2,\"y\":3}},\"A\":0,\"a\":{\"X\":5,\"x\":6,\"X\":{\"Y\":7,\"y\":8,\"Y\":9}}}]");
+	char *v;
+
+	/* The last "a" (an exact repeat) holds, and inside it the last "X". */
+	v = cni_json_serialize(cni_json_get(cni_json_get(cni_json_get(
+		cni_json_array_get(nested, 0), "a"), "x"), "y"));
+	assert_string_equal(v, "9");
+	free(v);
+	cni_json_free(nested);
 
 	assert_true(cni_json_is_array(cni_json_get(cni_json_get(j, "cni"), "ips")));
 	/* Struct fields fold; map keys (cni_json_get_exact) stay verbatim. */
 	assert_null(cni_json_get_exact(j, "cni"));
 	assert_non_null(cni_json_get_exact(j, "Cni"));
-	{
-		char *v = cni_json_serialize(cni_json_get(j, "k"));
-
-		assert_string_equal(v, "2");
-		free(v);
-	}
+	v = cni_json_serialize(cni_json_get(j, "k"));
+	assert_string_equal(v, "2");
+	free(v);
 	cni_json_free(j);
 }
 
