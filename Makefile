@@ -7,7 +7,10 @@
 #   make bench        ours vs the reference, side by side
 #   make bench-report (root) docs/benchmarks.md + docs/bench/*.svg, ~10-15 min
 #   make faults-sweep (root) syscall error sweeps over every plugin and verb
-#   make install      PREFIX=/opt/cni/bin DESTDIR=
+#   make install      PREFIX=/opt/cni/bin DESTDIR=; says which dir each runtime uses
+#   make deb          build/pkg/cnic_<version>_<arch>.deb (/usr/lib/cni, replaces
+#                     containernetworking-plugins)
+#   make dist         build/pkg/cni-plugins-linux-<arch>-v<version>.tgz (the reference's layout)
 #   STATIC=0          link the plugins dynamically (default: fully static, see below)
 #   SANITIZE=1        build the plugins with AddressSanitizer + UndefinedBehaviorSanitizer
 #   VALGRIND=1        run the integration suite's plugin calls under valgrind memcheck
@@ -16,7 +19,11 @@ CC       ?= cc
 PREFIX   ?= /opt/cni/bin
 DESTDIR  ?=
 PKGS     := json-c libnl-3.0 libnl-route-3.0 libmnl libnftnl
-VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+# The newest vX.Y.Z tag (0.0.0 before the first) and, past it, the commit;
+# "-dirty" for uncommitted changes.  Debian's version: '-' becomes '+'.
+VERSION  := $(shell v=$$(git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null) || \
+	v=0.0.0-g$$(git describe --always --dirty 2>/dev/null || echo unknown); echo "$$v" | sed 's/^v//')
+DEB_VERSION := $(subst -,+,$(VERSION))
 
 WARN     := -Wall -Wextra -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes \
             -Wold-style-definition -Wno-unused-parameter
@@ -97,7 +104,7 @@ ULIB_OBJ   := $(LIB_SRC:%.c=$(UBUILD)/%.o)
 ULIB       := $(UBUILD)/libcnic.a
 UNIT_COMMON := $(wildcard test/unit/common/*.c)
 
-.PHONY: all test unit integration vm e2e demo bench install clean deps FORCE
+.PHONY: all test unit integration vm e2e demo bench install clean deps deb dist FORCE
 all: $(BINS)
 
 # The version lives in a generated header rewritten only when `git describe`
@@ -183,6 +190,15 @@ install: $(BINS)
 		mv -f $(DESTDIR)$(PREFIX)/.$$n.tmp $(DESTDIR)$(PREFIX)/$$n; \
 		echo "  INSTALL $(DESTDIR)$(PREFIX)/$$n"; \
 	done
+	@scripts/cni-dirs.sh $(PREFIX) $(or $(DESTDIR),/)
+
+# Packages from the same stripped binaries (scripts/package.sh, docs/packaging.md).
+PKGDIR ?= build/pkg
+deb: $(BINS)
+	@scripts/package.sh deb $(DEB_VERSION) $(BINDIR) $(PKGDIR)
+
+dist: $(BINS)
+	@scripts/package.sh dist $(DEB_VERSION) $(BINDIR) $(PKGDIR)
 
 deps:
 	@scripts/install-deps.sh

@@ -9,6 +9,7 @@
 
 #include "../pkg/cleanup.h"
 #include "config.h"
+#include "../pkg/log.h"
 #include "store.h"
 
 /* ---- range sets (JSON: [[{range}, ...], ...]) ------------------------------ */
@@ -231,9 +232,19 @@ int ipam_hl_conf_load(const struct cni_cmd *cmd, bool validate, struct ipam_hl_c
 	if (cni_json_decode(ipam, hl_fields, &raw, "ipam", err) < 0)
 		return -1;
 	rc = cni_json_get(root, "runtimeConfig");
-	if (rc && cni_json_is_object(rc) &&
-	    cni_json_decode(rc, rc_fields, &rcsets, "runtimeConfig", err) < 0)
-		goto out;
+	if (rc && cni_json_is_object(rc)) {
+		cleanup_error struct cni_error *rc_err = NULL;
+
+		if (cni_json_decode(rc, rc_fields, &rcsets, "runtimeConfig", &rc_err) < 0) {
+			/* DEL and GC release by container: ranges they cannot read do not matter. */
+			if (cmd->verb != CNI_VERB_DEL && cmd->verb != CNI_VERB_GC) {
+				cni_error_move(err, &rc_err);
+				goto out;
+			}
+			cni_log("ignoring runtimeConfig.ipRanges: %s", rc_err->msg);
+			memset(&rcsets, 0, sizeof(rcsets));
+		}
+	}
 
 	c = xcalloc(1, sizeof(*c));
 	/* Order: runtimeConfig.ipRanges, the legacy single range, then ranges. */

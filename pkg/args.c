@@ -127,6 +127,17 @@ void cni_env_args_free(struct cni_env_args *a)
 	a->v = NULL;
 	a->n = 0;
 	a->ignore_unknown = false;
+	free(a->invalid);
+	a->invalid = NULL;
+}
+
+void cni_env_args_parse_lazy(const char *s, struct cni_env_args *ret)
+{
+	cleanup_error struct cni_error *e = NULL;
+
+	memset(ret, 0, sizeof(*ret));
+	if (cni_env_args_parse(s, ret, &e) < 0)
+		ret->invalid = xstrdup(e->msg);
 }
 
 static int parse_bool(const char *s, bool *ret)
@@ -196,6 +207,8 @@ int cni_env_args_parse(const char *s, struct cni_env_args *ret, struct cni_error
 
 const char *cni_env_args_get(const struct cni_env_args *a, const char *key)
 {
+	if (a->invalid)
+		return NULL;
 	for (size_t i = a->n; i-- > 0;) {
 		if (strcmp(a->v[i].key, key) == 0)
 			return a->v[i].value;
@@ -220,6 +233,8 @@ int cni_env_args_check(const struct cni_env_args *a, const char *const *known,
 	struct buf b = { 0 };
 	size_t unknown = 0;
 
+	if (a->invalid)
+		return cni_error_set(err, CNI_ERR_INVALID_ENV, 0, "%s", a->invalid);
 	if (a->ignore_unknown)
 		return 0;
 	for (size_t i = 0; i < a->n; i++) {

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -81,32 +83,54 @@ void cni_error_print(FILE *out, const struct cni_error *e, const char *cni_versi
 	json_object_put(o);
 }
 
+struct error_json {
+	long long code;
+	char *msg;
+	char *details;
+};
+
+static int decode_code(const struct cni_json *v, void *dst, const char *path,
+		       struct cni_error **err)
+{
+	int code = 0;
+
+	if (cni_json_decode_value(v, CNI_FIELD_INT, 1, INT_MAX, &code, path, err) < 0)
+		return -1;
+	*(long long *)dst = code;
+	return 0;
+}
+
+/* types.Error's fields, matched by Go's rules like every other key. */
+static const struct cni_field error_fields[] = {
+	{ .key = "code", .kind = CNI_FIELD_CUSTOM, .offset = offsetof(struct error_json, code),
+	  .flags = CNI_FIELD_REQUIRED | CNI_FIELD_NULL_OK, .decode = decode_code },
+	{ .key = "msg", .kind = CNI_FIELD_STRING, .offset = offsetof(struct error_json, msg),
+	  .flags = CNI_FIELD_NULL_OK },
+	{ .key = "details", .kind = CNI_FIELD_STRING,
+	  .offset = offsetof(struct error_json, details), .flags = CNI_FIELD_NULL_OK },
+	{ 0 },
+};
+
 int cni_error_parse(const char *json, size_t len, struct cni_error **ret)
 {
-	json_tokener *tok = json_tokener_new_ex(CNI_MAX_JSON_DEPTH);
-	json_object *o, *code, *msg, *details;
-	struct cni_error *e;
+	struct cni_json *root = NULL;
+	struct error_json j = { 0 };
+	struct cni_error *perr = NULL, *e;
+	int r;
 
-	if (!tok)
-		return -1;
-	o = json_tokener_parse_ex(tok, json, (int)len);
-	json_tokener_free(tok);
-	if (!o || !json_object_is_type(o, json_type_object) ||
-	    !json_object_object_get_ex(o, "code", &code) ||
-	    !json_object_is_type(code, json_type_int) || json_object_get_int(code) <= 0) {
-		json_object_put(o);
+	if (cni_json_parse(json, len, &root, &perr) < 0) {
+		cni_error_free(perr);
 		return -1;
 	}
+	r = cni_json_is_object(root) ? cni_json_decode(root, error_fields, &j, "", &perr) : -1;
+	cni_json_free(root);
+	cni_error_free(perr);
+	if (r < 0)
+		return -1;
 	e = xcalloc(1, sizeof(*e));
-	e->code = (unsigned int)json_object_get_int(code);
-	e->msg = xstrdup(json_object_object_get_ex(o, "msg", &msg) &&
-					 json_object_is_type(msg, json_type_string)
-				 ? json_object_get_string(msg)
-				 : "");
-	if (json_object_object_get_ex(o, "details", &details) &&
-	    json_object_is_type(details, json_type_string))
-		e->details = xstrdup(json_object_get_string(details));
-	json_object_put(o);
+	e->code = (unsigned int)j.code;
+	e->msg = j.msg ? j.msg : xstrdup("");
+	e->details = j.details;
 	*ret = e;
 	return 0;
 }
@@ -248,6 +272,27 @@ struct invocation {
 	const char *version_str; /* for error JSON */
 };
 
+/*
+ * A config rejected after its cniVersion was read still gets its error in
+ * that version, as every other answer to it.
+ */
+static void remember_version(struct invocation *inv, const char *json, size_t len)
+{
+	struct cni_json *root = NULL;
+	struct cni_error *e = NULL;
+	enum cni_version v;
+	const char *s;
+
+	if (cni_json_parse(json, len, &root, &e) < 0) {
+		cni_error_free(e);
+		return;
+	}
+	s = cni_json_string(cni_json_get(root, "cniVersion"));
+	if (s && cni_version_parse(s, &v) == 0)
+		inv->version_str = *s ? cni_version_str(v) : "";
+	cni_json_free(root);
+}
+
 static void invocation_free(struct invocation *inv)
 {
 	if (inv->cmd.netns_fd >= 0)
@@ -263,6 +308,8 @@ static int prepare(const struct cni_plugin *p, const struct cni_io *io, struct i
 	struct cni_cmd *cmd = &inv->cmd;
 	char *const *envp = io->envp;
 	size_t len = 0;
+	/* DEL and GC remove by tags: input they cannot use must not stop them. */
+	bool lenient = cmd->verb == CNI_VERB_DEL || cmd->verb == CNI_VERB_GC;
 
 	if (check_env(envp, cmd->verb, err) < 0)
 		return -1;
@@ -284,8 +331,11 @@ static int prepare(const struct cni_plugin *p, const struct cni_io *io, struct i
 
 	if (read_stdin(io->in, &inv->stdin_buf, &len, err) < 0)
 		return -1;
-	if (cni_netconf_parse(inv->stdin_buf, len, &cmd->conf, err) < 0)
+	if (cni_netconf_parse_ex(inv->stdin_buf, len, lenient ? CNI_NETCONF_LENIENT : 0, &cmd->conf,
+				 err) < 0) {
+		remember_version(inv, inv->stdin_buf, len);
 		return -1;
+	}
 	inv->version_str = cmd->conf->cni_version;
 
 	if (cmd->conf->version < p->min_version) {
@@ -295,16 +345,29 @@ static int prepare(const struct cni_plugin *p, const struct cni_io *io, struct i
 	}
 	if (cmd->verb == CNI_VERB_CHECK && cmd->conf->version < CNI_V040)
 		return cni_error_set(err, CNI_ERR_INCOMPATIBLE_VERSION, 0,
-				     "config version \"%s\" does not allow CHECK",
-				     cmd->conf->cni_version);
+				     "config version does not allow CHECK");
 	if ((cmd->verb == CNI_VERB_GC || cmd->verb == CNI_VERB_STATUS) && cmd->conf->version < CNI_V110)
 		return cni_error_set(err, CNI_ERR_INCOMPATIBLE_VERSION, 0,
-				     "config version \"%s\" does not allow %s", cmd->conf->cni_version,
+				     "config version does not allow %s",
 				     cni_verb_str(cmd->verb));
 
-	if (cni_env_args_parse(cmd->args_raw, &cmd->args, err) < 0)
-		return -1;
+	/*
+	 * Checked by the plugins that read CNI_ARGS (cni_env_args_check); DEL
+	 * and GC never use it to find what to remove.
+	 */
+	cni_env_args_parse_lazy(cmd->args_raw, &cmd->args);
+	if (cmd->args.invalid && lenient) {
+		cni_log("ignoring CNI_ARGS: %s", cmd->args.invalid);
+		free(cmd->args.invalid);
+		cmd->args.invalid = NULL;
+	}
 
+	/*
+	 * An IPAM plugin works on the caller's behalf and never enters the
+	 * netns: it does not even open it (upstream's tests pass "/some/where").
+	 */
+	if (p->ipam)
+		return 0;
 	if (cmd->verb == CNI_VERB_ADD || cmd->verb == CNI_VERB_CHECK) {
 		int fd = open_netns(cmd->netns, false, err);
 
@@ -327,11 +390,6 @@ static int prepare(const struct cni_plugin *p, const struct cni_io *io, struct i
 		if (fd == -1)
 			return -1;
 		cmd->netns_fd = fd >= 0 ? fd : -1;
-	}
-	/* An IPAM plugin works on the caller's behalf and never enters the netns. */
-	if (p->ipam && cmd->netns_fd >= 0) {
-		(void)close(cmd->netns_fd);
-		cmd->netns_fd = -1;
 	}
 	return 0;
 }

@@ -14,7 +14,7 @@
  *  - cniVersion is supported by the plugin and allows the verb
  *    (CHECK >= 0.4.0, GC/STATUS >= 1.1.0), else code 1;
  *  - CNI_ARGS parses;
- *  - for ADD and CHECK, CNI_NETNS is opened (O_CLOEXEC) and must be a
+ *  - for ADD and CHECK, except in IPAM plugins, CNI_NETNS is opened (O_CLOEXEC) and must be a
  *    network namespace (nsfs or procfs, type CLONE_NEWNET); for ADD it must
  *    not be the plugin's own unless CNI_NETNS_OVERRIDE is 1/true.  For DEL
  *    a missing path, or one that is not a network namespace, leaves
@@ -63,7 +63,7 @@ struct cni_plugin {
 	int (*gc)(const struct cni_cmd *cmd, struct cni_error **err);
 	int (*status)(const struct cni_cmd *cmd, struct cni_error **err);
 	enum cni_version min_version; /* lowest supported, default 0.1.0 */
-	/* IPAM plugins: never open CNI_NETNS (the caller owns it), only check it is there. */
+	/* IPAM plugins: never open CNI_NETNS (the caller owns it), only check it is set. */
 	bool ipam;
 };
 

@@ -150,7 +150,16 @@ int cni_result_parse(const char *json, size_t len, enum cni_version default_vers
 
 struct cni_json;
 
+/*
+ * The member feeding a Go struct field named key, by Go's encoding/json
+ * rules (docs/config-decoding.md): an exact match, else a case-insensitive
+ * one ("HostPort" for "hostPort"), the last matching member winning.  Use
+ * cni_json_get_exact for the keys of a Go map (kept verbatim).
+ */
 const struct cni_json *cni_json_get(const struct cni_json *obj, const char *key);
+const struct cni_json *cni_json_get_exact(const struct cni_json *obj, const char *key);
+/* Go's field-name folding: ASCII case, plus U+212A = k and U+017F = s. */
+bool cni_json_key_fold_equal(const char *a, const char *b);
 bool cni_json_is_object(const struct cni_json *v);
 bool cni_json_is_array(const struct cni_json *v);
 bool cni_json_is_null(const struct cni_json *v); /* present, and JSON null */
@@ -315,6 +324,14 @@ struct cni_netconf {
  * as the config's version.  Unknown keys are ignored (reachable via root).
  */
 int cni_netconf_parse(const char *json, size_t len, struct cni_netconf **ret, struct cni_error **err);
+/*
+ * CNI_NETCONF_LENIENT (DEL and GC): a runtimeConfig, args or prevResult
+ * that does not decode is logged (CNIC_LOG_FILE) and ignored - left out of
+ * the struct and removed from root - rather than failing the request.
+ */
+#define CNI_NETCONF_LENIENT 0x1u
+int cni_netconf_parse_ex(const char *json, size_t len, unsigned int flags,
+			 struct cni_netconf **ret, struct cni_error **err);
 void cni_netconf_free(struct cni_netconf *c);
 void cni_netconf_freep(struct cni_netconf **c);
 #define cleanup_netconf __attribute__((cleanup(cni_netconf_freep)))
@@ -347,6 +364,7 @@ struct cni_env_args {
 	struct cni_kv *v;
 	size_t n;
 	bool ignore_unknown; /* IgnoreUnknown=1|true (case-insensitive) */
+	char *invalid;       /* cni_env_args_parse_lazy: why the string did not parse */
 };
 
 /*
@@ -357,12 +375,20 @@ struct cni_env_args {
  * *ret is written only on success.
  */
 int cni_env_args_parse(const char *s, struct cni_env_args *ret, struct cni_error **err);
+/*
+ * As the reference, which parses CNI_ARGS only in the plugins that read
+ * it: a string that does not parse leaves no pairs and its error in
+ * ->invalid, returned by cni_env_args_check (cni_env_args_get finds
+ * nothing), so plugins that never look at CNI_ARGS are not failed by it.
+ */
+void cni_env_args_parse_lazy(const char *s, struct cni_env_args *ret);
 void cni_env_args_free(struct cni_env_args *a);
 /* Last value for key (case-sensitive, as Go's field names), or NULL. */
 const char *cni_env_args_get(const struct cni_env_args *a, const char *key);
 /*
  * Keys not in known (NULL-terminated; "IgnoreUnknown" is always known) give
- * code 4 "ARGS: unknown args [...]" unless IgnoreUnknown is set.
+ * code 4 "ARGS: unknown args [...]" unless IgnoreUnknown is set; a string
+ * that did not parse (->invalid) gives its parse error.
  */
 int cni_env_args_check(const struct cni_env_args *a, const char *const *known, struct cni_error **err);
 

@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <string.h>
 
+#include "log.h"
 #include "types_internal.h"
 
 /* ---- validators ------------------------------------------------------- */
@@ -403,7 +404,7 @@ static int parse_version(struct cni_netconf *c, struct json_object *root, struct
 	struct json_object *v;
 	const char *s = "";
 
-	if (json_object_object_get_ex(root, "cniVersion", &v) && v) {
+	if (cnij_get_scalar(root, "cniVersion", &v) && v) {
 		if (!json_object_is_type(v, json_type_string))
 			return cni_error_set(err, CNI_ERR_DECODE, 0,
 					     "cniVersion: expected a string, got %s",
@@ -422,7 +423,7 @@ static int parse_name(struct cni_netconf *c, struct json_object *root, struct cn
 {
 	struct json_object *v;
 
-	if (!json_object_object_get_ex(root, "name", &v) || !v)
+	if (!cnij_get_scalar(root, "name", &v) || !v)
 		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0, "missing network name");
 	if (!json_object_is_type(v, json_type_string))
 		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
@@ -531,8 +532,72 @@ static int parse_type(struct cni_netconf *c, const struct cni_json *root, struct
 	return 0;
 }
 
-int cni_netconf_parse(const char *json, size_t len, struct cni_netconf **ret,
-		      struct cni_error **err)
+/* Remove every member of root that feeds the field named key. */
+static void drop_key(struct json_object *root, const char *key)
+{
+	for (;;) {
+		cleanup_free char *k = NULL;
+
+		json_object_object_foreach(root, name, val) {
+			(void)val;
+			if (cni_json_key_fold_equal(name, key)) {
+				k = xstrdup(name);
+				break;
+			}
+		}
+		if (!k)
+			return;
+		/* Deleting ends the walk; each pass removes one distinct key. */
+		json_object_object_del(root, k);
+		/* The lookup index (types_json.c) no longer matches. */
+		json_object_set_userdata(root, NULL, NULL);
+	}
+}
+
+static void clear_runtime_config(struct cni_netconf *c)
+{
+	strv_free(&c->rc.ips);
+	free(c->rc.mac);
+	for (size_t i = 0; i < c->rc.n_port_mappings; i++)
+		free(c->rc.port_mappings[i].protocol);
+	free(c->rc.port_mappings);
+	free(c->rc.device_id);
+	free(c->rc.infiniband_guid);
+	strv_free(&c->rc.aliases);
+	free(c->rc.cgroup_path);
+	memset(&c->rc, 0, sizeof(c->rc));
+}
+
+static void clear_args(struct cni_netconf *c)
+{
+	strv_free(&c->args_ips);
+	free(c->args_mac);
+	c->args_mac = NULL;
+}
+
+static void clear_prev_result(struct cni_netconf *c)
+{
+	cni_result_free(c->prev_result);
+	c->prev_result = NULL;
+}
+
+/*
+ * The keys DEL and GC can do without: in lenient mode one that does not
+ * decode is logged and removed (from the struct and from root, so plugin
+ * code reading root never sees it) instead of failing the request.
+ */
+static const struct {
+	const char *key;
+	int (*parse)(struct cni_netconf *c, const struct cni_json *root, struct cni_error **err);
+	void (*clear)(struct cni_netconf *c);
+} optional_keys[] = {
+	{ "runtimeConfig", parse_runtime_config, clear_runtime_config },
+	{ "args", parse_args, clear_args },
+	{ "prevResult", parse_prev_result, clear_prev_result },
+};
+
+int cni_netconf_parse_ex(const char *json, size_t len, unsigned int flags,
+			 struct cni_netconf **ret, struct cni_error **err)
 {
 	cleanup_netconf struct cni_netconf *c = NULL;
 	struct json_object *o;
@@ -555,10 +620,20 @@ int cni_netconf_parse(const char *json, size_t len, struct cni_netconf **ret,
 
 	/* In the reference's order: decode (6), version (1), name (7), then the rest. */
 	if (parse_version(c, o, err) < 0 || parse_name(c, o, err) < 0 ||
-	    parse_type(c, root, err) < 0 || parse_ipam(c, root, err) < 0 ||
-	    parse_runtime_config(c, root, err) < 0 || parse_args(c, root, err) < 0 ||
-	    parse_prev_result(c, root, err) < 0)
+	    parse_type(c, root, err) < 0 || parse_ipam(c, root, err) < 0)
 		return -1;
+	for (size_t i = 0; i < ARRAY_SIZE(optional_keys); i++) {
+		cleanup_error struct cni_error *local = NULL;
+
+		if (optional_keys[i].parse(c, root, &local) == 0)
+			continue;
+		if (!(flags & CNI_NETCONF_LENIENT))
+			return cni_error_move(err, &local);
+		cni_log("ignoring %s: %s%s%s", optional_keys[i].key, local->msg,
+			local->details ? ": " : "", local->details ? local->details : "");
+		optional_keys[i].clear(c);
+		drop_key(o, optional_keys[i].key);
+	}
 
 	/* libcni sends both spellings since cni#1103; the correct one wins. */
 	att = cni_json_get(root, "cni.dev/valid-attachments");
@@ -574,4 +649,10 @@ int cni_netconf_parse(const char *json, size_t len, struct cni_netconf **ret,
 
 	*ret = TAKE_PTR(c);
 	return 0;
+}
+
+int cni_netconf_parse(const char *json, size_t len, struct cni_netconf **ret,
+		      struct cni_error **err)
+{
+	return cni_netconf_parse_ex(json, len, 0, ret, err);
 }

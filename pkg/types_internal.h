@@ -18,6 +18,14 @@
 const struct cni_json *cnij_wrap(struct json_object *o);
 struct json_object *cnij_unwrap(const struct cni_json *v);
 
+/*
+ * The member of object o feeding a Go struct field named key (exact match,
+ * else case-insensitive; the last such member wins).  false when none.
+ */
+bool cnij_get(struct json_object *o, const char *key, struct json_object **ret);
+/* The same for a bool, number or string field: a JSON null leaves an earlier value. */
+bool cnij_get_scalar(struct json_object *o, const char *key, struct json_object **ret);
+
 /* Parse a whole document (depth and size bounded, nothing after it); code 6 on failure. */
 int cnij_parse(const char *s, size_t len, const char *what, struct json_object **ret,
 	       struct cni_error **err);

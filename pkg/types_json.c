@@ -60,6 +60,182 @@ static bool has_non_finite(struct json_object *o)
 	}
 }
 
+/*
+ * Repeated keys.  json-c keeps one entry per key: the last value, at the
+ * position of the first occurrence.  Go assigns every occurrence in
+ * document order, so among keys that fold alike ("hostPort", "HostPort")
+ * the one whose last occurrence comes last wins.  To make iteration order
+ * that of last occurrences, objects that repeat a key are re-ordered here,
+ * walking the (already validated) text alongside the tree.
+ */
+static const char *skip_ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+		p++;
+	return p;
+}
+
+static const char *skip_string(const char *p, const char *end)
+{
+	for (p++; p < end && *p != '"'; p++) {
+		if (*p == '\\')
+			p++;
+	}
+	return p < end ? p + 1 : end;
+}
+
+static const char *skip_value(const char *p, const char *end)
+{
+	int depth = 0;
+
+	do {
+		p = skip_ws(p, end);
+		if (p >= end)
+			return end;
+		if (*p == '"') {
+			p = skip_string(p, end);
+		} else if (*p == '{' || *p == '[') {
+			depth++;
+			p++;
+		} else if (*p == '}' || *p == ']') {
+			depth--;
+			p++;
+		} else if (*p == ',' || *p == ':') {
+			p++;
+		} else {
+			while (p < end && !strchr(",]} \t\r\n", *p))
+				p++;
+		}
+	} while (depth > 0);
+	return p;
+}
+
+/* A key's string literal decoded as json-c decoded it, or NULL. */
+static char *decode_key(const char *s, size_t len)
+{
+	struct json_tokener *tok = json_tokener_new();
+	struct json_object *o;
+	char *k = NULL;
+
+	if (!tok)
+		return NULL;
+	o = json_tokener_parse_ex(tok, s, (int)len);
+	/* A top-level value completes only when json-c sees what follows it. */
+	if (!o && json_tokener_get_error(tok) == json_tokener_continue)
+		o = json_tokener_parse_ex(tok, "", 1);
+	if (o && json_object_is_type(o, json_type_string))
+		k = xstrdup(json_object_get_string(o));
+	json_object_put(o);
+	json_tokener_free(tok);
+	return k;
+}
+
+struct member {
+	const char *key, *key_end, *value;
+};
+
+static const char *order_by_last(const char *p, const char *end, struct json_object *o);
+
+static void reorder_object(struct json_object *o, const struct member *m, size_t n,
+			   const char *end)
+{
+	struct json_object *seen = json_object_new_object();
+	char **keys = xcalloc(n, sizeof(*keys));
+	bool *last = xcalloc(n, sizeof(*last));
+
+	for (size_t i = n; i-- > 0;) {
+		keys[i] = decode_key(m[i].key, (size_t)(m[i].key_end - m[i].key));
+		if (keys[i] && seen && !json_object_object_get_ex(seen, keys[i], NULL)) {
+			last[i] = true;
+			json_object_object_add(seen, keys[i], NULL);
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *v;
+
+		if (!last[i] || !json_object_object_get_ex(o, keys[i], &v))
+			continue;
+		order_by_last(m[i].value, end, v);
+		/* Move the entry to the end: the last occurrences end up in document order. */
+		json_object_get(v);
+		json_object_object_del(o, keys[i]);
+		json_object_object_add(o, keys[i], v);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(keys[i]);
+	free(keys);
+	free(last);
+	json_object_put(seen);
+}
+
+/* Walk the value at p (o is its node, or NULL); returns the end of the value. */
+static const char *order_by_last(const char *p, const char *end, struct json_object *o)
+{
+	struct member *m = NULL;
+	size_t n = 0, i = 0;
+
+	p = skip_ws(p, end);
+	if (p >= end)
+		return end;
+	if (*p == '[') {
+		for (p++;;) {
+			p = skip_ws(p, end);
+			if (p >= end)
+				return end;
+			if (*p == ']')
+				return p + 1;
+			if (*p == ',') {
+				p++;
+				continue;
+			}
+			p = order_by_last(p, end,
+					  json_object_is_type(o, json_type_array) ?
+						  json_object_array_get_idx(o, i) : NULL);
+			i++;
+		}
+	}
+	if (*p != '{')
+		return skip_value(p, end);
+	for (p++;;) {
+		struct member *e;
+
+		p = skip_ws(p, end);
+		if (p >= end)
+			break;
+		if (*p == '}') {
+			p++;
+			break;
+		}
+		if (*p == ',') {
+			p++;
+			continue;
+		}
+		e = xappend(&m, &n, sizeof(*e));
+		e->key = p;
+		p = e->key_end = skip_string(p, end);
+		p = skip_ws(p, end);
+		if (p < end && *p == ':')
+			p++;
+		e->value = skip_ws(p, end);
+		p = skip_value(e->value, end);
+	}
+	if (o && json_object_is_type(o, json_type_object)) {
+		if (n == (size_t)json_object_object_length(o)) {
+			/* No key repeats: iteration order is document order. */
+			json_object_object_foreach(o, k, v) {
+				(void)k;
+				if (i < n)
+					order_by_last(m[i].value, end, v);
+				i++;
+			}
+		} else {
+			reorder_object(o, m, n, end);
+		}
+	}
+	free(m);
+	return p;
+}
+
 int cnij_parse(const char *s, size_t len, const char *what, struct json_object **ret,
 	       struct cni_error **err)
 {
@@ -114,6 +290,7 @@ int cnij_parse(const char *s, size_t len, const char *what, struct json_object *
 		return cni_error_set(err, CNI_ERR_DECODE, 0,
 				     "%s: invalid JSON: NaN or infinite number", what);
 	}
+	order_by_last(s, s + len, o);
 	*ret = o;
 	return 0;
 }
@@ -133,9 +310,182 @@ void cni_json_free(struct cni_json *v)
 	json_object_put(cnij_unwrap(v));
 }
 
+/* ---- Go's struct field matching ---------------------------------------- */
+
+/*
+ * The next character of s folded as Go's encoding/json folds field names:
+ * ASCII letters case-insensitively, and the two non-ASCII runes whose
+ * Unicode simple fold orbit holds an ASCII letter, KELVIN SIGN (U+212A, k)
+ * and LATIN SMALL LETTER LONG S (U+017F, s).  Every other byte is itself.
+ */
+static unsigned int fold_next(const unsigned char **s)
+{
+	const unsigned char *p = *s;
+
+	if (p[0] == 0xe2 && p[1] == 0x84 && p[2] == 0xaa) {
+		*s += 3;
+		return 'k';
+	}
+	if (p[0] == 0xc5 && p[1] == 0xbf) {
+		*s += 2;
+		return 's';
+	}
+	*s += 1;
+	return (p[0] >= 'A' && p[0] <= 'Z') ? p[0] - 'A' + 'a' : p[0];
+}
+
+bool cni_json_key_fold_equal(const char *a, const char *b)
+{
+	const unsigned char *x = (const unsigned char *)a, *y = (const unsigned char *)b;
+
+	while (*x && *y) {
+		if (fold_next(&x) != fold_next(&y))
+			return false;
+	}
+	return !*x && !*y;
+}
+
+/*
+ * Whether document key k feeds the struct field named name, as Go decides:
+ * an exact match, else a case-insensitive one unless another field of the
+ * same struct (fields, may be NULL) has exactly the name k or folds alike
+ * and comes first.
+ */
+static bool key_feeds(const char *k, const char *name, const struct cni_field *fields)
+{
+	if (strcmp(k, name) == 0)
+		return true;
+	if (!cni_json_key_fold_equal(k, name))
+		return false;
+	for (const struct cni_field *f = fields; f && f->key; f++) {
+		if (strcmp(f->key, k) == 0)
+			return false;
+	}
+	/* Of several fields folding alike, the first one in struct order takes it. */
+	for (const struct cni_field *f = fields; f && f->key; f++) {
+		if (cni_json_key_fold_equal(f->key, k))
+			return strcmp(f->key, name) == 0;
+	}
+	return true;
+}
+
+/*
+ * Go assigns each matching key in document order, so the last one wins.
+ * skip_null: JSON null is a no-op for the field's Go type (bool, numbers,
+ * string), so an earlier non-null value stays.  Iteration follows the last
+ * occurrence of each key (order_by_last), so "last" is the document's.
+ */
+/* FNV-1a over the folded characters: equal for keys that fold alike. */
+static uint64_t fold_hash(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	while (*p) {
+		h ^= fold_next(&p);
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+/*
+ * Big objects (hostile input may hold hundreds of thousands of keys) get a
+ * compact index, built on the first lookup and kept as the object's
+ * userdata: each key's fold hash, in iteration order.  A lookup then scans
+ * 16-byte entries instead of the hash table's scattered ones.
+ */
+#define FOLD_INDEX_MIN 16
+
+struct fold_index {
+	size_t n;
+	struct fold_entry {
+		uint64_t hash;
+		const char *key; /* owned by the object; the index goes when a key does */
+	} e[];
+};
+
+static void free_index(struct json_object *o, void *index)
+{
+	(void)o;
+	free(index);
+}
+
+static const struct fold_index *fold_index(struct json_object *o)
+{
+	struct fold_index *index = json_object_get_userdata(o);
+	size_t n = (size_t)json_object_object_length(o), i = 0;
+
+	if (index)
+		return index;
+	index = xmalloc(sizeof(*index) + n * sizeof(index->e[0]));
+	json_object_object_foreach(o, k, v) {
+		(void)v;
+		if (i < n) {
+			index->e[i].hash = fold_hash(k);
+			index->e[i].key = k;
+			i++;
+		}
+	}
+	index->n = i;
+	json_object_set_userdata(o, index, free_index);
+	return index;
+}
+
+static bool lookup_field(struct json_object *o, const char *name, const struct cni_field *fields,
+			 bool skip_null, struct json_object **ret)
+{
+	bool found = false;
+
+	if (json_object_object_length(o) >= FOLD_INDEX_MIN) {
+		const struct fold_index *index = fold_index(o);
+		uint64_t h = fold_hash(name);
+
+		for (size_t i = 0; i < index->n; i++) {
+			struct json_object *v;
+
+			if (index->e[i].hash == h && key_feeds(index->e[i].key, name, fields) &&
+			    json_object_object_get_ex(o, index->e[i].key, &v) && (v || !skip_null)) {
+				*ret = v;
+				found = true;
+			}
+		}
+		return found;
+	}
+	json_object_object_foreach(o, k, v) {
+		if ((v || !skip_null) && key_feeds(k, name, fields)) {
+			*ret = v;
+			found = true;
+		}
+	}
+	return found;
+}
+
+bool cnij_get(struct json_object *o, const char *key, struct json_object **ret)
+{
+	if (!o || !json_object_is_type(o, json_type_object))
+		return false;
+	return lookup_field(o, key, NULL, false, ret);
+}
+
+bool cnij_get_scalar(struct json_object *o, const char *key, struct json_object **ret)
+{
+	if (!o || !json_object_is_type(o, json_type_object))
+		return false;
+	return lookup_field(o, key, NULL, true, ret) || lookup_field(o, key, NULL, false, ret);
+}
+
 /* ---- accessors -------------------------------------------------------- */
 
 const struct cni_json *cni_json_get(const struct cni_json *obj, const char *key)
+{
+	struct json_object *v;
+
+	if (!cnij_get(cnij_unwrap(obj), key, &v))
+		return NULL;
+	return cnij_wrap(v);
+}
+
+const struct cni_json *cni_json_get_exact(const struct cni_json *obj, const char *key)
 {
 	struct json_object *o = cnij_unwrap(obj), *v;
 
@@ -822,6 +1172,13 @@ void cni_fields_free(const struct cni_field *fields, void *dst)
 	}
 }
 
+/* Go types on which JSON null has no effect (not pointers, slices or maps). */
+static bool scalar_kind(enum cni_field_kind k)
+{
+	return k == CNI_FIELD_BOOL || k == CNI_FIELD_INT || k == CNI_FIELD_UINT32 ||
+	       k == CNI_FIELD_UINT64 || k == CNI_FIELD_STRING;
+}
+
 static int missing(const struct cni_field *f, const char *path, struct cni_error **err)
 {
 	cleanup_free char *p = cni_json_path_key(path, f->key);
@@ -857,7 +1214,8 @@ int cni_json_decode(const struct cni_json *obj, const struct cni_field *fields, 
 		void *d = (char *)dst + f->offset;
 		int r;
 
-		if (!json_object_object_get_ex(o, f->key, &v) ||
+		if (!lookup_field(o, f->key, fields, scalar_kind(f->kind) &&
+			    (f->flags & CNI_FIELD_NULL_OK), &v) ||
 		    (!v && (f->flags & CNI_FIELD_NULL_OK))) {
 			if (f->flags & CNI_FIELD_REQUIRED) {
 				missing(f, path, err);

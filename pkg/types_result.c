@@ -604,7 +604,7 @@ static int parse_02(struct json_object *o, struct cni_result *r, struct cni_erro
 		struct json_object *v;
 		struct cni_ip *ip;
 
-		if (!json_object_object_get_ex(o, keys[k], &v) || !v)
+		if (!cnij_get(o, keys[k], &v) || !v)
 			continue;
 		if (!json_object_is_type(v, json_type_object))
 			return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
@@ -631,7 +631,7 @@ static int parse_03plus(struct json_object *o, struct cni_result *r, struct cni_
 	struct json_object *ifaces = NULL, *ips = NULL;
 	const char *ips_key = "ips";
 
-	if (json_object_object_get_ex(o, "interfaces", &ifaces) && ifaces) {
+	if (cnij_get(o, "interfaces", &ifaces) && ifaces) {
 		size_t n;
 
 		if (!json_object_is_type(ifaces, json_type_array))
@@ -652,8 +652,8 @@ static int parse_03plus(struct json_object *o, struct cni_result *r, struct cni_
 	}
 
 	/* Spec 0.3.0's text called the list "ip" (0.3.1 fixed the typo); accept it there. */
-	if ((!json_object_object_get_ex(o, "ips", &ips) || !ips) && r->version == CNI_V030 &&
-	    json_object_object_get_ex(o, "ip", &ips) && ips &&
+	if ((!cnij_get(o, "ips", &ips) || !ips) && r->version == CNI_V030 &&
+	    cnij_get(o, "ip", &ips) && ips &&
 	    json_object_is_type(ips, json_type_array))
 		ips_key = "ip";
 	if (ips) {
@@ -706,7 +706,7 @@ int cnij_result_from_object(struct json_object *o, enum cni_version default_vers
 		return cni_error_set(err, CNI_ERR_DECODE, 0, "result: expected a JSON object");
 
 	r->version = default_version;
-	if (json_object_object_get_ex(o, "cniVersion", &v) && v) {
+	if (cnij_get_scalar(o, "cniVersion", &v) && v) {
 		const char *s;
 
 		if (!json_object_is_type(v, json_type_string))

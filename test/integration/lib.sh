@@ -456,6 +456,23 @@ need_cnitool()
 	) 9>"$ROOT/build/.cnitool.lock" || bail_out "cannot build cnitool"
 }
 
+# need_gocni: build $GOCNI (test/gocni, offline against Debian's go-cni) if
+# missing or stale.
+GOCNI=${GOCNI:-$ROOT/build/gocni}
+need_gocni()
+{
+	local src="$ROOT/test/gocni"
+	mkdir -p "$ROOT/build"
+	(
+		flock -w 300 9 || exit 1
+		if [ -x "$GOCNI" ] && [ -z "$(find "$src" -newer "$GOCNI" -name '*.go' 2>/dev/null)" ]; then
+			exit 0
+		fi
+		cd "$src" && GO111MODULE=off GOPATH=/usr/share/gocode GOFLAGS='' \
+			GOCACHE="$ROOT/build/gocache" go build -o "$GOCNI" . >&2
+	) 9>"$ROOT/build/.gocni.lock" || bail_out "cannot build gocni"
+}
+
 # cnitool_run NS VERB NETNAME NETNS_PATH [VAR=VAL | !VAR ...]
 #
 # Run $CNITOOL VERB NETNAME NETNS_PATH inside NS ("-": current) with

@@ -56,6 +56,27 @@ static const struct cni_plugin with_gc = {
 static const struct cni_plugin without_gc = {
 	.name = "fake", .add = fake_add, .del = fake_del,
 };
+static int args_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cni_error **err)
+{
+	if (cni_env_args_check(&cmd->args, NULL, err) < 0)
+		return -1;
+	return fake_add(cmd, ret, err);
+}
+
+static bool del_saw_input;
+
+static int inspect_del(const struct cni_cmd *cmd, struct cni_error **err)
+{
+	del_calls++;
+	del_saw_input = cmd->conf->prev_result || cmd->conf->rc.n_port_mappings ||
+			cmd->conf->args_ips.n || cmd->args.n ||
+			cni_json_get(cni_netconf_root(cmd->conf), "runtimeConfig");
+	return 0;
+}
+
+static const struct cni_plugin reads_args = {
+	.name = "fake", .add = args_add, .del = inspect_del, .gc = fake_gc,
+};
 static const struct cni_plugin from_040 = {
 	.name = "fake", .add = fake_add, .del = fake_del, .min_version = CNI_V040,
 };
@@ -245,6 +266,102 @@ static void test_gc_and_status_defaults(void **state)
 	assert_int_equal(r.status, 0);
 	assert_int_equal(gc_calls, 1);
 	run_free(&r);
+}
+
+static void test_reference_wording(void **state)
+{
+	struct run r = run_plugin(&with_gc, CONF("0.3.1"), "CNI_COMMAND=CHECK", "CNI_CONTAINERID=c1",
+				  "CNI_NETNS=/proc/self/ns/net", "CNI_IFNAME=eth0", "CNI_PATH=/x",
+				  NULL);
+
+	assert_error_code(&r, 1);
+	assert_non_null(strstr(r.out, "\"msg\": \"config version does not allow CHECK\""));
+	run_free(&r);
+	r = run_plugin(&with_gc, CONF("1.0.0"), "CNI_COMMAND=GC", "CNI_PATH=/x", NULL);
+	assert_non_null(strstr(r.out, "\"msg\": \"config version does not allow GC\""));
+	run_free(&r);
+}
+
+/* The reference parses CNI_ARGS only in plugins that read it. */
+static void test_cni_args_lazy(void **state)
+{
+	struct run r = run_plugin(&with_gc, CONF("1.0.0"), ADD_ENV, "CNI_NETNS_OVERRIDE=1",
+				  "CNI_ARGS=none", NULL);
+
+	assert_int_equal(r.status, 0);
+	assert_int_equal(add_calls, 1);
+	run_free(&r);
+	r = run_plugin(&reads_args, CONF("1.0.0"), ADD_ENV, "CNI_NETNS_OVERRIDE=1", "CNI_ARGS=none",
+		       NULL);
+	assert_error_code(&r, 4);
+	assert_non_null(strstr(r.out, "ARGS: invalid pair \\\"none\\\""));
+	run_free(&r);
+	r = run_plugin(&reads_args, CONF("1.0.0"), ADD_ENV, "CNI_NETNS_OVERRIDE=1",
+		       "CNI_ARGS=IgnoreUnknown=1;K8S_POD_NAME=x", NULL);
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+}
+
+/* DEL and GC: input they cannot use is ignored; a config naming no network is not. */
+static void test_del_gc_lenient(void **state)
+{
+	static const char *const confs[] = {
+		"{\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"type\":\"fake\",\"runtimeConfig\":7}",
+		"{\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"type\":\"fake\","
+		"\"RuntimeConfig\":{\"portMappings\":[{\"hostPort\":\"x\"}]}}",
+		"{\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"type\":\"fake\",\"prevResult\":[]}",
+		"{\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"type\":\"fake\","
+		"\"prevResult\":{\"ips\":[{\"address\":\"nope\"}]}}",
+		"{\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"type\":\"fake\",\"args\":{\"cni\":3}}",
+	};
+	struct run r;
+
+	for (size_t i = 0; i < ARRAY_SIZE(confs); i++) {
+		del_saw_input = true;
+		r = run_plugin(&reads_args, confs[i], "CNI_COMMAND=DEL", "CNI_CONTAINERID=c1",
+			       "CNI_IFNAME=eth0", "CNI_PATH=/x", "CNI_ARGS=garbage;;", NULL);
+		if (r.status != 0)
+			fail_msg("%s: %s", confs[i], r.out);
+		assert_int_equal(del_calls, 1);
+		assert_false(del_saw_input);
+		run_free(&r);
+		/* ADD still refuses it. */
+		r = run_plugin(&reads_args, confs[i], ADD_ENV, "CNI_NETNS_OVERRIDE=1", NULL);
+		assert_error_code(&r, 7);
+		assert_int_equal(add_calls, 0);
+		assert_non_null(strstr(r.out, "\"cniVersion\": \"1.1.0\""));
+		run_free(&r);
+	}
+	r = run_plugin(&reads_args,
+		       "{\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"type\":\"fake\",\"args\":1,"
+		       "\"cni.dev/valid-attachments\":[{\"containerID\":\"a\",\"ifname\":\"eth0\"}]}",
+		       "CNI_COMMAND=GC", "CNI_PATH=/x", "CNI_ARGS=x", NULL);
+	assert_int_equal(r.status, 0);
+	assert_int_equal(gc_calls, 1);
+	run_free(&r);
+	r = run_plugin(&reads_args, "{\"cniVersion\":\"1.0.0\",\"type\":\"fake\",\"args\":1}",
+		       "CNI_COMMAND=DEL", "CNI_CONTAINERID=c1", "CNI_IFNAME=eth0", "CNI_PATH=/x",
+		       NULL);
+	assert_error_code(&r, 7);
+	assert_int_equal(del_calls, 0);
+	/* The error is in the config's version even though the config was refused. */
+	assert_non_null(strstr(r.out, "\"cniVersion\": \"1.0.0\""));
+	run_free(&r);
+}
+
+static void test_error_parse_go_keys(void **state)
+{
+	static const char js[] = "{\"Code\":7,\"MSG\":\"bad\",\"Details\":\"d\"}";
+	struct cni_error *e = NULL;
+
+	assert_int_equal(cni_error_parse(js, strlen(js), &e), 0);
+	assert_int_equal(e->code, 7);
+	assert_string_equal(e->msg, "bad");
+	assert_string_equal(e->details, "d");
+	cni_error_free(e);
+	assert_int_equal(cni_error_parse("{\"msg\":\"x\"}", 11, &e), -1);
+	assert_int_equal(cni_error_parse("{\"code\":0}", 10, &e), -1);
+	assert_int_equal(cni_error_parse("nope", 4, &e), -1);
 }
 
 static void test_add_prints_requested_version(void **state)
@@ -501,6 +618,10 @@ int main(void)
 		cmocka_unit_test(test_missing_env_named),
 		cmocka_unit_test(test_hostile_env),
 		cmocka_unit_test(test_version_gates),
+		cmocka_unit_test(test_reference_wording),
+		cmocka_unit_test(test_cni_args_lazy),
+		cmocka_unit_test(test_del_gc_lenient),
+		cmocka_unit_test(test_error_parse_go_keys),
 		cmocka_unit_test(test_gc_and_status_defaults),
 		cmocka_unit_test(test_add_prints_requested_version),
 		cmocka_unit_test(test_add_own_netns_refused_before_acting),

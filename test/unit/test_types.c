@@ -1394,6 +1394,208 @@ static int collect_keys(const char *key, const struct cni_json *v, void *userdat
 	return 0;
 }
 
+/* ---- Go's encoding/json key matching (docs/config-decoding.md) --------- */
+
+struct fold_t {
+	int ab, AB, port;
+	char *name;
+};
+
+static const struct cni_field fold_fields[] = {
+	{ .key = "ab", .kind = CNI_FIELD_INT, .offset = offsetof(struct fold_t, ab),
+	  .flags = CNI_FIELD_NULL_OK },
+	{ .key = "AB", .kind = CNI_FIELD_INT, .offset = offsetof(struct fold_t, AB),
+	  .flags = CNI_FIELD_NULL_OK },
+	{ .key = "hostPort", .kind = CNI_FIELD_INT, .offset = offsetof(struct fold_t, port),
+	  .flags = CNI_FIELD_NULL_OK },
+	{ .key = "skipName", .kind = CNI_FIELD_STRING, .offset = offsetof(struct fold_t, name),
+	  .flags = CNI_FIELD_NULL_OK },
+	{ 0 },
+};
+
+static struct fold_t fold_decode(const char *json)
+{
+	struct cni_json *j = must_parse_json(json);
+	struct cni_error *err = NULL;
+	struct fold_t t = { -1, -1, -1, NULL };
+
+	if (cni_json_decode(j, fold_fields, &t, "", &err) < 0)
+		fail_msg("decode %s: %s", json, err->msg);
+	cni_json_free(j);
+	return t;
+}
+
+static void test_go_key_fold(void **state)
+{
+	struct fold_t t;
+
+	/* Case-insensitive match. */
+	t = fold_decode("{\"HOSTPORT\":1}");
+	assert_int_equal(t.port, 1);
+	/* Duplicates under different cases: the last one in the document wins. */
+	t = fold_decode("{\"hostPort\":1,\"HostPort\":2}");
+	assert_int_equal(t.port, 2);
+	t = fold_decode("{\"HostPort\":2,\"hostPort\":1}");
+	assert_int_equal(t.port, 1);
+	/* Exact duplicates: the last one wins too. */
+	t = fold_decode("{\"hostPort\":1,\"hostPort\":3}");
+	assert_int_equal(t.port, 3);
+	/* Interleaved repeats: still the document's last occurrence. */
+	t = fold_decode("{\"HostPort\":1,\"hostPort\":2,\"HostPort\":3}");
+	assert_int_equal(t.port, 3);
+	t = fold_decode("{\"hostPort\":1,\"HostPort\":2,\"hostPort\":3,\"HostPort\":4}");
+	assert_int_equal(t.port, 4);
+	t = fold_decode("{\"HostPort\":2,\"hostPort\":1,\"HostPort\":null}");
+	assert_int_equal(t.port, 1);
+	t = fold_decode("{\"HostPort\":2,\"hostPort\":1,\"Host\\u0050ort\":6,\"x\":[{\"a\":1}]}");
+	assert_int_equal(t.port, 6);
+	/* null is a no-op on a number or string: an earlier value stays. */
+	t = fold_decode("{\"hostPort\":5,\"HOSTPORT\":null,\"skipname\":\"x\",\"SkipName\":null}");
+	assert_int_equal(t.port, 5);
+	assert_string_equal(t.name, "x");
+	free(t.name);
+	/* An exact match to one field is never taken by another field's fold. */
+	t = fold_decode("{\"AB\":1,\"ab\":2}");
+	assert_int_equal(t.AB, 1);
+	assert_int_equal(t.ab, 2);
+	t = fold_decode("{\"Ab\":7}");
+	assert_int_equal(t.ab, 7); /* the first field of the table, as Go */
+	assert_int_equal(t.AB, -1);
+	/* KELVIN SIGN and LONG S fold to k and s, as in Go; dotted I does not. */
+	assert_true(cni_json_key_fold_equal("\xe2\x84\xaa" "ey", "key"));
+	assert_true(cni_json_key_fold_equal("\xc5\xbf" "ubnet", "Subnet"));
+	assert_false(cni_json_key_fold_equal("\xc4\xb0ps", "ips"));
+	assert_false(cni_json_key_fold_equal("ips", "ip"));
+	assert_false(cni_json_key_fold_equal("", "a"));
+	t = fold_decode("{\"ho\xc5\xbftport\":9}");
+	assert_int_equal(t.port, 9);
+}
+
+static void test_go_key_fold_get(void **state)
+{
+	struct cni_json *j = must_parse_json("{\"Cni\":{\"IPs\":[\"198.18.0.9\"]},\"k\":1,\"K\":2}");
+	struct cni_json *nested = must_parse_json(
+		"[{\"a\":{\"x\":1,\"X\":2,\"x\":{\"y\":1,\"Y\":2,\"y\":3}},\"A\":0,\"a\":{\"X\":5,\"x\":6,\"X\":{\"Y\":7,\"y\":8,\"Y\":9}}}]");
+	char *v;
+
+	/* The last "a" (an exact repeat) holds, and inside it the last "X". */
+	v = cni_json_serialize(cni_json_get(cni_json_get(cni_json_get(
+		cni_json_array_get(nested, 0), "a"), "x"), "y"));
+	assert_string_equal(v, "9");
+	free(v);
+	cni_json_free(nested);
+
+	assert_true(cni_json_is_array(cni_json_get(cni_json_get(j, "cni"), "ips")));
+	/* Struct fields fold; map keys (cni_json_get_exact) stay verbatim. */
+	assert_null(cni_json_get_exact(j, "cni"));
+	assert_non_null(cni_json_get_exact(j, "Cni"));
+	v = cni_json_serialize(cni_json_get(j, "k"));
+	assert_string_equal(v, "2");
+	free(v);
+	cni_json_free(j);
+}
+
+static void test_go_key_fold_netconf(void **state)
+{
+	static const char conf[] =
+		"{\"CNIVersion\":\"1.0.0\",\"Name\":\"n1\",\"Type\":\"portmap\","
+		"\"IPMasq\":true,\"IPAM\":{\"Type\":\"host-local\"},"
+		"\"DNS\":{\"Nameservers\":[\"198.18.0.53\"]},"
+		"\"RuntimeConfig\":{\"PortMappings\":[{\"HostPort\":18400,\"ContainerPort\":80,"
+		"\"Protocol\":\"tcp\",\"HostIP\":\"\"},{\"hostport\":18401,\"CONTAINERPORT\":81,"
+		"\"protocol\":\"UDP\",\"HostIp\":\"198.18.0.1\"}],"
+		"\"Bandwidth\":{\"IngressRate\":1000,\"EgressBurst\":5},\"MAC\":\"02:00:00:00:00:09\","
+		"\"IPs\":[\"198.18.0.9/24\"],\"Aliases\":[\"a\"],\"DeviceID\":\"d\"},"
+		"\"Args\":{\"CNI\":{\"IPs\":[\"198.18.0.10\"],\"Mac\":\"02:00:00:00:00:0a\"}},"
+		"\"PrevResult\":{\"CNIVersion\":\"1.0.0\",\"Interfaces\":[{\"Name\":\"eth0\"}],"
+		"\"IPs\":[{\"Address\":\"198.18.0.9/24\",\"Interface\":0}],"
+		"\"Routes\":[{\"Dst\":\"0.0.0.0/0\",\"GW\":\"198.18.0.1\"}]}}";
+	struct cni_netconf *c = NULL;
+	struct cni_error *err = NULL;
+
+	if (cni_netconf_parse(conf, strlen(conf), &c, &err) < 0)
+		fail_msg("%s", err->msg);
+	assert_int_equal(c->version, CNI_V100);
+	assert_string_equal(c->name, "n1");
+	assert_string_equal(c->type, "portmap");
+	assert_true(c->ip_masq);
+	assert_string_equal(c->ipam_type, "host-local");
+	assert_int_equal(c->dns.nameservers.n, 1);
+	assert_int_equal(c->rc.n_port_mappings, 2);
+	assert_int_equal(c->rc.port_mappings[0].host_port, 18400);
+	assert_int_equal(c->rc.port_mappings[0].container_port, 80);
+	assert_string_equal(c->rc.port_mappings[0].protocol, "tcp");
+	assert_int_equal(c->rc.port_mappings[0].host_ip.family, 0);
+	assert_int_equal(c->rc.port_mappings[1].host_port, 18401);
+	assert_string_equal(c->rc.port_mappings[1].protocol, "udp");
+	assert_int_equal(c->rc.port_mappings[1].host_ip.family, AF_INET);
+	assert_true(c->rc.has_bandwidth);
+	assert_int_equal(c->rc.bandwidth.ingress_rate, 1000);
+	assert_int_equal(c->rc.bandwidth.egress_burst, 5);
+	assert_string_equal(c->rc.mac, "02:00:00:00:00:09");
+	assert_int_equal(c->rc.ips.n, 1);
+	assert_int_equal(c->rc.aliases.n, 1);
+	assert_string_equal(c->rc.device_id, "d");
+	assert_int_equal(c->args_ips.n, 1);
+	assert_string_equal(c->args_mac, "02:00:00:00:00:0a");
+	assert_non_null(c->prev_result);
+	assert_int_equal(c->prev_result->n_ifaces, 1);
+	assert_int_equal(c->prev_result->n_ips, 1);
+	assert_int_equal(c->prev_result->ips[0].interface, 0);
+	assert_int_equal(c->prev_result->routes.n, 1);
+	cni_netconf_free(c);
+}
+
+static void test_netconf_lenient(void **state)
+{
+	static const char *const bad[] = {
+		"\"runtimeConfig\":\"garbage\"",
+		"\"RuntimeConfig\":{\"portMappings\":[{\"hostPort\":0}]}",
+		"\"runtimeConfig\":{\"mac\":\"zz\",\"ips\":[\"x\"]}",
+		"\"args\":[1]",
+		"\"args\":{\"cni\":{\"ips\":[\"not-an-ip\"]}}",
+		"\"prevResult\":\"x\"",
+		"\"prevResult\":{\"ips\":[{\"address\":\"bad\"}]}",
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		char *conf = NULL;
+		struct cni_netconf *c = NULL;
+		struct cni_error *err = NULL;
+
+		assert_true(asprintf(&conf, "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"t\",%s}",
+				     bad[i]) > 0);
+		assert_int_equal(cni_netconf_parse(conf, strlen(conf), &c, &err), -1);
+		assert_int_equal(err->code, CNI_ERR_INVALID_CONFIG);
+		cni_error_freep(&err);
+		if (cni_netconf_parse_ex(conf, strlen(conf), CNI_NETCONF_LENIENT, &c, &err) < 0)
+			fail_msg("%s: %s", bad[i], err->msg);
+		assert_null(c->prev_result);
+		assert_int_equal(c->rc.n_port_mappings, 0);
+		assert_null(c->rc.mac);
+		assert_int_equal(c->args_ips.n, 0);
+		/* Gone from root too: plugin code reading it never sees it. */
+		assert_null(cni_json_get(cni_netconf_root(c), "runtimeConfig"));
+		assert_null(cni_json_get(cni_netconf_root(c), "args"));
+		assert_null(cni_json_get(cni_netconf_root(c), "prevResult"));
+		cni_netconf_free(c);
+		free(conf);
+	}
+
+	/* Lenient about those keys only: a config naming no network still fails. */
+	{
+		static const char noname[] = "{\"cniVersion\":\"1.0.0\",\"type\":\"t\",\"args\":1}";
+		struct cni_netconf *c = NULL;
+		struct cni_error *err = NULL;
+
+		assert_int_equal(cni_netconf_parse_ex(noname, strlen(noname), CNI_NETCONF_LENIENT,
+						      &c, &err),
+				 -1);
+		assert_string_equal(err->msg, "missing network name");
+		cni_error_free(err);
+	}
+}
+
 static void test_json_api(void **state)
 {
 	struct cni_json *j = must_parse_json(
@@ -1560,6 +1762,10 @@ int main(void)
 		cmocka_unit_test(test_decode_absent_object),
 		cmocka_unit_test(test_decode_value),
 		cmocka_unit_test(test_json_api),
+		cmocka_unit_test(test_go_key_fold),
+		cmocka_unit_test(test_go_key_fold_get),
+		cmocka_unit_test(test_go_key_fold_netconf),
+		cmocka_unit_test(test_netconf_lenient),
 		cmocka_unit_test(test_json_quote),
 		cmocka_unit_test(test_mac_parse),
 	};
