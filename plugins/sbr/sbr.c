@@ -144,6 +144,8 @@ struct undo {
 	uint32_t *tables;
 	size_t n_tables;
 	int ifindex;
+	struct cnl_route *hints; /* addSourceHints routes added to main */
+	size_t n_hints;
 	bool main_touched; /* routes left the main table: put them back */
 };
 
@@ -151,6 +153,7 @@ static void undo_free(struct undo *u)
 {
 	free(u->rules);
 	free(u->tables);
+	free(u->hints);
 }
 
 static int add_rule(struct netns *ns, struct undo *u, const struct ipaddr *ip, uint32_t table,
@@ -187,9 +190,14 @@ static void rollback(struct netns *ns, struct undo *u, const struct cnl_route_li
 		(void)cnl_rule_del(ns, &u->rules[i], NULL);
 	for (size_t i = 0; i < u->n_tables; i++)
 		(void)flush_table(ns, u->tables[i], u->ifindex, NULL);
-	if (u->main_touched)
+	for (size_t i = 0; i < u->n_hints; i++)
+		(void)cnl_route_del(ns, NULL, &u->hints[i], NULL);
+	/* Device routes first: a gateway must be reachable again before its routes return. */
+	for (int pass = 0; u->main_touched && pass < 2; pass++)
 		for (size_t i = 0; i < main_routes->n; i++)
-			(void)cnl_route_add(ns, NULL, &main_routes->v[i], CNL_ROUTE_REPLACE, NULL);
+			if (ipaddr_is_set(&main_routes->v[i].gw) == (pass == 1))
+				(void)cnl_route_add(ns, NULL, &main_routes->v[i], CNL_ROUTE_REPLACE,
+						    NULL);
 }
 
 static bool route_belongs(const struct cnl_route *rt, const struct ipnet *addr)
@@ -253,7 +261,11 @@ static int do_routes(struct netns *ns, const struct cni_cmd *cmd, const struct s
 		for (size_t i = 0; i < own->n; i++) {
 			struct cnl_route rt = own->v[i];
 
-			if (!route_belongs(&rt, &ip->address))
+			/*
+			 * The default route just added wins over main's (the
+			 * reference replaces it with main's, losing "gateways").
+			 */
+			if (!route_belongs(&rt, &ip->address) || (gw && rt.dst.prefix == 0))
 				continue;
 			rt.table = table;
 			if (cnl_route_add(ns, &link, &rt, CNL_ROUTE_REPLACE, err) < 0) {
@@ -275,6 +287,17 @@ static int do_routes(struct netns *ns, const struct cni_cmd *cmd, const struct s
 					       .scope = RT_SCOPE_LINK };
 
 			ipnet_canonical(&ip->address, &h.dst);
+			/*
+			 * What the kernel gives an IPv6 route without a metric,
+			 * spelled out so the rollback deletes this route and not
+			 * the kernel's prefix route (metric 256) next to it.
+			 */
+			if (h.dst.addr.family == AF_INET6)
+				h.priority = 1024;
+			u->hints = xrealloc(u->hints, (u->n_hints + 1) * sizeof(*u->hints));
+			u->hints[u->n_hints] = h;
+			/* IPv6 routes are all scope universe: match any scope when deleting. */
+			u->hints[u->n_hints++].has_scope = false;
 			if (cnl_route_add(ns, &link, &h, CNL_ROUTE_REPLACE, err) < 0)
 				goto out;
 		}
