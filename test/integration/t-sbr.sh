@@ -213,7 +213,7 @@ bad=0 failed=0 succeeded=0
 for n in $(seq 1 40); do
 	RC=0
 	in_ns - env -i PATH="$PATH" CNI_COMMAND=ADD CNI_CONTAINERID=sbr1 CNI_NETNS="/run/netns/$E" \
-		CNI_IFNAME=eth0 CNI_PATH="$BIN" strace -qq -o /dev/null -e trace=sendmsg,sendto \
+		CNI_IFNAME=eth0 CNI_PATH="$BIN" strace -f --seccomp-bpf -qq -o /dev/null -e trace=sendmsg,sendto \
 		-e inject=sendmsg,sendto:error=ENOBUFS:when=$n "$SBR" <<<"$(conf "$E" '"addSourceHints": true')" \
 		>"$T/out" 2>&1 || RC=$?
 	if [ "$RC" -eq 0 ]; then
