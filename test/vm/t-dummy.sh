@@ -47,7 +47,7 @@ ok_if "eth0 is a dummy" has "$D" "dummy"
 ok_if "... up" has "$D" "UP"
 ok_if "... with the IPv4 address" has "$D" "198.18.72.2/24"
 ok_if "... and the IPv6 one" has "$D" "2001:db8:72::2/64"
-ok_if "... and the IPAM route" has "$D" "198.19.72.0/24 dev eth0"
+ok_if "... and the IPAM route via the gateway" has "$D" "198.19.72.0/24 via 198.18.72.1 dev eth0"
 
 CHK=$(conf 1.0.0 "\"prevResult\": $RES")
 dm CHECK c1 "$C" "$CHK"
@@ -110,8 +110,8 @@ HL4='{"type": "host-local", "dataDir": "'$DATA'", "ranges": [[{"subnet": "198.18
 for v in 0.1.0 0.2.0 0.3.1 0.4.0 1.0.0 1.1.0; do
 	dm ADD ver "$X" "$(conf "$v" '' "$HL4")"
 	ok_if "$v: the result in $v's schema" jq -e --arg v "$v" \
-		'.cniVersion == $v and (if ($v | startswith("0.1") or startswith("0.2")) then .ip4.ip == "198.18.73.2/24"
-		 else .ips[0].address == "198.18.73.2/24" and .interfaces[0].name == "eth0" end)' <<<"$OUT"
+		'.cniVersion == $v and (if ($v | startswith("0.1") or startswith("0.2")) then (.ip4.ip | test("^198\\.18\\.73\\.[0-9]+/24$"))
+		 else (.ips[0].address | test("^198\\.18\\.73\\.[0-9]+/24$")) and .interfaces[0].name == "eth0" end)' <<<"$OUT"
 	dm DEL ver "$X" "$(conf "$v" '' "$HL4")"
 done
 assert_no_links "$X"
