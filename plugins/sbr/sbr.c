@@ -500,18 +500,18 @@ static int cmd_check(const struct cni_cmd *cmd, struct cni_error **err)
 			if (cnl_route_list(ns, ip->address.addr.family, found->table, link.ifindex,
 					   &l, err) < 0)
 				goto out;
+			/* Without a gateway the table may rightly be empty (nothing to copy). */
+			ok = !gw;
 			for (size_t i = 0; i < l.n && !ok; i++)
-				ok = gw ? l.v[i].dst.prefix == 0 && ipaddr_eq(&l.v[i].gw, gw) : true;
+				ok = l.v[i].dst.prefix == 0 && ipaddr_eq(&l.v[i].gw, gw);
 			cnl_route_list_free(&l);
 			if (!ok) {
-				char g[IPADDR_STRLEN] = "";
+				char g[IPADDR_STRLEN];
 
-				if (gw)
-					ipaddr_fmt(gw, g);
+				ipaddr_fmt(gw, g);
 				cni_error_set(err, CNI_ERR_INTERNAL, 0,
-					      "sbr: table %u of %s has no %s%s via \"%s\"",
-					      found->table, a, gw ? "default route via " : "route",
-					      g, cmd->ifname);
+					      "sbr: table %u of %s has no default route via %s",
+					      found->table, a, g);
 				goto out;
 			}
 		}
