@@ -8,7 +8,8 @@
 # rules, same routes), "table", "gateways", "addSourceHints", CHECK (which
 # the reference skips) catching a missing rule and route, DEL (twice, with
 # the link gone, with the netns gone), errors before any change, rollback
-# after every failing netlink send, and the result in every version.
+# after every failing netlink send, the netns lock shared with the
+# reference, and the result in every version.
 . "$(dirname "$0")/lib.sh"
 require strace jq
 
@@ -226,6 +227,19 @@ done
 ok_if "rollback: ADD succeeds once no send fails (after $failed failures)" [ "$succeeded" -gt 10 ]
 is "rollback: every failed ADD left the state as it was" "$bad" 0
 netns_del "$E"
+
+# ---- the netns lock, shared with the reference --------------------------------------------
+
+world K
+flock -x "/run/netns/$K" -c 'sleep 1' &
+register_pid $!
+wait_for "the lock is held" 5 bash -c "! flock -n -x /run/netns/$K true"
+t0=$(date +%s%N)
+sbr ADD "$K" "$(conf "$K")"
+is_success "ADD while another holder has the netns lock"
+ok_if "... waited for the lock to be released" [ $(( ($(date +%s%N) - t0) / 1000000 )) -ge 300 ]
+sbr DEL "$K" "$(conf "$K")"
+netns_del "$K"
 
 # ---- versions ----------------------------------------------------------------------------
 
