@@ -84,6 +84,17 @@ static void parse_info_data(struct cnl_link *l, struct nlattr *data)
 		if (nla_parse_nested(tb, IFLA_IPVLAN_MAX, data, NULL) == 0 &&
 		    tb[IFLA_IPVLAN_MODE] && nla_len(tb[IFLA_IPVLAN_MODE]) >= 2)
 			l->ipvlan_mode = nla_get_u16(tb[IFLA_IPVLAN_MODE]);
+	} else if (strcmp(l->kind, "vlan") == 0) {
+		struct nlattr *tb[IFLA_VLAN_MAX + 1];
+
+		if (nla_parse_nested(tb, IFLA_VLAN_MAX, data, NULL) == 0 && tb[IFLA_VLAN_ID] &&
+		    nla_len(tb[IFLA_VLAN_ID]) >= 2)
+			l->vlan_id = nla_get_u16(tb[IFLA_VLAN_ID]);
+	} else if (strcmp(l->kind, "vrf") == 0) {
+		struct nlattr *tb[IFLA_VRF_MAX + 1];
+
+		if (nla_parse_nested(tb, IFLA_VRF_MAX, data, NULL) == 0)
+			(void)attr_u32(tb[IFLA_VRF_TABLE], &l->vrf_table);
 	} else if (strcmp(l->kind, "bridge") == 0) {
 		struct nlattr *tb[IFLA_BR_MAX + 1];
 
@@ -254,6 +265,50 @@ int cnl_link_get_by_index(struct netns *ns, int ifindex, struct cnl_link *ret,
 	return get_link(ns, NULL, ifindex, ret, err);
 }
 
+static int parse_link_into(const struct nlmsghdr *nlh, void *arg, struct cni_error **err)
+{
+	struct cnl_links *out = arg;
+	struct cnl_link l;
+
+	if (nlh->nlmsg_type != RTM_NEWLINK)
+		return 0;
+	if (parse_link(nlh, &l, err) < 0)
+		return -1;
+	out->v = xrealloc(out->v, (out->n + 1) * sizeof(*out->v));
+	out->v[out->n++] = l;
+	return 0;
+}
+
+static void reset_links(void *arg)
+{
+	((struct cnl_links *)arg)->n = 0;
+}
+
+void cnl_links_free(struct cnl_links *l)
+{
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+int cnl_link_list(struct netns *ns, struct cnl_links *ret, struct cni_error **err)
+{
+	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
+	cleanup_nlmsg struct nl_msg *msg = cnl_msg_new(RTM_GETLINK, NLM_F_DUMP, &ifi, sizeof(ifi));
+	struct cnl_links out = { 0 };
+	struct cnl_sock *s;
+
+	if (nla_put_u32(msg, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS) < 0)
+		return cnl_put_failed(err, "list links");
+	if (cnl_sock_get(ns, &s, err) < 0 ||
+	    cnl_dump(s, msg, parse_link_into, reset_links, &out, err) < 0) {
+		cnl_links_free(&out);
+		return cni_error_wrap(err, "list links in netns \"%s\"", ns->path);
+	}
+	*ret = out;
+	return 0;
+}
+
 /* ---- add -------------------------------------------------------------- */
 
 /* Name, MTU, MAC and target namespace: the attributes a link and a veth peer share. */
@@ -302,6 +357,16 @@ static int put_info_data(struct nl_msg *msg, const struct cnl_newlink *spec, str
 		if (!(data = nla_nest_start(msg, IFLA_INFO_DATA)) ||
 		    nla_put_u16(msg, IFLA_IPVLAN_MODE, spec->ipvlan_mode) < 0)
 			return cnl_put_failed(err, "create ipvlan");
+		nla_nest_end(msg, data);
+	} else if (strcmp(spec->kind, "vlan") == 0) {
+		if (!(data = nla_nest_start(msg, IFLA_INFO_DATA)) ||
+		    nla_put_u16(msg, IFLA_VLAN_ID, spec->vlan_id) < 0)
+			return cnl_put_failed(err, "create vlan");
+		nla_nest_end(msg, data);
+	} else if (strcmp(spec->kind, "vrf") == 0) {
+		if (!(data = nla_nest_start(msg, IFLA_INFO_DATA)) ||
+		    nla_put_u32(msg, IFLA_VRF_TABLE, spec->vrf_table) < 0)
+			return cnl_put_failed(err, "create vrf");
 		nla_nest_end(msg, data);
 	} else if (strcmp(spec->kind, "bridge") == 0 && spec->bridge_vlan_filtering) {
 		if (!(data = nla_nest_start(msg, IFLA_INFO_DATA)) ||

@@ -56,6 +56,8 @@ struct cnl_link {
 	 */
 	bool has_accept_ra;
 	int32_t accept_ra;
+	uint16_t vlan_id;   /* kind vlan: IFLA_VLAN_ID */
+	uint32_t vrf_table; /* kind vrf: IFLA_VRF_TABLE */
 };
 
 static inline bool cnl_link_is_up(const struct cnl_link *l)
@@ -67,6 +69,14 @@ int cnl_link_get(struct netns *ns, const char *ifname, struct cnl_link *ret,
 		 struct cni_error **err);
 int cnl_link_get_by_index(struct netns *ns, int ifindex, struct cnl_link *ret,
 			  struct cni_error **err);
+
+/* Every link of ns (one dump); *ret must be zeroed or freed with cnl_links_free. */
+struct cnl_links {
+	struct cnl_link *v;
+	size_t n;
+};
+int cnl_link_list(struct netns *ns, struct cnl_links *ret, struct cni_error **err);
+void cnl_links_free(struct cnl_links *l);
 
 /* A new link; zero / NULL members mean "kernel default". */
 struct cnl_newlink {
@@ -82,6 +92,8 @@ struct cnl_newlink {
 	uint32_t macvlan_bcqueuelen; /* 0: kernel default */
 	uint16_t ipvlan_mode;	     /* IPVLAN_MODE_L2 (0), _L3, _L3S */
 	bool bridge_vlan_filtering;
+	uint16_t vlan_id;   /* vlan: the 802.1Q id (IFLA_VLAN_ID; 0 is a valid id) */
+	uint32_t vrf_table; /* vrf: its routing table (IFLA_VRF_TABLE, required by the kernel) */
 	/* Enslave it at birth (IFLA_MASTER, an ifindex in ns); 0: no master. */
 	int master;
 	/*

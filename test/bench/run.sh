@@ -35,7 +35,7 @@ WARMUP=${BENCH_WARMUP:-5}
 #   plugin      binary name, looked up in OURS_DIR and REF_DIR
 #   verbs       run in this order for every container id; ADD first, DEL last
 #   prepop      this many other containers are ADDed first (and DELed after) to show scaling
-#   conf        file in test/bench/conf/; @DATADIR@, @IMPL@ (ours|ref) and @NODE@ are substituted,
+#   conf        file in test/bench/conf/; @DATADIR@, @IMPL@ (ours|ref), @IMPLNO@ (0|1) and @NODE@ are substituted,
 #               so each side gets its own IPAM store / bridge name and they never interfere
 #   ifname      CNI_IFNAME
 #   target      verbs held to the issue's targets (time <= 1/5, peak RSS <= 1/2 of reference), or -
@@ -50,6 +50,7 @@ CASES=(
 	"loopback	loopback	ADD,CHECK,DEL	0	loopback.json	lo	ADD,DEL"
 	"portmap	portmap		ADD,CHECK,DEL	0	portmap.json	eth0	-"
 	"portmap@1000	portmap		ADD,DEL		0	portmap.json	eth0	-"
+	"sbr		sbr		ADD,CHECK,DEL	0	sbr.json	eth0	-"
 )
 for f in "$(dirname "$0")"/setup-*.sh; do [[ -e $f ]] && . "$f"; done
 TARGET_TIME=0.2
@@ -165,7 +166,9 @@ for line in "${CASES[@]}"; do
 	fi
 	for impl in ours ref; do
 		mkdir -p "$T/$name/$impl/data"
-		sed -e "s|@DATADIR@|$T/$name/$impl/data|g" -e "s|@IMPL@|$impl|g" \
+		implno=0
+		[[ $impl == ref ]] && implno=1
+		sed -e "s|@DATADIR@|$T/$name/$impl/data|g" -e "s|@IMPL@|$impl|g" -e "s|@IMPLNO@|$implno|g" \
 			-e "s|@NODE@|$NODE|g" "$HERE/conf/$conf" >"$T/$name/$impl/conf.json"
 	done
 	extra=()
