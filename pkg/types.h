@@ -49,6 +49,8 @@ struct cni_dns {
 	char *domain;
 	struct strv search;
 	struct strv options;
+	/* Decoded: a list was given, even empty (a non-nil Go slice). */
+	bool lists_given;
 };
 
 struct cni_route {
@@ -115,6 +117,11 @@ void cni_dns_free(struct cni_dns *d);
 /* Deep copy; dst must be zeroed or valid (what it held is released first). */
 void cni_dns_copy(struct cni_dns *dst, const struct cni_dns *src);
 bool cni_dns_is_empty(const struct cni_dns *d);
+/*
+ * A config's "dns" replaces IPAM's in the result when it sets anything,
+ * an empty list included (the reference's dnsConfSet: non-nil slices).
+ */
+bool cni_dns_is_set(const struct cni_dns *d);
 void cni_routes_free(struct cni_routes *r);
 /* Deep copy; dst must be zeroed or valid (what it held is released first). */
 void cni_routes_copy(struct cni_routes *dst, const struct cni_routes *src);

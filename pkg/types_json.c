@@ -867,13 +867,17 @@ static const struct cni_field route_fields[] = {
 
 static const struct cni_field dns_fields[] = {
 	{ .key = "nameservers", .kind = CNI_FIELD_STRV,
-	  .offset = offsetof(struct cni_dns, nameservers), .flags = CNI_FIELD_NULL_OK },
+	  .offset = offsetof(struct cni_dns, nameservers),
+	  .present = offsetof(struct cni_dns, lists_given),
+	  .flags = CNI_FIELD_NULL_OK | CNI_FIELD_HAS_PRESENT },
 	{ .key = "domain", .kind = CNI_FIELD_STRING, .offset = offsetof(struct cni_dns, domain),
 	  .flags = CNI_FIELD_NULL_OK },
 	{ .key = "search", .kind = CNI_FIELD_STRV, .offset = offsetof(struct cni_dns, search),
-	  .flags = CNI_FIELD_NULL_OK },
+	  .present = offsetof(struct cni_dns, lists_given),
+	  .flags = CNI_FIELD_NULL_OK | CNI_FIELD_HAS_PRESENT },
 	{ .key = "options", .kind = CNI_FIELD_STRV, .offset = offsetof(struct cni_dns, options),
-	  .flags = CNI_FIELD_NULL_OK },
+	  .present = offsetof(struct cni_dns, lists_given),
+	  .flags = CNI_FIELD_NULL_OK | CNI_FIELD_HAS_PRESENT },
 	{ 0 },
 };
 

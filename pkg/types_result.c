@@ -55,6 +55,7 @@ void cni_dns_free(struct cni_dns *d)
 	d->domain = NULL;
 	strv_free(&d->search);
 	strv_free(&d->options);
+	d->lists_given = false;
 }
 
 void cni_dns_copy(struct cni_dns *dst, const struct cni_dns *src)
@@ -69,6 +70,11 @@ void cni_dns_copy(struct cni_dns *dst, const struct cni_dns *src)
 	strv_copy(&out.options, &src->options);
 	cni_dns_free(dst);
 	*dst = out;
+}
+
+bool cni_dns_is_set(const struct cni_dns *d)
+{
+	return d->lists_given || !cni_dns_is_empty(d);
 }
 
 bool cni_dns_is_empty(const struct cni_dns *d)

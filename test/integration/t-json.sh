@@ -16,6 +16,7 @@
 #    no link, no reservation, no nft element, no tuning backup.
 # 4. Upstream-test details: CNI_ARGS=none does not fail a plugin that never
 #    reads CNI_ARGS; host-local and static never open CNI_NETNS.
+# 5. A config "dns" with empty lists replaces IPAM's DNS, as the reference.
 . "$(dirname "$0")/lib.sh"
 
 require nft busybox
@@ -294,5 +295,31 @@ cni_json "$NODE" "$BIN/host-local" ADD js-12 /some/where eth0 \
 	"$(jq -nc --argjson i "$HL" '{cniVersion: "1.0.0", name: "js3", ipam: $i}')" CNI_ARGS=none
 is_error_json "host-local, which reads CNI_ARGS, refuses CNI_ARGS=none as the reference" 4
 assert_no_leaks "$C4" "$T/ipam6/js6" "$T/ipam3/js3"
+
+# ---- 5. a config "dns" with empty lists replaces IPAM's -----------------------------
+
+netns_new C6 jsctr
+DNSC='{"cniVersion": "0.4.0", "name": "js13", "type": "ptp", "dns": {"nameservers": []},
+       "ipam": {"type": "static", "addresses": [{"address": "198.18.79.5/24", "gateway": "198.18.79.1"}],
+                "dns": {"nameservers": ["198.18.79.53"], "domain": "ipam.example"}}}'
+cni_json "$NODE" "$BIN/ptp" ADD js-13 "$(netns_path "$C6")" eth0 "$DNSC"
+is_success "ptp ADD with dns {nameservers: []} over static's DNS"
+ok_jq "IPAM's DNS replaced by the empty one, as the reference" "$OUT" '.dns == {}'
+if [ -x "$REF/ptp" ]; then
+	netns_new C7 jsctr
+	cni_json "$NODE" "$REF/ptp" ADD js-14 "$(netns_path "$C7")" eth0 \
+		"$(jq -c '.ipam.addresses[0] = {address: "198.18.80.5/24", gateway: "198.18.80.1"} | .name = "js14"' <<<"$DNSC")"
+	ok_jq "the reference agrees" "$OUT" '.dns == {}'
+	cni_json "$NODE" "$REF/ptp" DEL js-14 "$(netns_path "$C7")" eth0 \
+		"$(jq -c '.ipam.addresses[0] = {address: "198.18.80.5/24", gateway: "198.18.80.1"} | .name = "js14"' <<<"$DNSC")"
+fi
+cni_json "$NODE" "$BIN/ptp" ADD js-15 "$(netns_path "$C6")" eth1 \
+	"$(jq -c 'del(.dns) | .ipam.addresses[0] = {address: "198.18.81.5/24", gateway: "198.18.81.1"}' <<<"$DNSC")"
+ok_jq "without a config dns, IPAM's stays" "$OUT" '.dns.nameservers == ["198.18.79.53"]'
+cni_json "$NODE" "$BIN/ptp" DEL js-15 "$(netns_path "$C6")" eth1 \
+	"$(jq -c 'del(.dns) | .ipam.addresses[0] = {address: "198.18.81.5/24", gateway: "198.18.81.1"}' <<<"$DNSC")"
+cni_json "$NODE" "$BIN/ptp" DEL js-13 "$(netns_path "$C6")" eth0 "$DNSC"
+is_success "ptp DEL"
+assert_no_links "$C6"
 
 done_testing
