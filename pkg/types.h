@@ -55,12 +55,16 @@ struct cni_dns {
 
 struct cni_route {
 	/*
-	 * Canonical (host bits cleared).  The reference echoes host bits given
-	 * in a config ("198.18.200.7/16"); the kernel routes the network either
-	 * way, and a canonical dst is what CHECK can compare with the routing
-	 * table, so cnic prints "198.18.0.0/16" (documented difference).
+	 * Canonical (host bits cleared): what is installed and what CHECK
+	 * compares with the routing table.
 	 */
 	struct ipnet dst;
+	/*
+	 * dst as decoded, host bits kept ("198.18.200.7/16"); results print it,
+	 * as the reference echoes what the config said.  Family 0 for routes
+	 * cnic builds itself: dst is printed.
+	 */
+	struct ipnet dst_given;
 	struct ipaddr gw; /* family 0: none */
 	int mtu;          /* 0: unset (1.1.0 fields) */
 	int advmss;

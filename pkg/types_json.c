@@ -848,6 +848,8 @@ int cni_mac_parse(const char *s, char ret[CNI_MAC_STRLEN])
 static const struct cni_field route_fields[] = {
 	{ .key = "dst", .kind = CNI_FIELD_CIDR, .offset = offsetof(struct cni_route, dst),
 	  .flags = CNI_FIELD_REQUIRED | CNI_FIELD_NULL_OK },
+	{ .key = "dst", .kind = CNI_FIELD_IPNET, .offset = offsetof(struct cni_route, dst_given),
+	  .flags = CNI_FIELD_NULL_OK },
 	{ .key = "gw", .kind = CNI_FIELD_IP, .offset = offsetof(struct cni_route, gw),
 	  .flags = CNI_FIELD_NULL_OK },
 	{ .key = "mtu", .kind = CNI_FIELD_INT, .offset = offsetof(struct cni_route, mtu),

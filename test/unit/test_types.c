@@ -523,6 +523,15 @@ static void test_result_parse_forms(void **state)
 
 	assert_string_equal(ipnet_fmt(&r->routes.v[0].dst, buf), "198.19.0.0/16");
 	assert_string_equal(ipnet_fmt(&r->ips[0].address, buf), "198.18.0.9/15");
+	/* Printed as given, as the reference echoes it. */
+	{
+		char *json = NULL;
+		struct cni_error *err = NULL;
+
+		assert_int_equal(cni_result_print(r, CNI_V100, &json, &err), 0);
+		assert_non_null(strstr(json, "\"dst\": \"198.19.1.1/16\""));
+		free(json);
+	}
 	cni_result_free(r);
 }
 
