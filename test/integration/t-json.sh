@@ -17,6 +17,7 @@
 # 4. Upstream-test details: CNI_ARGS=none does not fail a plugin that never
 #    reads CNI_ARGS; host-local and static never open CNI_NETNS.
 # 5. A config "dns" with empty lists replaces IPAM's DNS, as the reference.
+# 6. tuning with only sysctls that do not name CNI_IFNAME needs no such link.
 . "$(dirname "$0")/lib.sh"
 
 require nft busybox
@@ -321,5 +322,22 @@ cni_json "$NODE" "$BIN/ptp" DEL js-15 "$(netns_path "$C6")" eth1 \
 cni_json "$NODE" "$BIN/ptp" DEL js-13 "$(netns_path "$C6")" eth0 "$DNSC"
 is_success "ptp DEL"
 assert_no_links "$C6"
+
+# ---- 6. tuning with sysctls only needs no link ---------------------------------------
+
+TSC=$(jq -nc --arg td "$T/tuning6" --arg ns "$(netns_path "$C6")" '{cniVersion: "1.0.0",
+	name: "js16", type: "tuning", dataDir: $td, sysctl: {"net.core.somaxconn": "1234"},
+	prevResult: {cniVersion: "1.0.0", interfaces: [{name: "nosuch0", sandbox: $ns}]}}')
+OLD_SOMAXCONN=$(in_ns "$C6" cat /proc/sys/net/core/somaxconn)
+cni_json "$NODE" "$BIN/tuning" ADD js-16 "$(netns_path "$C6")" nosuch0 "$TSC"
+is_success "tuning ADD with only a netns-wide sysctl and no CNI_IFNAME link"
+is "the sysctl is set" "$(in_ns "$C6" cat /proc/sys/net/core/somaxconn)" 1234
+cni_json "$NODE" "$BIN/tuning" DEL js-16 "$(netns_path "$C6")" nosuch0 "$TSC"
+is_success "tuning DEL"
+is "the sysctl is restored" "$(in_ns "$C6" cat /proc/sys/net/core/somaxconn)" "$OLD_SOMAXCONN"
+cni_json "$NODE" "$BIN/tuning" ADD js-16 "$(netns_path "$C6")" nosuch0 \
+	"$(jq -c '.mtu = 1300' <<<"$TSC")"
+is_error "tuning ADD with a link attribute still needs the link"
+is "... and changed nothing" "$(in_ns "$C6" cat /proc/sys/net/core/somaxconn)" "$OLD_SOMAXCONN"
 
 done_testing
