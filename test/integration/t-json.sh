@@ -189,6 +189,11 @@ is_success "portmap ADD with RuntimeConfig.PortMappings"
 ok_if "portmap mapped 18706" nft_has "$NODE" "18706"
 cni_json "$NODE" "$BIN/portmap" CHECK js-6 "$(netns_path "$C4")" eth0 "$PMC"
 is_success "portmap CHECK with RuntimeConfig.PortMappings"
+cni_json "$NODE" "$BIN/portmap" ADD js-6 "$(netns_path "$C4")" eth0 \
+	"$(jq -c '.RuntimeConfig.PortMappings[0].HostPort = 0' <<<"$PMC")"
+is_error_json "portmap ADD with HostPort 0" 7
+ok_jq "... in the reference's words and the config's version" "$OUT" \
+	'.msg == "Invalid host port number: 0" and .cniVersion == "1.0.0"'
 
 # ---- 3. DEL and GC ignore what they cannot use -------------------------------------
 

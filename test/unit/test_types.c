@@ -892,14 +892,14 @@ static const struct conf_err_case {
 	  "runtimeConfig.portMappings[0]: expected an object" },
 	{ "{\"name\":\"n\",\"runtimeConfig\":{\"portMappings\":[{\"hostPort\":0,"
 	  "\"containerPort\":80}]}}",
-	  CNI_ERR_INVALID_CONFIG, "runtimeConfig.portMappings[0].hostPort: 0 out of range [1, 65535]" },
+	  CNI_ERR_INVALID_CONFIG, "Invalid host port number: 0" },
 	{ "{\"name\":\"n\",\"runtimeConfig\":{\"portMappings\":[{\"hostPort\":80,"
 	  "\"containerPort\":65536}]}}",
 	  CNI_ERR_INVALID_CONFIG,
-	  "runtimeConfig.portMappings[0].containerPort: 65536 out of range [1, 65535]" },
+	  "Invalid container port number: 65536" },
 	{ "{\"name\":\"n\",\"runtimeConfig\":{\"portMappings\":[{\"hostPort\":-80,"
 	  "\"containerPort\":80}]}}",
-	  CNI_ERR_INVALID_CONFIG, "hostPort: -80 out of range" },
+	  CNI_ERR_INVALID_CONFIG, "Invalid host port number: -80" },
 	{ "{\"name\":\"n\",\"runtimeConfig\":{\"portMappings\":[{\"hostPort\":\"80\","
 	  "\"containerPort\":80}]}}",
 	  CNI_ERR_INVALID_CONFIG,
