@@ -49,16 +49,22 @@ struct cni_dns {
 	char *domain;
 	struct strv search;
 	struct strv options;
+	/* Decoded: a list was given, even empty (a non-nil Go slice). */
+	bool lists_given;
 };
 
 struct cni_route {
 	/*
-	 * Canonical (host bits cleared).  The reference echoes host bits given
-	 * in a config ("198.18.200.7/16"); the kernel routes the network either
-	 * way, and a canonical dst is what CHECK can compare with the routing
-	 * table, so cnic prints "198.18.0.0/16" (documented difference).
+	 * Canonical (host bits cleared): what is installed and what CHECK
+	 * compares with the routing table.
 	 */
 	struct ipnet dst;
+	/*
+	 * dst as decoded, host bits kept ("198.18.200.7/16"); results print it,
+	 * as the reference echoes what the config said.  Family 0 for routes
+	 * cnic builds itself: dst is printed.
+	 */
+	struct ipnet dst_given;
 	struct ipaddr gw; /* family 0: none */
 	int mtu;          /* 0: unset (1.1.0 fields) */
 	int advmss;
@@ -115,6 +121,11 @@ void cni_dns_free(struct cni_dns *d);
 /* Deep copy; dst must be zeroed or valid (what it held is released first). */
 void cni_dns_copy(struct cni_dns *dst, const struct cni_dns *src);
 bool cni_dns_is_empty(const struct cni_dns *d);
+/*
+ * A config's "dns" replaces IPAM's in the result when it sets anything,
+ * an empty list included (the reference's dnsConfSet: non-nil slices).
+ */
+bool cni_dns_is_set(const struct cni_dns *d);
 void cni_routes_free(struct cni_routes *r);
 /* Deep copy; dst must be zeroed or valid (what it held is released first). */
 void cni_routes_copy(struct cni_routes *dst, const struct cni_routes *src);

@@ -165,12 +165,13 @@ struct port_mapping_json {
 };
 
 static const struct cni_field port_mapping_fields[] = {
+	/* Any int here; the range is checked below, in the reference's words. */
 	{ .key = "hostPort", .kind = CNI_FIELD_INT,
 	  .offset = offsetof(struct port_mapping_json, host_port),
-	  .flags = CNI_FIELD_REQUIRED | CNI_FIELD_NULL_OK, .min = 1, .max = 65535 },
+	  .flags = CNI_FIELD_REQUIRED | CNI_FIELD_NULL_OK },
 	{ .key = "containerPort", .kind = CNI_FIELD_INT,
 	  .offset = offsetof(struct port_mapping_json, container_port),
-	  .flags = CNI_FIELD_REQUIRED | CNI_FIELD_NULL_OK, .min = 1, .max = 65535 },
+	  .flags = CNI_FIELD_REQUIRED | CNI_FIELD_NULL_OK },
 	{ .key = "protocol", .kind = CNI_FIELD_STRING,
 	  .offset = offsetof(struct port_mapping_json, protocol), .flags = CNI_FIELD_NULL_OK },
 	{ .key = "hostIP", .kind = CNI_FIELD_STRING,
@@ -189,6 +190,19 @@ static int decode_port_mapping(const struct cni_json *v, struct cni_port_mapping
 				     path);
 	if (cni_json_decode(v, port_mapping_fields, &j, path, err) < 0)
 		return -1;
+	/* The reference's checks and messages, container port first; details name the key. */
+	if (j.container_port <= 0 || j.container_port > 65535) {
+		cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0, "Invalid container port number: %d",
+			      j.container_port);
+		cni_error_add_details(err, "%s.containerPort: a port is 1-65535", path);
+		goto out;
+	}
+	if (j.host_port <= 0 || j.host_port > 65535) {
+		cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0, "Invalid host port number: %d",
+			      j.host_port);
+		cni_error_add_details(err, "%s.hostPort: a port is 1-65535", path);
+		goto out;
+	}
 	/*
 	 * The reference passes protocol verbatim to iptables/nft; we only
 	 * know how to map these three, and say so before touching anything.

@@ -848,6 +848,8 @@ int cni_mac_parse(const char *s, char ret[CNI_MAC_STRLEN])
 static const struct cni_field route_fields[] = {
 	{ .key = "dst", .kind = CNI_FIELD_CIDR, .offset = offsetof(struct cni_route, dst),
 	  .flags = CNI_FIELD_REQUIRED | CNI_FIELD_NULL_OK },
+	{ .key = "dst", .kind = CNI_FIELD_IPNET, .offset = offsetof(struct cni_route, dst_given),
+	  .flags = CNI_FIELD_NULL_OK },
 	{ .key = "gw", .kind = CNI_FIELD_IP, .offset = offsetof(struct cni_route, gw),
 	  .flags = CNI_FIELD_NULL_OK },
 	{ .key = "mtu", .kind = CNI_FIELD_INT, .offset = offsetof(struct cni_route, mtu),
@@ -867,13 +869,17 @@ static const struct cni_field route_fields[] = {
 
 static const struct cni_field dns_fields[] = {
 	{ .key = "nameservers", .kind = CNI_FIELD_STRV,
-	  .offset = offsetof(struct cni_dns, nameservers), .flags = CNI_FIELD_NULL_OK },
+	  .offset = offsetof(struct cni_dns, nameservers),
+	  .present = offsetof(struct cni_dns, lists_given),
+	  .flags = CNI_FIELD_NULL_OK | CNI_FIELD_HAS_PRESENT },
 	{ .key = "domain", .kind = CNI_FIELD_STRING, .offset = offsetof(struct cni_dns, domain),
 	  .flags = CNI_FIELD_NULL_OK },
 	{ .key = "search", .kind = CNI_FIELD_STRV, .offset = offsetof(struct cni_dns, search),
-	  .flags = CNI_FIELD_NULL_OK },
+	  .present = offsetof(struct cni_dns, lists_given),
+	  .flags = CNI_FIELD_NULL_OK | CNI_FIELD_HAS_PRESENT },
 	{ .key = "options", .kind = CNI_FIELD_STRV, .offset = offsetof(struct cni_dns, options),
-	  .flags = CNI_FIELD_NULL_OK },
+	  .present = offsetof(struct cni_dns, lists_given),
+	  .flags = CNI_FIELD_NULL_OK | CNI_FIELD_HAS_PRESENT },
 	{ 0 },
 };
 

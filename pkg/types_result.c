@@ -55,6 +55,7 @@ void cni_dns_free(struct cni_dns *d)
 	d->domain = NULL;
 	strv_free(&d->search);
 	strv_free(&d->options);
+	d->lists_given = false;
 }
 
 void cni_dns_copy(struct cni_dns *dst, const struct cni_dns *src)
@@ -69,6 +70,11 @@ void cni_dns_copy(struct cni_dns *dst, const struct cni_dns *src)
 	strv_copy(&out.options, &src->options);
 	cni_dns_free(dst);
 	*dst = out;
+}
+
+bool cni_dns_is_set(const struct cni_dns *d)
+{
+	return d->lists_given || !cni_dns_is_empty(d);
 }
 
 bool cni_dns_is_empty(const struct cni_dns *d)
@@ -250,11 +256,14 @@ enum layout {
 
 static void put_route(struct jw *w, const struct cni_route *rt, enum layout l)
 {
+	/* As the config wrote it when it came from one (the reference echoes it). */
+	const struct ipnet *dst = rt->dst_given.addr.family ? &rt->dst_given : &rt->dst;
+
 	jw_elem(w);
 	jw_obj_begin(w);
 	if (l == LAYOUT_1X) {
 		put_int_opt(w, "advmss", rt->advmss);
-		put_net(w, "dst", &rt->dst);
+		put_net(w, "dst", dst);
 		put_ip(w, "gw", &rt->gw);
 		put_int_opt(w, "mtu", rt->mtu);
 		put_int_opt(w, "priority", rt->priority);
@@ -267,7 +276,7 @@ static void put_route(struct jw *w, const struct cni_route *rt, enum layout l)
 			jw_int(w, rt->table);
 		}
 	} else {
-		put_net(w, "dst", &rt->dst);
+		put_net(w, "dst", dst);
 		put_ip(w, "gw", &rt->gw);
 		if (l == LAYOUT_04) {
 			put_int_opt(w, "mtu", rt->mtu);

@@ -250,7 +250,7 @@ static int cmd_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cn
 	r->ifaces[0].mac = xstrdup(br.mac);
 	cni_log("port up, ADD done");
 
-	if (!cni_dns_is_empty(&cmd->conf->dns))
+	if (cni_dns_is_set(&cmd->conf->dns))
 		cni_dns_copy(&r->dns, &cmd->conf->dns);
 	bridge_gateways_free(&gws);
 	*ret = TAKE_PTR(r);

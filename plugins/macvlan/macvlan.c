@@ -188,7 +188,7 @@ static int cmd_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cn
 	} else if (cnl_link_set_up(cont, cmd->ifname, true, err) < 0) {
 		goto undo;
 	}
-	if (!cni_dns_is_empty(&cmd->conf->dns))
+	if (cni_dns_is_set(&cmd->conf->dns))
 		cni_dns_copy(&r->dns, &cmd->conf->dns);
 	*ret = TAKE_PTR(r);
 	return 0;

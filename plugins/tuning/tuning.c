@@ -634,8 +634,14 @@ static int cmd_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cn
 	if (netns_from_fd(cmd->netns_fd, false, cmd->netns, &ns, err) < 0)
 		goto fail_ops;
 	s.ns = ns;
-	if (read_attrs(ns, cmd->ifname, &s.cur, err) < 0)
-		goto fail_ops;
+	/* Only link attributes need the link: sysctls alone work without CNI_IFNAME (reference). */
+	for (int i = 0; i < A_COUNT; i++) {
+		if (s.want.has[i]) {
+			if (read_attrs(ns, cmd->ifname, &s.cur, err) < 0)
+				goto fail_ops;
+			break;
+		}
+	}
 	for (size_t i = 0; i < s.n_ops; i++) {
 		if (sysctl_get_net(ns, s.ops[i].name, &s.ops[i].old, err) < 0) {
 			cni_error_wrap(err, "sysctl \"%s\"", s.ops[i].key);
@@ -694,10 +700,11 @@ static int restore(struct netns *ns, const char *ifname, const struct backup *b,
 	struct attrs cur;
 	int r = 0;
 
-	if (read_attrs(ns, ifname, &cur, err) < 0)
+	/* ifname NULL: the link is gone, only netns-wide sysctls are left to restore. */
+	if (ifname && read_attrs(ns, ifname, &cur, err) < 0)
 		return -1;
 	/* Newest change first: the attributes, then the sysctls in reverse order. */
-	for (int i = A_COUNT - 1; i >= 0; i--) {
+	for (int i = A_COUNT - 1; ifname && i >= 0; i--) {
 		if (!b->orig.has[i])
 			continue;
 		/* Changed again since ADD by someone else: theirs now, leave it. */
@@ -741,7 +748,7 @@ static int cmd_del(const struct cni_cmd *cmd, struct cni_error **err)
 		(void)unlink(path);
 		return -1;
 	}
-	/* Netns or interface gone: nothing left to restore. */
+	/* Netns gone: nothing left to restore; interface gone: its netns-wide sysctls. */
 	if (cmd->netns_fd >= 0) {
 		if (netns_from_fd(cmd->netns_fd, false, cmd->netns, &ns, err) < 0)
 			return -1;
@@ -750,7 +757,7 @@ static int cmd_del(const struct cni_cmd *cmd, struct cni_error **err)
 			return -1;
 		if (r < 0)
 			cni_error_freep(err);
-		else if (restore(ns, cmd->ifname, &b, err) < 0)
+		if (restore(ns, r < 0 ? NULL : cmd->ifname, &b, err) < 0)
 			return -1; /* keep the backup: a retried DEL restores the rest */
 	}
 	if (unlink(path) < 0 && errno != ENOENT)

@@ -16,6 +16,8 @@
 #    no link, no reservation, no nft element, no tuning backup.
 # 4. Upstream-test details: CNI_ARGS=none does not fail a plugin that never
 #    reads CNI_ARGS; host-local and static never open CNI_NETNS.
+# 5. A config "dns" with empty lists replaces IPAM's DNS, as the reference.
+# 6. tuning with only sysctls that do not name CNI_IFNAME needs no such link.
 . "$(dirname "$0")/lib.sh"
 
 require nft busybox
@@ -187,6 +189,11 @@ is_success "portmap ADD with RuntimeConfig.PortMappings"
 ok_if "portmap mapped 18706" nft_has "$NODE" "18706"
 cni_json "$NODE" "$BIN/portmap" CHECK js-6 "$(netns_path "$C4")" eth0 "$PMC"
 is_success "portmap CHECK with RuntimeConfig.PortMappings"
+cni_json "$NODE" "$BIN/portmap" ADD js-6 "$(netns_path "$C4")" eth0 \
+	"$(jq -c '.RuntimeConfig.PortMappings[0].HostPort = 0' <<<"$PMC")"
+is_error_json "portmap ADD with HostPort 0" 7
+ok_jq "... in the reference's words and the config's version" "$OUT" \
+	'.msg == "Invalid host port number: 0" and .cniVersion == "1.0.0"'
 
 # ---- 3. DEL and GC ignore what they cannot use -------------------------------------
 
@@ -294,5 +301,48 @@ cni_json "$NODE" "$BIN/host-local" ADD js-12 /some/where eth0 \
 	"$(jq -nc --argjson i "$HL" '{cniVersion: "1.0.0", name: "js3", ipam: $i}')" CNI_ARGS=none
 is_error_json "host-local, which reads CNI_ARGS, refuses CNI_ARGS=none as the reference" 4
 assert_no_leaks "$C4" "$T/ipam6/js6" "$T/ipam3/js3"
+
+# ---- 5. a config "dns" with empty lists replaces IPAM's -----------------------------
+
+netns_new C6 jsctr
+DNSC='{"cniVersion": "0.4.0", "name": "js13", "type": "ptp", "dns": {"nameservers": []},
+       "ipam": {"type": "static", "addresses": [{"address": "198.18.79.5/24", "gateway": "198.18.79.1"}],
+                "dns": {"nameservers": ["198.18.79.53"], "domain": "ipam.example"}}}'
+cni_json "$NODE" "$BIN/ptp" ADD js-13 "$(netns_path "$C6")" eth0 "$DNSC"
+is_success "ptp ADD with dns {nameservers: []} over static's DNS"
+ok_jq "IPAM's DNS replaced by the empty one, as the reference" "$OUT" '.dns == {}'
+if [ -x "$REF/ptp" ]; then
+	netns_new C7 jsctr
+	cni_json "$NODE" "$REF/ptp" ADD js-14 "$(netns_path "$C7")" eth0 \
+		"$(jq -c '.ipam.addresses[0] = {address: "198.18.80.5/24", gateway: "198.18.80.1"} | .name = "js14"' <<<"$DNSC")"
+	ok_jq "the reference agrees" "$OUT" '.dns == {}'
+	cni_json "$NODE" "$REF/ptp" DEL js-14 "$(netns_path "$C7")" eth0 \
+		"$(jq -c '.ipam.addresses[0] = {address: "198.18.80.5/24", gateway: "198.18.80.1"} | .name = "js14"' <<<"$DNSC")"
+fi
+cni_json "$NODE" "$BIN/ptp" ADD js-15 "$(netns_path "$C6")" eth1 \
+	"$(jq -c 'del(.dns) | .ipam.addresses[0] = {address: "198.18.81.5/24", gateway: "198.18.81.1"}' <<<"$DNSC")"
+ok_jq "without a config dns, IPAM's stays" "$OUT" '.dns.nameservers == ["198.18.79.53"]'
+cni_json "$NODE" "$BIN/ptp" DEL js-15 "$(netns_path "$C6")" eth1 \
+	"$(jq -c 'del(.dns) | .ipam.addresses[0] = {address: "198.18.81.5/24", gateway: "198.18.81.1"}' <<<"$DNSC")"
+cni_json "$NODE" "$BIN/ptp" DEL js-13 "$(netns_path "$C6")" eth0 "$DNSC"
+is_success "ptp DEL"
+assert_no_links "$C6"
+
+# ---- 6. tuning with sysctls only needs no link ---------------------------------------
+
+TSC=$(jq -nc --arg td "$T/tuning6" --arg ns "$(netns_path "$C6")" '{cniVersion: "1.0.0",
+	name: "js16", type: "tuning", dataDir: $td, sysctl: {"net.core.somaxconn": "1234"},
+	prevResult: {cniVersion: "1.0.0", interfaces: [{name: "nosuch0", sandbox: $ns}]}}')
+OLD_SOMAXCONN=$(in_ns "$C6" cat /proc/sys/net/core/somaxconn)
+cni_json "$NODE" "$BIN/tuning" ADD js-16 "$(netns_path "$C6")" nosuch0 "$TSC"
+is_success "tuning ADD with only a netns-wide sysctl and no CNI_IFNAME link"
+is "the sysctl is set" "$(in_ns "$C6" cat /proc/sys/net/core/somaxconn)" 1234
+cni_json "$NODE" "$BIN/tuning" DEL js-16 "$(netns_path "$C6")" nosuch0 "$TSC"
+is_success "tuning DEL"
+is "the sysctl is restored" "$(in_ns "$C6" cat /proc/sys/net/core/somaxconn)" "$OLD_SOMAXCONN"
+cni_json "$NODE" "$BIN/tuning" ADD js-16 "$(netns_path "$C6")" nosuch0 \
+	"$(jq -c '.mtu = 1300' <<<"$TSC")"
+is_error "tuning ADD with a link attribute still needs the link"
+is "... and changed nothing" "$(in_ns "$C6" cat /proc/sys/net/core/somaxconn)" "$OLD_SOMAXCONN"
 
 done_testing

@@ -523,6 +523,15 @@ static void test_result_parse_forms(void **state)
 
 	assert_string_equal(ipnet_fmt(&r->routes.v[0].dst, buf), "198.19.0.0/16");
 	assert_string_equal(ipnet_fmt(&r->ips[0].address, buf), "198.18.0.9/15");
+	/* Printed as given, as the reference echoes it. */
+	{
+		char *json = NULL;
+		struct cni_error *err = NULL;
+
+		assert_int_equal(cni_result_print(r, CNI_V100, &json, &err), 0);
+		assert_non_null(strstr(json, "\"dst\": \"198.19.1.1/16\""));
+		free(json);
+	}
 	cni_result_free(r);
 }
 
@@ -883,14 +892,14 @@ static const struct conf_err_case {
 	  "runtimeConfig.portMappings[0]: expected an object" },
 	{ "{\"name\":\"n\",\"runtimeConfig\":{\"portMappings\":[{\"hostPort\":0,"
 	  "\"containerPort\":80}]}}",
-	  CNI_ERR_INVALID_CONFIG, "runtimeConfig.portMappings[0].hostPort: 0 out of range [1, 65535]" },
+	  CNI_ERR_INVALID_CONFIG, "Invalid host port number: 0" },
 	{ "{\"name\":\"n\",\"runtimeConfig\":{\"portMappings\":[{\"hostPort\":80,"
 	  "\"containerPort\":65536}]}}",
 	  CNI_ERR_INVALID_CONFIG,
-	  "runtimeConfig.portMappings[0].containerPort: 65536 out of range [1, 65535]" },
+	  "Invalid container port number: 65536" },
 	{ "{\"name\":\"n\",\"runtimeConfig\":{\"portMappings\":[{\"hostPort\":-80,"
 	  "\"containerPort\":80}]}}",
-	  CNI_ERR_INVALID_CONFIG, "hostPort: -80 out of range" },
+	  CNI_ERR_INVALID_CONFIG, "Invalid host port number: -80" },
 	{ "{\"name\":\"n\",\"runtimeConfig\":{\"portMappings\":[{\"hostPort\":\"80\","
 	  "\"containerPort\":80}]}}",
 	  CNI_ERR_INVALID_CONFIG,
