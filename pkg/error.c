@@ -26,15 +26,38 @@ unsigned int cni_code_for_errno(int errnum)
 	}
 }
 
+/* Append "then: <text>" to e's details; the text becomes e's most recent failure. */
+static void append_later(struct cni_error *e, const char *text)
+{
+	char *details;
+	size_t at;
+
+	if (e->details && *e->details) {
+		details = xasprintf("%s; then: %s", e->details, text);
+		at = strlen(e->details) + strlen("; then: ");
+	} else {
+		details = xasprintf("then: %s", text);
+		at = strlen("then: ");
+	}
+	free(e->details);
+	e->details = details;
+	e->last = at;
+}
+
 int cni_error_setv(struct cni_error **err, unsigned int code, int errnum, const char *fmt, va_list ap)
 {
 	struct cni_error *e;
 	char *msg;
 
-	if (!err || *err) /* nobody listening, or the first error wins */
+	if (!err) /* nobody listening */
 		return -1;
 	if (vasprintf(&msg, fmt, ap) < 0)
 		msg = xstrdup("(error message lost: out of memory)");
+	if (*err) { /* the first error wins; this one is recorded after it */
+		append_later(*err, msg);
+		free(msg);
+		return -1;
+	}
 	e = xcalloc(1, sizeof(*e));
 	e->code = code;
 	e->errnum = errnum;
@@ -81,10 +104,20 @@ int cni_error_wrap(struct cni_error **err, const char *fmt, ...)
 	va_end(ap);
 	if (!ctx)
 		return -1;
-	msg = xasprintf("%s: %s", ctx, (*err)->msg);
+	if ((*err)->last == 0 || !(*err)->details ||
+	    (*err)->last > strlen((*err)->details)) {
+		msg = xasprintf("%s: %s", ctx, (*err)->msg);
+		free((*err)->msg);
+		(*err)->msg = msg;
+	} else {
+		const char *d = (*err)->details;
+		size_t at = (*err)->last;
+
+		msg = xasprintf("%.*s%s: %s", (int)at, d, ctx, d + at);
+		free((*err)->details);
+		(*err)->details = msg;
+	}
 	free(ctx);
-	free((*err)->msg);
-	(*err)->msg = msg;
 	return -1;
 }
 
@@ -121,9 +154,12 @@ int cni_error_move(struct cni_error **dst, struct cni_error **src)
 		*src = NULL;
 		return -1;
 	}
-	if (dst)
-		cni_error_add_details(dst, "then: %s%s%s", (*src)->msg,
-				      (*src)->details ? ": " : "", (*src)->details ? (*src)->details : "");
+	if (dst) {
+		cleanup_free char *text = xasprintf("%s%s%s", (*src)->msg, (*src)->details ? ": " : "",
+						    (*src)->details ? (*src)->details : "");
+
+		append_later(*dst, text);
+	}
 	cni_error_freep(src);
 	return -1;
 }

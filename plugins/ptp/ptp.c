@@ -88,10 +88,7 @@ static int route_add_once(struct netns *ns, const struct cnl_link *dev, const st
 		cni_error_free(e);
 		return 0;
 	}
-	if (err && !*err)
-		*err = e;
-	else
-		cni_error_free(e);
+	cni_error_move(err, &e);
 	return -1;
 }
 
@@ -137,10 +134,7 @@ static int setup_host_veth(struct netns *host, const struct cnl_link *hv, const 
 	/* Nothing else is on this link: duplicate detection could only delay the gateway. */
 	if (cnl_addr_add(host, hv, &gw, IFA_F_NODAD, &e) < 0) {
 		if (e->errnum != EEXIST) {
-			if (err && !*err)
-				*err = e;
-			else
-				cni_error_free(e);
+			cni_error_move(err, &e);
 			return cni_error_wrap(err, "host veth \"%s\"", hv->name);
 		}
 		cni_error_free(e);
