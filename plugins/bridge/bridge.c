@@ -134,10 +134,7 @@ static int ensure_bridge(struct netns *host, const struct bridge_conf *c, struct
 	return 0;
 
 fail:
-	if (err && !*err)
-		*err = e;
-	else
-		cni_error_free(e);
+	cni_error_move(err, &e);
 	return cni_error_wrap(err, "failed to create bridge \"%s\"", c->bridge);
 }
 
@@ -158,7 +155,9 @@ static int cmd_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cn
 
 	cni_log("ADD start");
 
-	if (bridge_conf_load(cmd, &c, err) < 0 || netns_open_current(&host, err) < 0 ||
+	/* The bridge is the first side effect: everything IPAM needs is checked before it. */
+	if (bridge_conf_load(cmd, &c, err) < 0 || (c.l3 && ipam_validate(cmd, err) < 0) ||
+	    netns_open_current(&host, err) < 0 ||
 	    netns_from_fd(cmd->netns_fd, false, cmd->netns, &cont, err) < 0 ||
 	    ensure_bridge(host, &c, &br, err) < 0)
 		return -1;
@@ -287,10 +286,7 @@ static int del_container_veth(struct netns *cont, const char *ifname, struct cni
 			cni_error_free(e);
 			return 0;
 		}
-		if (err && !*err)
-			*err = e;
-		else
-			cni_error_free(e);
+		cni_error_move(err, &e);
 		return -1;
 	}
 	if (strcmp(l.kind, "veth") != 0)
@@ -422,7 +418,9 @@ static int cmd_check(const struct cni_cmd *cmd, struct cni_error **err)
 	struct cnl_link br, cl;
 	int bri, ci, hi = -1;
 
-	if (bridge_conf_load(cmd, &c, err) < 0 || netns_open_current(&host, err) < 0 ||
+	/* The bridge is the first side effect: everything IPAM needs is checked before it. */
+	if (bridge_conf_load(cmd, &c, err) < 0 || (c.l3 && ipam_validate(cmd, err) < 0) ||
+	    netns_open_current(&host, err) < 0 ||
 	    netns_from_fd(cmd->netns_fd, false, cmd->netns, &cont, err) < 0)
 		return -1;
 	/* Unlike the reference, an L2-only config has no IPAM to ask. */
