@@ -94,6 +94,7 @@ struct hl_raw {
 	struct cni_routes routes;
 	char *data_dir;
 	char *resolv_conf;
+	bool reclaim, has_reclaim;
 };
 
 static const struct cni_field hl_fields[] = {
@@ -113,6 +114,9 @@ static const struct cni_field hl_fields[] = {
 	  .flags = CNI_FIELD_NULL_OK },
 	{ .key = "resolvConf", .kind = CNI_FIELD_STRING, .offset = offsetof(struct hl_raw, resolv_conf),
 	  .flags = CNI_FIELD_NULL_OK },
+	{ .key = "reclaimAfterReboot", .kind = CNI_FIELD_BOOL, .offset = offsetof(struct hl_raw, reclaim),
+	  .present = offsetof(struct hl_raw, has_reclaim),
+	  .flags = CNI_FIELD_NULL_OK | CNI_FIELD_HAS_PRESENT },
 	{ 0 },
 };
 
@@ -277,6 +281,7 @@ int ipam_hl_conf_load(const struct cni_cmd *cmd, bool validate, struct ipam_hl_c
 		goto out;
 	c->data_dir = xstrdup(raw.data_dir && *raw.data_dir ? raw.data_dir : IPAM_DEFAULT_DATA_DIR);
 	c->resolv_conf = raw.resolv_conf && *raw.resolv_conf ? TAKE_PTR(raw.resolv_conf) : NULL;
+	c->reclaim = !raw.has_reclaim || raw.reclaim;
 
 	if (validate && (validate_sets(conf, c, err) < 0 || load_requested(cmd, c, err) < 0))
 		goto out;
