@@ -105,7 +105,7 @@ int l2_child_create(struct netns *via, struct netns *container, const struct cnl
 		nl.name = ifname;
 		nl.netns = NULL;
 		if (cnl_link_add(container, &nl, &e) < 0) {
-			if (e->errnum == EEXIST) {
+			if (e && e->errnum == EEXIST) {
 				cni_error_free(e);
 				return cni_error_set(err, CNI_ERR_INTERNAL, EEXIST,
 						     "container interface \"%s\" already exists",
@@ -136,7 +136,7 @@ int l2_child_create(struct netns *via, struct netns *container, const struct cnl
 		cni_error_free(e);
 		e = NULL;
 		r = cnl_link_add(via, &nl, &e);
-		if (r == 0 || e->errnum != EEXIST)
+		if (r == 0 || !e || e->errnum != EEXIST)
 			break;
 		(void)l2_link_del_kind(container, tmp, nl.kind, false, NULL);
 	}
@@ -146,7 +146,7 @@ int l2_child_create(struct netns *via, struct netns *container, const struct cnl
 	}
 	if (cnl_link_rename(container, tmp, ifname, &e) < 0) {
 		(void)cnl_link_del(container, tmp, NULL);
-		if (e->errnum == EEXIST) {
+		if (e && e->errnum == EEXIST) {
 			cni_error_free(e);
 			return cni_error_set(err, CNI_ERR_INTERNAL, EEXIST,
 					     "container interface \"%s\" already exists", ifname);

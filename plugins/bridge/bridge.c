@@ -92,7 +92,7 @@ static int ensure_bridge(struct netns *host, const struct bridge_conf *c, struct
 								wants_vlan_filtering(c) },
 				 &e) < 0) {
 			/* EEXIST: a concurrent ADD made it first; use theirs. */
-			if (e->errnum != EEXIST)
+			if (!e || e->errnum != EEXIST)
 				goto fail;
 			cni_error_free(e);
 			e = NULL;
@@ -296,7 +296,8 @@ static int del_container_veth(struct netns *cont, const char *ifname, struct cni
 
 /*
  * Best effort and idempotent: every step runs whatever happened to the
- * others, the first error is reported.  Without the netns (or with it
+ * others; the first failure gives the error its code and message, the
+ * later ones are appended to its details.  Without the netns (or with it
  * gone) the veth is gone too; the masquerade and spoofchk elements are
  * found by their tag, so nothing depends on the netns or prevResult.
  */

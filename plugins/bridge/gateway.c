@@ -174,7 +174,7 @@ static int ensure_addr(struct netns *host, const struct cnl_link *link, const st
 	 */
 	if (cnl_addr_add(host, link, gw, gw->addr.family == AF_INET6 ? IFA_F_NODAD : 0, &e) < 0) {
 		/* EEXIST: a concurrent ADD put it there in the meantime. */
-		if (e->errnum != EEXIST) {
+		if (!e || e->errnum != EEXIST) {
 			cni_error_move(err, &e);
 			cni_error_wrap(err, "could not add IP address to \"%s\"", link->name);
 			goto out;

@@ -84,7 +84,7 @@ static int route_add_once(struct netns *ns, const struct cnl_link *dev, const st
 
 	if (cnl_route_add(ns, dev, r, 0, &e) == 0)
 		return 0;
-	if (e->errnum == EEXIST) {
+	if (e && e->errnum == EEXIST) {
 		cni_error_free(e);
 		return 0;
 	}
@@ -133,7 +133,7 @@ static int setup_host_veth(struct netns *host, const struct cnl_link *hv, const 
 
 	/* Nothing else is on this link: duplicate detection could only delay the gateway. */
 	if (cnl_addr_add(host, hv, &gw, IFA_F_NODAD, &e) < 0) {
-		if (e->errnum != EEXIST) {
+		if (!e || e->errnum != EEXIST) {
 			cni_error_move(err, &e);
 			return cni_error_wrap(err, "host veth \"%s\"", hv->name);
 		}
@@ -260,7 +260,8 @@ static int cmd_del(const struct cni_cmd *cmd, struct cni_error **err)
 	int r = 0;
 
 	/*
-	 * Best effort, every step runs and the first failure is reported.  The
+	 * Best effort, every step runs; the first failure gives the code, later
+	 * ones are appended to its details.  The
 	 * masquerade elements are found by their tag, so they go even when the
 	 * netns (and with it the addresses) is gone - the reference leaks them.
 	 */
