@@ -918,14 +918,19 @@ static void store_reclaim(void *p, const char *keep_id, const char *keep_ifname)
 
 	if (!s->reclaim || !s->locked || !boot_id(s))
 		return;
+	/*
+	 * No hints for this network: nothing to reclaim, and no marker either,
+	 * so that an idle network costs no write (the next ADD with hints
+	 * around writes it).
+	 */
 	hfd = hint_dir(s, false);
-	if (s->hintpfd < 0)
-		return; /* no hints at all */
+	if (hfd < 0)
+		return;
 	mark = xasprintf(BOOT_MARK "%s", s->network);
 	if (boot_mark_current(s, mark))
 		return;
 	trim_id(keep_id, &t, &tlen);
-	if (hfd >= 0 && lseek(hfd, 0, SEEK_SET) == 0) {
+	if (lseek(hfd, 0, SEEK_SET) == 0) {
 		for (;;) {
 			ssize_t n = getdents64(hfd, dbuf, sizeof(dbuf));
 
