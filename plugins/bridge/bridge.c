@@ -256,15 +256,24 @@ static int cmd_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cn
 	return 0;
 
 undo:
-	/* Reverse order; *err keeps the error that got us here. */
-	if (masq_done)
-		(void)ipmasq_del(cmd->conf->name, cmd->container_id, cmd->ifname, NULL);
-	if (ipam_done)
-		(void)ipam_del(cmd, NULL);
-	if (sc_done)
-		(void)spoofchk_del(cmd->conf->name, cmd->container_id, cmd->ifname, NULL);
-	if (veth_done)
-		(void)cnl_link_del(host, vp.host_name, NULL);
+	/*
+	 * Reverse order.  *err keeps the error that got us here; each step
+	 * reports into a fresh local (its own retry logic reads it), and a
+	 * failure is appended to *err's details rather than lost.
+	 */
+	{
+		struct cni_error *e = NULL;
+
+		if (masq_done && ipmasq_del(cmd->conf->name, cmd->container_id, cmd->ifname, &e) < 0)
+			cni_error_move(err, &e);
+		if (ipam_done && ipam_del(cmd, &e) < 0)
+			cni_error_move(err, &e);
+		if (sc_done && spoofchk_del(cmd->conf->name, cmd->container_id, cmd->ifname, &e) < 0)
+			cni_error_move(err, &e);
+		if (veth_done && cnl_link_del(host, vp.host_name, &e) < 0)
+			cni_error_move(err, &e);
+		cni_error_free(e);
+	}
 	bridge_gateways_free(&gws);
 	return -1;
 }

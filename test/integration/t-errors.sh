@@ -120,6 +120,44 @@ is_error "EMFILE on the netlink socket: ADD fails"
 like "EMFILE: reported as such" "$(json_get "$OUT" .msg)" "Too many open files"
 isnt "EMFILE: not \"Protocol error\"" "$(grep -c 'Protocol error' <<<"$OUT")" 1
 
+# ---- bridge rollback whose own steps fail ------------------------------------
+
+# Every sendmsg from the k-th on fails (ENOBUFS): the failing step and every
+# rollback step after it.  Each run must end without a signal, print exactly
+# one error JSON, and a plain DEL must then leave nothing.
+netns_new C3 errc3
+MASQ=$(jq -nc --arg d "$DATA" '{cniVersion: "1.0.0", name: "errmasq", type: "bridge",
+	bridge: "cni-err1", isGateway: true, ipMasq: true,
+	ipam: {type: "host-local", dataDir: $d, ranges: [[{subnet: "198.18.45.0/24"}]]}}')
+printf '%s' "$MASQ" >"$T/masq.json"
+envv=(env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin CNI_CONTAINERID=m1 "CNI_NETNS=$(netns_path "$C3")"
+	CNI_IFNAME=eth0 "CNI_PATH=$BIN")
+in_ns "$NODE" "${envv[@]}" CNI_COMMAND=ADD strace -f -qq -o "$T/masq.trace" -e trace=sendmsg \
+	"$BR" <"$T/masq.json" >/dev/null 2>&1
+nsend=$(grep -c '^[0-9]* *sendmsg(' "$T/masq.trace")
+in_ns "$NODE" "${envv[@]}" CNI_COMMAND=DEL "$BR" <"$T/masq.json" >/dev/null 2>&1
+bad=() details=0
+for ((k = 1; k <= nsend; k++)); do
+	RC=0
+	OUT=$(in_ns "$NODE" "${envv[@]}" CNI_COMMAND=ADD strace -f -qq -o /dev/null \
+		-e trace=sendmsg -e "inject=sendmsg:error=ENOBUFS:when=$k+" "$BR" <"$T/masq.json" 2>"$T/masq.err") || RC=$?
+	ERR=$(<"$T/masq.err")
+	if [ "$RC" -ne 0 ] && [ "$RC" -ne 1 ] || grep -q 'killed by SIG' <<<"$ERR"; then
+		bad+=("k=$k: rc=$RC $(head -c 200 <<<"$ERR")")
+	elif [ "$RC" -eq 1 ] && ! jq -se 'length == 1 and (.[0].code | type == "number")' >/dev/null 2>&1 <<<"$OUT"; then
+		bad+=("k=$k: not one error JSON: $(head -c 200 <<<"$OUT")")
+	fi
+	jq -e '.details // "" | test("then: ")' >/dev/null 2>&1 <<<"$OUT" && details=$((details + 1))
+	in_ns "$NODE" "${envv[@]}" CNI_COMMAND=DEL "$BR" <"$T/masq.json" >/dev/null 2>&1 ||
+		bad+=("k=$k: DEL failed")
+	left=$(links_in "$C3" | grep -vx lo; links_in "$NODE" | grep '^veth'; ipam_files "$DATA/errmasq")
+	[ -n "$left" ] && bad+=("k=$k: left $(tr '\n' ' ' <<<"$left")")
+done
+is "bridge+ipMasq ADD with sendmsg failing from each of its $nsend calls on: no crash, one error, DEL cleans" \
+	"${bad[*]:-}" ""
+ok_if "... rollback failures are reported in details ($details runs)" test "$details" -gt 0
+in_ns "$NODE" ip link del cni-err1 2>/dev/null
+
 # ---- tuning -----------------------------------------------------------------
 
 netns_new C2 errc2
