@@ -26,12 +26,30 @@ unsigned int cni_code_for_errno(int errnum)
 	}
 }
 
+/*
+ * Bound on the details a chain of later failures may grow to: a GC or DEL
+ * failing on thousands of objects must not print megabytes.
+ */
+#define MAX_DETAILS 4096
+#define OMITTED "; (more failures omitted)"
+
 /* Append "then: <text>" to e's details; the text becomes e's most recent failure. */
 static void append_later(struct cni_error *e, const char *text)
 {
 	char *details;
 	size_t at;
 
+	if (e->details && strlen(e->details) + strlen(text) > MAX_DETAILS) {
+		size_t n = strlen(e->details), o = strlen(OMITTED);
+
+		if (n < o || strcmp(e->details + n - o, OMITTED) != 0) {
+			details = xasprintf("%s" OMITTED, e->details);
+			free(e->details);
+			e->details = details;
+		}
+		e->last = CNI_ERROR_LAST_OMITTED;
+		return;
+	}
 	if (e->details && *e->details) {
 		details = xasprintf("%s; then: %s", e->details, text);
 		at = strlen(e->details) + strlen("; then: ");
@@ -104,6 +122,11 @@ int cni_error_wrap(struct cni_error **err, const char *fmt, ...)
 	va_end(ap);
 	if (!ctx)
 		return -1;
+	if ((*err)->last == CNI_ERROR_LAST_OMITTED) {
+		/* The failure being labelled was not kept: never relabel another. */
+		free(ctx);
+		return -1;
+	}
 	if ((*err)->last == 0 || !(*err)->details ||
 	    (*err)->last > strlen((*err)->details)) {
 		msg = xasprintf("%s: %s", ctx, (*err)->msg);

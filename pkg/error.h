@@ -63,6 +63,9 @@ struct cni_error {
 	size_t last;
 };
 
+/* cni_error.last when the most recent failure was left out (details at their bound). */
+#define CNI_ERROR_LAST_OMITTED ((size_t)-1)
+
 int cni_error_set(struct cni_error **err, unsigned int code, int errnum, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 int cni_error_setv(struct cni_error **err, unsigned int code, int errnum, const char *fmt,

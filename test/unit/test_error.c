@@ -130,6 +130,25 @@ static void test_wrap_parsed_error(void **state)
 	cni_error_free(e);
 }
 
+/* A long chain of failures is bounded, and a wrap of an omitted one relabels nothing. */
+static void test_details_bounded(void **state)
+{
+	struct cni_error *e = NULL;
+
+	(void)state;
+	cni_error_set(&e, CNI_ERR_INTERNAL, 0, "first");
+	for (int i = 0; i < 2000; i++)
+		cni_error_set(&e, CNI_ERR_INTERNAL, 0, "element %d could not be removed", i);
+	assert_true(strlen(e->details) < 4200);
+	assert_non_null(strstr(e->details, "then: element 0 could not"));
+	assert_non_null(strstr(e->details, "(more failures omitted)"));
+	assert_null(strstr(strstr(e->details, "(more failures omitted)") + 1, "(more failures omitted)"));
+	cni_error_wrap(&e, "gc");
+	assert_string_equal(e->msg, "first");
+	assert_null(strstr(e->details, "gc: "));
+	cni_error_free(e);
+}
+
 static void test_code_for_errno(void **state)
 {
 	(void)state;
@@ -148,6 +167,7 @@ int main(void)
 		cmocka_unit_test(test_move_into_empty_and_set),
 		cmocka_unit_test(test_null_means_nobody_listens),
 		cmocka_unit_test(test_wrap_parsed_error),
+		cmocka_unit_test(test_details_bounded),
 		cmocka_unit_test(test_code_for_errno),
 	};
 
