@@ -314,21 +314,23 @@ static int cmd_del(const struct cni_cmd *cmd, struct cni_error **err)
 {
 	cleanup_bridge_conf struct bridge_conf c = { 0 };
 	cleanup_netns struct netns *cont = NULL;
+	cleanup_error struct cni_error *e = NULL;
 	int r = 0;
 
 	if (bridge_conf_load(cmd, &c, err) < 0)
 		return -1;
+	/* Each step reports into a fresh local: its own retry logic reads that error. */
 	if (cmd->netns_fd >= 0) {
-		if (netns_from_fd(cmd->netns_fd, false, cmd->netns, &cont, err) < 0 ||
-		    del_container_veth(cont, cmd->ifname, err) < 0)
-			r = -1;
+		if (netns_from_fd(cmd->netns_fd, false, cmd->netns, &cont, &e) < 0 ||
+		    del_container_veth(cont, cmd->ifname, &e) < 0)
+			r = cni_error_move(err, &e);
 	}
-	if (c.l3 && ipam_del(cmd, err) < 0)
-		r = -1;
-	if (c.mac_spoof_chk && spoofchk_del(cmd->conf->name, cmd->container_id, cmd->ifname, err) < 0)
-		r = -1;
-	if (c.l3 && c.ip_masq && ipmasq_del(cmd->conf->name, cmd->container_id, cmd->ifname, err) < 0)
-		r = -1;
+	if (c.l3 && ipam_del(cmd, &e) < 0)
+		r = cni_error_move(err, &e);
+	if (c.mac_spoof_chk && spoofchk_del(cmd->conf->name, cmd->container_id, cmd->ifname, &e) < 0)
+		r = cni_error_move(err, &e);
+	if (c.l3 && c.ip_masq && ipmasq_del(cmd->conf->name, cmd->container_id, cmd->ifname, &e) < 0)
+		r = cni_error_move(err, &e);
 	return r;
 }
 

@@ -266,6 +266,7 @@ undo:
 static int cmd_del(const struct cni_cmd *cmd, struct cni_error **err)
 {
 	cleanup_netns struct netns *cont = NULL;
+	cleanup_error struct cni_error *e = NULL;
 	int r = 0;
 
 	/*
@@ -274,15 +275,15 @@ static int cmd_del(const struct cni_cmd *cmd, struct cni_error **err)
 	 * masquerade elements are found by their tag, so they go even when the
 	 * netns (and with it the addresses) is gone - the reference leaks them.
 	 */
-	if (cmd->conf->ipam_type && ipam_del(cmd, err) < 0)
-		r = -1;
+	if (cmd->conf->ipam_type && ipam_del(cmd, &e) < 0)
+		r = cni_error_move(err, &e);
 	if (cmd->netns_fd >= 0 &&
-	    (netns_from_fd(cmd->netns_fd, false, cmd->netns, &cont, err) < 0 ||
-	     l2_link_del_kind(cont, cmd->ifname, "veth", true, err) < 0))
-		r = -1;
+	    (netns_from_fd(cmd->netns_fd, false, cmd->netns, &cont, &e) < 0 ||
+	     l2_link_del_kind(cont, cmd->ifname, "veth", true, &e) < 0))
+		r = cni_error_move(err, &e);
 	if (cmd->conf->ip_masq &&
-	    ipmasq_del(cmd->conf->name, cmd->container_id, cmd->ifname, err) < 0)
-		r = -1;
+	    ipmasq_del(cmd->conf->name, cmd->container_id, cmd->ifname, &e) < 0)
+		r = cni_error_move(err, &e);
 	return r;
 }
 
