@@ -153,7 +153,17 @@ struct add_scan {
 	const char *id, *ifname;
 	struct addrs taken; /* every reserved address */
 	struct addrs owned; /* reserved to (id, ifname), exact or legacy: the duplicate check */
+	struct addrs again; /* reserved to (id, ifname) in an earlier boot: given back */
 };
+
+/* An address of `again` in set (not yet given back), or NULL. */
+static struct ipaddr *again_in(struct add_scan *s, const struct ipam_range_set *set, bool *used)
+{
+	for (size_t i = 0; i < s->again.n; i++)
+		if (!used[i] && ipam_range_set_contains(set, &s->again.v[i]))
+			return &s->again.v[i];
+	return NULL;
+}
 
 static int add_scan_cb(void *arg, const struct ipam_resv *r, struct cni_error **err)
 {
@@ -241,6 +251,7 @@ int ipam_alloc_add(const struct ipam_store_ops *ops, void *store, const struct i
 {
 	cleanup_free ssize_t *set_req = xcalloc(n_sets, sizeof(*set_req));
 	cleanup_free bool *used = xcalloc(n_req, sizeof(*used));
+	cleanup_free bool *again_used = NULL, *fresh = NULL;
 	struct add_scan s = { .id = id, .ifname = ifname };
 	bool need_owners = false;
 	size_t done = 0;
@@ -278,6 +289,8 @@ int ipam_alloc_add(const struct ipam_store_ops *ops, void *store, const struct i
 					     "failed to allocate all requested IPs:%s", list);
 		}
 
+	if (ops->reclaim)
+		ops->reclaim(store, id, ifname);
 	if (ops->hint_get) {
 		/*
 		 * The duplicate check needs only what (id, ifname) already holds:
@@ -287,22 +300,42 @@ int ipam_alloc_add(const struct ipam_store_ops *ops, void *store, const struct i
 		 */
 		cleanup_free struct ipaddr *hinted = NULL;
 		size_t n_hinted = 0;
+		bool other_boot = false;
 
-		ops->hint_get(store, id, ifname, &hinted, &n_hinted);
-		for (size_t i = 0; i < n_hinted; i++)
-			if (!addrs_has_linear(&s.owned, &hinted[i]) &&
-			    ops->owner(store, &hinted[i], id, ifname) != IPAM_OWNER_NONE)
+		ops->hint_get(store, id, ifname, &hinted, &n_hinted, &other_boot);
+		for (size_t i = 0; i < n_hinted; i++) {
+			enum ipam_owner o;
+
+			if (addrs_has_linear(&s.owned, &hinted[i]) ||
+			    addrs_has_linear(&s.again, &hinted[i]))
+				continue;
+			o = ops->owner(store, &hinted[i], id, ifname);
+			if (o == IPAM_OWNER_EXACT && other_boot)
+				addrs_push(&s.again, &hinted[i]);
+			else if (o != IPAM_OWNER_NONE)
 				addrs_push(&s.owned, &hinted[i]);
+		}
 		need_owners = false;
 	}
+	again_used = xcalloc(s.again.n + 1, sizeof(*again_used));
+	fresh = xcalloc(n_sets, sizeof(*fresh));
 	/* Owners are only needed for the duplicate check, which requested addresses skip. */
 	if (ops->scan(store, need_owners, add_scan_cb, &s, err) < 0)
 		goto out;
 	addrs_sort(&s.taken);
 
 	for (done = 0; done < n_sets; done++) {
+		struct ipaddr *back = again_in(&s, &sets[done], again_used);
 		int q;
 
+		/* Re-added after a reboot: its old address, unless it now asks for another. */
+		if (back && (set_req[done] < 0 || ipaddr_eq(back, &req[set_req[done]]))) {
+			again_used[back - s.again.v] = true;
+			leases[done].ip = *back;
+			leases[done].range = ipam_range_set_find(&sets[done], back);
+			continue;
+		}
+		fresh[done] = true;
 		if (set_req[done] >= 0)
 			q = alloc_requested(ops, store, &sets[done], &s, &req[set_req[done]], &leases[done],
 					    err);
@@ -316,6 +349,10 @@ int ipam_alloc_add(const struct ipam_store_ops *ops, void *store, const struct i
 		(void)ops->set_last_reserved(store, (unsigned int)done, &leases[done].ip, NULL);
 	}
 	r = 0;
+	/* An earlier boot's address this ADD did not take back is nobody's now. */
+	for (size_t i = 0; i < s.again.n; i++)
+		if (!again_used[i])
+			(void)ops->release(store, &s.again.v[i], NULL);
 	if (ops->hint_set) {
 		/* What the attachment held before (confirmed above) plus what it got now. */
 		for (size_t i = 0; i < n_sets; i++)
@@ -324,11 +361,14 @@ int ipam_alloc_add(const struct ipam_store_ops *ops, void *store, const struct i
 		ops->hint_set(store, id, ifname, s.owned.v, s.owned.n);
 	}
 out:
+	/* Only what this call reserved: addresses given back were reserved before it. */
 	if (r < 0)
 		for (size_t i = 0; i < done; i++)
-			(void)ops->release(store, &leases[i].ip, NULL);
+			if (fresh && fresh[i])
+				(void)ops->release(store, &leases[i].ip, NULL);
 	addrs_free(&s.taken);
 	addrs_free(&s.owned);
+	addrs_free(&s.again);
 	return r;
 }
 

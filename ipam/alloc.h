@@ -70,10 +70,12 @@ struct ipam_store_ops {
 	 *
 	 * hint_get: the listed addresses into *ret (malloc'ed, may be NULL
 	 * with *n 0): none when there is no hint, it is unreadable, or it
-	 * belongs to another attachment.
+	 * belongs to another attachment.  *ret_other_boot: the hint was
+	 * written in an earlier boot (and reclaiming is on), so the
+	 * attachment is being re-added after a reboot.
 	 */
 	void (*hint_get)(void *store, const char *id, const char *ifname, struct ipaddr **ret,
-			 size_t *n);
+			 size_t *n, bool *ret_other_boot);
 	/* Replace the hint (n 0: remove it).  Best effort: failing only loses the hint. */
 	void (*hint_set)(void *store, const char *id, const char *ifname, const struct ipaddr *ips,
 			 size_t n);
@@ -81,6 +83,11 @@ struct ipam_store_ops {
 	int (*owner)(void *store, const struct ipaddr *ip, const char *id, const char *ifname);
 	/* Remove every hint none of whose addresses is still held by its attachment. */
 	void (*hint_gc)(void *store);
+	/*
+	 * Optional.  Release the reservations of attachments whose hints
+	 * name an earlier boot, all but (keep_id, keep_ifname)'s.  Best effort.
+	 */
+	void (*reclaim)(void *store, const char *keep_id, const char *keep_ifname);
 };
 
 /* Who holds a reservation, from its content. */
@@ -102,7 +109,10 @@ struct ipam_lease {
  * ADD: one address per range set, in set order, into leases[0..n_sets-1].
  * Requested addresses (req, any order) are matched to the first set that
  * contains them; a set without one gets the next free address in round
- * robin order.  Errors, prefixed "failed to allocate for range <i>: ":
+ * robin order.  After a reboot (ops->reclaim, ops->hint_get's other_boot)
+ * earlier boots' reservations are released first, and an attachment that
+ * held addresses in an earlier boot gets them back instead of error 102.
+ * Errors, prefixed "failed to allocate for range <i>: ":
  * 7 a requested address is in no set or is a gateway, 101 it is taken,
  * 102 (id, ifname) already holds an address in the set, 100 the set is
  * exhausted.  On failure everything reserved by this call is released.

@@ -95,6 +95,7 @@ struct hl_raw {
 	struct cni_routes routes;
 	char *data_dir;
 	char *resolv_conf;
+	bool reclaim, has_reclaim;
 };
 
 static const struct cni_field hl_fields[] = {
@@ -114,6 +115,9 @@ static const struct cni_field hl_fields[] = {
 	  .flags = CNI_FIELD_NULL_OK },
 	{ .key = "resolvConf", .kind = CNI_FIELD_STRING, .offset = offsetof(struct hl_raw, resolv_conf),
 	  .flags = CNI_FIELD_NULL_OK },
+	{ .key = "reclaimAfterReboot", .kind = CNI_FIELD_BOOL, .offset = offsetof(struct hl_raw, reclaim),
+	  .present = offsetof(struct hl_raw, has_reclaim),
+	  .flags = CNI_FIELD_NULL_OK | CNI_FIELD_HAS_PRESENT },
 	{ 0 },
 };
 
@@ -214,6 +218,30 @@ static int validate_sets(const struct cni_netconf *conf, struct ipam_hl_conf *c,
 	return 0;
 }
 
+/*
+ * dataDir must be an absolute path: a relative one would resolve against
+ * whatever directory the runtime happened to exec the plugin from (the
+ * reference writes there), so two runtimes, or one after a restart, would
+ * keep two sets of reservations for the same network.  A NUL in the JSON
+ * string would silently cut the path short.
+ */
+static int check_data_dir(const struct cni_json *ipam, const char *dir, struct cni_error **err)
+{
+	const struct cni_json *v = cni_json_get(ipam, "dataDir");
+
+	if (v && cni_json_is_string(v)) {
+		cleanup_free char *ser = cni_json_serialize(v);
+
+		if (ser && strstr(ser, "\\u0000"))
+			return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
+					     "ipam.dataDir: contains a NUL character");
+	}
+	if (dir && *dir && dir[0] != '/')
+		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
+				     "ipam.dataDir \"%s\": must be an absolute path", dir);
+	return 0;
+}
+
 int ipam_hl_conf_load(const struct cni_cmd *cmd, bool validate, struct ipam_hl_conf **ret,
 		      struct cni_error **err)
 {
@@ -260,8 +288,11 @@ int ipam_hl_conf_load(const struct cni_cmd *cmd, bool validate, struct ipam_hl_c
 		push_set(c, &raw.ranges.v[i]);
 	c->routes = raw.routes;
 	memset(&raw.routes, 0, sizeof(raw.routes));
+	if (check_data_dir(ipam, raw.data_dir, err) < 0)
+		goto out;
 	c->data_dir = xstrdup(raw.data_dir && *raw.data_dir ? raw.data_dir : IPAM_DEFAULT_DATA_DIR);
 	c->resolv_conf = raw.resolv_conf && *raw.resolv_conf ? TAKE_PTR(raw.resolv_conf) : NULL;
+	c->reclaim = !raw.has_reclaim || raw.reclaim;
 
 	if (validate && (validate_sets(conf, c, err) < 0 || load_requested(cmd, c, err) < 0))
 		goto out;

@@ -76,6 +76,7 @@ int ipam_hl_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cni_e
 		return -1;
 	if (open_store(cmd, c, true, &s, err) < 0)
 		return -1;
+	ipam_store_set_reclaim(s, c->reclaim);
 	leases = xcalloc(c->n_sets, sizeof(*leases));
 	if (ipam_alloc_add(&ipam_disk_store_ops, s, c->sets, c->n_sets, cmd->container_id,
 			   cmd->ifname, c->req, c->n_req, leases, err) < 0)

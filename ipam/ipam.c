@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <string.h>
 
+#include "../pkg/cleanup.h"
 #include "../pkg/invoke.h"
+#include "config.h"
 #include "internal.h"
 #include "ipam.h"
 
@@ -35,6 +37,30 @@ static int invoke(const struct cni_cmd *cmd, enum cni_verb verb, struct cni_resu
 {
 	return cni_invoke(cmd, cmd->conf->ipam_type, verb, cmd->conf->raw, cmd->conf->raw_len, ret,
 			  err);
+}
+
+int ipam_validate(const struct cni_cmd *cmd, struct cni_error **err)
+{
+	switch (builtin_of(cmd)) {
+	case NO_TYPE:
+		return no_type(err);
+	case HOST_LOCAL: {
+		cleanup_hl_conf struct ipam_hl_conf *c = NULL;
+
+		return ipam_hl_conf_load(cmd, true, &c, err);
+	}
+	case STATIC: {
+		cleanup_static_conf struct ipam_static_conf *c = NULL;
+
+		return ipam_static_conf_load(cmd, &c, err);
+	}
+	default: {
+		cleanup_free char *path = NULL;
+
+		/* Its config is the delegate's business; that it can be run is ours. */
+		return cni_find_in_path(cmd->path, cmd->conf->ipam_type, &path, err);
+	}
+	}
 }
 
 int ipam_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cni_error **err)

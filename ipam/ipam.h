@@ -11,6 +11,13 @@
 
 #include "../pkg/skel.h"
 
+/*
+ * Everything ipam_add will need, checked without side effects: the config
+ * decodes and is valid (built-in types), or the delegate exists in CNI_PATH
+ * (others).  Interface plugins call it before their first side effect, so a
+ * bad ipam section never leaves a bridge or a veth behind.
+ */
+int ipam_validate(const struct cni_cmd *cmd, struct cni_error **err);
 int ipam_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cni_error **err);
 int ipam_del(const struct cni_cmd *cmd, struct cni_error **err);
 int ipam_check(const struct cni_cmd *cmd, struct cni_error **err);

@@ -25,6 +25,12 @@
 #define HINT_TMP_PREFIX ".tmp."
 #define HINT_NAME_LEN 16
 #define MAX_HINT 8192
+/* The hint line naming the boot an attachment's addresses were given in. */
+#define HINT_BOOT "boot="
+/* <data_dir>/HINT_DIR/BOOT_MARK<network>: the boot whose first ADD reclaimed the earlier ones. */
+#define BOOT_MARK ".boot."
+#define BOOT_ID_LEN 36
+#define BOOT_ID_FILE "/proc/sys/kernel/random/boot_id"
 
 enum link_mode {
 	LINK_UNKNOWN,
@@ -38,6 +44,9 @@ struct ipam_store {
 	int lockfd;
 	int hintpfd, hintfd; /* <data_dir>/HINT_DIR and its <network>, -1: not opened */
 	bool locked;
+	bool reclaim;		       /* release other boots' reservations (ipam_store_set_reclaim) */
+	int boot_state;		       /* 0: not read yet, 1: boot known, -1: unreadable */
+	char boot[BOOT_ID_LEN + 1];    /* this boot's id */
 	enum link_mode link_mode;
 	char *path;
 	char *data_dir, *network;
@@ -46,6 +55,38 @@ struct ipam_store {
 const char *ipam_store_path(const struct ipam_store *s)
 {
 	return s->path;
+}
+
+void ipam_store_set_reclaim(struct ipam_store *s, bool on)
+{
+	s->reclaim = on;
+}
+
+/* This boot's id (a UUID), or NULL when it cannot be read: then no hint records a boot. */
+static const char *boot_id(struct ipam_store *s)
+{
+	cleanup_close int fd = -1;
+	char buf[BOOT_ID_LEN + 2];
+	ssize_t n;
+
+	if (s->boot_state)
+		return s->boot_state > 0 ? s->boot : NULL;
+	s->boot_state = -1;
+	fd = open(BOOT_ID_FILE, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	do
+		n = read(fd, buf, sizeof(buf));
+	while (n < 0 && errno == EINTR);
+	if (n < BOOT_ID_LEN)
+		return NULL;
+	for (int i = 0; i < BOOT_ID_LEN; i++)
+		if (!(buf[i] == '-' || (buf[i] >= '0' && buf[i] <= '9') || (buf[i] >= 'a' && buf[i] <= 'f')))
+			return NULL;
+	memcpy(s->boot, buf, BOOT_ID_LEN);
+	s->boot[BOOT_ID_LEN] = '\0';
+	s->boot_state = 1;
+	return s->boot;
 }
 
 void ipam_store_disable_tmpfile(struct ipam_store *s)
@@ -131,6 +172,7 @@ int ipam_store_open(const char *data_dir, const char *network, bool create,
 	s->dirfd = TAKE_FD(fd);
 	s->lockfd = -1;
 	s->hintpfd = s->hintfd = -1;
+	s->reclaim = true;
 	s->path = TAKE_PTR(path);
 	s->data_dir = xstrdup(data_dir);
 	s->network = xstrdup(network);
@@ -626,7 +668,7 @@ static void hint_name(const char *id, const char *ifname, char name[HINT_NAME_LE
  * regular file, unreadable, too large or not shaped like a hint.
  */
 static bool hint_read(int hfd, const char *name, char *buf, char **ret_id, char **ret_ifname,
-		      char **ret_rest)
+		      char **ret_rest, const char **ret_boot)
 {
 	cleanup_close int fd = -1;
 	struct stat st;
@@ -654,6 +696,16 @@ static bool hint_read(int hfd, const char *name, char *buf, char **ret_id, char 
 	if (nl)
 		*nl++ = '\0';
 	*ret_rest = nl ? nl : sep + 2 + strlen(sep + 2);
+	/* Written first by store_hint_set; older hints have none (never reclaimed). */
+	*ret_boot = NULL;
+	if (strncmp(*ret_rest, HINT_BOOT, strlen(HINT_BOOT)) == 0) {
+		char *b = *ret_rest + strlen(HINT_BOOT), *end = strchr(b, '\n');
+
+		if (end)
+			*end++ = '\0';
+		*ret_boot = b;
+		*ret_rest = end ? end : b + strlen(b);
+	}
 	return true;
 }
 
@@ -677,28 +729,31 @@ static bool hint_next_ip(char **rest, struct ipaddr *ip)
 }
 
 static void store_hint_get(void *p, const char *id, const char *ifname, struct ipaddr **ret,
-			   size_t *n)
+			   size_t *n, bool *ret_other_boot)
 {
 	struct ipam_store *s = p;
 	char name[HINT_NAME_LEN + 1], buf[MAX_HINT + 2];
 	char *hid, *hif, *rest;
-	const char *t;
+	const char *t, *hboot, *now;
 	size_t tlen;
 	struct ipaddr ip;
 	int hfd;
 
 	*ret = NULL;
 	*n = 0;
+	*ret_other_boot = false;
 	hfd = hint_dir(s, false);
 	if (hfd < 0)
 		return;
 	hint_name(id, ifname, name);
-	if (!hint_read(hfd, name, buf, &hid, &hif, &rest))
+	if (!hint_read(hfd, name, buf, &hid, &hif, &rest, &hboot))
 		return;
 	trim_id(id, &t, &tlen);
 	/* Another attachment with the same hash: not our hint. */
 	if (strlen(hid) != tlen || memcmp(hid, t, tlen) != 0 || strcmp(hif, ifname) != 0)
 		return;
+	now = s->reclaim ? boot_id(s) : NULL;
+	*ret_other_boot = now && hboot && strcmp(hboot, now) != 0;
 	while (hint_next_ip(&rest, &ip))
 		*(struct ipaddr *)xappend(ret, n, sizeof(ip)) = ip;
 }
@@ -732,7 +787,9 @@ static void store_hint_set(void *p, const char *id, const char *ifname, const st
 		return;
 	}
 	trim_id(id, &t, &tlen);
-	content = xasprintf("%.*s\r\n%s", (int)tlen, t, ifname);
+	/* Recorded whether or not reclaiming is on: turning it on later then works. */
+	content = boot_id(s) ? xasprintf("%.*s\r\n%s\n" HINT_BOOT "%s", (int)tlen, t, ifname, s->boot)
+			     : xasprintf("%.*s\r\n%s", (int)tlen, t, ifname);
 	for (size_t i = 0; i < n; i++) {
 		char *c = xasprintf("%s\n%s", content, ipaddr_fmt(&ips[i], abuf));
 
@@ -801,6 +858,7 @@ static void store_hint_gc(void *p)
 		for (ssize_t off = 0; off < n;) {
 			struct dirent64 *d = (struct dirent64 *)(dbuf + off);
 			char *hid, *hif, *rest;
+			const char *hboot;
 			struct ipaddr ip;
 			bool held = false;
 
@@ -811,13 +869,100 @@ static void store_hint_gc(void *p)
 			}
 			if (!is_hint_name(d->d_name) || d->d_type == DT_DIR)
 				continue;
-			if (hint_read(hfd, d->d_name, buf, &hid, &hif, &rest))
+			if (hint_read(hfd, d->d_name, buf, &hid, &hif, &rest, &hboot))
 				while (!held && hint_next_ip(&rest, &ip))
 					held = store_owner(s, &ip, hid, hif) != IPAM_OWNER_NONE;
 			if (!held)
 				(void)unlinkat(hfd, d->d_name, 0);
 		}
 	}
+	hint_dir_prune(s);
+}
+
+/* Whether the marker says this boot's reclaim is done (a missing or torn one: not done). */
+static bool boot_mark_current(struct ipam_store *s, const char *mark)
+{
+	cleanup_close int fd = openat(s->hintpfd, mark, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	char buf[BOOT_ID_LEN + 2];
+	ssize_t n;
+
+	if (fd < 0)
+		return false;
+	do
+		n = read(fd, buf, sizeof(buf));
+	while (n < 0 && errno == EINTR);
+	return n == BOOT_ID_LEN && memcmp(buf, s->boot, BOOT_ID_LEN) == 0;
+}
+
+/*
+ * The first ADD of a boot (under the lock) releases what ADDs of earlier
+ * boots reserved: no network namespace survives a reboot, so no live
+ * container can hold those addresses.  Only reservations a cnic hint lists
+ * with another boot's id, and whose file still names the hint's attachment
+ * exactly, are released; the reference's reservations (no hint) and hints
+ * written before boots were recorded are never touched.  The attachment
+ * being added (keep_id, keep_ifname) is skipped: ADD gives it its old
+ * addresses back.  A marker file records that this boot's pass is done, so
+ * later ADDs pay one small read.  Best effort: what fails stays reserved.
+ */
+static void store_reclaim(void *p, const char *keep_id, const char *keep_ifname)
+{
+	struct ipam_store *s = p;
+	char dbuf[8192] __attribute__((aligned(8)));
+	char buf[MAX_HINT + 2];
+	cleanup_free char *mark = NULL;
+	cleanup_close int mfd = -1;
+	const char *t;
+	size_t tlen;
+	int hfd;
+
+	if (!s->reclaim || !s->locked || !boot_id(s))
+		return;
+	/*
+	 * No hints for this network: nothing to reclaim, and no marker either,
+	 * so that an idle network costs no write (the next ADD with hints
+	 * around writes it).
+	 */
+	hfd = hint_dir(s, false);
+	if (hfd < 0)
+		return;
+	mark = xasprintf(BOOT_MARK "%s", s->network);
+	if (boot_mark_current(s, mark))
+		return;
+	trim_id(keep_id, &t, &tlen);
+	if (lseek(hfd, 0, SEEK_SET) == 0) {
+		for (;;) {
+			ssize_t n = getdents64(hfd, dbuf, sizeof(dbuf));
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;
+			for (ssize_t off = 0; off < n;) {
+				struct dirent64 *d = (struct dirent64 *)(dbuf + off);
+				char *hid, *hif, *rest;
+				const char *hboot;
+				struct ipaddr ip;
+
+				off += d->d_reclen;
+				if (!is_hint_name(d->d_name) || d->d_type == DT_DIR ||
+				    !hint_read(hfd, d->d_name, buf, &hid, &hif, &rest, &hboot) ||
+				    !hboot || strcmp(hboot, s->boot) == 0)
+					continue;
+				if (strlen(hid) == tlen && memcmp(hid, t, tlen) == 0 &&
+				    strcmp(hif, keep_ifname) == 0)
+					continue;
+				while (hint_next_ip(&rest, &ip))
+					if (store_owner(s, &ip, hid, hif) == IPAM_OWNER_EXACT)
+						(void)store_release(s, &ip, NULL);
+				(void)unlinkat(hfd, d->d_name, 0);
+			}
+		}
+	}
+	/* A torn marker reads as "not done": the next ADD just looks again. */
+	mfd = openat(s->hintpfd, mark, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (mfd >= 0)
+		(void)write_all(mfd, s->boot, BOOT_ID_LEN);
 	hint_dir_prune(s);
 }
 
@@ -831,4 +976,5 @@ const struct ipam_store_ops ipam_disk_store_ops = {
 	.hint_set = store_hint_set,
 	.owner = store_owner,
 	.hint_gc = store_hint_gc,
+	.reclaim = store_reclaim,
 };

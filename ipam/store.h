@@ -29,7 +29,9 @@
  *    subdirectories and reads any file);
  *  - attachment hints (alloc.h hint_*) live in <dataDir>/.cnic/<network>/
  *    (0700, reached with O_NOFOLLOW), outside the directory the reference
- *    walks; see store.c.
+ *    walks; see store.c.  Each records the boot it was written in
+ *    (/proc/sys/kernel/random/boot_id), and <dataDir>/.cnic/.boot.<network>
+ *    the boot whose first ADD released the earlier boots' reservations.
  */
 #ifndef CNIC_IPAM_STORE_H
 #define CNIC_IPAM_STORE_H
@@ -71,6 +73,14 @@ void ipam_store_freep(struct ipam_store **s);
 
 /* "<data_dir>/<network>", for messages. */
 const char *ipam_store_path(const struct ipam_store *s);
+
+/*
+ * Whether ADD releases the reservations earlier boots' ADDs made (on by
+ * default; host-local's "reclaimAfterReboot": false turns it off): see
+ * store_reclaim in store.c and docs/host-local.md.  Hints record the boot
+ * either way.
+ */
+void ipam_store_set_reclaim(struct ipam_store *s, bool on);
 
 /* For tests: behave as on a file system without O_TMPFILE (named temporaries). */
 void ipam_store_disable_tmpfile(struct ipam_store *s);

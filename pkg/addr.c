@@ -79,10 +79,7 @@ int cnl_addr_del(struct netns *ns, const struct cnl_link *link, const struct ipn
 		cni_error_free(e);
 		return 0;
 	}
-	if (err && !*err)
-		*err = e;
-	else
-		cni_error_free(e);
+	cni_error_move(err, &e);
 	return -1;
 }
 

@@ -26,15 +26,56 @@ unsigned int cni_code_for_errno(int errnum)
 	}
 }
 
+/*
+ * Bound on the details a chain of later failures may grow to: a GC or DEL
+ * failing on thousands of objects must not print megabytes.
+ */
+#define MAX_DETAILS 4096
+#define OMITTED "; (more failures omitted)"
+
+/* Append "then: <text>" to e's details; the text becomes e's most recent failure. */
+static void append_later(struct cni_error *e, const char *text)
+{
+	char *details;
+	size_t at;
+
+	if (e->details && strlen(e->details) + strlen(text) > MAX_DETAILS) {
+		size_t n = strlen(e->details), o = strlen(OMITTED);
+
+		if (n < o || strcmp(e->details + n - o, OMITTED) != 0) {
+			details = xasprintf("%s" OMITTED, e->details);
+			free(e->details);
+			e->details = details;
+		}
+		e->last = CNI_ERROR_LAST_OMITTED;
+		return;
+	}
+	if (e->details && *e->details) {
+		details = xasprintf("%s; then: %s", e->details, text);
+		at = strlen(e->details) + strlen("; then: ");
+	} else {
+		details = xasprintf("then: %s", text);
+		at = strlen("then: ");
+	}
+	free(e->details);
+	e->details = details;
+	e->last = at;
+}
+
 int cni_error_setv(struct cni_error **err, unsigned int code, int errnum, const char *fmt, va_list ap)
 {
 	struct cni_error *e;
 	char *msg;
 
-	if (!err || *err) /* nobody listening, or the first error wins */
+	if (!err) /* nobody listening */
 		return -1;
 	if (vasprintf(&msg, fmt, ap) < 0)
 		msg = xstrdup("(error message lost: out of memory)");
+	if (*err) { /* the first error wins; this one is recorded after it */
+		append_later(*err, msg);
+		free(msg);
+		return -1;
+	}
 	e = xcalloc(1, sizeof(*e));
 	e->code = code;
 	e->errnum = errnum;
@@ -81,10 +122,25 @@ int cni_error_wrap(struct cni_error **err, const char *fmt, ...)
 	va_end(ap);
 	if (!ctx)
 		return -1;
-	msg = xasprintf("%s: %s", ctx, (*err)->msg);
+	if ((*err)->last == CNI_ERROR_LAST_OMITTED) {
+		/* The failure being labelled was not kept: never relabel another. */
+		free(ctx);
+		return -1;
+	}
+	if ((*err)->last == 0 || !(*err)->details ||
+	    (*err)->last > strlen((*err)->details)) {
+		msg = xasprintf("%s: %s", ctx, (*err)->msg);
+		free((*err)->msg);
+		(*err)->msg = msg;
+	} else {
+		const char *d = (*err)->details;
+		size_t at = (*err)->last;
+
+		msg = xasprintf("%.*s%s: %s", (int)at, d, ctx, d + at);
+		free((*err)->details);
+		(*err)->details = msg;
+	}
 	free(ctx);
-	free((*err)->msg);
-	(*err)->msg = msg;
 	return -1;
 }
 
@@ -121,9 +177,12 @@ int cni_error_move(struct cni_error **dst, struct cni_error **src)
 		*src = NULL;
 		return -1;
 	}
-	if (dst)
-		cni_error_add_details(dst, "then: %s%s%s", (*src)->msg,
-				      (*src)->details ? ": " : "", (*src)->details ? (*src)->details : "");
+	if (dst) {
+		cleanup_free char *text = xasprintf("%s%s%s", (*src)->msg, (*src)->details ? ": " : "",
+						    (*src)->details ? (*src)->details : "");
+
+		append_later(*dst, text);
+	}
 	cni_error_freep(src);
 	return -1;
 }

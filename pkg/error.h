@@ -9,10 +9,16 @@
  *	return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0, "invalid mode \"%s\"", s);
  *
  * The first error wins: setting an error when *err is already set keeps the
- * original (rollback and best-effort DEL paths rely on this to report the
- * error that started it, not a later one).  `err` may be NULL when the caller
- * does not want details.  Library code never prints and never exits: only
- * the skeleton turns an error into output.
+ * original's code, errnum and message (rollback and best-effort DEL paths
+ * rely on this to report the error that started it), and the later failure
+ * is appended to its details as "then: <msg>", so no failure goes unreported.
+ * cni_error_wrap labels the most recent failure, which is the one the step
+ * being wrapped reported: an earlier step's message is never relabelled.
+ *
+ * `err` may be NULL when the caller does not want details; a function that
+ * passes NULL down must never read *err afterwards, and a callee must check
+ * `err` before looking at *err.  Library code never prints and never exits:
+ * only the skeleton turns an error into output.
  */
 #ifndef CNIC_ERROR_H
 #define CNIC_ERROR_H
@@ -48,8 +54,17 @@ struct cni_error {
 	unsigned int code; /* enum cni_code */
 	int errnum;        /* errno / negated netlink error, 0 if none */
 	char *msg;         /* short, names the object concerned */
-	char *details;     /* context, strerror, kernel extended ACK */
+	char *details;     /* context, strerror, kernel extended ACK, later failures */
+	/*
+	 * Where the most recent failure's text starts in details, or 0 when it
+	 * is msg itself (a later failure's text never starts at 0: it follows
+	 * "then: "): cni_error_wrap's target.
+	 */
+	size_t last;
 };
+
+/* cni_error.last when the most recent failure was left out (details at their bound). */
+#define CNI_ERROR_LAST_OMITTED ((size_t)-1)
 
 int cni_error_set(struct cni_error **err, unsigned int code, int errnum, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -65,7 +80,11 @@ int cni_error_setv(struct cni_error **err, unsigned int code, int errnum, const 
 int cni_error_errno(struct cni_error **err, int errnum, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* Prefix context to the message of an already-set error: "ctx: msg". Returns -1. */
+/*
+ * Prefix context to the most recent failure of an already-set error:
+ * "ctx: msg" when the error is the step's own, "then: ctx: later" in the
+ * details when the step failed after an earlier one had set *err.  Returns -1.
+ */
 int cni_error_wrap(struct cni_error **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Append a clause to the details ("a; b"). Returns -1. */

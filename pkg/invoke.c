@@ -195,6 +195,15 @@ int cni_invoke(const struct cni_cmd *cmd, const char *type, enum cni_verb verb, 
 		r = pump(TAKE_FD(in_w), config, len, out_r, &out, &out_len, err);
 		sigaction(SIGPIPE, &old, NULL);
 	}
+	/*
+	 * We stopped reading (output over the cap, poll failure): a delegate
+	 * still writing would block on the full pipe forever, and so would the
+	 * waitpid below.  It has failed as far as we are concerned.
+	 */
+	if (r < 0) {
+		(void)close(TAKE_FD(out_r));
+		(void)kill(pid, SIGKILL);
+	}
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno != EINTR)
 			return cni_error_errno(err, errno, "waiting for delegated plugin \"%s\"", type);

@@ -71,21 +71,8 @@ int l2_master_get(struct netns *ns, const char *name, struct cnl_link *ret,
 				     "failed to lookup master \"%s\" in netns \"%s\": no such link",
 				     name, ns->path);
 	}
-	if (err && !*err)
-		*err = e;
-	else
-		cni_error_free(e);
+	cni_error_move(err, &e);
 	return cni_error_wrap(err, "failed to lookup master \"%s\"", name);
-}
-
-/* Move a failed step's error to err (first error wins) and return -1. */
-static int keep_error(struct cni_error **err, struct cni_error *e)
-{
-	if (err && !*err)
-		*err = e;
-	else
-		cni_error_free(e);
-	return -1;
 }
 
 void l2_temp_name(struct netns *container, const char *ifname, char ret[IFNAMSIZ])
@@ -118,13 +105,13 @@ int l2_child_create(struct netns *via, struct netns *container, const struct cnl
 		nl.name = ifname;
 		nl.netns = NULL;
 		if (cnl_link_add(container, &nl, &e) < 0) {
-			if (e->errnum == EEXIST) {
+			if (e && e->errnum == EEXIST) {
 				cni_error_free(e);
 				return cni_error_set(err, CNI_ERR_INTERNAL, EEXIST,
 						     "container interface \"%s\" already exists",
 						     ifname);
 			}
-			keep_error(err, e);
+			cni_error_move(err, &e);
 			return cni_error_wrap(err, "failed to create %s", spec->kind);
 		}
 		if (cnl_link_get(container, ifname, ret, err) < 0) {
@@ -149,22 +136,22 @@ int l2_child_create(struct netns *via, struct netns *container, const struct cnl
 		cni_error_free(e);
 		e = NULL;
 		r = cnl_link_add(via, &nl, &e);
-		if (r == 0 || e->errnum != EEXIST)
+		if (r == 0 || !e || e->errnum != EEXIST)
 			break;
 		(void)l2_link_del_kind(container, tmp, nl.kind, false, NULL);
 	}
 	if (r < 0) {
-		keep_error(err, e);
+		cni_error_move(err, &e);
 		return cni_error_wrap(err, "failed to create %s", spec->kind);
 	}
 	if (cnl_link_rename(container, tmp, ifname, &e) < 0) {
 		(void)cnl_link_del(container, tmp, NULL);
-		if (e->errnum == EEXIST) {
+		if (e && e->errnum == EEXIST) {
 			cni_error_free(e);
 			return cni_error_set(err, CNI_ERR_INTERNAL, EEXIST,
 					     "container interface \"%s\" already exists", ifname);
 		}
-		keep_error(err, e);
+		cni_error_move(err, &e);
 		return cni_error_wrap(err, "failed to rename %s to \"%s\"", spec->kind, ifname);
 	}
 	if (cnl_link_get(container, ifname, ret, err) < 0) {
@@ -186,7 +173,7 @@ int l2_link_del_kind(struct netns *ns, const char *ifname, const char *kind, boo
 				cni_error_free(e);
 				return 0;
 			}
-			return keep_error(err, e);
+			return cni_error_move(err, &e);
 		}
 		if (strcmp(l.kind, kind) != 0 || (peer_elsewhere && !l.link_in_other_netns))
 			return 0;
@@ -296,7 +283,7 @@ int l2_check_link(struct netns *container, const struct cni_iface *iface, const 
 					     "in netns \"%s\"",
 					     iface->name, container->path);
 		}
-		return keep_error(err, e);
+		return cni_error_move(err, &e);
 	}
 	if (strcmp(l.kind, kind) != 0)
 		return cni_error_set(err, CNI_ERR_INTERNAL, 0,

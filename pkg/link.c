@@ -562,10 +562,7 @@ int cnl_link_del(struct netns *ns, const char *ifname, struct cni_error **err)
 		cni_error_free(e);
 		return 0;
 	}
-	if (err && !*err)
-		*err = e;
-	else
-		cni_error_free(e);
+	cni_error_move(err, &e);
 	return -1;
 }
 

@@ -141,10 +141,7 @@ int cnl_route_del(struct netns *ns, const struct cnl_link *dev, const struct cnl
 		cni_error_free(e);
 		return 0;
 	}
-	if (err && !*err)
-		*err = e;
-	else
-		cni_error_free(e);
+	cni_error_move(err, &e);
 	return -1;
 }
 

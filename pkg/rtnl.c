@@ -86,6 +86,21 @@ static int nle_errno(int nle)
 	}
 }
 
+/*
+ * The errno of a failed libnl socket call.  libnl folds the syscall errnos
+ * it has no code for (EMFILE, ENFILE, EIO, ...) into NLE_FAILURE, which
+ * would read as "Protocol error"; the syscall's own errno, still in errno
+ * (the caller zeroes it before the call), says what happened.
+ */
+static int sys_errno(int nle, int saved)
+{
+	int e = nle_errno(nle);
+
+	if (e == EPROTO && (nle == -NLE_FAILURE || nle == NLE_FAILURE) && saved > 0)
+		return saved;
+	return e;
+}
+
 bool cnl_not_found(const struct cni_error *e)
 {
 	return e && (e->errnum == ENODEV || e->errnum == ENOENT || e->errnum == ESRCH ||
@@ -152,10 +167,13 @@ static int open_sock(void *arg, struct cni_error **err)
 		return cni_error_set(err, CNI_ERR_INTERNAL, ENOMEM,
 				     "rtnetlink socket: out of memory");
 	}
+	errno = 0;
 	r = nl_connect(s->sk, NETLINK_ROUTE); /* SOCK_CLOEXEC */
 	if (r < 0) {
+		int e = sys_errno(r, errno);
+
 		cnl_sock_free(s);
-		return cni_error_errno(err, nle_errno(r), "rtnetlink socket");
+		return cni_error_errno(err, e, "rtnetlink socket");
 	}
 	/*
 	 * Without MSG_PEEK each message is one recvmsg instead of two; the
@@ -317,19 +335,22 @@ static int exchange(struct cnl_sock *s, struct nl_msg *msg, struct talk *t, stru
 
 	/* A fresh sequence number each time, also when a dump is resent. */
 	nlmsg_hdr(msg)->nlmsg_seq = NL_AUTO_SEQ;
+	errno = 0;
 	r = nl_send_auto(s->sk, msg);
 	if (r < 0)
-		return cni_error_errno(err, nle_errno(r), "rtnetlink send");
+		return cni_error_errno(err, sys_errno(r, errno), "rtnetlink send");
 	t->seq = nlmsg_hdr(msg)->nlmsg_seq;
 
 	while (!t->done) {
 		/* The number of messages read, 0 when there was nothing (timeout, EOF). */
+		errno = 0;
 		r = nl_recvmsgs_report(s->sk, s->cb);
 		if (r <= 0 && !t->done) {
+			int e = r ? sys_errno(r, errno) : ETIMEDOUT;
+
 			cni_error_free(t->parse_err);
 			t->parse_err = NULL;
-			return cni_error_errno(err, r ? nle_errno(r) : ETIMEDOUT,
-					       "rtnetlink receive");
+			return cni_error_errno(err, e, "rtnetlink receive");
 		}
 	}
 	if (t->errnum) {
@@ -342,10 +363,7 @@ static int exchange(struct cnl_sock *s, struct nl_msg *msg, struct talk *t, stru
 		return -1;
 	}
 	if (t->parse_err) {
-		if (err && !*err)
-			*err = t->parse_err;
-		else
-			cni_error_free(t->parse_err);
+		cni_error_move(err, &t->parse_err);
 		t->parse_err = NULL;
 		return -1;
 	}

@@ -374,16 +374,6 @@ static int prepare(const struct cni_plugin *p, const struct cni_io *io, struct i
 		if (fd < 0)
 			return -1;
 		cmd->netns_fd = fd;
-		/*
-		 * Refuse to configure the plugin's own namespace before acting
-		 * (the reference checks only after ADD has already run).
-		 */
-		if (cmd->verb == CNI_VERB_ADD &&
-		    !parse_bool(cni_getenv(envp, "CNI_NETNS_OVERRIDE")) &&
-		    same_file(fd, "/proc/thread-self/ns/net"))
-			return cni_error_set(err, CNI_ERR_INVALID_NETNS, 0,
-					     "CNI_NETNS \"%s\" is the plugin's own network namespace",
-					     cmd->netns);
 	} else if (cmd->verb == CNI_VERB_DEL && cmd->netns && *cmd->netns) {
 		int fd = open_netns(cmd->netns, true, err);
 
@@ -391,6 +381,17 @@ static int prepare(const struct cni_plugin *p, const struct cni_io *io, struct i
 			return -1;
 		cmd->netns_fd = fd >= 0 ? fd : -1;
 	}
+	/*
+	 * Refuse to act on the plugin's own namespace before doing anything
+	 * (the reference checks only after ADD has already run): there, DEL
+	 * would take the node's lo down or delete its eth0, and CHECK would
+	 * judge the node's interfaces.
+	 */
+	if (cmd->netns_fd >= 0 && !parse_bool(cni_getenv(envp, "CNI_NETNS_OVERRIDE")) &&
+	    same_file(cmd->netns_fd, "/proc/thread-self/ns/net"))
+		return cni_error_set(err, CNI_ERR_INVALID_NETNS, 0,
+				     "CNI_NETNS \"%s\" is the plugin's own network namespace",
+				     cmd->netns);
 	return 0;
 }
 

@@ -92,10 +92,7 @@ int veth_setup(struct netns *host, struct netns *container, const struct veth_sp
 				 &e) == 0)
 			break;
 		if (!e || e->errnum != EEXIST) {
-			if (err && !*err)
-				*err = e;
-			else
-				cni_error_free(e);
+			cni_error_move(err, &e);
 			return -1;
 		}
 		/* EEXIST: which of the two names is taken? */
@@ -106,10 +103,7 @@ int veth_setup(struct netns *host, struct netns *container, const struct veth_sp
 					     spec->ifname);
 		}
 		if (i + 1 >= tries) {
-			if (err && !*err)
-				*err = e;
-			else
-				cni_error_free(e);
+			cni_error_move(err, &e);
 			return cni_error_wrap(err, "host veth name \"%s\" (%d tries)", name, tries);
 		}
 		cni_error_free(e);

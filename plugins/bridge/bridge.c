@@ -92,7 +92,7 @@ static int ensure_bridge(struct netns *host, const struct bridge_conf *c, struct
 								wants_vlan_filtering(c) },
 				 &e) < 0) {
 			/* EEXIST: a concurrent ADD made it first; use theirs. */
-			if (e->errnum != EEXIST)
+			if (!e || e->errnum != EEXIST)
 				goto fail;
 			cni_error_free(e);
 			e = NULL;
@@ -134,10 +134,7 @@ static int ensure_bridge(struct netns *host, const struct bridge_conf *c, struct
 	return 0;
 
 fail:
-	if (err && !*err)
-		*err = e;
-	else
-		cni_error_free(e);
+	cni_error_move(err, &e);
 	return cni_error_wrap(err, "failed to create bridge \"%s\"", c->bridge);
 }
 
@@ -158,7 +155,9 @@ static int cmd_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cn
 
 	cni_log("ADD start");
 
-	if (bridge_conf_load(cmd, &c, err) < 0 || netns_open_current(&host, err) < 0 ||
+	/* The bridge is the first side effect: everything IPAM needs is checked before it. */
+	if (bridge_conf_load(cmd, &c, err) < 0 || (c.l3 && ipam_validate(cmd, err) < 0) ||
+	    netns_open_current(&host, err) < 0 ||
 	    netns_from_fd(cmd->netns_fd, false, cmd->netns, &cont, err) < 0 ||
 	    ensure_bridge(host, &c, &br, err) < 0)
 		return -1;
@@ -257,15 +256,24 @@ static int cmd_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cn
 	return 0;
 
 undo:
-	/* Reverse order; *err keeps the error that got us here. */
-	if (masq_done)
-		(void)ipmasq_del(cmd->conf->name, cmd->container_id, cmd->ifname, NULL);
-	if (ipam_done)
-		(void)ipam_del(cmd, NULL);
-	if (sc_done)
-		(void)spoofchk_del(cmd->conf->name, cmd->container_id, cmd->ifname, NULL);
-	if (veth_done)
-		(void)cnl_link_del(host, vp.host_name, NULL);
+	/*
+	 * Reverse order.  *err keeps the error that got us here; each step
+	 * reports into a fresh local (its own retry logic reads it), and a
+	 * failure is appended to *err's details rather than lost.
+	 */
+	{
+		struct cni_error *e = NULL;
+
+		if (masq_done && ipmasq_del(cmd->conf->name, cmd->container_id, cmd->ifname, &e) < 0)
+			cni_error_move(err, &e);
+		if (ipam_done && ipam_del(cmd, &e) < 0)
+			cni_error_move(err, &e);
+		if (sc_done && spoofchk_del(cmd->conf->name, cmd->container_id, cmd->ifname, &e) < 0)
+			cni_error_move(err, &e);
+		if (veth_done && cnl_link_del(host, vp.host_name, &e) < 0)
+			cni_error_move(err, &e);
+		cni_error_free(e);
+	}
 	bridge_gateways_free(&gws);
 	return -1;
 }
@@ -287,10 +295,7 @@ static int del_container_veth(struct netns *cont, const char *ifname, struct cni
 			cni_error_free(e);
 			return 0;
 		}
-		if (err && !*err)
-			*err = e;
-		else
-			cni_error_free(e);
+		cni_error_move(err, &e);
 		return -1;
 	}
 	if (strcmp(l.kind, "veth") != 0)
@@ -300,7 +305,8 @@ static int del_container_veth(struct netns *cont, const char *ifname, struct cni
 
 /*
  * Best effort and idempotent: every step runs whatever happened to the
- * others, the first error is reported.  Without the netns (or with it
+ * others; the first failure gives the error its code and message, the
+ * later ones are appended to its details.  Without the netns (or with it
  * gone) the veth is gone too; the masquerade and spoofchk elements are
  * found by their tag, so nothing depends on the netns or prevResult.
  */
@@ -308,21 +314,23 @@ static int cmd_del(const struct cni_cmd *cmd, struct cni_error **err)
 {
 	cleanup_bridge_conf struct bridge_conf c = { 0 };
 	cleanup_netns struct netns *cont = NULL;
+	cleanup_error struct cni_error *e = NULL;
 	int r = 0;
 
 	if (bridge_conf_load(cmd, &c, err) < 0)
 		return -1;
+	/* Each step reports into a fresh local: its own retry logic reads that error. */
 	if (cmd->netns_fd >= 0) {
-		if (netns_from_fd(cmd->netns_fd, false, cmd->netns, &cont, err) < 0 ||
-		    del_container_veth(cont, cmd->ifname, err) < 0)
-			r = -1;
+		if (netns_from_fd(cmd->netns_fd, false, cmd->netns, &cont, &e) < 0 ||
+		    del_container_veth(cont, cmd->ifname, &e) < 0)
+			r = cni_error_move(err, &e);
 	}
-	if (c.l3 && ipam_del(cmd, err) < 0)
-		r = -1;
-	if (c.mac_spoof_chk && spoofchk_del(cmd->conf->name, cmd->container_id, cmd->ifname, err) < 0)
-		r = -1;
-	if (c.l3 && c.ip_masq && ipmasq_del(cmd->conf->name, cmd->container_id, cmd->ifname, err) < 0)
-		r = -1;
+	if (c.l3 && ipam_del(cmd, &e) < 0)
+		r = cni_error_move(err, &e);
+	if (c.mac_spoof_chk && spoofchk_del(cmd->conf->name, cmd->container_id, cmd->ifname, &e) < 0)
+		r = cni_error_move(err, &e);
+	if (c.l3 && c.ip_masq && ipmasq_del(cmd->conf->name, cmd->container_id, cmd->ifname, &e) < 0)
+		r = cni_error_move(err, &e);
 	return r;
 }
 
@@ -422,7 +430,9 @@ static int cmd_check(const struct cni_cmd *cmd, struct cni_error **err)
 	struct cnl_link br, cl;
 	int bri, ci, hi = -1;
 
-	if (bridge_conf_load(cmd, &c, err) < 0 || netns_open_current(&host, err) < 0 ||
+	/* The bridge is the first side effect: everything IPAM needs is checked before it. */
+	if (bridge_conf_load(cmd, &c, err) < 0 || (c.l3 && ipam_validate(cmd, err) < 0) ||
+	    netns_open_current(&host, err) < 0 ||
 	    netns_from_fd(cmd->netns_fd, false, cmd->netns, &cont, err) < 0)
 		return -1;
 	/* Unlike the reference, an L2-only config has no IPAM to ask. */

@@ -34,10 +34,7 @@ int bridge_setup_vlans(struct netns *host, const struct bridge_conf *c, const st
 		/* A fresh port holds just the bridge's default PVID: that is what goes. */
 		if (cnl_bridge_vlan_del(host, port, port_name, &def, 1, &e) < 0) {
 			if (!cnl_not_found(e)) {
-				if (err && !*err)
-					*err = e;
-				else
-					cni_error_free(e);
+				cni_error_move(err, &e);
 				return cni_error_wrap(err, "failed to remove default vlan on "
 							   "interface \"%s\"",
 						      port_name);
@@ -177,11 +174,8 @@ static int ensure_addr(struct netns *host, const struct cnl_link *link, const st
 	 */
 	if (cnl_addr_add(host, link, gw, gw->addr.family == AF_INET6 ? IFA_F_NODAD : 0, &e) < 0) {
 		/* EEXIST: a concurrent ADD put it there in the meantime. */
-		if (e->errnum != EEXIST) {
-			if (err && !*err)
-				*err = e;
-			else
-				cni_error_free(e);
+		if (!e || e->errnum != EEXIST) {
+			cni_error_move(err, &e);
 			cni_error_wrap(err, "could not add IP address to \"%s\"", link->name);
 			goto out;
 		}
@@ -213,10 +207,7 @@ static int ensure_vlan_iface(struct netns *host, const struct bridge_conf *c,
 	if (cnl_link_get(host, name, ret, &e) == 0)
 		return 0;
 	if (!cnl_not_found(e)) {
-		if (err && !*err)
-			*err = e;
-		else
-			cni_error_free(e);
+		cni_error_move(err, &e);
 		return cni_error_wrap(err, "failed to find interface \"%s\"", name);
 	}
 	cni_error_free(e);

@@ -84,14 +84,11 @@ static int route_add_once(struct netns *ns, const struct cnl_link *dev, const st
 
 	if (cnl_route_add(ns, dev, r, 0, &e) == 0)
 		return 0;
-	if (e->errnum == EEXIST) {
+	if (e && e->errnum == EEXIST) {
 		cni_error_free(e);
 		return 0;
 	}
-	if (err && !*err)
-		*err = e;
-	else
-		cni_error_free(e);
+	cni_error_move(err, &e);
 	return -1;
 }
 
@@ -136,11 +133,8 @@ static int setup_host_veth(struct netns *host, const struct cnl_link *hv, const 
 
 	/* Nothing else is on this link: duplicate detection could only delay the gateway. */
 	if (cnl_addr_add(host, hv, &gw, IFA_F_NODAD, &e) < 0) {
-		if (e->errnum != EEXIST) {
-			if (err && !*err)
-				*err = e;
-			else
-				cni_error_free(e);
+		if (!e || e->errnum != EEXIST) {
+			cni_error_move(err, &e);
 			return cni_error_wrap(err, "host veth \"%s\"", hv->name);
 		}
 		cni_error_free(e);
@@ -250,35 +244,46 @@ static int cmd_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cn
 	return 0;
 
 undo:
-	/* Reverse order; *err keeps the error that got us here. */
-	if (masq_done)
-		(void)ipmasq_del(cmd->conf->name, cmd->container_id, cmd->ifname, NULL);
-	if (veth_done)
-		(void)veth_teardown(cont, cmd->ifname, NULL);
-	if (ipam_done)
-		(void)ipam_del(cmd, NULL);
+	/*
+	 * Reverse order.  *err keeps the error that got us here; each step
+	 * reports into a fresh local, and a failure is appended to *err's
+	 * details rather than lost.
+	 */
+	{
+		struct cni_error *e = NULL;
+
+		if (masq_done && ipmasq_del(cmd->conf->name, cmd->container_id, cmd->ifname, &e) < 0)
+			cni_error_move(err, &e);
+		if (veth_done && veth_teardown(cont, cmd->ifname, &e) < 0)
+			cni_error_move(err, &e);
+		if (ipam_done && ipam_del(cmd, &e) < 0)
+			cni_error_move(err, &e);
+		cni_error_free(e);
+	}
 	return -1;
 }
 
 static int cmd_del(const struct cni_cmd *cmd, struct cni_error **err)
 {
 	cleanup_netns struct netns *cont = NULL;
+	cleanup_error struct cni_error *e = NULL;
 	int r = 0;
 
 	/*
-	 * Best effort, every step runs and the first failure is reported.  The
+	 * Best effort, every step runs; the first failure gives the code, later
+	 * ones are appended to its details.  The
 	 * masquerade elements are found by their tag, so they go even when the
 	 * netns (and with it the addresses) is gone - the reference leaks them.
 	 */
-	if (cmd->conf->ipam_type && ipam_del(cmd, err) < 0)
-		r = -1;
+	if (cmd->conf->ipam_type && ipam_del(cmd, &e) < 0)
+		r = cni_error_move(err, &e);
 	if (cmd->netns_fd >= 0 &&
-	    (netns_from_fd(cmd->netns_fd, false, cmd->netns, &cont, err) < 0 ||
-	     l2_link_del_kind(cont, cmd->ifname, "veth", true, err) < 0))
-		r = -1;
+	    (netns_from_fd(cmd->netns_fd, false, cmd->netns, &cont, &e) < 0 ||
+	     l2_link_del_kind(cont, cmd->ifname, "veth", true, &e) < 0))
+		r = cni_error_move(err, &e);
 	if (cmd->conf->ip_masq &&
-	    ipmasq_del(cmd->conf->name, cmd->container_id, cmd->ifname, err) < 0)
-		r = -1;
+	    ipmasq_del(cmd->conf->name, cmd->container_id, cmd->ifname, &e) < 0)
+		r = cni_error_move(err, &e);
 	return r;
 }
 

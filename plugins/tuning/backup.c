@@ -7,7 +7,10 @@
  * the sysctls with their original values, the owner).  Only types*.c may
  * use json-c: the file is written by hand and read with cni_json_*.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -165,6 +168,54 @@ int backup_write(const char *dir, const char *path, const struct backup *b,
 fail:
 	(void)unlink(tmp);
 	return -1;
+}
+
+/* The pid of a "<name>.json.tmp.<pid>" entry, 0 when the name is not one. */
+static pid_t tmp_pid(const char *name, size_t *base_len)
+{
+	const char *t = strstr(name, ".json.tmp.");
+	char *end;
+	long pid;
+
+	if (!t || !t[10])
+		return 0;
+	errno = 0;
+	pid = strtol(t + 10, &end, 10);
+	if (errno || *end || pid <= 0 || (pid_t)pid != pid)
+		return 0;
+	*base_len = (size_t)(t - name) + 5;
+	return (pid_t)pid;
+}
+
+void backup_remove_tmp(const char *dir, const char *path, bool only_dead)
+{
+	const char *base = NULL;
+	struct dirent *e;
+	DIR *d;
+
+	if (path) {
+		base = strrchr(path, '/');
+		base = base ? base + 1 : path;
+	}
+	d = opendir(dir);
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		size_t blen = 0;
+		pid_t pid = tmp_pid(e->d_name, &blen);
+		cleanup_free char *full = NULL;
+
+		if (!pid)
+			continue;
+		if (base && (strlen(base) != blen || strncmp(base, e->d_name, blen) != 0))
+			continue;
+		/* A live writer (or one we may not signal) is still at work. */
+		if (only_dead && (kill(pid, 0) == 0 || errno != ESRCH))
+			continue;
+		full = xasprintf("%s/%s", dir, e->d_name);
+		(void)unlink(full);
+	}
+	closedir(d);
 }
 
 struct raw_attrs {

@@ -31,6 +31,7 @@
 
 #include "../../pkg/cleanup.h"
 #include "../../pkg/link.h"
+#include "../../pkg/log.h"
 #include "../../pkg/netns.h"
 #include "../../pkg/rtnl.h"
 #include "../../pkg/skel.h"
@@ -694,6 +695,10 @@ fail_ops:
 
 /* ---- DEL ----------------------------------------------------------------- */
 
+/*
+ * Best effort: every attribute and sysctl is tried, whatever failed before
+ * it, and every failure is collected into *err (the first keeps its code).
+ */
 static int restore(struct netns *ns, const char *ifname, const struct backup *b,
 		   struct cni_error **err)
 {
@@ -701,19 +706,21 @@ static int restore(struct netns *ns, const char *ifname, const struct backup *b,
 	int r = 0;
 
 	/* ifname NULL: the link is gone, only netns-wide sysctls are left to restore. */
-	if (ifname && read_attrs(ns, ifname, &cur, err) < 0)
-		return -1;
-	/* Newest change first: the attributes, then the sysctls in reverse order. */
-	for (int i = A_COUNT - 1; ifname && i >= 0; i--) {
-		if (!b->orig.has[i])
-			continue;
-		/* Changed again since ADD by someone else: theirs now, leave it. */
-		if (b->has_set && b->set.has[i] && !attr_equal(&cur, &b->set, i))
-			continue;
-		if (attr_equal(&cur, &b->orig, i))
-			continue;
-		if (apply_attr(ns, ifname, &b->orig, i, err) < 0)
-			r = -1;
+	if (ifname && read_attrs(ns, ifname, &cur, err) < 0) {
+		r = -1;
+	} else {
+		/* Newest change first: the attributes, then the sysctls in reverse order. */
+		for (int i = A_COUNT - 1; ifname && i >= 0; i--) {
+			if (!b->orig.has[i])
+				continue;
+			/* Changed again since ADD by someone else: theirs now, leave it. */
+			if (b->has_set && b->set.has[i] && !attr_equal(&cur, &b->set, i))
+				continue;
+			if (attr_equal(&cur, &b->orig, i))
+				continue;
+			if (apply_attr(ns, ifname, &b->orig, i, err) < 0)
+				r = -1;
+		}
 	}
 	for (size_t i = b->n_sysctls; i-- > 0;) {
 		cleanup_free char *now = NULL;
@@ -722,8 +729,10 @@ static int restore(struct netns *ns, const char *ifname, const struct backup *b,
 			continue; /* gone with the interface */
 		if (!sysctl_equal(now, b->sysctls[i].set))
 			continue;
-		if (sysctl_set_net(ns, b->sysctls[i].name, b->sysctls[i].old, err) < 0)
+		if (sysctl_set_net(ns, b->sysctls[i].name, b->sysctls[i].old, err) < 0) {
+			cni_error_wrap(err, "sysctl \"%s\"", b->sysctls[i].name);
 			r = -1;
+		}
 	}
 	return r;
 }
@@ -732,6 +741,7 @@ static int cmd_del(const struct cni_cmd *cmd, struct cni_error **err)
 {
 	__attribute__((cleanup(conf_free))) struct tuning_conf c = { 0 };
 	__attribute__((cleanup(backup_free))) struct backup b = { 0 };
+	cleanup_error struct cni_error *e = NULL;
 	cleanup_netns struct netns *ns = NULL;
 	cleanup_free char *path = NULL;
 	struct cnl_link l;
@@ -740,25 +750,47 @@ static int cmd_del(const struct cni_cmd *cmd, struct cni_error **err)
 	if (load_conf(cmd, &c, err) < 0)
 		return -1;
 	path = backup_path(c.data_dir, cmd->container_id, cmd->ifname);
-	r = backup_read(path, &b, err);
+	/* An ADD killed while writing its backup left a temporary file: it is garbage now. */
+	backup_remove_tmp(c.data_dir, path, false);
+	r = backup_read(path, &b, &e);
 	if (r == 0)
 		return 0;
-	/* A backup that cannot be read can never be restored: do not keep it forever. */
+	/*
+	 * A backup that cannot be read can never be restored: do not keep it
+	 * forever, and do not fail the runtime's DEL chain over it.
+	 */
 	if (r < 0) {
+		cni_log("DEL: dropping unreadable backup %s: %s", path, e ? e->msg : "?");
+		cni_error_freep(&e);
 		(void)unlink(path);
-		return -1;
+		return 0;
 	}
 	/* Netns gone: nothing left to restore; interface gone: its netns-wide sysctls. */
 	if (cmd->netns_fd >= 0) {
 		if (netns_from_fd(cmd->netns_fd, false, cmd->netns, &ns, err) < 0)
 			return -1;
-		r = cnl_link_get(ns, cmd->ifname, &l, err);
-		if (r < 0 && !cnl_not_found(*err))
-			return -1;
-		if (r < 0)
-			cni_error_freep(err);
-		if (restore(ns, r < 0 ? NULL : cmd->ifname, &b, err) < 0)
-			return -1; /* keep the backup: a retried DEL restores the rest */
+		bool gone = false;
+
+		if (cnl_link_get(ns, cmd->ifname, &l, &e) < 0) {
+			if (!cnl_not_found(e))
+				return cni_error_move(err, &e);
+			cni_error_freep(&e);
+			gone = true; /* only the netns-wide sysctls are left to restore */
+		}
+		if (restore(ns, gone ? NULL : cmd->ifname, &b, &e) < 0) {
+			/*
+			 * What cannot be written back now never will be (the
+			 * reference agrees: a pod may have changed a sysctl so
+			 * that the original value is refused).  Failing DEL
+			 * would stop the runtime's whole DEL chain and leak the
+			 * address, the veth and the host ports behind it.
+			 */
+			cni_log("DEL: could not restore everything: %s%s%s", e->msg,
+				e->details ? ": " : "", e->details ? e->details : "");
+			fprintf(stderr, "tuning: DEL %s/%s: could not restore: %s%s%s\n",
+				cmd->container_id, cmd->ifname, e->msg, e->details ? ": " : "",
+				e->details ? e->details : "");
+		}
 	}
 	if (unlink(path) < 0 && errno != ENOENT)
 		return cni_error_errno(err, errno, "remove %s", path);
@@ -842,7 +874,12 @@ static int cmd_gc(const struct cni_cmd *cmd, struct cni_error **err)
 		return -1;
 	if (!nc->has_valid_attachments)
 		return 0;
-	d = opendir(c.data_dir ? c.data_dir : DEFAULT_DATA_DIR);
+	/* del_fields has no default: an absent dataDir is the default one. */
+	if (!c.data_dir || !*c.data_dir)
+		replace_str(&c.data_dir, DEFAULT_DATA_DIR);
+	/* Temporary files of ADDs that died while writing are nobody's. */
+	backup_remove_tmp(c.data_dir, NULL, true);
+	d = opendir(c.data_dir);
 	if (!d)
 		return errno == ENOENT ? 0 : cni_error_errno(err, errno, "open %s", c.data_dir);
 	while ((e = readdir(d))) {

@@ -49,5 +49,12 @@ int backup_write(const char *dir, const char *path, const struct backup *b,
 		 struct cni_error **err);
 /* 1 and *ret when path exists, 0 when it does not, -1 on a read or parse error. */
 int backup_read(const char *path, struct backup *ret, struct cni_error **err);
+/*
+ * Remove the "<backup>.tmp.<pid>" files an ADD killed while writing left
+ * behind in dir: those of `path` (any writer: DEL of that attachment), or,
+ * with path NULL, those of every attachment whose writer is gone (GC).
+ * Best effort: failures leave the file for the next DEL or GC.
+ */
+void backup_remove_tmp(const char *dir, const char *path, bool only_dead);
 
 #endif

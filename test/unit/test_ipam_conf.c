@@ -126,12 +126,26 @@ static void test_hl_defaults(void **state)
 	assert_int_equal(c->n_req, 0);
 	ipam_hl_conf_free(c);
 
-	/* a gateway outside the subnet is accepted (as the reference); a relative dataDir too */
-	assert_int_equal(load_hl(HL("\"dataDir\":\"rel/dir\",\"ranges\":[[{\"subnet\":\"198.18.0.0/24\",\"gateway\":\"198.18.9.1\"}]]"),
+	/* a gateway outside the subnet is accepted (as the reference) */
+	assert_int_equal(load_hl(HL("\"ranges\":[[{\"subnet\":\"198.18.0.0/24\",\"gateway\":\"198.18.9.1\"}]]"),
 				 NULL, &c, &err), 0);
 	assert_string_equal(fmt(&c->sets[0].v[0].gateway), "198.18.9.1");
 	assert_string_equal(fmt(&c->sets[0].v[0].start), "198.18.0.1");
-	assert_string_equal(c->data_dir, "rel/dir");
+	assert_true(c->reclaim); /* reclaimAfterReboot defaults to on */
+	ipam_hl_conf_free(c);
+	c = NULL;
+
+	/* a relative dataDir is refused (the reference writes into the cwd) */
+	assert_int_equal(load_hl(HL("\"dataDir\":\"rel/dir\",\"ranges\":[[{\"subnet\":\"198.18.0.0/24\"}]]"),
+				 NULL, &c, &err), -1);
+	assert_null(c);
+	assert_int_equal(err->code, CNI_ERR_INVALID_CONFIG);
+	assert_non_null(strstr(err->msg, "absolute"));
+	cni_error_freep(&err);
+
+	assert_int_equal(load_hl(HL("\"reclaimAfterReboot\":false,\"ranges\":[[{\"subnet\":\"198.18.0.0/24\"}]]"),
+				 NULL, &c, &err), 0);
+	assert_false(c->reclaim);
 	ipam_hl_conf_free(c);
 }
 

@@ -505,6 +505,28 @@ static char *hint_file(void)
 	return found;
 }
 
+/* This boot's id, as hints record it. */
+static const char *boot_now(void)
+{
+	static char id[37];
+	FILE *f;
+
+	if (!id[0]) {
+		f = fopen("/proc/sys/kernel/random/boot_id", "r");
+		assert_non_null(f);
+		assert_non_null(fgets(id, sizeof(id), f));
+		fclose(f);
+		assert_int_equal(strlen(id), 36);
+	}
+	return id;
+}
+
+/* A hint's text: "<id>\r\n<ifname>", this boot, then the address lines. */
+static char *hint_text(const char *owner, const char *ips)
+{
+	return xasprintf("%s\nboot=%s\n%s", owner, boot_now(), ips);
+}
+
 static int add_one(struct ipam_store *s, const struct ipam_range_set *set, const char *id,
 		   const char *ifname, char ip[IPADDR_STRLEN], int *code)
 {
@@ -551,8 +573,12 @@ static void test_hint_add_dup_del(void **state)
 	assert_false(exists("data/net/.cnic")); /* the network directory holds only the reference's files */
 	assert_int_equal(mode_of(h), 0600);
 	c = slurp(h, &len);
-	assert_int_equal(len, strlen("me\r\neth0\n198.18.2.2"));
-	assert_memory_equal(c, "me\r\neth0\n198.18.2.2", len);
+	{
+		cleanup_free char *want = hint_text("me\r\neth0", "198.18.2.2");
+
+		assert_int_equal(len, strlen(want));
+		assert_memory_equal(c, want, len);
+	}
 	free(c);
 	/* the duplicate is found through the hint */
 	assert_int_equal(add_one(s, &set, "me", "eth0", ip, &code), -1);
@@ -595,7 +621,12 @@ static void test_hint_stale_missing_garbage(void **state)
 	assert_memory_equal(c, "other\r\neth0", len);
 	free(c);
 	c = slurp(h, &len);
-	assert_memory_equal(c, "me\r\neth0\n198.18.2.3", len); /* the stale address dropped */
+	{
+		cleanup_free char *want = hint_text("me\r\neth0", "198.18.2.3");
+
+		assert_int_equal(len, strlen(want));
+		assert_memory_equal(c, want, len); /* the stale address dropped */
+	}
 	free(c);
 	/* garbage hint: ignored (a missed duplicate, never an error) */
 	put_file(h, "\x01garbage\n\n198.18.2.3");
@@ -671,6 +702,71 @@ static void test_hint_gc_and_hostile_dir(void **state)
 	ipam_store_free(s);
 }
 
+/* Rewrite what ADDs wrote as if in another boot: each hint's boot line and the marker. */
+static void fake_reboot(const char *net)
+{
+	cleanup_free char *cmd = xasprintf(
+		"cd '%s/data/.cnic' && for h in %s/*; do [ -f \"$h\" ] && sed -i "
+		"'s/^boot=.*/boot=00000000-0000-4000-8000-000000000000/' \"$h\"; done; "
+		"printf 00000000-0000-4000-8000-000000000000 > .boot.%s",
+		base, net, net);
+
+	assert_int_equal(system(cmd), 0);
+}
+
+static void test_reclaim_after_reboot(void **state)
+{
+	struct ipam_store *s;
+	struct ipam_range_set set;
+	char ip[IPADDR_STRLEN];
+	int code;
+
+	hint_set_up(&s, &set);
+	/* three attachments, and one reservation of the reference's (no hint) */
+	put_file("data/net/198.18.2.5", "ref\r\neth0");
+	assert_int_equal(add_one(s, &set, "a", "eth0", ip, &code), 0);
+	assert_string_equal(ip, "198.18.2.2");
+	assert_int_equal(add_one(s, &set, "b", "eth0", ip, &code), 0);
+	assert_int_equal(add_one(s, &set, "c", "eth0", ip, &code), 0);
+	assert_string_equal(ip, "198.18.2.4");
+	/* c's reservation was taken over since (the reference, a manual edit): not c's any more */
+	put_file("data/net/198.18.2.4", "other\r\neth0");
+	ipam_store_free(s);
+	ipam_range_set_free(&set);
+
+	fake_reboot("net");
+	hint_set_up(&s, &set);
+	/* b again: its old address back, not a duplicate; a's released, other's and ref's kept */
+	assert_int_equal(add_one(s, &set, "b", "eth0", ip, &code), 0);
+	assert_string_equal(ip, "198.18.2.3");
+	assert_false(exists("data/net/198.18.2.2"));
+	assert_true(exists("data/net/198.18.2.4"));
+	assert_true(exists("data/net/198.18.2.5"));
+	{
+		size_t len;
+		cleanup_free char *m = slurp("data/.cnic/.boot.net", &len);
+
+		assert_int_equal(len, 36);
+		assert_memory_equal(m, boot_now(), 36);
+	}
+	/* the same attachment again, now in this boot: a duplicate as always */
+	assert_int_equal(add_one(s, &set, "b", "eth0", ip, &code), -1);
+	assert_int_equal(code, CNI_ERR_IPAM_DUPLICATE);
+	ipam_store_free(s);
+	ipam_range_set_free(&set);
+
+	/* turned off: another reboot reclaims nothing, and b is a duplicate */
+	fake_reboot("net");
+	hint_set_up(&s, &set);
+	ipam_store_set_reclaim(s, false);
+	assert_int_equal(add_one(s, &set, "b", "eth0", ip, &code), -1);
+	assert_int_equal(code, CNI_ERR_IPAM_DUPLICATE);
+	assert_int_equal(add_one(s, &set, "d", "eth0", ip, &code), 0);
+	assert_true(exists("data/net/198.18.2.3"));
+	ipam_store_free(s);
+	ipam_range_set_free(&set);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -686,6 +782,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hint_add_dup_del, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hint_stale_missing_garbage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hint_gc_and_hostile_dir, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reclaim_after_reboot, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("ipam_store", tests, NULL, NULL);

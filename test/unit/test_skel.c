@@ -476,13 +476,14 @@ static void test_error_json_roundtrip(void **state)
 
 	cni_error_set(&e, 11, 0, "busy \"lock\" </>");
 	cni_error_add_details(&e, "held by pid %d", 42);
-	cni_error_set(&e, 7, 0, "second error is dropped");
+	cni_error_set(&e, 7, 0, "second error is recorded after the first");
 	cni_error_print(f, e, "1.0.0");
 	fclose(f);
 	assert_int_equal(cni_error_parse(buf, len, &back), 0);
 	assert_int_equal(back->code, 11);
 	assert_string_equal(back->msg, "busy \"lock\" </>");
-	assert_string_equal(back->details, "held by pid 42");
+	assert_string_equal(back->details,
+			    "held by pid 42; then: second error is recorded after the first");
 	assert_null(strstr(buf, "\\/"));
 	cni_error_free(e);
 	cni_error_free(back);
