@@ -1482,7 +1482,7 @@ int dhcp_daemon_main(int argc, char **argv)
 
 	for (;;) {
 		uint64_t now = now_ms(), wake = INFINITE;
-		size_t n = 0, nl = 0, cap = 2 + n_clients + n_leases;
+		size_t n = 0, nl = 0, ncb;
 		int timeout;
 
 		/* timers first: they may free leases and answer clients */
@@ -1501,8 +1501,7 @@ int dhcp_daemon_main(int argc, char **argv)
 		now = now_ms();
 		pfd = xrealloc(pfd, (2 + n_clients + n_leases) * sizeof(*pfd));
 		pl = xrealloc(pl, (n_leases + 1) * sizeof(*pl));
-		cap = 2 + n_clients + n_leases;
-		(void)cap;
+		ncb = n_clients; /* answering a client shrinks clients[]: index pfd by this */
 		pfd[n++] = (struct pollfd){ .fd = lfd, .events = n_clients < MAX_CLIENTS ? POLLIN : 0 };
 		pfd[n++] = (struct pollfd){ .fd = sfd, .events = POLLIN };
 		for (size_t i = 0; i < n_clients; i++) {
@@ -1540,17 +1539,17 @@ int dhcp_daemon_main(int argc, char **argv)
 		for (size_t i = 0; i < nl; i++) {
 			bool alive = false;
 
-			if (!(pfd[2 + n_clients + i].revents))
+			if (!(pfd[2 + ncb + i].revents))
 				continue;
 			for (struct lease *l = leases; l; l = l->next)
 				if (l == pl[i])
 					alive = true;
-			if (alive && pl[i]->sock == pfd[2 + n_clients + i].fd)
+			if (alive && pl[i]->sock == pfd[2 + ncb + i].fd)
 				lease_rx(pl[i], now);
 		}
 		/* clients: by fd, since answering removes them from the array */
 		{
-			size_t nc = n_clients;
+			size_t nc = ncb;
 			int *fds = xcalloc(nc + 1, sizeof(int));
 			short *rev = xcalloc(nc + 1, sizeof(short));
 

@@ -162,8 +162,12 @@ ok_if "a renewal of c1's lease within 15 s (T1 = 4 s)" wait_for "renewal" 15 sh 
 ok_if "the daemon logged the renewal" grep -q "c1/dnet/eth0: renewing lease $IP1" "$DLOG"
 
 # ---- restart with live leases --------------------------------------------
-stop_daemon
-ok_if "the daemon left its leases on exit (not released)" in_leases "$IP1"
+# SIGKILL, as a crash: no clean-up runs, the socket file stays behind
+{
+	kill -KILL "$DPID"
+	wait "$DPID"
+} 2>/dev/null
+ok_if "the killed daemon's leases stay with the server" in_leases "$IP1"
 is "state files kept over the restart" "$(find "$STATE" -name '*.lease' | wc -l)" 2
 start_daemon
 ok_if "restart: both leases reloaded" grep -q "(2 leases reloaded)" "$DLOG"
@@ -290,6 +294,36 @@ like "container ID with a slash: refused" "$(hostile '{"cmd":"del","containerID"
 like "option code 300: refused" "$(hostile '{"cmd":"add","containerID":"x","netName":"n","ifName":"eth0","netns":"/run/netns/x","request":[300]}')" '"code":7'
 like "a file that is not a netns: refused" "$(hostile "{\"cmd\":\"add\",\"containerID\":\"x\",\"netName\":\"n\",\"ifName\":\"eth0\",\"netns\":\"$DLOG\"}")" '"code":4'
 ok_if "the daemon is still alive" kill -0 "$DPID"
+
+# ---- systemd socket activation (LISTEN_FDS) --------------------------------
+stop_daemon
+ASOCK=$T/act.sock
+python3 - "$ASOCK" "$NODE" "$DHCP" "$STATE" 2>>"$DLOG" <<'PY' &
+import os, socket, sys
+path, node, dhcp, state = sys.argv[1:5]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(path)
+s.listen(16)
+os.dup2(s.fileno(), 3)
+os.set_inheritable(3, True)
+os.environ.update(LISTEN_FDS="1", LISTEN_PID=str(os.getpid()))
+# setns-free: the netns is entered by nsenter, which keeps fds and pid via exec
+os.execvp("nsenter", ["nsenter", "--net=/run/netns/" + node, dhcp, "daemon",
+                      "-socketpath", "/nonexistent/unused.sock", "-statedir", state,
+                      "-resendtimeout", "5s"])
+PY
+DPID=$!
+register_pid "$DPID"
+wait_for "activated daemon" 10 grep -q "listening on an activated socket" "$DLOG"
+ok_if "socket activation: the daemon uses the passed socket" grep -q "listening on an activated socket" "$DLOG"
+netns_new C4 dhc
+mv ADD c4 "$(netns_path "$C4")" "$(mvconf "$(jq -nc --arg s "$ASOCK" '{type: "dhcp", daemonSocketPath: $s}')")"
+is_success "socket activation: ADD through the activated socket"
+mv DEL c4 "$(netns_path "$C4")" "$(mvconf "$(jq -nc --arg s "$ASOCK" '{type: "dhcp", daemonSocketPath: $s}')")"
+is_success "socket activation: DEL"
+stop_daemon
+ok_if "socket activation: the daemon leaves the socket to systemd" test -S "$ASOCK"
+start_daemon
 
 # ---- server stopped: clean error in bounded time ---------------------------
 kill "$DNSMASQ_PID"
