@@ -170,7 +170,7 @@ ok_if "the daemon logged the renewal" grep -q "c1/dnet/eth0: renewing lease $IP1
 ok_if "the killed daemon's leases stay with the server" in_leases "$IP1"
 is "state files kept over the restart" "$(find "$STATE" -name '*.lease' | wc -l)" 2
 start_daemon
-ok_if "restart: both leases reloaded" grep -q "(2 leases reloaded)" "$DLOG"
+ok_if "restart: both leases reloaded" wait_for "reload" 5 grep -q "(2 leases reloaded)" "$DLOG"
 mv CHECK c1 "$(netns_path "$C1")" "$(with_prev "$(mvconf)" "$R1")"
 is_success "restart: CHECK of c1 passes"
 dh ADD c1 "$(netns_path "$C1")"
@@ -341,5 +341,6 @@ is_success "DEL after the failed ADD"
 
 stop_daemon
 ok_if "the daemon removed its socket and pidfile" test ! -e "$SOCK" -a ! -e "$T/dhcp.pid"
+ok_if "no sanitizer report from the daemon (SANITIZE=1 builds)" sh -c "! grep -E 'AddressSanitizer|LeakSanitizer|runtime error' '$DLOG'"
 is "node links as before" "$(links_in "$NODE" | sort | tr '\n' ' ')" "$(tr '\n' ' ' <<<"$NODE_LINKS")"
 done_testing
