@@ -24,6 +24,7 @@
 #include <json-c/json.h>
 #include <limits.h>
 #include <linux/if_ether.h>
+#include <linux/filter.h>
 #include <linux/if_packet.h>
 #include <poll.h>
 #include <signal.h>
@@ -375,8 +376,41 @@ static struct lease *new_lease(const char *id, const char *cid, const char *net,
 
 struct sock_arg {
 	int ifindex;
+	const uint8_t *mac;
 	int fd;
 };
+
+/*
+ * Only BOOTP replies to our hardware address reach the socket: every
+ * sibling's broadcast (macvlan bridge mode floods them to all) would
+ * otherwise be queued on every lease's socket, and under load a full queue
+ * drops the one ACK that matters.
+ */
+static int attach_filter(int fd, const uint8_t *mac)
+{
+	uint32_t m0 = (uint32_t)mac[0] << 24 | (uint32_t)mac[1] << 16 | (uint32_t)mac[2] << 8 | mac[3];
+	uint32_t m1 = (uint32_t)mac[4] << 8 | mac[5];
+	struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 9), /* IP protocol */
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 17, 0, 12),
+		BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 6), /* fragment offset */
+		BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x1fff, 10, 0),
+		BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, 0), /* x = IP header length */
+		BPF_STMT(BPF_LD | BPF_H | BPF_IND, 2),	/* UDP destination port */
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 68, 0, 7),
+		BPF_STMT(BPF_LD | BPF_B | BPF_IND, 8), /* BOOTP op */
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 2, 0, 5),
+		BPF_STMT(BPF_LD | BPF_W | BPF_IND, 8 + 28), /* chaddr[0..3] */
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, m0, 0, 3),
+		BPF_STMT(BPF_LD | BPF_H | BPF_IND, 8 + 32), /* chaddr[4..5] */
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, m1, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, 0xffff),
+		BPF_STMT(BPF_RET | BPF_K, 0),
+	};
+	struct sock_fprog prog = { .len = ARRAY_SIZE(code), .filter = code };
+
+	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog));
+}
 
 /* Runs inside the container's netns: the packet socket belongs to it from now on. */
 static int open_sock_in_ns(void *arg, struct cni_error **err)
@@ -388,6 +422,12 @@ static int open_sock_in_ns(void *arg, struct cni_error **err)
 
 	if (fd < 0)
 		return cni_error_errno(err, errno, "packet socket");
+	if (attach_filter(fd, a->mac) < 0) {
+		int e = errno;
+
+		close(fd);
+		return cni_error_errno(err, e, "packet socket filter");
+	}
 	if (bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
 		int e = errno;
 
@@ -416,6 +456,7 @@ static int open_sock(struct lease *l, struct cni_error **err)
 		return -1;
 	l->ifindex = link.ifindex;
 	a.ifindex = link.ifindex;
+	a.mac = l->mac;
 	if (netns_run(l->ns, open_sock_in_ns, &a, err) < 0)
 		return -1;
 	l->sock = a.fd;
@@ -479,7 +520,10 @@ static int send_msg(struct lease *l, uint8_t type)
 	if (!n)
 		return -1;
 	if (sendto(l->sock, buf, n, 0, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
-		dlog("%s: send on %s: %s", l->id, l->ifname, strerror(errno));
+		int e = errno;
+
+		dlog("%s: send on %s: %s", l->id, l->ifname, strerror(e));
+		errno = e;
 		return -1;
 	}
 	return 0;
@@ -563,7 +607,6 @@ static void release(struct lease *l)
 
 	if (!l->ack || l->st == L_EXPIRED || !l->server)
 		return;
-	close_sock(l);
 	if (open_sock(l, &e) < 0) {
 		dlog("%s: cannot send DHCPRELEASE: %s", l->id, e->msg);
 		return;
@@ -610,7 +653,12 @@ static void commit(struct lease *l, struct dhcp_msg *m, const struct sockaddr_ll
 		l->t2 = now + (uint64_t)t2 * 1000;
 		l->exp = now + (uint64_t)lease_s * 1000;
 	}
-	close_sock(l);
+	/*
+	 * The socket stays open while the lease lives: its filter passes
+	 * nothing but our replies, and renewing then costs one sendto()
+	 * instead of netlink look-ups that queue behind the RTNL lock when
+	 * many containers start at once.
+	 */
 	l->st = L_BOUND;
 	save_lease(l);
 	dlog("%s: lease %s bound, %us (renew in %us, rebind in %us)", l->id, ip4(m->yiaddr, a),
@@ -787,7 +835,13 @@ static bool lease_tick(struct lease *l, uint64_t now)
 		l->next_send = now + backoff_ms(++l->tries);
 		return true;
 	}
-	send_msg(l, l->st == L_SELECTING ? DHCPDISCOVER : DHCPREQUEST);
+	if (send_msg(l, l->st == L_SELECTING ? DHCPDISCOVER : DHCPREQUEST) < 0 &&
+	    (errno == ENXIO || errno == ENODEV || errno == ENETDOWN)) {
+		/* the interface went away (or down): look it up again right now */
+		close_sock(l);
+		l->next_send = now;
+		return true;
+	}
 	l->next_send = now + backoff_ms(++l->tries);
 	return true;
 }
