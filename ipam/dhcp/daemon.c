@@ -6,9 +6,10 @@
  * machine (SELECTING -> REQUESTING -> BOUND -> RENEWING -> REBINDING, or
  * EXPIRED) driven by its timers and by the replies read from a packet socket
  * that was opened inside the container's netns (through pkg/netns, the only
- * setns() in cnic) and is then used from here; the socket is open only
- * while an exchange is under way.  A lease keeps its netns open, so a DEL
- * that comes after the runtime removed the netns can still send DHCPRELEASE.
+ * setns() in cnic) and is then used from here for the lease's whole life;
+ * a BPF filter lets through only BOOTP replies to the lease's hardware
+ * address.  A lease keeps its netns open, so a DEL that comes after the
+ * runtime removed the netns can still send DHCPRELEASE.
  *
  * Unlike the reference, leases survive a restart: each bound lease is a
  * JSON file in the state dir (written to a temporary, fsync'ed, renamed),
