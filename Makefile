@@ -229,4 +229,4 @@ fuzz: fuzz-build
 # t-dhcp.sh with 200 parallel containers instead of 50 (root, ~1 min).
 .PHONY: test-dhcp-long
 test-dhcp-long: all
-	@DHCP_PARALLEL=200 test/integration/run.sh t-dhcp.sh
+	@DHCP_PARALLEL=200 DHCP_RESENDTIMEOUT=60s test/integration/run.sh t-dhcp.sh
