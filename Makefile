@@ -264,3 +264,9 @@ fuzz: fuzz-build
 	@FUZZ_TIME=$(FUZZ_TIME) test/fuzz/run.sh --long
 
 -include $(shell find $(FBUILD) -name '*.d' 2>/dev/null)
+
+# ---- dhcp (ipam/dhcp, docs/dhcp.md) -----------------------------------------
+# t-dhcp.sh with 200 parallel containers instead of 50 (root, ~1 min).
+.PHONY: test-dhcp-long
+test-dhcp-long: all
+	@DHCP_PARALLEL=200 DHCP_RESENDTIMEOUT=60s test/integration/run.sh t-dhcp.sh

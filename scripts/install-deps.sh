@@ -13,7 +13,8 @@ qemu-system-x86 qemu-system-data linux-image-amd64 busybox-static cpio xz-utils 
 hyperfine valgrind gnuplot-nox bsdextrautils
 clang libclang-rt-14-dev
 podman runc curl
-containerd golang-github-containerd-go-cni-dev python3-grpcio python3-grpc-tools"
+containerd golang-github-containerd-go-cni-dev python3-grpcio python3-grpc-tools
+dnsmasq-base"
 
 missing=""
 for p in $PKGS; do
