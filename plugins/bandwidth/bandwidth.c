@@ -366,7 +366,12 @@ static int cmd_del(const struct cni_cmd *cmd, struct cni_error **err)
 	    cnl_link_get(cont, cmd->ifname, &cl, &e) == 0 && strcmp(cl.kind, "veth") == 0 &&
 	    cl.link > 0 && cnl_link_get_by_index(host, cl.link, &hl, &e) == 0 &&
 	    strcmp(hl.kind, "veth") == 0 && hl.link == cl.ifindex) {
-		if (have_ifb && bw_redirect_find(host, hl.ifindex, ifb.ifindex, &e) == 1 &&
+		/*
+		 * A redirect to ifindex 0 is one whose ifb is already gone (the
+		 * reference's DEL, or GC, removed it): the kernel clears the
+		 * target when the device goes.
+		 */
+		if (bw_redirect_find(host, hl.ifindex, have_ifb ? ifb.ifindex : 0, &e) == 1 &&
 		    bw_qdisc_del(host, hl.ifindex, TC_H_INGRESS, BW_HANDLE(0xffff, 0), &e) < 0)
 			cni_error_move(err, &e);
 		if (bw_qdisc_get(host, hl.ifindex, TC_H_ROOT, &q, &e) == 1 && q.has_tbf &&
