@@ -211,6 +211,47 @@ static void rollback(struct undo *u, struct cni_error **err)
 		cni_error_move(err, &e);
 }
 
+/*
+ * What the kernel would refuse half way through, refused before the first
+ * change: a root qdisc or ingress qdisc already on the veth (a second ADD,
+ * or someone else's shaping), an ifb name already taken.  NLM_F_EXCL on
+ * every creation still catches a race; rollback handles that.
+ */
+static int precheck(struct netns *host, const struct cnl_link *hl, const struct plan *p,
+		    const char *ifb, struct cni_error **err)
+{
+	struct bw_qdisc q;
+	struct cnl_link l;
+	cleanup_error struct cni_error *e = NULL;
+	int r;
+
+	if (p->in.on) {
+		r = bw_qdisc_get(host, hl->ifindex, TC_H_ROOT, &q, err);
+		if (r < 0)
+			return -1;
+		if (r == 1 && q.handle != 0)
+			return cni_error_set(err, CNI_ERR_INVALID_CONFIG, EEXIST,
+					     "create qdisc tbf on \"%s\": a root qdisc %s %x: is already there",
+					     hl->name, q.kind, q.handle >> 16);
+	}
+	if (!p->eg.on)
+		return 0;
+	r = bw_qdisc_get(host, hl->ifindex, TC_H_INGRESS, &q, err);
+	if (r < 0)
+		return -1;
+	if (r == 1)
+		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, EEXIST,
+				     "create ingress qdisc on \"%s\": an ingress qdisc is already there",
+				     hl->name);
+	if (cnl_link_get(host, ifb, &l, &e) == 0)
+		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, EEXIST,
+				     "adding link \"%s\": File exists (a %s link)", ifb,
+				     l.kind[0] ? l.kind : "kernel");
+	if (!cnl_not_found(e))
+		return cni_error_move(err, &e);
+	return 0;
+}
+
 static int cmd_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cni_error **err)
 {
 	cleanup_netns struct netns *host = NULL, *cont = NULL;
@@ -236,6 +277,8 @@ static int cmd_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cn
 	u.host = host;
 	u.veth = hl.ifindex;
 	ifb_name(cmd, u.ifb);
+	if (precheck(host, &hl, &p, u.ifb, err) < 0)
+		return -1;
 
 	if (p.in.on) {
 		if (bw_tbf_add(host, hl.ifindex, hl.name, &p.in.tbf, err) < 0)

@@ -275,6 +275,16 @@ is "... no ingress qdisc" "$(qdisc "$V1" ingress)" none
 ok_if "... the foreign ifb is still there" link_exists "$IFB1"
 in_ns "$NODE" ip link del "$IFB1"
 
+# Someone else's root qdisc on the veth: refused before anything is created,
+# and theirs is left as it was.
+in_ns "$NODE" tc qdisc add dev "$V1" root handle 5: tbf rate 1mbit burst 5000 latency 50ms
+bw ADD c1 "$C1" "$(conf c1 "$FULL")"
+is_error "ADD over a foreign root qdisc"
+like "... says so" "$(jq -r .msg <<<"$OUT")" "already there"
+is "... the foreign qdisc is untouched" "$(qdisc "$V1" root)" "tbf 5: 125000 5000 50000"
+ok_if "... no ifb" bash -c "! nsenter --net=/run/netns/$NODE ip link show $IFB1"
+in_ns "$NODE" tc qdisc del dev "$V1" root
+
 # Every netlink request of ADD fails once, in turn (strace error injection on
 # the Nth sendmsg): each failure must leave nothing, and ADD must finally pass.
 # LeakSanitizer cannot run under ptrace (SANITIZE=1 builds); valgrind would
