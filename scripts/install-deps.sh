@@ -12,7 +12,8 @@ containernetworking-plugins
 qemu-system-x86 qemu-system-data linux-image-amd64 busybox-static cpio xz-utils zstd
 hyperfine valgrind gnuplot-nox bsdextrautils
 clang libclang-rt-14-dev
-podman runc curl"
+podman runc curl
+iperf3"
 
 missing=""
 for p in $PKGS; do
