@@ -11,7 +11,9 @@
 # injection) and when the ifb name is taken; GC of ifbs whose attachment
 # is gone; and a differential run against the reference (tc state, ifb
 # attributes, results in every version both know, CHECK and DEL across
-# implementations, as on a node switched in place).  ~15 s.
+# implementations, as on a node switched in place); bridge + bandwidth as a
+# conflist through libcni (cnitool), rates from the capability.  ~15 s idle
+# (plus building cnitool once), ~40 s on a loaded 2-core machine.
 . "$(dirname "$0")/lib.sh"
 
 BW=$BIN/bandwidth
@@ -355,6 +357,37 @@ for c in 3 4 5; do
 	n=C$c
 	detach "${!n}" "c$c"
 done
+
+# ---- bridge, through libcni: the capability reaches runtimeConfig ---------
+# The bridge's result lists the bridge and the veth without sandbox: the TBF
+# must land on the veth (the container's peer), not on the bridge.
+need_cnitool
+mkdir -p "$T/net.d"
+jq -n --arg d "$DATA" '{cniVersion: "1.0.0", name: "bwchain", plugins: [
+	{type: "bridge", bridge: "cnibw0", isGateway: true,
+	 ipam: {type: "host-local", dataDir: $d, ranges: [[{subnet: "198.18.34.0/24"}]]}},
+	{type: "bandwidth", capabilities: {bandwidth: true}}]}' >"$T/net.d/10-bwchain.conflist"
+CAPS='CAP_ARGS={"bandwidth": {"ingressRate": 4000000, "ingressBurst": 40000, "egressRate": 6400000, "egressBurst": 64000}}'
+netns_new CB ctr
+cnitool_run "$NODE" add bwchain "$(netns_path "$CB")" CNI_CONTAINERID=cb1 "$CAPS"
+is "cnitool add bridge + bandwidth" "$RC" 0
+BIFB=$(ifb_of cb1 bwchain)
+BV=$(jq -r '.interfaces[] | select(.sandbox == null and (.name | startswith("veth"))) | .name' <<<"$OUT")
+is "... the result ends with the ifb" "$(jq -r '.interfaces[-1].name' <<<"$OUT")" "$BIFB"
+is "... ingress TBF on the bridge port, from runtimeConfig" "$(qdisc "$BV" root)" "tbf 1: 500000 5000 25000"
+ok_if "... the bridge itself is not shaped" 	bash -c "[ \"\$(nsenter --net=/run/netns/$NODE tc -j qdisc show dev cnibw0 | jq -r '.[0].kind')\" != tbf ]"
+is "... egress TBF on the ifb" "$(qdisc "$BIFB" root)" "tbf 1: 800000 8000 25000"
+is "... redirect from the port" "$(redirect "$BV")" "1:1 0/0 mirred redirect egress $BIFB stolen"
+cnitool_run "$NODE" check bwchain "$(netns_path "$CB")" CNI_CONTAINERID=cb1 "$CAPS"
+is "cnitool check" "$RC" 0
+in_ns "$NODE" tc qdisc change dev "$BIFB" root handle 1: tbf rate 7mbit burst 8000 latency 25ms
+cnitool_run "$NODE" check bwchain "$(netns_path "$CB")" CNI_CONTAINERID=cb1 "$CAPS"
+isnt "cnitool check sees the changed egress rate" "$RC" 0
+cnitool_run "$NODE" del bwchain "$(netns_path "$CB")" CNI_CONTAINERID=cb1 "$CAPS"
+is "cnitool del" "$RC" 0
+ok_if "... the ifb is gone" bash -c "! nsenter --net=/run/netns/$NODE ip link show $BIFB"
+ok_if "... and the port" bash -c "! nsenter --net=/run/netns/$NODE ip link show $BV"
+in_ns "$NODE" ip link del cnibw0
 
 # ---- differential against the reference ------------------------------------
 # norm RESULT: without MACs; an empty "dns" counts as absent (the reference
