@@ -390,43 +390,64 @@ static int cmd_check(const struct cni_cmd *cmd, struct cni_error **err)
  * by a new ADD on a surviving veth starts clean.  Nothing here needs the
  * config's rates, prevResult or the netns: whatever is gone is done.
  */
+/*
+ * What ADD put on the host end of CNI_IFNAME's veth, if that veth is still
+ * there.  A lookup that finds nothing means there is nothing to clean; a
+ * kernel refusal to delete is reported (after the other steps ran).
+ */
+static void clean_veth(struct netns *host, struct netns *cont, const char *ifname, int ifb,
+		       struct cni_error **err)
+{
+	cleanup_error struct cni_error *e = NULL;
+	struct cnl_link cl, hl;
+	struct bw_qdisc q;
+	int r;
+
+	if (cnl_link_get(cont, ifname, &cl, &e) < 0 || strcmp(cl.kind, "veth") != 0 ||
+	    cl.link <= 0 || cnl_link_get_by_index(host, cl.link, &hl, &e) < 0 ||
+	    strcmp(hl.kind, "veth") != 0 || hl.link != cl.ifindex)
+		return;
+	/*
+	 * A redirect to ifindex 0 is one whose ifb is already gone (the
+	 * reference's DEL, or GC, removed it): the kernel clears the target
+	 * when the device goes.
+	 */
+	r = bw_redirect_find(host, hl.ifindex, ifb, &e);
+	if (r < 0 ||
+	    (r == 1 && bw_qdisc_del(host, hl.ifindex, TC_H_INGRESS, BW_HANDLE(0xffff, 0), &e) < 0))
+		cni_error_move(err, &e);
+	r = bw_qdisc_get(host, hl.ifindex, TC_H_ROOT, &q, &e);
+	if (r < 0 || (r == 1 && q.has_tbf && q.handle == BW_HANDLE(1, 0) &&
+		      bw_qdisc_del(host, hl.ifindex, TC_H_ROOT, BW_HANDLE(1, 0), &e) < 0))
+		cni_error_move(err, &e);
+}
+
 static int cmd_del(const struct cni_cmd *cmd, struct cni_error **err)
 {
 	cleanup_netns struct netns *host = NULL, *cont = NULL;
-	cleanup_error struct cni_error *e = NULL;
-	struct cnl_link cl, hl, ifb;
-	bool have_ifb;
+	cleanup_error struct cni_error *e = NULL, *first = NULL;
+	struct cnl_link ifb;
+	bool have_ifb = false;
 	char name[IFNAMSIZ];
-	struct bw_qdisc q;
 
 	ifb_name(cmd, name);
 	if (netns_open_current(&host, err) < 0)
 		return -1;
-	have_ifb = cnl_link_get(host, name, &ifb, &e) == 0 && strcmp(ifb.kind, "ifb") == 0;
+	if (cnl_link_get(host, name, &ifb, &e) == 0)
+		/* A link of that name that is not an ifb is not ours. */
+		have_ifb = strcmp(ifb.kind, "ifb") == 0;
+	else if (!cnl_not_found(e))
+		cni_error_move(&first, &e);
 	cni_error_freep(&e);
 
-	if (cmd->netns_fd >= 0 && netns_from_fd(cmd->netns_fd, false, cmd->netns, &cont, &e) == 0 &&
-	    cnl_link_get(cont, cmd->ifname, &cl, &e) == 0 && strcmp(cl.kind, "veth") == 0 &&
-	    cl.link > 0 && cnl_link_get_by_index(host, cl.link, &hl, &e) == 0 &&
-	    strcmp(hl.kind, "veth") == 0 && hl.link == cl.ifindex) {
-		/*
-		 * A redirect to ifindex 0 is one whose ifb is already gone (the
-		 * reference's DEL, or GC, removed it): the kernel clears the
-		 * target when the device goes.
-		 */
-		if (bw_redirect_find(host, hl.ifindex, have_ifb ? ifb.ifindex : 0, &e) == 1 &&
-		    bw_qdisc_del(host, hl.ifindex, TC_H_INGRESS, BW_HANDLE(0xffff, 0), &e) < 0)
-			cni_error_move(err, &e);
-		if (bw_qdisc_get(host, hl.ifindex, TC_H_ROOT, &q, &e) == 1 && q.has_tbf &&
-		    q.handle == BW_HANDLE(1, 0) &&
-		    bw_qdisc_del(host, hl.ifindex, TC_H_ROOT, BW_HANDLE(1, 0), &e) < 0)
-			cni_error_move(err, &e);
-	}
+	if (cmd->netns_fd >= 0 && netns_from_fd(cmd->netns_fd, false, cmd->netns, &cont, &e) == 0)
+		clean_veth(host, cont, cmd->ifname, have_ifb ? ifb.ifindex : 0, &first);
 	cni_error_freep(&e);
-	/* A link of that name that is not an ifb is not ours. */
 	if (have_ifb && cnl_link_del(host, name, &e) < 0)
-		cni_error_move(err, &e);
-	return *err ? -1 : 0;
+		cni_error_move(&first, &e);
+	if (first)
+		return cni_error_move(err, &first);
+	return 0;
 }
 
 /*
