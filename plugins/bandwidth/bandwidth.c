@@ -405,8 +405,11 @@ static void clean_veth(struct netns *host, struct netns *cont, const char *ifnam
 
 	if (cnl_link_get(cont, ifname, &cl, &e) < 0 || strcmp(cl.kind, "veth") != 0 ||
 	    cl.link <= 0 || cnl_link_get_by_index(host, cl.link, &hl, &e) < 0 ||
-	    strcmp(hl.kind, "veth") != 0 || hl.link != cl.ifindex)
+	    strcmp(hl.kind, "veth") != 0 || hl.link != cl.ifindex) {
+		if (e && !cnl_not_found(e))
+			cni_error_move(err, &e);
 		return;
+	}
 	/*
 	 * A redirect to ifindex 0 is one whose ifb is already gone (the
 	 * reference's DEL, or GC, removed it): the kernel clears the target

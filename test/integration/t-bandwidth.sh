@@ -315,6 +315,26 @@ is "every injected failure returned an error and left nothing" "$clean" "$fails"
 bw DEL c1 "$C1" "$(conf c1 "$FULL")"
 ok_if "... DEL" nothing_left c1
 
+# DEL interrupted at each of its requests in turn: it reports the failure or
+# copes, and a second DEL always finishes the job.
+retried=0
+for n in $(seq 1 16); do
+	bw ADD c1 "$C1" "$(conf c1 "$FULL")"
+	[ "$RC" == 0 ] || break
+	VALGRIND=0 bw DEL c1 "$C1" "$(conf c1 "$FULL")" "$T/bw-inject" BW_FAIL_AT="$n"
+	first=$RC
+	bw DEL c1 "$C1" "$(conf c1 "$FULL")"
+	if [ "$RC" == 0 ] && nothing_left c1; then
+		retried=$((retried + 1))
+	else
+		diag "DEL after a DEL failing at request $n: rc=$RC $OUT"
+	fi
+	# Every request failed in turn once the injection no longer hits.
+	[ "$first" == 0 ] && nothing_left c1 && break
+done
+ok_if "DEL has at least 6 requests to fail (and a second DEL cleaned up after each: $retried)" \
+	test "$retried" -ge 6 -a "$retried" == "$n"
+
 # ---- DEL with the netns gone ------------------------------------------------
 attach C2 c2
 V2=$(host_veth c2)
