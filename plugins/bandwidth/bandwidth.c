@@ -176,7 +176,9 @@ static int find_host_veth(struct netns *host, struct netns *cont, const char *if
 		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, e ? e->errnum : 0,
 				     "container interface %s has no veth peer%s%s", ifname,
 				     e ? ": " : "", e ? e->msg : "");
-	if (cnl_link_get_by_index(host, cl.link, hl, &e) < 0 || strcmp(hl->kind, "veth") != 0)
+	/* The same index in the host may be another link when the peer lives elsewhere. */
+	if (cnl_link_get_by_index(host, cl.link, hl, &e) < 0 || strcmp(hl->kind, "veth") != 0 ||
+	    hl->link != cl.ifindex)
 		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
 				     "veth peer with index %d is not in host ns", cl.link);
 	for (size_t i = 0; i < prev->n_ifaces; i++) {
@@ -288,11 +290,9 @@ static int cmd_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cn
 	if (p.eg.on) {
 		if (strlen(ALIAS_PREFIX) + strlen(cmd->conf->name) < 256)
 			alias = xasprintf(ALIAS_PREFIX "%s", cmd->conf->name);
-		if (bw_ifb_add(host, u.ifb, hl.mtu, alias, err) < 0) {
-			/* EEXIST: someone else's ifb, never ours to remove. */
-			u.ifb_made = !*err || (*err)->errnum != EEXIST;
+		/* On failure bw_ifb_add() leaves no ifb of its own behind. */
+		if (bw_ifb_add(host, u.ifb, hl.mtu, alias, err) < 0)
 			goto fail;
-		}
 		u.ifb_made = true;
 		if (cnl_link_get(host, u.ifb, &ifb, err) < 0 ||
 		    bw_ingress_add(host, hl.ifindex, hl.name, err) < 0)

@@ -21,6 +21,7 @@
 #include <netlink/route/tc.h>
 
 #include "../../pkg/cleanup.h"
+#include "../../pkg/link.h"
 #include "../../pkg/rtnl.h"
 #include "tc.h"
 
@@ -324,9 +325,17 @@ int bw_ifb_add(struct netns *ns, const char *name, unsigned int mtu, const char 
 	struct ifinfomsg set = { .ifi_family = AF_UNSPEC };
 	cleanup_nlmsg struct nl_msg *m2 = cnl_msg_new(RTM_NEWLINK, 0, &set, sizeof(set));
 
-	if (nla_put_string(m2, IFLA_IFNAME, name) < 0 || nla_put_string(m2, IFLA_IFALIAS, alias) < 0)
-		return cnl_put_failed(err, "ifb alias");
-	return cnl_request(ns, m2, NULL, NULL, err, "set alias of \"%s\"", name);
+	if (nla_put_string(m2, IFLA_IFNAME, name) < 0 || nla_put_string(m2, IFLA_IFALIAS, alias) < 0 ||
+	    cnl_request(ns, m2, NULL, NULL, err, "set alias of \"%s\"", name) < 0) {
+		cleanup_error struct cni_error *e = NULL;
+
+		if (err && !*err)
+			cnl_put_failed(err, "ifb alias");
+		if (cnl_link_del(ns, name, &e) < 0)
+			cni_error_move(err, &e);
+		return -1;
+	}
+	return 0;
 }
 
 struct ifb_list {

@@ -63,7 +63,8 @@ int bw_redirect_find(struct netns *ns, int ifindex, int target, struct cni_error
 /*
  * An ifb named name: MTU mtu, txqueuelen 0 (as the reference), up, its
  * ifalias set to alias (NULL: none).  NLM_F_EXCL: an existing name fails
- * with EEXIST.
+ * with EEXIST.  On failure no ifb made here is left (an existing one of
+ * that name is never touched).
  */
 int bw_ifb_add(struct netns *ns, const char *name, unsigned int mtu, const char *alias,
 	       struct cni_error **err);
