@@ -158,12 +158,14 @@ demo: all
 	@scripts/demo.sh
 
 # Per-plugin cases (run.sh), then the interface plugins, which need a
-# container netns per implementation (bridge.sh, l2.sh, devices.sh: brbench.c).
+# container netns per implementation (bridge.sh, l2.sh, devices.sh: brbench.c),
+# and bandwidth (a fresh veth per run: bandwidth.sh).
 bench: all
 	@test/bench/run.sh
 	@test/bench/bridge.sh
 	@test/bench/l2.sh
 	@test/bench/devices.sh
+	@test/bench/bandwidth.sh
 
 # The performance report: every benchmark in one run (see test/bench/report.sh).
 .PHONY: bench-report

@@ -14,7 +14,7 @@ hyperfine valgrind gnuplot-nox bsdextrautils
 clang libclang-rt-14-dev
 podman runc curl
 containerd golang-github-containerd-go-cni-dev python3-grpcio python3-grpc-tools
-dnsmasq-base"
+dnsmasq-base iperf3"
 
 missing=""
 for p in $PKGS; do
