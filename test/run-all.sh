@@ -1,14 +1,14 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
 #
-# `make test`: run the unit, fuzz, integration, valgrind, VM and e2e suites in that order,
+# `make test`: run the unit, fuzz, integration, faults, valgrind, VM and e2e suites in that order,
 # stream their TAP, count every top-level "ok"/"not ok" line (an "# SKIP" or
 # "# TODO" directive counts as neither), print a summary per suite and end
 # with exactly one line "N passed, N failed".  A suite that exits non-zero
 # without reporting a failure, times out, or whose runner is missing counts
 # as one failure.  Exit status 1 if anything failed.
 #
-# Env: SUITES="unit fuzz integration valgrind vm e2e" to pick, VALGRIND=1 (the whole
+# Env: SUITES="unit fuzz integration faults valgrind vm e2e" to pick, FAULT_SAMPLE=N (faults), VALGRIND=1 (the whole
 #      integration suite under memcheck; the valgrind suite is then skipped),
 #      SUITE_TIMEOUT_<name>=seconds, FUZZ_BUDGET=seconds (fuzz, default 60),
 #      VALGRIND_TESTS="t-x.sh ..." (the valgrind suite's integration files).
@@ -95,7 +95,7 @@ export VALGRIND_TESTS=${VALGRIND_TESTS:-t-loopback.sh t-static.sh t-bridge-rollb
 valgrind_suite=(bash -c 'make -s VALGRIND=1 all >/dev/null || { echo "not ok 1 - build for valgrind"; exit 1; }
 	VALGRIND=1 BIN="$PWD/build/dyn/bin" exec test/integration/run.sh $VALGRIND_TESTS')
 
-for suite in ${SUITES:-unit fuzz integration valgrind vm e2e}; do
+for suite in ${SUITES:-unit fuzz integration faults valgrind vm e2e}; do
 	case $suite in
 	unit)
 		if [ -x test/unit/run.sh ]; then
@@ -114,9 +114,17 @@ for suite in ${SUITES:-unit fuzz integration valgrind vm e2e}; do
 		;;
 	integration)
 		if [ -x test/integration/run.sh ]; then
-			run_suite integration 900 test/integration/run.sh
+			run_suite integration 1500 test/integration/run.sh
 		else
 			missing_suite integration test/integration/run.sh
+		fi
+		;;
+	faults)
+		# A sample of the syscall error sweeps (`make faults-sweep` runs them whole).
+		if [ -x test/faults/sweep.sh ]; then
+			run_suite faults 900 env FAULT_SAMPLE="${FAULT_SAMPLE:-6}" test/faults/sweep.sh
+		else
+			missing_suite faults test/faults/sweep.sh
 		fi
 		;;
 	valgrind)
@@ -131,7 +139,7 @@ for suite in ${SUITES:-unit fuzz integration valgrind vm e2e}; do
 		;;
 	vm)
 		if [ -x test/vm/run.sh ]; then
-			run_suite vm 1200 test/vm/run.sh
+			run_suite vm 2100 test/vm/run.sh
 		else
 			missing_suite vm test/vm/run.sh
 		fi

@@ -11,7 +11,7 @@
 # not finish.
 #
 # Environment:
-#   CNIC_VM_TIMEOUT=S         whole VM run, seconds (default 1100: under run-all's 1200)
+#   CNIC_VM_TIMEOUT=S         whole VM run, seconds (default 2000: under run-all's 2100)
 #   CNIC_VM_SCRIPT_TIMEOUT=S  one script inside the VM (default 900)
 #   CNIC_VM_MEM=MiB           guest memory (default 1536)
 #   CNIC_VM_SMP=N             guest CPUs (default 1: TCG on a busy 2-CPU host is faster so)
@@ -154,7 +154,7 @@ stop_vm()
 trap stop_vm INT TERM HUP
 
 t_boot=$(now_ms)
-timeout -k 10 "${CNIC_VM_TIMEOUT:-1100}" "${qemu[@]}" </dev/null >"$RUN/out" 2>"$RUN/qemu.err" &
+timeout -k 10 "${CNIC_VM_TIMEOUT:-2000}" "${qemu[@]}" </dev/null >"$RUN/out" 2>"$RUN/qemu.err" &
 qpid=$!
 "${awk[@]}" -v t0="$t_boot" -v console="$RUN/console.log" -v counts="$RUN/counts" '
 	function now(  c, t) { c = "date +%s%N"; c | getline t; close(c); return int(t / 1000000) }
