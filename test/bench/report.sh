@@ -424,14 +424,17 @@ fi
 	if ! has runtimes.tsv; then
 		missing runtimes
 	else
-		echo "| runtime | pods at once | phase | pods timed | cnic median ms | cnic p90 ms | reference median ms | reference p90 ms | speedup |"
-		echo "|---|---:|---|---:|---:|---:|---:|---:|---:|"
+		echo "| runtime | pods at once | phase | n | cnic median ms | cnic p90 ms | reference median ms | reference p90 ms | speedup | failed pods (cnic / ref) | leaked reservations (cnic / ref) |"
+		echo "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 		awk -F'\t' 'BEGIN { w["start"] = 1; w["stop"] = 2; w["total"] = 3; w["batch"] = 4 }
 		NR > 1 { printf "%s\t%06d\t%d\t%s\n", $1, $2, w[$3], $0 }' "$R/runtimes.tsv" | sort |
-			cut -f4- | awk -F'\t' '{
+			cut -f4- | awk -F'\t' 'function ms(x) { return x == "-" ? "-" : sprintf("%.0f", x) }
+			{
 			ph = $3 == "start" ? "start (RunPodSandbox)" : $3 == "stop" ? "stop (StopPodSandbox + RemovePodSandbox)" : \
 			     $3 == "batch" ? "whole batch (wall)" : ($1 == "podman" ? "`podman run --rm -p`" : "start + stop")
-			printf "| %s | %s | %s | %s | %.0f | %.0f | %.0f | %.0f | %.2fx |\n", $1, $2, ph, $4, $5, $6, $7, $8, $9
+			printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |%s\n", $1, $2, ph, $4, ms($5), ms($6), ms($7), ms($8),
+				$9 == "-" ? "-" : $9 "x", $3 == "total" ? $10 " / " $11 : "",
+				$3 == "total" ? " " $12 " / " $13 " |" : " |"
 		}'
 		echo
 		echo '```'
@@ -542,7 +545,9 @@ fi
 			END { printf "- **End to end** (bridge + portmap conflist through cnitool): %s faster.\n", s }' "$R/portmap-conflist.tsv"
 	fi
 	if has runtimes.tsv; then
-		awk -F'\t' 'NR > 1 && $3 == "total" { s = s sprintf("%s%s %s at once %.0f ms vs %.0f ms", s == "" ? "" : "; ", $1, $2, $5, $7) }
+		awk -F'\t' 'function ms(x) { return x == "-" ? "-" : sprintf("%.0f", x) }
+			NR > 1 && $3 == "total" { s = s sprintf("%s%s %s at once %s ms vs %s ms%s", s == "" ? "" : "; ", $1, $2, ms($5), ms($7),
+				$10 + $11 + $12 + $13 > 0 ? sprintf(" (failed pods %d / %d, leaked reservations %d / %d)", $10, $11, $12, $13) : "") }
 			END { if (s != "") printf "- **Pods through real runtimes** (median start + stop of one pod, cnic vs the reference): %s.\n", s }' "$R/runtimes.tsv"
 	fi
 	if has sizes.tsv; then
