@@ -189,7 +189,30 @@ ctrd_cleanup()
 		done
 	fi
 	for d in "${CTRD_RUNDIRS[@]}"; do
+		# A shim that died hard (killed above, or under heavy load) leaves its
+		# socket; in a dir we made, one that nobody listens on any more is ours.
+		[ "$d" == /run/containerd/s ] && ctrd_stale_sockets "$d"
 		rmdir "$d" 2>/dev/null
 	done
 	rm -rf "$P"
+}
+
+# ctrd_stale_sockets DIR: remove the unix sockets in DIR that refuse a connection.
+ctrd_stale_sockets()
+{
+	[ -d "$1" ] || return 0
+	timeout -k 2 30 /usr/bin/python3 -c '
+import os, socket, sys
+for n in os.listdir(sys.argv[1]):
+    p = os.path.join(sys.argv[1], n)
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(2)
+    try:
+        s.connect(p)
+    except ConnectionRefusedError:
+        os.unlink(p)
+    except OSError:
+        pass
+    finally:
+        s.close()' "$1"
 }
