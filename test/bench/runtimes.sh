@@ -37,9 +37,9 @@
 #   runtime pods phase n cnic_med_ms cnic_p90_ms ref_med_ms ref_p90_ms speedup
 #   cnic_failed ref_failed cnic_leaked ref_leaked      ("-": no pod timed)
 # and build/bench/runtimes-env.txt (versions, settings, load average).
-# Needs root.  Not in `make test`.  On a busy 2-CPU machine (load average
-# 6-12 from other jobs) RT_COUNTS="1 20" RT_ROUNDS=4 took 4.6 min, RT_COUNTS=100
-# RT_ROUNDS=2 13 min, a smoke run (RT_COUNTS=2 RT_ROUNDS=2 RT_MIN_SAMPLES=0)
+# Needs root.  Not in `make test`.  On a busy 2-CPU machine RT_COUNTS="1 20"
+# RT_ROUNDS=4 took 4.6 min (load average 6-12 from other jobs), RT_COUNTS=100
+# RT_ROUNDS=2 13 min (load 12 rising past 100), a smoke run (RT_COUNTS=2 RT_ROUNDS=2 RT_MIN_SAMPLES=0)
 # 0.5 min; the defaults take about half an hour there, less on a quiet machine.
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
