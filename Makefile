@@ -5,7 +5,8 @@
 #   make unit         unit tests only (no root)
 #   make demo         (root) wire throwaway namespaces through the plugins
 #   make bench        ours vs the reference, side by side
-#   make bench-report (root) docs/benchmarks.md + docs/bench/*.svg, ~10-15 min
+#   make bench-runtimes (root) pod start/stop through containerd and podman, ours vs the reference
+#   make bench-report (root) docs/benchmarks.md + docs/bench/*.svg, ~10-15 min + runtimes
 #   make faults-sweep (root) syscall error sweeps over every plugin and verb
 #   make install      PREFIX=/opt/cni/bin DESTDIR=; says which dir each runtime uses
 #   make deb          build/pkg/cnic_<version>_<arch>.deb (/usr/lib/cni, replaces
@@ -166,6 +167,13 @@ bench: all
 	@test/bench/l2.sh
 	@test/bench/devices.sh
 	@test/bench/bandwidth.sh
+
+# Pods through real runtimes (containerd CRI, podman), 1/20/100 at once, ours
+# vs the reference: ~30 min, so its own target (and a phase of bench-report),
+# not part of make bench or make test.
+.PHONY: bench-runtimes
+bench-runtimes: all
+	@test/bench/runtimes.sh
 
 # The performance report: every benchmark in one run (see test/bench/report.sh).
 .PHONY: bench-report

@@ -12,6 +12,7 @@
 #   e2e          test/bench/portmap-conflist.sh  bridge + portmap conflist through cnitool
 #   concurrency  test/bench/concurrency.sh       20/50/100 parallel ADDs on one network
 #   scale        test/bench/scale.sh             ADD/DEL with 0..1000 containers attached
+#   runtimes     test/bench/runtimes.sh          pod start/stop through containerd and podman
 #
 # Each phase's output is copied to build/bench/report/ (with its log) as soon as it ends;
 # the document is then rendered from there through the template test/bench/plots/report.md.in
@@ -27,7 +28,8 @@
 #   BENCH_E2E_N=30         cnitool ADD/DEL pairs per side
 #   BENCH_CONC, BENCH_CONC_REPS, BENCH_SCALE_LEVELS, BENCH_SCALE_N, BENCH_SCALE_JOBS:
 #                          see concurrency.sh and scale.sh
-#   BENCH_REPORT_PHASES="sizes plugins bridge l2 e2e concurrency scale"
+#   RT_RUNTIMES, RT_COUNTS, RT_ROUNDS, RT_MIN_SAMPLES: see runtimes.sh
+#   BENCH_REPORT_PHASES="sizes plugins bridge l2 e2e concurrency scale runtimes"
 #   BENCH_REPORT_DOC=docs/benchmarks.md, BENCH_REPORT_CHARTS=docs/bench (for trial runs)
 
 set -euo pipefail
@@ -41,7 +43,7 @@ CHARTS=${BENCH_REPORT_CHARTS:-$ROOT/docs/bench}
 PLUGIN_N=${BENCH_N:-100}
 IFACE_N=${BENCH_IFACE_N:-60}
 E2E_N=${BENCH_E2E_N:-30}
-PHASES=${BENCH_REPORT_PHASES:-sizes plugins bridge l2 e2e concurrency scale}
+PHASES=${BENCH_REPORT_PHASES:-sizes plugins bridge l2 e2e concurrency scale runtimes}
 TARGET_SPEEDUP=10	# issue 8: at least 10x faster per plugin
 TARGET_FLAT=1.2		# flat scaling: the cost with 1000 attached <= 1.2x the cost with none
 
@@ -72,6 +74,7 @@ phase() {
 	e2e) cmd=(env BENCH_N="$E2E_N" "$HERE/portmap-conflist.sh"); files=(portmap-conflist.tsv) ;;
 	concurrency) cmd=("$HERE/concurrency.sh"); files=(concurrency.tsv) ;;
 	scale) cmd=("$HERE/scale.sh"); files=(scale.tsv scale-fill.tsv) ;;
+	runtimes) cmd=("$HERE/runtimes.sh"); files=(runtimes.tsv runtimes-env.txt) ;;
 	*) die "unknown phase $name" ;;
 	esac
 	echo "== $name: ${cmd[*]##*/}  (load $(loadavg))" >&2
@@ -416,6 +419,30 @@ fi
 	fi
 } >"$S/e2e.md"
 
+# --- pods through real runtimes ---------------------------------------------------------------
+{
+	if ! has runtimes.tsv; then
+		missing runtimes
+	else
+		echo "| runtime | pods at once | phase | n | cnic median ms | cnic p90 ms | reference median ms | reference p90 ms | speedup | failed pods (cnic / ref) | leaked reservations (cnic / ref) |"
+		echo "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+		awk -F'\t' 'BEGIN { w["start"] = 1; w["stop"] = 2; w["total"] = 3; w["batch"] = 4 }
+		NR > 1 { printf "%s\t%06d\t%d\t%s\n", $1, $2, w[$3], $0 }' "$R/runtimes.tsv" | sort |
+			cut -f4- | awk -F'\t' 'function ms(x) { return x == "-" ? "-" : sprintf("%.0f", x) }
+			{
+			ph = $3 == "start" ? "start (RunPodSandbox)" : $3 == "stop" ? "stop (StopPodSandbox + RemovePodSandbox)" : \
+			     $3 == "batch" ? "whole batch (wall)" : ($1 == "podman" ? "`podman run --rm -p`" : "start + stop")
+			printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |%s\n", $1, $2, ph, $4, ms($5), ms($6), ms($7), ms($8),
+				$9 == "-" ? "-" : $9 "x", $3 == "total" ? $10 " / " $11 : "",
+				$3 == "total" ? " " $12 " / " $13 " |" : " |"
+		}'
+		echo
+		echo '```'
+		cat "$R/runtimes-env.txt" 2>/dev/null
+		echo '```'
+	fi
+} >"$S/runtimes.md"
+
 # --- sizes -------------------------------------------------------------------------------------
 {
 	if ! has sizes.tsv; then
@@ -517,6 +544,12 @@ fi
 		awk -F'\t' 'NR > 1 { s = s sprintf("%s%s %.1fx", s == "" ? "" : ", ", toupper($1), $5) }
 			END { printf "- **End to end** (bridge + portmap conflist through cnitool): %s faster.\n", s }' "$R/portmap-conflist.tsv"
 	fi
+	if has runtimes.tsv; then
+		awk -F'\t' 'function ms(x) { return x == "-" ? "-" : sprintf("%.0f", x) }
+			NR > 1 && $3 == "total" { s = s sprintf("%s%s %s at once %s ms vs %s ms%s", s == "" ? "" : "; ", $1, $2, ms($5), ms($7),
+				$10 + $11 + $12 + $13 > 0 ? sprintf(" (failed pods %d / %d, leaked reservations %d / %d)", $10, $11, $12, $13) : "") }
+			END { if (s != "") printf "- **Pods through real runtimes** (median start + stop of one pod, cnic vs the reference): %s.\n", s }' "$R/runtimes.tsv"
+	fi
 	if has sizes.tsv; then
 		awk -F'\t' 'NR > 1 { so += $3; ro += $4 } END { printf "- **Size**: the installed plugins take %.0f%% of the reference'"'"'s disk space.\n", 100 * so / ro }' "$R/sizes.tsv"
 	fi
@@ -548,7 +581,7 @@ fi
 	echo "| phase | script | seconds | status | load at its end |"
 	echo "|---|---|---:|---|---|"
 	declare -A SCRIPT=([sizes]=sizes.sh [plugins]=run.sh [bridge]=bridge.sh [l2]=l2.sh
-		[e2e]=portmap-conflist.sh [concurrency]=concurrency.sh [scale]=scale.sh)
+		[e2e]=portmap-conflist.sh [concurrency]=concurrency.sh [scale]=scale.sh [runtimes]=runtimes.sh)
 	while IFS=$'\t' read -r p st secs ld; do
 		# shellcheck disable=SC2016 # the backquotes are Markdown
 		printf '| %s | `test/bench/%s` | %s | %s | %s |\n' "$p" "${SCRIPT[$p]:-?}" "$secs" \

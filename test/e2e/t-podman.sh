@@ -3,16 +3,9 @@
 #
 # Podman end to end: Debian's podman 4.3 with the CNI network backend runs
 # cnic's plugins (bridge, portmap, firewall, tuning, host-local) the way it
-# runs the reference ones.  Everything stays inside throwaway namespaces and
-# a temp dir:
-#  - podman runs inside a "node" netns through `nsenter --net` (not `ip
-#    netns exec`, which remounts /sys and breaks runc's cgroup detection);
-#  - containers.conf is docs/examples/podman/containers.conf with its plugin
-#    and config dirs pointed at $BIN and the temp dir, plus what this host
-#    needs (runtime runc: crun refuses the host's cgroup layout; cgroupfs;
-#    ulimits within root's limits, since root here lacks CAP_SYS_RESOURCE);
-#  - storage (vfs), run and tmp dirs live in the temp dir; the image is a
-#    busybox-static rootfs brought in with `podman import`: no registry.
+# runs the reference ones.  podman runs in a throwaway "node" netns with its
+# storage, run and config dirs in a temp dir and a busybox-static image
+# imported there (test/e2e/podman-lib.sh).
 # Checked: `podman network create` writes the conflist the docs show; a
 # container gets an address in the subnet and reaches a second container;
 # `-p 18080:80` serves busybox httpd to an external netns and to the node;
@@ -22,6 +15,7 @@
 # E2E_CNI_DIR=/usr/lib/cni runs the same against the reference plugins
 # (which need iptables).
 . "$(dirname "$0")/../integration/lib.sh"
+. "$(dirname "$0")/podman-lib.sh"
 
 require podman runc busybox curl nft
 CNI_DIR=${E2E_CNI_DIR:-$BIN}
@@ -43,90 +37,12 @@ ip -n "$EXT" route add default via 198.18.30.1
 NET=cnic-e2e-$$
 SUBNET=198.18.32.0/24
 P=$T/podman
-mkdir -p "$P/net.d" "$P/storage" "$P/run" "$P/tmp" "$P/rootfs/bin" "$P/rootfs/www"
 
-# ---- podman's configuration -----------------------------------------------
-nofile=$(ulimit -Hn)
-nproc=$(ulimit -Hu)
-[ "$nofile" == unlimited ] && nofile=1048576
-[ "$nproc" == unlimited ] && nproc=65536
-[ "$nofile" -gt 4096 ] && nofile=4096
-[ "$nproc" -gt 4096 ] && nproc=4096
-sed -e "s|\"/opt/cni/bin\"|\"$CNI_DIR\"|" -e "s|\"/etc/cni/net.d\"|\"$P/net.d\"|" \
-	"$EX/containers.conf" >"$P/containers.conf"
-cat >>"$P/containers.conf" <<EOF
-default_network = "$NET-default"
-default_subnet = "198.18.33.0/24"
-
-[containers]
-default_ulimits = ["nofile=$nofile:$nofile", "nproc=$nproc:$nproc"]
-log_driver = "k8s-file"
-
-[engine]
-runtime = "runc"
-cgroup_manager = "cgroupfs"
-events_logger = "none"
-tmp_dir = "$P/tmp"
-EOF
-cat >"$P/storage.conf" <<EOF
-[storage]
-driver = "vfs"
-graphroot = "$P/storage"
-runroot = "$P/run"
-EOF
-printf 'unqualified-search-registries = []\n' >"$P/registries.conf"
-grep -q 'network_backend = "cni"' "$P/containers.conf" || bail_out "bad $EX/containers.conf"
-grep -q "$P/net.d" "$P/containers.conf" || bail_out "network_config_dir not rewritten"
-
-# pm ARGS...: podman inside the node netns, with this test's configuration.
-pm()
-{
-	in_ns "$NODE" env CONTAINERS_CONF="$P/containers.conf" \
-		CONTAINERS_STORAGE_CONF="$P/storage.conf" \
-		CONTAINERS_REGISTRIES_CONF="$P/registries.conf" \
-		XDG_CONFIG_HOME="$P/xdg" TMPDIR="$P/tmp" \
-		timeout -k 5 60 podman "$@"
-}
-
-# Whatever podman made is undone at exit, even when a test failed half way:
-# containers (their conmon and netns too), the network, the image store.
-podman_cleanup()
-{
-	local ns
-	pm rm -a -f -t 0 >/dev/null 2>&1
-	for ns in "${PODMAN_NETNS[@]}"; do
-		[ -e "$ns" ] && ip netns del "${ns##*/}" 2>/dev/null
-	done
-	pm network rm -f "$NET" >/dev/null 2>&1
-	rm -rf "/var/lib/cni/networks/$NET" /var/lib/cni/results/"$NET"-*
-	# vfs has no mounts of its own; podman's shm mounts go with rm.
-	grep -o "$P[^ ]*" /proc/mounts 2>/dev/null | sort -r | while read -r m; do umount -l "$m"; done
-	rm -rf "$P"
-}
-PODMAN_NETNS=()
-at_exit podman_cleanup
-
-# track NAME: register a running container's conmon, pid and netns for cleanup.
-track()
-{
-	local s
-	s=$(pm inspect --format '{{.State.ConmonPid}} {{.State.Pid}} {{.NetworkSettings.SandboxKey}}' "$1" 2>/dev/null) || return 0
-	read -r conmon pid ns <<<"$s"
-	[ "${conmon:-0}" -gt 0 ] && register_pid "$conmon"
-	[ "${pid:-0}" -gt 0 ] && register_pid "$pid"
-	[ -n "${ns:-}" ] && PODMAN_NETNS+=("$ns")
-	return 0
-}
-
-# ---- the image: busybox-static, no registry --------------------------------
-cp "$(command -v busybox)" "$P/rootfs/bin/busybox"
-for c in sh ip cat nc httpd sleep grep; do ln -s busybox "$P/rootfs/bin/$c"; done
-echo "hello from cnic" >"$P/rootfs/www/index.html"
-IMG=localhost/cnic-busybox:e2e
-ok_if "podman import a busybox rootfs" sh -c "tar -C '$P/rootfs' -c . | \
-	nsenter --net=$(netns_path "$NODE") env CONTAINERS_CONF='$P/containers.conf' \
-	CONTAINERS_STORAGE_CONF='$P/storage.conf' CONTAINERS_REGISTRIES_CONF='$P/registries.conf' \
-	podman import - $IMG"
+pm_init "$P" "$NODE" "$CNI_DIR"
+pm() { pm_at "$P" "$@"; }
+track() { pm_track "$P" "$1"; }
+IMG=$PM_IMG
+ok_if "podman import a busybox rootfs" pm_import "$P"
 
 # ---- the network ------------------------------------------------------------
 ok_if "podman network create --subnet $SUBNET" pm network create --subnet "$SUBNET" "$NET"
@@ -172,7 +88,7 @@ is "no nft rule names the container's address" "$rules_left" 0
 left=$(ipam_files "/var/lib/cni/networks/$NET")
 is "no IPAM reservation left" "$left" ""
 is "no cached result left" "$(ls /var/lib/cni/results 2>/dev/null | grep -c "^$NET-" || true)" 0
-for ns in "${PODMAN_NETNS[@]}"; do
+for ns in "${PM_NETNS[@]}"; do
 	ok_if "container netns removed" test ! -e "$ns"
 done
 
