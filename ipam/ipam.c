@@ -132,3 +132,13 @@ int ipam_status(const struct cni_cmd *cmd, struct cni_error **err)
 		return invoke(cmd, CNI_VERB_STATUS, NULL, err);
 	}
 }
+
+int ipam_plugin_gc(const struct cni_cmd *cmd, struct cni_error **err)
+{
+	return cmd->conf->ipam_type ? ipam_gc(cmd, err) : 0;
+}
+
+int ipam_plugin_status(const struct cni_cmd *cmd, struct cni_error **err)
+{
+	return cmd->conf->ipam_type ? ipam_status(cmd, err) : 0;
+}

@@ -24,6 +24,15 @@ int ipam_check(const struct cni_cmd *cmd, struct cni_error **err);
 int ipam_gc(const struct cni_cmd *cmd, struct cni_error **err);
 int ipam_status(const struct cni_cmd *cmd, struct cni_error **err);
 
+/*
+ * GC and STATUS of an interface plugin whose only network-wide state is its
+ * optional IPAM (macvlan, ipvlan, vlan, dummy, tap, macvtap, host-device):
+ * usable directly as the plugin's .gc and .status.  Without an ipam section
+ * there is nothing to collect and nothing that can be unready.
+ */
+int ipam_plugin_gc(const struct cni_cmd *cmd, struct cni_error **err);
+int ipam_plugin_status(const struct cni_cmd *cmd, struct cni_error **err);
+
 /* The plugins behind the host-local and static executables (thin mains). */
 extern const struct cni_plugin ipam_host_local_plugin;
 extern const struct cni_plugin ipam_static_plugin;

@@ -252,23 +252,13 @@ static int cmd_check(const struct cni_cmd *cmd, struct cni_error **err)
 	return ifconfig_check(cont, cmd->ifname, prev, idx, err);
 }
 
-static int cmd_gc(const struct cni_cmd *cmd, struct cni_error **err)
-{
-	return cmd->conf->ipam_type ? ipam_gc(cmd, err) : 0;
-}
-
-static int cmd_status(const struct cni_cmd *cmd, struct cni_error **err)
-{
-	return cmd->conf->ipam_type ? ipam_status(cmd, err) : 0;
-}
-
 static const struct cni_plugin plugin = {
 	.name = "ipvlan",
 	.add = cmd_add,
 	.del = cmd_del,
 	.check = cmd_check,
-	.gc = cmd_gc,
-	.status = cmd_status,
+	.gc = ipam_plugin_gc,
+	.status = ipam_plugin_status,
 };
 
 int main(void)
