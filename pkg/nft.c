@@ -8,11 +8,17 @@
  * whole batch goes out in one sendmsg() (nfnetlink needs a batch in one
  * skb) and the kernel processes it synchronously inside that call, so by
  * the time sendmsg() returns every acknowledgment is already queued on the
- * socket; they are then read without waiting.  Error acknowledgments carry
- * only the header of the failing request (NETLINK_CAP_ACK) and the kernel's
- * message (NETLINK_EXT_ACK), so even a batch that fails everywhere cannot
- * overflow the receive buffer; if it ever did (ENOBUFS), what was lost is
- * reported as "try again".
+ * socket.  The kernel queues them all at once, after the whole batch, into
+ * a receive buffer that holds a few hundred of them (each costs a socket
+ * buffer, ~700 bytes of truesize): a batch of more requests than that lost
+ * the rest (ENOBUFS) although it had committed.  So only the last request
+ * asks for an acknowledgment: a batch that commits sends exactly one,
+ * whatever its size, and failures are acknowledged anyway (the kernel
+ * always reports an error, naming the failing request by its sequence
+ * number).  Error acknowledgments carry only the header of the failing
+ * request (NETLINK_CAP_ACK) and the kernel's message (NETLINK_EXT_ACK), and
+ * the receive buffer is raised for big batches, so even a batch that fails
+ * everywhere is reported request by request.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -30,6 +36,7 @@
 #include <libnftnl/chain.h>
 #include <libnftnl/common.h>
 #include <libnftnl/expr.h>
+#include <libnftnl/gen.h>
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
@@ -61,6 +68,7 @@ struct nft {
 	uint32_t seq;
 	char *rbuf;
 	int sndbuf;     /* what SO_SNDBUF was raised to, 0: untouched */
+	int rcvbuf;     /* what SO_RCVBUF was raised to, 0: untouched */
 	bool committed; /* a batch was committed (see nft_close) */
 };
 
@@ -76,6 +84,8 @@ struct nft_batch {
 	size_t n_reqs;
 	uint32_t set_ids; /* NFTA_SET_ID of the last set added (the kernel requires one) */
 	bool deletes;     /* has requests that delete something */
+	bool guarded;     /* commit only if the ruleset is still at generation genid */
+	uint32_t genid;
 };
 
 struct nft_rule {
@@ -402,6 +412,12 @@ static const char *family_str(uint8_t family)
 
 #define OBJ_ROOM 4096u
 
+void nft_batch_guard(struct nft_batch *b, uint32_t genid)
+{
+	b->guarded = true;
+	b->genid = genid;
+}
+
 void nft_batch_add_table(struct nft_batch *b, uint8_t family, const char *table)
 {
 	struct nftnl_table *t = nftnl_table_alloc();
@@ -667,12 +683,30 @@ static void ensure_sndbuf(struct nft *n, size_t len)
 	n->sndbuf = want;
 }
 
+/*
+ * Room for an error acknowledgment of each of n_reqs requests, so that a
+ * batch failing in many requests reports each (a batch that commits sends
+ * one acknowledgment whatever its size).  Best effort.
+ */
+#define ACK_TRUESIZE 1024
+static void ensure_rcvbuf(struct nft *n, size_t n_reqs)
+{
+	int want;
+
+	if (n_reqs < 128 || n_reqs > (size_t)(64 << 20) / ACK_TRUESIZE ||
+	    (int)(n_reqs * ACK_TRUESIZE) <= n->rcvbuf)
+		return;
+	want = (int)(n_reqs * ACK_TRUESIZE);
+	if (setsockopt(nft_fd(n), SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof(want)) < 0)
+		(void)setsockopt(nft_fd(n), SOL_SOCKET, SO_RCVBUF, &want, sizeof(want));
+	n->rcvbuf = want;
+}
+
 struct ack_state {
 	struct nft_batch *b;
 	uint32_t base;       /* seq of the first request */
-	bool *acked;
-	size_t n_acked;
 	size_t n_failed;
+	bool done;           /* the last request's acknowledgment, or the batch's own error */
 	bool lost;           /* ENOBUFS: some acknowledgments never arrived */
 };
 
@@ -686,18 +720,25 @@ static void record_ack(struct ack_state *st, const struct nlmsghdr *nlh, struct 
 	if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*e)))
 		return;
 	if (nlh->nlmsg_seq < st->base || nlh->nlmsg_seq - st->base >= st->b->n_reqs) {
-		/* The begin/end markers: only the kernel can name what went wrong there. */
+		/*
+		 * The begin/end markers: the batch as a whole failed (out of
+		 * memory, the commit itself, a changed generation): final, and
+		 * only the kernel can name what went wrong.
+		 */
 		if (e->error) {
 			st->n_failed++;
-			cni_error_errno(err, -e->error, "netfilter batch");
+			st->done = true;
+			if (-e->error == ERESTART)
+				cni_error_errno(err, ERESTART,
+						"netfilter batch: the ruleset changed since it was read");
+			else
+				cni_error_errno(err, -e->error, "netfilter batch");
 		}
 		return;
 	}
 	i = nlh->nlmsg_seq - st->base;
-	if (!st->acked[i]) {
-		st->acked[i] = true;
-		st->n_acked++;
-	}
+	if (i == st->b->n_reqs - 1)
+		st->done = true;
 	if (!e->error)
 		return;
 	errnum = -e->error;
@@ -712,15 +753,32 @@ static void record_ack(struct ack_state *st, const struct nlmsghdr *nlh, struct 
 	}
 }
 
+/* The batch-begin marker, with the generation it is guarded by (NFNL_BATCH_GENID). */
+static struct nlmsghdr *batch_begin(char *buf, uint32_t seq, const struct nft_batch *b)
+{
+	struct nlmsghdr *nlh = nftnl_batch_begin(buf, seq);
+
+	if (b->guarded) {
+		struct nlattr *a = (struct nlattr *)((char *)nlh + NLMSG_ALIGN(nlh->nlmsg_len));
+		uint32_t v = htonl(b->genid);
+
+		a->nla_type = NFNL_BATCH_GENID;
+		a->nla_len = (uint16_t)(NLA_HDRLEN + sizeof(v));
+		memcpy((char *)a + NLA_HDRLEN, &v, sizeof(v));
+		nlh->nlmsg_len = NLMSG_ALIGN(nlh->nlmsg_len) + NLA_ALIGN(a->nla_len);
+	}
+	return nlh;
+}
+
 int nft_batch_commit(struct nft *n, struct nft_batch *b, struct cni_error **err)
 {
 	char begin[NLMSG_HDRLEN + 64], end[NLMSG_HDRLEN + 64];
 	struct ack_state st = { .b = b };
-	cleanup_free bool *acked = NULL;
 	struct nlmsghdr *bh, *eh;
 	struct iovec iov[3];
 	struct msghdr msg = { 0 };
 	struct sockaddr_nl nladdr = { .nl_family = AF_NETLINK };
+	struct cni_error *local = NULL;
 	int waited = 0;
 
 	if (b->n_reqs == 0)
@@ -728,9 +786,17 @@ int nft_batch_commit(struct nft *n, struct nft_batch *b, struct cni_error **err)
 	memset(begin, 0, sizeof(begin));
 	memset(end, 0, sizeof(end));
 	st.base = n->seq + 1;
-	bh = nftnl_batch_begin(begin, n->seq);
-	for (size_t i = 0; i < b->n_reqs; i++)
-		((struct nlmsghdr *)(b->buf + b->reqs[i].off))->nlmsg_seq = st.base + (uint32_t)i;
+	bh = batch_begin(begin, n->seq, b);
+	for (size_t i = 0; i < b->n_reqs; i++) {
+		struct nlmsghdr *h = (struct nlmsghdr *)(b->buf + b->reqs[i].off);
+
+		h->nlmsg_seq = st.base + (uint32_t)i;
+		/* Only the last asks for an acknowledgment (see the top of this file). */
+		if (i + 1 < b->n_reqs)
+			h->nlmsg_flags &= (uint16_t)~NLM_F_ACK;
+		else
+			h->nlmsg_flags |= NLM_F_ACK;
+	}
 	eh = nftnl_batch_end(end, st.base + (uint32_t)b->n_reqs);
 	n->seq += (uint32_t)b->n_reqs + 2;
 
@@ -742,12 +808,11 @@ int nft_batch_commit(struct nft *n, struct nft_batch *b, struct cni_error **err)
 	msg.msg_iov = iov;
 	msg.msg_iovlen = 3;
 	ensure_sndbuf(n, iov[0].iov_len + iov[1].iov_len + iov[2].iov_len);
+	ensure_rcvbuf(n, b->n_reqs);
 	if (sendmsg(nft_fd(n), &msg, 0) < 0)
 		return cni_error_errno(err, errno, "send netfilter batch");
 
-	acked = xcalloc(b->n_reqs, sizeof(bool));
-	st.acked = acked;
-	while (st.n_acked < b->n_reqs) {
+	while (!st.done) {
 		ssize_t len = recv(nft_fd(n), n->rbuf, RECV_BUF, MSG_DONTWAIT);
 
 		if (len < 0) {
@@ -757,8 +822,10 @@ int nft_batch_commit(struct nft *n, struct nft_batch *b, struct cni_error **err)
 				st.lost = true;
 				continue;
 			}
-			if (errno != EAGAIN)
-				return cni_error_errno(err, errno, "read netfilter acknowledgments");
+			if (errno != EAGAIN) {
+				cni_error_errno(&local, errno, "read netfilter acknowledgments");
+				break;
+			}
 			/*
 			 * Nothing queued.  After a failure the kernel may stop
 			 * acknowledging (e.g. ENOMEM ends the batch early), and
@@ -778,16 +845,24 @@ int nft_batch_commit(struct nft *n, struct nft_batch *b, struct cni_error **err)
 				continue;
 			if (nlh->nlmsg_seq < n->seq - (uint32_t)b->n_reqs - 2 || nlh->nlmsg_seq >= n->seq)
 				continue; /* stale, from an earlier exchange */
-			record_ack(&st, nlh, err);
+			record_ack(&st, nlh, &local);
 		}
 	}
-	if (st.n_failed)
-		return -1;
+	if (st.n_failed || local)
+		return cni_error_move(err, &local);
 	n->committed = true; /* every commit queues deferred destruction, see nft_close */
-	if (st.n_acked < b->n_reqs)
-		return cni_error_errno(err, st.lost ? ENOBUFS : ETIMEDOUT,
-				       "netfilter batch: %zu of %zu acknowledgments missing, outcome unknown",
-				       b->n_reqs - st.n_acked, b->n_reqs);
+	if (!st.done) {
+		/*
+		 * A batch that commits sends one acknowledgment, into a buffer
+		 * with room for hundreds: losing it means error reports
+		 * overflowed, and any error aborts the whole batch.
+		 */
+		if (st.lost)
+			return cni_error_errno(err, ENOBUFS,
+					       "netfilter batch failed; its error reports were lost");
+		return cni_error_errno(err, ETIMEDOUT,
+				       "netfilter batch: no acknowledgment, outcome unknown");
+	}
 	return 0;
 }
 
@@ -997,22 +1072,6 @@ void nft_elem_list_free(struct nft_elem_list *l)
 	free(l->v);
 	l->v = NULL;
 	l->n = 0;
-}
-
-bool nft_shared_subnet_unused(const struct nft_elem_info *s, const struct nft_elem_list *addrs,
-			      uint32_t alen, bool (*gone)(const struct nft_elem_info *e, void *arg),
-			      void *arg)
-{
-	if (s->comment || s->key_len != 2 * alen || s->key_end_len != 2 * alen)
-		return false;
-	for (size_t j = 0; j < addrs->n; j++) {
-		const struct nft_elem_info *a = &addrs->v[j];
-
-		if (a->key_len == alen && !gone(a, arg) && memcmp(s->key, a->key, alen) <= 0 &&
-		    memcmp(a->key, s->key_end, alen) <= 0)
-			return false;
-	}
-	return true;
 }
 
 void nft_elem_from_info(struct nft_elem *ret, const struct nft_elem_info *e)
@@ -1415,4 +1474,41 @@ bool nft_tag_in_network(const char *tag, const char *network)
 	net_part(network, net);
 	len = strlen(net);
 	return strncmp(tag, net, len) == 0 && tag[len] == ':';
+}
+
+/* ---- generation ---------------------------------------------------------- */
+
+static int collect_genid(const struct nlmsghdr *nlh, void *arg)
+{
+	struct nftnl_gen *g = nftnl_gen_alloc();
+	int r = -1;
+
+	if (!g)
+		abort();
+	if (nftnl_gen_nlmsg_parse(nlh, g) == 0 && nftnl_gen_is_set(g, NFTNL_GEN_ID)) {
+		*(uint32_t *)arg = nftnl_gen_get_u32(g, NFTNL_GEN_ID);
+		r = 0;
+	}
+	nftnl_gen_free(g);
+	return r;
+}
+
+int nft_genid(struct nft *n, uint32_t *ret, struct cni_error **err)
+{
+	struct talk t = { 0 };
+	char buf[NLMSG_HDRLEN + 64];
+	struct nlmsghdr *nlh;
+	uint32_t id = 0;
+	int r;
+
+	memset(buf, 0, sizeof(buf));
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETGEN, AF_UNSPEC, NLM_F_ACK, ++n->seq);
+	r = talk(n, nlh, collect_genid, &id, &t, err);
+	if (r == 0 && t.errnum)
+		r = kernel_error(err, &t, "get the nftables generation");
+	talk_done(&t);
+	if (r < 0)
+		return -1;
+	*ret = id;
+	return 0;
 }

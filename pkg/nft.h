@@ -79,11 +79,23 @@ void nft_batch_freep(struct nft_batch **b);
 size_t nft_batch_len(const struct nft_batch *b);
 
 /*
- * Send b as one transaction and digest every acknowledgment.  An empty
- * batch succeeds without talking to the kernel.  The batch may be committed
+ * Send b as one transaction and digest its acknowledgments (of any size:
+ * only the last request asks for one; failures are always reported).  An
+ * empty batch succeeds without talking to the kernel.  The batch may be committed
  * again (e.g. after fixing a conflict it is usually rebuilt instead).
  */
 int nft_batch_commit(struct nft *n, struct nft_batch *b, struct cni_error **err);
+
+/*
+ * Optimistic concurrency for decisions taken on what was read: the batch
+ * commits only if the ruleset is still at generation genid (nft_genid(),
+ * read before reading what the decision rests on); otherwise the whole
+ * batch fails with errnum ERESTART and the caller reads again.  Used when
+ * a batch writes rules (not idempotent: two first ADDs would each append
+ * them), never on the common path, which only adds elements.
+ */
+void nft_batch_guard(struct nft_batch *b, uint32_t genid);
+int nft_genid(struct nft *n, uint32_t *ret, struct cni_error **err);
 
 void nft_batch_add_table(struct nft_batch *b, uint8_t family, const char *table);
 void nft_batch_del_table(struct nft_batch *b, uint8_t family, const char *table);
@@ -233,16 +245,6 @@ void nft_elem_info_free(struct nft_elem_info *e);
 
 /* View e as a struct nft_elem (for deleting or re-adding it). */
 void nft_elem_from_info(struct nft_elem *ret, const struct nft_elem_info *e);
-
-/*
- * GC of the shared, untagged "subnet . subnet" interval elements that ipMasq
- * and portmap keep per subnet: true when s is such an element (addresses of
- * alen bytes) and no element of addrs lies in it, leaving out those gone()
- * says this GC removes.  Then s may be deleted.
- */
-bool nft_shared_subnet_unused(const struct nft_elem_info *s, const struct nft_elem_list *addrs,
-			      uint32_t alen, bool (*gone)(const struct nft_elem_info *e, void *arg),
-			      void *arg);
 
 /*
  * Every element of a set with its comment.  A missing table or set gives

@@ -543,16 +543,38 @@ int pm_queue_skeleton(struct nft *n, struct nft_batch *b, const char *network,
 	struct nft_rule_info *rules = NULL;
 	struct pm_names nm;
 	size_t n_rules = 0, all;
-	bool ok = true;
+	bool ok, martian_ok, guard = false;
+	uint32_t gen = 0;
 
 	pm_names_for(network, &nm);
-	if (nft_list_rules(n, PM_FAMILY, PM_TABLE, NULL, &rules, &n_rules, err) < 0)
-		return -1;
-	ok &= count_rules(rules, n_rules, nm.dnat, comment, &all) == 4 && all == 4;
-	ok &= count_rules(rules, n_rules, nm.pre, comment, &all) == 1 && all == 1;
-	ok &= count_rules(rules, n_rules, nm.out, comment, &all) == 1 && all == 1;
-	ok &= count_rules(rules, n_rules, nm.post, comment, &all) == (conf->snat ? 7u : 0u) &&
-	      all == (conf->snat ? 7u : 0u);
+	/*
+	 * Writing rules rests on having read that they are missing: two first
+	 * ADDs would both append them.  Such a batch is guarded by the
+	 * generation read before a second look (see nft_batch_guard()).
+	 */
+	for (;;) {
+		if (nft_list_rules(n, PM_FAMILY, PM_TABLE, NULL, &rules, &n_rules, err) < 0)
+			return -1;
+		ok = count_rules(rules, n_rules, nm.dnat, comment, &all) == 4 && all == 4;
+		ok &= count_rules(rules, n_rules, nm.pre, comment, &all) == 1 && all == 1;
+		ok &= count_rules(rules, n_rules, nm.out, comment, &all) == 1 && all == 1;
+		ok &= count_rules(rules, n_rules, nm.post, comment, &all) ==
+			      (conf->snat ? 7u : 0u) &&
+		      all == (conf->snat ? 7u : 0u);
+		martian_ok = !with_martian ||
+			     (count_rules(rules, n_rules, MARTIAN_CHAIN, MARTIAN_COMMENT, &all) == 1 &&
+			      all == 1);
+		if ((ok && martian_ok) || guard)
+			break;
+		nft_rule_infos_free(rules, n_rules);
+		rules = NULL;
+		n_rules = 0;
+		if (nft_genid(n, &gen, err) < 0)
+			return -1;
+		guard = true;
+	}
+	if (!ok || !martian_ok)
+		nft_batch_guard(b, gen);
 
 	nft_batch_add_table(b, PM_FAMILY, PM_TABLE);
 	set_defs(&nm, defs);
