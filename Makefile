@@ -89,7 +89,7 @@ ULIB_OBJ   := $(LIB_SRC:%.c=$(UBUILD)/%.o)
 ULIB       := $(UBUILD)/libcnic.a
 UNIT_COMMON := $(wildcard test/unit/common/*.c)
 
-.PHONY: all test unit integration vm e2e demo bench install clean deps
+.PHONY: all test unit integration vm e2e demo bench install clean deps portmap-scale
 all: $(BINS)
 
 $(BUILD)/%.o: %.c
@@ -135,6 +135,10 @@ demo: all
 
 # Per-plugin cases (run.sh), then the interface plugins, which need a
 # container netns per implementation (bridge.sh, l2.sh: brbench.c).
+# portmap ADD/CHECK/DEL with 1000 and 65535 mappings (docs/portmap.md), ~10 s.
+portmap-scale: all
+	@test/bench/portmap-many.sh
+
 bench: all
 	@test/bench/run.sh
 	@test/bench/bridge.sh

@@ -53,6 +53,8 @@
 #define CHAIN "postrouting"
 /* Marks our rules; a future layout changes the version and so gets rewritten. */
 #define RULE_COMMENT "cnic ipmasq v2"
+/* What every rule of ours starts with, whatever its version (teardown). */
+#define RULE_PREFIX "cnic ipmasq"
 
 enum { S_MASQ4, S_EXEMPT4, S_MASQ6, S_EXEMPT6, S_SUBNET4, S_SUBNET6, S_OWNERS, S_COUNT };
 
@@ -106,7 +108,7 @@ static const struct nft_set_def sets[S_COUNT] = {
 	[S_OWNERS] = {
 		.name = "owners",
 		.n_fields = 1,
-		.key_types = { NFT_DT_INTEGER },
+		.key_types = { NFT_DT_OWNER },
 		.key_lens = { NFT_OWNER_KEY_LEN },
 		.comment = "one element per attachment with elements here",
 	},
@@ -224,39 +226,37 @@ static int add_skeleton(struct nft *n, struct nft_batch *b, struct cni_error **e
 		.hook = NF_INET_POST_ROUTING,
 		.priority = NFT_PRIO_SRCNAT,
 	};
+	struct nft_rule_info *rules = NULL;
 	size_t n_all = 0, n_mine = 0;
-	uint32_t gen = 0;
-	bool guard = false;
+	uint64_t h = 0;
+	int have;
 
-	/*
-	 * Writing the rules rests on having read that they are missing: two
-	 * first ADDs would both append them.  So that batch is guarded by the
-	 * generation read before a second look (see nft_batch_guard()).
-	 */
-	for (;;) {
-		struct nft_rule_info *rules = NULL;
-
-		if (nft_list_rules(n, FAM, TABLE, CHAIN, &rules, &n_all, err) < 0)
-			return -1;
-		n_mine = 0;
-		for (size_t i = 0; i < n_all; i++)
-			n_mine += rules[i].comment && strcmp(rules[i].comment, RULE_COMMENT) == 0;
-		nft_rule_infos_free(rules, n_all);
-		if ((n_mine == 2 && n_all == 2) || guard)
-			break;
-		if (nft_genid(n, &gen, err) < 0)
-			return -1;
-		guard = true;
-	}
+	/* The chain's handle before its rules: see nft_batch_require_chain() below. */
+	have = nft_chain_handle(n, FAM, TABLE, CHAIN, &h, err);
+	if (have < 0 || nft_list_rules(n, FAM, TABLE, CHAIN, &rules, &n_all, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n_all; i++)
+		n_mine += rules[i].comment && strcmp(rules[i].comment, RULE_COMMENT) == 0;
+	nft_rule_infos_free(rules, n_all);
 	nft_batch_add_table(b, FAM, TABLE);
 	for (int i = 0; i < S_COUNT; i++)
 		nft_batch_add_set(b, FAM, TABLE, &sets[i]);
 	nft_batch_add_chain(b, FAM, TABLE, CHAIN, &post);
-	if (n_mine == 2 && n_all == 2)
+	if (have == 1 && n_mine == 2 && n_all == 2) {
+		/*
+		 * Rules in place (the common ADD): the batch requires the chain
+		 * they were read in, so that it fails should a last DEL tear the
+		 * table down meanwhile (and the retry writes them again).
+		 */
+		nft_batch_require_chain(b, FAM, TABLE, h);
 		return 0;
-	nft_batch_guard(b, gen);
-	if (n_all)
-		nft_batch_flush_chain(b, FAM, TABLE, CHAIN);
+	}
+	/*
+	 * Rewritten with a flush in the same transaction, also when none were
+	 * seen: two first ADDs at once then leave exactly one copy (the later
+	 * transaction replaces the earlier's), where appending gave two.
+	 */
+	nft_batch_flush_chain(b, FAM, TABLE, CHAIN);
 	add_rule(b, false);
 	add_rule(b, true);
 	return 0;
@@ -268,6 +268,8 @@ static const char *const set_names[S_COUNT] = {
 	[S_OWNERS] = "owners",
 };
 static const struct nft_sets table_sets = { FAM, TABLE, set_names, S_COUNT };
+/* What holds elements while anything is attached (the shared subnet elements aside). */
+static const char *const probe_sets[] = { "owners", "masq4", "masq6", "exempt4", "exempt6", NULL };
 
 /* Elements of some of the sets, by set (lists of sets not read are empty). */
 struct all_elems {
@@ -525,6 +527,8 @@ int ipmasq_del(const char *network, const char *container_id, const char *ifname
 		cni_error_wrap(&local, "ipMasq");
 		return cni_error_move(err, &local);
 	}
+	if (nft_drop_table_if_unused(n, FAM, TABLE, probe_sets, RULE_PREFIX, &local) < 0)
+		nft_teardown_log("ipMasq", &local);
 	return 0;
 }
 
@@ -681,6 +685,9 @@ int ipmasq_gc(const struct cni_netconf *nc, struct cni_error **err)
 	/* No list: nothing is known stale, and the shared elements stay with it. */
 	if (live.known && (r = nft_open(&n, &local)) == 0)
 		r = nft_apply(n, plan_gc, &live, &local);
+	if (live.known && r == 0 &&
+	    nft_drop_table_if_unused(n, FAM, TABLE, probe_sets, RULE_PREFIX, &local) < 0)
+		nft_teardown_log("ipMasq GC", &local);
 	nft_live_free(&live);
 	if (r < 0) {
 		cni_error_wrap(&local, "ipMasq GC");

@@ -5,8 +5,11 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cleanup.h"
+#include "log.h"
 #include "nft_owned.h"
 
 /* ---- the attachments a GC keeps ---------------------------------------- */
@@ -151,11 +154,35 @@ bool nft_concurrent_change(const struct cni_error *e)
 	return e && (e->errnum == ENOENT || e->errnum == EEXIST || e->errnum == ERESTART);
 }
 
+/* Sets an older cnic defined otherwise, converted within one nft_apply(). */
+#define MAX_UPGRADES 32
+/* Guarded batches redone after another commit came between. */
+#define MAX_RESTARTS 32
+
+/* Processes racing each other must not pause in step. */
+static unsigned int pause_seed(void)
+{
+	struct timespec now;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &now);
+	return (unsigned int)getpid() * 2654435761u ^ (unsigned int)now.tv_nsec;
+}
+
+/* 1 to max_ms milliseconds, at random. */
+static void pause_a_little(unsigned int *seed, int max_ms)
+{
+	struct timespec ts = { 0, (long)(1 + rand_r(seed) % max_ms) * 1000000L };
+
+	(void)nanosleep(&ts, NULL);
+}
+
 int nft_apply(struct nft *n, nft_plan_fn plan, void *arg, struct cni_error **err)
 {
 	struct cni_error *local = NULL;
+	int upgrades = 0, restarts = 0;
+	unsigned int seed = pause_seed();
 
-	for (int attempt = 0;; attempt++) {
+	for (int attempt = 0;;) {
 		cleanup_nft_batch struct nft_batch *b = nft_batch_new();
 		ssize_t found = plan(n, b, attempt, arg, &local);
 
@@ -163,11 +190,129 @@ int nft_apply(struct nft *n, nft_plan_fn plan, void *arg, struct cni_error **err
 			break;
 		if (found == 0 || nft_batch_commit(n, b, &local) == 0)
 			return 0;
-		if (attempt + 1 >= NFT_OWNED_TRIES || !nft_concurrent_change(local))
+		if (upgrades < MAX_UPGRADES) {
+			/* A set an older cnic defined otherwise: convert it, then the same again. */
+			int u = nft_batch_upgrade_set(n, b, local, &local);
+
+			if (u < 0)
+				break;
+			if (u == 1) {
+				upgrades++;
+				cni_error_freep(&local);
+				continue;
+			}
+		}
+		if (local->errnum == ERESTART && restarts < MAX_RESTARTS) {
+			/*
+			 * A guarded batch (firewall's rule write) lost to another
+			 * commit: cheap to redo, and on a busy node frequent.
+			 */
+			restarts++;
+			cni_error_freep(&local);
+			pause_a_little(&seed, 4);
+			continue;
+		}
+		if (++attempt >= NFT_OWNED_TRIES || !nft_concurrent_change(local))
 			break;
 		cni_error_freep(&local);
 	}
 	if (!local)
 		cni_error_set(&local, CNI_ERR_INTERNAL, 0, "nftables: failed without an error");
 	return cni_error_move(err, &local);
+}
+
+/* ---- teardown ------------------------------------------------------------ */
+
+struct drop_args {
+	uint8_t family;
+	const char *table;
+	const char *const *probe_sets;
+	const char *rule_prefix;
+};
+
+int nft_sets_empty(uint8_t family, const char *table, const char *const *names,
+		   struct cni_error **err)
+{
+	for (size_t i = 0; names[i]; i++) {
+		int r = nft_set_is_empty(family, table, names[i], err);
+
+		if (r <= 0)
+			return r;
+	}
+	return 1;
+}
+
+static int drop_once(struct nft *n, const void *arg, struct cni_error **err)
+{
+	const struct drop_args *d = arg;
+	cleanup_nft_batch struct nft_batch *b = NULL;
+	struct cni_error *local = NULL;
+	struct nft_rule_info *rules = NULL;
+	size_t n_rules = 0;
+	bool foreign = false;
+	uint32_t gen;
+	int r;
+
+	if (nft_genid(n, &gen, &local) < 0)
+		return cni_error_move(err, &local);
+	r = nft_sets_empty(d->family, d->table, d->probe_sets, &local);
+	if (r <= 0)
+		return r < 0 ? cni_error_move(err, &local) : 0;
+	r = nft_exists(n, d->family, d->table, NULL, &local);
+	if (r <= 0)
+		return r < 0 ? cni_error_move(err, &local) : 0;
+	if (nft_list_rules(n, d->family, d->table, NULL, &rules, &n_rules, &local) < 0)
+		return cni_error_move(err, &local);
+	for (size_t i = 0; i < n_rules; i++)
+		foreign |= !rules[i].comment ||
+			   strncmp(rules[i].comment, d->rule_prefix, strlen(d->rule_prefix)) != 0;
+	nft_rule_infos_free(rules, n_rules);
+	if (foreign)
+		return 0;
+	b = nft_batch_new();
+	nft_batch_guard(b, gen);
+	nft_batch_del_table(b, d->family, d->table);
+	if (nft_batch_commit(n, b, &local) == 0)
+		return 0;
+	r = local->errnum;
+	cni_error_freep(&local);
+	/* Another commit came between: read again.  Gone already (another teardown): done. */
+	if (r == ERESTART)
+		return 1;
+	if (r == ENOENT)
+		return 0;
+	return cni_error_errno(err, r, "remove table %s", d->table);
+}
+
+int nft_drop_table_if_unused(struct nft *n, uint8_t family, const char *table,
+			     const char *const *probe_sets, const char *rule_prefix,
+			     struct cni_error **err)
+{
+	struct drop_args d = { family, table, probe_sets, rule_prefix };
+
+	return nft_retry_teardown(drop_once, n, &d, err);
+}
+
+int nft_retry_teardown(int (*once)(struct nft *n, const void *arg, struct cni_error **err),
+		       struct nft *n, const void *arg, struct cni_error **err)
+{
+	unsigned int seed = pause_seed();
+
+	for (int i = 0; i < NFT_TEARDOWN_TRIES; i++) {
+		int r = once(n, arg, err);
+
+		if (r != 1)
+			return r;
+		pause_a_little(&seed, 8);
+	}
+	return 0;
+}
+
+void nft_teardown_log(const char *what, struct cni_error **e)
+{
+	if (!*e)
+		return;
+	cni_log("%s: removing unused nftables objects: %s%s%s", what, (*e)->msg,
+		(*e)->details ? ": " : "", (*e)->details ? (*e)->details : "");
+	cni_error_freep(e);
 }

@@ -123,4 +123,40 @@ int nft_apply(struct nft *n, nft_plan_fn plan, void *arg, struct cni_error **err
 /* Did a commit fail because of a concurrent change (worth a fresh read)? */
 bool nft_concurrent_change(const struct cni_error *e);
 
+/* ---- teardown ------------------------------------------------------------ */
+
+/*
+ * When the last attachment has gone: drop the whole table, so a node keeps
+ * no hooks and sets of cnic's that nothing uses.  probe_sets (NULL-ended):
+ * the sets that hold an element while anything is attached (the owner set
+ * first: it is the one non-empty in the common case); elements without an
+ * owner element (left by hand, or by an older cnic) keep the table too.
+ * Every rule of the table must carry a comment starting with rule_prefix
+ * (an admin's own rules do not: the table then stays).  Guarded by the
+ * generation read first, so a concurrent ADD wins and the table stays.  0
+ * when dropped or kept, -1 with *err on errors (callers log them: DEL and
+ * GC succeed anyway).
+ */
+int nft_drop_table_if_unused(struct nft *n, uint8_t family, const char *table,
+			     const char *const *probe_sets, const char *rule_prefix,
+			     struct cni_error **err);
+
+/* 1 when every set of names (NULL-ended) is empty or missing, 0 when not. */
+int nft_sets_empty(uint8_t family, const char *table, const char *const *names,
+		   struct cni_error **err);
+
+/*
+ * Run once(n, arg) until it does not return 1 ("lost a race: the
+ * generation changed"), at most NFT_TEARDOWN_TRIES times, pausing 1-8
+ * random milliseconds between tries: on a node where other networks' ADDs
+ * and DELs commit all the time, a guarded teardown otherwise rarely wins.
+ * Giving up leaves the objects for a later DEL or GC.  0 or -1 as once.
+ */
+#define NFT_TEARDOWN_TRIES 40
+int nft_retry_teardown(int (*once)(struct nft *n, const void *arg, struct cni_error **err),
+		       struct nft *n, const void *arg, struct cni_error **err);
+
+/* Log (not fail) a teardown error: what = "portmap", ... */
+void nft_teardown_log(const char *what, struct cni_error **e);
+
 #endif

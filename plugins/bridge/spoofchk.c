@@ -102,26 +102,44 @@ static void add_skeleton(struct nft_batch *b)
 	nft_batch_add_rule(b, r);
 }
 
+struct add_ctx {
+	const char *tag;
+	const struct sc_keys *k;
+};
+
+/* The skeleton (rule rewritten in the same transaction) and the two elements. */
+static ssize_t plan_add(struct nft *n, struct nft_batch *b, int attempt, void *arg,
+			struct cni_error **err)
+{
+	const struct add_ctx *c = arg;
+
+	(void)n;
+	(void)attempt;
+	(void)err;
+	add_skeleton(b);
+	nft_batch_add_elems(b, SC_FAMILY, SC_TABLE, SC_PORTS,
+			    &(struct nft_elem){ .key = c->k->port, .key_len = PORT_LEN,
+						.comment = c->tag },
+			    1, false);
+	nft_batch_add_elems(b, SC_FAMILY, SC_TABLE, SC_ALLOWED,
+			    &(struct nft_elem){ .key = c->k->allowed, .key_len = ALLOWED_LEN,
+						.comment = c->tag },
+			    1, false);
+	return (ssize_t)nft_batch_len(b);
+}
+
 int spoofchk_add(const char *network, const char *container_id, const char *ifname,
 		 const char *host_veth, const char *mac, struct cni_error **err)
 {
 	cleanup_free char *tag = nft_owner_tag(network, container_id, ifname);
-	cleanup_nft_batch struct nft_batch *b = NULL;
 	cleanup_nft struct nft *n = NULL;
 	struct sc_keys k;
+	struct add_ctx c = { tag, &k };
 
 	if (make_keys(host_veth, mac, &k, err) < 0)
 		return -1;
-	b = nft_batch_new();
-	add_skeleton(b);
-	nft_batch_add_elems(b, SC_FAMILY, SC_TABLE, SC_PORTS,
-			    &(struct nft_elem){ .key = k.port, .key_len = PORT_LEN, .comment = tag }, 1,
-			    false);
-	nft_batch_add_elems(b, SC_FAMILY, SC_TABLE, SC_ALLOWED,
-			    &(struct nft_elem){ .key = k.allowed, .key_len = ALLOWED_LEN,
-						.comment = tag },
-			    1, false);
-	if (nft_open(&n, err) < 0 || nft_batch_commit(n, b, err) < 0)
+	/* Through nft_apply(): it converts sets an older cnic declared otherwise. */
+	if (nft_open(&n, err) < 0 || nft_apply(n, plan_add, &c, err) < 0)
 		return cni_error_wrap(err, "macspoofchk for \"%s\"", host_veth);
 	return 0;
 }
@@ -158,6 +176,11 @@ static int del_where(nft_pick_fn pick, const void *arg, struct cni_error **err)
 
 	if (nft_open(&n, &local) < 0 || nft_apply(n, plan_del, &c, &local) < 0)
 		return cni_error_move(err, &local);
+	/* The table goes with the last attachment. */
+	if (nft_drop_table_if_unused(n, SC_FAMILY, SC_TABLE,
+				     (const char *const[]){ SC_PORTS, SC_ALLOWED, NULL },
+				     "cnic bridge macspoofchk", &local) < 0)
+		nft_teardown_log("macspoofchk", &local);
 	return 0;
 }
 

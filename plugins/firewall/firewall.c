@@ -171,7 +171,7 @@ static const struct nft_set_def sets[S_COUNT] = {
 	[S_ISOL6] = { .name = "isol6", .n_fields = 2, .key_types = { NFT_DT_IFNAME, NFT_DT_IPV6 },
 		      .key_lens = { IFNAMSIZ, 16 },
 		      .comment = "bridge . address with ingressPolicy isolated" },
-	[S_OWNERS] = { .name = "owners", .n_fields = 1, .key_types = { NFT_DT_INTEGER },
+	[S_OWNERS] = { .name = "owners", .n_fields = 1, .key_types = { NFT_DT_OWNER },
 		       .key_lens = { NFT_OWNER_KEY_LEN },
 		       .comment = "one element per attachment with elements here" },
 };
@@ -292,6 +292,8 @@ static int skeleton(struct nft *n, struct nft_batch *b, const char *admin, struc
 	struct strv admins = { 0 };
 	bool have_ours = false, guard = false;
 	uint32_t gen = 0;
+	uint64_t h = 0;
+	int have_h = 0;
 
 	/*
 	 * Writing the rules rests on having read that they are missing or
@@ -302,6 +304,11 @@ static int skeleton(struct nft *n, struct nft_batch *b, const char *admin, struc
 	for (;;) {
 		struct nft_rule_info *rules = NULL;
 
+		/* Read before the rules: see the use of h below. */
+		if (b && !guard && (have_h = nft_chain_handle(n, FAM, TABLE, CHAIN, &h, err)) < 0) {
+			strv_free(&admins);
+			return -1;
+		}
 		if (nft_list_rules(n, FAM, TABLE, CHAIN, &rules, &n_all, err) < 0) {
 			strv_free(&admins);
 			return -1;
@@ -322,7 +329,8 @@ static int skeleton(struct nft *n, struct nft_batch *b, const char *admin, struc
 		}
 		nft_rule_infos_free(rules, n_all);
 		if (!b || guard ||
-		    (have_ours && n_fixed == N_FIXED_RULES && n_all == N_FIXED_RULES + admins.n))
+		    (have_h == 1 && have_ours && n_fixed == N_FIXED_RULES &&
+		     n_all == N_FIXED_RULES + admins.n))
 			break;
 		if (nft_genid(n, &gen, err) < 0) {
 			strv_free(&admins);
@@ -341,8 +349,14 @@ static int skeleton(struct nft *n, struct nft_batch *b, const char *admin, struc
 		nft_batch_add_set(b, FAM, TABLE, &sets[i]);
 	nft_batch_add_chain(b, FAM, TABLE, CHAIN, &fwd);
 	nft_batch_add_chain(b, FAM, TABLE, admin, NULL);
-	if (have_ours && n_fixed == N_FIXED_RULES && n_all == N_FIXED_RULES + admins.n) {
+	if (!guard) {
+		/*
+		 * Rules in place: the batch requires the chain they were read in
+		 * (by the handle read before them), so that it fails should a
+		 * last DEL tear the table down meanwhile.
+		 */
 		strv_free(&admins);
+		nft_batch_require_chain(b, FAM, TABLE, h);
 		return 0;
 	}
 	nft_batch_guard(b, gen);
@@ -615,6 +629,25 @@ static int cmd_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cn
 	return 0;
 }
 
+/*
+ * After a DEL or GC: the table goes with the last attachment, unless an
+ * admin chain holds rules of the admin's own (then it stays as it is).
+ */
+static void teardown(struct nft *n)
+{
+	struct cni_error *e = NULL;
+
+	const char *probe[S_COUNT + 1] = { sets[S_OWNERS].name };
+	size_t k = 1;
+
+	for (int i = 0; i < S_COUNT; i++)
+		if (i != S_OWNERS)
+			probe[k++] = sets[i].name;
+	probe[k] = NULL;
+	if (nft_drop_table_if_unused(n, FAM, TABLE, probe, "cnic firewall", &e) < 0)
+		nft_teardown_log("firewall", &e);
+}
+
 /* By owner tag: no prevResult, netns or addresses needed. */
 static int cmd_del(const struct cni_cmd *cmd, struct cni_error **err)
 {
@@ -635,10 +668,9 @@ static int cmd_del(const struct cni_cmd *cmd, struct cni_error **err)
 	nft_elem_info_free(&info);
 	if (r < 0)
 		return cni_error_wrap(err, "firewall");
-	if (r == 0)
-		return 0;
-	if (delete_where(n, owned_by, tag, err) < 0)
+	if (r == 1 && delete_where(n, owned_by, tag, err) < 0)
 		return cni_error_wrap(err, "firewall");
+	teardown(n);
 	return 0;
 }
 
@@ -713,6 +745,8 @@ static int cmd_gc(const struct cni_cmd *cmd, struct cni_error **err)
 	/* No list (absent or null): nothing is known stale, so nothing goes. */
 	if (live.known && (r = nft_open(&n, err)) == 0)
 		r = delete_where(n, orphan, &live, err);
+	if (live.known && r == 0)
+		teardown(n);
 	nft_live_free(&live);
 	if (r < 0)
 		return cni_error_wrap(err, "firewall GC");

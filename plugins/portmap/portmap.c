@@ -599,20 +599,17 @@ static void udp_ports_of(const struct attachment *a, uint16_t **ports, size_t *n
 }
 
 /*
- * route_localnet=1 on the interface the node routes the container address
- * through (longest prefix in the main table), so that connections to
- * 127.0.0.1 can be DNATed there; only when a mapping is reachable on
- * 127.0.0.1, and only ever together with the martian drop rule.
+ * The interface the node routes the container's IPv4 address through
+ * (longest prefix in the main table): 1 and its name in *ret, 0 when the
+ * node has no route to it (e.g. chained after macvlan: the container is
+ * reached through the parent's network, not through the node).
  */
-static int set_route_localnet(const struct ipnet *ctr, struct cni_error **err)
+static int localnet_iface(const struct ipnet *ctr, char **ret, struct cni_error **err)
 {
 	cleanup_netns struct netns *ns = NULL;
 	struct cnl_route_list routes = { 0 };
 	struct cnl_link link;
 	int best = -1, ifindex = 0;
-	cleanup_free char *name = NULL;
-	char buf[IPADDR_STRLEN];
-	int r;
 
 	if (netns_open_current(&ns, err) < 0 ||
 	    cnl_route_list(ns, AF_INET, 254 /* main */, 0, &routes, err) < 0)
@@ -626,14 +623,40 @@ static int set_route_localnet(const struct ipnet *ctr, struct cni_error **err)
 	}
 	cnl_route_list_free(&routes);
 	if (!ifindex)
-		return cni_error_set(err, CNI_ERR_INTERNAL, 0,
-				     "no route to container address %s on the node",
-				     ipaddr_fmt(&ctr->addr, buf));
+		return 0;
 	if (cnl_link_get_by_index(ns, ifindex, &link, err) < 0)
 		return -1;
-	name = xasprintf("net/ipv4/conf/%s/route_localnet", link.name);
-	r = sysctl_ensure_net(NULL, name, "1", err);
-	return r < 0 ? -1 : 0;
+	*ret = xstrdup(link.name);
+	return 1;
+}
+
+/*
+ * route_localnet=1 on that interface, so that connections to 127.0.0.1 can
+ * be DNATed there; only when a mapping is reachable on 127.0.0.1, and only
+ * ever together with the martian drop rule.
+ */
+static int set_route_localnet(const char *ifname, struct cni_error **err)
+{
+	cleanup_free char *name = xasprintf("net/ipv4/conf/%s/route_localnet", ifname);
+
+	return sysctl_ensure_net(NULL, name, "1", err) < 0 ? -1 : 0;
+}
+
+/*
+ * No route to the container: map it all the same (the reference does;
+ * traffic reaches it through whatever path the node's routes give), but
+ * without the 127.0.0.1 part, which needs an interface to enable
+ * route_localnet on.  Its LO4 element goes too.
+ */
+static void drop_localnet(struct attachment *a)
+{
+	size_t out = 0;
+
+	a->localnet = false;
+	for (size_t i = 0; i < a->elems.n; i++)
+		if (a->elems.v[i].set != PM_LO4)
+			a->elems.v[out++] = a->elems.v[i];
+	a->elems.n = out;
 }
 
 /* ---- ADD ---------------------------------------------------------------- */
@@ -845,6 +868,7 @@ static int cmd_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cn
 	struct attachment a = { 0 };
 	cleanup_nft struct nft *n = NULL;
 	cleanup_free uint16_t *udp = NULL;
+	cleanup_free char *lo_if = NULL;
 	size_t n_udp = 0;
 	int r = -1;
 
@@ -867,9 +891,23 @@ static int cmd_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cn
 		r = 0;
 		goto out;
 	}
+	if (a.localnet) {
+		int x = localnet_iface(&a.v4, &lo_if, err);
+
+		if (x < 0)
+			goto out;
+		if (x == 0) {
+			char buf[IPADDR_STRLEN];
+
+			cni_log("portmap: no route to container address %s on the node: its mappings "
+				"are not reachable on 127.0.0.1 (other addresses are)",
+				ipaddr_fmt(&a.v4.addr, buf));
+			drop_localnet(&a);
+		}
+	}
 	if (nft_open(&n, err) < 0 || add_elements(n, cmd, &conf, &a, err) < 0)
 		goto out;
-	if (a.localnet && set_route_localnet(&a.v4, err) < 0) {
+	if (a.localnet && set_route_localnet(lo_if, err) < 0) {
 		struct cni_error *undo = NULL;
 
 		/* Undo our elements; a failure of that is reported after the original. */
@@ -994,8 +1032,13 @@ static int cmd_del(const struct cni_cmd *cmd, struct cni_error **err)
 	cleanup_free char *tag = nft_owner_tag(cmd->conf->name, cmd->container_id, cmd->ifname);
 	cleanup_nft struct nft *n = NULL;
 
+	struct cni_error *e = NULL;
+
 	if (nft_open(&n, err) < 0 || delete_owned(n, cmd->conf->name, tag, true, err) < 0)
 		return cni_error_wrap(err, "portmap");
+	/* The network's chains and sets go with its last attachment. */
+	if (pm_teardown(n, cmd->conf->name, &e) < 0)
+		nft_teardown_log("portmap", &e);
 	return 0;
 }
 
@@ -1022,6 +1065,15 @@ static int cmd_check(const struct cni_cmd *cmd, struct cni_error **err)
 	}
 	if (attachment_for_add(cmd, &conf, &a, err) < 0 || nft_open(&n, err) < 0)
 		goto out;
+	if (a.localnet) {
+		cleanup_free char *lo_if = NULL;
+		int x = localnet_iface(&a.v4, &lo_if, err);
+
+		if (x < 0)
+			goto out;
+		if (x == 0) /* as ADD: no 127.0.0.1 part without a route */
+			drop_localnet(&a);
+	}
 	pm_names_for(cmd->conf->name, &nm);
 	{
 		const char *chains[] = { nm.pre, nm.out, nm.dnat };
@@ -1150,6 +1202,8 @@ static int cmd_gc(const struct cni_cmd *cmd, struct cni_error **err)
 		r = nft_apply(n, plan_gc, &c, &local);
 		if (r == 0)
 			flush_udp(n, c.udp, c.n_udp, true, true);
+		if (r == 0 && pm_teardown(n, cmd->conf->name, &local) < 0)
+			nft_teardown_log("portmap GC", &local);
 	}
 	free(c.udp);
 	nft_live_free(&c.live);

@@ -11,7 +11,9 @@
 #  - batches of any size commit: 300 mappings dual stack (the kernel's
 #    acknowledgments once overflowed past ~110), ADD, CHECK, DEL;
 #  - overlapping first ADDs write each plugin's rules once (firewall,
-#    portmap, ipMasq).
+#    portmap);
+#  - portmap maps a container the node has no route to, without the
+#    127.0.0.1 part.
 # Every nft command runs inside the node netns.
 . "$(dirname "$0")/lib.sh"
 
@@ -119,44 +121,68 @@ is_success "bridge CHECK own1 after the GC (masquerade, macspoofchk)"
 
 # ---- rollback failing inside itself -----------------------------------------
 
-# A wrapper running portmap under strace, failing the K-th sendmsg and every later one.
-cat >"$T/pm-inject" <<EOF
-#!/bin/sh
-exec strace -f -qq -o /dev/null -e trace=sendmsg -e inject=sendmsg:error=ENOBUFS:when=\$INJECT_AT+ "$BIN/portmap"
-EOF
+# A wrapper running portmap under strace with the failures in $INJECT.
+printf '#!/bin/sh\nexec strace -f -qq -o /dev/null $INJECT "%s"\n' "$BIN/portmap" >"$T/pm-inject"
 chmod +x "$T/pm-inject"
 if command -v strace >/dev/null; then
 	crashes=0
 	badjson=0
 	leftover=0
-	# own2 is gone from portmap (GC above): its ADD needs route_localnet and rolls back.
-	for k in 1 2 3 4 5 6 7 8; do
-		cni_json "$NODE" "$T/pm-inject" ADD own2 "$(netns_path "$C2")" eth0 \
-			"$(pmconf "${PREV[2]}" '[{"hostPort": 18002, "containerPort": 80}]')" INJECT_AT=$k
-		if [ "$RC" -ge 124 ]; then
-			crashes=$((crashes + 1))
-			diag "sendmsg #$k failing: rc=$RC $(head -c 300 <<<"$ERR")"
-		fi
-		if ! jq -se 'length == 1' >/dev/null 2>&1 <<<"$OUT"; then
-			badjson=$((badjson + 1))
-			diag "sendmsg #$k failing: stdout is not one JSON: $(head -c 300 <<<"$OUT")"
-		fi
-		cni_json "$NODE" "$BIN/portmap" DEL own2 "$(netns_path "$C2")" eth0 \
-			"$(pmconf "${PREV[2]}" '[]')"
-		if [ "$RC" -ne 0 ] || in_ns "$NODE" nft list table inet cnic_portmap | grep -q 'ownnet:own2:'; then
-			leftover=$((leftover + 1))
-			diag "sendmsg #$k failing: DEL rc=$RC or own2 elements left"
-		fi
+	runs=0
+	# own2 is gone from portmap (GC above): its ADD needs route_localnet.  Every
+	# sendmsg from the k-th on fails (the route lookup, the batch); or the
+	# k-th openat on (netns, the route_localnet sysctl) with every sendmsg from
+	# the 3rd on (after the route lookup and the batch: the rollback's).
+	for k in 1 2 3 4 5 6 7 8 9 10 11 12; do
+		for inj in "-e inject=sendmsg:error=ENOBUFS:when=$k+" \
+			"-e inject=openat:error=ENOMEM:when=$k+ -e inject=sendmsg:error=ENOBUFS:when=3+"; do
+			[ "$k" -gt 6 ] && [ "$inj" == "-e inject=sendmsg:error=ENOBUFS:when=$k+" ] && continue
+			runs=$((runs + 1))
+			cni_json "$NODE" "$T/pm-inject" ADD own2 "$(netns_path "$C2")" eth0 \
+				"$(pmconf "${PREV[2]}" '[{"hostPort": 18002, "containerPort": 80}]')" \
+				"INJECT=$inj"
+			if [ "$RC" -ge 124 ]; then
+				crashes=$((crashes + 1))
+				diag "$inj: rc=$RC $(head -c 300 <<<"$ERR")"
+			fi
+			if ! jq -se 'length == 1' >/dev/null 2>&1 <<<"$OUT"; then
+				badjson=$((badjson + 1))
+				diag "$inj: stdout is not one JSON: $(head -c 300 <<<"$OUT")"
+			fi
+			cni_json "$NODE" "$BIN/portmap" DEL own2 "$(netns_path "$C2")" eth0 \
+				"$(pmconf "${PREV[2]}" '[]')"
+			if [ "$RC" -ne 0 ] ||
+				in_ns "$NODE" nft list table inet cnic_portmap 2>/dev/null | grep -q 'ownnet:own2:'; then
+				leftover=$((leftover + 1))
+				diag "$inj: DEL rc=$RC or own2 elements left"
+			fi
+		done
 	done
-	diag "inject loop done at ${SECONDS}s"
-	is "no injected sendmsg failure crashed portmap ADD" "$crashes" 0
+	is "no injected failure ($runs runs) crashed portmap ADD" "$crashes" 0
 	is "each printed exactly one JSON" "$badjson" 0
 	is "DEL afterwards left nothing of own2" "$leftover" 0
 else
 	skip "strace not installed" 3
 fi
 
-diag "at ${SECONDS}s"
+# ---- a container the node has no route to (chained after macvlan) ------------
+
+NOROUTE=$(jq -nc --arg sb "$(netns_path "$C2")" '{cniVersion: "1.0.0",
+	interfaces: [{name: "eth0", sandbox: $sb}], ips: [{address: "198.18.43.5/24", interface: 0}]}')
+cni_json "$NODE" "$BIN/portmap" ADD nr1 "$(netns_path "$C2")" eth0 \
+	"$(pmconf "$NOROUTE" '[{"hostPort": 18050, "containerPort": 80}]')" "CNIC_LOG_FILE=$T/nr.log"
+is_success "portmap maps a container the node has no route to"
+like "... and logs that 127.0.0.1 is left out" "$(cat "$T/nr.log" 2>/dev/null)" \
+	"no route to container address 198.18.43.5.*127.0.0.1"
+is "its mapping is there" "$(in_ns "$NODE" nft list map inet cnic_portmap ownnet-any4 | grep -c '18050.*ownnet:nr1:eth0')" 1
+is "no 127.0.0.1 element for it" "$(in_ns "$NODE" nft list set inet cnic_portmap ownnet-lo4 | grep -c 'ownnet:nr1:')" 0
+cni_json "$NODE" "$BIN/portmap" CHECK nr1 "$(netns_path "$C2")" eth0 \
+	"$(pmconf "$NOROUTE" '[{"hostPort": 18050, "containerPort": 80}]')"
+is_success "CHECK of the unrouted container"
+cni_json "$NODE" "$BIN/portmap" DEL nr1 "$(netns_path "$C2")" eth0 "$(pmconf "$NOROUTE" '[]')"
+is_success "DEL of the unrouted container"
+is "nothing of it left" "$(in_ns "$NODE" nft list table inet cnic_portmap | grep -c 'ownnet:nr1:')" 0
+
 # ---- batches of any size -----------------------------------------------------
 
 MANY=$(jq -nc '[range(20000; 20300) | {hostPort: ., containerPort: 80}]')
@@ -168,7 +194,7 @@ cni_json "$NODE" "$BIN/portmap" CHECK own2 "$(netns_path "$C2")" eth0 "$(pmconf 
 is_success "CHECK of the 300 mappings"
 cni_json "$NODE" "$BIN/portmap" DEL own2 "$(netns_path "$C2")" eth0 "$(pmconf "${PREV[2]}" '[]')"
 is_success "DEL of the 300 mappings"
-ok_if "no element of own2 left" ! in_ns "$NODE" nft list table inet cnic_portmap | grep -q 'ownnet:own2:'
+is "no element of own2 left" "$(in_ns "$NODE" nft list table inet cnic_portmap | grep -c 'ownnet:own2:')" 0
 
 diag "at ${SECONDS}s"
 # ---- overlapping first ADDs write the rules once ------------------------------
