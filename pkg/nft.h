@@ -312,6 +312,9 @@ int nft_find_rules(struct nft *n, uint8_t family, const char *table, const char 
  * its own, closed after the first one).
  */
 int nft_set_is_empty(uint8_t family, const char *table, const char *set, struct cni_error **err);
+/* The same for every set of sets (NULL-ended): 1 when all are empty or missing. */
+int nft_sets_are_empty(uint8_t family, const char *table, const char *const *sets,
+		       struct cni_error **err);
 
 /* 1 and the chain's handle in *ret when it exists, 0 when not. */
 int nft_chain_handle(struct nft *n, uint8_t family, const char *table, const char *chain,

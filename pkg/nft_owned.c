@@ -233,13 +233,7 @@ struct drop_args {
 int nft_sets_empty(uint8_t family, const char *table, const char *const *names,
 		   struct cni_error **err)
 {
-	for (size_t i = 0; names[i]; i++) {
-		int r = nft_set_is_empty(family, table, names[i], err);
-
-		if (r <= 0)
-			return r;
-	}
-	return 1;
+	return nft_sets_are_empty(family, table, names, err);
 }
 
 static int drop_once(struct nft *n, const void *arg, struct cni_error **err)

@@ -206,12 +206,18 @@ static void hs_elem(struct pm_elem *e, const struct ipnet *ctr)
 	e->key_len = e->key_end_len = 2 * alen;
 }
 
+/* The owner element first (attachment_for_add's promise), then by set and key. */
+static int set_rank(enum pm_set s)
+{
+	return s == PM_OWNERS ? -1 : (int)s;
+}
+
 static int cmp_elem_key(const void *pa, const void *pb)
 {
 	const struct pm_elem *a = pa, *b = pb;
 
 	if (a->set != b->set)
-		return a->set < b->set ? -1 : 1;
+		return set_rank(a->set) < set_rank(b->set) ? -1 : 1;
 	if (a->key_len != b->key_len)
 		return a->key_len < b->key_len ? -1 : 1;
 	return memcmp(a->key, b->key, a->key_len);
