@@ -135,7 +135,7 @@ demo: all
 
 # Per-plugin cases (run.sh), then the interface plugins, which need a
 # container netns per implementation (bridge.sh, l2.sh: brbench.c).
-# portmap ADD/CHECK/DEL with 1000 and 65535 mappings (docs/portmap.md), ~10 s.
+# portmap ADD/CHECK/DEL with 1000 and 65535 mappings (docs/portmap.md), about 10 s.
 portmap-scale: all
 	@test/bench/portmap-many.sh
 

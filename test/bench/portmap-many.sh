@@ -21,7 +21,9 @@ PREV=$(jq -nc --arg sb "$(netns_path "$C")" '{cniVersion: "1.0.0",
 
 ms() { echo $((($(date +%s%N) - $1) / 1000000)); }
 
-for count in "${@:-1000 65535}"; do
+counts=("$@")
+[ $# -gt 0 ] || counts=(1000 65535)
+for count in "${counts[@]}"; do
 	first=$((65536 - count))
 	jq -nc --argjson p "$PREV" --argjson f "$first" '{cniVersion: "1.0.0", name: "many",
 		type: "portmap", runtimeConfig: {portMappings: [range($f; 65536) |

@@ -68,13 +68,17 @@ check_all()
 }
 
 cat >"$T/srv.py" <<'EOF'
-import socket, sys
+import socket, sys, time
 s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", 80)); s.listen(8)
+s.bind(("0.0.0.0", 80)); s.listen(8); s.settimeout(1)
 open(sys.argv[2], "w").close()
-while True:
-    c, a = s.accept(); c.sendall((sys.argv[1] + "\n").encode()); c.close()
+end = time.time() + 300  # bounded, should the test's cleanup miss it
+while time.time() < end:
+    try:
+        c, a = s.accept(); c.sendall((sys.argv[1] + "\n").encode()); c.close()
+    except socket.timeout:
+        pass
 EOF
 cat >"$T/cli.py" <<'EOF'
 import socket, sys, time
@@ -89,7 +93,8 @@ sys.exit(1)
 EOF
 
 attach 1 "$C1"
-in_ns "$C1" python3 "$T/srv.py" rt1 "$T/ready1" &
+# nsenter execs python: $! is the server itself, which the cleanup kills.
+nsenter --net="/run/netns/$C1" -- python3 "$T/srv.py" rt1 "$T/ready1" </dev/null >/dev/null 2>&1 &
 register_pid $!
 wait_for "server in c1" 5 test -e "$T/ready1"
 is "mapped port answers before the round trip" \
