@@ -105,7 +105,7 @@ ULIB_OBJ   := $(LIB_SRC:%.c=$(UBUILD)/%.o)
 ULIB       := $(UBUILD)/libcnic.a
 UNIT_COMMON := $(wildcard test/unit/common/*.c)
 
-.PHONY: all test unit integration vm e2e demo bench install clean deps deb dist FORCE
+.PHONY: all test unit integration vm e2e demo bench install clean deps deb dist portmap-scale FORCE
 all: $(BINS)
 
 # The version lives in a generated header rewritten only when `git describe`
@@ -157,6 +157,10 @@ vm: all
 
 demo: all
 	@scripts/demo.sh
+
+# portmap ADD/CHECK/DEL with 1000 and 65535 mappings (docs/portmap.md), about 10 s.
+portmap-scale: all
+	@test/bench/portmap-many.sh
 
 # Per-plugin cases (run.sh), then the interface plugins, which need a
 # container netns per implementation (bridge.sh, l2.sh, devices.sh: brbench.c),

@@ -46,14 +46,15 @@
 #include "cleanup.h"
 #include "ipmasq.h"
 #include "nft.h"
+#include "nft_owned.h"
 
 #define FAM NFPROTO_INET
 #define TABLE "cnic_ipmasq"
 #define CHAIN "postrouting"
-/* Rereading and retrying when a concurrent DEL/GC removed what we meant to delete. */
-#define TRIES 3
 /* Marks our rules; a future layout changes the version and so gets rewritten. */
 #define RULE_COMMENT "cnic ipmasq v2"
+/* What every rule of ours starts with, whatever its version (teardown). */
+#define RULE_PREFIX "cnic ipmasq"
 
 enum { S_MASQ4, S_EXEMPT4, S_MASQ6, S_EXEMPT6, S_SUBNET4, S_SUBNET6, S_OWNERS, S_COUNT };
 
@@ -107,7 +108,7 @@ static const struct nft_set_def sets[S_COUNT] = {
 	[S_OWNERS] = {
 		.name = "owners",
 		.n_fields = 1,
-		.key_types = { NFT_DT_INTEGER },
+		.key_types = { NFT_DT_OWNER },
 		.key_lens = { NFT_OWNER_KEY_LEN },
 		.comment = "one element per attachment with elements here",
 	},
@@ -227,8 +228,12 @@ static int add_skeleton(struct nft *n, struct nft_batch *b, struct cni_error **e
 	};
 	struct nft_rule_info *rules = NULL;
 	size_t n_all = 0, n_mine = 0;
+	uint64_t h = 0;
+	int have;
 
-	if (nft_list_rules(n, FAM, TABLE, CHAIN, &rules, &n_all, err) < 0)
+	/* The chain's handle before its rules: see nft_batch_require_chain() below. */
+	have = nft_chain_handle(n, FAM, TABLE, CHAIN, &h, err);
+	if (have < 0 || nft_list_rules(n, FAM, TABLE, CHAIN, &rules, &n_all, err) < 0)
 		return -1;
 	for (size_t i = 0; i < n_all; i++)
 		n_mine += rules[i].comment && strcmp(rules[i].comment, RULE_COMMENT) == 0;
@@ -237,14 +242,34 @@ static int add_skeleton(struct nft *n, struct nft_batch *b, struct cni_error **e
 	for (int i = 0; i < S_COUNT; i++)
 		nft_batch_add_set(b, FAM, TABLE, &sets[i]);
 	nft_batch_add_chain(b, FAM, TABLE, CHAIN, &post);
-	if (n_mine == 2 && n_all == 2)
+	if (have == 1 && n_mine == 2 && n_all == 2) {
+		/*
+		 * Rules in place (the common ADD): the batch requires the chain
+		 * they were read in, so that it fails should a last DEL tear the
+		 * table down meanwhile (and the retry writes them again).
+		 */
+		nft_batch_require_chain(b, FAM, TABLE, h);
 		return 0;
-	if (n_all)
-		nft_batch_flush_chain(b, FAM, TABLE, CHAIN);
+	}
+	/*
+	 * Rewritten with a flush in the same transaction, also when none were
+	 * seen: two first ADDs at once then leave exactly one copy (the later
+	 * transaction replaces the earlier's), where appending gave two.
+	 */
+	nft_batch_flush_chain(b, FAM, TABLE, CHAIN);
 	add_rule(b, false);
 	add_rule(b, true);
 	return 0;
 }
+
+static const char *const set_names[S_COUNT] = {
+	[S_MASQ4] = "masq4", [S_EXEMPT4] = "exempt4", [S_MASQ6] = "masq6",
+	[S_EXEMPT6] = "exempt6", [S_SUBNET4] = "subnet4", [S_SUBNET6] = "subnet6",
+	[S_OWNERS] = "owners",
+};
+static const struct nft_sets table_sets = { FAM, TABLE, set_names, S_COUNT };
+/* What holds elements while anything is attached (the shared subnet elements aside). */
+static const char *const probe_sets[] = { "owners", "masq4", "masq6", "exempt4", "exempt6", NULL };
 
 /* Elements of some of the sets, by set (lists of sets not read are empty). */
 struct all_elems {
@@ -253,26 +278,14 @@ struct all_elems {
 
 static void all_elems_free(struct all_elems *a)
 {
-	for (int i = 0; i < S_COUNT; i++)
-		nft_elem_list_free(&a->l[i]);
+	nft_lists_free(a->l, S_COUNT);
 }
 
 /* Read the sets whose bit is in mask. */
 static int read_sets(struct nft *n, unsigned int mask, struct all_elems *ret,
 		     struct cni_error **err)
 {
-	struct all_elems a = { 0 };
-
-	for (int i = 0; i < S_COUNT; i++) {
-		if (!(mask & (1u << i)))
-			continue;
-		if (nft_list_elems(n, FAM, TABLE, sets[i].name, &a.l[i], err) < 0) {
-			all_elems_free(&a);
-			return -1;
-		}
-	}
-	*ret = a;
-	return 0;
+	return nft_sets_read(n, &table_sets, mask, ret->l, err);
 }
 
 #define ALL_SETS ((1u << S_COUNT) - 1)
@@ -280,27 +293,12 @@ static int read_sets(struct nft *n, unsigned int mask, struct all_elems *ret,
 #define TAGGED_SETS \
 	((1u << S_MASQ4) | (1u << S_MASQ6) | (1u << S_EXEMPT4) | (1u << S_EXEMPT6))
 
-typedef bool (*drop_fn)(int set, const struct nft_elem_info *e, void *arg);
+typedef bool (*drop_fn)(size_t set, const struct nft_elem_info *e, void *arg);
 
 /* Queue deletion of the elements drop() picks; returns how many. */
 static size_t del_matching(struct nft_batch *b, const struct all_elems *a, drop_fn drop, void *arg)
 {
-	size_t total = 0;
-
-	for (int i = 0; i < S_COUNT; i++) {
-		cleanup_free struct nft_elem *v = NULL;
-		size_t n = 0;
-
-		for (size_t j = 0; j < a->l[i].n; j++) {
-			if (!drop(i, &a->l[i].v[j], arg))
-				continue;
-			nft_elem_from_info(xappend(&v, &n, sizeof(*v)), &a->l[i].v[j]);
-		}
-		if (n)
-			nft_batch_del_elems(b, FAM, TABLE, sets[i].name, v, n);
-		total += n;
-	}
-	return total;
+	return nft_sets_queue_del(b, &table_sets, a->l, drop, arg);
 }
 
 struct add_ctx {
@@ -316,7 +314,7 @@ struct add_ctx {
  * Stale on re-ADD: our own elements, anything on a key we are about to add,
  * and version 1 ranges of one of our addresses (leaked by a former owner).
  */
-static bool stale_for_add(int set, const struct nft_elem_info *e, void *arg)
+static bool stale_for_add(size_t set, const struct nft_elem_info *e, void *arg)
 {
 	const struct add_ctx *c = arg;
 
@@ -325,7 +323,7 @@ static bool stale_for_add(int set, const struct nft_elem_info *e, void *arg)
 	if (e->comment && strcmp(e->comment, c->tag) == 0)
 		return true;
 	for (size_t i = 0; i < c->n; i++)
-		if (set == c->set_of[i] && e->key_len == c->elems[i].key_len &&
+		if ((int)set == c->set_of[i] && e->key_len == c->elems[i].key_len &&
 		    memcmp(e->key, c->elems[i].key, e->key_len) == 0)
 			return true;
 	if (set != S_EXEMPT4 && set != S_EXEMPT6)
@@ -393,6 +391,38 @@ static void queue_subnets(struct nft_batch *b, const struct add_ctx *c, const st
 	}
 }
 
+/*
+ * Attempt 0 adds blindly (the common case: one round trip); a key that
+ * exists (EEXIST: a re-ADD, a leak of an address IPAM handed out again, or
+ * a subnet element nested with ours) makes the later attempts read the
+ * sets and replace our old elements and whatever holds our keys.
+ */
+static ssize_t plan_add(struct nft *n, struct nft_batch *b, int attempt, void *arg,
+			struct cni_error **err)
+{
+	const struct add_ctx *c = arg;
+	struct all_elems a;
+
+	if (attempt == 0) {
+		if (add_skeleton(n, b, err) < 0)
+			return -1;
+		queue_adds(b, c);
+		queue_subnets(b, c, NULL);
+		return (ssize_t)nft_batch_len(b);
+	}
+	if (read_sets(n, ALL_SETS, &a, err) < 0)
+		return -1;
+	if (add_skeleton(n, b, err) < 0) {
+		all_elems_free(&a);
+		return -1;
+	}
+	(void)del_matching(b, &a, stale_for_add, (void *)c);
+	queue_adds(b, c);
+	queue_subnets(b, c, &a);
+	all_elems_free(&a);
+	return (ssize_t)nft_batch_len(b);
+}
+
 int ipmasq_add(const char *network, const char *container_id, const char *ifname,
 	       const struct cni_ip *ips, size_t n_ips, struct cni_error **err)
 {
@@ -401,16 +431,16 @@ int ipmasq_add(const char *network, const char *container_id, const char *ifname
 	cleanup_free struct nft_elem *elems = NULL;
 	cleanup_free int *set_of = NULL;
 	cleanup_nft struct nft *n = NULL;
+	struct cni_error *local = NULL;
 	struct add_ctx c = { .tag = tag };
-	uint8_t owner[NFT_OWNER_KEY_LEN];
+	struct nft_owner owner;
 	size_t n_keys = 0;
-	int r;
 
 	keys = xcalloc(n_ips ? n_ips : 1, sizeof(*keys));
 	elems = xcalloc(n_ips + 1, sizeof(*elems));
 	set_of = xcalloc(n_ips + 1, sizeof(*set_of));
-	nft_owner_key(tag, owner);
-	elems[0] = (struct nft_elem){ .key = owner, .key_len = sizeof(owner), .comment = tag };
+	nft_owner_for(&owner, tag, tag);
+	elems[0] = owner.elem;
 	set_of[0] = S_OWNERS;
 	for (size_t i = 0; i < n_ips; i++) {
 		struct masq_keys k;
@@ -434,102 +464,46 @@ int ipmasq_add(const char *network, const char *container_id, const char *ifname
 	c.keys = keys;
 	c.n_keys = n_keys;
 
-	if (nft_open(&n, err) < 0)
-		return cni_error_wrap(err, "ipMasq");
-	{
-		cleanup_nft_batch struct nft_batch *b = nft_batch_new();
-
-		if (add_skeleton(n, b, err) < 0)
-			return cni_error_wrap(err, "ipMasq");
-		queue_adds(b, &c);
-		queue_subnets(b, &c, NULL);
-		r = nft_batch_commit(n, b, err);
+	if (nft_open(&n, &local) < 0 || nft_apply(n, plan_add, &c, &local) < 0) {
+		cni_error_wrap(&local, "ipMasq");
+		return cni_error_move(err, &local);
 	}
-	if (r == 0)
-		return 0;
-	if (!err || !*err || (*err)->errnum != EEXIST)
-		return cni_error_wrap(err, "ipMasq");
-	cni_error_freep(err);
-
-	/*
-	 * Some key exists: this attachment was added before (its owner element
-	 * is there), an address IPAM handed out again still has a leaked
-	 * element, or a subnet element nests with ours.  Replace our old
-	 * elements and whatever holds our keys.
-	 */
-	for (int attempt = 0;; attempt++) {
-		cleanup_nft_batch struct nft_batch *b = nft_batch_new();
-		struct all_elems a;
-
-		if (read_sets(n, ALL_SETS, &a, err) < 0)
-			return cni_error_wrap(err, "ipMasq");
-		if (add_skeleton(n, b, err) < 0) {
-			all_elems_free(&a);
-			return cni_error_wrap(err, "ipMasq");
-		}
-		(void)del_matching(b, &a, stale_for_add, &c);
-		queue_adds(b, &c);
-		queue_subnets(b, &c, &a);
-		all_elems_free(&a);
-		r = nft_batch_commit(n, b, err);
-		if (r == 0)
-			return 0;
-		/* A concurrent DEL/GC/ADD changed the sets between reading and writing. */
-		if (attempt + 1 >= TRIES || ((*err)->errnum != ENOENT && (*err)->errnum != EEXIST))
-			return cni_error_wrap(err, "ipMasq");
-		cni_error_freep(err);
-	}
+	return 0;
 }
 
-static bool owned_by(int set, const struct nft_elem_info *e, void *arg)
+static bool owned_by(size_t set, const struct nft_elem_info *e, void *arg)
 {
 	(void)set;
 	return e->comment && strcmp(e->comment, arg) == 0;
 }
 
-/*
- * Read the sets in mask, pick by drop(), delete in one batch with extra()'s
- * additions (GC's subnet elements); a concurrent deletion makes us reread.
- * owner_key: delete this owner element too, when it exists.
- */
-static int delete_where(struct nft *n, unsigned int mask, drop_fn drop, void *arg,
-			size_t (*extra)(struct nft_batch *b, const struct all_elems *a, void *arg),
-			const struct nft_elem *owner_key, struct cni_error **err)
+struct del_ctx {
+	const char *tag;
+	const struct nft_owner *owner;
+};
+
+/* The owner's tagged elements and its owner element; the shared subnet elements stay (GC's). */
+static ssize_t plan_del(struct nft *n, struct nft_batch *b, int attempt, void *arg,
+			struct cni_error **err)
 {
+	const struct del_ctx *c = arg;
+	struct all_elems a;
+	size_t found;
 	int r;
 
-	for (int attempt = 0;; attempt++) {
-		cleanup_nft_batch struct nft_batch *b = nft_batch_new();
-		struct all_elems a;
-		size_t found;
-
-		if (read_sets(n, mask, &a, err) < 0)
-			return -1;
-		found = del_matching(b, &a, drop, arg);
-		if (extra)
-			found += extra(b, &a, arg);
-		all_elems_free(&a);
-		if (owner_key) {
-			struct nft_elem_info info = { 0 };
-
-			r = nft_get_elem(n, FAM, TABLE, sets[S_OWNERS].name, owner_key, &info, err);
-			nft_elem_info_free(&info);
-			if (r < 0)
-				return -1;
-			if (r == 1) {
-				nft_batch_del_elems(b, FAM, TABLE, sets[S_OWNERS].name, owner_key, 1);
-				found++;
-			}
-		}
-		if (found == 0)
-			return 0;
-		r = nft_batch_commit(n, b, err);
-		if (r == 0)
-			return 0;
-		if (attempt + 1 >= TRIES || (*err)->errnum != ENOENT)
-			return -1;
-		cni_error_freep(err);
+	(void)attempt;
+	if (read_sets(n, TAGGED_SETS, &a, err) < 0)
+		return -1;
+	found = del_matching(b, &a, owned_by, (void *)c->tag);
+	all_elems_free(&a);
+	r = nft_owner_get(n, FAM, TABLE, set_names[S_OWNERS], c->owner, NULL, err);
+	if (r < 0)
+		return -1;
+	if (r == 1) {
+		nft_batch_del_elems(b, FAM, TABLE, set_names[S_OWNERS], &c->owner->elem, 1);
+		found++;
 	}
+	return (ssize_t)found;
 }
 
 int ipmasq_del(const char *network, const char *container_id, const char *ifname,
@@ -537,24 +511,24 @@ int ipmasq_del(const char *network, const char *container_id, const char *ifname
 {
 	cleanup_free char *tag = nft_owner_tag(network, container_id, ifname);
 	cleanup_nft struct nft *n = NULL;
-	struct nft_elem_info info = { 0 };
-	uint8_t owner[NFT_OWNER_KEY_LEN];
-	struct nft_elem key = { .key = owner, .key_len = sizeof(owner) };
+	struct cni_error *local = NULL;
+	struct nft_owner owner;
+	struct del_ctx c = { .tag = tag, .owner = &owner };
 	int r;
 
 	/* No owner element: nothing of ours anywhere, no need to read the sets. */
-	nft_owner_key(tag, owner);
-	if (nft_open(&n, err) < 0)
-		return cni_error_wrap(err, "ipMasq");
-	r = nft_get_elem(n, FAM, TABLE, sets[S_OWNERS].name, &key, &info, err);
-	nft_elem_info_free(&info);
-	if (r < 0)
-		return cni_error_wrap(err, "ipMasq");
+	nft_owner_for(&owner, tag, NULL);
+	r = nft_open(&n, &local);
 	if (r == 0)
-		return 0;
-	/* The owner element by key; the shared subnet elements stay (GC's job). */
-	if (delete_where(n, TAGGED_SETS, owned_by, tag, NULL, &key, err) < 0)
-		return cni_error_wrap(err, "ipMasq");
+		r = nft_owner_get(n, FAM, TABLE, set_names[S_OWNERS], &owner, NULL, &local);
+	if (r > 0)
+		r = nft_apply(n, plan_del, &c, &local);
+	if (r < 0) {
+		cni_error_wrap(&local, "ipMasq");
+		return cni_error_move(err, &local);
+	}
+	if (nft_drop_table_if_unused(n, FAM, TABLE, probe_sets, RULE_PREFIX, &local) < 0)
+		nft_teardown_log("ipMasq", &local);
 	return 0;
 }
 
@@ -643,26 +617,10 @@ int ipmasq_check(const char *network, const char *container_id, const char *ifna
 	return 0;
 }
 
-struct gc_ctx {
-	const char *network;
-	char **valid; /* sorted tags */
-	size_t n_valid;
-};
-
-static int cmp_str(const void *a, const void *b)
+static bool orphan(size_t set, const struct nft_elem_info *e, void *arg)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static bool orphan(int set, const struct nft_elem_info *e, void *arg)
-{
-	const struct gc_ctx *c = arg;
-	const char *key = e->comment;
-
 	(void)set;
-	if (!e->comment || !nft_tag_in_network(e->comment, c->network))
-		return false;
-	return !bsearch(&key, c->valid, c->n_valid, sizeof(char *), cmp_str);
+	return e->comment && nft_live_stale(arg, e->comment, strlen(e->comment));
 }
 
 static bool masq_gone(const struct nft_elem_info *e, void *arg)
@@ -701,24 +659,39 @@ static size_t gc_subnets(struct nft_batch *b, const struct all_elems *a, void *a
 	return total;
 }
 
-int ipmasq_gc(const char *network, const struct cni_attachment *valid, size_t n_valid,
-	      struct cni_error **err)
+static ssize_t plan_gc(struct nft *n, struct nft_batch *b, int attempt, void *arg,
+		       struct cni_error **err)
 {
-	struct gc_ctx c = { .network = network, .n_valid = n_valid };
-	cleanup_nft struct nft *n = NULL;
-	int r;
+	struct all_elems a;
+	size_t found;
 
-	c.valid = xcalloc(n_valid ? n_valid : 1, sizeof(char *));
-	for (size_t i = 0; i < n_valid; i++)
-		c.valid[i] = nft_owner_tag(network, valid[i].container_id, valid[i].ifname);
-	qsort(c.valid, n_valid, sizeof(char *), cmp_str);
-	r = nft_open(&n, err);
-	if (r == 0)
-		r = delete_where(n, ALL_SETS, orphan, &c, gc_subnets, NULL, err);
-	for (size_t i = 0; i < n_valid; i++)
-		free(c.valid[i]);
-	free(c.valid);
-	if (r < 0)
-		return cni_error_wrap(err, "ipMasq GC");
+	(void)attempt;
+	if (read_sets(n, ALL_SETS, &a, err) < 0)
+		return -1;
+	found = del_matching(b, &a, orphan, arg);
+	found += gc_subnets(b, &a, arg);
+	all_elems_free(&a);
+	return (ssize_t)found;
+}
+
+int ipmasq_gc(const struct cni_netconf *nc, struct cni_error **err)
+{
+	cleanup_nft struct nft *n = NULL;
+	struct cni_error *local = NULL;
+	struct nft_live live;
+	int r = 0;
+
+	nft_live_init(&live, nc);
+	/* No list: nothing is known stale, and the shared elements stay with it. */
+	if (live.known && (r = nft_open(&n, &local)) == 0)
+		r = nft_apply(n, plan_gc, &live, &local);
+	if (live.known && r == 0 &&
+	    nft_drop_table_if_unused(n, FAM, TABLE, probe_sets, RULE_PREFIX, &local) < 0)
+		nft_teardown_log("ipMasq GC", &local);
+	nft_live_free(&live);
+	if (r < 0) {
+		cni_error_wrap(&local, "ipMasq GC");
+		return cni_error_move(err, &local);
+	}
 	return 0;
 }

@@ -35,8 +35,10 @@ int ipmasq_del(const char *network, const char *container_id, const char *ifname
 int ipmasq_check(const char *network, const char *container_id, const char *ifname,
 		 const struct cni_ip *ips, size_t n_ips, struct cni_error **err);
 
-/* GC: remove this network's elements whose (container id, ifname) is not in valid. */
-int ipmasq_gc(const char *network, const struct cni_attachment *valid, size_t n_valid,
-	      struct cni_error **err);
+/*
+ * GC: remove the network's elements whose (container id, ifname) is not in
+ * nc's valid attachments; nothing when nc has no list (absent or null).
+ */
+int ipmasq_gc(const struct cni_netconf *nc, struct cni_error **err);
 
 #endif

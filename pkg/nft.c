@@ -8,11 +8,17 @@
  * whole batch goes out in one sendmsg() (nfnetlink needs a batch in one
  * skb) and the kernel processes it synchronously inside that call, so by
  * the time sendmsg() returns every acknowledgment is already queued on the
- * socket; they are then read without waiting.  Error acknowledgments carry
- * only the header of the failing request (NETLINK_CAP_ACK) and the kernel's
- * message (NETLINK_EXT_ACK), so even a batch that fails everywhere cannot
- * overflow the receive buffer; if it ever did (ENOBUFS), what was lost is
- * reported as "try again".
+ * socket.  The kernel queues them all at once, after the whole batch, into
+ * a receive buffer that holds a few hundred of them (each costs a socket
+ * buffer, ~700 bytes of truesize): a batch of more requests than that lost
+ * the rest (ENOBUFS) although it had committed.  So only the last request
+ * asks for an acknowledgment: a batch that commits sends exactly one,
+ * whatever its size, and failures are acknowledged anyway (the kernel
+ * always reports an error, naming the failing request by its sequence
+ * number).  Error acknowledgments carry only the header of the failing
+ * request (NETLINK_CAP_ACK) and the kernel's message (NETLINK_EXT_ACK), and
+ * the receive buffer is raised for big batches, so even a batch that fails
+ * everywhere is reported request by request.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -30,6 +36,7 @@
 #include <libnftnl/chain.h>
 #include <libnftnl/common.h>
 #include <libnftnl/expr.h>
+#include <libnftnl/gen.h>
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
@@ -61,6 +68,9 @@ struct nft {
 	uint32_t seq;
 	char *rbuf;
 	int sndbuf;     /* what SO_SNDBUF was raised to, 0: untouched */
+	int rcvbuf;     /* what SO_RCVBUF was raised to, 0: untouched */
+	char **keep;    /* "add set" requests to leave out: the set exists, defined otherwise */
+	size_t n_keep;
 	bool committed; /* a batch was committed (see nft_close) */
 };
 
@@ -76,6 +86,8 @@ struct nft_batch {
 	size_t n_reqs;
 	uint32_t set_ids; /* NFTA_SET_ID of the last set added (the kernel requires one) */
 	bool deletes;     /* has requests that delete something */
+	bool guarded;     /* commit only if the ruleset is still at generation genid */
+	uint32_t genid;
 };
 
 struct nft_rule {
@@ -175,6 +187,9 @@ void nft_close(struct nft *n)
 		else
 			n_detached++;
 	}
+	for (size_t i = 0; i < n->n_keep; i++)
+		free(n->keep[i]);
+	free(n->keep);
 	free(n->rbuf);
 	free(n);
 }
@@ -402,6 +417,12 @@ static const char *family_str(uint8_t family)
 
 #define OBJ_ROOM 4096u
 
+void nft_batch_guard(struct nft_batch *b, uint32_t genid)
+{
+	b->guarded = true;
+	b->genid = genid;
+}
+
 void nft_batch_add_table(struct nft_batch *b, uint8_t family, const char *table)
 {
 	struct nftnl_table *t = nftnl_table_alloc();
@@ -515,7 +536,19 @@ static uint32_t field_len(const uint8_t *lens, size_t n)
 }
 
 /* nft's byte-order codes in set userdata (BYTEORDER_*), so `nft list` decodes keys. */
+#define NFT_BYTEORDER_HOST 1
 #define NFT_BYTEORDER_BIG 2
+
+/*
+ * Strings (interface names) are host order to nft: a single-field ifname
+ * key marked big endian is listed reversed (as "", its padding first), and
+ * a saved ruleset then fails to load.  Concatenations are read field by
+ * field, each by its own type.
+ */
+static uint32_t byteorder(const enum nft_dtype *types, size_t n)
+{
+	return n == 1 && types[0] == NFT_DT_IFNAME ? NFT_BYTEORDER_HOST : NFT_BYTEORDER_BIG;
+}
 
 void nft_batch_add_set(struct nft_batch *b, uint8_t family, const char *table,
 		       const struct nft_set_def *s)
@@ -531,7 +564,13 @@ void nft_batch_add_set(struct nft_batch *b, uint8_t family, const char *table,
 	nftnl_set_set_str(set, NFTNL_SET_NAME, s->name);
 	nftnl_set_set_u32(set, NFTNL_SET_FAMILY, family);
 	nftnl_set_set_u32(set, NFTNL_SET_ID, ++b->set_ids);
-	if (s->n_fields > 1) {
+	/*
+	 * As nft declares them, so that a ruleset saved with `nft list
+	 * ruleset` and loaded back gives sets our adds match (the kernel
+	 * compares flags and field lengths): the concatenation flag and field
+	 * description only for interval sets.
+	 */
+	if (s->n_fields > 1 && (flags & NFT_SET_INTERVAL)) {
 		flags |= NFT_SET_CONCAT;
 		nftnl_set_set_data(set, NFTNL_SET_DESC_CONCAT, s->key_lens, s->n_fields);
 	}
@@ -544,9 +583,10 @@ void nft_batch_add_set(struct nft_batch *b, uint8_t family, const char *table,
 		nftnl_set_set_u32(set, NFTNL_SET_DATA_TYPE, concat_type(s->data_types, s->n_data));
 		nftnl_set_set_u32(set, NFTNL_SET_DATA_LEN, field_len(s->data_lens, s->n_data));
 	}
-	nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_KEYBYTEORDER, NFT_BYTEORDER_BIG);
+	nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_KEYBYTEORDER, byteorder(s->key_types, s->n_fields));
 	if (s->n_data)
-		nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_DATABYTEORDER, NFT_BYTEORDER_BIG);
+		nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_DATABYTEORDER,
+				    byteorder(s->data_types, s->n_data));
 	if (s->comment)
 		nftnl_udata_put_strz(ud, NFTNL_UDATA_SET_COMMENT, s->comment);
 	nftnl_set_set_data(set, NFTNL_SET_USERDATA, nftnl_udata_buf_data(ud), nftnl_udata_buf_len(ud));
@@ -667,12 +707,30 @@ static void ensure_sndbuf(struct nft *n, size_t len)
 	n->sndbuf = want;
 }
 
+/*
+ * Room for an error acknowledgment of each of n_reqs requests, so that a
+ * batch failing in many requests reports each (a batch that commits sends
+ * one acknowledgment whatever its size).  Best effort.
+ */
+#define ACK_TRUESIZE 1024
+static void ensure_rcvbuf(struct nft *n, size_t n_reqs)
+{
+	int want;
+
+	if (n_reqs < 128 || n_reqs > (size_t)(64 << 20) / ACK_TRUESIZE ||
+	    (int)(n_reqs * ACK_TRUESIZE) <= n->rcvbuf)
+		return;
+	want = (int)(n_reqs * ACK_TRUESIZE);
+	if (setsockopt(nft_fd(n), SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof(want)) < 0)
+		(void)setsockopt(nft_fd(n), SOL_SOCKET, SO_RCVBUF, &want, sizeof(want));
+	n->rcvbuf = want;
+}
+
 struct ack_state {
 	struct nft_batch *b;
 	uint32_t base;       /* seq of the first request */
-	bool *acked;
-	size_t n_acked;
 	size_t n_failed;
+	bool done;           /* the last request's acknowledgment, or the batch's own error */
 	bool lost;           /* ENOBUFS: some acknowledgments never arrived */
 };
 
@@ -686,18 +744,25 @@ static void record_ack(struct ack_state *st, const struct nlmsghdr *nlh, struct 
 	if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*e)))
 		return;
 	if (nlh->nlmsg_seq < st->base || nlh->nlmsg_seq - st->base >= st->b->n_reqs) {
-		/* The begin/end markers: only the kernel can name what went wrong there. */
+		/*
+		 * The begin/end markers: the batch as a whole failed (out of
+		 * memory, the commit itself, a changed generation): final, and
+		 * only the kernel can name what went wrong.
+		 */
 		if (e->error) {
 			st->n_failed++;
-			cni_error_errno(err, -e->error, "netfilter batch");
+			st->done = true;
+			if (-e->error == ERESTART)
+				cni_error_errno(err, ERESTART,
+						"netfilter batch: the ruleset changed since it was read");
+			else
+				cni_error_errno(err, -e->error, "netfilter batch");
 		}
 		return;
 	}
 	i = nlh->nlmsg_seq - st->base;
-	if (!st->acked[i]) {
-		st->acked[i] = true;
-		st->n_acked++;
-	}
+	if (i == st->b->n_reqs - 1)
+		st->done = true;
 	if (!e->error)
 		return;
 	errnum = -e->error;
@@ -712,15 +777,69 @@ static void record_ack(struct ack_state *st, const struct nlmsghdr *nlh, struct 
 	}
 }
 
+/* The batch-begin marker, with the generation it is guarded by (NFNL_BATCH_GENID). */
+static struct nlmsghdr *batch_begin(char *buf, uint32_t seq, const struct nft_batch *b)
+{
+	struct nlmsghdr *nlh = nftnl_batch_begin(buf, seq);
+
+	if (b->guarded) {
+		struct nlattr *a = (struct nlattr *)((char *)nlh + NLMSG_ALIGN(nlh->nlmsg_len));
+		uint32_t v = htonl(b->genid);
+
+		a->nla_type = NFNL_BATCH_GENID;
+		a->nla_len = (uint16_t)(NLA_HDRLEN + sizeof(v));
+		memcpy((char *)a + NLA_HDRLEN, &v, sizeof(v));
+		nlh->nlmsg_len = NLMSG_ALIGN(nlh->nlmsg_len) + NLA_ALIGN(a->nla_len);
+	}
+	return nlh;
+}
+
+static bool kept(const struct nft *n, const struct nft_req *q)
+{
+	for (size_t i = 0; i < n->n_keep; i++)
+		if (strcmp(n->keep[i], q->what) == 0)
+			return true;
+	return false;
+}
+
+static int batch_commit(struct nft *n, struct nft_batch *b, struct cni_error **err);
+
 int nft_batch_commit(struct nft *n, struct nft_batch *b, struct cni_error **err)
+{
+	cleanup_nft_batch struct nft_batch *f = NULL;
+	bool skip = false;
+
+	for (size_t i = 0; i < b->n_reqs && n->n_keep && !skip; i++)
+		skip = kept(n, &b->reqs[i]);
+	if (!skip)
+		return batch_commit(n, b, err);
+	/* A copy without the "add set" requests of sets kept as they are. */
+	f = nft_batch_new();
+	f->guarded = b->guarded;
+	f->genid = b->genid;
+	for (size_t i = 0; i < b->n_reqs; i++) {
+		const struct nlmsghdr *h = (const void *)(b->buf + b->reqs[i].off);
+		size_t room = NLMSG_ALIGN(h->nlmsg_len);
+		char *dst;
+
+		if (kept(n, &b->reqs[i]))
+			continue;
+		dst = batch_reserve(f, room);
+		memcpy(dst, h, h->nlmsg_len);
+		batch_push(f, (struct nlmsghdr *)dst, room, xstrdup(b->reqs[i].what));
+	}
+	return batch_commit(n, f, err);
+}
+
+static int batch_commit(struct nft *n, struct nft_batch *b, struct cni_error **err)
 {
 	char begin[NLMSG_HDRLEN + 64], end[NLMSG_HDRLEN + 64];
 	struct ack_state st = { .b = b };
-	cleanup_free bool *acked = NULL;
 	struct nlmsghdr *bh, *eh;
 	struct iovec iov[3];
 	struct msghdr msg = { 0 };
 	struct sockaddr_nl nladdr = { .nl_family = AF_NETLINK };
+	struct cni_error *local = NULL;
 	int waited = 0;
 
 	if (b->n_reqs == 0)
@@ -728,9 +847,17 @@ int nft_batch_commit(struct nft *n, struct nft_batch *b, struct cni_error **err)
 	memset(begin, 0, sizeof(begin));
 	memset(end, 0, sizeof(end));
 	st.base = n->seq + 1;
-	bh = nftnl_batch_begin(begin, n->seq);
-	for (size_t i = 0; i < b->n_reqs; i++)
-		((struct nlmsghdr *)(b->buf + b->reqs[i].off))->nlmsg_seq = st.base + (uint32_t)i;
+	bh = batch_begin(begin, n->seq, b);
+	for (size_t i = 0; i < b->n_reqs; i++) {
+		struct nlmsghdr *h = (struct nlmsghdr *)(b->buf + b->reqs[i].off);
+
+		h->nlmsg_seq = st.base + (uint32_t)i;
+		/* Only the last asks for an acknowledgment (see the top of this file). */
+		if (i + 1 < b->n_reqs)
+			h->nlmsg_flags &= (uint16_t)~NLM_F_ACK;
+		else
+			h->nlmsg_flags |= NLM_F_ACK;
+	}
 	eh = nftnl_batch_end(end, st.base + (uint32_t)b->n_reqs);
 	n->seq += (uint32_t)b->n_reqs + 2;
 
@@ -742,12 +869,11 @@ int nft_batch_commit(struct nft *n, struct nft_batch *b, struct cni_error **err)
 	msg.msg_iov = iov;
 	msg.msg_iovlen = 3;
 	ensure_sndbuf(n, iov[0].iov_len + iov[1].iov_len + iov[2].iov_len);
+	ensure_rcvbuf(n, b->n_reqs);
 	if (sendmsg(nft_fd(n), &msg, 0) < 0)
 		return cni_error_errno(err, errno, "send netfilter batch");
 
-	acked = xcalloc(b->n_reqs, sizeof(bool));
-	st.acked = acked;
-	while (st.n_acked < b->n_reqs) {
+	while (!st.done) {
 		ssize_t len = recv(nft_fd(n), n->rbuf, RECV_BUF, MSG_DONTWAIT);
 
 		if (len < 0) {
@@ -757,8 +883,10 @@ int nft_batch_commit(struct nft *n, struct nft_batch *b, struct cni_error **err)
 				st.lost = true;
 				continue;
 			}
-			if (errno != EAGAIN)
-				return cni_error_errno(err, errno, "read netfilter acknowledgments");
+			if (errno != EAGAIN) {
+				cni_error_errno(&local, errno, "read netfilter acknowledgments");
+				break;
+			}
 			/*
 			 * Nothing queued.  After a failure the kernel may stop
 			 * acknowledging (e.g. ENOMEM ends the batch early), and
@@ -778,16 +906,24 @@ int nft_batch_commit(struct nft *n, struct nft_batch *b, struct cni_error **err)
 				continue;
 			if (nlh->nlmsg_seq < n->seq - (uint32_t)b->n_reqs - 2 || nlh->nlmsg_seq >= n->seq)
 				continue; /* stale, from an earlier exchange */
-			record_ack(&st, nlh, err);
+			record_ack(&st, nlh, &local);
 		}
 	}
-	if (st.n_failed)
-		return -1;
+	if (st.n_failed || local)
+		return cni_error_move(err, &local);
 	n->committed = true; /* every commit queues deferred destruction, see nft_close */
-	if (st.n_acked < b->n_reqs)
-		return cni_error_errno(err, st.lost ? ENOBUFS : ETIMEDOUT,
-				       "netfilter batch: %zu of %zu acknowledgments missing, outcome unknown",
-				       b->n_reqs - st.n_acked, b->n_reqs);
+	if (!st.done) {
+		/*
+		 * A batch that commits sends one acknowledgment, into a buffer
+		 * with room for hundreds: losing it means error reports
+		 * overflowed, and any error aborts the whole batch.
+		 */
+		if (st.lost)
+			return cni_error_errno(err, ENOBUFS,
+					       "netfilter batch failed; its error reports were lost");
+		return cni_error_errno(err, ETIMEDOUT,
+				       "netfilter batch: no acknowledgment, outcome unknown");
+	}
 	return 0;
 }
 
@@ -997,22 +1133,6 @@ void nft_elem_list_free(struct nft_elem_list *l)
 	free(l->v);
 	l->v = NULL;
 	l->n = 0;
-}
-
-bool nft_shared_subnet_unused(const struct nft_elem_info *s, const struct nft_elem_list *addrs,
-			      uint32_t alen, bool (*gone)(const struct nft_elem_info *e, void *arg),
-			      void *arg)
-{
-	if (s->comment || s->key_len != 2 * alen || s->key_end_len != 2 * alen)
-		return false;
-	for (size_t j = 0; j < addrs->n; j++) {
-		const struct nft_elem_info *a = &addrs->v[j];
-
-		if (a->key_len == alen && !gone(a, arg) && memcmp(s->key, a->key, alen) <= 0 &&
-		    memcmp(a->key, s->key_end, alen) <= 0)
-			return false;
-	}
-	return true;
 }
 
 void nft_elem_from_info(struct nft_elem *ret, const struct nft_elem_info *e)
@@ -1415,4 +1535,354 @@ bool nft_tag_in_network(const char *tag, const char *network)
 	net_part(network, net);
 	len = strlen(net);
 	return strncmp(tag, net, len) == 0 && tag[len] == ':';
+}
+
+/* ---- generation ---------------------------------------------------------- */
+
+static int collect_genid(const struct nlmsghdr *nlh, void *arg)
+{
+	struct nftnl_gen *g = nftnl_gen_alloc();
+	int r = -1;
+
+	if (!g)
+		abort();
+	if (nftnl_gen_nlmsg_parse(nlh, g) == 0 && nftnl_gen_is_set(g, NFTNL_GEN_ID)) {
+		*(uint32_t *)arg = nftnl_gen_get_u32(g, NFTNL_GEN_ID);
+		r = 0;
+	}
+	nftnl_gen_free(g);
+	return r;
+}
+
+int nft_genid(struct nft *n, uint32_t *ret, struct cni_error **err)
+{
+	struct talk t = { 0 };
+	char buf[NLMSG_HDRLEN + 64];
+	struct nlmsghdr *nlh;
+	uint32_t id = 0;
+	int r;
+
+	memset(buf, 0, sizeof(buf));
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETGEN, AF_UNSPEC, NLM_F_ACK, ++n->seq);
+	r = talk(n, nlh, collect_genid, &id, &t, err);
+	if (r == 0 && t.errnum)
+		r = kernel_error(err, &t, "get the nftables generation");
+	talk_done(&t);
+	if (r < 0)
+		return -1;
+	*ret = id;
+	return 0;
+}
+
+struct set_shape {
+	uint32_t klen, dlen;
+	bool found;
+};
+
+static int collect_set_shape(const struct nlmsghdr *nlh, void *arg)
+{
+	struct set_shape *sh = arg;
+	struct nftnl_set *s = nftnl_set_alloc();
+
+	if (!s)
+		abort();
+	if (nftnl_set_nlmsg_parse(nlh, s) < 0) {
+		nftnl_set_free(s);
+		return -1;
+	}
+	sh->klen = nftnl_set_get_u32(s, NFTNL_SET_KEY_LEN);
+	sh->dlen = nftnl_set_is_set(s, NFTNL_SET_DATA_LEN) ? nftnl_set_get_u32(s, NFTNL_SET_DATA_LEN)
+							    : 0;
+	sh->found = true;
+	nftnl_set_free(s);
+	return 0;
+}
+
+static int get_set_shape(struct nft *n, uint8_t family, const char *table, const char *name,
+			 struct set_shape *ret, struct cni_error **err)
+{
+	struct nftnl_set *s = nftnl_set_alloc();
+	struct talk t = { 0 };
+	char buf[OBJ_ROOM];
+	struct nlmsghdr *nlh;
+	int r;
+
+	if (!s)
+		abort();
+	memset(buf, 0, sizeof(buf));
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, table);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, name);
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSET, family, NLM_F_ACK, ++n->seq);
+	nftnl_set_nlmsg_build_payload(nlh, s);
+	nftnl_set_free(s);
+	r = talk(n, nlh, collect_set_shape, ret, &t, err);
+	if (r == 0 && t.errnum && !absent(t.errnum))
+		r = kernel_error(err, &t, "get set %s %s %s", family_str(family), table, name);
+	talk_done(&t);
+	return r;
+}
+
+int nft_batch_upgrade_set(struct nft *n, const struct nft_batch *b, const struct cni_error *failed,
+			  struct cni_error **err)
+{
+	const struct nlmsghdr *old = NULL;
+	const char *what = NULL;
+	struct cni_error *local = NULL;
+	struct nft_elem_list l = { 0 };
+	struct nftnl_set *s;
+	char *table = NULL, *name = NULL;
+	uint8_t family;
+	int r;
+
+	if (!failed || failed->errnum != EEXIST || !failed->msg)
+		return 0;
+	for (size_t i = 0; i < b->n_reqs && !old; i++) {
+		size_t len = strlen(b->reqs[i].what);
+		const struct nlmsghdr *h = (const void *)(b->buf + b->reqs[i].off);
+
+		if (h->nlmsg_type == (NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_NEWSET) &&
+		    strncmp(failed->msg, b->reqs[i].what, len) == 0 && failed->msg[len] == ':') {
+			old = h;
+			what = b->reqs[i].what;
+		}
+	}
+	if (!old)
+		return 0;
+	s = nftnl_set_alloc();
+	if (!s)
+		abort();
+	if (nftnl_set_nlmsg_parse(old, s) < 0) {
+		nftnl_set_free(s);
+		return 0;
+	}
+	family = ((const struct nfgenmsg *)NLMSG_DATA(old))->nfgen_family;
+	table = xstrdup(nftnl_set_get_str(s, NFTNL_SET_TABLE));
+	name = xstrdup(nftnl_set_get_str(s, NFTNL_SET_NAME));
+	{
+		/* Only a set of ours: same key and data sizes, another type or flags. */
+		struct set_shape have = { 0 };
+		struct set_shape want = {
+			.klen = nftnl_set_get_u32(s, NFTNL_SET_KEY_LEN),
+			.dlen = nftnl_set_is_set(s, NFTNL_SET_DATA_LEN) ?
+					nftnl_set_get_u32(s, NFTNL_SET_DATA_LEN) : 0,
+			.found = true,
+		};
+
+		nftnl_set_free(s);
+		r = get_set_shape(n, family, table, name, &have, err);
+		if (r < 0 || !have.found || have.klen != want.klen || have.dlen != want.dlen) {
+			free(table);
+			free(name);
+			return r < 0 ? -1 : 0;
+		}
+	}
+	r = nft_list_elems(n, family, table, name, &l, &local);
+	if (r == 0) {
+		cleanup_nft_batch struct nft_batch *nb = nft_batch_new();
+		cleanup_free struct nft_elem *v = xcalloc(l.n ? l.n : 1, sizeof(*v));
+		size_t room = NLMSG_ALIGN(old->nlmsg_len);
+		char *dst;
+
+		nft_batch_del_set(nb, family, table, name);
+		/* The new definition exactly as b has it. */
+		dst = batch_reserve(nb, room);
+		memcpy(dst, old, old->nlmsg_len);
+		batch_push(nb, (struct nlmsghdr *)dst, room,
+			   xasprintf("replace set %s %s %s", family_str(family), table, name));
+		for (size_t i = 0; i < l.n; i++)
+			nft_elem_from_info(&v[i], &l.v[i]);
+		if (l.n)
+			nft_batch_add_elems(nb, family, table, name, v, l.n, false);
+		r = nft_batch_commit(n, nb, &local);
+	}
+	nft_elem_list_free(&l);
+	free(table);
+	free(name);
+	if (r < 0 && local && local->errnum == EBUSY) {
+		/*
+		 * Rules refer to it, so it cannot be replaced: its key and data
+		 * are what ours would be (only flags differ), keep it as it is
+		 * and leave our "add set" out of this socket's batches.
+		 */
+		cni_error_freep(&local);
+		*(char **)xappend(&n->keep, &n->n_keep, sizeof(char *)) = xstrdup(what);
+		return 1;
+	}
+	if (r < 0)
+		return cni_error_move(err, &local);
+	return 1;
+}
+
+/* ---- probes for teardown --------------------------------------------------- */
+
+static int first_elem(const struct nlmsghdr *nlh, void *arg)
+{
+	struct nft_elem_list l = { 0 };
+	int r = collect_elems(nlh, &l);
+
+	if (r == 0 && l.n)
+		*(bool *)arg = true;
+	nft_elem_list_free(&l);
+	return r;
+}
+
+/* One probe on p: 1 empty (or missing), 0 not, -1 error.  After 0 a dump is left unread. */
+static int probe_set(struct nft *p, uint8_t family, const char *table, const char *set,
+		     struct cni_error **err)
+{
+	struct nftnl_set *s;
+	char buf[OBJ_ROOM];
+	struct nlmsghdr *nlh;
+	bool any = false, done = false;
+	int r = 0;
+
+	s = nftnl_set_alloc();
+	if (!s)
+		abort();
+	memset(buf, 0, sizeof(buf));
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, table);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, set);
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, family, NLM_F_DUMP, ++p->seq);
+	nftnl_set_elems_nlmsg_build_payload(nlh, s);
+	nftnl_set_free(s);
+	if (mnl_socket_sendto(p->sock, nlh, nlh->nlmsg_len) < 0)
+		return cni_error_errno(err, errno, "probe set %s %s %s", family_str(family), table,
+				       set);
+	for (int i = 0; r == 0 && !done && !any && i < 64; i++) {
+		struct pollfd pf = { .fd = nft_fd(p), .events = POLLIN };
+		ssize_t len;
+
+		if (poll(&pf, 1, ACK_TIMEOUT_MS) <= 0) {
+			r = cni_error_errno(err, ETIMEDOUT, "probe set %s %s %s", family_str(family),
+					    table, set);
+			break;
+		}
+		len = recv(nft_fd(p), p->rbuf, RECV_BUF, 0);
+		if (len < 0) {
+			if (errno == EINTR)
+				continue;
+			r = cni_error_errno(err, errno, "probe set %s %s %s", family_str(family), table,
+					    set);
+			break;
+		}
+		for (const struct nlmsghdr *h = (const void *)p->rbuf; NLMSG_OK(h, (size_t)len);
+		     h = NLMSG_NEXT(h, len)) {
+			if (h->nlmsg_seq != p->seq)
+				continue;
+			if (h->nlmsg_type == NLMSG_DONE) {
+				done = true;
+			} else if (h->nlmsg_type == NLMSG_ERROR) {
+				const struct nlmsgerr *e = NLMSG_DATA(h);
+
+				done = true;
+				/* A missing table or set is empty. */
+				if (e->error && -e->error != ENOENT)
+					r = cni_error_errno(err, -e->error, "probe set %s %s %s",
+							    family_str(family), table, set);
+			} else if (h->nlmsg_type >= NLMSG_MIN_TYPE && first_elem(h, &any) < 0) {
+				r = cni_error_errno(err, EBADMSG, "probe set %s %s %s",
+						    family_str(family), table, set);
+			}
+			if (done || any || r < 0)
+				break;
+		}
+	}
+	if (r < 0)
+		return -1;
+	if (!done && !any)
+		return cni_error_errno(err, EAGAIN, "probe set %s %s %s: no end", family_str(family),
+				       table, set);
+	return any ? 0 : 1;
+}
+
+int nft_sets_are_empty(uint8_t family, const char *table, const char *const *sets,
+		       struct cni_error **err)
+{
+	struct nft *p = NULL;
+	int r = 1;
+
+	/*
+	 * A socket of its own: a dump stops at its first element and the
+	 * socket is closed with the rest unread, so a probe costs the same
+	 * with one element or a million.  A set found empty ended its dump,
+	 * so the next probe can use the same socket.
+	 */
+	if (nft_open(&p, err) < 0)
+		return -1;
+	for (size_t i = 0; sets[i] && r == 1; i++)
+		r = probe_set(p, family, table, sets[i], err);
+	/*
+	 * Its release would wait for the destruction our own DEL just queued
+	 * (see nft_close in nft.h: 35 ms measured on a busy machine): hand it
+	 * to the detached closer as a socket that committed.
+	 */
+	p->committed = true;
+	nft_close(p);
+	return r;
+}
+
+int nft_set_is_empty(uint8_t family, const char *table, const char *set, struct cni_error **err)
+{
+	const char *const sets[] = { set, NULL };
+
+	return nft_sets_are_empty(family, table, sets, err);
+}
+
+static int collect_chain_handle(const struct nlmsghdr *nlh, void *arg)
+{
+	struct nftnl_chain *c = nftnl_chain_alloc();
+	int r = -1;
+
+	if (!c)
+		abort();
+	if (nftnl_chain_nlmsg_parse(nlh, c) == 0 && nftnl_chain_is_set(c, NFTNL_CHAIN_HANDLE)) {
+		*(uint64_t *)arg = nftnl_chain_get_u64(c, NFTNL_CHAIN_HANDLE);
+		r = 0;
+	}
+	nftnl_chain_free(c);
+	return r;
+}
+
+int nft_chain_handle(struct nft *n, uint8_t family, const char *table, const char *chain,
+		     uint64_t *ret, struct cni_error **err)
+{
+	struct nftnl_chain *c = chain_new(table, chain);
+	struct talk t = { 0 };
+	char buf[OBJ_ROOM];
+	struct nlmsghdr *nlh;
+	uint64_t h = 0;
+	int r;
+
+	memset(buf, 0, sizeof(buf));
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETCHAIN, family, NLM_F_ACK, ++n->seq);
+	nftnl_chain_nlmsg_build_payload(nlh, c);
+	nftnl_chain_free(c);
+	r = talk(n, nlh, collect_chain_handle, &h, &t, err);
+	if (r == 0 && t.errnum && !absent(t.errnum))
+		r = kernel_error(err, &t, "get chain %s %s %s", family_str(family), table, chain);
+	else if (r == 0)
+		r = t.errnum || !h ? 0 : 1;
+	talk_done(&t);
+	if (r == 1)
+		*ret = h;
+	return r;
+}
+
+void nft_batch_require_chain(struct nft_batch *b, uint8_t family, const char *table,
+			     uint64_t handle)
+{
+	struct nftnl_chain *c = nftnl_chain_alloc();
+	struct nlmsghdr *nlh;
+
+	if (!c)
+		abort();
+	/* By handle and without a name: an update that changes nothing, or ENOENT. */
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, table);
+	nftnl_chain_set_u64(c, NFTNL_CHAIN_HANDLE, handle);
+	nlh = batch_hdr(b, OBJ_ROOM, NFT_MSG_NEWCHAIN, family, 0);
+	nftnl_chain_nlmsg_build_payload(nlh, c);
+	nftnl_chain_free(c);
+	batch_push(b, nlh, OBJ_ROOM,
+		   xasprintf("require chain %llu of %s %s", (unsigned long long)handle,
+			     family_str(family), table));
 }

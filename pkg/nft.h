@@ -75,15 +75,40 @@ void nft_batch_free(struct nft_batch *b);
 void nft_batch_freep(struct nft_batch **b);
 #define cleanup_nft_batch __attribute__((cleanup(nft_batch_freep)))
 
+/*
+ * After nft_batch_commit(b) failed with EEXIST on one of its "add set"
+ * requests (failed is that error): the set exists with another definition,
+ * made by an older cnic (e.g. the owner sets' former key type, or flags nft
+ * would not set).  Replace it by b's definition in one transaction, keeping
+ * its elements; when rules refer to it (EBUSY), keep it instead and leave
+ * that "add set" out of n's later commits.  1 when handled (commit again),
+ * 0 when failed is not such an error, -1 with *err on errors.
+ */
+int nft_batch_upgrade_set(struct nft *n, const struct nft_batch *b, const struct cni_error *failed,
+			  struct cni_error **err);
+
 /* Number of requests queued (begin/end markers not counted). */
 size_t nft_batch_len(const struct nft_batch *b);
 
 /*
- * Send b as one transaction and digest every acknowledgment.  An empty
- * batch succeeds without talking to the kernel.  The batch may be committed
+ * Send b as one transaction and digest its acknowledgments (of any size:
+ * only the last request asks for one; failures are always reported).  An
+ * empty batch succeeds without talking to the kernel.  The batch may be committed
  * again (e.g. after fixing a conflict it is usually rebuilt instead).
  */
 int nft_batch_commit(struct nft *n, struct nft_batch *b, struct cni_error **err);
+
+/*
+ * Optimistic concurrency for decisions taken on what was read: the batch
+ * commits only if the ruleset is still at generation genid (nft_genid(),
+ * read before reading what the decision rests on); otherwise the whole
+ * batch fails with errnum ERESTART and the caller reads again.  Used by
+ * teardowns (nothing may have been added since the sets were seen empty)
+ * and firewall's rule write (its jumps depend on what was read); never on
+ * the common path, which only adds elements.
+ */
+void nft_batch_guard(struct nft_batch *b, uint32_t genid);
+int nft_genid(struct nft *n, uint32_t *ret, struct cni_error **err);
 
 void nft_batch_add_table(struct nft_batch *b, uint8_t family, const char *table);
 void nft_batch_del_table(struct nft_batch *b, uint8_t family, const char *table);
@@ -122,6 +147,14 @@ enum nft_dtype {
 	NFT_DT_MARK = 19,
 	NFT_DT_IFNAME = 41,
 };
+
+/*
+ * The key type of the owner sets (16-byte hashes, nft_owner_key()).  Not
+ * "integer": `nft list ruleset` prints an integer key of that size as
+ * "type 0", which `nft -f` refuses, so a saved ruleset would not load.  An
+ * IPv6 address is 16 bytes and lists and loads back unchanged.
+ */
+#define NFT_DT_OWNER NFT_DT_IPV6
 
 /* Most fields of a concatenation; each takes a 4-byte-aligned slot. */
 #define NFT_CONCAT_MAX 8
@@ -235,16 +268,6 @@ void nft_elem_info_free(struct nft_elem_info *e);
 void nft_elem_from_info(struct nft_elem *ret, const struct nft_elem_info *e);
 
 /*
- * GC of the shared, untagged "subnet . subnet" interval elements that ipMasq
- * and portmap keep per subnet: true when s is such an element (addresses of
- * alen bytes) and no element of addrs lies in it, leaving out those gone()
- * says this GC removes.  Then s may be deleted.
- */
-bool nft_shared_subnet_unused(const struct nft_elem_info *s, const struct nft_elem_list *addrs,
-			      uint32_t alen, bool (*gone)(const struct nft_elem_info *e, void *arg),
-			      void *arg);
-
-/*
  * Every element of a set with its comment.  A missing table or set gives
  * an empty list.  The dump is retried when interrupted.
  */
@@ -280,6 +303,31 @@ void nft_rule_infos_free(struct nft_rule_info *v, size_t n);
 int nft_find_rules(struct nft *n, uint8_t family, const char *table, const char *chain,
 		   const char *comment, uint64_t **ret_handles, size_t *ret_n,
 		   struct cni_error **err);
+
+/* ---- teardown ------------------------------------------------------------ */
+
+/*
+ * 1 when set holds no element (or it or its table is missing), 0 when it
+ * holds some: costs the same whatever the number of elements (a socket of
+ * its own, closed after the first one).
+ */
+int nft_set_is_empty(uint8_t family, const char *table, const char *set, struct cni_error **err);
+/* The same for every set of sets (NULL-ended): 1 when all are empty or missing. */
+int nft_sets_are_empty(uint8_t family, const char *table, const char *const *sets,
+		       struct cni_error **err);
+
+/* 1 and the chain's handle in *ret when it exists, 0 when not. */
+int nft_chain_handle(struct nft *n, uint8_t family, const char *table, const char *chain,
+		     uint64_t *ret, struct cni_error **err);
+
+/*
+ * Fail the batch (ENOENT) unless the chain with this handle (nft_chain_handle())
+ * still exists: an ADD that found its rules in place and writes only
+ * elements must not land in a table a concurrent last DEL removed and
+ * another ADD recreated without them.  An update that changes nothing.
+ */
+void nft_batch_require_chain(struct nft_batch *b, uint8_t family, const char *table,
+			     uint64_t handle);
 
 /* ---- owner tags --------------------------------------------------------- */
 

@@ -516,10 +516,10 @@ static int cmd_gc(const struct cni_cmd *cmd, struct cni_error **err)
 	if (c.l3 && ipam_gc(cmd, err) < 0)
 		r = -1;
 	if (c.l3 && c.ip_masq &&
-	    ipmasq_gc(nc->name, nc->valid_attachments, nc->n_valid_attachments, err) < 0)
+	    ipmasq_gc(nc, err) < 0)
 		r = -1;
 	if (c.mac_spoof_chk &&
-	    spoofchk_gc(nc->name, nc->valid_attachments, nc->n_valid_attachments, err) < 0)
+	    spoofchk_gc(nc, err) < 0)
 		r = -1;
 	return r;
 }

@@ -104,8 +104,7 @@ int spoofchk_del(const char *network, const char *container_id, const char *ifna
 /* CHECK: the attachment's elements are there, for host_veth and mac. */
 int spoofchk_check(const char *network, const char *container_id, const char *ifname,
 		   const char *host_veth, const char *mac, struct cni_error **err);
-/* GC: remove network's elements whose attachment is not in valid. */
-int spoofchk_gc(const char *network, const struct cni_attachment *valid, size_t n_valid,
-		struct cni_error **err);
+/* GC: remove the network's elements whose attachment is not valid; none without a list. */
+int spoofchk_gc(const struct cni_netconf *nc, struct cni_error **err);
 
 #endif

@@ -26,6 +26,7 @@
 
 #include "../../pkg/cleanup.h"
 #include "../../pkg/nft.h"
+#include "../../pkg/nft_owned.h"
 #include "bridge.h"
 
 #define SC_TABLE "cnic_macspoofchk"
@@ -101,112 +102,128 @@ static void add_skeleton(struct nft_batch *b)
 	nft_batch_add_rule(b, r);
 }
 
+struct add_ctx {
+	const char *tag;
+	const struct sc_keys *k;
+};
+
+/* The skeleton (rule rewritten in the same transaction) and the two elements. */
+static ssize_t plan_add(struct nft *n, struct nft_batch *b, int attempt, void *arg,
+			struct cni_error **err)
+{
+	const struct add_ctx *c = arg;
+
+	(void)n;
+	(void)attempt;
+	(void)err;
+	add_skeleton(b);
+	nft_batch_add_elems(b, SC_FAMILY, SC_TABLE, SC_PORTS,
+			    &(struct nft_elem){ .key = c->k->port, .key_len = PORT_LEN,
+						.comment = c->tag },
+			    1, false);
+	nft_batch_add_elems(b, SC_FAMILY, SC_TABLE, SC_ALLOWED,
+			    &(struct nft_elem){ .key = c->k->allowed, .key_len = ALLOWED_LEN,
+						.comment = c->tag },
+			    1, false);
+	return (ssize_t)nft_batch_len(b);
+}
+
 int spoofchk_add(const char *network, const char *container_id, const char *ifname,
 		 const char *host_veth, const char *mac, struct cni_error **err)
 {
 	cleanup_free char *tag = nft_owner_tag(network, container_id, ifname);
-	cleanup_nft_batch struct nft_batch *b = NULL;
 	cleanup_nft struct nft *n = NULL;
 	struct sc_keys k;
+	struct add_ctx c = { tag, &k };
 
 	if (make_keys(host_veth, mac, &k, err) < 0)
 		return -1;
-	b = nft_batch_new();
-	add_skeleton(b);
-	nft_batch_add_elems(b, SC_FAMILY, SC_TABLE, SC_PORTS,
-			    &(struct nft_elem){ .key = k.port, .key_len = PORT_LEN, .comment = tag }, 1,
-			    false);
-	nft_batch_add_elems(b, SC_FAMILY, SC_TABLE, SC_ALLOWED,
-			    &(struct nft_elem){ .key = k.allowed, .key_len = ALLOWED_LEN,
-						.comment = tag },
-			    1, false);
-	if (nft_open(&n, err) < 0 || nft_batch_commit(n, b, err) < 0)
+	/* Through nft_apply(): it converts sets an older cnic declared otherwise. */
+	if (nft_open(&n, err) < 0 || nft_apply(n, plan_add, &c, err) < 0)
 		return cni_error_wrap(err, "macspoofchk for \"%s\"", host_veth);
 	return 0;
 }
 
-/* Queue the deletion of every element of set whose tag passes keep() == false. */
-static int del_matching(struct nft *n, struct nft_batch *b, const char *set,
-			bool (*doomed)(const char *tag, const void *arg), const void *arg,
+static const char *const sc_set_names[] = { SC_PORTS, SC_ALLOWED };
+static const struct nft_sets sc_sets = { SC_FAMILY, SC_TABLE, sc_set_names, 2 };
+
+struct del_ctx {
+	nft_pick_fn pick;
+	const void *arg;
+};
+
+static ssize_t plan_del(struct nft *n, struct nft_batch *b, int attempt, void *arg,
 			struct cni_error **err)
 {
-	struct nft_elem_list l = { 0 };
+	const struct del_ctx *c = arg;
+	struct nft_elem_list l[2];
+	size_t found;
 
-	if (nft_list_elems(n, SC_FAMILY, SC_TABLE, set, &l, err) < 0)
+	(void)attempt;
+	if (nft_sets_read(n, &sc_sets, 3, l, err) < 0)
 		return -1;
-	for (size_t i = 0; i < l.n; i++) {
-		struct nft_elem e;
+	found = nft_sets_queue_del(b, &sc_sets, l, c->pick, (void *)c->arg);
+	nft_lists_free(l, 2);
+	return (ssize_t)found;
+}
 
-		if (!l.v[i].comment || !doomed(l.v[i].comment, arg))
-			continue;
-		nft_elem_from_info(&e, &l.v[i]);
-		nft_batch_del_elems(b, SC_FAMILY, SC_TABLE, set, &e, 1);
-	}
-	nft_elem_list_free(&l);
+/* Delete the picked elements; err may be NULL (rollback paths). */
+static int del_where(nft_pick_fn pick, const void *arg, struct cni_error **err)
+{
+	cleanup_nft struct nft *n = NULL;
+	struct cni_error *local = NULL;
+	struct del_ctx c = { pick, arg };
+
+	if (nft_open(&n, &local) < 0 || nft_apply(n, plan_del, &c, &local) < 0)
+		return cni_error_move(err, &local);
+	/* The table goes with the last attachment. */
+	if (nft_drop_table_if_unused(n, SC_FAMILY, SC_TABLE,
+				     (const char *const[]){ SC_PORTS, SC_ALLOWED, NULL },
+				     "cnic bridge macspoofchk", &local) < 0)
+		nft_teardown_log("macspoofchk", &local);
 	return 0;
 }
 
-static int del_where(bool (*doomed)(const char *tag, const void *arg), const void *arg,
-		     struct cni_error **err)
+static bool is_tag(size_t set, const struct nft_elem_info *e, void *arg)
 {
-	cleanup_nft_batch struct nft_batch *b = nft_batch_new();
-	cleanup_nft struct nft *n = NULL;
-	int r;
-
-	if (nft_open(&n, err) < 0)
-		return -1;
-	r = nft_exists(n, SC_FAMILY, SC_TABLE, NULL, err);
-	if (r <= 0)
-		return r;
-	if (del_matching(n, b, SC_PORTS, doomed, arg, err) < 0 ||
-	    del_matching(n, b, SC_ALLOWED, doomed, arg, err) < 0)
-		return -1;
-	return nft_batch_commit(n, b, err);
-}
-
-static bool is_tag(const char *tag, const void *arg)
-{
-	return strcmp(tag, arg) == 0;
+	(void)set;
+	return e->comment && strcmp(e->comment, arg) == 0;
 }
 
 int spoofchk_del(const char *network, const char *container_id, const char *ifname,
 		 struct cni_error **err)
 {
 	cleanup_free char *tag = nft_owner_tag(network, container_id, ifname);
+	struct cni_error *local = NULL;
 
-	if (del_where(is_tag, tag, err) < 0)
-		return cni_error_wrap(err, "remove macspoofchk of %s", tag);
+	if (del_where(is_tag, tag, &local) < 0) {
+		cni_error_wrap(&local, "remove macspoofchk of %s", tag);
+		return cni_error_move(err, &local);
+	}
 	return 0;
 }
 
-struct gc_arg {
-	const char *network;
-	struct strv keep; /* tags of the valid attachments */
-};
-
-static bool is_orphan(const char *tag, const void *arg)
+static bool is_orphan(size_t set, const struct nft_elem_info *e, void *arg)
 {
-	const struct gc_arg *g = arg;
-
-	return nft_tag_in_network(tag, g->network) && !strv_contains(&g->keep, tag);
+	(void)set;
+	return e->comment && nft_live_stale(arg, e->comment, strlen(e->comment));
 }
 
-int spoofchk_gc(const char *network, const struct cni_attachment *valid, size_t n_valid,
-		struct cni_error **err)
+int spoofchk_gc(const struct cni_netconf *nc, struct cni_error **err)
 {
-	struct gc_arg g = { .network = network };
-	int r;
+	struct cni_error *local = NULL;
+	struct nft_live live;
+	int r = 0;
 
-	for (size_t i = 0; i < n_valid; i++) {
-		cleanup_free char *t =
-			nft_owner_tag(network, valid[i].container_id, valid[i].ifname);
-
-		strv_push(&g.keep, t);
+	nft_live_init(&live, nc);
+	/* No list: nothing is known stale (a live container could then spoof MACs). */
+	if (live.known)
+		r = del_where(is_orphan, &live, &local);
+	nft_live_free(&live);
+	if (r < 0) {
+		cni_error_wrap(&local, "macspoofchk garbage collection");
+		return cni_error_move(err, &local);
 	}
-	r = del_where(is_orphan, &g, err);
-	strv_free(&g.keep);
-	if (r < 0)
-		return cni_error_wrap(err, "macspoofchk garbage collection");
 	return 0;
 }
 

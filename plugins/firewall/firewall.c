@@ -45,6 +45,7 @@
 
 #include "../../pkg/cleanup.h"
 #include "../../pkg/nft.h"
+#include "../../pkg/nft_owned.h"
 #include "../../pkg/skel.h"
 #include "../../pkg/types.h"
 
@@ -55,7 +56,6 @@
 #define RULE_COMMENT "cnic firewall v1"
 #define ADMIN_PREFIX "cnic firewall v1 admin "
 #define N_FIXED_RULES 8
-#define TRIES 3
 /*
  * ct state bits, NF_CT_STATE_BIT(IP_CT_ESTABLISHED / IP_CT_RELATED):
  * <linux/netfilter/nf_conntrack_common.h> clashes with <netinet/in.h>.
@@ -171,7 +171,7 @@ static const struct nft_set_def sets[S_COUNT] = {
 	[S_ISOL6] = { .name = "isol6", .n_fields = 2, .key_types = { NFT_DT_IFNAME, NFT_DT_IPV6 },
 		      .key_lens = { IFNAMSIZ, 16 },
 		      .comment = "bridge . address with ingressPolicy isolated" },
-	[S_OWNERS] = { .name = "owners", .n_fields = 1, .key_types = { NFT_DT_INTEGER },
+	[S_OWNERS] = { .name = "owners", .n_fields = 1, .key_types = { NFT_DT_OWNER },
 		       .key_lens = { NFT_OWNER_KEY_LEN },
 		       .comment = "one element per attachment with elements here" },
 };
@@ -288,24 +288,56 @@ static int skeleton(struct nft *n, struct nft_batch *b, const char *admin, struc
 		.hook = NF_INET_FORWARD,
 		.priority = NFT_PRIO_FILTER,
 	};
-	struct nft_rule_info *rules = NULL;
 	size_t n_all = 0, n_fixed = 0;
 	struct strv admins = { 0 };
-	bool have_ours = false;
+	bool have_ours = false, guard = false;
+	uint32_t gen = 0;
+	uint64_t h = 0;
+	int have_h = 0;
 
-	if (nft_list_rules(n, FAM, TABLE, CHAIN, &rules, &n_all, err) < 0)
-		return -1;
-	for (size_t i = 0; i < n_all; i++) {
-		const char *c = rules[i].comment;
+	/*
+	 * Writing the rules rests on having read that they are missing or
+	 * different: overlapping first ADDs would each append them.  Such a
+	 * batch is guarded by the generation read before a second look (see
+	 * nft_batch_guard()), so only one of them commits; the others reread.
+	 */
+	for (;;) {
+		struct nft_rule_info *rules = NULL;
 
-		if (c && strcmp(c, RULE_COMMENT) == 0) {
-			n_fixed++;
-		} else if (is_admin_comment(c) && !strv_contains(&admins, c + strlen(ADMIN_PREFIX))) {
-			strv_push(&admins, c + strlen(ADMIN_PREFIX));
-			have_ours |= admin && strcmp(c + strlen(ADMIN_PREFIX), admin) == 0;
+		/* Read before the rules: see the use of h below. */
+		if (b && !guard && (have_h = nft_chain_handle(n, FAM, TABLE, CHAIN, &h, err)) < 0) {
+			strv_free(&admins);
+			return -1;
 		}
+		if (nft_list_rules(n, FAM, TABLE, CHAIN, &rules, &n_all, err) < 0) {
+			strv_free(&admins);
+			return -1;
+		}
+		n_fixed = 0;
+		have_ours = false;
+		strv_free(&admins);
+		for (size_t i = 0; i < n_all; i++) {
+			const char *c = rules[i].comment;
+
+			if (c && strcmp(c, RULE_COMMENT) == 0) {
+				n_fixed++;
+			} else if (is_admin_comment(c) &&
+				   !strv_contains(&admins, c + strlen(ADMIN_PREFIX))) {
+				strv_push(&admins, c + strlen(ADMIN_PREFIX));
+				have_ours |= admin && strcmp(c + strlen(ADMIN_PREFIX), admin) == 0;
+			}
+		}
+		nft_rule_infos_free(rules, n_all);
+		if (!b || guard ||
+		    (have_h == 1 && have_ours && n_fixed == N_FIXED_RULES &&
+		     n_all == N_FIXED_RULES + admins.n))
+			break;
+		if (nft_genid(n, &gen, err) < 0) {
+			strv_free(&admins);
+			return -1;
+		}
+		guard = true;
 	}
-	nft_rule_infos_free(rules, n_all);
 	if (!b) {
 		bool complete = n_fixed == N_FIXED_RULES && n_all == N_FIXED_RULES + admins.n;
 
@@ -317,10 +349,17 @@ static int skeleton(struct nft *n, struct nft_batch *b, const char *admin, struc
 		nft_batch_add_set(b, FAM, TABLE, &sets[i]);
 	nft_batch_add_chain(b, FAM, TABLE, CHAIN, &fwd);
 	nft_batch_add_chain(b, FAM, TABLE, admin, NULL);
-	if (have_ours && n_fixed == N_FIXED_RULES && n_all == N_FIXED_RULES + admins.n) {
+	if (!guard) {
+		/*
+		 * Rules in place: the batch requires the chain they were read in
+		 * (by the handle read before them), so that it fails should a
+		 * last DEL tear the table down meanwhile.
+		 */
 		strv_free(&admins);
+		nft_batch_require_chain(b, FAM, TABLE, h);
 		return 0;
 	}
+	nft_batch_guard(b, gen);
 	if (!have_ours)
 		strv_push(&admins, admin);
 	if (n_all)
@@ -410,68 +449,73 @@ static int attachment_keys(const struct fw_conf *c, const struct cni_result *r, 
 
 /* ---- reading and deleting by tag ----------------------------------------- */
 
+static const char *set_names[S_COUNT];
+
+static const struct nft_sets *table_sets(void)
+{
+	static struct nft_sets ts = { FAM, TABLE, set_names, S_COUNT };
+
+	for (int i = 0; i < S_COUNT; i++)
+		set_names[i] = sets[i].name;
+	return &ts;
+}
+
 struct all_elems {
 	struct nft_elem_list l[S_COUNT];
 };
 
 static void all_elems_free(struct all_elems *a)
 {
-	for (int i = 0; i < S_COUNT; i++)
-		nft_elem_list_free(&a->l[i]);
+	nft_lists_free(a->l, S_COUNT);
 }
 
 static int read_all(struct nft *n, struct all_elems *ret, struct cni_error **err)
 {
-	struct all_elems a = { 0 };
-
-	for (int i = 0; i < S_COUNT; i++) {
-		if (nft_list_elems(n, FAM, TABLE, sets[i].name, &a.l[i], err) < 0) {
-			all_elems_free(&a);
-			return -1;
-		}
-	}
-	*ret = a;
-	return 0;
+	return nft_sets_read(n, table_sets(), ~0ul, ret->l, err);
 }
 
 typedef bool (*pick_fn)(const struct nft_elem_info *e, int set, void *arg);
 
-static size_t del_matching(struct nft_batch *b, const struct all_elems *a, pick_fn pick, void *arg)
+struct pick_adapter {
+	pick_fn pick;
+	void *arg;
+};
+
+static bool adapt_pick(size_t i, const struct nft_elem_info *e, void *arg)
 {
-	size_t total = 0;
+	const struct pick_adapter *p = arg;
 
-	for (int i = 0; i < S_COUNT; i++) {
-		cleanup_free struct nft_elem *v = NULL;
-		size_t n = 0;
-
-		for (size_t j = 0; j < a->l[i].n; j++)
-			if (pick(&a->l[i].v[j], i, arg))
-				nft_elem_from_info(xappend(&v, &n, sizeof(*v)), &a->l[i].v[j]);
-		if (n)
-			nft_batch_del_elems(b, FAM, TABLE, sets[i].name, v, n);
-		total += n;
-	}
-	return total;
+	return p->pick(e, (int)i, p->arg);
 }
 
+static size_t del_matching(struct nft_batch *b, const struct all_elems *a, pick_fn pick, void *arg)
+{
+	struct pick_adapter p = { pick, arg };
+
+	return nft_sets_queue_del(b, table_sets(), a->l, adapt_pick, &p);
+}
+
+static ssize_t plan_delete(struct nft *n, struct nft_batch *b, int attempt, void *arg,
+			   struct cni_error **err)
+{
+	const struct pick_adapter *p = arg;
+	struct all_elems a;
+	size_t found;
+
+	(void)attempt;
+	if (read_all(n, &a, err) < 0)
+		return -1;
+	found = del_matching(b, &a, p->pick, p->arg);
+	all_elems_free(&a);
+	return (ssize_t)found;
+}
+
+/* Delete what pick() picks, rereading after a concurrent change; err may be NULL. */
 static int delete_where(struct nft *n, pick_fn pick, void *arg, struct cni_error **err)
 {
-	for (int attempt = 0;; attempt++) {
-		cleanup_nft_batch struct nft_batch *b = nft_batch_new();
-		struct all_elems a;
-		size_t found;
+	struct pick_adapter p = { pick, arg };
 
-		if (read_all(n, &a, err) < 0)
-			return -1;
-		found = del_matching(b, &a, pick, arg);
-		all_elems_free(&a);
-		if (found == 0 || nft_batch_commit(n, b, err) == 0)
-			return 0;
-		/* A concurrent DEL/GC removed some of them between reading and writing. */
-		if (attempt + 1 >= TRIES || (*err)->errnum != ENOENT)
-			return -1;
-		cni_error_freep(err);
-	}
+	return nft_apply(n, plan_delete, &p, err);
 }
 
 static bool owned_by(const struct nft_elem_info *e, int set, void *arg)
@@ -515,52 +559,54 @@ static void queue_adds(struct nft_batch *b, const struct keys *ks, const uint8_t
 	}
 }
 
+struct add_ctx {
+	const struct fw_conf *c;
+	const struct keys *ks;
+	const char *tag;
+	const uint8_t *owner;
+};
+
+/*
+ * Attempt 0 adds blindly; a key that exists (a re-ADD, or a leaked element
+ * holding one of our keys) makes the later attempts read and replace.
+ */
+static ssize_t plan_add(struct nft *n, struct nft_batch *b, int attempt, void *arg,
+			struct cni_error **err)
+{
+	const struct add_ctx *ac = arg;
+	struct stale_ctx sc = { .tag = ac->tag, .ks = ac->ks };
+	struct all_elems a;
+
+	if (attempt == 0) {
+		if (skeleton(n, b, ac->c->admin_chain, err) < 0)
+			return -1;
+		queue_adds(b, ac->ks, ac->owner, ac->tag);
+		return (ssize_t)nft_batch_len(b);
+	}
+	if (read_all(n, &a, err) < 0)
+		return -1;
+	if (skeleton(n, b, ac->c->admin_chain, err) < 0) {
+		all_elems_free(&a);
+		return -1;
+	}
+	(void)del_matching(b, &a, stale, &sc);
+	all_elems_free(&a);
+	queue_adds(b, ac->ks, ac->owner, ac->tag);
+	return (ssize_t)nft_batch_len(b);
+}
+
 static int fw_add(const struct cni_cmd *cmd, const struct fw_conf *c, const struct keys *ks,
 		  struct cni_error **err)
 {
 	cleanup_free char *tag = nft_owner_tag(cmd->conf->name, cmd->container_id, cmd->ifname);
 	cleanup_nft struct nft *n = NULL;
 	uint8_t owner[NFT_OWNER_KEY_LEN];
-	int r;
+	struct add_ctx ac = { .c = c, .ks = ks, .tag = tag, .owner = owner };
 
 	nft_owner_key(tag, owner);
 	if (nft_open(&n, err) < 0)
 		return -1;
-	{
-		cleanup_nft_batch struct nft_batch *b = nft_batch_new();
-
-		if (skeleton(n, b, c->admin_chain, err) < 0)
-			return -1;
-		queue_adds(b, ks, owner, tag);
-		r = nft_batch_commit(n, b, err);
-	}
-	if (r == 0)
-		return 0;
-	if ((*err)->errnum != EEXIST)
-		return -1;
-	cni_error_freep(err);
-
-	/* Added before (a re-ADD), or a leaked element holds one of our keys: replace. */
-	for (int attempt = 0;; attempt++) {
-		cleanup_nft_batch struct nft_batch *b = nft_batch_new();
-		struct stale_ctx sc = { .tag = tag, .ks = ks };
-		struct all_elems a;
-
-		if (read_all(n, &a, err) < 0)
-			return -1;
-		if (skeleton(n, b, c->admin_chain, err) < 0) {
-			all_elems_free(&a);
-			return -1;
-		}
-		(void)del_matching(b, &a, stale, &sc);
-		all_elems_free(&a);
-		queue_adds(b, ks, owner, tag);
-		if (nft_batch_commit(n, b, err) == 0)
-			return 0;
-		if (attempt + 1 >= TRIES || ((*err)->errnum != ENOENT && (*err)->errnum != EEXIST))
-			return -1;
-		cni_error_freep(err);
-	}
+	return nft_apply(n, plan_add, &ac, err);
 }
 
 static int cmd_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cni_error **err)
@@ -583,6 +629,25 @@ static int cmd_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cn
 	return 0;
 }
 
+/*
+ * After a DEL or GC: the table goes with the last attachment, unless an
+ * admin chain holds rules of the admin's own (then it stays as it is).
+ */
+static void teardown(struct nft *n)
+{
+	struct cni_error *e = NULL;
+
+	const char *probe[S_COUNT + 1] = { sets[S_OWNERS].name };
+	size_t k = 1;
+
+	for (int i = 0; i < S_COUNT; i++)
+		if (i != S_OWNERS)
+			probe[k++] = sets[i].name;
+	probe[k] = NULL;
+	if (nft_drop_table_if_unused(n, FAM, TABLE, probe, "cnic firewall", &e) < 0)
+		nft_teardown_log("firewall", &e);
+}
+
 /* By owner tag: no prevResult, netns or addresses needed. */
 static int cmd_del(const struct cni_cmd *cmd, struct cni_error **err)
 {
@@ -603,10 +668,9 @@ static int cmd_del(const struct cni_cmd *cmd, struct cni_error **err)
 	nft_elem_info_free(&info);
 	if (r < 0)
 		return cni_error_wrap(err, "firewall");
-	if (r == 0)
-		return 0;
-	if (delete_where(n, owned_by, tag, err) < 0)
+	if (r == 1 && delete_where(n, owned_by, tag, err) < 0)
 		return cni_error_wrap(err, "firewall");
+	teardown(n);
 	return 0;
 }
 
@@ -661,52 +725,29 @@ static int cmd_check(const struct cni_cmd *cmd, struct cni_error **err)
 	return 0;
 }
 
-struct gc_ctx {
-	const char *network;
-	char **valid; /* sorted tags */
-	size_t n_valid;
-};
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static bool orphan(const struct nft_elem_info *e, int set, void *arg)
 {
-	const struct gc_ctx *c = arg;
-	const char *key = e->comment;
-
-	if (!key || !nft_tag_in_network(key, c->network))
-		return false;
-	return !bsearch(&key, c->valid, c->n_valid, sizeof(char *), cmp_str);
+	(void)set;
+	return e->comment && nft_live_stale(arg, e->comment, strlen(e->comment));
 }
 
 /* Remove this network's elements whose attachment is not among the valid ones. */
 static int cmd_gc(const struct cni_cmd *cmd, struct cni_error **err)
 {
 	__attribute__((cleanup(fw_conf_free))) struct fw_conf c = { 0 };
-	const struct cni_netconf *nc = cmd->conf;
-	struct gc_ctx g = { .network = nc->name, .n_valid = nc->n_valid_attachments };
 	cleanup_nft struct nft *n = NULL;
-	int r;
+	struct nft_live live;
+	int r = 0;
 
 	if (load_conf(cmd, &c, err) < 0)
 		return -1;
-	/* Without the list every element would look orphaned: do nothing rather than all. */
-	if (!nc->has_valid_attachments)
-		return 0;
-	g.valid = xcalloc(g.n_valid ? g.n_valid : 1, sizeof(char *));
-	for (size_t i = 0; i < g.n_valid; i++)
-		g.valid[i] = nft_owner_tag(nc->name, nc->valid_attachments[i].container_id,
-					   nc->valid_attachments[i].ifname);
-	qsort(g.valid, g.n_valid, sizeof(char *), cmp_str);
-	r = nft_open(&n, err);
-	if (r == 0)
-		r = delete_where(n, orphan, &g, err);
-	for (size_t i = 0; i < g.n_valid; i++)
-		free(g.valid[i]);
-	free(g.valid);
+	nft_live_init(&live, cmd->conf);
+	/* No list (absent or null): nothing is known stale, so nothing goes. */
+	if (live.known && (r = nft_open(&n, err)) == 0)
+		r = delete_where(n, orphan, &live, err);
+	if (live.known && r == 0)
+		teardown(n);
+	nft_live_free(&live);
 	if (r < 0)
 		return cni_error_wrap(err, "firewall GC");
 	return 0;

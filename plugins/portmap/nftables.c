@@ -46,6 +46,7 @@
  * it and are rewritten only when that changes, so an ADD normally deletes
  * nothing (see nft_close for why that matters).
  */
+#include <errno.h>
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
@@ -53,6 +54,7 @@
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/rtnetlink.h>
 
+#include "../../pkg/nft_owned.h"
 #include "portmap.h"
 
 #define NAME_NET_MAX 64
@@ -465,7 +467,7 @@ static void set_defs(const struct pm_names *nm, struct nft_set_def d[PM_SET_COUN
 		.comment = "container address: masquerade from 127.0.0.1",
 	};
 	static const struct nft_set_def owners = {
-		.n_fields = 1, .key_types = { NFT_DT_INTEGER }, .key_lens = { NFT_OWNER_KEY_LEN },
+		.n_fields = 1, .key_types = { NFT_DT_OWNER }, .key_lens = { NFT_OWNER_KEY_LEN },
 		.comment = "one element per attachment with elements here",
 	};
 
@@ -543,16 +545,22 @@ int pm_queue_skeleton(struct nft *n, struct nft_batch *b, const char *network,
 	struct nft_rule_info *rules = NULL;
 	struct pm_names nm;
 	size_t n_rules = 0, all;
-	bool ok = true;
+	bool ok, martian_ok;
+	uint64_t h = 0;
+	int have_h;
 
 	pm_names_for(network, &nm);
-	if (nft_list_rules(n, PM_FAMILY, PM_TABLE, NULL, &rules, &n_rules, err) < 0)
+	/* The chain's handle before the rules: see nft_batch_require_chain() below. */
+	have_h = nft_chain_handle(n, PM_FAMILY, PM_TABLE, nm.dnat, &h, err);
+	if (have_h < 0 || nft_list_rules(n, PM_FAMILY, PM_TABLE, NULL, &rules, &n_rules, err) < 0)
 		return -1;
-	ok &= count_rules(rules, n_rules, nm.dnat, comment, &all) == 4 && all == 4;
+	ok = have_h == 1 && count_rules(rules, n_rules, nm.dnat, comment, &all) == 4 && all == 4;
 	ok &= count_rules(rules, n_rules, nm.pre, comment, &all) == 1 && all == 1;
 	ok &= count_rules(rules, n_rules, nm.out, comment, &all) == 1 && all == 1;
 	ok &= count_rules(rules, n_rules, nm.post, comment, &all) == (conf->snat ? 7u : 0u) &&
 	      all == (conf->snat ? 7u : 0u);
+	martian_ok = !with_martian ||
+		     (count_rules(rules, n_rules, MARTIAN_CHAIN, MARTIAN_COMMENT, &all) == 1 && all == 1);
 
 	nft_batch_add_table(b, PM_FAMILY, PM_TABLE);
 	set_defs(&nm, defs);
@@ -562,14 +570,21 @@ int pm_queue_skeleton(struct nft *n, struct nft_batch *b, const char *network,
 	nft_batch_add_chain(b, PM_FAMILY, PM_TABLE, nm.pre, &pre);
 	nft_batch_add_chain(b, PM_FAMILY, PM_TABLE, nm.out, &out);
 	nft_batch_add_chain(b, PM_FAMILY, PM_TABLE, nm.post, &post);
+	/*
+	 * Rules in place: the batch requires the chain they were read in (by
+	 * the handle read before them), so that it fails should a last DEL
+	 * tear the network down meanwhile (pm_teardown()), and the retry
+	 * writes them again.  Rules written are flushed first in the same
+	 * transaction, also when none were seen: two first ADDs at once then
+	 * leave exactly one copy (the later replaces the earlier's).
+	 */
+	if (ok)
+		nft_batch_require_chain(b, PM_FAMILY, PM_TABLE, h);
 	if (!ok) {
 		const char *chains[] = { nm.pre, nm.out, nm.dnat, nm.post };
 
-		for (size_t i = 0; i < ARRAY_SIZE(chains); i++) {
-			count_rules(rules, n_rules, chains[i], comment, &all);
-			if (all)
-				nft_batch_flush_chain(b, PM_FAMILY, PM_TABLE, chains[i]);
-		}
+		for (size_t i = 0; i < ARRAY_SIZE(chains); i++)
+			nft_batch_flush_chain(b, PM_FAMILY, PM_TABLE, chains[i]);
 		for (int v6 = 0; v6 < 2; v6++) {
 			dnat_rule(b, &nm, conf, v6, true, comment);
 			dnat_rule(b, &nm, conf, v6, false, comment);
@@ -587,10 +602,8 @@ int pm_queue_skeleton(struct nft *n, struct nft_batch *b, const char *network,
 	}
 	if (with_martian) {
 		nft_batch_add_chain(b, PM_FAMILY, PM_TABLE, MARTIAN_CHAIN, &input);
-		if (count_rules(rules, n_rules, MARTIAN_CHAIN, MARTIAN_COMMENT, &all) != 1 ||
-		    all != 1) {
-			if (all)
-				nft_batch_flush_chain(b, PM_FAMILY, PM_TABLE, MARTIAN_CHAIN);
+		if (!martian_ok) {
+			nft_batch_flush_chain(b, PM_FAMILY, PM_TABLE, MARTIAN_CHAIN);
 			martian_rule(b);
 		}
 	}
@@ -609,4 +622,78 @@ void pm_elem_view(const struct pm_elem *e, const char *comment, struct nft_elem 
 		.data_len = e->data_len,
 		.comment = comment,
 	};
+}
+
+/* One try of pm_teardown(): 1 when it lost a race to another commit (try again). */
+static int teardown_once(struct nft *n, const struct pm_names *nm, struct cni_error **err)
+{
+	cleanup_nft_batch struct nft_batch *b = NULL;
+	struct nft_rule_info *rules = NULL;
+	struct cni_error *local = NULL;
+	size_t n_rules = 0, others = 0;
+	uint32_t gen;
+	int r;
+
+	if (nft_genid(n, &gen, &local) < 0)
+		return cni_error_move(err, &local);
+	{
+		/* The owner set first (non-empty in the common case), then the other tagged ones. */
+		const char *probe[PM_SET_COUNT + 1] = { nm->owners };
+		size_t k = 1;
+
+		for (int i = 0; i < PM_SET_COUNT; i++)
+			if (i != PM_OWNERS && i != PM_HS4 && i != PM_HS6)
+				probe[k++] = pm_set_name(nm, (enum pm_set)i);
+		probe[k] = NULL;
+		r = nft_sets_empty(PM_FAMILY, PM_TABLE, probe, &local);
+	}
+	if (r <= 0)
+		return r < 0 ? cni_error_move(err, &local) : 0;
+	r = nft_exists(n, PM_FAMILY, PM_TABLE, nm->dnat, &local);
+	if (r <= 0)
+		return r < 0 ? cni_error_move(err, &local) : 0;
+	if (nft_list_rules(n, PM_FAMILY, PM_TABLE, NULL, &rules, &n_rules, &local) < 0)
+		return cni_error_move(err, &local);
+	for (size_t i = 0; i < n_rules; i++) {
+		const char *c = rules[i].chain;
+
+		others += strcmp(c, nm->pre) != 0 && strcmp(c, nm->out) != 0 &&
+			  strcmp(c, nm->dnat) != 0 && strcmp(c, nm->post) != 0;
+	}
+	nft_rule_infos_free(rules, n_rules);
+	b = nft_batch_new();
+	nft_batch_guard(b, gen);
+	if (!others) {
+		/* No other network, no martian guard: nothing of ours is needed here. */
+		nft_batch_del_table(b, PM_FAMILY, PM_TABLE);
+	} else {
+		const char *chains[] = { nm->pre, nm->out, nm->post, nm->dnat };
+
+		/* Hooks and jumps first, then what they refer to. */
+		for (size_t i = 0; i < ARRAY_SIZE(chains); i++)
+			nft_batch_flush_chain(b, PM_FAMILY, PM_TABLE, chains[i]);
+		for (size_t i = 0; i < ARRAY_SIZE(chains); i++)
+			nft_batch_del_chain(b, PM_FAMILY, PM_TABLE, chains[i]);
+		for (int i = 0; i < PM_SET_COUNT; i++)
+			nft_batch_del_set(b, PM_FAMILY, PM_TABLE, pm_set_name(nm, (enum pm_set)i));
+	}
+	if (nft_batch_commit(n, b, &local) == 0)
+		return 0;
+	r = local->errnum;
+	cni_error_freep(&local);
+	/* Another commit came between: read again.  Gone already (another teardown): done. */
+	if (r == ERESTART)
+		return 1;
+	if (r == ENOENT)
+		return 0;
+	return cni_error_errno(err, r, "remove the nftables objects of network %s", nm->dnat);
+}
+
+int pm_teardown(struct nft *n, const char *network, struct cni_error **err)
+{
+	struct pm_names nm;
+
+	pm_names_for(network, &nm);
+	return nft_retry_teardown((int (*)(struct nft *, const void *, struct cni_error **))teardown_once,
+				  n, &nm, err);
 }

@@ -20,13 +20,12 @@
 #include "../../pkg/link.h"
 #include "../../pkg/log.h"
 #include "../../pkg/netns.h"
+#include "../../pkg/nft_owned.h"
 #include "../../pkg/route.h"
 #include "../../pkg/skel.h"
 #include "../../pkg/sysctl.h"
 #include "portmap.h"
 
-/* Rereading and retrying when a concurrent DEL/GC/ADD changed what we read. */
-#define TRIES 3
 
 /* ---- configuration ------------------------------------------------------ */
 
@@ -207,10 +206,50 @@ static void hs_elem(struct pm_elem *e, const struct ipnet *ctr)
 	e->key_len = e->key_end_len = 2 * alen;
 }
 
-static bool same_key(const struct pm_elem *a, const struct pm_elem *b)
+/* The owner element first (attachment_for_add's promise), then by set and key. */
+static int set_rank(enum pm_set s)
 {
-	return a->set == b->set && a->key_len == b->key_len &&
-	       memcmp(a->key, b->key, a->key_len) == 0;
+	return s == PM_OWNERS ? -1 : (int)s;
+}
+
+static int cmp_elem_key(const void *pa, const void *pb)
+{
+	const struct pm_elem *a = pa, *b = pb;
+
+	if (a->set != b->set)
+		return set_rank(a->set) < set_rank(b->set) ? -1 : 1;
+	if (a->key_len != b->key_len)
+		return a->key_len < b->key_len ? -1 : 1;
+	return memcmp(a->key, b->key, a->key_len);
+}
+
+/*
+ * The same key twice: one element when the data agree, a config error when
+ * a host port is mapped to two container ports.  Sorting makes this
+ * O(n log n): a pairwise check took seconds at 65535 mappings.
+ */
+static int dedup_elems(struct attachment *a, struct cni_error **err)
+{
+	size_t out = 0;
+
+	qsort(a->elems.v, a->elems.n, sizeof(*a->elems.v), cmp_elem_key);
+	for (size_t i = 0; i < a->elems.n; i++) {
+		const struct pm_elem *e = &a->elems.v[i];
+
+		if (out && cmp_elem_key(&a->elems.v[out - 1], e) == 0) {
+			const struct pm_elem *o = &a->elems.v[out - 1];
+
+			if (o->data_len != e->data_len || memcmp(o->data, e->data, e->data_len) != 0)
+				return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
+						     "runtimeConfig.portMappings: host port %d/%s is "
+						     "mapped twice, to different container ports",
+						     e->host_port, proto_name(e->proto));
+			continue;
+		}
+		a->elems.v[out++] = *e;
+	}
+	a->elems.n = out;
+	return 0;
 }
 
 static void owner_elem(struct pm_elem *e, const char *tag)
@@ -235,7 +274,6 @@ static int family_elems(const struct pm_conf *conf, const struct cni_runtime_con
 		const struct ipaddr *h = &m->host_ip;
 		bool specific = ipaddr_is_set(h);
 		struct pm_elem e;
-		bool dup = false;
 
 		if (specific && h->family != ctr->addr.family)
 			continue;
@@ -254,19 +292,8 @@ static int family_elems(const struct pm_conf *conf, const struct cni_runtime_con
 			map_elem(&e, v6 ? PM_ANY6 : PM_ANY4, NULL, ctr, m);
 		if (!v6 && (!specific || ipaddr_is_loopback(h)))
 			a->localnet = true;
-		for (size_t j = 0; j < a->elems.n; j++) {
-			const struct pm_elem *o = &a->elems.v[j];
-			if (!same_key(o, &e))
-				continue;
-			if (memcmp(o->data, e.data, e.data_len) != 0)
-				return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
-						     "runtimeConfig.portMappings: host port %d/%s is "
-						     "mapped twice, to different container ports",
-						     m->host_port, m->protocol);
-			dup = true;
-		}
-		if (!dup)
-			*(struct pm_elem *)xappend(&a->elems.v, &a->elems.n, sizeof(e)) = e;
+		/* Duplicates go in dedup_elems(): a pairwise check is quadratic. */
+		*(struct pm_elem *)xappend(&a->elems.v, &a->elems.n, sizeof(e)) = e;
 		any = true;
 	}
 	if (any && conf->snat) {
@@ -304,7 +331,7 @@ static int attachment_for_add(const struct cni_cmd *cmd, const struct pm_conf *c
 	owner_elem(&owner, a.tag);
 	*(struct pm_elem *)xappend(&a.elems.v, &a.elems.n, sizeof(owner)) = owner;
 	if (family_elems(conf, &cmd->conf->rc, &a.v4, &a, err) < 0 ||
-	    family_elems(conf, &cmd->conf->rc, &a.v6, &a, err) < 0) {
+	    family_elems(conf, &cmd->conf->rc, &a.v6, &a, err) < 0 || dedup_elems(&a, err) < 0) {
 		attachment_free(&a);
 		return -1;
 	}
@@ -453,7 +480,7 @@ static int attachment_from_index(const char *tag, const char *comment, struct at
 	*(struct pm_elem *)xappend(&a.elems.v, &a.elems.n, sizeof(owner)) = owner;
 	/* Container ports are not needed: keys only (same-key duplicates collapse). */
 	if (family_elems(&conf, &rc, &a.v4, &a, NULL) < 0 ||
-	    family_elems(&conf, &rc, &a.v6, &a, NULL) < 0)
+	    family_elems(&conf, &rc, &a.v6, &a, NULL) < 0 || dedup_elems(&a, NULL) < 0)
 		goto out;
 	*ret = a;
 	memset(&a, 0, sizeof(a));
@@ -578,20 +605,17 @@ static void udp_ports_of(const struct attachment *a, uint16_t **ports, size_t *n
 }
 
 /*
- * route_localnet=1 on the interface the node routes the container address
- * through (longest prefix in the main table), so that connections to
- * 127.0.0.1 can be DNATed there; only when a mapping is reachable on
- * 127.0.0.1, and only ever together with the martian drop rule.
+ * The interface the node routes the container's IPv4 address through
+ * (longest prefix in the main table): 1 and its name in *ret, 0 when the
+ * node has no route to it (e.g. chained after macvlan: the container is
+ * reached through the parent's network, not through the node).
  */
-static int set_route_localnet(const struct ipnet *ctr, struct cni_error **err)
+static int localnet_iface(const struct ipnet *ctr, char **ret, struct cni_error **err)
 {
 	cleanup_netns struct netns *ns = NULL;
 	struct cnl_route_list routes = { 0 };
 	struct cnl_link link;
 	int best = -1, ifindex = 0;
-	cleanup_free char *name = NULL;
-	char buf[IPADDR_STRLEN];
-	int r;
 
 	if (netns_open_current(&ns, err) < 0 ||
 	    cnl_route_list(ns, AF_INET, 254 /* main */, 0, &routes, err) < 0)
@@ -605,14 +629,40 @@ static int set_route_localnet(const struct ipnet *ctr, struct cni_error **err)
 	}
 	cnl_route_list_free(&routes);
 	if (!ifindex)
-		return cni_error_set(err, CNI_ERR_INTERNAL, 0,
-				     "no route to container address %s on the node",
-				     ipaddr_fmt(&ctr->addr, buf));
+		return 0;
 	if (cnl_link_get_by_index(ns, ifindex, &link, err) < 0)
 		return -1;
-	name = xasprintf("net/ipv4/conf/%s/route_localnet", link.name);
-	r = sysctl_ensure_net(NULL, name, "1", err);
-	return r < 0 ? -1 : 0;
+	*ret = xstrdup(link.name);
+	return 1;
+}
+
+/*
+ * route_localnet=1 on that interface, so that connections to 127.0.0.1 can
+ * be DNATed there; only when a mapping is reachable on 127.0.0.1, and only
+ * ever together with the martian drop rule.
+ */
+static int set_route_localnet(const char *ifname, struct cni_error **err)
+{
+	cleanup_free char *name = xasprintf("net/ipv4/conf/%s/route_localnet", ifname);
+
+	return sysctl_ensure_net(NULL, name, "1", err) < 0 ? -1 : 0;
+}
+
+/*
+ * No route to the container: map it all the same (the reference does;
+ * traffic reaches it through whatever path the node's routes give), but
+ * without the 127.0.0.1 part, which needs an interface to enable
+ * route_localnet on.  Its LO4 element goes too.
+ */
+static void drop_localnet(struct attachment *a)
+{
+	size_t out = 0;
+
+	a->localnet = false;
+	for (size_t i = 0; i < a->elems.n; i++)
+		if (a->elems.v[i].set != PM_LO4)
+			a->elems.v[out++] = a->elems.v[i];
+	a->elems.n = out;
 }
 
 /* ---- ADD ---------------------------------------------------------------- */
@@ -661,15 +711,23 @@ static void find_conflict(const struct net_elems *ne, struct conflict_ctx *c)
 	}
 }
 
+/* One request per set (of many elements each), whatever the number of mappings. */
 static void queue_adds(struct nft_batch *b, const struct pm_names *nm, const struct attachment *a)
 {
-	for (size_t i = 0; i < a->elems.n; i++) {
-		struct nft_elem e;
+	cleanup_free struct nft_elem *v = xcalloc(a->elems.n ? a->elems.n : 1, sizeof(*v));
 
-		const struct pm_elem *k = &a->elems.v[i];
+	for (size_t i = 0; i < a->elems.n;) {
+		enum pm_set set = a->elems.v[i].set;
+		size_t first = i;
 
-		pm_elem_view(k, k->set == PM_OWNERS && a->index ? a->index : a->tag, &e);
-		nft_batch_add_elems(b, PM_FAMILY, PM_TABLE, pm_set_name(nm, k->set), &e, 1, true);
+		for (; i < a->elems.n && a->elems.v[i].set == set; i++) {
+			const struct pm_elem *k = &a->elems.v[i];
+
+			pm_elem_view(k, k->set == PM_OWNERS && a->index ? a->index : a->tag,
+				     &v[i]);
+		}
+		nft_batch_add_elems(b, PM_FAMILY, PM_TABLE, pm_set_name(nm, set), v + first,
+				    i - first, true);
 	}
 }
 
@@ -721,73 +779,90 @@ static void queue_hs(struct nft_batch *b, const struct pm_names *nm, const struc
 	}
 }
 
+/* "network \"N\", container 0123456789ab" from an owner tag, for messages. */
+static char *tag_owner_words(const char *tag)
+{
+	const char *c1 = strchr(tag, ':');
+	const char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+
+	if (!c1)
+		return xasprintf("\"%s\"", tag);
+	if (!c2) /* hashed attachment part */
+		return xasprintf("network \"%.*s\", attachment %s", (int)(c1 - tag), tag, c1 + 1);
+	return xasprintf("network \"%.*s\", container %.*s (%s)", (int)(c1 - tag), tag,
+			 (int)(c2 - c1 - 1 < 12 ? c2 - c1 - 1 : 12), c1 + 1, c2 + 1);
+}
+
+struct add_ctx {
+	const struct cni_cmd *cmd;
+	const struct pm_conf *conf;
+	const struct attachment *a;
+	struct pm_names nm;
+};
+
+/*
+ * Attempt 0 adds blindly, exclusively: the common case costs one round
+ * trip.  A key that exists (EEXIST) is a re-ADD of this attachment (its
+ * owner element is there), a leak of an address IPAM handed out again, or
+ * a host port another attachment maps: the later attempts read the sets,
+ * replace the first two and refuse the last.
+ */
+static ssize_t plan_add(struct nft *n, struct nft_batch *b, int attempt, void *arg,
+			struct cni_error **err)
+{
+	const struct add_ctx *c = arg;
+	const char *net = c->cmd->conf->name;
+	struct conflict_ctx cc = { .a = c->a };
+	struct net_elems ne;
+	char buf[IPADDR_STRLEN];
+
+	if (attempt == 0) {
+		if (pm_queue_skeleton(n, b, net, c->conf, c->a->localnet, err) < 0)
+			return -1;
+		queue_adds(b, &c->nm, c->a);
+		queue_hs(b, &c->nm, c->a, NULL);
+		return (ssize_t)nft_batch_len(b);
+	}
+	if (read_net(n, &c->nm, &ne, err) < 0)
+		return -1;
+	find_conflict(&ne, &cc);
+	if (cc.conflict) {
+		const struct pm_elem *k = cc.conflict;
+		bool host = k->set == PM_HIP4 || k->set == PM_HIP6;
+		struct ipaddr h = { .family = k->set == PM_HIP4 ? AF_INET : AF_INET6 };
+		cleanup_free char *other = tag_owner_words(cc.conflict_owner);
+
+		if (host)
+			memcpy(h.b, k->key, ipaddr_len(&h));
+		/* Named first: runtimes show this message without saying which pod it was. */
+		cni_error_set(err, CNI_ERR_PORT_TAKEN, EEXIST,
+			      "network \"%s\", container %.12s: host port %s%s%d/%s is already "
+			      "mapped by %s",
+			      net, c->cmd->container_id, host ? ipaddr_fmt(&h, buf) : "",
+			      host ? ":" : "", k->host_port, proto_name(k->proto), other);
+		cni_error_add_details(err, "owner tag %s; DEL (or GC) that attachment first",
+				      cc.conflict_owner);
+		net_elems_free(&ne);
+		return -1;
+	}
+	if (pm_queue_skeleton(n, b, net, c->conf, c->a->localnet, err) < 0) {
+		net_elems_free(&ne);
+		return -1;
+	}
+	(void)queue_drop(b, &c->nm, &ne, stale_for_add, &cc, NULL, NULL);
+	queue_adds(b, &c->nm, c->a);
+	queue_hs(b, &c->nm, c->a, &ne);
+	net_elems_free(&ne);
+	return (ssize_t)nft_batch_len(b);
+}
+
 static int add_elements(struct nft *n, const struct cni_cmd *cmd, const struct pm_conf *conf,
 			const struct attachment *a, struct cni_error **err)
 {
-	const char *net = cmd->conf->name;
-	struct pm_names nm;
-	int r;
+	struct add_ctx c = { .cmd = cmd, .conf = conf, .a = a };
 
-	pm_names_for(net, &nm);
-	{
-		cleanup_nft_batch struct nft_batch *b = nft_batch_new();
-
-		if (pm_queue_skeleton(n, b, net, conf, a->localnet, err) < 0)
-			return -1;
-		queue_adds(b, &nm, a);
-		queue_hs(b, &nm, a, NULL);
-		r = nft_batch_commit(n, b, err);
-	}
-	if (r == 0 || (*err)->errnum != EEXIST)
-		return r;
-	cni_error_freep(err);
-
-	/*
-	 * A key exists: a re-ADD of this attachment (its owner element is
-	 * there), a leak of an address IPAM handed out again, or a host port
-	 * that another attachment maps.  The first two are replaced, the last
-	 * is refused.
-	 */
-	for (int attempt = 0;; attempt++) {
-		cleanup_nft_batch struct nft_batch *b = nft_batch_new();
-		struct conflict_ctx c = { .a = a };
-		struct net_elems ne;
-		char buf[IPADDR_STRLEN];
-
-		if (read_net(n, &nm, &ne, err) < 0)
-			return -1;
-		find_conflict(&ne, &c);
-		if (c.conflict) {
-			const struct pm_elem *k = c.conflict;
-			bool host = k->set == PM_HIP4 || k->set == PM_HIP6;
-			struct ipaddr h = { .family = k->set == PM_HIP4 ? AF_INET : AF_INET6 };
-
-			if (host)
-				memcpy(h.b, k->key, ipaddr_len(&h));
-			r = cni_error_set(err, CNI_ERR_PORT_TAKEN, EEXIST,
-					  "host port %s%s%d/%s is already mapped by %s",
-					  host ? ipaddr_fmt(&h, buf) : "", host ? ":" : "",
-					  k->host_port, proto_name(k->proto), c.conflict_owner);
-			cni_error_add_details(err, "network \"%s\"; DEL (or GC) that attachment first",
-					      net);
-			net_elems_free(&ne);
-			return r;
-		}
-		if (pm_queue_skeleton(n, b, net, conf, a->localnet, err) < 0) {
-			net_elems_free(&ne);
-			return -1;
-		}
-		(void)queue_drop(b, &nm, &ne, stale_for_add, &c, NULL, NULL);
-		queue_adds(b, &nm, a);
-		queue_hs(b, &nm, a, &ne);
-		net_elems_free(&ne);
-		r = nft_batch_commit(n, b, err);
-		if (r == 0)
-			return 0;
-		if (attempt + 1 >= TRIES || ((*err)->errnum != ENOENT && (*err)->errnum != EEXIST))
-			return -1;
-		cni_error_freep(err);
-	}
+	pm_names_for(cmd->conf->name, &c.nm);
+	return nft_apply(n, plan_add, &c, err);
 }
 
 static int delete_owned(struct nft *n, const char *network, const char *tag, bool flush,
@@ -799,6 +874,7 @@ static int cmd_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cn
 	struct attachment a = { 0 };
 	cleanup_nft struct nft *n = NULL;
 	cleanup_free uint16_t *udp = NULL;
+	cleanup_free char *lo_if = NULL;
 	size_t n_udp = 0;
 	int r = -1;
 
@@ -821,11 +897,30 @@ static int cmd_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cn
 		r = 0;
 		goto out;
 	}
+	if (a.localnet) {
+		int x = localnet_iface(&a.v4, &lo_if, err);
+
+		if (x < 0)
+			goto out;
+		if (x == 0) {
+			char buf[IPADDR_STRLEN];
+
+			cni_log("portmap: no route to container address %s on the node: its mappings "
+				"are not reachable on 127.0.0.1 (other addresses are)",
+				ipaddr_fmt(&a.v4.addr, buf));
+			drop_localnet(&a);
+		}
+	}
 	if (nft_open(&n, err) < 0 || add_elements(n, cmd, &conf, &a, err) < 0)
 		goto out;
-	if (a.localnet && set_route_localnet(&a.v4, err) < 0) {
-		/* Undo our elements; the original error is kept (first error wins). */
-		(void)delete_owned(n, cmd->conf->name, a.tag, false, NULL);
+	if (a.localnet && set_route_localnet(lo_if, err) < 0) {
+		struct cni_error *undo = NULL;
+
+		/* Undo our elements; a failure of that is reported after the original. */
+		if (delete_owned(n, cmd->conf->name, a.tag, false, &undo) < 0) {
+			cni_error_wrap(&undo, "undo");
+			cni_error_move(err, &undo);
+		}
 		goto out;
 	}
 	udp_ports_of(&a, &udp, &n_udp);
@@ -842,108 +937,99 @@ out:
 
 /* ---- DEL ---------------------------------------------------------------- */
 
+struct del_ctx {
+	const struct pm_names *nm;
+	const char *tag;
+	const struct attachment *a; /* indexed: the keys to look up; NULL: read the sets */
+	uint16_t *udp;              /* UDP host ports of what the batch deletes */
+	size_t n_udp;
+};
+
 /*
  * DEL through the owner element's index: look each key up, delete those
  * still tagged with tag (an element another attachment holds by now is
- * not ours to delete) and the owner element, in one transaction.  0 when
- * done, 1 when the sets must be read instead (no usable index), -1 on errors.
+ * not ours to delete) and the owner element, in one transaction.
  */
-static int delete_indexed(struct nft *n, const struct pm_names *nm, const char *tag,
-			  const char *comment, bool flush, struct cni_error **err)
+static ssize_t plan_del_indexed(struct nft *n, struct nft_batch *b, int attempt, void *arg,
+				struct cni_error **err)
 {
-	struct attachment a;
-	int r = 1;
+	struct del_ctx *c = arg;
 
-	if (attachment_from_index(tag, comment, &a) < 0)
-		return 1;
-	for (int attempt = 0; attempt < TRIES; attempt++) {
-		cleanup_nft_batch struct nft_batch *b = nft_batch_new();
-		cleanup_free uint16_t *udp = NULL;
-		size_t n_udp = 0;
+	(void)attempt;
+	free(c->udp);
+	c->udp = NULL;
+	c->n_udp = 0;
+	for (size_t i = 0; i < c->a->elems.n; i++) {
+		const struct pm_elem *k = &c->a->elems.v[i];
+		const char *set = pm_set_name(c->nm, k->set);
+		struct nft_elem_info info = { 0 };
+		struct nft_elem e;
+		int x;
 
-		for (size_t i = 0; i < a.elems.n; i++) {
-			const struct pm_elem *k = &a.elems.v[i];
-			const char *set = pm_set_name(nm, k->set);
-			struct nft_elem_info info = { 0 };
-			struct nft_elem e;
-			int x;
-
-			pm_elem_view(k, NULL, &e);
-			x = nft_get_elem(n, PM_FAMILY, PM_TABLE, set, &e, &info, err);
-			if (x < 0) {
-				r = -1;
-				goto out;
-			}
-			if (x == 1 && info.comment && comment_is_tag(info.comment, tag)) {
-				nft_batch_del_elems(b, PM_FAMILY, PM_TABLE, set, &e, 1);
-				note_udp_port(k->set, &info, &udp, &n_udp);
-			}
-			nft_elem_info_free(&info);
+		pm_elem_view(k, NULL, &e);
+		x = nft_get_elem(n, PM_FAMILY, PM_TABLE, set, &e, &info, err);
+		if (x < 0)
+			return -1;
+		if (x == 1 && info.comment && comment_is_tag(info.comment, c->tag)) {
+			nft_batch_del_elems(b, PM_FAMILY, PM_TABLE, set, &e, 1);
+			note_udp_port(k->set, &info, &c->udp, &c->n_udp);
 		}
-		if (!nft_batch_len(b)) {
-			r = 0; /* the owner element went meanwhile: a concurrent DEL or GC */
-			goto out;
-		}
-		if (nft_batch_commit(n, b, err) == 0) {
-			if (flush)
-				flush_udp(n, udp, n_udp, true, true);
-			r = 0;
-			goto out;
-		}
-		if ((*err)->errnum != ENOENT || attempt + 1 >= TRIES) {
-			r = -1;
-			goto out;
-		}
-		cni_error_freep(err);
+		nft_elem_info_free(&info);
 	}
-out:
-	attachment_free(&a);
-	return r;
+	/* Nothing left: the owner element went meanwhile (a concurrent DEL or GC). */
+	return (ssize_t)nft_batch_len(b);
 }
 
-/* Delete tag's elements of network; flush: also the UDP conntrack entries of their ports. */
+/* DEL without a usable index: read the network's sets, delete what tag owns. */
+static ssize_t plan_del_read(struct nft *n, struct nft_batch *b, int attempt, void *arg,
+			     struct cni_error **err)
+{
+	struct del_ctx *c = arg;
+	struct net_elems ne;
+	size_t found;
+
+	(void)attempt;
+	free(c->udp);
+	c->udp = NULL;
+	c->n_udp = 0;
+	if (read_net(n, c->nm, &ne, err) < 0)
+		return -1;
+	found = queue_drop(b, c->nm, &ne, (bool (*)(const struct nft_elem_info *, void *))owned_by,
+			   (void *)c->tag, &c->udp, &c->n_udp);
+	net_elems_free(&ne);
+	return (ssize_t)found;
+}
+
+/*
+ * Delete tag's elements of network; flush: also the UDP conntrack entries
+ * of their ports.  err may be NULL (the ADD rollback).
+ */
 static int delete_owned(struct nft *n, const char *network, const char *tag, bool flush,
 			struct cni_error **err)
 {
 	struct pm_names nm;
-	struct nft_elem_info info = { 0 };
-	struct pm_elem owner;
-	struct nft_elem key;
+	struct nft_owner owner;
+	struct cni_error *local = NULL;
+	struct attachment a = { 0 };
+	struct del_ctx c = { .nm = &nm, .tag = tag };
+	cleanup_free char *comment = NULL;
 	int r;
 
 	pm_names_for(network, &nm);
-	owner_elem(&owner, tag);
-	pm_elem_view(&owner, NULL, &key);
+	nft_owner_for(&owner, tag, NULL);
 	/* No owner element: nothing of ours, no need to read the sets. */
-	r = nft_get_elem(n, PM_FAMILY, PM_TABLE, nm.owners, &key, &info, err);
-	if (r > 0 && info.comment)
-		r = delete_indexed(n, &nm, tag, info.comment, flush, err);
-	nft_elem_info_free(&info);
-	if (r <= 0)
-		return r;
-	for (int attempt = 0;; attempt++) {
-		cleanup_nft_batch struct nft_batch *b = nft_batch_new();
-		cleanup_free uint16_t *udp = NULL;
-		size_t n_udp = 0, found;
-		struct net_elems ne;
-
-		if (read_net(n, &nm, &ne, err) < 0)
-			return -1;
-		found = queue_drop(b, &nm, &ne, (bool (*)(const struct nft_elem_info *, void *))owned_by,
-				   (void *)tag, &udp, &n_udp);
-		net_elems_free(&ne);
-		if (!found)
-			return 0;
-		r = nft_batch_commit(n, b, err);
-		if (r == 0) {
-			if (flush)
-				flush_udp(n, udp, n_udp, true, true);
-			return 0;
-		}
-		if (attempt + 1 >= TRIES || (*err)->errnum != ENOENT)
-			return -1;
-		cni_error_freep(err);
+	r = nft_owner_get(n, PM_FAMILY, PM_TABLE, nm.owners, &owner, &comment, &local);
+	if (r == 1 && comment && attachment_from_index(tag, comment, &a) == 0) {
+		c.a = &a;
+		r = nft_apply(n, plan_del_indexed, &c, &local);
+	} else if (r == 1) {
+		r = nft_apply(n, plan_del_read, &c, &local);
 	}
+	if (r == 0 && flush)
+		flush_udp(n, c.udp, c.n_udp, true, true);
+	free(c.udp);
+	attachment_free(&a);
+	return r < 0 ? cni_error_move(err, &local) : 0;
 }
 
 /* Needs neither prevResult nor portMappings nor the netns: the tag finds everything. */
@@ -952,8 +1038,13 @@ static int cmd_del(const struct cni_cmd *cmd, struct cni_error **err)
 	cleanup_free char *tag = nft_owner_tag(cmd->conf->name, cmd->container_id, cmd->ifname);
 	cleanup_nft struct nft *n = NULL;
 
+	struct cni_error *e = NULL;
+
 	if (nft_open(&n, err) < 0 || delete_owned(n, cmd->conf->name, tag, true, err) < 0)
 		return cni_error_wrap(err, "portmap");
+	/* The network's chains and sets go with its last attachment. */
+	if (pm_teardown(n, cmd->conf->name, &e) < 0)
+		nft_teardown_log("portmap", &e);
 	return 0;
 }
 
@@ -980,6 +1071,15 @@ static int cmd_check(const struct cni_cmd *cmd, struct cni_error **err)
 	}
 	if (attachment_for_add(cmd, &conf, &a, err) < 0 || nft_open(&n, err) < 0)
 		goto out;
+	if (a.localnet) {
+		cleanup_free char *lo_if = NULL;
+		int x = localnet_iface(&a.v4, &lo_if, err);
+
+		if (x < 0)
+			goto out;
+		if (x == 0) /* as ADD: no 127.0.0.1 part without a route */
+			drop_localnet(&a);
+	}
 	pm_names_for(cmd->conf->name, &nm);
 	{
 		const char *chains[] = { nm.pre, nm.out, nm.dnat };
@@ -1033,28 +1133,9 @@ out:
 
 /* ---- GC ----------------------------------------------------------------- */
 
-struct gc_ctx {
-	const char *network;
-	char **valid; /* sorted tags */
-	size_t n_valid;
-};
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static bool orphan(const struct nft_elem_info *e, void *arg)
 {
-	const struct gc_ctx *c = arg;
-	cleanup_free char *key = NULL;
-
-	if (!e->comment || !nft_tag_in_network(e->comment, c->network))
-		return false;
-	key = strndup(e->comment, comment_tag_len(e->comment));
-	if (!key)
-		return false;
-	return !bsearch(&key, c->valid, c->n_valid, sizeof(char *), cmp_str);
+	return e->comment && nft_live_stale(arg, e->comment, comment_tag_len(e->comment));
 }
 
 /*
@@ -1063,7 +1144,7 @@ static bool orphan(const struct nft_elem_info *e, void *arg)
  * subnet's element this way; its next ADD puts it back.
  */
 static size_t gc_queue_hs(struct nft_batch *b, const struct pm_names *nm,
-			  const struct net_elems *ne, struct gc_ctx *c)
+			  const struct net_elems *ne, struct nft_live *live)
 {
 	size_t total = 0;
 
@@ -1076,7 +1157,7 @@ static size_t gc_queue_hs(struct nft_batch *b, const struct pm_names *nm,
 			const struct nft_elem_info *s = &hs->v[i];
 			struct nft_elem e;
 
-			if (!nft_shared_subnet_unused(s, hc, alen, orphan, c))
+			if (!nft_shared_subnet_unused(s, hc, alen, orphan, live))
 				continue;
 			nft_elem_from_info(&e, s);
 			nft_batch_del_elems(b, PM_FAMILY, PM_TABLE, pm_set_name(nm, v6 ? PM_HS6 : PM_HS4),
@@ -1087,54 +1168,55 @@ static size_t gc_queue_hs(struct nft_batch *b, const struct pm_names *nm,
 	return total;
 }
 
+struct gc_ctx {
+	struct pm_names nm;
+	struct nft_live live;
+	uint16_t *udp;
+	size_t n_udp;
+};
+
+static ssize_t plan_gc(struct nft *n, struct nft_batch *b, int attempt, void *arg,
+		       struct cni_error **err)
+{
+	struct gc_ctx *c = arg;
+	struct net_elems ne;
+	size_t found;
+
+	(void)attempt;
+	free(c->udp);
+	c->udp = NULL;
+	c->n_udp = 0;
+	if (read_net(n, &c->nm, &ne, err) < 0)
+		return -1;
+	found = queue_drop(b, &c->nm, &ne, orphan, &c->live, &c->udp, &c->n_udp);
+	found += gc_queue_hs(b, &c->nm, &ne, &c->live);
+	net_elems_free(&ne);
+	return (ssize_t)found;
+}
+
 static int cmd_gc(const struct cni_cmd *cmd, struct cni_error **err)
 {
-	const struct cni_netconf *nc = cmd->conf;
-	struct gc_ctx c = { .network = nc->name, .n_valid = nc->n_valid_attachments };
 	cleanup_nft struct nft *n = NULL;
-	struct pm_names nm;
+	struct cni_error *local = NULL;
+	struct gc_ctx c = { 0 };
 	int r = 0;
 
-	pm_names_for(nc->name, &nm);
-	c.valid = xcalloc(c.n_valid ? c.n_valid : 1, sizeof(char *));
-	for (size_t i = 0; i < c.n_valid; i++)
-		c.valid[i] = nft_owner_tag(nc->name, nc->valid_attachments[i].container_id,
-					   nc->valid_attachments[i].ifname);
-	qsort(c.valid, c.n_valid, sizeof(char *), cmp_str);
-	if (nft_open(&n, err) < 0) {
-		r = -1;
-		goto out;
+	pm_names_for(cmd->conf->name, &c.nm);
+	nft_live_init(&c.live, cmd->conf);
+	/* No list (absent or null): nothing is known stale, so nothing goes. */
+	if (c.live.known && (r = nft_open(&n, &local)) == 0) {
+		r = nft_apply(n, plan_gc, &c, &local);
+		if (r == 0)
+			flush_udp(n, c.udp, c.n_udp, true, true);
+		if (r == 0 && pm_teardown(n, cmd->conf->name, &local) < 0)
+			nft_teardown_log("portmap GC", &local);
 	}
-	for (int attempt = 0;; attempt++) {
-		cleanup_nft_batch struct nft_batch *b = nft_batch_new();
-		cleanup_free uint16_t *udp = NULL;
-		size_t n_udp = 0, found;
-		struct net_elems ne;
-
-		if (read_net(n, &nm, &ne, err) < 0) {
-			r = -1;
-			break;
-		}
-		found = queue_drop(b, &nm, &ne, orphan, &c, &udp, &n_udp);
-		found += gc_queue_hs(b, &nm, &ne, &c);
-		net_elems_free(&ne);
-		if (!found)
-			break;
-		r = nft_batch_commit(n, b, err);
-		if (r == 0) {
-			flush_udp(n, udp, n_udp, true, true);
-			break;
-		}
-		if (attempt + 1 >= TRIES || (*err)->errnum != ENOENT)
-			break;
-		cni_error_freep(err);
+	free(c.udp);
+	nft_live_free(&c.live);
+	if (r < 0) {
+		cni_error_wrap(&local, "portmap GC");
+		return cni_error_move(err, &local);
 	}
-out:
-	for (size_t i = 0; i < c.n_valid; i++)
-		free(c.valid[i]);
-	free(c.valid);
-	if (r < 0)
-		return cni_error_wrap(err, "portmap GC");
 	return 0;
 }
 

@@ -90,6 +90,14 @@ struct pm_elems {
 int pm_queue_skeleton(struct nft *n, struct nft_batch *b, const char *network,
 		      const struct pm_conf *conf, bool with_martian, struct cni_error **err);
 
+/*
+ * After a DEL or GC: when the network has no attachment left, remove its
+ * chains and sets (the whole table when no other network and no martian
+ * guard is in it).  Guarded: a concurrent ADD of the network wins.  0 when
+ * done or not needed, -1 with *err (callers log it).
+ */
+int pm_teardown(struct nft *n, const char *network, struct cni_error **err);
+
 /* A pm_elem as an nft_elem carrying comment. */
 void pm_elem_view(const struct pm_elem *e, const char *comment, struct nft_elem *ret);
 

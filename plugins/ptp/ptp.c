@@ -422,8 +422,7 @@ static int cmd_gc(const struct cni_cmd *cmd, struct cni_error **err)
 	if (cmd->conf->ipam_type && ipam_gc(cmd, err) < 0)
 		r = -1;
 	if (cmd->conf->ip_masq &&
-	    ipmasq_gc(cmd->conf->name, cmd->conf->valid_attachments,
-		      cmd->conf->n_valid_attachments, err) < 0)
+	    ipmasq_gc(cmd->conf, err) < 0)
 		r = -1;
 	return r;
 }

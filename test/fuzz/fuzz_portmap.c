@@ -61,7 +61,7 @@ static void check_elems(const struct cni_cmd *cmd, const struct attachment *a)
 				   e->data_len <= sizeof(e->data),
 			   "element larger than its buffers");
 		for (size_t j = i + 1; j < a->elems.n; j++)
-			FUZZ_CHECK(!same_key(e, &a->elems.v[j]), "two elements share a key");
+			FUZZ_CHECK(cmp_elem_key(e, &a->elems.v[j]) != 0, "two elements share a key");
 		switch (e->set) {
 		case PM_HIP4: case PM_ANY4: case PM_HIP6: case PM_ANY6: {
 			bool v6 = e->set == PM_HIP6 || e->set == PM_ANY6;

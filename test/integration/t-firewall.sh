@@ -74,10 +74,13 @@ elems()
 			if type == "object" and .elem then .elem else . end]'
 }
 
+# Elements in the table; 0 when it is gone (it goes with the last attachment).
 n_elems()
 {
-	in_ns "$NODE" nft -j list table inet cnic_firewall 2>/dev/null |
-		jq '[.nftables[] | select(.set) | .set.elem // [] | length] | add // 0'
+	local j
+	j=$(in_ns "$NODE" nft -j list table inet cnic_firewall 2>/dev/null)
+	[ -n "$j" ] || j='{"nftables": []}'
+	jq '[.nftables[] | select(.set) | .set.elem // [] | length] | add // 0' <<<"$j"
 }
 
 pings()
@@ -231,8 +234,9 @@ done
 wait "${pids[@]}"
 ok_if "20 parallel ADDs succeed" test ! -s "$T/par.err"
 is "20 attachments, 4 elements each + owner" "$(n_elems)" 100
-# 8 fixed rules and the jumps to CNI-ADMIN and MY-ADMIN (admin chains stay: they are the admin's).
-is "rules still written once" "$(in_ns "$NODE" nft -j list chain inet cnic_firewall forward | jq '[.nftables[] | select(.rule)] | length')" 10
+# 8 fixed rules and the jump to CNI-ADMIN (the GC above removed the last
+# attachment, and the table with it: MY-ADMIN's chain was empty).
+is "rules still written once" "$(in_ns "$NODE" nft -j list chain inet cnic_firewall forward | jq '[.nftables[] | select(.rule)] | length')" 9
 pids=()
 for i in $(seq 10 29); do
 	(fw DEL "p$i" "" "$(conf 1.0.0 "$C1" br0 "198.18.6.$i" | jq -c 'del(.prevResult)')"
@@ -242,5 +246,16 @@ done
 wait "${pids[@]}"
 ok_if "20 parallel DELs succeed" test ! -s "$T/par.err"
 is "nothing left in any set" "$(n_elems)" 0
+is "the table went with the last attachment" \
+	"$(in_ns "$NODE" nft list tables | grep -c cnic_firewall)" 0
+
+# An admin chain with the admin's own rules keeps the table after the last DEL.
+fw ADD adm "$C1" "$(conf 1.0.0 "$C1" br0 198.18.6.40)"
+in_ns "$NODE" nft add rule inet cnic_firewall CNI-ADMIN ip saddr 198.18.9.9 drop
+fw DEL adm "" "$(conf 1.0.0 "$C1" br0 198.18.6.40 | jq -c 'del(.prevResult)')"
+is_success "DEL of the last attachment with admin rules in CNI-ADMIN"
+is "the admin's rule and its table stay" \
+	"$(in_ns "$NODE" nft list chain inet cnic_firewall CNI-ADMIN | grep -c '198.18.9.9')" 1
+in_ns "$NODE" nft delete table inet cnic_firewall
 
 done_testing

@@ -260,7 +260,9 @@ is "re-ADD left no duplicates" "$(all_elems pmnet pmnet:c1:eth0)" 9
 PM2=$(pmconf pmnet "$(cat "$T/prev.c2")" '[{"hostPort": 8080, "containerPort": 8080}]')
 pm ADD c2 "$C2" eth0 "$PM2"
 is_error_json "a host port mapped by c1 is refused for c2" 110
-like "the error names the owner" "$(jq -r .msg <<<"$OUT")" "pmnet:c1:eth0"
+like "the error names the network and container first, then the owner" "$(jq -r .msg <<<"$OUT")" \
+	'^portmap: network "pmnet", container c2: host port 8080/tcp is already mapped by network "pmnet", container c1 \(eth0\)$'
+like "its details carry the owner tag" "$(jq -r .details <<<"$OUT")" "pmnet:c1:eth0"
 is "c2 got no element" "$(all_elems pmnet pmnet:c2:eth0)" 0
 is "TCP from outside still reaches c1" "$(ask "$EXT" tcp 198.19.1.1 8080)" "c1 198.19.1.2"
 
@@ -415,7 +417,8 @@ is "masqAll: TCP from outside is masqueraded" "$(ask "$EXT" tcp 198.19.1.1 8080)
 pm DEL c2 "$C2" eth0 "$PM2"
 is_success "DEL c2 (masqAll)"
 is "nothing left" "$(all_elems pmnet)" 0
-is "DEL keeps the shared subnet elements" "$(($(elems pmnet-hs4) + $(elems pmnet-hs6)))" 2
+is "the network's last DEL removed its chains and sets, shared subnet elements too" \
+	"$(in_ns "$NODE" nft list table inet cnic_portmap 2>/dev/null | grep -c 'pmnet-')" 0
 cni_json "$NODE" "$PM" GC "" "" "" "$(jq -n '{cniVersion: "1.1.0", name: "pmnet", type: "portmap",
 	"cni.dev/valid-attachments": []}')"
 is_success "GC with no attachment"

@@ -414,6 +414,93 @@ static void test_many_elements(void **state)
 	nft_close(n);
 }
 
+/*
+ * A batch of more requests than acknowledgments fit in a receive buffer
+ * (each was acknowledged, and ~330 overflowed it: the batch committed but
+ * reported ENOBUFS) commits and says so; a failure in its middle is
+ * reported by name, and nothing of the batch lands.
+ */
+static void test_many_requests(void **state)
+{
+	enum { N = 3000 };
+	struct nft *n = open_or_skip();
+	struct cni_error *err = NULL;
+	struct nft_elem_list l = { 0 };
+	uint8_t (*keys)[8] = calloc(N, 8), data[8] = { 198, 18, 0, 1, 0, 80 };
+	struct nft_batch *b;
+
+	assert_non_null(keys);
+	reset_table(n);
+	b = nft_batch_new();
+	base_objects(b);
+	for (int i = 0; i < N; i++) {
+		struct nft_elem e = { .key = keys[i], .key_len = 8, .data = data, .data_len = 8,
+				      .comment = "net:c:eth0" };
+
+		keys[i][0] = IPPROTO_TCP;
+		keys[i][4] = (uint8_t)((1000 + i) >> 8);
+		keys[i][5] = (uint8_t)(1000 + i);
+		nft_batch_add_elems(b, FAM, TBL, "ports", &e, 1, true); /* one request each */
+	}
+	assert_true(nft_batch_len(b) > N);
+	must(nft_batch_commit(n, b, &err), err, "commit of many requests");
+	nft_batch_free(b);
+	must(nft_list_elems(n, FAM, TBL, "ports", &l, &err), err, "list");
+	assert_int_equal(l.n, N);
+	nft_elem_list_free(&l);
+
+	/* The same keys again, exclusively: every request fails, the first is named. */
+	b = nft_batch_new();
+	for (int i = 0; i < N; i++) {
+		struct nft_elem e = { .key = keys[i], .key_len = 8, .data = data, .data_len = 8 };
+		nft_batch_add_elems(b, FAM, TBL, "ports", &e, 1, true);
+	}
+	assert_int_equal(nft_batch_commit(n, b, &err), -1);
+	nft_batch_free(b);
+	assert_non_null(err);
+	assert_int_equal(err->errnum, EEXIST);
+	cni_error_free(err);
+	err = NULL;
+	free(keys);
+	reset_table(n);
+	nft_close(n);
+}
+
+/* A guarded batch commits at its generation and fails with ERESTART after another commit. */
+static void test_generation_guard(void **state)
+{
+	struct nft *n = open_or_skip();
+	struct cni_error *err = NULL;
+	struct nft_batch *b;
+	uint32_t gen, gen2;
+	int r;
+
+	reset_table(n);
+	must(nft_genid(n, &gen, &err), err, "genid");
+	b = nft_batch_new();
+	nft_batch_guard(b, gen);
+	base_objects(b);
+	must(nft_batch_commit(n, b, &err), err, "guarded commit at the current generation");
+	nft_batch_free(b);
+	must(nft_genid(n, &gen2, &err), err, "genid after");
+	assert_int_not_equal(gen, gen2);
+
+	b = nft_batch_new();
+	nft_batch_guard(b, gen); /* stale */
+	nft_batch_add_chain(b, FAM, TBL, "guarded", NULL);
+	assert_int_equal(nft_batch_commit(n, b, &err), -1);
+	nft_batch_free(b);
+	assert_non_null(err);
+	assert_int_equal(err->errnum, ERESTART);
+	cni_error_free(err);
+	err = NULL;
+	r = nft_exists(n, FAM, TBL, "guarded", &err);
+	must(r, err, "exists");
+	assert_int_equal(r, 0);
+	reset_table(n);
+	nft_close(n);
+}
+
 static void test_owner_tags(void **state)
 {
 	char *t, *t2, *t3;
@@ -458,6 +545,8 @@ int main(void)
 		cmocka_unit_test(test_get_and_delete),
 		cmocka_unit_test(test_rules_by_comment),
 		cmocka_unit_test(test_many_elements),
+		cmocka_unit_test(test_many_requests),
+		cmocka_unit_test(test_generation_guard),
 	};
 
 	have_netns = geteuid() == 0 && unshare(CLONE_NEWNET) == 0;

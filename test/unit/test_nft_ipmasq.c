@@ -171,6 +171,16 @@ static void test_same_id_two_networks(void **state)
 	assert_int_equal(total(), 0);
 }
 
+/* GC as a plugin calls it: known says whether the runtime sent a list at all. */
+static int gc(const char *net, struct cni_attachment *v, size_t n, bool known,
+	      struct cni_error **err)
+{
+	struct cni_netconf nc = { .name = (char *)net, .valid_attachments = v,
+				  .n_valid_attachments = n, .has_valid_attachments = known };
+
+	return ipmasq_gc(&nc, err);
+}
+
 static void test_gc(void **state)
 {
 	struct cni_attachment valid[] = { { "ctr2", "eth0" }, { "ctr-other-net", "eth0" } };
@@ -185,17 +195,21 @@ static void test_gc(void **state)
 	     err);
 	must(ipmasq_add("net2", "ctr4", "eth0", (struct cni_ip[]){ ip("198.18.9.5/24") }, 1, &err),
 	     err);
-	must(ipmasq_gc("net1", valid, 2, &err), err);
+	/* No list (absent or null): nothing is known stale, nothing goes. */
+	must(gc("net1", NULL, 0, false, &err), err);
+	assert_int_equal(count("masq4", "net1:ctr1:eth0"), 1);
+	assert_int_equal(count("masq4", "net1:ctr2:eth0"), 1);
+	must(gc("net1", valid, 2, true, &err), err);
 	assert_int_equal(count("masq4", "net1:ctr2:eth0"), 1);
 	assert_int_equal(count("masq4", "net1:ctr1:eth0"), 0);
 	assert_int_equal(count("masq6", NULL), 0);
 	/* Other networks are not touched. */
 	assert_int_equal(count("masq4", "net2:ctr4:eth0"), 1);
 	/* An empty valid list clears the network. */
-	must(ipmasq_gc("net1", NULL, 0, &err), err);
+	must(gc("net1", NULL, 0, true, &err), err);
 	assert_int_equal(count("masq4", NULL), 1);
 	assert_int_equal(count("subnet4", NULL), 1);
-	must(ipmasq_gc("net2", NULL, 0, &err), err);
+	must(gc("net2", NULL, 0, true, &err), err);
 	assert_int_equal(total(), 0);
 	/* No container address left: GC removed the subnet elements too. */
 	assert_int_equal(count("subnet4", NULL) + count("subnet6", NULL), 0);
@@ -222,13 +236,60 @@ static void test_many(void **state)
 	/* Keep every other one. */
 	for (int i = 0; i < N / 2; i++)
 		valid[i] = valid[2 * i];
-	must(ipmasq_gc("big", valid, N / 2, &err), err);
+	must(gc("big", valid, N / 2, true, &err), err);
 	assert_int_equal(count("masq4", NULL), N / 2);
 	must(ipmasq_del("big", "c0", "eth0", &err), err);
 	assert_int_equal(count("masq4", NULL), N / 2 - 1);
-	must(ipmasq_gc("big", NULL, 0, &err), err);
+	must(gc("big", NULL, 0, true, &err), err);
 	assert_int_equal(total(), 0);
 	free(valid);
+}
+
+/*
+ * An owner set as an older cnic made it (16-byte integer keys, which `nft
+ * list` prints as "type 0" and `nft -f` refuses) is converted by the next
+ * ADD to the current type, keeping its elements; DEL of the old owner then
+ * finds it.
+ */
+static void test_old_owner_set_converted(void **state)
+{
+	static const struct nft_set_def old = {
+		.name = "owners",
+		.n_fields = 1,
+		.key_types = { NFT_DT_INTEGER },
+		.key_lens = { NFT_OWNER_KEY_LEN },
+	};
+	struct cni_ip a = ip("198.18.3.5/24"), b = ip("198.18.3.6/24");
+	struct cni_error *err = NULL;
+	struct nft_batch *bt;
+	struct nft *n = NULL;
+
+	skip_without_netns();
+	must(ipmasq_add("old", "c1", "eth0", &a, 1, &err), err);
+	/* Rebuild the owner set with the old key type, with c1's owner element. */
+	must(nft_open(&n, &err), err);
+	bt = nft_batch_new();
+	nft_batch_del_set(bt, NFPROTO_INET, TBL, "owners");
+	nft_batch_add_set(bt, NFPROTO_INET, TBL, &old);
+	{
+		uint8_t key[NFT_OWNER_KEY_LEN];
+		struct nft_elem e = { .key = key, .key_len = sizeof(key), .comment = "old:c1:eth0" };
+
+		nft_owner_key("old:c1:eth0", key);
+		nft_batch_add_elems(bt, NFPROTO_INET, TBL, "owners", &e, 1, true);
+	}
+	must(nft_batch_commit(n, bt, &err), err);
+	nft_batch_free(bt);
+	nft_close(n);
+
+	must(ipmasq_add("old", "c2", "eth0", &b, 1, &err), err);
+	assert_int_equal(count("owners", "old:c1:eth0"), 1);
+	assert_int_equal(count("owners", "old:c2:eth0"), 1);
+	must(ipmasq_check("old", "c1", "eth0", &a, 1, &err), err);
+	must(ipmasq_del("old", "c1", "eth0", &err), err);
+	must(ipmasq_del("old", "c2", "eth0", &err), err);
+	assert_int_equal(count("owners", NULL), 0);
+	assert_int_equal(total(), 0);
 }
 
 int main(void)
@@ -239,6 +300,7 @@ int main(void)
 		cmocka_unit_test(test_same_id_two_networks),
 		cmocka_unit_test(test_gc),
 		cmocka_unit_test(test_many),
+		cmocka_unit_test(test_old_owner_set_converted),
 	};
 
 	have_netns = geteuid() == 0 && unshare(CLONE_NEWNET) == 0;
