@@ -895,9 +895,13 @@ static int batch_commit(struct nft *n, struct nft_batch *b, struct cni_error **e
 			 */
 			if (st.n_failed || st.lost || waited)
 				break;
+			/*
+			 * One bounded wait in all: a socket that polls readable
+			 * but keeps answering EAGAIN must not spin forever.
+			 */
 			struct pollfd p = { .fd = nft_fd(n), .events = POLLIN };
-			if (poll(&p, 1, ACK_TIMEOUT_MS) == 0)
-				waited = 1;
+			(void)poll(&p, 1, ACK_TIMEOUT_MS);
+			waited = 1;
 			continue;
 		}
 		for (const struct nlmsghdr *nlh = (const void *)n->rbuf; NLMSG_OK(nlh, (size_t)len);
