@@ -156,6 +156,11 @@ setup_for()
 	p=$(plugin_of "$s")
 	is_chained "$s" && raw bridge ADD "$T/$s.base"
 	[ "$verb" == ADD ] || raw "$p" ADD "$T/$s.add"
+	# CHECK compares against this ADD's result (its MAC, its address).
+	if [ "$verb" == CHECK ] && [ "$RC" -eq 0 ]; then
+		jq -c --slurpfile r "$T/out" '. + {cniVersion: "1.0.0", prevResult: $r[0]}' \
+			"$T/$s.add" >"$T/$s.check"
+	fi
 }
 # cleanup_for S [VERB]: DEL; after a GC, the runtime's next GC too (a failed GC is
 # retried, and network-wide state is GC's to remove).
@@ -206,8 +211,10 @@ syscalls()
 	in_ns "$NODE" env -i "$SYSPATH" CNI_COMMAND="$verb" CNI_CONTAINERID=$CID CNI_NETNS="$CNS" \
 		CNI_IFNAME=eth0 CNI_PATH="$BIN" strace -qq -o "$T/trace" "$BIN/$p" <"$conf" >/dev/null 2>&1
 	cleanup_for "$s"
-	sed -nE 's/^([a-z_0-9]+)\(.*/\1/p' "$T/trace" |
-		awk -v want=" ${!ERRNO[*]} " '{ k = ++n[$1] } index(want, " " $1 " ") { print $1, k }'
+	# "write k out" marks the write of the plugin's answer to stdout.
+	sed -nE 's/^([a-z_0-9]+)\(([0-9]*).*/\1 \2/p' "$T/trace" |
+		awk -v want=" ${!ERRNO[*]} " '{ k = ++n[$1] }
+			index(want, " " $1 " ") { print $1, k, ($1 == "write" && $2 == "1") ? "out" : "" }'
 }
 
 # One JSON value on stdout (or none for a successful DEL/CHECK/GC).
@@ -254,8 +261,8 @@ sweep_one()
 			[ "$rc" -ne 0 ] && errs=$((errs + 1))
 			if [ "$rc" -ge 124 ] || grep -qE 'AddressSanitizer|runtime error:' <<<"$err"; then
 				bad+=("$1#$when ($mode, ${ERRNO[$1]}): signal or time-out rc=$rc: ${err:0:300}")
-			elif [ "$mode" == on ] && [ "$1" == write ]; then
-				: # every later write fails, the one to stdout too: nothing can be printed
+			elif [ "$1" == write ] && { [ "$mode" == on ] || [ "${3:-}" == out ]; }; then
+				: # the write of the answer itself fails: nothing can be printed
 			elif ! RC=$rc OUT=$out output_ok "$verb"; then
 				bad+=("$1#$when ($mode, ${ERRNO[$1]}): not exactly one JSON value (rc=$rc): ${out:0:300}")
 			fi

@@ -161,8 +161,17 @@ hl ADD x "$CNS" eth0 "$T/fd.json"
 is_error "dataDir is a FIFO: an error"
 ok_if "... at once (${MS} ms)" test "$MS" -lt 3000
 mkfifo "$T/fifo-netns"
+# An IPAM plugin never opens CNI_NETNS (upstream's tests pass "/some/where"):
+# a FIFO there is neither opened nor blocked on.
 hl ADD x "$T/fifo-netns" eth0 "$T/pl.json"
-is_error_json "CNI_NETNS is a FIFO: code 4" 4
+is_success "CNI_NETNS is a FIFO: host-local never opens it"
+ok_if "... at once (${MS} ms)" test "$MS" -lt 3000
+hl DEL x "$T/fifo-netns" eth0 "$T/pl.json"
+is_success "... and its DEL neither"
+# An interface plugin does open it: refused at once, not blocked on.
+jq -n '{cniVersion: "1.0.0", name: "lonet", type: "loopback"}' >"$T/lo.json"
+CNI_TIMEOUT=10 timed cni "$NODE" "$BIN/loopback" ADD x "$T/fifo-netns" eth0 "$T/lo.json"
+is_error_json "CNI_NETNS is a FIFO: loopback refuses it with code 4" 4
 ok_if "... at once (${MS} ms)" test "$MS" -lt 3000
 mkfifo "$T/fifo-resolv"
 hl_conf "$T/rc.json" rcnet "$DD" "{\"resolvConf\": \"$T/fifo-resolv\"}"
