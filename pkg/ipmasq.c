@@ -62,7 +62,7 @@ static const struct nft_set_def sets[S_COUNT] = {
 	[S_MASQ4] = {
 		.name = "masq4",
 		.n_fields = 1,
-		.key_types = { NFT_DT_IPV4 },
+		.key_types = { CNIC_NFT_DT_IPV4 },
 		.key_lens = { 4 },
 		.comment = "container addresses to masquerade",
 	},
@@ -70,14 +70,14 @@ static const struct nft_set_def sets[S_COUNT] = {
 		.name = "exempt4",
 		.flags = NFT_SET_INTERVAL,
 		.n_fields = 2,
-		.key_types = { NFT_DT_IPV4, NFT_DT_IPV4 },
+		.key_types = { CNIC_NFT_DT_IPV4, CNIC_NFT_DT_IPV4 },
 		.key_lens = { 4, 4 },
 		.comment = "version 1: container address . its subnet (no longer added to)",
 	},
 	[S_MASQ6] = {
 		.name = "masq6",
 		.n_fields = 1,
-		.key_types = { NFT_DT_IPV6 },
+		.key_types = { CNIC_NFT_DT_IPV6 },
 		.key_lens = { 16 },
 		.comment = "container addresses to masquerade",
 	},
@@ -85,7 +85,7 @@ static const struct nft_set_def sets[S_COUNT] = {
 		.name = "exempt6",
 		.flags = NFT_SET_INTERVAL,
 		.n_fields = 2,
-		.key_types = { NFT_DT_IPV6, NFT_DT_IPV6 },
+		.key_types = { CNIC_NFT_DT_IPV6, CNIC_NFT_DT_IPV6 },
 		.key_lens = { 16, 16 },
 		.comment = "version 1: container address . its subnet (no longer added to)",
 	},
@@ -93,7 +93,7 @@ static const struct nft_set_def sets[S_COUNT] = {
 		.name = "subnet4",
 		.flags = NFT_SET_INTERVAL,
 		.n_fields = 2,
-		.key_types = { NFT_DT_IPV4, NFT_DT_IPV4 },
+		.key_types = { CNIC_NFT_DT_IPV4, CNIC_NFT_DT_IPV4 },
 		.key_lens = { 4, 4 },
 		.comment = "subnet . subnet: not masqueraded (shared, GC removes)",
 	},
@@ -101,15 +101,15 @@ static const struct nft_set_def sets[S_COUNT] = {
 		.name = "subnet6",
 		.flags = NFT_SET_INTERVAL,
 		.n_fields = 2,
-		.key_types = { NFT_DT_IPV6, NFT_DT_IPV6 },
+		.key_types = { CNIC_NFT_DT_IPV6, CNIC_NFT_DT_IPV6 },
 		.key_lens = { 16, 16 },
 		.comment = "subnet . subnet: not masqueraded (shared, GC removes)",
 	},
 	[S_OWNERS] = {
 		.name = "owners",
 		.n_fields = 1,
-		.key_types = { NFT_DT_OWNER },
-		.key_lens = { NFT_OWNER_KEY_LEN },
+		.key_types = { CNIC_NFT_DT_OWNER },
+		.key_lens = { CNIC_NFT_OWNER_KEY_LEN },
 		.comment = "one element per attachment with elements here",
 	},
 };
@@ -224,7 +224,7 @@ static int add_skeleton(struct nft *n, struct nft_batch *b, struct cni_error **e
 	static const struct nft_base_chain post = {
 		.type = "nat",
 		.hook = NF_INET_POST_ROUTING,
-		.priority = NFT_PRIO_SRCNAT,
+		.priority = CNIC_NFT_PRIO_SRCNAT,
 	};
 	struct nft_rule_info *rules = NULL;
 	size_t n_all = 0, n_mine = 0;
