@@ -546,8 +546,7 @@ int nft_get_elem(struct nft *n, uint8_t family, const char *table, const char *s
 	if (r == 0 && t.errnum && !absent(t.errnum))
 		r = cnl_reply_error(err, &t, "get element of set %s %s %s", nft_family_str(family),
 				    table, set);
-	if (r == 0)
-		cnl_reply_done(&t);
+	cnl_reply_done(&t); /* zeroed by a failed exchange too */
 	if (r < 0) {
 		nft_elem_list_free(&l);
 		return -1;
