@@ -143,9 +143,9 @@ $(ULIB): $(ULIB_OBJ)
 $(UBUILD)/test_%: $(UBUILD)/test/unit/test_%.o $(UNIT_COMMON:%.c=$(UBUILD)/%.o) $(ULIB)
 	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs cmocka)
 
-# test_portmap links the portmap objects it tests (conditions, config), not
-# the plugin's verbs and main.
-PM_UNIT_OBJ := $(UBUILD)/plugins/portmap/conds.o $(UBUILD)/plugins/portmap/conf.o
+# test_portmap links the portmap objects it tests (conditions, config, the
+# owner index), not the plugin's verbs and main.
+PM_UNIT_OBJ := $(patsubst %,$(UBUILD)/plugins/portmap/%.o,conds conf attachment)
 $(UBUILD)/test_portmap: $(UBUILD)/test/unit/test_portmap.o $(PM_UNIT_OBJ) $(ULIB)
 	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs cmocka)
 

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * portmap's conditions (both syntaxes, the iptables one translated to the
- * same matches) and its configuration checks (backend conflicts), linked
- * from the plugin's objects (plugins/portmap/conds.o, conf.o).  Traffic
- * through translated conditions: test/integration/t-portmap-conds.sh.
+ * same matches), its configuration checks (backend conflicts) and the
+ * owner index codec, linked from the plugin's objects (plugins/portmap/
+ * conds.o, conf.o, attachment.o).  Traffic through translated conditions:
+ * test/integration/t-portmap-conds.sh.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -314,6 +315,63 @@ static void test_backend(void **state)
 			  "Cannot specify externalSetMarkChain and markMasqBit");
 }
 
+/*
+ * DEL rebuilds an attachment's keys from its owner element's index: they
+ * must be exactly the keys ADD added (container ports aside, which keys
+ * do not hold).
+ */
+static void test_index_round_trip(void **state)
+{
+	static const char json[] =
+		"{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"portmap\",\"masqAll\":false,"
+		"\"prevResult\":{\"cniVersion\":\"1.0.0\",\"interfaces\":[{\"name\":\"eth0\","
+		"\"sandbox\":\"/x\"}],\"ips\":[{\"address\":\"198.18.0.5/24\",\"interface\":0},"
+		"{\"address\":\"2001:db8::5/64\",\"interface\":0}]},"
+		"\"runtimeConfig\":{\"portMappings\":[{\"hostPort\":8080,\"containerPort\":80},"
+		"{\"hostPort\":53,\"containerPort\":5353,\"protocol\":\"udp\",\"hostIP\":\"198.18.0.1\"},"
+		"{\"hostPort\":9,\"containerPort\":9,\"protocol\":\"sctp\",\"hostIP\":\"2001:db8::1\"},"
+		"{\"hostPort\":81,\"containerPort\":80,\"hostIP\":\"127.0.0.1\"}]}}";
+	char *const envp[] = { NULL };
+	struct cni_netconf *nc = NULL;
+	struct cni_error *err = NULL;
+	struct pm_conf pc;
+	struct pm_attachment a = { 0 }, b = { 0 };
+
+	if (cni_netconf_parse(json, strlen(json), &nc, &err) < 0)
+		fail_msg("%s", err->msg);
+	{
+		struct cni_cmd cmd = { .verb = CNI_VERB_ADD, .container_id = "c1", .ifname = "eth0",
+				       .netns_fd = -1, .path = "", .conf = nc, .envp = envp };
+
+		assert_int_equal(pm_conf_parse(&cmd, &pc, &err), 0);
+		assert_int_equal(pm_attachment_for_add(&cmd, &pc, &a, &err), 0);
+	}
+	assert_string_equal(a.tag, "n:c1:eth0");
+	assert_non_null(a.index);
+	assert_string_equal(a.index, "n:c1:eth0 i1;s;198.18.0.5;2001:db8::5;t8080,u53@198.18.0.1,"
+				     "s9@2001:db8::1,t81@127.0.0.1");
+	assert_true(a.localnet);
+	assert_int_equal(pm_comment_tag_len(a.index), strlen(a.tag));
+	assert_true(pm_comment_is_tag(a.index, a.tag));
+	assert_false(pm_comment_is_tag(a.index, "n:c1:eth"));
+
+	assert_int_equal(pm_attachment_from_index(a.tag, a.index, &b), 0);
+	assert_int_equal(b.elems.n, a.elems.n);
+	for (size_t i = 0; i < a.elems.n; i++) {
+		assert_int_equal(b.elems.v[i].set, a.elems.v[i].set);
+		assert_int_equal(pm_elem_cmp(&a.elems.v[i], &b.elems.v[i]), 0);
+	}
+	/* Another tag, or a comment without an index we know: no keys. */
+	assert_int_equal(pm_attachment_from_index("n:c2:eth0", a.index, &b), -1);
+	assert_int_equal(pm_attachment_from_index(a.tag, "n:c1:eth0", &b), -1);
+	assert_int_equal(pm_attachment_from_index(a.tag, "n:c1:eth0 i1;s;;;x80", &b), -1);
+
+	pm_attachment_free(&a);
+	pm_attachment_free(&b);
+	pm_conf_free(&pc);
+	cni_netconf_free(nc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -323,6 +381,7 @@ int main(void)
 		cmocka_unit_test(test_ipt_refusals),
 		cmocka_unit_test(test_nft_and_style),
 		cmocka_unit_test(test_backend),
+		cmocka_unit_test(test_index_round_trip),
 	};
 
 	return cmocka_run_group_tests_name("portmap", tests, NULL, NULL);
