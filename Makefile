@@ -143,6 +143,12 @@ $(ULIB): $(ULIB_OBJ)
 $(UBUILD)/test_%: $(UBUILD)/test/unit/test_%.o $(UNIT_COMMON:%.c=$(UBUILD)/%.o) $(ULIB)
 	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs cmocka)
 
+# test_portmap links the portmap objects it tests (conditions, config, the
+# owner index), not the plugin's verbs and main.
+PM_UNIT_OBJ := $(patsubst %,$(UBUILD)/plugins/portmap/%.o,conds conf attachment)
+$(UBUILD)/test_portmap: $(UBUILD)/test/unit/test_portmap.o $(PM_UNIT_OBJ) $(ULIB)
+	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs cmocka)
+
 unit: $(UNIT_BINS)
 	@test/unit/run.sh $(UNIT_BINS)
 
@@ -261,8 +267,8 @@ $(FUZZ_LIB): $(FUZZ_LIB_SRC:%.c=$(FBUILD)/%.o)
 $(FBUILD)/fuzz_%: $(FBUILD)/test/fuzz/fuzz_%.o $(FUZZ_LIB)
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
 
-# fuzz_portmap includes plugins/portmap/portmap.c (its static validation) and
-# so links the whole library and the plugin's other file.
+# fuzz_portmap links the plugin's objects but portmap.c (the verbs and main)
+# and so the whole library.
 FUZZ_FULL_LIB := $(FBUILD)/libcnic-full.a
 $(FUZZ_FULL_LIB): $(LIB_SRC:%.c=$(FBUILD)/%.o)
 	@rm -f $@

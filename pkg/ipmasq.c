@@ -8,15 +8,12 @@
  *		set masq4   { type ipv4_addr; }                       container addresses
  *		set subnet4 { type ipv4_addr . ipv4_addr; flags interval; }
  *		                                    subnet . subnet, one per container subnet
- *		set exempt4 { type ipv4_addr . ipv4_addr; flags interval; }
- *		                                    version 1: address . its subnet
- *		set masq6, subnet6, exempt6         the same for IPv6
+ *		set masq6, subnet6                  the same for IPv6
  *		set owners  { type integer; }       one element per attachment
  *		chain postrouting { type nat hook postrouting priority srcnat;
  *			ip saddr @masq4 ip daddr & 240.0.0.0 != 224.0.0.0
- *				ip saddr . ip daddr != @exempt4
  *				ip saddr . ip daddr != @subnet4 masquerade
- *			ip6 ... the same with masq6, exempt6, subnet6
+ *			ip6 ... the same with masq6, subnet6
  *		}
  *	}
  *
@@ -27,10 +24,7 @@
  * interval elements written now are the shared, untagged subnet . subnet
  * ones (source and destination in the container's subnet), one per subnet,
  * added without NLM_F_EXCL (an identical one is a no-op), never removed by
- * DEL and removed by GC once no masq4/6 address lies in them.  exempt4/6
- * hold the per-attachment elements of version 1: its rule is rewritten
- * once (the rule comment carries the version), its elements keep working
- * and go with their owner's DEL.
+ * DEL and removed by GC once no masq4/6 address lies in them.
  *
  * ADD writes the table, chain, sets and (when not exactly there) the two
  * rules and its elements in one batch; the tagged elements are added
@@ -56,7 +50,7 @@
 /* What every rule of ours starts with, whatever its version (teardown). */
 #define RULE_PREFIX "cnic ipmasq"
 
-enum { S_MASQ4, S_EXEMPT4, S_MASQ6, S_EXEMPT6, S_SUBNET4, S_SUBNET6, S_OWNERS, S_COUNT };
+enum { S_MASQ4, S_MASQ6, S_SUBNET4, S_SUBNET6, S_OWNERS, S_COUNT };
 
 static const struct nft_set_def sets[S_COUNT] = {
 	[S_MASQ4] = {
@@ -66,28 +60,12 @@ static const struct nft_set_def sets[S_COUNT] = {
 		.key_lens = { 4 },
 		.comment = "container addresses to masquerade",
 	},
-	[S_EXEMPT4] = {
-		.name = "exempt4",
-		.flags = NFT_SET_INTERVAL,
-		.n_fields = 2,
-		.key_types = { CNIC_NFT_DT_IPV4, CNIC_NFT_DT_IPV4 },
-		.key_lens = { 4, 4 },
-		.comment = "version 1: container address . its subnet (no longer added to)",
-	},
 	[S_MASQ6] = {
 		.name = "masq6",
 		.n_fields = 1,
 		.key_types = { CNIC_NFT_DT_IPV6 },
 		.key_lens = { 16 },
 		.comment = "container addresses to masquerade",
-	},
-	[S_EXEMPT6] = {
-		.name = "exempt6",
-		.flags = NFT_SET_INTERVAL,
-		.n_fields = 2,
-		.key_types = { CNIC_NFT_DT_IPV6, CNIC_NFT_DT_IPV6 },
-		.key_lens = { 16, 16 },
-		.comment = "version 1: container address . its subnet (no longer added to)",
 	},
 	[S_SUBNET4] = {
 		.name = "subnet4",
@@ -114,12 +92,11 @@ static const struct nft_set_def sets[S_COUNT] = {
 	},
 };
 
-/* The keys of one address: its masq key, its subnet's element and its version 1 range. */
+/* The keys of one address: its masq key and its subnet's element. */
 struct masq_keys {
 	int family;
 	uint8_t addr[16];
 	uint8_t sub_lo[32], sub_hi[32]; /* first . first, last . last of its subnet */
-	uint8_t lo[32], hi[32];         /* version 1: addr . first, addr . last */
 };
 
 static void keys_for(const struct cni_ip *ip, struct masq_keys *ret)
@@ -136,10 +113,6 @@ static void keys_for(const struct cni_ip *ip, struct masq_keys *ret)
 	memcpy(ret->sub_lo + len, first.b, len);
 	memcpy(ret->sub_hi, last.b, len);
 	memcpy(ret->sub_hi + len, last.b, len);
-	memcpy(ret->lo, ip->address.addr.b, len);
-	memcpy(ret->lo + len, first.b, len);
-	memcpy(ret->hi, ip->address.addr.b, len);
-	memcpy(ret->hi + len, last.b, len);
 }
 
 static uint32_t addr_len(const struct masq_keys *k)
@@ -155,12 +128,6 @@ static void masq_elem(const struct masq_keys *k, const char *tag, struct nft_ele
 static void subnet_elem(const struct masq_keys *k, struct nft_elem *ret)
 {
 	*ret = (struct nft_elem){ .key = k->sub_lo, .key_len = 2 * addr_len(k), .key_end = k->sub_hi,
-				  .key_end_len = 2 * addr_len(k) };
-}
-
-static void exempt_elem(const struct masq_keys *k, struct nft_elem *ret)
-{
-	*ret = (struct nft_elem){ .key = k->lo, .key_len = 2 * addr_len(k), .key_end = k->hi,
 				  .key_end_len = 2 * addr_len(k) };
 }
 
@@ -195,7 +162,6 @@ static void add_rule(struct nft_batch *b, bool v6)
 		nft_rule_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 16, 4, NFT_REG32_00);
 		nft_rule_bitwise(r, NFT_REG32_00, NFT_REG32_00, 4, mask, zero);
 		nft_rule_cmp(r, NFT_REG32_00, NFT_CMP_NEQ, mcast, 4);
-		not_in_pair(r, false, sets[S_EXEMPT4].name);
 		not_in_pair(r, false, sets[S_SUBNET4].name);
 	} else {
 		const uint8_t mcast = 0xff;
@@ -204,7 +170,6 @@ static void add_rule(struct nft_batch *b, bool v6)
 		nft_rule_lookup(r, NFT_REG_1, sets[S_MASQ6].name, -1, false);
 		nft_rule_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 24, 1, NFT_REG32_00);
 		nft_rule_cmp(r, NFT_REG32_00, NFT_CMP_NEQ, &mcast, 1);
-		not_in_pair(r, true, sets[S_EXEMPT6].name);
 		not_in_pair(r, true, sets[S_SUBNET6].name);
 	}
 	nft_rule_masq(r, 0);
@@ -214,7 +179,7 @@ static void add_rule(struct nft_batch *b, bool v6)
 
 /*
  * Table, sets and chain (idempotent adds), and the chain's two rules when
- * they are not exactly there (also when they are version 1's).  Rewriting
+ * they are not exactly there.  Rewriting
  * them on every ADD would be simpler, but deleting rules makes the kernel
  * defer their destruction past an RCU grace period, which whoever closes a
  * netfilter socket next waits for (10-15 ms): the common ADD deletes nothing.
@@ -263,13 +228,12 @@ static int add_skeleton(struct nft *n, struct nft_batch *b, struct cni_error **e
 }
 
 static const char *const set_names[S_COUNT] = {
-	[S_MASQ4] = "masq4", [S_EXEMPT4] = "exempt4", [S_MASQ6] = "masq6",
-	[S_EXEMPT6] = "exempt6", [S_SUBNET4] = "subnet4", [S_SUBNET6] = "subnet6",
-	[S_OWNERS] = "owners",
+	[S_MASQ4] = "masq4", [S_MASQ6] = "masq6", [S_SUBNET4] = "subnet4",
+	[S_SUBNET6] = "subnet6", [S_OWNERS] = "owners",
 };
 static const struct nft_sets table_sets = { FAM, TABLE, set_names, S_COUNT };
 /* What holds elements while anything is attached (the shared subnet elements aside). */
-static const char *const probe_sets[] = { "owners", "masq4", "masq6", "exempt4", "exempt6", NULL };
+static const char *const probe_sets[] = { "owners", "masq4", "masq6", NULL };
 
 /* Elements of some of the sets, by set (lists of sets not read are empty). */
 struct all_elems {
@@ -290,8 +254,7 @@ static int read_sets(struct nft *n, unsigned int mask, struct all_elems *ret,
 
 #define ALL_SETS ((1u << S_COUNT) - 1)
 /* Where per-attachment elements other than the owner element can be. */
-#define TAGGED_SETS \
-	((1u << S_MASQ4) | (1u << S_MASQ6) | (1u << S_EXEMPT4) | (1u << S_EXEMPT6))
+#define TAGGED_SETS ((1u << S_MASQ4) | (1u << S_MASQ6))
 
 typedef bool (*drop_fn)(size_t set, const struct nft_elem_info *e, void *arg);
 
@@ -310,10 +273,7 @@ struct add_ctx {
 	size_t n_keys;
 };
 
-/*
- * Stale on re-ADD: our own elements, anything on a key we are about to add,
- * and version 1 ranges of one of our addresses (leaked by a former owner).
- */
+/* Stale on re-ADD: our own elements and anything on a key we are about to add. */
 static bool stale_for_add(size_t set, const struct nft_elem_info *e, void *arg)
 {
 	const struct add_ctx *c = arg;
@@ -325,12 +285,6 @@ static bool stale_for_add(size_t set, const struct nft_elem_info *e, void *arg)
 	for (size_t i = 0; i < c->n; i++)
 		if ((int)set == c->set_of[i] && e->key_len == c->elems[i].key_len &&
 		    memcmp(e->key, c->elems[i].key, e->key_len) == 0)
-			return true;
-	if (set != S_EXEMPT4 && set != S_EXEMPT6)
-		return false;
-	for (size_t i = 0; i < c->n_keys; i++)
-		if (e->key_len == 2 * addr_len(&c->keys[i]) &&
-		    memcmp(e->key, c->keys[i].addr, addr_len(&c->keys[i])) == 0)
 			return true;
 	return false;
 }
@@ -574,7 +528,7 @@ int ipmasq_check(const char *network, const char *container_id, const char *ifna
 				     "ipMasq: chain inet %s %s is missing", TABLE, CHAIN);
 	for (size_t i = 0; i < n_ips; i++) {
 		struct nft_elem_info info = { 0 };
-		int mset, xset;
+		int mset;
 		struct masq_keys k;
 		struct nft_elem e;
 		char buf[IPNET_STRLEN];
@@ -595,20 +549,11 @@ int ipmasq_check(const char *network, const char *container_id, const char *ifna
 					     "ipMasq: %s has no element of %s in set inet %s %s",
 					     ipnet_fmt(&ips[i].address, buf), tag, TABLE,
 					     sets[mset].name);
-		/* Its subnet's shared element, or (version 1) its own range. */
+		/* Its subnet's shared element. */
 		r = has_subnet(n, &k, err);
 		if (r < 0)
 			return cni_error_wrap(err, "ipMasq");
-		if (r == 1)
-			continue;
-		xset = k.family == AF_INET ? S_EXEMPT4 : S_EXEMPT6;
-		exempt_elem(&k, &e);
-		r = nft_get_elem(n, FAM, TABLE, sets[xset].name, &e, &info, err);
-		if (r < 0)
-			return cni_error_wrap(err, "ipMasq");
-		mine = r == 1 && info.comment && strcmp(info.comment, tag) == 0;
-		nft_elem_info_free(&info);
-		if (!mine)
+		if (r == 0)
 			return cni_error_set(err, CNI_ERR_INTERNAL, 0,
 					     "ipMasq: the subnet of %s has no element in set inet %s %s",
 					     ipnet_fmt(&ips[i].address, buf), TABLE,

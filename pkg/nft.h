@@ -67,8 +67,6 @@ void nft_closep(struct nft **n);
 
 /* The underlying socket, to borrow for other netfilter requests (conntrack). */
 struct cnl_sock *nft_netlink(struct nft *n);
-/* Its former name, while callers move to nft_netlink(). */
-#define nft_mnl_socket nft_netlink
 #define cleanup_nft __attribute__((cleanup(nft_closep)))
 
 /* ---- batches ------------------------------------------------------------ */
@@ -350,19 +348,5 @@ bool nft_tag_in_network(const char *tag, const char *network);
  */
 #define CNIC_NFT_OWNER_KEY_LEN 16
 void nft_owner_key(const char *tag, uint8_t key[CNIC_NFT_OWNER_KEY_LEN]);
-
-/*
- * The names plugins/portmap still uses, from before cnic's own constants
- * left the kernel UAPI's NFT_ namespace; removed once it says CNIC_NFT_*.
- */
-#define NFT_PRIO_DSTNAT CNIC_NFT_PRIO_DSTNAT
-#define NFT_PRIO_FILTER CNIC_NFT_PRIO_FILTER
-#define NFT_PRIO_SRCNAT CNIC_NFT_PRIO_SRCNAT
-#define NFT_DT_IPV4 CNIC_NFT_DT_IPV4
-#define NFT_DT_IPV6 CNIC_NFT_DT_IPV6
-#define NFT_DT_INET_PROTO CNIC_NFT_DT_INET_PROTO
-#define NFT_DT_INET_SERVICE CNIC_NFT_DT_INET_SERVICE
-#define NFT_DT_OWNER CNIC_NFT_DT_OWNER
-#define NFT_OWNER_KEY_LEN CNIC_NFT_OWNER_KEY_LEN
 
 #endif

@@ -11,7 +11,6 @@
  *	set N-ma4  { ipv4_addr }                         container with masqAll
  *	set N-lo4  { ipv4_addr }                         container reachable on 127.0.0.1
  *	set N-hc6, N-hs6, N-ma6                          the same for IPv6
- *	set N-hp4, N-hp6 { ...; interval }               version 1 (see masq_rule_v1)
  *	set N-owners { integer }                          one element per attachment, with its index
  *	chain N-dnat {                                     (regular)
  *		meta nfproto ipv4 <conditionsV4> ip daddr . meta l4proto . th dport
@@ -25,7 +24,6 @@
  *	chain N-out  { type nat hook output priority dstnat;
  *		fib daddr type local jump N-dnat }
  *	chain N-post { type nat hook postrouting priority srcnat;      (snat only)
- *		ct status dnat ip saddr . ip daddr @N-hp4 masquerade     (version 1)
  *		ct status dnat ip daddr @N-hc4 ip saddr . ip daddr @N-hs4 masquerade
  *		ct status dnat ip daddr @N-ma4 masquerade
  *		... the same three for ip6
@@ -68,10 +66,10 @@ void pm_names_for(const char *network, struct pm_names *nm)
 	if (strlen(network) <= NAME_NET_MAX) {
 		snprintf(net, sizeof(net), "%s", network);
 	} else {
-		uint8_t k[NFT_OWNER_KEY_LEN];
+		uint8_t k[CNIC_NFT_OWNER_KEY_LEN];
 		nft_owner_key(network, k);
 		net[0] = 'h';
-		for (int i = 0; i < NFT_OWNER_KEY_LEN; i++)
+		for (int i = 0; i < CNIC_NFT_OWNER_KEY_LEN; i++)
 			snprintf(net + 1 + 2 * i, 3, "%02x", k[i]);
 	}
 #define NAME(field, suffix) snprintf(nm->field, sizeof(nm->field), "%s-" suffix, net)
@@ -83,8 +81,6 @@ void pm_names_for(const char *network, struct pm_names *nm)
 	NAME(any4, "any4");
 	NAME(hip6, "hip6");
 	NAME(any6, "any6");
-	NAME(hp4, "hp4");
-	NAME(hp6, "hp6");
 	NAME(owners, "owners");
 	NAME(hc4, "hc4");
 	NAME(hc6, "hc6");
@@ -107,10 +103,6 @@ const char *pm_set_name(const struct pm_names *nm, enum pm_set s)
 		return nm->hip6;
 	case PM_ANY6:
 		return nm->any6;
-	case PM_HP4:
-		return nm->hp4;
-	case PM_HP6:
-		return nm->hp6;
 	case PM_HC4:
 		return nm->hc4;
 	case PM_HC6:
@@ -130,100 +122,7 @@ const char *pm_set_name(const struct pm_names *nm, enum pm_set s)
 	}
 }
 
-/* ---- conditions --------------------------------------------------------- */
-
-/* Split the strings on whitespace into words (caller frees with strv_free). */
-static void words(const struct strv *in, struct strv *out)
-{
-	for (size_t i = 0; i < in->n; i++) {
-		cleanup_free char *copy = xstrdup(in->v[i]);
-		char *save = NULL;
-
-		for (char *w = strtok_r(copy, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save))
-			strv_push(out, w);
-	}
-}
-
-int pm_conds_parse(const struct strv *tokens, int family, const char *key, struct pm_conds *ret,
-		   struct cni_error **err)
-{
-	const char *ipkw = family == AF_INET ? "ip" : "ip6";
-	struct strv w = { 0 };
-	struct pm_conds c = { 0 };
-	size_t i = 0;
-	int r = 0;
-
-	words(tokens, &w);
-	if (w.n && (w.v[0][0] == '-' || w.v[0][0] == '!')) {
-		r = cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
-				  "%s: iptables-style conditions are not supported; write them as "
-				  "nftables expressions (e.g. \"%s saddr 198.18.0.0/16\")",
-				  key, ipkw);
-		goto out;
-	}
-	while (i < w.n && r == 0) {
-		struct pm_cond *cd = xappend(&c.v, &c.n, sizeof(*cd));
-		const char *what = w.v[i];
-		const char *value;
-
-		if (strcmp(what, "meta") == 0 && i + 1 < w.n && strcmp(w.v[i + 1], "iifname") == 0)
-			what = w.v[++i];
-		if (strcmp(what, ipkw) == 0 && i + 1 < w.n &&
-		    (strcmp(w.v[i + 1], "saddr") == 0 || strcmp(w.v[i + 1], "daddr") == 0)) {
-			cd->kind = w.v[i + 1][0] == 's' ? PM_COND_SADDR : PM_COND_DADDR;
-			i += 2;
-		} else if (strcmp(what, "iifname") == 0) {
-			cd->kind = PM_COND_IIFNAME;
-			i += 1;
-		} else {
-			r = cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
-					  "%s: unsupported expression at \"%s\" (cnic supports %s "
-					  "saddr/daddr [!=] ADDR[/LEN] and iifname [!=] NAME)",
-					  key, w.v[i], ipkw);
-			break;
-		}
-		if (i < w.n && (strcmp(w.v[i], "!=") == 0 || strcmp(w.v[i], "==") == 0))
-			cd->neq = w.v[i++][0] == '!';
-		if (i >= w.n) {
-			r = cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0, "%s: missing value at the end",
-					  key);
-			break;
-		}
-		value = w.v[i++];
-		if (cd->kind == PM_COND_IIFNAME) {
-			size_t len = strlen(value);
-			if (len >= 2 && value[0] == '"' && value[len - 1] == '"') {
-				value++;
-				len -= 2;
-			}
-			if (len == 0 || len >= sizeof(cd->ifname)) {
-				r = cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
-						  "%s: invalid interface name \"%s\"", key, w.v[i - 1]);
-				break;
-			}
-			memcpy(cd->ifname, value, len);
-			cd->ifname[len] = '\0';
-		} else {
-			bool had_prefix;
-			if (ipnet_parse_maybe_prefix(value, &cd->net, &had_prefix) < 0 ||
-			    cd->net.addr.family != family) {
-				r = cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
-						  "%s: invalid IPv%d address or prefix \"%s\"", key,
-						  family == AF_INET ? 4 : 6, value);
-				break;
-			}
-			ipnet_canonical(&cd->net, &cd->net);
-		}
-	}
-out:
-	strv_free(&w);
-	if (r < 0) {
-		free(c.v);
-		return -1;
-	}
-	*ret = c;
-	return 0;
-}
+/* ---- conditions (parsed by conds.c) ------------------------------------ */
 
 /* Expressions for the conditions, before anything is loaded into registers. */
 static void put_conds(struct nft_rule *r, const struct pm_conds *c, bool v6)
@@ -232,12 +131,40 @@ static void put_conds(struct nft_rule *r, const struct pm_conds *c, bool v6)
 		const struct pm_cond *cd = &c->v[i];
 		uint32_t op = cd->neq ? NFT_CMP_NEQ : NFT_CMP_EQ;
 
-		if (cd->kind == PM_COND_IIFNAME) {
+		switch (cd->kind) {
+		case PM_COND_IIFNAME:
+		case PM_COND_OIFNAME: {
 			char name[16] = { 0 };
-			memcpy(name, cd->ifname, strlen(cd->ifname));
-			nft_rule_meta(r, NFT_META_IIFNAME, NFT_REG_1);
-			nft_rule_cmp(r, NFT_REG_1, op, name, sizeof(name));
-		} else {
+
+			/* A prefix (iptables' "eth+") compares its own bytes only, as nft's "eth*". */
+			memcpy(name, cd->ifname, strnlen(cd->ifname, sizeof(cd->ifname)));
+			nft_rule_meta(r, cd->kind == PM_COND_IIFNAME ? NFT_META_IIFNAME : NFT_META_OIFNAME,
+				      NFT_REG_1);
+			nft_rule_cmp(r, NFT_REG_1, op, name, cd->ifname_len);
+			break;
+		}
+		case PM_COND_L4PROTO:
+			nft_rule_meta(r, NFT_META_L4PROTO, NFT_REG_1);
+			nft_rule_cmp(r, NFT_REG_1, op, &cd->proto, 1);
+			break;
+		case PM_COND_SPORT:
+		case PM_COND_DPORT: {
+			const uint8_t lo[2] = { (uint8_t)(cd->port_lo >> 8), (uint8_t)cd->port_lo };
+			const uint8_t hi[2] = { (uint8_t)(cd->port_hi >> 8), (uint8_t)cd->port_hi };
+
+			/* Big-endian bytes compare as numbers (the kernel memcmp()s them). */
+			nft_rule_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER,
+					 cd->kind == PM_COND_SPORT ? 0 : 2, 2, NFT_REG_1);
+			if (cd->port_lo == cd->port_hi) {
+				nft_rule_cmp(r, NFT_REG_1, op, lo, 2);
+			} else {
+				nft_rule_cmp(r, NFT_REG_1, NFT_CMP_GTE, lo, 2);
+				nft_rule_cmp(r, NFT_REG_1, NFT_CMP_LTE, hi, 2);
+			}
+			break;
+		}
+		case PM_COND_SADDR:
+		case PM_COND_DADDR: {
 			uint32_t len = v6 ? 16 : 4;
 			uint32_t off = (v6 ? 8 : 12) + (cd->kind == PM_COND_DADDR ? len : 0);
 			uint8_t mask[16] = { 0 }, zero[16] = { 0 };
@@ -248,6 +175,8 @@ static void put_conds(struct nft_rule *r, const struct pm_conds *c, bool v6)
 			if (cd->net.prefix < len * 8)
 				nft_rule_bitwise(r, NFT_REG_1, NFT_REG_1, len, mask, zero);
 			nft_rule_cmp(r, NFT_REG_1, op, cd->net.addr.b, len);
+			break;
+		}
 		}
 	}
 }
@@ -308,24 +237,6 @@ static void put_ct_dnat(struct nft_rule *r, bool want)
 	nft_rule_ct(r, NFT_CT_STATUS, -1, NFT_REG32_00);
 	nft_rule_bitwise(r, NFT_REG32_00, NFT_REG32_00, 4, &mask, &zero);
 	nft_rule_cmp(r, NFT_REG32_00, want ? NFT_CMP_NEQ : NFT_CMP_EQ, &zero, 4);
-}
-
-/* The version 1 rule: ct status dnat ip saddr . ip daddr @N-hp4 masquerade. */
-static void masq_rule_v1(struct nft_batch *b, const struct pm_names *nm, bool v6,
-			 const char *comment)
-{
-	struct nft_rule *r = nft_rule_new(PM_FAMILY, PM_TABLE, nm->post);
-	uint32_t alen = v6 ? 16 : 4;
-
-	put_nfproto(r, v6);
-	put_ct_dnat(r, true);
-	nft_rule_payload(r, NFT_PAYLOAD_NETWORK_HEADER, v6 ? 8 : 12, alen, NFT_REG32_00);
-	nft_rule_payload(r, NFT_PAYLOAD_NETWORK_HEADER, v6 ? 24 : 16, alen,
-			 NFT_REG32_00 + alen / 4);
-	nft_rule_lookup(r, NFT_REG32_00, v6 ? nm->hp6 : nm->hp4, -1, false);
-	nft_rule_masq(r, 0);
-	nft_rule_set_comment(r, comment);
-	nft_batch_add_rule(b, r);
 }
 
 enum masq_kind { MASQ_HAIRPIN, MASQ_ALL, MASQ_LOCALHOST };
@@ -403,71 +314,61 @@ static void martian_rule(struct nft_batch *b)
 static void set_defs(const struct pm_names *nm, struct nft_set_def d[PM_SET_COUNT])
 {
 	static const struct nft_set_def hip4 = {
-		.n_fields = 3, .key_types = { NFT_DT_IPV4, NFT_DT_INET_PROTO, NFT_DT_INET_SERVICE },
+		.n_fields = 3, .key_types = { CNIC_NFT_DT_IPV4, CNIC_NFT_DT_INET_PROTO, CNIC_NFT_DT_INET_SERVICE },
 		.key_lens = { 4, 1, 2 },
-		.n_data = 2, .data_types = { NFT_DT_IPV4, NFT_DT_INET_SERVICE }, .data_lens = { 4, 2 },
+		.n_data = 2, .data_types = { CNIC_NFT_DT_IPV4, CNIC_NFT_DT_INET_SERVICE }, .data_lens = { 4, 2 },
 		.comment = "host address . protocol . host port : container address . port",
 	};
 	static const struct nft_set_def any4 = {
-		.n_fields = 2, .key_types = { NFT_DT_INET_PROTO, NFT_DT_INET_SERVICE },
+		.n_fields = 2, .key_types = { CNIC_NFT_DT_INET_PROTO, CNIC_NFT_DT_INET_SERVICE },
 		.key_lens = { 1, 2 },
-		.n_data = 2, .data_types = { NFT_DT_IPV4, NFT_DT_INET_SERVICE }, .data_lens = { 4, 2 },
+		.n_data = 2, .data_types = { CNIC_NFT_DT_IPV4, CNIC_NFT_DT_INET_SERVICE }, .data_lens = { 4, 2 },
 		.comment = "protocol . host port (any local address) : container address . port",
 	};
 	static const struct nft_set_def hip6 = {
-		.n_fields = 3, .key_types = { NFT_DT_IPV6, NFT_DT_INET_PROTO, NFT_DT_INET_SERVICE },
+		.n_fields = 3, .key_types = { CNIC_NFT_DT_IPV6, CNIC_NFT_DT_INET_PROTO, CNIC_NFT_DT_INET_SERVICE },
 		.key_lens = { 16, 1, 2 },
-		.n_data = 2, .data_types = { NFT_DT_IPV6, NFT_DT_INET_SERVICE }, .data_lens = { 16, 2 },
+		.n_data = 2, .data_types = { CNIC_NFT_DT_IPV6, CNIC_NFT_DT_INET_SERVICE }, .data_lens = { 16, 2 },
 		.comment = "host address . protocol . host port : container address . port",
 	};
 	static const struct nft_set_def any6 = {
-		.n_fields = 2, .key_types = { NFT_DT_INET_PROTO, NFT_DT_INET_SERVICE },
+		.n_fields = 2, .key_types = { CNIC_NFT_DT_INET_PROTO, CNIC_NFT_DT_INET_SERVICE },
 		.key_lens = { 1, 2 },
-		.n_data = 2, .data_types = { NFT_DT_IPV6, NFT_DT_INET_SERVICE }, .data_lens = { 16, 2 },
+		.n_data = 2, .data_types = { CNIC_NFT_DT_IPV6, CNIC_NFT_DT_INET_SERVICE }, .data_lens = { 16, 2 },
 		.comment = "protocol . host port (any local address) : container address . port",
 	};
-	static const struct nft_set_def hp4 = {
-		.flags = NFT_SET_INTERVAL, .n_fields = 2, .key_types = { NFT_DT_IPV4, NFT_DT_IPV4 },
-		.key_lens = { 4, 4 },
-		.comment = "version 1 (per-attachment ranges; no longer added to)",
-	};
-	static const struct nft_set_def hp6 = {
-		.flags = NFT_SET_INTERVAL, .n_fields = 2, .key_types = { NFT_DT_IPV6, NFT_DT_IPV6 },
-		.key_lens = { 16, 16 },
-		.comment = "version 1 (per-attachment ranges; no longer added to)",
-	};
 	static const struct nft_set_def hc4 = {
-		.n_fields = 1, .key_types = { NFT_DT_IPV4 }, .key_lens = { 4 },
+		.n_fields = 1, .key_types = { CNIC_NFT_DT_IPV4 }, .key_lens = { 4 },
 		.comment = "container address: masquerade from its subnet (N-hs4)",
 	};
 	static const struct nft_set_def hc6 = {
-		.n_fields = 1, .key_types = { NFT_DT_IPV6 }, .key_lens = { 16 },
+		.n_fields = 1, .key_types = { CNIC_NFT_DT_IPV6 }, .key_lens = { 16 },
 		.comment = "container address: masquerade from its subnet (N-hs6)",
 	};
 	static const struct nft_set_def hs4 = {
-		.flags = NFT_SET_INTERVAL, .n_fields = 2, .key_types = { NFT_DT_IPV4, NFT_DT_IPV4 },
+		.flags = NFT_SET_INTERVAL, .n_fields = 2, .key_types = { CNIC_NFT_DT_IPV4, CNIC_NFT_DT_IPV4 },
 		.key_lens = { 4, 4 },
 		.comment = "subnet . subnet: hairpin within a container subnet (shared, GC removes)",
 	};
 	static const struct nft_set_def hs6 = {
-		.flags = NFT_SET_INTERVAL, .n_fields = 2, .key_types = { NFT_DT_IPV6, NFT_DT_IPV6 },
+		.flags = NFT_SET_INTERVAL, .n_fields = 2, .key_types = { CNIC_NFT_DT_IPV6, CNIC_NFT_DT_IPV6 },
 		.key_lens = { 16, 16 },
 		.comment = "subnet . subnet: hairpin within a container subnet (shared, GC removes)",
 	};
 	static const struct nft_set_def ma4 = {
-		.n_fields = 1, .key_types = { NFT_DT_IPV4 }, .key_lens = { 4 },
+		.n_fields = 1, .key_types = { CNIC_NFT_DT_IPV4 }, .key_lens = { 4 },
 		.comment = "container address: masquerade everything (masqAll)",
 	};
 	static const struct nft_set_def ma6 = {
-		.n_fields = 1, .key_types = { NFT_DT_IPV6 }, .key_lens = { 16 },
+		.n_fields = 1, .key_types = { CNIC_NFT_DT_IPV6 }, .key_lens = { 16 },
 		.comment = "container address: masquerade everything (masqAll)",
 	};
 	static const struct nft_set_def lo4 = {
-		.n_fields = 1, .key_types = { NFT_DT_IPV4 }, .key_lens = { 4 },
+		.n_fields = 1, .key_types = { CNIC_NFT_DT_IPV4 }, .key_lens = { 4 },
 		.comment = "container address: masquerade from 127.0.0.1",
 	};
 	static const struct nft_set_def owners = {
-		.n_fields = 1, .key_types = { NFT_DT_OWNER }, .key_lens = { NFT_OWNER_KEY_LEN },
+		.n_fields = 1, .key_types = { CNIC_NFT_DT_OWNER }, .key_lens = { CNIC_NFT_OWNER_KEY_LEN },
 		.comment = "one element per attachment with elements here",
 	};
 
@@ -475,8 +376,6 @@ static void set_defs(const struct pm_names *nm, struct nft_set_def d[PM_SET_COUN
 	d[PM_ANY4] = any4;
 	d[PM_HIP6] = hip6;
 	d[PM_ANY6] = any6;
-	d[PM_HP4] = hp4;
-	d[PM_HP6] = hp6;
 	d[PM_HC4] = hc4;
 	d[PM_HC6] = hc6;
 	d[PM_HS4] = hs4;
@@ -493,7 +392,7 @@ static void set_defs(const struct pm_names *nm, struct nft_set_def d[PM_SET_COUN
 static char *rules_comment(const struct pm_conf *conf)
 {
 	cleanup_free char *desc = xasprintf("snat=%d", conf->snat);
-	uint8_t k[NFT_OWNER_KEY_LEN];
+	uint8_t k[CNIC_NFT_OWNER_KEY_LEN];
 	char hex[17];
 
 	for (int f = 0; f < 2; f++) {
@@ -529,16 +428,16 @@ int pm_queue_skeleton(struct nft *n, struct nft_batch *b, const char *network,
 		      const struct pm_conf *conf, bool with_martian, struct cni_error **err)
 {
 	static const struct nft_base_chain pre = {
-		.type = "nat", .hook = NF_INET_PRE_ROUTING, .priority = NFT_PRIO_DSTNAT,
+		.type = "nat", .hook = NF_INET_PRE_ROUTING, .priority = CNIC_NFT_PRIO_DSTNAT,
 	};
 	static const struct nft_base_chain out = {
-		.type = "nat", .hook = NF_INET_LOCAL_OUT, .priority = NFT_PRIO_DSTNAT,
+		.type = "nat", .hook = NF_INET_LOCAL_OUT, .priority = CNIC_NFT_PRIO_DSTNAT,
 	};
 	static const struct nft_base_chain post = {
-		.type = "nat", .hook = NF_INET_POST_ROUTING, .priority = NFT_PRIO_SRCNAT,
+		.type = "nat", .hook = NF_INET_POST_ROUTING, .priority = CNIC_NFT_PRIO_SRCNAT,
 	};
 	static const struct nft_base_chain input = {
-		.type = "filter", .hook = NF_INET_LOCAL_IN, .priority = NFT_PRIO_FILTER,
+		.type = "filter", .hook = NF_INET_LOCAL_IN, .priority = CNIC_NFT_PRIO_FILTER,
 	};
 	cleanup_free char *comment = rules_comment(conf);
 	struct nft_set_def defs[PM_SET_COUNT];
@@ -557,8 +456,8 @@ int pm_queue_skeleton(struct nft *n, struct nft_batch *b, const char *network,
 	ok = have_h == 1 && count_rules(rules, n_rules, nm.dnat, comment, &all) == 4 && all == 4;
 	ok &= count_rules(rules, n_rules, nm.pre, comment, &all) == 1 && all == 1;
 	ok &= count_rules(rules, n_rules, nm.out, comment, &all) == 1 && all == 1;
-	ok &= count_rules(rules, n_rules, nm.post, comment, &all) == (conf->snat ? 7u : 0u) &&
-	      all == (conf->snat ? 7u : 0u);
+	ok &= count_rules(rules, n_rules, nm.post, comment, &all) == (conf->snat ? 5u : 0u) &&
+	      all == (conf->snat ? 5u : 0u);
 	martian_ok = !with_martian ||
 		     (count_rules(rules, n_rules, MARTIAN_CHAIN, MARTIAN_COMMENT, &all) == 1 && all == 1);
 
@@ -593,7 +492,6 @@ int pm_queue_skeleton(struct nft *n, struct nft_batch *b, const char *network,
 		jump_rule(b, nm.out, nm.dnat, comment);
 		if (conf->snat) {
 			for (int v6 = 0; v6 < 2; v6++) {
-				masq_rule_v1(b, &nm, v6, comment);
 				masq_rule(b, &nm, v6, MASQ_HAIRPIN, comment);
 				masq_rule(b, &nm, v6, MASQ_ALL, comment);
 			}

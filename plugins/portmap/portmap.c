@@ -8,6 +8,10 @@
  * needs neither portMappings nor prevResult, one container on two networks
  * is two owners, GC deletes what no valid attachment owns, and CHECK looks
  * up each mapping.  Each ADD and DEL is one nftables transaction.
+ *
+ * This file holds the verbs (cmd_add, cmd_check, cmd_del, cmd_gc) and
+ * what only they need: host-port conflicts, conntrack, route_localnet.
+ * The other files are listed in portmap.h.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -25,471 +29,6 @@
 #include "../../pkg/skel.h"
 #include "../../pkg/sysctl.h"
 #include "portmap.h"
-
-
-/* ---- configuration ------------------------------------------------------ */
-
-static const struct cni_field conf_fields[] = {
-	{ .key = "snat", .kind = CNI_FIELD_BOOL, .offset = offsetof(struct pm_conf, snat),
-	  .flags = CNI_FIELD_NULL_OK },
-	{ .key = "masqAll", .kind = CNI_FIELD_BOOL, .offset = offsetof(struct pm_conf, masq_all),
-	  .flags = CNI_FIELD_NULL_OK },
-	{ .key = "backend", .kind = CNI_FIELD_STRING, .offset = offsetof(struct pm_conf, backend),
-	  .flags = CNI_FIELD_NULL_OK },
-	{ .key = "markMasqBit", .kind = CNI_FIELD_INT,
-	  .offset = offsetof(struct pm_conf, mark_masq_bit),
-	  .present = offsetof(struct pm_conf, has_mark_masq_bit),
-	  .flags = CNI_FIELD_NULL_OK | CNI_FIELD_HAS_PRESENT, .min = 0, .max = 31 },
-	{ .key = "externalSetMarkChain", .kind = CNI_FIELD_STRING,
-	  .offset = offsetof(struct pm_conf, external_set_mark_chain), .flags = CNI_FIELD_NULL_OK },
-	{ .key = "conditionsV4", .kind = CNI_FIELD_STRV,
-	  .offset = offsetof(struct pm_conf, conditions_v4), .flags = CNI_FIELD_NULL_OK },
-	{ .key = "conditionsV6", .kind = CNI_FIELD_STRV,
-	  .offset = offsetof(struct pm_conf, conditions_v6), .flags = CNI_FIELD_NULL_OK },
-	{ 0 },
-};
-
-static void conf_free(struct pm_conf *c)
-{
-	cni_fields_free(conf_fields, c);
-	free(c->cond4.v);
-	free(c->cond6.v);
-	memset(c, 0, sizeof(*c));
-}
-
-/*
- * Everything is checked before the kernel is touched.  The iptables-only
- * keys are accepted and validated as the reference does, and do nothing:
- * cnic marks nothing (it masquerades by conntrack state and its own sets),
- * so there is no mark bit to choose and no mark chain to call.
- */
-static int conf_parse(const struct cni_cmd *cmd, struct pm_conf *ret, struct cni_error **err)
-{
-	struct pm_conf c = { .snat = true };
-
-	if (cni_json_decode(cni_netconf_root(cmd->conf), conf_fields, &c, "", err) < 0)
-		return -1;
-	if (c.backend && strcmp(c.backend, "nftables") != 0 && strcmp(c.backend, "iptables") != 0) {
-		cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
-			      "backend: unknown backend \"%s\" (iptables or nftables; cnic always "
-			      "uses nftables)",
-			      c.backend);
-		goto fail;
-	}
-	if (c.has_mark_masq_bit && c.external_set_mark_chain && *c.external_set_mark_chain) {
-		cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
-			      "markMasqBit and externalSetMarkChain are mutually exclusive");
-		goto fail;
-	}
-	if (pm_conds_parse(&c.conditions_v4, AF_INET, "conditionsV4", &c.cond4, err) < 0 ||
-	    pm_conds_parse(&c.conditions_v6, AF_INET6, "conditionsV6", &c.cond6, err) < 0)
-		goto fail;
-	*ret = c;
-	return 0;
-fail:
-	conf_free(&c);
-	return -1;
-}
-
-/* ---- what an attachment maps -------------------------------------------- */
-
-struct attachment {
-	char *tag;
-	struct ipnet v4, v6; /* container addresses from prevResult, family 0: none */
-	struct pm_elems elems;
-	struct pm_elem hs[2]; /* shared subnet elements, untagged, never deleted by DEL */
-	size_t n_hs;
-	bool localnet; /* 127.0.0.1 must reach a v4 mapping: route_localnet is needed */
-	char *index; /* the owner element's comment: tag and index (NULL: just the tag) */
-};
-
-static void attachment_free(struct attachment *a)
-{
-	free(a->tag);
-	free(a->index);
-	free(a->elems.v);
-	memset(a, 0, sizeof(*a));
-}
-
-/*
- * The first IPv4 and IPv6 address of prevResult on CNI_IFNAME, as the
- * reference: an address whose interface index names another interface, or
- * one without a sandbox (a host-side interface), is not the container's.
- */
-static void container_addrs(const struct cni_cmd *cmd, struct attachment *a)
-{
-	const struct cni_result *r = cmd->conf->prev_result;
-
-	for (size_t i = 0; r && i < r->n_ips; i++) {
-		const struct cni_ip *ip = &r->ips[i];
-		struct ipnet *slot = ip->address.addr.family == AF_INET ? &a->v4 : &a->v6;
-
-		if (ip->interface >= 0) {
-			const struct cni_iface *f;
-			if ((size_t)ip->interface >= r->n_ifaces)
-				continue;
-			f = &r->ifaces[ip->interface];
-			if (!f->name || strcmp(f->name, cmd->ifname) != 0 || !f->sandbox ||
-			    !*f->sandbox)
-				continue;
-		}
-		if (!ipaddr_is_set(&slot->addr))
-			*slot = ip->address;
-	}
-}
-
-static uint8_t proto_num(const char *p)
-{
-	if (strcmp(p, "udp") == 0)
-		return IPPROTO_UDP;
-	if (strcmp(p, "sctp") == 0)
-		return IPPROTO_SCTP;
-	return IPPROTO_TCP;
-}
-
-static const char *proto_name(uint8_t p)
-{
-	return p == IPPROTO_UDP ? "udp" : p == IPPROTO_SCTP ? "sctp" : "tcp";
-}
-
-static void put_port(uint8_t *slot, int port)
-{
-	slot[0] = (uint8_t)(port >> 8);
-	slot[1] = (uint8_t)port;
-}
-
-/* A map element: [host address .] proto . host port : container address . port. */
-static void map_elem(struct pm_elem *e, enum pm_set set, const struct ipaddr *host,
-		     const struct ipnet *ctr, const struct cni_port_mapping *m)
-{
-	uint32_t alen = ipaddr_len(&ctr->addr), off = 0;
-
-	memset(e, 0, sizeof(*e));
-	e->set = set;
-	e->host_port = m->host_port;
-	e->proto = proto_num(m->protocol);
-	if (host) {
-		memcpy(e->key, host->b, alen);
-		off = alen;
-	}
-	e->key[off] = e->proto;
-	put_port(e->key + off + 4, m->host_port);
-	e->key_len = off + 8;
-	memcpy(e->data, ctr->addr.b, alen);
-	put_port(e->data + alen, m->container_port);
-	e->data_len = alen + 4;
-}
-
-/* A container address in one of the hash sets (N-hc, N-ma, N-lo). */
-static void addr_elem(struct pm_elem *e, enum pm_set set, const struct ipnet *ctr)
-{
-	memset(e, 0, sizeof(*e));
-	e->set = set;
-	memcpy(e->key, ctr->addr.b, ipaddr_len(&ctr->addr));
-	e->key_len = ipaddr_len(&ctr->addr);
-}
-
-/* The shared subnet . subnet element of N-hs4/6 for the container's subnet. */
-static void hs_elem(struct pm_elem *e, const struct ipnet *ctr)
-{
-	uint32_t alen = ipaddr_len(&ctr->addr);
-	struct ipaddr lo, hi;
-
-	ipnet_network(ctr, &lo);
-	ipnet_last(ctr, &hi);
-	memset(e, 0, sizeof(*e));
-	e->set = ctr->addr.family == AF_INET ? PM_HS4 : PM_HS6;
-	memcpy(e->key, lo.b, alen);
-	memcpy(e->key + alen, lo.b, alen);
-	memcpy(e->key_end, hi.b, alen);
-	memcpy(e->key_end + alen, hi.b, alen);
-	e->key_len = e->key_end_len = 2 * alen;
-}
-
-/* The owner element first (attachment_for_add's promise), then by set and key. */
-static int set_rank(enum pm_set s)
-{
-	return s == PM_OWNERS ? -1 : (int)s;
-}
-
-static int cmp_elem_key(const void *pa, const void *pb)
-{
-	const struct pm_elem *a = pa, *b = pb;
-
-	if (a->set != b->set)
-		return set_rank(a->set) < set_rank(b->set) ? -1 : 1;
-	if (a->key_len != b->key_len)
-		return a->key_len < b->key_len ? -1 : 1;
-	return memcmp(a->key, b->key, a->key_len);
-}
-
-/*
- * The same key twice: one element when the data agree, a config error when
- * a host port is mapped to two container ports.  Sorting makes this
- * O(n log n): a pairwise check took seconds at 65535 mappings.
- */
-static int dedup_elems(struct attachment *a, struct cni_error **err)
-{
-	size_t out = 0;
-
-	qsort(a->elems.v, a->elems.n, sizeof(*a->elems.v), cmp_elem_key);
-	for (size_t i = 0; i < a->elems.n; i++) {
-		const struct pm_elem *e = &a->elems.v[i];
-
-		if (out && cmp_elem_key(&a->elems.v[out - 1], e) == 0) {
-			const struct pm_elem *o = &a->elems.v[out - 1];
-
-			if (o->data_len != e->data_len || memcmp(o->data, e->data, e->data_len) != 0)
-				return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
-						     "runtimeConfig.portMappings: host port %d/%s is "
-						     "mapped twice, to different container ports",
-						     e->host_port, proto_name(e->proto));
-			continue;
-		}
-		a->elems.v[out++] = *e;
-	}
-	a->elems.n = out;
-	return 0;
-}
-
-static void owner_elem(struct pm_elem *e, const char *tag)
-{
-	memset(e, 0, sizeof(*e));
-	e->set = PM_OWNERS;
-	nft_owner_key(tag, e->key);
-	e->key_len = NFT_OWNER_KEY_LEN;
-}
-
-/* The elements of one family's mappings; duplicates with other data are config errors. */
-static int family_elems(const struct pm_conf *conf, const struct cni_runtime_config *rc,
-			const struct ipnet *ctr, struct attachment *a, struct cni_error **err)
-{
-	bool v6 = ctr->addr.family == AF_INET6;
-	bool any = false;
-
-	if (!ipaddr_is_set(&ctr->addr))
-		return 0;
-	for (size_t i = 0; i < rc->n_port_mappings; i++) {
-		const struct cni_port_mapping *m = &rc->port_mappings[i];
-		const struct ipaddr *h = &m->host_ip;
-		bool specific = ipaddr_is_set(h);
-		struct pm_elem e;
-
-		if (specific && h->family != ctr->addr.family)
-			continue;
-		/* 0.0.0.0 / :: mean any local address of that family only. */
-		if (specific && !ipaddr_is_global_unicast(h) && !ipaddr_is_loopback(h) &&
-		    !ipaddr_is_link_local_unicast(h)) {
-			bool unspecified = true;
-			for (unsigned int k = 0; k < ipaddr_len(h); k++)
-				unspecified &= h->b[k] == 0;
-			if (unspecified)
-				specific = false;
-		}
-		if (specific)
-			map_elem(&e, v6 ? PM_HIP6 : PM_HIP4, h, ctr, m);
-		else
-			map_elem(&e, v6 ? PM_ANY6 : PM_ANY4, NULL, ctr, m);
-		if (!v6 && (!specific || ipaddr_is_loopback(h)))
-			a->localnet = true;
-		/* Duplicates go in dedup_elems(): a pairwise check is quadratic. */
-		*(struct pm_elem *)xappend(&a->elems.v, &a->elems.n, sizeof(e)) = e;
-		any = true;
-	}
-	if (any && conf->snat) {
-		struct pm_elem e;
-
-		if (conf->masq_all) {
-			addr_elem(&e, v6 ? PM_MA6 : PM_MA4, ctr);
-			*(struct pm_elem *)xappend(&a->elems.v, &a->elems.n, sizeof(e)) = e;
-		} else {
-			addr_elem(&e, v6 ? PM_HC6 : PM_HC4, ctr);
-			*(struct pm_elem *)xappend(&a->elems.v, &a->elems.n, sizeof(e)) = e;
-			hs_elem(&a->hs[a->n_hs++], ctr);
-			if (!v6 && a->localnet) {
-				addr_elem(&e, PM_LO4, ctr);
-				*(struct pm_elem *)xappend(&a->elems.v, &a->elems.n, sizeof(e)) = e;
-			}
-		}
-	}
-	if (!any || !conf->snat)
-		a->localnet = a->localnet && any && conf->snat;
-	return 0;
-}
-
-static char *index_comment(const struct cni_cmd *cmd, const struct pm_conf *conf,
-			   const struct attachment *a);
-
-static int attachment_for_add(const struct cni_cmd *cmd, const struct pm_conf *conf,
-			      struct attachment *ret, struct cni_error **err)
-{
-	struct attachment a = { 0 };
-	struct pm_elem owner;
-
-	a.tag = nft_owner_tag(cmd->conf->name, cmd->container_id, cmd->ifname);
-	container_addrs(cmd, &a);
-	owner_elem(&owner, a.tag);
-	*(struct pm_elem *)xappend(&a.elems.v, &a.elems.n, sizeof(owner)) = owner;
-	if (family_elems(conf, &cmd->conf->rc, &a.v4, &a, err) < 0 ||
-	    family_elems(conf, &cmd->conf->rc, &a.v6, &a, err) < 0 || dedup_elems(&a, err) < 0) {
-		attachment_free(&a);
-		return -1;
-	}
-	a.index = index_comment(cmd, conf, &a);
-	*ret = a;
-	return 0;
-}
-
-/* ---- the index in the owner element ------------------------------------- */
-
-/*
- * The owner element's comment is "<tag> i1;<flags>;<v4>;<v6>;<mappings>":
- * what family_elems() needs to rebuild every key of the attachment, so
- * that DEL looks its elements up one by one instead of reading whole sets
- * (which costs time proportional to every attachment of the network).
- * flags: s (snat), m (masqAll); v4/v6: container addresses, empty when
- * none; mappings: "<t|u|s><host port>[@<hostIP>]" separated by ','.  The
- * index has no space, so the tag is what precedes the last " i<digit>".
- * Element userdata holds at most NFT_USERDATA_MAXLEN bytes (255 for the
- * comment and its NUL): an attachment whose index does not fit gets just
- * the tag, and its DEL reads the sets as before (as for version 1 state).
- */
-#define INDEX_MAX (NFT_USERDATA_MAXLEN - 3)
-
-/* Length of the tag at the start of an element comment. */
-static size_t comment_tag_len(const char *comment)
-{
-	const char *sp = strrchr(comment, ' ');
-
-	if (sp && sp[1] == 'i' && sp[2] >= '0' && sp[2] <= '9')
-		return (size_t)(sp - comment);
-	return strlen(comment);
-}
-
-static bool comment_is_tag(const char *comment, const char *tag)
-{
-	size_t len = comment_tag_len(comment);
-
-	return len == strlen(tag) && strncmp(comment, tag, len) == 0;
-}
-
-static char proto_letter(uint8_t p)
-{
-	return p == IPPROTO_UDP ? 'u' : p == IPPROTO_SCTP ? 's' : 't';
-}
-
-static char *index_comment(const struct cni_cmd *cmd, const struct pm_conf *conf,
-			   const struct attachment *a)
-{
-	const struct cni_runtime_config *rc = &cmd->conf->rc;
-	char b4[IPADDR_STRLEN] = "", b6[IPADDR_STRLEN] = "", h[IPADDR_STRLEN];
-	char *s;
-
-	if (ipaddr_is_set(&a->v4.addr))
-		ipaddr_fmt(&a->v4.addr, b4);
-	if (ipaddr_is_set(&a->v6.addr))
-		ipaddr_fmt(&a->v6.addr, b6);
-	s = xasprintf("%s i1;%s%s;%s;%s;", a->tag, conf->snat ? "s" : "",
-		      conf->masq_all ? "m" : "", b4, b6);
-	for (size_t i = 0; i < rc->n_port_mappings && strlen(s) <= INDEX_MAX; i++) {
-		const struct cni_port_mapping *m = &rc->port_mappings[i];
-		char *t;
-
-		if (ipaddr_is_set(&m->host_ip))
-			ipaddr_fmt(&m->host_ip, h);
-		t = xasprintf("%s%s%c%d%s%s", s, i ? "," : "", proto_letter(proto_num(m->protocol)),
-			      m->host_port, ipaddr_is_set(&m->host_ip) ? "@" : "",
-			      ipaddr_is_set(&m->host_ip) ? h : "");
-		free(s);
-		s = t;
-	}
-	if (strlen(s) > INDEX_MAX) {
-		free(s);
-		return NULL;
-	}
-	return s;
-}
-
-static bool parse_addr(const char *s, int family, struct ipnet *ret)
-{
-	memset(ret, 0, sizeof(*ret));
-	if (!*s)
-		return true;
-	if (ipaddr_parse(s, &ret->addr) < 0 || ret->addr.family != family)
-		return false;
-	ret->prefix = family == AF_INET ? 32 : 128;
-	return true;
-}
-
-/*
- * The keys the attachment behind an owner comment added (its owner
- * element first), or -1 when the comment holds no index we understand.
- */
-static int attachment_from_index(const char *tag, const char *comment, struct attachment *ret)
-{
-	size_t tlen = strlen(tag);
-	struct cni_runtime_config rc = { 0 };
-	struct pm_conf conf = { 0 };
-	struct attachment a = { 0 };
-	struct pm_elem owner;
-	cleanup_free char *buf = NULL;
-	char *p, *f[4];
-	int r = -1;
-
-	if (strncmp(comment, tag, tlen) != 0 || strncmp(comment + tlen, " i1;", 4) != 0)
-		return -1;
-	buf = xstrdup(comment + tlen + 4);
-	p = buf;
-	for (int i = 0; i < 4; i++) {
-		f[i] = strsep(&p, ";");
-		if (!f[i])
-			return -1;
-	}
-	if (p || strspn(f[0], "sm") != strlen(f[0]) || !parse_addr(f[1], AF_INET, &a.v4) ||
-	    !parse_addr(f[2], AF_INET6, &a.v6))
-		return -1;
-	conf.snat = strchr(f[0], 's') != NULL;
-	conf.masq_all = strchr(f[0], 'm') != NULL;
-	for (char *m = *f[3] ? f[3] : NULL, *next; m; m = next) {
-		struct cni_port_mapping pm = { .container_port = 0 };
-		char *at, *end;
-		long port;
-
-		next = strchr(m, ',');
-		if (next)
-			*next++ = '\0';
-		pm.protocol = *m == 'u' ? "udp" : *m == 's' ? "sctp" : *m == 't' ? "tcp" : NULL;
-		if (!pm.protocol)
-			goto out;
-		at = strchr(m, '@');
-		if (at) {
-			*at = '\0';
-			if (ipaddr_parse(at + 1, &pm.host_ip) < 0)
-				goto out;
-		}
-		errno = 0;
-		port = strtol(m + 1, &end, 10);
-		if (errno || end == m + 1 || *end || port < 1 || port > 65535)
-			goto out;
-		pm.host_port = (int)port;
-		*(struct cni_port_mapping *)xappend(&rc.port_mappings, &rc.n_port_mappings,
-						    sizeof(pm)) = pm;
-	}
-	a.tag = xstrdup(tag);
-	owner_elem(&owner, tag);
-	*(struct pm_elem *)xappend(&a.elems.v, &a.elems.n, sizeof(owner)) = owner;
-	/* Container ports are not needed: keys only (same-key duplicates collapse). */
-	if (family_elems(&conf, &rc, &a.v4, &a, NULL) < 0 ||
-	    family_elems(&conf, &rc, &a.v6, &a, NULL) < 0 || dedup_elems(&a, NULL) < 0)
-		goto out;
-	*ret = a;
-	memset(&a, 0, sizeof(a));
-	r = 0;
-out:
-	free(rc.port_mappings);
-	attachment_free(&a);
-	return r;
-}
 
 /* ---- reading the network's sets ----------------------------------------- */
 
@@ -565,7 +104,7 @@ static size_t queue_drop(struct nft_batch *b, const struct pm_names *nm, const s
 
 static bool owned_by(const struct nft_elem_info *e, void *tag)
 {
-	return e->comment && comment_is_tag(e->comment, tag);
+	return e->comment && pm_comment_is_tag(e->comment, tag);
 }
 
 /* ---- conntrack and route_localnet --------------------------------------- */
@@ -577,19 +116,19 @@ static void flush_udp(struct nft *n, const uint16_t *ports, size_t n_ports, bool
 
 	if (!n_ports)
 		return;
-	if (v4 && conntrack_delete_by_dport(nft_mnl_socket(n), AF_INET, IPPROTO_UDP, ports,
+	if (v4 && conntrack_delete_by_dport(nft_netlink(n), AF_INET, IPPROTO_UDP, ports,
 					     n_ports, &e) < 0) {
 		cni_log("portmap: flushing IPv4 UDP conntrack entries: %s", e->msg);
 		cni_error_freep(&e);
 	}
-	if (v6 && conntrack_delete_by_dport(nft_mnl_socket(n), AF_INET6, IPPROTO_UDP, ports,
+	if (v6 && conntrack_delete_by_dport(nft_netlink(n), AF_INET6, IPPROTO_UDP, ports,
 					     n_ports, &e) < 0) {
 		cni_log("portmap: flushing IPv6 UDP conntrack entries: %s", e->msg);
 		cni_error_freep(&e);
 	}
 }
 
-static void udp_ports_of(const struct attachment *a, uint16_t **ports, size_t *n)
+static void udp_ports_of(const struct pm_attachment *a, uint16_t **ports, size_t *n)
 {
 	for (size_t i = 0; i < a->elems.n; i++) {
 		const struct pm_elem *e = &a->elems.v[i];
@@ -654,7 +193,7 @@ static int set_route_localnet(const char *ifname, struct cni_error **err)
  * without the 127.0.0.1 part, which needs an interface to enable
  * route_localnet on.  Its LO4 element goes too.
  */
-static void drop_localnet(struct attachment *a)
+static void drop_localnet(struct pm_attachment *a)
 {
 	size_t out = 0;
 
@@ -668,7 +207,7 @@ static void drop_localnet(struct attachment *a)
 /* ---- ADD ---------------------------------------------------------------- */
 
 struct conflict_ctx {
-	const struct attachment *a;
+	const struct pm_attachment *a;
 	const char *conflict_owner; /* first mapping clash with another owner */
 	const struct pm_elem *conflict;
 };
@@ -676,9 +215,9 @@ struct conflict_ctx {
 /* Stale for a re-ADD: our own elements and whatever holds one of our keys. */
 static bool stale_for_add(const struct nft_elem_info *e, void *arg)
 {
-	const struct attachment *a = ((struct conflict_ctx *)arg)->a;
+	const struct pm_attachment *a = ((struct conflict_ctx *)arg)->a;
 
-	if (e->comment && comment_is_tag(e->comment, a->tag))
+	if (e->comment && pm_comment_is_tag(e->comment, a->tag))
 		return true;
 	for (size_t i = 0; i < a->elems.n; i++) {
 		const struct pm_elem *k = &a->elems.v[i];
@@ -712,7 +251,8 @@ static void find_conflict(const struct net_elems *ne, struct conflict_ctx *c)
 }
 
 /* One request per set (of many elements each), whatever the number of mappings. */
-static void queue_adds(struct nft_batch *b, const struct pm_names *nm, const struct attachment *a)
+static void queue_adds(struct nft_batch *b, const struct pm_names *nm,
+		       const struct pm_attachment *a)
 {
 	cleanup_free struct nft_elem *v = xcalloc(a->elems.n ? a->elems.n : 1, sizeof(*v));
 
@@ -749,7 +289,7 @@ static bool range_within(const uint8_t *lo1, const uint8_t *hi1, const uint8_t *
  * ne (what the sets hold), an element covered by an existing one is
  * skipped, and existing ones inside it are replaced.
  */
-static void queue_hs(struct nft_batch *b, const struct pm_names *nm, const struct attachment *a,
+static void queue_hs(struct nft_batch *b, const struct pm_names *nm, const struct pm_attachment *a,
 		     const struct net_elems *ne)
 {
 	for (size_t i = 0; i < a->n_hs; i++) {
@@ -796,7 +336,7 @@ static char *tag_owner_words(const char *tag)
 struct add_ctx {
 	const struct cni_cmd *cmd;
 	const struct pm_conf *conf;
-	const struct attachment *a;
+	const struct pm_attachment *a;
 	struct pm_names nm;
 };
 
@@ -839,7 +379,7 @@ static ssize_t plan_add(struct nft *n, struct nft_batch *b, int attempt, void *a
 			      "network \"%s\", container %.12s: host port %s%s%d/%s is already "
 			      "mapped by %s",
 			      net, c->cmd->container_id, host ? ipaddr_fmt(&h, buf) : "",
-			      host ? ":" : "", k->host_port, proto_name(k->proto), other);
+			      host ? ":" : "", k->host_port, pm_proto_name(k->proto), other);
 		cni_error_add_details(err, "owner tag %s; DEL (or GC) that attachment first",
 				      cc.conflict_owner);
 		net_elems_free(&ne);
@@ -857,7 +397,7 @@ static ssize_t plan_add(struct nft *n, struct nft_batch *b, int attempt, void *a
 }
 
 static int add_elements(struct nft *n, const struct cni_cmd *cmd, const struct pm_conf *conf,
-			const struct attachment *a, struct cni_error **err)
+			const struct pm_attachment *a, struct cni_error **err)
 {
 	struct add_ctx c = { .cmd = cmd, .conf = conf, .a = a };
 
@@ -871,14 +411,14 @@ static int delete_owned(struct nft *n, const char *network, const char *tag, boo
 static int cmd_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cni_error **err)
 {
 	struct pm_conf conf;
-	struct attachment a = { 0 };
+	struct pm_attachment a = { 0 };
 	cleanup_nft struct nft *n = NULL;
 	cleanup_free uint16_t *udp = NULL;
 	cleanup_free char *lo_if = NULL;
 	size_t n_udp = 0;
 	int r = -1;
 
-	if (conf_parse(cmd, &conf, err) < 0)
+	if (pm_conf_parse(cmd, &conf, err) < 0)
 		return -1;
 	if (!cmd->conf->prev_result) {
 		cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
@@ -890,7 +430,7 @@ static int cmd_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cn
 		r = 0;
 		goto out;
 	}
-	if (attachment_for_add(cmd, &conf, &a, err) < 0)
+	if (pm_attachment_for_add(cmd, &conf, &a, err) < 0)
 		goto out;
 	if (a.elems.n == 1) { /* only the owner: no address to map to */
 		*ret = cni_result_dup(cmd->conf->prev_result);
@@ -930,8 +470,8 @@ static int cmd_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cn
 out:
 	if (r < 0)
 		cni_error_wrap(err, "portmap");
-	attachment_free(&a);
-	conf_free(&conf);
+	pm_attachment_free(&a);
+	pm_conf_free(&conf);
 	return r;
 }
 
@@ -940,7 +480,7 @@ out:
 struct del_ctx {
 	const struct pm_names *nm;
 	const char *tag;
-	const struct attachment *a; /* indexed: the keys to look up; NULL: read the sets */
+	const struct pm_attachment *a; /* indexed: the keys to look up; NULL: read the sets */
 	uint16_t *udp;              /* UDP host ports of what the batch deletes */
 	size_t n_udp;
 };
@@ -970,7 +510,7 @@ static ssize_t plan_del_indexed(struct nft *n, struct nft_batch *b, int attempt,
 		x = nft_get_elem(n, PM_FAMILY, PM_TABLE, set, &e, &info, err);
 		if (x < 0)
 			return -1;
-		if (x == 1 && info.comment && comment_is_tag(info.comment, c->tag)) {
+		if (x == 1 && info.comment && pm_comment_is_tag(info.comment, c->tag)) {
 			nft_batch_del_elems(b, PM_FAMILY, PM_TABLE, set, &e, 1);
 			note_udp_port(k->set, &info, &c->udp, &c->n_udp);
 		}
@@ -1010,7 +550,7 @@ static int delete_owned(struct nft *n, const char *network, const char *tag, boo
 	struct pm_names nm;
 	struct nft_owner owner;
 	struct cni_error *local = NULL;
-	struct attachment a = { 0 };
+	struct pm_attachment a = { 0 };
 	struct del_ctx c = { .nm = &nm, .tag = tag };
 	cleanup_free char *comment = NULL;
 	int r;
@@ -1019,7 +559,7 @@ static int delete_owned(struct nft *n, const char *network, const char *tag, boo
 	nft_owner_for(&owner, tag, NULL);
 	/* No owner element: nothing of ours, no need to read the sets. */
 	r = nft_owner_get(n, PM_FAMILY, PM_TABLE, nm.owners, &owner, &comment, &local);
-	if (r == 1 && comment && attachment_from_index(tag, comment, &a) == 0) {
+	if (r == 1 && comment && pm_attachment_from_index(tag, comment, &a) == 0) {
 		c.a = &a;
 		r = nft_apply(n, plan_del_indexed, &c, &local);
 	} else if (r == 1) {
@@ -1028,7 +568,7 @@ static int delete_owned(struct nft *n, const char *network, const char *tag, boo
 	if (r == 0 && flush)
 		flush_udp(n, c.udp, c.n_udp, true, true);
 	free(c.udp);
-	attachment_free(&a);
+	pm_attachment_free(&a);
 	return r < 0 ? cni_error_move(err, &local) : 0;
 }
 
@@ -1053,12 +593,12 @@ static int cmd_del(const struct cni_cmd *cmd, struct cni_error **err)
 static int cmd_check(const struct cni_cmd *cmd, struct cni_error **err)
 {
 	struct pm_conf conf;
-	struct attachment a = { 0 };
+	struct pm_attachment a = { 0 };
 	cleanup_nft struct nft *n = NULL;
 	struct pm_names nm;
 	int r = -1;
 
-	if (conf_parse(cmd, &conf, err) < 0)
+	if (pm_conf_parse(cmd, &conf, err) < 0)
 		return -1;
 	if (!cmd->conf->prev_result) {
 		cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
@@ -1069,7 +609,7 @@ static int cmd_check(const struct cni_cmd *cmd, struct cni_error **err)
 		r = 0;
 		goto out;
 	}
-	if (attachment_for_add(cmd, &conf, &a, err) < 0 || nft_open(&n, err) < 0)
+	if (pm_attachment_for_add(cmd, &conf, &a, err) < 0 || nft_open(&n, err) < 0)
 		goto out;
 	if (a.localnet) {
 		cleanup_free char *lo_if = NULL;
@@ -1105,7 +645,7 @@ static int cmd_check(const struct cni_cmd *cmd, struct cni_error **err)
 		x = nft_get_elem(n, PM_FAMILY, PM_TABLE, pm_set_name(&nm, k->set), &key, &info, err);
 		if (x < 0)
 			goto out;
-		ok = x == 1 && info.comment && comment_is_tag(info.comment, a.tag) &&
+		ok = x == 1 && info.comment && pm_comment_is_tag(info.comment, a.tag) &&
 		     info.data_len == k->data_len && memcmp(info.data, k->data, k->data_len) == 0;
 		nft_elem_info_free(&info);
 		if (!ok) {
@@ -1113,7 +653,7 @@ static int cmd_check(const struct cni_cmd *cmd, struct cni_error **err)
 				cni_error_set(err, CNI_ERR_INTERNAL, 0,
 					      "host port %d/%s is not mapped to this container "
 					      "(set inet %s %s)",
-					      k->host_port, proto_name(k->proto), PM_TABLE,
+					      k->host_port, pm_proto_name(k->proto), PM_TABLE,
 					      pm_set_name(&nm, k->set));
 			else
 				cni_error_set(err, CNI_ERR_INTERNAL, 0,
@@ -1126,8 +666,8 @@ static int cmd_check(const struct cni_cmd *cmd, struct cni_error **err)
 out:
 	if (r < 0)
 		cni_error_wrap(err, "portmap CHECK");
-	attachment_free(&a);
-	conf_free(&conf);
+	pm_attachment_free(&a);
+	pm_conf_free(&conf);
 	return r;
 }
 
@@ -1135,7 +675,7 @@ out:
 
 static bool orphan(const struct nft_elem_info *e, void *arg)
 {
-	return e->comment && nft_live_stale(arg, e->comment, comment_tag_len(e->comment));
+	return e->comment && nft_live_stale(arg, e->comment, pm_comment_tag_len(e->comment));
 }
 
 /*

@@ -2,10 +2,9 @@
 /*
  * portmap's validation: the runtimeConfig.portMappings capability (decoded
  * by the shared config parser), the plugin's own keys and conditions
- * (conf_parse, pm_conds_parse) and the nftables elements it derives from
- * the mappings and prevResult (attachment_for_add).  The plugin's file is
- * included whole so its static functions are reachable; its main() is
- * renamed.
+ * (pm_conf_parse, pm_conds_parse) and the nftables elements it derives
+ * from the mappings and prevResult (pm_attachment_for_add), linked from the
+ * plugin's objects (all but portmap.c, the verbs).
  *
  * Input: a flags byte (snat, masqAll, which prevResult), a line used as
  * conditionsV4 (and, reversed, conditionsV6), then the JSON value of
@@ -14,15 +13,12 @@
  * (family, canonical prefix, short ifname); every element fits its
  * buffers, maps to the container's own address from prevResult (DNAT goes
  * nowhere else), carries the host port and protocol of a mapping of that
- * family, and no two elements of a set share a key; hairpin ranges are
- * ordered.
+ * family, and no two elements of a set share a key.
  */
 #include "fuzz.h"
 
-int portmap_main(void);
-#define main portmap_main
-#include "../../plugins/portmap/portmap.c"
-#undef main
+#include "../../pkg/skel.h"
+#include "../../plugins/portmap/portmap.h"
 
 static const char *const prev_results[] = {
 	("{\"cniVersion\":\"1.0.0\",\"interfaces\":[{\"name\":\"eth0\",\"sandbox\":\"/x\"}],"
@@ -39,9 +35,17 @@ static void check_conds(const struct pm_conds *c, int family)
 	for (size_t i = 0; i < c->n; i++) {
 		const struct pm_cond *d = &c->v[i];
 
-		if (d->kind == PM_COND_IIFNAME) {
+		if (d->kind == PM_COND_IIFNAME || d->kind == PM_COND_OIFNAME) {
 			FUZZ_CHECK(*d->ifname && strnlen(d->ifname, sizeof(d->ifname)) < sizeof(d->ifname),
 				   "bad ifname condition");
+			FUZZ_CHECK(d->ifname_len == sizeof(d->ifname) ||
+					   d->ifname_len == strlen(d->ifname),
+				   "ifname compare length");
+		} else if (d->kind == PM_COND_SPORT || d->kind == PM_COND_DPORT) {
+			FUZZ_CHECK(d->port_lo <= d->port_hi, "port range reversed");
+			FUZZ_CHECK(!d->neq || d->port_lo == d->port_hi, "negated port range");
+		} else if (d->kind == PM_COND_L4PROTO) {
+			FUZZ_CHECK(d->proto != 0, "protocol 0 kept");
 		} else {
 			FUZZ_CHECK(d->net.addr.family == family, "condition of the wrong family");
 			FUZZ_CHECK(!ipnet_has_host_bits(&d->net), "condition prefix not canonical");
@@ -49,7 +53,7 @@ static void check_conds(const struct pm_conds *c, int family)
 	}
 }
 
-static void check_elems(const struct cni_cmd *cmd, const struct attachment *a)
+static void check_elems(const struct cni_cmd *cmd, const struct pm_attachment *a)
 {
 	const struct cni_runtime_config *rc = &cmd->conf->rc;
 
@@ -61,7 +65,7 @@ static void check_elems(const struct cni_cmd *cmd, const struct attachment *a)
 				   e->data_len <= sizeof(e->data),
 			   "element larger than its buffers");
 		for (size_t j = i + 1; j < a->elems.n; j++)
-			FUZZ_CHECK(cmp_elem_key(e, &a->elems.v[j]) != 0, "two elements share a key");
+			FUZZ_CHECK(pm_elem_cmp(e, &a->elems.v[j]) != 0, "two elements share a key");
 		switch (e->set) {
 		case PM_HIP4: case PM_ANY4: case PM_HIP6: case PM_ANY6: {
 			bool v6 = e->set == PM_HIP6 || e->set == PM_ANY6;
@@ -75,16 +79,10 @@ static void check_elems(const struct cni_cmd *cmd, const struct attachment *a)
 			for (size_t k = 0; k < rc->n_port_mappings; k++) {
 				const struct cni_port_mapping *m = &rc->port_mappings[k];
 
-				found |= m->host_port == e->host_port && proto_num(m->protocol) == e->proto &&
+				found |= m->host_port == e->host_port && pm_proto_num(m->protocol) == e->proto &&
 					 ((e->data[alen] << 8) | e->data[alen + 1]) == m->container_port;
 			}
 			FUZZ_CHECK(found, "element without a mapping behind it");
-			break;
-		}
-		case PM_HP4: case PM_HP6: {
-			unsigned int alen = e->set == PM_HP6 ? 16 : 4;
-
-			FUZZ_CHECK(memcmp(e->key, e->key_end, alen) <= 0, "hairpin range reversed");
 			break;
 		}
 		default:
@@ -145,24 +143,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct cni_cmd cmd = { .verb = CNI_VERB_ADD, .container_id = "fuzz", .ifname = "eth0",
 				       .netns_fd = -1, .path = "", .conf = c, .envp = envp };
 		struct pm_conf pc;
-		struct attachment a;
+		struct pm_attachment a;
 
-		if (conf_parse(&cmd, &pc, &err) < 0) {
+		if (pm_conf_parse(&cmd, &pc, &err) < 0) {
 			FUZZ_CHECK_ERROR(err);
 			FUZZ_CHECK(err->code == CNI_ERR_INVALID_CONFIG, "conf code %u", err->code);
 			cni_error_free(err);
 		} else {
 			check_conds(&pc.cond4, AF_INET);
 			check_conds(&pc.cond6, AF_INET6);
-			if (attachment_for_add(&cmd, &pc, &a, &err) < 0) {
+			if (pm_attachment_for_add(&cmd, &pc, &a, &err) < 0) {
 				FUZZ_CHECK_ERROR(err);
 				FUZZ_CHECK(err->code == CNI_ERR_INVALID_CONFIG, "code %u", err->code);
 				cni_error_free(err);
 			} else {
 				check_elems(&cmd, &a);
-				attachment_free(&a);
+				pm_attachment_free(&a);
 			}
-			conf_free(&pc);
+			pm_conf_free(&pc);
 		}
 	}
 	cni_netconf_free(c);

@@ -203,7 +203,9 @@ def portmap_seeds():
             b'{"hostPort":81,"containerPort":80,"hostIP":"127.0.0.1"}]',
             b'[{"hostPort":"80","containerPort":80.5}]', b'null', b'[]']
     conds = [b"", b"ip saddr 198.18.0.0/16 iifname != \"eth0\"", b"-s 198.18.0.0/16",
-             b"meta iifname == lo ip daddr != 198.18.0.1", b"ip6 saddr 2001:db8::/32", b"iifname"]
+             b"meta iifname == lo ip daddr != 198.18.0.1", b"ip6 saddr 2001:db8::/32", b"iifname",
+             b"! -s 198.18.0.0/255.255.0.0 -i eth+ ! --dport 80", b"-p udp --sport 1024: -o lo",
+             b"-s ! 198.18.0.1 -m tcp"]
     for i, m in enumerate(maps):
         for j, c in enumerate(conds):
             if (i + j) % 2 == 0 or j == 0:

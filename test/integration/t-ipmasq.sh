@@ -128,7 +128,6 @@ is "c1 has its masq4 element" "$(elems masq4 mnet:c1:eth0)" 1
 is "c1 has its masq6 element" "$(elems masq6 mnet:c1:eth0)" 1
 is "one shared subnet4 element for c1 and c2" "$(elems subnet4)" 1
 is "one shared subnet6 element" "$(elems subnet6)" 1
-is "nothing in the version 1 exempt sets" "$(($(elems exempt4) + $(elems exempt6)))" 0
 ok_jq "subnet4 element is subnet . subnet, untagged" \
 	"$(in_ns "$NODE" nft -j list set inet $TABLE subnet4)" \
 	"[.nftables[] | select(.set) | .set.elem[] | (.elem // .) | {c: .comment, v: (.val.concat // .concat)}]
@@ -162,30 +161,10 @@ ptp DEL c1 "" eth0 "$NET"
 is_success "DEL c1 with its netns gone"
 is "DEL keeps the shared subnet4 element" "$(elems subnet4)" 2
 is "c1's elements are gone from every set" \
-	"$(($(elems masq4 mnet:c1:eth0) + $(elems exempt4 mnet:c1:eth0) + $(elems masq6 mnet:c1:eth0) + $(elems exempt6 mnet:c1:eth0) + $(elems owners mnet:c1:eth0)))" 0
+	"$(($(elems masq4 mnet:c1:eth0) + $(elems masq6 mnet:c1:eth0) + $(elems owners mnet:c1:eth0)))" 0
 is "c2 keeps its elements" "$(elems masq4 mnet:c2:eth0)" 1
 ptp DEL c1 "" eth0 "$NET"
 is_success "DEL c1 again"
-
-# ---- version 1 state: a per-attachment exempt4 element ---------------------
-
-netns_new C5 c5
-ptp ADD c5 "$C5" eth0 "$NET"
-is_success "ADD c5"
-A5=$(addr_of "$C5" 4)
-ok_if "turn c5 into a version 1 attachment by hand (exempt4 element)" in_ns "$NODE" nft "add element inet $TABLE exempt4 { $A5 . 198.18.5.0/24 comment \"mnet:c5:eth0\" }"
-ok_if "without the shared subnet element" in_ns "$NODE" nft "delete element inet $TABLE subnet4 { 198.18.5.0/24 . 198.18.5.0/24 }"
-is "own subnet through the version 1 element: not masqueraded" "$(udp_from "$C5" "$C2" "$A2" 7005)" "$A5"
-is "outside: masqueraded" "$(udp_from "$C5" "$EXT" 198.19.0.2 7006)" 198.19.0.1
-ptp DEL c5 "$C5" eth0 "$NET"
-is_success "DEL c5"
-is "DEL removed the version 1 exempt4 element" "$(elems exempt4)" 0
-is "and c5's masq4 element" "$(elems masq4 mnet:c5:eth0)" 0
-ptp ADD c5 "$C5" eth0 "$NET"
-is_success "ADD c5 again (new layout) puts the subnet element back"
-is "subnet4 element back" "$(elems subnet4)" 2
-ptp DEL c5 "$C5" eth0 "$NET"
-is_success "DEL c5 again"
 
 # ---- 1000 foreign elements ------------------------------------------------
 
@@ -193,12 +172,6 @@ is_success "DEL c5 again"
 	echo "add element inet $TABLE masq4 {"
 	for i in $(seq 0 999); do
 		printf '198.18.%d.%d comment "mnet:fake%d:eth0",\n' $((100 + i / 250)) $((1 + i % 250)) "$i"
-	done
-	echo "}"
-	echo "add element inet $TABLE exempt4 {"
-	for i in $(seq 0 999); do
-		printf '198.18.%d.%d . 198.18.%d.0/24 comment "mnet:fake%d:eth0",\n' \
-			$((100 + i / 250)) $((1 + i % 250)) $((100 + i / 250)) "$i"
 	done
 	echo "}"
 	echo "add element inet $TABLE masq4 { 198.18.200.1 comment \"other:x:eth0\" }"
@@ -224,7 +197,6 @@ is "GC removed every orphan of mnet" "$(elems masq4)" 3
 is "c2 kept" "$(elems masq4 mnet:c2:eth0)" 1
 is "mnet2 untouched" "$(elems masq4 mnet2:c2:eth0)" 1
 is "other network untouched" "$(elems masq4 other:x:eth0)" 1
-is "exempt4 (version 1) orphans removed too" "$(elems exempt4)" 0
 is "GC keeps subnet elements with addresses in them" "$(elems subnet4)" 2
 
 # ---- cleanup, nothing left ------------------------------------------------
@@ -237,7 +209,7 @@ ok_if "drop the foreign element" in_ns "$NODE" nft delete element inet $TABLE ma
 is "DEL keeps the subnet elements" "$(($(elems subnet4) + $(elems subnet6)))" 4
 cni_json "$NODE" "$PTP" GC "" "" "" "$(conf mnet 198.18.5.0/24 2001:db8:5::/64 '{"cni.dev/valid-attachments": []}')"
 is_success "GC with no attachment left"
-for s in masq4 exempt4 masq6 exempt6 subnet4 subnet6 owners; do
+for s in masq4 masq6 subnet4 subnet6 owners; do
 	is "no element left in $s" "$(elems $s)" 0
 done
 is "the table went with the last element" "$(in_ns "$NODE" nft list tables | grep -c "$TABLE")" 0
