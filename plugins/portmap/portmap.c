@@ -708,7 +708,7 @@ static size_t gc_queue_hs(struct nft_batch *b, const struct pm_names *nm,
 	return total;
 }
 
-struct gc_ctx {
+struct pm_gc_scan {
 	struct pm_names nm;
 	struct nft_live live;
 	uint16_t *udp;
@@ -718,7 +718,7 @@ struct gc_ctx {
 static ssize_t plan_gc(struct nft *n, struct nft_batch *b, int attempt, void *arg,
 		       struct cni_error **err)
 {
-	struct gc_ctx *c = arg;
+	struct pm_gc_scan *c = arg;
 	struct net_elems ne;
 	size_t found;
 
@@ -738,7 +738,7 @@ static int cmd_gc(const struct cni_cmd *cmd, struct cni_error **err)
 {
 	cleanup_nft struct nft *n = NULL;
 	struct cni_error *local = NULL;
-	struct gc_ctx c = { 0 };
+	struct pm_gc_scan c = { 0 };
 	int r = 0;
 
 	pm_names_for(cmd->conf->name, &c.nm);
