@@ -301,7 +301,8 @@ int cnl_exchange(struct cnl_sock *s, struct nlmsghdr *req, cnl_parse_fn parse, v
 	memset(r, 0, sizeof(*r));
 	req->nlmsg_seq = seq;
 	req->nlmsg_pid = s->portid;
-	if (send(s->fd, req, req->nlmsg_len, 0) < 0)
+	/* sendmsg, as every netlink send here: one syscall name to trace or fail in tests. */
+	if (cnl_sendv(s, &(struct iovec){ req, req->nlmsg_len }, 1) < 0)
 		return cni_error_errno(err, errno, "%s send", s->name);
 	while (!done) {
 		ssize_t len = cnl_recv(s, true);
