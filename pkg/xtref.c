@@ -61,14 +61,6 @@ void xtref_masq_chain(const char *network, const char *container_id, char out[29
 	sha512_name("CNI-", s, strlen(s), CHAIN_NAME_LEN, out);
 }
 
-/* The portmap's pre-0.8 SNAT chain, still torn down by the reference's DEL. */
-static void snat_chain(const char *network, const char *container_id, char out[29])
-{
-	cleanup_free char *s = xasprintf("%s%s", network, container_id);
-
-	sha512_name("CNI-SN-", s, strlen(s), CHAIN_NAME_LEN, out);
-}
-
 /* "<h16(net)>-<h16(ifname:cid)>": how the reference's nftables ipMasq comments begin. */
 static void masq_hash(const char *network, const char *ifname, const char *container_id,
 		      char out[2 * HASH16 + 2])
@@ -358,8 +350,31 @@ static bool retry_worthy(const struct cni_error *e)
 	return e && (e->errnum == ERESTART || e->errnum == ENOENT || e->errnum == EBUSY);
 }
 
+/* 1 when one of p's chains exists, 0 when none does. */
+static int any_chain(struct nft *n, uint8_t family, const struct plan *p, struct cni_error **err)
+{
+	for (size_t i = 0; i < p->n_chains; i++) {
+		int r = nft_exists(n, family, p->table, p->chains[i], err);
+
+		if (r != 0)
+			return r;
+	}
+	return 0;
+}
+
 static int apply(struct nft *n, uint8_t family, const struct plan *p, struct cni_error **err)
 {
+	/*
+	 * The cheap test first: on a node the reference never ran on, or for
+	 * a container it did not create, that is all.  The guarded read below
+	 * repeats it under a generation id.
+	 */
+	if (p->n_chains) {
+		int r = any_chain(n, family, p, err);
+
+		if (r <= 0)
+			return r;
+	}
 	for (int attempt = 0;; attempt++) {
 		cleanup_nft_batch struct nft_batch *b = NULL;
 		cleanup_error struct cni_error *e = NULL;
@@ -403,10 +418,15 @@ static int apply(struct nft *n, uint8_t family, const struct plan *p, struct cni
 	}
 }
 
-static int open_and_list(struct nft **n, unsigned int *mask, struct cni_error **err)
+/* *own is what the caller closes: the socket opened here when n was NULL. */
+static int open_and_list(struct nft **n, struct nft **own, unsigned int *mask,
+			 struct cni_error **err)
 {
-	if (nft_open(n, err) < 0)
-		return -1;
+	if (!*n) {
+		if (nft_open(own, err) < 0)
+			return -1;
+		*n = *own;
+	}
 	return tables_present(*n, mask, err);
 }
 
@@ -424,14 +444,13 @@ static bool pick_hostport(const struct xrule *r, const struct plan *p)
 static int portmap_del(struct nft *n, unsigned int mask, const char *network,
 		       const char *container_id, struct cni_error **err)
 {
-	char dn[CHAIN_NAME_LEN + 1], sn[CHAIN_NAME_LEN + 1];
-	const char *chains[] = { dn, sn };
-	struct plan xt = { .table = "nat", .chains = chains, .n_chains = 2, .pick = pick_jump };
+	char dn[CHAIN_NAME_LEN + 1];
+	const char *chains[] = { dn };
+	struct plan xt = { .table = "nat", .chains = chains, .n_chains = 1, .pick = pick_jump };
 	struct plan hp = { .table = NFT_HOSTPORT, .pick = pick_hostport, .arg = container_id };
 	int r = 0;
 
 	xtref_dnat_chain(network, container_id, dn);
-	snat_chain(network, container_id, sn);
 	/* Best effort: each table on its own, the first failure reported with the others. */
 	if ((mask & T_IP_NAT) && apply(n, NFPROTO_IPV4, &xt, err) < 0)
 		r = -1;
@@ -444,12 +463,13 @@ static int portmap_del(struct nft *n, unsigned int mask, const char *network,
 	return r;
 }
 
-int xtref_portmap_del(const char *network, const char *container_id, struct cni_error **err)
+int xtref_portmap_del(struct nft *n, const char *network, const char *container_id,
+		      struct cni_error **err)
 {
-	cleanup_nft struct nft *n = NULL;
+	cleanup_nft struct nft *own = NULL;
 	unsigned int mask = 0;
 
-	if (open_and_list(&n, &mask, err) < 0 ||
+	if (open_and_list(&n, &own, &mask, err) < 0 ||
 	    portmap_del(n, mask, network, container_id, err) < 0)
 		return cni_error_wrap(err, "remove the reference portmap's rules");
 	return 0;
@@ -484,13 +504,13 @@ static int ipmasq_del(struct nft *n, unsigned int mask, const char *network,
 	return r;
 }
 
-int xtref_ipmasq_del(const char *network, const char *container_id, const char *ifname,
-		     struct cni_error **err)
+int xtref_ipmasq_del(struct nft *n, const char *network, const char *container_id,
+		     const char *ifname, struct cni_error **err)
 {
-	cleanup_nft struct nft *n = NULL;
+	cleanup_nft struct nft *own = NULL;
 	unsigned int mask = 0;
 
-	if (open_and_list(&n, &mask, err) < 0 ||
+	if (open_and_list(&n, &own, &mask, err) < 0 ||
 	    ipmasq_del(n, mask, network, container_id, ifname, err) < 0)
 		return cni_error_wrap(err, "remove the reference ipMasq rules");
 	return 0;
@@ -556,16 +576,16 @@ static int stale_xt_cids(struct nft *n, unsigned int mask, const struct cni_netc
  * not the network: GC cannot tell this network's from another's, so those
  * are left to DEL.
  */
-int xtref_portmap_gc(const struct cni_netconf *nc, struct cni_error **err)
+int xtref_portmap_gc(struct nft *n, const struct cni_netconf *nc, struct cni_error **err)
 {
-	cleanup_nft struct nft *n = NULL;
+	cleanup_nft struct nft *own = NULL;
 	struct strv stale = { 0 };
 	unsigned int mask = 0;
 	int r = 0;
 
 	if (!nc->has_valid_attachments)
 		return 0;
-	if (open_and_list(&n, &mask, err) < 0)
+	if (open_and_list(&n, &own, &mask, err) < 0)
 		return cni_error_wrap(err, "portmap GC of the reference's rules");
 	if (!(mask & (T_IP_NAT | T_IP6_NAT)))
 		return 0;
@@ -598,9 +618,9 @@ static bool pick_masq_stale(const struct xrule *r, const struct plan *p)
 	return true;
 }
 
-int xtref_ipmasq_gc(const struct cni_netconf *nc, struct cni_error **err)
+int xtref_ipmasq_gc(struct nft *n, const struct cni_netconf *nc, struct cni_error **err)
 {
-	cleanup_nft struct nft *n = NULL;
+	cleanup_nft struct nft *own = NULL;
 	struct strv stale = { 0 };
 	struct plan nf = { .table = NFT_MASQ, .chain = NFT_MASQ_CHAIN, .pick = pick_masq_stale,
 			   .arg = nc };
@@ -609,7 +629,7 @@ int xtref_ipmasq_gc(const struct cni_netconf *nc, struct cni_error **err)
 
 	if (!nc->has_valid_attachments)
 		return 0;
-	if (open_and_list(&n, &mask, err) < 0)
+	if (open_and_list(&n, &own, &mask, err) < 0)
 		return cni_error_wrap(err, "ipMasq GC of the reference's rules");
 	if ((mask & (T_IP_NAT | T_IP6_NAT)) &&
 	    stale_xt_cids(n, mask, nc, "POSTROUTING", "", xtref_masq_chain, &stale, err) < 0)

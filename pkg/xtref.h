@@ -7,11 +7,12 @@
  * What the reference leaves per attachment, and how it is found here (all
  * through nf_tables with libnftnl: iptables-nft keeps its rules in tables
  * `ip nat` / `ip6 nat`, so no iptables binary is run):
- *  - portmap (iptables backend): chain CNI-DN-<h> (and the older CNI-SN-<h>)
- *    with h = hex sha512(network + container id), and the rules of
- *    CNI-HOSTPORT-DNAT jumping to it; found by that name and by the jump
- *    verdicts, so the rules' comments are not needed.  GC reads the
- *    comments (`dnat name: "<net>" id: "<cid>"`, an xt comment match).
+ *  - portmap (iptables backend): chain CNI-DN-<h> with h = hex
+ *    sha512(network + container id), and the rules of CNI-HOSTPORT-DNAT
+ *    jumping to it; found by that name and by the jump verdicts, so the
+ *    rules' comments are not needed.  GC reads the comments
+ *    (`dnat name: "<net>" id: "<cid>"`, an xt comment match).  The
+ *    CNI-SN-<h> chains of CNI before 0.8 (2019) are not looked for.
  *  - portmap (nftables backend of newer references): rules of table
  *    ip/ip6 cni_hostport whose comment is the container id.
  *  - bridge/ptp ipMasq (iptables): chain CNI-<h> and the POSTROUTING jump to it.
@@ -34,13 +35,21 @@
 #include "error.h"
 #include "types.h"
 
-int xtref_portmap_del(const char *network, const char *container_id, struct cni_error **err);
-int xtref_ipmasq_del(const char *network, const char *container_id, const char *ifname,
-		     struct cni_error **err);
+struct nft;
+
+/*
+ * n: the caller's netfilter socket in the host netns, if it has one (saves
+ * opening one: most of the cost on a node without the reference's tables);
+ * NULL: one is opened in the calling thread's current netns.
+ */
+int xtref_portmap_del(struct nft *n, const char *network, const char *container_id,
+		      struct cni_error **err);
+int xtref_ipmasq_del(struct nft *n, const char *network, const char *container_id,
+		     const char *ifname, struct cni_error **err);
 
 /* GC: what the reference created for attachments of nc's network not in its valid list. */
-int xtref_portmap_gc(const struct cni_netconf *nc, struct cni_error **err);
-int xtref_ipmasq_gc(const struct cni_netconf *nc, struct cni_error **err);
+int xtref_portmap_gc(struct nft *n, const struct cni_netconf *nc, struct cni_error **err);
+int xtref_ipmasq_gc(struct nft *n, const struct cni_netconf *nc, struct cni_error **err);
 
 /* The reference's names (exposed for tests): out gets 29 bytes. */
 void xtref_dnat_chain(const char *network, const char *container_id, char out[29]);

@@ -333,7 +333,7 @@ static int cmd_del(const struct cni_cmd *cmd, struct cni_error **err)
 	if (c.l3 && c.ip_masq && ipmasq_del(cmd->conf->name, cmd->container_id, cmd->ifname, &e) < 0)
 		r = cni_error_move(err, &e);
 	if (c.l3 && c.ip_masq && /* adopt */
-	    xtref_ipmasq_del(cmd->conf->name, cmd->container_id, cmd->ifname, &e) < 0)
+	    xtref_ipmasq_del(NULL, cmd->conf->name, cmd->container_id, cmd->ifname, &e) < 0)
 		r = cni_error_move(err, &e);
 	return r;
 }
@@ -522,7 +522,7 @@ static int cmd_gc(const struct cni_cmd *cmd, struct cni_error **err)
 	if (c.l3 && c.ip_masq &&
 	    ipmasq_gc(nc, err) < 0)
 		r = -1;
-	if (c.l3 && c.ip_masq && xtref_ipmasq_gc(nc, err) < 0) /* adopt */
+	if (c.l3 && c.ip_masq && xtref_ipmasq_gc(NULL, nc, err) < 0) /* adopt */
 		r = -1;
 	if (c.mac_spoof_chk &&
 	    spoofchk_gc(nc, err) < 0)

@@ -1046,7 +1046,7 @@ static int cmd_del(const struct cni_cmd *cmd, struct cni_error **err)
 	/* The network's chains and sets go with its last attachment. */
 	if (pm_teardown(n, cmd->conf->name, &e) < 0)
 		nft_teardown_log("portmap", &e);
-	return xtref_portmap_del(cmd->conf->name, cmd->container_id, err); /* adopt */
+	return xtref_portmap_del(n, cmd->conf->name, cmd->container_id, err); /* adopt */
 }
 
 /* ---- CHECK -------------------------------------------------------------- */
@@ -1213,7 +1213,7 @@ static int cmd_gc(const struct cni_cmd *cmd, struct cni_error **err)
 			nft_teardown_log("portmap GC", &local);
 	}
 	if (r == 0)
-		r = xtref_portmap_gc(cmd->conf, &local); /* adopt */
+		r = xtref_portmap_gc(n, cmd->conf, &local); /* adopt */
 	free(c.udp);
 	nft_live_free(&c.live);
 	if (r < 0) {

@@ -286,7 +286,7 @@ static int cmd_del(const struct cni_cmd *cmd, struct cni_error **err)
 	    ipmasq_del(cmd->conf->name, cmd->container_id, cmd->ifname, &e) < 0)
 		r = cni_error_move(err, &e);
 	if (cmd->conf->ip_masq && /* adopt */
-	    xtref_ipmasq_del(cmd->conf->name, cmd->container_id, cmd->ifname, &e) < 0)
+	    xtref_ipmasq_del(NULL, cmd->conf->name, cmd->container_id, cmd->ifname, &e) < 0)
 		r = cni_error_move(err, &e);
 	return r;
 }
@@ -428,7 +428,7 @@ static int cmd_gc(const struct cni_cmd *cmd, struct cni_error **err)
 	if (cmd->conf->ip_masq &&
 	    ipmasq_gc(cmd->conf, err) < 0)
 		r = -1;
-	if (cmd->conf->ip_masq && xtref_ipmasq_gc(cmd->conf, err) < 0) /* adopt */
+	if (cmd->conf->ip_masq && xtref_ipmasq_gc(NULL, cmd->conf, err) < 0) /* adopt */
 		r = -1;
 	return r;
 }
