@@ -196,6 +196,91 @@ is "nat tables: exactly what the reference's own DEL leaves" "$(xt_save | diff "
 is "no cnic nft element left" "$(nft_attachment_elems "$NODE")" 0
 is "no reservation left" "$(ipam_files "$T/ipam/$NET" | wc -l)" 0
 
+# ---- ptp's ipMasq, directly (no libcni) -----------------------------------
+
+netns_new P cp
+PTP_NET=$(jq -n --arg n "${NET}p" --arg d "$T/ipam" '{cniVersion: "1.0.0", name: $n, type: "ptp",
+	ipMasq: true, ipam: {type: "host-local", dataDir: $d, subnet: "198.18.61.0/24"}}')
+cni_json "$NODE" "$REF/ptp" ADD refP "$(netns_path "$P")" eth0 "$PTP_NET" CNI_PATH="$REF"
+is_success "reference: ptp ADD refP with ipMasq"
+PCH=CNI-$(printf '%s' "${NET}prefP" | sha512sum | cut -c1-24)
+isnt "the reference created $PCH and its POSTROUTING jump" "$(xt_save | grep -c -- "$PCH")" 0
+cni_json "$NODE" "$BIN/ptp" DEL refP "$(netns_path "$P")" eth0 "$PTP_NET"
+is_success "cnic: ptp DEL of refP"
+is "no $PCH left" "$(xt_save | grep -c -- "$PCH" || true)" 0
+
+# ---- a newer reference's nftables backends ----------------------------------
+# Debian's 1.1.1 has none: the tables are written here as the upstream
+# sources write them (knftables; comments are the container id for portmap,
+# "<h16(net)>-<h16(ifname:cid)>, net: ..., if: ..., id: ..." for ipMasq).
+
+h16() { printf '%s' "$1" | sha512sum | cut -c1-16; }
+mcomment() { printf '%s-%s, net: %s, if: eth0, id: %s' "$(h16 "$NET")" "$(h16 "eth0:$1")" "$NET" "$1"; }
+in_ns "$NODE" nft -f - <<NFT || bail_out "cannot write the newer reference's tables"
+table ip cni_hostport {
+	chain hostports {
+		tcp dport 18299 dnat to 198.18.60.99:80 comment "refX"
+		tcp dport 18298 dnat to 198.18.60.98:80 comment "refY"
+	}
+	chain hostip_hostports {
+		ip daddr 198.19.60.1 tcp dport 18297 dnat to 198.18.60.99:80 comment "refX"
+	}
+	chain prerouting {
+		type nat hook prerouting priority dstnat;
+		jump hostip_hostports
+		jump hostports
+	}
+	chain masquerading {
+		type nat hook postrouting priority srcnat;
+		ip saddr 198.18.60.99 ip daddr 198.18.60.99 masquerade comment "refX"
+		ip saddr 127.0.0.1 ip daddr 198.18.60.99 masquerade comment "refX"
+		ip saddr 198.18.60.98 ip daddr 198.18.60.98 masquerade comment "refY"
+	}
+}
+table ip6 cni_hostport {
+	chain hostports {
+		tcp dport 18299 dnat to [2001:db8:60::99]:80 comment "refX"
+	}
+	chain prerouting {
+		type nat hook prerouting priority dstnat;
+		jump hostports
+	}
+}
+table inet cni_plugins_masquerade {
+	chain masq_checks {
+		ip saddr 198.18.60.99 ip daddr != 198.18.60.0/24 masquerade comment "$(mcomment refX)"
+		ip saddr 198.18.60.98 ip daddr != 198.18.60.0/24 masquerade comment "$(mcomment refY)"
+		ip saddr 198.18.60.97 ip daddr != 198.18.60.0/24 masquerade comment "$(mcomment refZ)"
+	}
+	chain postrouting {
+		type nat hook postrouting priority srcnat;
+		goto masq_checks
+	}
+}
+NFT
+# nft_rules ID: rules of the newer reference's tables for container ID.
+nft_rules()
+{
+	in_ns "$NODE" nft -j list ruleset | jq --arg id "$1" '[.nftables[] | .rule // empty
+		| select(.comment == $id or (.comment // "" | endswith("id: " + $id)))] | length'
+}
+is "newer reference: refX has 6 rules" "$(nft_rules refX)" 6
+BR_CONF=$(jq -c '.plugins[0] + {name: .name, cniVersion: .cniVersion}' "$T/net.d/$NET.conflist")
+PM_CONF=$(jq -c '.plugins[1] + {name: .name, cniVersion: .cniVersion}' "$T/net.d/$NET.conflist")
+cni_json "$NODE" "$BIN/portmap" DEL refX "" eth0 "$PM_CONF"
+is_success "cnic: portmap DEL of refX (no netns)"
+cni_json "$NODE" "$BIN/bridge" DEL refX "" eth0 "$BR_CONF"
+is_success "cnic: bridge DEL of refX (no netns)"
+is "newer reference: none of refX's rules left" "$(nft_rules refX)" 0
+is "newer reference: refY's rules kept" "$(nft_rules refY)" 3
+gc "$BIN" '[{"containerID": "refY", "ifname": "eth0"}]'
+is_success "cnic: GC with refY the only valid attachment"
+is "newer reference: GC removed refZ's masquerade rule" "$(nft_rules refZ)" 0
+is "newer reference: GC kept refY's" "$(nft_rules refY)" 3
+in_ns "$NODE" nft delete table ip cni_hostport
+in_ns "$NODE" nft delete table ip6 cni_hostport
+in_ns "$NODE" nft delete table inet cni_plugins_masquerade
+
 # ---- cnic -> reference ----------------------------------------------------
 
 netns_new C cc
