@@ -110,7 +110,8 @@ static int request(struct nft *n, struct nlmsghdr *req, msg_fn fn, void *arg, st
 		if (r <= 0)
 			return cni_error_errno(err, r ? errno : ETIMEDOUT, "wait for netfilter reply");
 		len = mnl_socket_recvfrom(s, buf, RECV_SIZE);
-		if (len < 0 && (errno == EINTR || errno == EAGAIN))
+		/* Not EAGAIN: a blocking socket that polls readable and still says so would spin. */
+		if (len < 0 && errno == EINTR)
 			continue;
 		if (len < 0)
 			return cni_error_errno(err, errno, "read netfilter reply");
