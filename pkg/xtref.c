@@ -108,9 +108,10 @@ static int request(struct nft *n, struct nlmsghdr *req, msg_fn fn, void *arg, st
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
-			return cni_error_errno(err, r ? errno : ETIMEDOUT, "wait for netfilter reply");
+			return cni_error_errno(err, r ? errno : ETIMEDOUT,
+					       "wait for netfilter reply");
 		len = mnl_socket_recvfrom(s, buf, RECV_SIZE);
-		/* Not EAGAIN: a blocking socket that polls readable and still says so would spin. */
+		/* Not EAGAIN: a socket polling readable yet saying so would spin. */
 		if (len < 0 && errno == EINTR)
 			continue;
 		if (len < 0)
@@ -282,6 +283,11 @@ static int collect_rule(const struct nlmsghdr *nlh, void *arg)
 	return 0;
 }
 
+static const char *fam_name(uint8_t family)
+{
+	return family == NFPROTO_IPV6 ? "ip6" : family == NFPROTO_INET ? "inet" : "ip";
+}
+
 /* Every rule of table (of chain, unless NULL); none when either is missing. */
 static int dump_rules(struct nft *n, uint8_t family, const char *table, const char *chain,
 		      struct xrules *ret, struct cni_error **err)
@@ -312,7 +318,7 @@ static int dump_rules(struct nft *n, uint8_t family, const char *table, const ch
 		if (rp.errnum) {
 			xrules_free(ret);
 			return cni_error_errno(err, rp.errnum, "list rules of table %s %s",
-					       family == NFPROTO_IPV6 ? "ip6" : family == NFPROTO_INET ? "inet" : "ip", table);
+					       fam_name(family), table);
 		}
 		if (!rp.interrupted)
 			return 0;
@@ -401,7 +407,8 @@ static int apply(struct nft *n, uint8_t family, const struct plan *p, struct cni
 		b = nft_batch_new();
 		for (size_t i = 0; i < rl.n; i++)
 			if (p->pick(&rl.v[i], p))
-				nft_batch_del_rule(b, family, p->table, rl.v[i].chain, rl.v[i].handle);
+				nft_batch_del_rule(b, family, p->table, rl.v[i].chain,
+						   rl.v[i].handle);
 		xrules_free(&rl);
 		for (size_t i = 0; i < p->n_chains && i < 4; i++) {
 			if (!have[i])
@@ -491,7 +498,8 @@ static int ipmasq_del(struct nft *n, unsigned int mask, const char *network,
 	char ch[CHAIN_NAME_LEN + 1], hash[2 * HASH16 + 2];
 	const char *chains[] = { ch };
 	struct plan xt = { .table = "nat", .chains = chains, .n_chains = 1, .pick = pick_jump };
-	struct plan nf = { .table = NFT_MASQ, .chain = NFT_MASQ_CHAIN, .pick = pick_masq, .arg = hash };
+	struct plan nf = { .table = NFT_MASQ, .chain = NFT_MASQ_CHAIN, .pick = pick_masq,
+			   .arg = hash };
 	int r = 0;
 
 	xtref_masq_chain(network, container_id, ch);
@@ -590,7 +598,8 @@ int xtref_portmap_gc(struct nft *n, const struct cni_netconf *nc, struct cni_err
 		return cni_error_wrap(err, "portmap GC of the reference's rules");
 	if (!(mask & (T_IP_NAT | T_IP6_NAT)))
 		return 0;
-	if (stale_xt_cids(n, mask, nc, "CNI-HOSTPORT-DNAT", "dnat ", xtref_dnat_chain, &stale, err) < 0)
+	if (stale_xt_cids(n, mask, nc, "CNI-HOSTPORT-DNAT", "dnat ", xtref_dnat_chain, &stale,
+			  err) < 0)
 		r = -1;
 	for (size_t i = 0; i < stale.n; i++)
 		if (portmap_del(n, mask & (T_IP_NAT | T_IP6_NAT), nc->name, stale.v[i], err) < 0)
@@ -638,7 +647,8 @@ int xtref_ipmasq_gc(struct nft *n, const struct cni_netconf *nc, struct cni_erro
 	for (size_t i = 0; i < stale.n; i++) {
 		char ch[CHAIN_NAME_LEN + 1];
 		const char *chains[] = { ch };
-		struct plan xt = { .table = "nat", .chains = chains, .n_chains = 1, .pick = pick_jump };
+		struct plan xt = { .table = "nat", .chains = chains, .n_chains = 1,
+				   .pick = pick_jump };
 
 		xtref_masq_chain(nc->name, stale.v[i], ch);
 		if ((mask & T_IP_NAT) && apply(n, NFPROTO_IPV4, &xt, err) < 0)
