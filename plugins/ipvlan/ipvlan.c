@@ -9,9 +9,7 @@
  */
 #include <linux/if_link.h>
 
-#include "../../ipam/ipam.h"
 #include "../../pkg/cleanup.h"
-#include "../../pkg/skel.h"
 #include "../../pkg/types.h"
 #include "../lib/l2util.h"
 
@@ -21,10 +19,13 @@ static const struct l2_mode modes[] = {
 	{ "l3s", IPVLAN_MODE_L3S },
 };
 
+static int load_conf(const struct cni_cmd *cmd, struct l2_conf *c, bool add,
+		     struct cni_error **err);
 static int check_link(const struct cni_cmd *cmd, const struct l2_conf *c, struct netns *cont,
 		      const struct cnl_link *link, const struct cnl_link *master,
 		      struct cni_error **err);
 
+/* CHECK's prevResult is the final result, not the one ADD was chained after: see l2_check. */
 static const struct l2_ops ops = {
 	.plugin = "ipvlan",
 	.kind = "ipvlan",
@@ -35,13 +36,33 @@ static const struct l2_ops ops = {
 	.dns = L2_DNS_CONFIG_IF_SET,
 	.ifconfig = { .dad = true, .arp_notify = true, .ndisc_notify = true },
 	.check = check_link,
+	.load = load_conf,
 };
 
-static int load_conf(const struct cni_cmd *cmd, struct l2_conf *c, struct cni_error **err)
+static int load_conf(const struct cni_cmd *cmd, struct l2_conf *c, bool add,
+		     struct cni_error **err)
 {
-	if (l2_conf_load(cmd, &ops, c, err) < 0)
-		return -1;
+	const struct cni_result *prev = cmd->conf->prev_result;
+
 	c->link.ipvlan_mode = (uint16_t)c->mode_val;
+	if (!add)
+		return 0;
+	/* No master configured: the single named interface of a chained prevResult. */
+	if ((!c->master || !*c->master) && prev) {
+		if (prev->n_ifaces != 1 || !prev->ifaces[0].name || !*prev->ifaces[0].name)
+			return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
+					     "chained master failure. PrevResult lacks a single "
+					     "named interface");
+		free(c->master);
+		c->master = xstrdup(prev->ifaces[0].name);
+	}
+	/* Chained with no IPAM type: the previous result's addresses are used, as the reference. */
+	if (!cmd->conf->ipam_type && prev && prev->n_ips > 0)
+		c->ips = prev;
+	/* The reference creates the link before it finds out: refuse first. */
+	if (!c->ips && !cmd->conf->ipam_type)
+		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
+				     "ipam: a type is required unless a chained prevResult has IPs");
 	return 0;
 }
 
@@ -52,56 +73,7 @@ static int check_link(const struct cni_cmd *cmd, const struct l2_conf *c, struct
 	return l2_check_mode(&ops, c, link->ipvlan_mode, err);
 }
 
-static int cmd_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cni_error **err)
-{
-	__attribute__((cleanup(l2_conf_free))) struct l2_conf c = { 0 };
-	const struct cni_result *prev = cmd->conf->prev_result;
-
-	if (load_conf(cmd, &c, err) < 0)
-		return -1;
-	/* No master configured: the single named interface of a chained prevResult. */
-	if ((!c.master || !*c.master) && prev) {
-		if (prev->n_ifaces != 1 || !prev->ifaces[0].name || !*prev->ifaces[0].name)
-			return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
-					     "chained master failure. PrevResult lacks a single "
-					     "named interface");
-		free(c.master);
-		c.master = xstrdup(prev->ifaces[0].name);
-	}
-	/* Chained with no IPAM type: the previous result's addresses are used, as the reference. */
-	if (!cmd->conf->ipam_type && prev && prev->n_ips > 0)
-		c.ips = prev;
-	/* The reference creates the link before it finds out: refuse first. */
-	if (!c.ips && !cmd->conf->ipam_type)
-		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
-				     "ipam: a type is required unless a chained prevResult has IPs");
-	return l2_add(cmd, &ops, &c, ret, err);
-}
-
-static int cmd_del(const struct cni_cmd *cmd, struct cni_error **err)
-{
-	return l2_cmd_del_child(cmd, "ipvlan", err);
-}
-
-static int cmd_check(const struct cni_cmd *cmd, struct cni_error **err)
-{
-	__attribute__((cleanup(l2_conf_free))) struct l2_conf c = { 0 };
-
-	if (load_conf(cmd, &c, err) < 0)
-		return -1;
-	return l2_check(cmd, &ops, &c, err);
-}
-
-static const struct cni_plugin plugin = {
-	.name = "ipvlan",
-	.add = cmd_add,
-	.del = cmd_del,
-	.check = cmd_check,
-	.gc = ipam_plugin_gc,
-	.status = ipam_plugin_status,
-};
-
 int main(void)
 {
-	return cni_plugin_main(&plugin);
+	return l2_plugin_main(&ops);
 }

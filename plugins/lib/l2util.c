@@ -296,12 +296,14 @@ static void fields_of(unsigned int keys, struct cni_field ret[ARRAY_SIZE(common_
 	ret[n] = (struct cni_field){ 0 };
 }
 
-void l2_conf_free(struct l2_conf *c)
+void l2_conf_free(const struct l2_ops *ops, struct l2_conf *c)
 {
 	struct cni_field f[ARRAY_SIZE(common_fields) + 1];
 
 	fields_of(~0u, f);
 	cni_fields_free(f, c);
+	if (ops->fields)
+		cni_fields_free(ops->fields, c);
 }
 
 int l2_conf_mac(const struct cni_cmd *cmd, char **mac, struct cni_error **err)
@@ -330,10 +332,12 @@ int l2_conf_mac(const struct cni_cmd *cmd, char **mac, struct cni_error **err)
 int l2_conf_load(const struct cni_cmd *cmd, const struct l2_ops *ops, struct l2_conf *c,
 		 struct cni_error **err)
 {
+	const struct cni_json *root = cni_netconf_root(cmd->conf);
 	struct cni_field f[ARRAY_SIZE(common_fields) + 1];
 
 	fields_of(ops->keys, f);
-	if (cni_json_decode(cni_netconf_root(cmd->conf), f, c, "", err) < 0)
+	if (cni_json_decode(root, f, c, "", err) < 0 ||
+	    (ops->fields && cni_json_decode(root, ops->fields, c, "", err) < 0))
 		return -1;
 	if (ops->keys & L2_KEY_MODE) {
 		c->mode_val = ops->modes[0].val;
@@ -345,7 +349,8 @@ int l2_conf_load(const struct cni_cmd *cmd, const struct l2_ops *ops, struct l2_
 					break;
 			if (i == ops->n_modes)
 				return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
-						     "unknown %s mode: \"%s\"", ops->plugin, c->mode);
+						     "unknown %s mode: \"%s\"", ops->plugin,
+						     c->mode);
 			c->mode_val = ops->modes[i].val;
 		}
 	}
@@ -529,4 +534,75 @@ int l2_check(const struct cni_cmd *cmd, const struct l2_ops *ops, const struct l
 	if (ops->check && ops->check(cmd, c, cont, &link, master.ifindex ? &master : NULL, err) < 0)
 		return -1;
 	return ifconfig_check(cont, cmd->ifname, prev, idx, err);
+}
+
+/* This process's plugin: cni_plugin's callbacks carry no context. */
+static const struct l2_ops *plugin_ops;
+
+static void conf_free(struct l2_conf *c)
+{
+	if (!c)
+		return;
+	l2_conf_free(plugin_ops, c);
+	free(c);
+}
+
+static void conf_freep(struct l2_conf **c)
+{
+	conf_free(*c);
+}
+
+static int conf_load(const struct cni_cmd *cmd, bool add, struct l2_conf **ret,
+		     struct cni_error **err)
+{
+	const struct l2_ops *ops = plugin_ops;
+	struct l2_conf *c = xcalloc(1, ops->conf_size ? ops->conf_size : sizeof(*c));
+
+	if (l2_conf_load(cmd, ops, c, err) < 0 || (ops->load && ops->load(cmd, c, add, err) < 0)) {
+		conf_free(c);
+		return -1;
+	}
+	*ret = c;
+	return 0;
+}
+
+static int plugin_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cni_error **err)
+{
+	__attribute__((cleanup(conf_freep))) struct l2_conf *c = NULL;
+
+	if (conf_load(cmd, true, &c, err) < 0)
+		return -1;
+	return l2_add(cmd, plugin_ops, c, ret, err);
+}
+
+static int plugin_check(const struct cni_cmd *cmd, struct cni_error **err)
+{
+	__attribute__((cleanup(conf_freep))) struct l2_conf *c = NULL;
+
+	if (conf_load(cmd, false, &c, err) < 0)
+		return -1;
+	return l2_check(cmd, plugin_ops, c, err);
+}
+
+/* No config loaded: a DEL with a config the ADD refused still cleans up. */
+static int plugin_del(const struct cni_cmd *cmd, struct cni_error **err)
+{
+	if (plugin_ops->del)
+		return plugin_ops->del(cmd, err);
+	return l2_cmd_del_child(cmd, plugin_ops->kind, err);
+}
+
+int l2_plugin_main(const struct l2_ops *ops)
+{
+	const struct cni_plugin p = {
+		.name = ops->plugin,
+		.add = plugin_add,
+		.del = plugin_del,
+		.check = plugin_check,
+		.gc = ipam_plugin_gc,
+		.status = ipam_plugin_status,
+	};
+
+	plugin_ops = ops;
+	return cni_plugin_main(&p);
 }

@@ -7,10 +7,10 @@
  * without ever naming it in the host, the addresses, rollback, CNI_ARGS key
  * policing with in-process IPAM, and CHECK's link and prevResult lookups.
  *
- * A plugin describes itself once (struct l2_ops), decodes its config into
- * a struct l2_conf (plus its own keys), and calls l2_add / l2_check /
- * l2_cmd_del_child; hooks carry what is its own (how macvtap and tap make
- * their device, what CHECK compares beyond the common).
+ * A plugin describes itself once (struct l2_ops: its keys, its config and
+ * how to load it, hooks for what is its own, such as how macvtap and tap
+ * make their device and what CHECK compares beyond the common) and its
+ * main() is l2_plugin_main(&ops).
  *
  * This lives with the plugins, not in pkg/: it runs the IPAM library, and
  * pkg/ must not depend on ipam/.
@@ -82,6 +82,18 @@ struct l2_ops {
 	int (*check)(const struct cni_cmd *cmd, const struct l2_conf *c, struct netns *cont,
 		     const struct cnl_link *link, const struct cnl_link *master,
 		     struct cni_error **err);
+	/*
+	 * The plugin's config: conf_size bytes (0: a bare struct l2_conf) whose
+	 * first member is its struct l2_conf, which the hooks cast back; fields
+	 * (or NULL) its own keys, offsets into that struct.  load (or NULL)
+	 * runs once l2_conf_load has decoded the keys, for ADD (add true) or
+	 * CHECK: it may refuse the config or work it out further.
+	 */
+	size_t conf_size;
+	const struct cni_field *fields;
+	int (*load)(const struct cni_cmd *cmd, struct l2_conf *c, bool add, struct cni_error **err);
+	/* DEL instead of l2_cmd_del_child(cmd, kind). */
+	int (*del)(const struct cni_cmd *cmd, struct cni_error **err);
 };
 
 /* A plugin's common keys, decoded, and what its ADD or CHECK works on. */
@@ -99,17 +111,16 @@ struct l2_conf {
 	struct cnl_newlink link;
 	/* ADD: these addresses (a chained prevResult) instead of IPAM's. */
 	const struct cni_result *ips;
-	/* The plugin's own config, for its hooks. */
-	const void *priv;
 };
 
 /*
- * Decode the common keys ops has into c: the mode looked up ("unknown
- * macvlan mode: \"x\""), the MAC by precedence (l2_conf_mac).
+ * Decode the common keys ops has, then ops->fields, into c (the start of
+ * the plugin's config): the mode looked up ("unknown macvlan mode: \"x\""),
+ * the MAC by precedence (l2_conf_mac).  l2_conf_free releases it all.
  */
 int l2_conf_load(const struct cni_cmd *cmd, const struct l2_ops *ops, struct l2_conf *c,
 		 struct cni_error **err);
-void l2_conf_free(struct l2_conf *c);
+void l2_conf_free(const struct l2_ops *ops, struct l2_conf *c);
 
 /*
  * The MAC by precedence: *mac (the config's "mac", normalized) < CNI_ARGS
@@ -125,6 +136,12 @@ int l2_check_mode(const struct l2_ops *ops, const struct l2_conf *c, uint32_t go
 extern const struct l2_mode l2_macvlan_modes[4];
 
 /* ---- the verbs ------------------------------------------------------------ */
+
+/*
+ * The plugin's process: ADD (l2_add), CHECK (l2_check), DEL (ops->del or
+ * l2_cmd_del_child), IPAM's GC and STATUS, over the config ops->load made.
+ */
+int l2_plugin_main(const struct l2_ops *ops);
 
 /*
  * ADD: CNI_ARGS, the master (c->master, or the default-route device; in

@@ -8,9 +8,7 @@
  */
 #include <stddef.h>
 
-#include "../../ipam/ipam.h"
 #include "../../pkg/cleanup.h"
-#include "../../pkg/skel.h"
 #include "../../pkg/types.h"
 #include "../lib/l2util.h"
 
@@ -27,6 +25,8 @@ static const struct cni_field mv_fields[] = {
 
 static const char *const mv_env_args[] = { "MAC", NULL };
 
+static int load_conf(const struct cni_cmd *cmd, struct l2_conf *c, bool add,
+		     struct cni_error **err);
 static int check_link(const struct cni_cmd *cmd, const struct l2_conf *c, struct netns *cont,
 		      const struct cnl_link *link, const struct cnl_link *master,
 		      struct cni_error **err);
@@ -41,21 +41,17 @@ static const struct l2_ops ops = {
 	.dns = L2_DNS_CONFIG_IF_SET,
 	.ifconfig = { .dad = true, .arp_notify = true, .ndisc_notify = true },
 	.check = check_link,
+	.conf_size = sizeof(struct mv_conf),
+	.fields = mv_fields,
+	.load = load_conf,
 };
 
-static void mv_conf_free(struct mv_conf *c)
+/* The link's attributes, once the keys are decoded. */
+static int load_conf(const struct cni_cmd *cmd, struct l2_conf *c, bool add,
+		     struct cni_error **err)
 {
-	l2_conf_free(&c->l2);
-}
-
-/* The keys, the mode, and the MAC by precedence: "mac" < CNI_ARGS MAC < runtimeConfig.mac. */
-static int load_conf(const struct cni_cmd *cmd, struct mv_conf *c, struct cni_error **err)
-{
-	if (l2_conf_load(cmd, &ops, &c->l2, err) < 0 ||
-	    cni_json_decode(cni_netconf_root(cmd->conf), mv_fields, c, "", err) < 0)
-		return -1;
-	c->l2.link.macvlan_mode = c->l2.mode_val;
-	c->l2.link.macvlan_bcqueuelen = c->bcqueuelen;
+	c->link.macvlan_mode = c->mode_val;
+	c->link.macvlan_bcqueuelen = ((struct mv_conf *)c)->bcqueuelen;
 	return 0;
 }
 
@@ -66,39 +62,7 @@ static int check_link(const struct cni_cmd *cmd, const struct l2_conf *c, struct
 	return l2_check_mode(&ops, c, link->macvlan_mode, err);
 }
 
-static int cmd_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cni_error **err)
-{
-	__attribute__((cleanup(mv_conf_free))) struct mv_conf c = { 0 };
-
-	if (load_conf(cmd, &c, err) < 0)
-		return -1;
-	return l2_add(cmd, &ops, &c.l2, ret, err);
-}
-
-static int cmd_del(const struct cni_cmd *cmd, struct cni_error **err)
-{
-	return l2_cmd_del_child(cmd, "macvlan", err);
-}
-
-static int cmd_check(const struct cni_cmd *cmd, struct cni_error **err)
-{
-	__attribute__((cleanup(mv_conf_free))) struct mv_conf c = { 0 };
-
-	if (load_conf(cmd, &c, err) < 0)
-		return -1;
-	return l2_check(cmd, &ops, &c.l2, err);
-}
-
-static const struct cni_plugin plugin = {
-	.name = "macvlan",
-	.add = cmd_add,
-	.del = cmd_del,
-	.check = cmd_check,
-	.gc = ipam_plugin_gc,
-	.status = ipam_plugin_status,
-};
-
 int main(void)
 {
-	return cni_plugin_main(&plugin);
+	return l2_plugin_main(&ops);
 }

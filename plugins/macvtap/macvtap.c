@@ -27,7 +27,7 @@
 #define DEFAULT_OWNER 107u
 
 struct mvt_conf {
-	struct l2_conf l2; /* master: resolved (deviceID, else master, else default route) */
+	struct l2_conf l2; /* .master: deviceID's netdev, else "master" (NULL: default route) */
 	bool promisc;
 	char *device_id;
 	uint32_t owner, group;
@@ -50,6 +50,9 @@ static const struct cni_field mvt_fields[] = {
 
 static const char *const mvt_env_args[] = { "MAC", NULL };
 
+static int load_conf(const struct cni_cmd *cmd, struct l2_conf *c, bool add,
+		     struct cni_error **err);
+static int cmd_del(const struct cni_cmd *cmd, struct cni_error **err);
 static int create(const struct cni_cmd *cmd, const struct l2_conf *c, struct netns *host,
 		  struct netns *cont, const struct cnl_link *master, struct cnl_link *ret,
 		  struct cni_error **err);
@@ -69,23 +72,19 @@ static const struct l2_ops ops = {
 	.ifconfig = { .dad = true, .arp_notify = true },
 	.create = create,
 	.check = check_link,
+	.conf_size = sizeof(struct mvt_conf),
+	.fields = mvt_fields,
+	.load = load_conf,
+	.del = cmd_del,
 };
 
-static void mvt_conf_free(struct mvt_conf *c)
+/* Owner and group by default, the master a deviceID names. */
+static int load_conf(const struct cni_cmd *cmd, struct l2_conf *l2, bool add,
+		     struct cni_error **err)
 {
-	l2_conf_free(&c->l2);
-	cni_fields_free(mvt_fields, c);
-}
-
-/* The keys; the MAC by precedence ("mac" < CNI_ARGS MAC < runtimeConfig.mac), as macvlan and tap. */
-static int load_conf(const struct cni_cmd *cmd, struct mvt_conf *c, struct cni_error **err)
-{
+	struct mvt_conf *c = (struct mvt_conf *)l2;
 	char name[IFNAMSIZ] = "";
 
-	c->l2.priv = c;
-	if (l2_conf_load(cmd, &ops, &c->l2, err) < 0 ||
-	    cni_json_decode(cni_netconf_root(cmd->conf), mvt_fields, c, "", err) < 0)
-		return -1;
 	if (!c->has_owner)
 		c->owner = DEFAULT_OWNER;
 	if (!c->has_group)
@@ -177,7 +176,7 @@ static int create(const struct cni_cmd *cmd, const struct l2_conf *c, struct net
 		  struct netns *cont, const struct cnl_link *master, struct cnl_link *ret,
 		  struct cni_error **err)
 {
-	const struct mvt_conf *m = c->priv;
+	const struct mvt_conf *m = (const struct mvt_conf *)c;
 	struct cni_error *e = NULL;
 	struct cnl_link link;
 	char tmp[IFNAMSIZ];
@@ -221,15 +220,6 @@ undo:
 	return -1;
 }
 
-static int cmd_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cni_error **err)
-{
-	__attribute__((cleanup(mvt_conf_free))) struct mvt_conf c = { 0 };
-
-	if (load_conf(cmd, &c, err) < 0)
-		return -1;
-	return l2_add(cmd, &ops, &c.l2, ret, err);
-}
-
 static int cmd_del(const struct cni_cmd *cmd, struct cni_error **err)
 {
 	cleanup_netns struct netns *host = NULL;
@@ -256,7 +246,7 @@ static int check_link(const struct cni_cmd *cmd, const struct l2_conf *c, struct
 		      const struct cnl_link *link, const struct cnl_link *master,
 		      struct cni_error **err)
 {
-	const struct mvt_conf *m = c->priv;
+	const struct mvt_conf *m = (const struct mvt_conf *)c;
 	struct stat st;
 	char p[32];
 
@@ -277,25 +267,7 @@ static int check_link(const struct cni_cmd *cmd, const struct l2_conf *c, struct
 	return 0;
 }
 
-static int cmd_check(const struct cni_cmd *cmd, struct cni_error **err)
-{
-	__attribute__((cleanup(mvt_conf_free))) struct mvt_conf c = { 0 };
-
-	if (load_conf(cmd, &c, err) < 0)
-		return -1;
-	return l2_check(cmd, &ops, &c.l2, err);
-}
-
-static const struct cni_plugin plugin = {
-	.name = "macvtap",
-	.add = cmd_add,
-	.del = cmd_del,
-	.check = cmd_check,
-	.gc = ipam_plugin_gc,
-	.status = ipam_plugin_status,
-};
-
 int main(void)
 {
-	return cni_plugin_main(&plugin);
+	return l2_plugin_main(&ops);
 }

@@ -56,6 +56,8 @@ static const struct cni_field tap_fields[] = {
 
 static const char *const tap_env_args[] = { "MAC", NULL };
 
+static int load_conf(const struct cni_cmd *cmd, struct l2_conf *c, bool add,
+		     struct cni_error **err);
 static int create(const struct cni_cmd *cmd, const struct l2_conf *c, struct netns *mns,
 		  struct netns *cont, const struct cnl_link *master, struct cnl_link *ret,
 		  struct cni_error **err);
@@ -73,13 +75,10 @@ static const struct l2_ops ops = {
 	.ifconfig = { .dad = true, .arp_notify = true },
 	.create = create,
 	.check = check_tap,
+	.conf_size = sizeof(struct tap_conf),
+	.fields = tap_fields,
+	.load = load_conf,
 };
-
-static void tap_conf_free(struct tap_conf *c)
-{
-	l2_conf_free(&c->l2);
-	cni_fields_free(tap_fields, c);
-}
 
 /* SELinux is on when selinuxfs is mounted (libselinux's is_selinux_enabled test). */
 static bool selinux_enabled(void)
@@ -89,13 +88,12 @@ static bool selinux_enabled(void)
 	return stat("/sys/fs/selinux/enforce", &st) == 0;
 }
 
-/* The keys, then the MAC by precedence: "mac" < CNI_ARGS MAC < runtimeConfig.mac, as the reference. */
-static int load_conf(const struct cni_cmd *cmd, struct tap_conf *c, struct cni_error **err)
+/* What the keys cannot say: a bridge name, an SELinux context we could not honour. */
+static int load_conf(const struct cni_cmd *cmd, struct l2_conf *l2, bool add,
+		     struct cni_error **err)
 {
-	c->l2.priv = c;
-	if (l2_conf_load(cmd, &ops, &c->l2, err) < 0 ||
-	    cni_json_decode(cni_netconf_root(cmd->conf), tap_fields, c, "", err) < 0)
-		return -1;
+	const struct tap_conf *c = (const struct tap_conf *)l2;
+
 	if (c->bridge && (strlen(c->bridge) >= IFNAMSIZ || strchr(c->bridge, '/')))
 		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, EINVAL,
 				     "invalid bridge name \"%s\"", c->bridge);
@@ -213,7 +211,7 @@ static int create(const struct cni_cmd *cmd, const struct l2_conf *c, struct net
 		  struct netns *cont, const struct cnl_link *master, struct cnl_link *ret,
 		  struct cni_error **err)
 {
-	const struct tap_conf *t = c->priv;
+	const struct tap_conf *t = (const struct tap_conf *)c;
 	struct cnl_link br = { .ifindex = 0 };
 
 	if (t->bridge && *t->bridge && bridge_get(cont, t->bridge, &br, err) < 0)
@@ -224,25 +222,11 @@ static int create(const struct cni_cmd *cmd, const struct l2_conf *c, struct net
 	return make_tap(cont, t, cmd->ifname, br.ifindex, ret, err);
 }
 
-static int cmd_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cni_error **err)
-{
-	__attribute__((cleanup(tap_conf_free))) struct tap_conf c = { 0 };
-
-	if (load_conf(cmd, &c, err) < 0)
-		return -1;
-	return l2_add(cmd, &ops, &c.l2, ret, err);
-}
-
-static int cmd_del(const struct cni_cmd *cmd, struct cni_error **err)
-{
-	return l2_cmd_del_child(cmd, "tun", err);
-}
-
 static int check_tap(const struct cni_cmd *cmd, const struct l2_conf *c, struct netns *cont,
 		     const struct cnl_link *link, const struct cnl_link *master,
 		     struct cni_error **err)
 {
-	const struct tap_conf *t = c->priv;
+	const struct tap_conf *t = (const struct tap_conf *)c;
 	struct cnl_link br;
 
 	if (c->mtu && link->mtu != (unsigned int)c->mtu)
@@ -260,25 +244,7 @@ static int check_tap(const struct cni_cmd *cmd, const struct l2_conf *c, struct 
 	return 0;
 }
 
-static int cmd_check(const struct cni_cmd *cmd, struct cni_error **err)
-{
-	__attribute__((cleanup(tap_conf_free))) struct tap_conf c = { 0 };
-
-	if (load_conf(cmd, &c, err) < 0)
-		return -1;
-	return l2_check(cmd, &ops, &c.l2, err);
-}
-
-static const struct cni_plugin plugin = {
-	.name = "tap",
-	.add = cmd_add,
-	.del = cmd_del,
-	.check = cmd_check,
-	.gc = ipam_plugin_gc,
-	.status = ipam_plugin_status,
-};
-
 int main(void)
 {
-	return cni_plugin_main(&plugin);
+	return l2_plugin_main(&ops);
 }

@@ -8,15 +8,12 @@
 #include <limits.h>
 #include <stddef.h>
 
-#include "../../ipam/ipam.h"
-#include "../../pkg/skel.h"
 #include "../../pkg/types.h"
 #include "../lib/l2util.h"
 
 struct vl_conf {
 	struct l2_conf l2;
 	int vlan_id;
-	int mtu;
 };
 
 /*
@@ -27,15 +24,21 @@ struct vl_conf {
 static const struct cni_field vl_fields[] = {
 	{ .key = "vlanId", .kind = CNI_FIELD_INT, .offset = offsetof(struct vl_conf, vlan_id),
 	  .flags = CNI_FIELD_NULL_OK, .min = INT_MIN, .max = INT_MAX },
-	{ .key = "mtu", .kind = CNI_FIELD_INT, .offset = offsetof(struct vl_conf, mtu),
+	{ .key = "mtu", .kind = CNI_FIELD_INT, .offset = offsetof(struct vl_conf, l2.mtu),
 	  .flags = CNI_FIELD_NULL_OK, .min = INT_MIN, .max = INT_MAX },
 	{ 0 },
 };
 
+static int load_conf(const struct cni_cmd *cmd, struct l2_conf *c, bool add,
+		     struct cni_error **err);
 static int check_link(const struct cni_cmd *cmd, const struct l2_conf *c, struct netns *cont,
 		      const struct cnl_link *link, const struct cnl_link *master,
 		      struct cni_error **err);
 
+/*
+ * DEL loads no config, so a DEL with one the ADD refused still cleans up.
+ * CHECK also checks the parent, which the reference skips (its TODO).
+ */
 static const struct l2_ops ops = {
 	.plugin = "vlan",
 	.kind = "vlan",
@@ -44,20 +47,17 @@ static const struct l2_ops ops = {
 	.dns = L2_DNS_CONFIG_IF_ANY,
 	.ifconfig = { .dad = true },
 	.check = check_link,
+	.conf_size = sizeof(struct vl_conf),
+	.fields = vl_fields,
+	.load = load_conf,
 };
 
-static void vl_conf_free(struct vl_conf *c)
+static int load_conf(const struct cni_cmd *cmd, struct l2_conf *l2, bool add,
+		     struct cni_error **err)
 {
-	l2_conf_free(&c->l2);
-}
+	const struct vl_conf *c = (const struct vl_conf *)l2;
 
-/* The keys alone: no lookups, so DEL could use it with the master gone. */
-static int load_conf(const struct cni_cmd *cmd, struct vl_conf *c, struct cni_error **err)
-{
-	if (l2_conf_load(cmd, &ops, &c->l2, err) < 0 ||
-	    cni_json_decode(cni_netconf_root(cmd->conf), vl_fields, c, "", err) < 0)
-		return -1;
-	if (!c->l2.master || !*c->l2.master)
+	if (!l2->master || !*l2->master)
 		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
 				     "\"master\" field is required. It specifies the host "
 				     "interface name to create the VLAN for");
@@ -65,11 +65,10 @@ static int load_conf(const struct cni_cmd *cmd, struct vl_conf *c, struct cni_er
 		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
 				     "invalid VLAN ID %d (must be between 0 and 4094 inclusive)",
 				     c->vlan_id);
-	if (c->mtu < 0)
+	if (l2->mtu < 0)
 		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
-				     "invalid MTU %d, must not be negative", c->mtu);
-	c->l2.mtu = c->mtu;
-	c->l2.link.vlan_id = (uint16_t)c->vlan_id;
+				     "invalid MTU %d, must not be negative", l2->mtu);
+	l2->link.vlan_id = (uint16_t)c->vlan_id;
 	return 0;
 }
 
@@ -92,41 +91,7 @@ static int check_link(const struct cni_cmd *cmd, const struct l2_conf *c, struct
 	return 0;
 }
 
-static int cmd_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cni_error **err)
-{
-	__attribute__((cleanup(vl_conf_free))) struct vl_conf c = { 0 };
-
-	if (load_conf(cmd, &c, err) < 0)
-		return -1;
-	return l2_add(cmd, &ops, &c.l2, ret, err);
-}
-
-static int cmd_del(const struct cni_cmd *cmd, struct cni_error **err)
-{
-	/* No load_conf: a DEL with a config the ADD refused still cleans up. */
-	return l2_cmd_del_child(cmd, "vlan", err);
-}
-
-static int cmd_check(const struct cni_cmd *cmd, struct cni_error **err)
-{
-	__attribute__((cleanup(vl_conf_free))) struct vl_conf c = { 0 };
-
-	if (load_conf(cmd, &c, err) < 0)
-		return -1;
-	/* The parent check is one the reference skips (its TODO). */
-	return l2_check(cmd, &ops, &c.l2, err);
-}
-
-static const struct cni_plugin plugin = {
-	.name = "vlan",
-	.add = cmd_add,
-	.del = cmd_del,
-	.check = cmd_check,
-	.gc = ipam_plugin_gc,
-	.status = ipam_plugin_status,
-};
-
 int main(void)
 {
-	return cni_plugin_main(&plugin);
+	return l2_plugin_main(&ops);
 }

@@ -140,14 +140,14 @@ static void test_conf_load(void **state)
 	assert_int_equal(c.mode_val, MACVLAN_MODE_VEPA);
 	assert_int_equal(c.mtu, 1400);
 	assert_string_equal(c.mac, "02:00:00:00:00:aa");
-	l2_conf_free(&c);
+	l2_conf_free(&mv_ops, &c);
 	/* No mode: the first is the default.  CNI_ARGS MAC beats "mac"... */
 	assert_int_equal(conf_load(&mv_ops, MV(",\"mac\":\"02:00:00:00:00:aa\""),
 				   "MAC=02:00:00:00:00:01", &c, msg),
 			 0);
 	assert_int_equal(c.mode_val, MACVLAN_MODE_BRIDGE);
 	assert_string_equal(c.mac, "02:00:00:00:00:01");
-	l2_conf_free(&c);
+	l2_conf_free(&mv_ops, &c);
 	/* ...and runtimeConfig.mac beats both. */
 	assert_int_equal(conf_load(&mv_ops,
 				   MV(",\"mac\":\"02:00:00:00:00:aa\","
@@ -155,15 +155,15 @@ static void test_conf_load(void **state)
 				   "MAC=02:00:00:00:00:01", &c, msg),
 			 0);
 	assert_string_equal(c.mac, "02:00:00:00:00:02");
-	l2_conf_free(&c);
+	l2_conf_free(&mv_ops, &c);
 	assert_int_equal(conf_load(&mv_ops, MV(",\"mode\":\"l3\""), "", &c, msg),
 			 CNI_ERR_INVALID_CONFIG);
 	assert_string_equal(msg, "unknown macvlan mode: \"l3\"");
-	l2_conf_free(&c);
+	l2_conf_free(&mv_ops, &c);
 	assert_int_equal(conf_load(&mv_ops, MV(",\"mtu\":-1"), "", &c, msg), CNI_ERR_INVALID_CONFIG);
-	l2_conf_free(&c);
+	l2_conf_free(&mv_ops, &c);
 	assert_int_equal(conf_load(&mv_ops, MV(""), "MAC=nope", &c, msg), CNI_ERR_INVALID_ENV);
-	l2_conf_free(&c);
+	l2_conf_free(&mv_ops, &c);
 	/* A key the plugin does not have is not read, whatever it holds. */
 	assert_int_equal(conf_load(&iv_ops, MV(",\"master\":\"m1\",\"mac\":\"nope\",\"mtu\":-1"),
 				   "", &c, msg),
@@ -171,7 +171,42 @@ static void test_conf_load(void **state)
 	assert_string_equal(c.master, "m1");
 	assert_null(c.mac);
 	assert_int_equal(c.mtu, 0);
-	l2_conf_free(&c);
+	l2_conf_free(&iv_ops, &c);
+}
+
+/* A plugin's own keys land in its struct, behind the common ones. */
+static void test_conf_own_fields(void **state)
+{
+	struct own {
+		struct l2_conf l2;
+		char *extra;
+		uint32_t q;
+	} o = { .q = 7 };
+	static const struct cni_field own_fields[] = {
+		{ .key = "extra", .kind = CNI_FIELD_STRING, .offset = offsetof(struct own, extra) },
+		{ .key = "bcqueuelen", .kind = CNI_FIELD_UINT32, .offset = offsetof(struct own, q) },
+		{ 0 },
+	};
+	static const struct l2_ops ops = { .plugin = "x", .keys = L2_KEY_MTU, .fields = own_fields };
+	struct cni_error *err = NULL;
+	struct fake f;
+
+	(void)state;
+	fake_init(&f, MV(",\"mtu\":1280,\"extra\":\"e\",\"bcqueuelen\":9"), "");
+	assert_int_equal(l2_conf_load(&f.cmd, &ops, &o.l2, &err), 0);
+	assert_int_equal(o.l2.mtu, 1280);
+	assert_string_equal(o.extra, "e");
+	assert_int_equal(o.q, 9);
+	/* Released with the common ones (ASan would see a leak). */
+	l2_conf_free(&ops, &o.l2);
+	assert_null(o.extra);
+	fake_free(&f);
+	fake_init(&f, MV(",\"bcqueuelen\":-1"), "");
+	assert_int_equal(l2_conf_load(&f.cmd, &ops, &o.l2, &err), -1);
+	assert_int_equal(err->code, CNI_ERR_INVALID_CONFIG);
+	cni_error_free(err);
+	l2_conf_free(&ops, &o.l2);
+	fake_free(&f);
 }
 
 static void test_check_mode(void **state)
@@ -418,6 +453,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_env_args),
 		cmocka_unit_test(test_conf_load),
+		cmocka_unit_test(test_conf_own_fields),
 		cmocka_unit_test(test_check_mode),
 		cmocka_unit_test(test_prev_iface),
 		cmocka_unit_test_setup_teardown(test_child_create, setup, teardown),
