@@ -19,11 +19,8 @@ static const struct l2_mode modes[] = {
 	{ "l3s", IPVLAN_MODE_L3S },
 };
 
-static int load_conf(const struct cni_cmd *cmd, struct l2_conf *c, bool add,
-		     struct cni_error **err);
-static int check_link(const struct cni_cmd *cmd, const struct l2_conf *c, struct netns *cont,
-		      const struct cnl_link *link, const struct cnl_link *master,
-		      struct cni_error **err);
+static l2_load_fn load_conf;
+static l2_check_fn check_link;
 
 /* CHECK's prevResult is the final result, not the one ADD was chained after: see l2_check. */
 static const struct l2_ops ops = {

@@ -53,6 +53,19 @@ enum l2_dns {
 
 struct l2_conf;
 
+/*
+ * The hooks of struct l2_ops, typed once so a plugin declares its own as
+ * `static l2_check_fn check_link;`.
+ */
+typedef int l2_create_fn(const struct cni_cmd *cmd, const struct l2_conf *c, struct netns *mns,
+			 struct netns *cont, const struct cnl_link *master, struct cnl_link *ret,
+			 struct cni_error **err);
+typedef int l2_check_fn(const struct cni_cmd *cmd, const struct l2_conf *c, struct netns *cont,
+			const struct cnl_link *link, const struct cnl_link *master,
+			struct cni_error **err);
+typedef int l2_load_fn(const struct cni_cmd *cmd, struct l2_conf *c, bool add,
+		       struct cni_error **err);
+
 /* What a plugin is: one static description, shared by its ADD and CHECK. */
 struct l2_ops {
 	const char *plugin;		/* in messages: "macvlan" */
@@ -72,16 +85,12 @@ struct l2_ops {
 	 * namespace (NULL with no_master), master its master.  On failure
 	 * nothing may be left behind.  *ret: the link, re-read.
 	 */
-	int (*create)(const struct cni_cmd *cmd, const struct l2_conf *c, struct netns *mns,
-		      struct netns *cont, const struct cnl_link *master, struct cnl_link *ret,
-		      struct cni_error **err);
+	l2_create_fn *create;
 	/*
 	 * CHECK: what is the plugin's own, once the common checks passed.
 	 * master: NULL when none was looked up.
 	 */
-	int (*check)(const struct cni_cmd *cmd, const struct l2_conf *c, struct netns *cont,
-		     const struct cnl_link *link, const struct cnl_link *master,
-		     struct cni_error **err);
+	l2_check_fn *check;
 	/*
 	 * The plugin's config: conf_size bytes (0: a bare struct l2_conf) whose
 	 * first member is its struct l2_conf, which the hooks cast back; fields
@@ -91,7 +100,7 @@ struct l2_ops {
 	 */
 	size_t conf_size;
 	const struct cni_field *fields;
-	int (*load)(const struct cni_cmd *cmd, struct l2_conf *c, bool add, struct cni_error **err);
+	l2_load_fn *load;
 	/* DEL instead of l2_cmd_del_child(cmd, kind). */
 	int (*del)(const struct cni_cmd *cmd, struct cni_error **err);
 };

@@ -25,11 +25,8 @@ static const struct cni_field mv_fields[] = {
 
 static const char *const mv_env_args[] = { "MAC", NULL };
 
-static int load_conf(const struct cni_cmd *cmd, struct l2_conf *c, bool add,
-		     struct cni_error **err);
-static int check_link(const struct cni_cmd *cmd, const struct l2_conf *c, struct netns *cont,
-		      const struct cnl_link *link, const struct cnl_link *master,
-		      struct cni_error **err);
+static l2_load_fn load_conf;
+static l2_check_fn check_link;
 
 static const struct l2_ops ops = {
 	.plugin = "macvlan",

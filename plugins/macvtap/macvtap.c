@@ -50,15 +50,10 @@ static const struct cni_field mvt_fields[] = {
 
 static const char *const mvt_env_args[] = { "MAC", NULL };
 
-static int load_conf(const struct cni_cmd *cmd, struct l2_conf *c, bool add,
-		     struct cni_error **err);
+static l2_load_fn load_conf;
 static int cmd_del(const struct cni_cmd *cmd, struct cni_error **err);
-static int create(const struct cni_cmd *cmd, const struct l2_conf *c, struct netns *host,
-		  struct netns *cont, const struct cnl_link *master, struct cnl_link *ret,
-		  struct cni_error **err);
-static int check_link(const struct cni_cmd *cmd, const struct l2_conf *c, struct netns *cont,
-		      const struct cnl_link *link, const struct cnl_link *master,
-		      struct cni_error **err);
+static l2_create_fn create;
+static l2_check_fn check_link;
 
 /* No linkInContainer: the master is always the host's (see create()). */
 static const struct l2_ops ops = {

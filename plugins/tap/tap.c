@@ -56,14 +56,9 @@ static const struct cni_field tap_fields[] = {
 
 static const char *const tap_env_args[] = { "MAC", NULL };
 
-static int load_conf(const struct cni_cmd *cmd, struct l2_conf *c, bool add,
-		     struct cni_error **err);
-static int create(const struct cni_cmd *cmd, const struct l2_conf *c, struct netns *mns,
-		  struct netns *cont, const struct cnl_link *master, struct cnl_link *ret,
-		  struct cni_error **err);
-static int check_tap(const struct cni_cmd *cmd, const struct l2_conf *c, struct netns *cont,
-		     const struct cnl_link *link, const struct cnl_link *master,
-		     struct cni_error **err);
+static l2_load_fn load_conf;
+static l2_create_fn create;
+static l2_check_fn check_tap;
 
 static const struct l2_ops ops = {
 	.plugin = "tap",

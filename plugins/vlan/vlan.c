@@ -29,11 +29,8 @@ static const struct cni_field vl_fields[] = {
 	{ 0 },
 };
 
-static int load_conf(const struct cni_cmd *cmd, struct l2_conf *c, bool add,
-		     struct cni_error **err);
-static int check_link(const struct cni_cmd *cmd, const struct l2_conf *c, struct netns *cont,
-		      const struct cnl_link *link, const struct cnl_link *master,
-		      struct cni_error **err);
+static l2_load_fn load_conf;
+static l2_check_fn check_link;
 
 /*
  * DEL loads no config, so a DEL with one the ADD refused still cleans up.
