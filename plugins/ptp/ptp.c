@@ -22,7 +22,7 @@
 #include "../../pkg/cleanup.h"
 #include "../../pkg/ifconfig.h"
 #include "../../pkg/ipmasq.h"
-#include "../../pkg/l2util.h"
+#include "../lib/l2util.h"
 #include "../../pkg/link.h"
 #include "../../pkg/netns.h"
 #include "../../pkg/route.h"
