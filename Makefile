@@ -95,8 +95,13 @@ LIB_SRC  := $(wildcard pkg/*.c) $(wildcard ipam/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB      := $(BUILD)/libcnic.a
 
+# What the interface plugins share (plugins/lib, l2util): it runs IPAM, so
+# it is not in pkg/; linked by the plugins under plugins/.
+PLIB_SRC := $(wildcard plugins/lib/*.c)
+PLIB     := $(BUILD)/libcnic-plugins.a
+
 # plugins/<name>/*.c -> bin/<name>; ipam/<name>/*.c -> bin/<name>
-PLUGIN_DIRS := $(sort $(dir $(wildcard plugins/*/*.c ipam/*/*.c)))
+PLUGIN_DIRS := $(filter-out plugins/lib/,$(sort $(dir $(wildcard plugins/*/*.c ipam/*/*.c))))
 PLUGINS     := $(foreach d,$(PLUGIN_DIRS),$(notdir $(d:%/=%)))
 BINS        := $(PLUGINS:%=$(BINDIR)/%)
 
@@ -105,6 +110,7 @@ UBUILD     := build/unit
 UNIT_SRC   := $(wildcard test/unit/test_*.c)
 UNIT_BINS  := $(UNIT_SRC:test/unit/%.c=$(UBUILD)/%)
 ULIB_OBJ   := $(LIB_SRC:%.c=$(UBUILD)/%.o)
+ULIB_OBJ   += $(PLIB_SRC:%.c=$(UBUILD)/%.o)
 ULIB       := $(UBUILD)/libcnic.a
 UNIT_COMMON := $(wildcard test/unit/common/*.c)
 
@@ -128,10 +134,14 @@ $(LIB): $(LIB_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
+$(PLIB): $(PLIB_SRC:%.c=$(BUILD)/%.o)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
 define plugin_rule
-$(BINDIR)/$(notdir $(1:%/=%)): $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(1)*.c)) $(LIB) $(STATIC_OBJ)
+$(BINDIR)/$(notdir $(1:%/=%)): $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(1)*.c)) $(if $(filter plugins/%,$(1)),$(PLIB)) $(LIB) $(STATIC_OBJ)
 	@mkdir -p $(BINDIR)
-	$$(CC) $$(BASEFLAGS) $$(LDFLAGS) $$(LINK_PRE) -o $$@ $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(1)*.c)) $$(LIB) $$(LINK_LIBS)
+	$$(CC) $$(BASEFLAGS) $$(LDFLAGS) $$(LINK_PRE) -o $$@ $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(1)*.c)) $(if $(filter plugins/%,$(1)),$$(PLIB)) $$(LIB) $$(LINK_LIBS)
 endef
 $(foreach d,$(PLUGIN_DIRS),$(eval $(call plugin_rule,$(d))))
 # Before libnl-3, which it depends on (static links resolve left to right).

@@ -142,7 +142,11 @@ int dm_link_find_mac(struct netns *ns, const char *mac, struct cnl_link *ret,
 
 /* ---- sysfs ------------------------------------------------------------- */
 
-int dm_sysfs_id_check(const char *id, const char *what, struct cni_error **err)
+/*
+ * A PCI address or auxiliary device name as a path component: 1..63 chars,
+ * no '/', not "." or "..".  what names the key in the error (code 7).
+ */
+static int sysfs_id_check(const char *id, const char *what, struct cni_error **err)
 {
 	size_t n = strlen(id);
 
@@ -157,7 +161,7 @@ int dm_sysfs_device_id(const char *root, const char *id, bool *is_aux, struct cn
 	char p[PATH_MAX];
 	struct stat st;
 
-	if (dm_sysfs_id_check(id, "runtimeConfig.deviceID", err) < 0)
+	if (sysfs_id_check(id, "runtimeConfig.deviceID", err) < 0)
 		return -1;
 	snprintf(p, sizeof(p), "%s/bus/pci/devices/%s", root, id);
 	if (stat(p, &st) == 0) {
@@ -235,7 +239,7 @@ int dm_sysfs_netdev(const char *root, const char *kernelpath, const char *pci, c
 		struct dirent *de;
 		char best[NAME_MAX + 1] = "";
 
-		if (dm_sysfs_id_check(pci, "pciBusID", err) < 0)
+		if (sysfs_id_check(pci, "pciBusID", err) < 0)
 			return -1;
 		snprintf(p, sizeof(p), "%s/bus/pci/devices/%s/net", root, pci);
 		if (lstat(p, &st) == 0)
@@ -258,7 +262,7 @@ int dm_sysfs_netdev(const char *root, const char *kernelpath, const char *pci, c
 				     "no net directory under pci device %s", pci);
 	}
 	if (aux) {
-		if (dm_sysfs_id_check(aux, "deviceID", err) < 0)
+		if (sysfs_id_check(aux, "deviceID", err) < 0)
 			return -1;
 		snprintf(p, sizeof(p), "%s/bus/auxiliary/devices/%s/net", root, aux);
 		return first_entry(p, ret, err);
@@ -274,7 +278,7 @@ int dm_sysfs_pci_dpdk(const char *root, const char *pci, bool *ret, struct cni_e
 	struct stat st;
 	ssize_t n;
 
-	if (dm_sysfs_id_check(pci, "pciBusID", err) < 0)
+	if (sysfs_id_check(pci, "pciBusID", err) < 0)
 		return -1;
 	snprintf(p, sizeof(p), "%s/bus/pci/devices/%s", root, pci);
 	if (stat(p, &st) < 0)

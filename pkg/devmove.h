@@ -53,12 +53,6 @@ int dm_link_find_mac(struct netns *ns, const char *mac, struct cnl_link *ret,
 /* ---- sysfs ------------------------------------------------------------- */
 
 /*
- * A PCI address or auxiliary device name as a path component: 1..63 chars,
- * no '/', not "." or "..".  what names the key in the error (code 7).
- */
-int dm_sysfs_id_check(const char *id, const char *what, struct cni_error **err);
-
-/*
  * runtimeConfig.deviceID: a device under <root>/bus/pci/devices (*is_aux
  * false) or else <root>/bus/auxiliary/devices (*is_aux true); neither:
  * code 7 "runtime config DeviceID X not found or unsupported".

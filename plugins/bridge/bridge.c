@@ -30,6 +30,7 @@
 #include "../../pkg/sysctl.h"
 #include "../../pkg/types.h"
 #include "../../pkg/veth.h"
+#include "../../pkg/xtref.h" /* adopt: the reference's rules */
 #include "bridge.h"
 
 /* The reference re-reads the port for 2.55 s in all; we wait on events, up to this. */
@@ -331,6 +332,9 @@ static int cmd_del(const struct cni_cmd *cmd, struct cni_error **err)
 		r = cni_error_move(err, &e);
 	if (c.l3 && c.ip_masq && ipmasq_del(cmd->conf->name, cmd->container_id, cmd->ifname, &e) < 0)
 		r = cni_error_move(err, &e);
+	if (c.l3 && c.ip_masq && /* adopt */
+	    xtref_ipmasq_del(NULL, cmd->conf->name, cmd->container_id, cmd->ifname, &e) < 0)
+		r = cni_error_move(err, &e);
 	return r;
 }
 
@@ -517,6 +521,8 @@ static int cmd_gc(const struct cni_cmd *cmd, struct cni_error **err)
 		r = -1;
 	if (c.l3 && c.ip_masq &&
 	    ipmasq_gc(nc, err) < 0)
+		r = -1;
+	if (c.l3 && c.ip_masq && xtref_ipmasq_gc(NULL, nc, err) < 0) /* adopt */
 		r = -1;
 	if (c.mac_spoof_chk &&
 	    spoofchk_gc(nc, err) < 0)

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "../../pkg/cleanup.h"
-#include "../../pkg/l2util.h"
+#include "../lib/l2util.h"
 #include "bridge.h"
 
 /* One "vlanTrunk" entry: {"id": N} and/or {"minID": A, "maxID": B}. */

@@ -19,12 +19,12 @@
 #include "../../pkg/cleanup.h"
 #include "../../pkg/devmove.h"
 #include "../../pkg/ifconfig.h"
-#include "../../pkg/l2util.h"
 #include "../../pkg/link.h"
 #include "../../pkg/netns.h"
 #include "../../pkg/rtnl.h"
 #include "../../pkg/skel.h"
 #include "../../pkg/types.h"
+#include "../lib/l2util.h"
 
 #define SYSFS_ROOT "/sys"
 
@@ -260,7 +260,6 @@ static int cmd_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cn
 	cleanup_netns struct netns *cont = NULL;
 	cleanup_netns struct netns *host = NULL;
 	cleanup_result struct cni_result *r = NULL;
-	cleanup_result struct cni_result *ipam = NULL;
 	char old_alias[DM_ALIAS_MAX] = "";
 	struct cnl_link hdev, link;
 	bool l3 = cmd->conf->ipam_type != NULL;
@@ -281,26 +280,10 @@ static int cmd_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cn
 		moved = true;
 		cni_result_add_iface(r, cmd->ifname, link.mac, cmd->netns);
 	}
-	if (l3) {
-		if (ipam_add(cmd, &ipam, err) < 0)
-			goto undo;
-		ipam_done = true;
-		if (ipam->n_ips == 0) {
-			cni_error_set(err, CNI_ERR_INTERNAL, 0, "IPAM plugin returned missing IP config");
-			goto undo;
-		}
-		for (size_t i = 0; i < ipam->n_ips; i++) {
-			struct cni_ip *ip = cni_result_add_ip(r);
-
-			*ip = ipam->ips[i];
-			ip->interface = 0;
-		}
-		cni_routes_copy(&r->routes, &ipam->routes);
-		if (!c.dpdk && ifconfig_apply(cont, cmd->ifname, r, 0,
-					      &(struct ifconfig_opts){ .dad = true }, err) < 0)
-			goto undo;
-		cni_dns_copy(&r->dns, &ipam->dns);
-	}
+	if (l3 && (l2_ipam_add(cmd, r, &ipam_done, err) < 0 ||
+		   (!c.dpdk && ifconfig_apply(cont, cmd->ifname, r, 0,
+					      &(struct ifconfig_opts){ .dad = true }, err) < 0)))
+		goto undo;
 	/*
 	 * The config's DNS, else IPAM's (the reference drops IPAM's, QUIRK #6,
 	 * as macvlan); without IPAM none, as the reference.
@@ -312,12 +295,8 @@ static int cmd_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cn
 
 undo:
 	/* Reverse order; each step's own failure goes into the details of *err. */
-	if (ipam_done) {
-		struct cni_error *u = NULL;
-
-		(void)ipam_del(cmd, &u);
-		cni_error_move(err, &u);
-	}
+	if (ipam_done)
+		(void)ipam_del(cmd, err);
 	if (moved) {
 		struct cni_error *u = NULL;
 

@@ -28,6 +28,7 @@
 #include "../../pkg/route.h"
 #include "../../pkg/skel.h"
 #include "../../pkg/sysctl.h"
+#include "../../pkg/xtref.h" /* adopt: the reference's rules */
 #include "portmap.h"
 
 /* ---- reading the network's sets ----------------------------------------- */
@@ -585,7 +586,7 @@ static int cmd_del(const struct cni_cmd *cmd, struct cni_error **err)
 	/* The network's chains and sets go with its last attachment. */
 	if (pm_teardown(n, cmd->conf->name, &e) < 0)
 		nft_teardown_log("portmap", &e);
-	return 0;
+	return xtref_portmap_del(n, cmd->conf->name, cmd->container_id, err); /* adopt */
 }
 
 /* ---- CHECK -------------------------------------------------------------- */
@@ -751,6 +752,8 @@ static int cmd_gc(const struct cni_cmd *cmd, struct cni_error **err)
 		if (r == 0 && pm_teardown(n, cmd->conf->name, &local) < 0)
 			nft_teardown_log("portmap GC", &local);
 	}
+	if (r == 0)
+		r = xtref_portmap_gc(n, cmd->conf, &local); /* adopt */
 	free(c.udp);
 	nft_live_free(&c.live);
 	if (r < 0) {

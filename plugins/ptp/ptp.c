@@ -22,7 +22,7 @@
 #include "../../pkg/cleanup.h"
 #include "../../pkg/ifconfig.h"
 #include "../../pkg/ipmasq.h"
-#include "../../pkg/l2util.h"
+#include "../lib/l2util.h"
 #include "../../pkg/link.h"
 #include "../../pkg/netns.h"
 #include "../../pkg/route.h"
@@ -30,6 +30,7 @@
 #include "../../pkg/sysctl.h"
 #include "../../pkg/types.h"
 #include "../../pkg/veth.h"
+#include "../../pkg/xtref.h" /* adopt: the reference's rules */
 
 struct ptp_conf {
 	int mtu;
@@ -284,6 +285,9 @@ static int cmd_del(const struct cni_cmd *cmd, struct cni_error **err)
 	if (cmd->conf->ip_masq &&
 	    ipmasq_del(cmd->conf->name, cmd->container_id, cmd->ifname, &e) < 0)
 		r = cni_error_move(err, &e);
+	if (cmd->conf->ip_masq && /* adopt */
+	    xtref_ipmasq_del(NULL, cmd->conf->name, cmd->container_id, cmd->ifname, &e) < 0)
+		r = cni_error_move(err, &e);
 	return r;
 }
 
@@ -423,6 +427,8 @@ static int cmd_gc(const struct cni_cmd *cmd, struct cni_error **err)
 		r = -1;
 	if (cmd->conf->ip_masq &&
 	    ipmasq_gc(cmd->conf, err) < 0)
+		r = -1;
+	if (cmd->conf->ip_masq && xtref_ipmasq_gc(NULL, cmd->conf, err) < 0) /* adopt */
 		r = -1;
 	return r;
 }

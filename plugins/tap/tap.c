@@ -22,18 +22,15 @@
 #include <unistd.h>
 
 #include "../../ipam/ipam.h"
-#include "../../pkg/cleanup.h"
-#include "../../pkg/ifconfig.h"
-#include "../../pkg/l2util.h"
 #include "../../pkg/link.h"
 #include "../../pkg/netns.h"
 #include "../../pkg/rtnl.h"
 #include "../../pkg/skel.h"
 #include "../../pkg/types.h"
+#include "../lib/l2util.h"
 
 struct tap_conf {
-	char *mac;
-	int mtu;
+	struct l2_conf l2;
 	bool multi_queue;
 	uint32_t owner, group;
 	bool has_owner, has_group;
@@ -42,10 +39,6 @@ struct tap_conf {
 };
 
 static const struct cni_field tap_fields[] = {
-	{ .key = "mac", .kind = CNI_FIELD_MAC, .offset = offsetof(struct tap_conf, mac),
-	  .flags = CNI_FIELD_NULL_OK },
-	{ .key = "mtu", .kind = CNI_FIELD_INT, .offset = offsetof(struct tap_conf, mtu),
-	  .flags = CNI_FIELD_NULL_OK, .min = 0, .max = INT_MAX },
 	{ .key = "multiQueue", .kind = CNI_FIELD_BOOL,
 	  .offset = offsetof(struct tap_conf, multi_queue), .flags = CNI_FIELD_NULL_OK },
 	{ .key = "owner", .kind = CNI_FIELD_UINT32, .offset = offsetof(struct tap_conf, owner),
@@ -63,10 +56,24 @@ static const struct cni_field tap_fields[] = {
 
 static const char *const tap_env_args[] = { "MAC", NULL };
 
-static void tap_conf_free(struct tap_conf *c)
-{
-	cni_fields_free(tap_fields, c);
-}
+static l2_load_fn load_conf;
+static l2_create_fn create;
+static l2_check_fn check_tap;
+
+static const struct l2_ops ops = {
+	.plugin = "tap",
+	.kind = "tun",
+	.keys = L2_KEY_MTU | L2_KEY_MAC,
+	.env_args = tap_env_args,
+	.no_master = true,
+	.dns = L2_DNS_CONFIG_IF_ANY,
+	.ifconfig = { .dad = true, .arp_notify = true },
+	.create = create,
+	.check = check_tap,
+	.conf_size = sizeof(struct tap_conf),
+	.fields = tap_fields,
+	.load = load_conf,
+};
 
 /* SELinux is on when selinuxfs is mounted (libselinux's is_selinux_enabled test). */
 static bool selinux_enabled(void)
@@ -76,30 +83,12 @@ static bool selinux_enabled(void)
 	return stat("/sys/fs/selinux/enforce", &st) == 0;
 }
 
-/* The keys, then the MAC by precedence: "mac" < CNI_ARGS MAC < runtimeConfig.mac, as the reference. */
-static int load_conf(const struct cni_cmd *cmd, struct tap_conf *c, struct cni_error **err)
+/* What the keys cannot say: a bridge name, an SELinux context we could not honour. */
+static int load_conf(const struct cni_cmd *cmd, struct l2_conf *l2, bool add,
+		     struct cni_error **err)
 {
-	const char *env_mac;
-	char mac[CNI_MAC_STRLEN];
+	const struct tap_conf *c = (const struct tap_conf *)l2;
 
-	if (cni_json_decode(cni_netconf_root(cmd->conf), tap_fields, c, "", err) < 0)
-		return -1;
-	env_mac = cni_env_args_get(&cmd->args, "MAC");
-	if (env_mac && *env_mac) {
-		if (cni_mac_parse(env_mac, mac) < 0)
-			return cni_error_set(err, CNI_ERR_INVALID_ENV, 0,
-					     "CNI_ARGS: invalid MAC address \"%s\"", env_mac);
-		free(c->mac);
-		c->mac = xstrdup(mac);
-	}
-	if (cmd->conf->rc.mac && *cmd->conf->rc.mac) {
-		if (cni_mac_parse(cmd->conf->rc.mac, mac) < 0)
-			return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
-					     "runtimeConfig.mac: invalid MAC address \"%s\"",
-					     cmd->conf->rc.mac);
-		free(c->mac);
-		c->mac = xstrdup(mac);
-	}
 	if (c->bridge && (strlen(c->bridge) >= IFNAMSIZ || strchr(c->bridge, '/')))
 		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, EINVAL,
 				     "invalid bridge name \"%s\"", c->bridge);
@@ -170,8 +159,8 @@ static int make_tap(struct netns *cont, const struct tap_conf *c, const char *if
 	    netns_run(cont, create_tap, &(struct tap_args){ .name = tmp, .c = c }, err) < 0)
 		return -1;
 	cur = tmp;
-	if ((c->mtu && cnl_link_set_mtu(cont, tmp, (unsigned int)c->mtu, err) < 0) ||
-	    (c->mac && cnl_link_set_mac(cont, tmp, c->mac, err) < 0))
+	if ((c->l2.mtu && cnl_link_set_mtu(cont, tmp, (unsigned int)c->l2.mtu, err) < 0) ||
+	    (c->l2.mac && cnl_link_set_mac(cont, tmp, c->l2.mac, err) < 0))
 		goto fail;
 	if (cnl_link_rename(cont, tmp, ifname, &e) < 0) {
 		if (e->errnum == EEXIST) {
@@ -212,109 +201,45 @@ static int bridge_get(struct netns *cont, const char *name, struct cnl_link *ret
 	return 0;
 }
 
-static int cmd_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cni_error **err)
+/* The tap as CNI_IFNAME in cont, a port of the configured bridge there. */
+static int create(const struct cni_cmd *cmd, const struct l2_conf *c, struct netns *mns,
+		  struct netns *cont, const struct cnl_link *master, struct cnl_link *ret,
+		  struct cni_error **err)
 {
-	__attribute__((cleanup(tap_conf_free))) struct tap_conf c = { 0 };
-	cleanup_netns struct netns *cont = NULL;
-	cleanup_result struct cni_result *r = NULL;
-	cleanup_result struct cni_result *ipam = NULL;
-	struct cnl_link link, br = { .ifindex = 0 };
-	bool l3 = cmd->conf->ipam_type != NULL;
-	bool ipam_done = false;
+	const struct tap_conf *t = (const struct tap_conf *)c;
+	struct cnl_link br = { .ifindex = 0 };
 
-	if (load_conf(cmd, &c, err) < 0 || l2_env_args_check(cmd, tap_env_args, err) < 0 ||
-	    netns_from_fd(cmd->netns_fd, false, cmd->netns, &cont, err) < 0 ||
-	    (c.bridge && *c.bridge && bridge_get(cont, c.bridge, &br, err) < 0))
+	if (t->bridge && *t->bridge && bridge_get(cont, t->bridge, &br, err) < 0)
 		return -1;
-	if (cnl_link_get(cont, cmd->ifname, &link, NULL) == 0)
+	if (cnl_link_get(cont, cmd->ifname, ret, NULL) == 0)
 		return cni_error_set(err, CNI_ERR_INTERNAL, EEXIST,
 				     "container interface \"%s\" already exists", cmd->ifname);
-	if (make_tap(cont, &c, cmd->ifname, br.ifindex, &link, err) < 0)
-		return -1;
-
-	r = cni_result_new();
-	cni_result_add_iface(r, cmd->ifname, link.mac, cmd->netns);
-	if (l3) {
-		if (ipam_add(cmd, &ipam, err) < 0)
-			goto undo;
-		ipam_done = true;
-		if (ipam->n_ips == 0) {
-			cni_error_set(err, CNI_ERR_INTERNAL, 0, "IPAM plugin returned missing IP config");
-			goto undo;
-		}
-		for (size_t i = 0; i < ipam->n_ips; i++) {
-			struct cni_ip *ip = cni_result_add_ip(r);
-
-			*ip = ipam->ips[i];
-			ip->interface = 0;
-		}
-		cni_routes_copy(&r->routes, &ipam->routes);
-		cni_dns_copy(&r->dns, &ipam->dns);
-		if (ifconfig_apply(cont, cmd->ifname, r, 0,
-				   &(struct ifconfig_opts){ .dad = true, .arp_notify = true }, err) < 0)
-			goto undo;
-	}
-	/* The config's DNS, else IPAM's (the reference drops IPAM's, QUIRK #6, as macvlan). */
-	if (!cni_dns_is_empty(&cmd->conf->dns))
-		cni_dns_copy(&r->dns, &cmd->conf->dns);
-	*ret = TAKE_PTR(r);
-	return 0;
-
-undo:
-	if (ipam_done) {
-		struct cni_error *u = NULL;
-
-		(void)ipam_del(cmd, &u);
-		cni_error_move(err, &u);
-	}
-	(void)cnl_link_del(cont, cmd->ifname, NULL);
-	return -1;
+	return make_tap(cont, t, cmd->ifname, br.ifindex, ret, err);
 }
 
-static int cmd_del(const struct cni_cmd *cmd, struct cni_error **err)
+static int check_tap(const struct cni_cmd *cmd, const struct l2_conf *c, struct netns *cont,
+		     const struct cnl_link *link, const struct cnl_link *master,
+		     struct cni_error **err)
 {
-	return l2_cmd_del_child(cmd, "tun", err);
-}
+	const struct tap_conf *t = (const struct tap_conf *)c;
+	struct cnl_link br;
 
-static int cmd_check(const struct cni_cmd *cmd, struct cni_error **err)
-{
-	__attribute__((cleanup(tap_conf_free))) struct tap_conf c = { 0 };
-	cleanup_netns struct netns *cont = NULL;
-	const struct cni_result *prev;
-	struct cnl_link link, br;
-	int idx;
-
-	if (load_conf(cmd, &c, err) < 0 || l2_env_args_check(cmd, tap_env_args, err) < 0 ||
-	    netns_from_fd(cmd->netns_fd, false, cmd->netns, &cont, err) < 0 ||
-	    (cmd->conf->ipam_type && ipam_check(cmd, err) < 0) ||
-	    l2_prev_iface(cmd, "tap", &prev, &idx, err) < 0 ||
-	    l2_check_link(cont, &prev->ifaces[idx], "tun", &link, err) < 0)
-		return -1;
-	if (c.mtu && link.mtu != (unsigned int)c.mtu)
+	if (c->mtu && link->mtu != (unsigned int)c->mtu)
 		return cni_error_set(err, CNI_ERR_INTERNAL, 0,
-				     "tap \"%s\" MTU %u does not match the config's %d", link.name,
-				     link.mtu, c.mtu);
-	if (c.bridge && *c.bridge) {
-		if (bridge_get(cont, c.bridge, &br, err) < 0)
+				     "tap \"%s\" MTU %u does not match the config's %d", link->name,
+				     link->mtu, c->mtu);
+	if (t->bridge && *t->bridge) {
+		if (bridge_get(cont, t->bridge, &br, err) < 0)
 			return -1;
-		if (link.master != br.ifindex)
+		if (link->master != br.ifindex)
 			return cni_error_set(err, CNI_ERR_INTERNAL, 0,
-					     "tap \"%s\" is not a port of bridge \"%s\"", link.name,
-					     c.bridge);
+					     "tap \"%s\" is not a port of bridge \"%s\"", link->name,
+					     t->bridge);
 	}
-	return ifconfig_check(cont, cmd->ifname, prev, idx, err);
+	return 0;
 }
-
-static const struct cni_plugin plugin = {
-	.name = "tap",
-	.add = cmd_add,
-	.del = cmd_del,
-	.check = cmd_check,
-	.gc = ipam_plugin_gc,
-	.status = ipam_plugin_status,
-};
 
 int main(void)
 {
-	return cni_plugin_main(&plugin);
+	return l2_plugin_main(&ops);
 }

@@ -16,51 +16,17 @@
 
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-HERE=$ROOT/test/bench
-OUT=$ROOT/build/bench
-OURS_DIR=${BENCH_OURS_DIR:-$ROOT/bin}
-REF_DIR=${BENCH_REF_DIR:-/usr/lib/cni}
 N=${BENCH_N:-40}
+BENCH_NAME=bench-bandwidth
+. "$(dirname "$0")/brlib.sh"
 
-die() {
-	echo "bench-bandwidth: $*" >&2
-	exit 1
-}
-[[ $(id -u) == 0 ]] || die "needs root (network namespaces)"
 [[ -x $OURS_DIR/bandwidth ]] || die "$OURS_DIR/bandwidth not built"
 if [[ ! -x $REF_DIR/bandwidth ]]; then
 	echo "# bandwidth: reference $REF_DIR/bandwidth missing, skipped"
 	exit 0
 fi
-
-mkdir -p "$OUT"
-CFLAGS=(-std=gnu11 -O2 -Wall -Wextra -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes -Werror -D_GNU_SOURCE)
-if [[ ! -x $OUT/brbench || $HERE/brbench.c -nt $OUT/brbench ]]; then
-	${CC:-cc} "${CFLAGS[@]}" -static -o "$OUT/brbench.$$" "$HERE/brbench.c" || die "cannot build brbench"
-	mv -f "$OUT/brbench.$$" "$OUT/brbench"
-fi
-
-T=$(mktemp -d "${TMPDIR:-/var/tmp}/cnic-bench-bw.XXXXXX")
-PFX=cnic-bbw-$$
-NSLIST=$T/netns
-: >"$NSLIST"
-cleanup() {
-	local rc=$?
-	trap - EXIT INT TERM
-	while read -r ns; do ip netns del "$ns" 2>/dev/null || true; done <"$NSLIST"
-	rm -rf -- "$T"
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-mkns() {
-	ip netns add "$1" || die "ip netns add $1"
-	echo "$1" >>"$NSLIST"
-	ip -n "$1" link set lo up
-}
+bench_build brbench
+bench_tmp bbw
 
 IMPLS=()
 for impl in ours ref; do
@@ -97,7 +63,6 @@ stat() { # verb impl column -> "median p90"
 		awk '{ a[NR] = $1 } END { if (!NR) { print "- -"; exit }
 			printf "%d %d\n", a[int((NR + 1) / 2)], a[int(NR * 0.9 + 0.999)] }'
 }
-errs() { awk -F'\t' '{ n += $9 } END { print n + 0 }' "$RAW"; }
 echo
 printf '%-10s %-5s %8s %8s %8s %8s %6s %8s %8s %6s\n' case verb ours_med ours_p90 ref_med ref_p90 \
 	ratio ours_rss ref_rss rss_r
@@ -110,6 +75,6 @@ for v in ADD CHECK DEL; do
 		printf "%-10s %-5s %8d %8d %8d %8d %6.2f %8d %8d %6.2f\n", "bandwidth", v, om, op, rm, rp,
 			(rm > 0 ? om / rm : 0), ors, rrs, (rrs > 0 ? ors / rrs : 0) }'
 done
-[[ $(errs) == 0 ]] || echo "# bandwidth: $(errs) failed calls"
+[[ $(errs "") == 0 ]] || echo "# bandwidth: $(errs "") failed calls"
 echo "# wall time in us (median, p90 over $N runs), peak RSS in kB (median); ratio = ours/ref"
 echo "# raw: $RAW"

@@ -21,55 +21,22 @@
 
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-HERE=$ROOT/test/bench
-OUT=$ROOT/build/bench
-OURS=${BENCH_OURS_DIR:-$ROOT/bin}/bridge
-REF=${BENCH_REF_DIR:-/usr/lib/cni}/bridge
 N=${BENCH_N:-100}
 WARMUP=${BENCH_WARMUP:-3}
 FILL=${BENCH_FILL:-500}
 CASES=${BENCH_CASES:-bridge bridge-masq bridge@500}
+BENCH_NAME=bench-bridge
+. "$(dirname "$0")/brlib.sh"
+OURS=$OURS_DIR/bridge
+REF=$REF_DIR/bridge
 
-die() {
-	echo "bench-bridge: $*" >&2
-	exit 1
-}
-[[ $(id -u) == 0 ]] || die "needs root (network namespaces)"
 [[ -x $OURS ]] || die "$OURS not built"
 [[ -x $REF ]] || die "reference $REF missing"
-
-mkdir -p "$OUT"
-CFLAGS=(-std=gnu11 -O2 -Wall -Wextra -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes -Werror -D_GNU_SOURCE)
-for p in brbench floor-bridge; do
-	if [[ ! -x $OUT/$p || $HERE/$p.c -nt $OUT/$p ]]; then
-		${CC:-cc} "${CFLAGS[@]}" -static -o "$OUT/$p" "$HERE/$p.c" || die "cannot build $p"
-	fi
-done
+bench_build brbench floor-bridge
 # The floor is started through CNI_PATH like a plugin: give it its own directory.
 mkdir -p "$OUT/floor"
 cp "$OUT/floor-bridge" "$OUT/floor/bridge"
-
-T=$(mktemp -d "${TMPDIR:-/var/tmp}/cnic-bench-bridge.XXXXXX")
-PFX=cnic-bb-$$
-NSLIST=$T/netns
-: >"$NSLIST"
-cleanup() {
-	local rc=$?
-	trap - EXIT INT TERM
-	while read -r ns; do ip netns del "$ns" 2>/dev/null || true; done <"$NSLIST"
-	rm -rf -- "$T"
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-mkns() {
-	ip netns add "$1" || die "ip netns add $1"
-	echo "$1" >>"$NSLIST"
-	ip -n "$1" link set lo up
-}
+bench_tmp bb
 
 # conf IMPL EXTRA_JSON: the bench config for one implementation.
 conf() {
@@ -129,18 +96,12 @@ for c in $CASES; do
 done
 
 cp "$RAW" "$OUT/bridge.tsv"
-# med CASE VERB IMPL / rss CASE VERB IMPL
-med() { awk -F'\t' -v c="$1" -v v="$2" -v i="$3" '$1 == c && $2 == v && $3 == i { print $5 }' "$RAW"; }
-rss() { awk -F'\t' -v c="$1" -v v="$2" -v i="$3" '$1 == c && $2 == v && $3 == i { print $7 }' "$RAW"; }
-verdict() { awk -v a="$1" -v b="$2" 'BEGIN { print (a + 0 <= b + 0) ? "PASS" : "MISS" }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "nan" }'; }
 
 echo
 echo "# case verb impl n median_us p90_us rss_median_kb rss_max_kb errors"
 column -t -s $'\t' "$RAW"
 echo
 echo "# targets"
-has() { grep -q "^$1	$2	$3	" "$RAW"; }
 if has bridge ADD ours; then
 	a=$(med bridge ADD ours) f=$(med bridge ADD floor) r=$(med bridge ADD ref)
 	printf '%-44s %8s  %s\n' "ADD ours/floor <= 1.5" "$(ratio "$a" "$f")" "$(verdict "$(ratio "$a" "$f")" 1.5)"

@@ -16,51 +16,16 @@
 
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-HERE=$ROOT/test/bench
-OUT=$ROOT/build/bench
-OURS_DIR=${BENCH_OURS_DIR:-$ROOT/bin}
-REF_DIR=${BENCH_REF_DIR:-/usr/lib/cni}
 N=${BENCH_N:-100}
 WARMUP=${BENCH_WARMUP:-3}
 CASES=${BENCH_CASES:-host-device tap macvtap}
+BENCH_NAME=bench-devices
+. "$(dirname "$0")/brlib.sh"
 
-die() {
-	echo "bench-devices: $*" >&2
-	exit 1
-}
-[[ $(id -u) == 0 ]] || die "needs root (network namespaces)"
-
-mkdir -p "$OUT" "$OUT/floor-dev"
-CFLAGS=(-std=gnu11 -O2 -Wall -Wextra -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes -Werror -D_GNU_SOURCE)
-for p in brbench floor-linkdel; do
-	if [[ ! -x $OUT/$p || $HERE/$p.c -nt $OUT/$p ]]; then
-		${CC:-cc} "${CFLAGS[@]}" -static -o "$OUT/$p.$$" "$HERE/$p.c" || die "cannot build $p"
-		mv -f "$OUT/$p.$$" "$OUT/$p"
-	fi
-done
+bench_build brbench floor-linkdel
+mkdir -p "$OUT/floor-dev"
 cp -f "$OUT/floor-linkdel" "$OUT/floor-dev/macvtap"
-
-T=$(mktemp -d "${TMPDIR:-/var/tmp}/cnic-bench-dev.XXXXXX")
-PFX=cnic-bdv-$$
-NSLIST=$T/netns
-: >"$NSLIST"
-cleanup() {
-	local rc=$?
-	trap - EXIT INT TERM
-	while read -r ns; do ip netns del "$ns" 2>/dev/null || true; done <"$NSLIST"
-	rm -rf -- "$T"
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-mkns() {
-	ip netns add "$1" || die "ip netns add $1"
-	echo "$1" >>"$NSLIST"
-	ip -n "$1" link set lo up
-}
+bench_tmp bdv
 
 conf() {
 	local f=$T/conf-$1.json x='{}'
@@ -109,11 +74,6 @@ for c in $CASES; do
 done
 cp "$RAW" "$OUT/devices.tsv"
 
-med() { awk -F'\t' -v c="$1" -v v="$2" -v i="$3" '$1 == c && $2 == v && $3 == i { print $5 }' "$RAW"; }
-rss() { awk -F'\t' -v c="$1" -v v="$2" -v i="$3" '$1 == c && $2 == v && $3 == i { print $7 }' "$RAW"; }
-errs() { awk -F'\t' -v c="$1" '$1 == c { n += $9 } END { print n + 0 }' "$RAW"; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "nan" }'; }
-has() { grep -q "^$1	$2	$3	" "$RAW"; }
 line() { printf '%-46s %10s\n' "$1" "$2"; }
 
 echo

@@ -26,11 +26,6 @@
 
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-HERE=$ROOT/test/bench
-OUT=$ROOT/build/bench
-OURS_DIR=${BENCH_OURS_DIR:-$ROOT/bin}
-REF_DIR=${BENCH_REF_DIR:-/usr/lib/cni}
 N=${BENCH_N:-100}
 WARMUP=${BENCH_WARMUP:-3}
 IN_VM=${CNIC_IN_VM:-0}
@@ -40,50 +35,16 @@ if [[ $IN_VM == 1 ]]; then
 else
 	CASES=${BENCH_CASES:-ptp ptp-masq macvlan}
 fi
+BENCH_NAME=bench-l2
+. "$(dirname "$0")/brlib.sh"
 
-die() {
-	echo "bench-l2: $*" >&2
-	[[ $IN_VM == 1 ]] && echo "not ok 1 - bench-l2: $*" && echo "1..1"
-	exit 1
-}
-[[ $(id -u) == 0 ]] || die "needs root (network namespaces)"
-
-mkdir -p "$OUT"
-# In the VM nothing is compiled (TCG): the host's run of this script (or make bench) builds them.
-CFLAGS=(-std=gnu11 -O2 -Wall -Wextra -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes -Werror -D_GNU_SOURCE)
-for p in brbench floor-linkdel; do
-	if [[ ! -x $OUT/$p || ($IN_VM != 1 && $HERE/$p.c -nt $OUT/$p) ]]; then
-		[[ $IN_VM == 1 ]] && die "$OUT/$p not built (run test/bench/l2.sh on the host once)"
-		${CC:-cc} "${CFLAGS[@]}" -static -o "$OUT/$p.$$" "$HERE/$p.c" || die "cannot build $p"
-		mv -f "$OUT/$p.$$" "$OUT/$p"
-	fi
-done
+bench_build brbench floor-linkdel
 # The floor runs as a plugin under the name of the one it stands for.
 mkdir -p "$OUT/floor-l2"
 for p in ptp macvlan; do
 	[[ $IN_VM == 1 ]] || cp -f "$OUT/floor-linkdel" "$OUT/floor-l2/$p"
 done
-
-T=$(mktemp -d "${TMPDIR:-/var/tmp}/cnic-bench-l2.XXXXXX")
-PFX=cnic-bl2-$$
-NSLIST=$T/netns
-: >"$NSLIST"
-cleanup() {
-	local rc=$?
-	trap - EXIT INT TERM
-	while read -r ns; do ip netns del "$ns" 2>/dev/null || true; done <"$NSLIST"
-	rm -rf -- "$T"
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-mkns() {
-	ip netns add "$1" || die "ip netns add $1"
-	echo "$1" >>"$NSLIST"
-	ip -n "$1" link set lo up
-}
+bench_tmp bl2
 
 # conf CASE IMPL: the config for one side (its own IPAM store).
 conf() {
@@ -158,13 +119,7 @@ done
 
 cp "$RAW" "$OUT/l2.tsv"
 cat "$FLOOR" >>"$OUT/l2.tsv"
-med() { awk -F'\t' -v c="$1" -v v="$2" -v i="$3" '$1 == c && $2 == v && $3 == i { print $5 }' "$RAW"; }
-rss() { awk -F'\t' -v c="$1" -v v="$2" -v i="$3" '$1 == c && $2 == v && $3 == i { print $7 }' "$RAW"; }
-errs() { awk -F'\t' -v c="$1" '$1 == c { n += $9 } END { print n + 0 }' "$RAW"; }
 floor() { awk -F'\t' -v k="$1" '$2 == k { print $4 }' "$FLOOR"; }
-verdict() { awk -v a="$1" -v b="$2" 'BEGIN { print (a + 0 <= b + 0) ? "PASS" : "MISS" }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "nan" }'; }
-has() { grep -q "^$1	$2	$3	" "$RAW"; }
 line() { printf '%-46s %8s  %s\n' "$1" "$2" "$3"; }
 
 report() {

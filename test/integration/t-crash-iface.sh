@@ -149,7 +149,7 @@ nop() { :; }
 # Leaks known and reported, reported as TODO (not counted) until fixed; list
 # them as "plugin VERB" words in CRASH_KNOWN_LEAKS.  None are known now: the
 # macvlan/ipvlan temporary link (killed between create and rename) is found
-# again by DEL since pkg/l2util.c derives its name from the netns and ifname.
+# again by DEL since plugins/lib/l2util.c derives its name from the netns and ifname.
 known_leak()
 {
 	case " ${CRASH_KNOWN_LEAKS-} " in

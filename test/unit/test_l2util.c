@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * pkg/l2util: the pure helpers (temporary names, CNI_ARGS policing with
- * in-process IPAM, prevResult lookups) and, against the real kernel in two
+ * plugins/lib/l2util: the pure helpers (the common keys, the mode check,
+ * CNI_ARGS policing with in-process IPAM, prevResult lookups) and, against the real kernel in two
  * throwaway network namespaces made with unshare(2), creating a child link
  * in a container under a temporary name, the default-route master, and the
  * kind-checked delete.  The kernel tests need root and are skipped without.
@@ -21,28 +21,12 @@
 
 #include <cmocka.h>
 
-#include "../../pkg/l2util.h"
 #include "../../pkg/link.h"
 #include "../../pkg/route.h"
 #include "../../pkg/skel.h"
+#include "../../plugins/lib/l2util.h"
 
 /* ---- pure ------------------------------------------------------------------- */
-
-static void test_random_name(void **state)
-{
-	char a[IFNAMSIZ], b[IFNAMSIZ];
-
-	(void)state;
-	l2_random_name("veth", a);
-	l2_random_name("veth", b);
-	assert_int_equal(strlen(a), 12);
-	assert_memory_equal(a, "veth", 4);
-	assert_int_equal(strspn(a + 4, "0123456789abcdef"), 8);
-	/* 32 random bits twice in a row: equal only by a 1 in 4e9 accident. */
-	assert_string_not_equal(a, b);
-	l2_random_name("averyverylongprefix", a);
-	assert_int_equal(strlen(a), 15);
-}
 
 /* A cmd with conf parsed from json and CNI_ARGS args. */
 struct fake {
@@ -109,20 +93,140 @@ static void test_env_args(void **state)
 	assert_int_equal(env_check(EXT, "FOO=x", mac), 0);
 }
 
-static void test_ipam_builtin(void **state)
+static const struct l2_ops mv_ops = {
+	.plugin = "macvlan",
+	.kind = "macvlan",
+	.keys = L2_KEY_MASTER | L2_KEY_MODE | L2_KEY_MTU | L2_KEY_MAC,
+	.modes = l2_macvlan_modes,
+	.n_modes = ARRAY_SIZE(l2_macvlan_modes),
+};
+
+/* l2_conf_load of json + CNI_ARGS args with ops; the error's code, 0 on success. */
+static unsigned int conf_load(const struct l2_ops *ops, const char *json, const char *args,
+			      struct l2_conf *c, char msg[256])
 {
+	struct cni_error *err = NULL;
+	unsigned int code = 0;
+	struct fake f;
+
+	fake_init(&f, json, args);
+	memset(c, 0, sizeof(*c));
+	if (l2_conf_load(&f.cmd, ops, c, &err) < 0) {
+		assert_non_null(err);
+		code = err->code;
+		snprintf(msg, 256, "%s", err->msg);
+	} else {
+		assert_null(err);
+	}
+	cni_error_free(err);
+	fake_free(&f);
+	return code;
+}
+
+#define MV(keys) "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"macvlan\"" keys "}"
+
+static void test_conf_load(void **state)
+{
+	static const struct l2_ops iv_ops = { .plugin = "ipvlan", .keys = L2_KEY_MASTER };
+	struct l2_conf c;
+	char msg[256];
+
+	(void)state;
+	assert_int_equal(conf_load(&mv_ops, MV(",\"master\":\"m0\",\"mode\":\"vepa\",\"mtu\":1400,"
+					      "\"mac\":\"02:00:00:00:00:AA\""),
+				   "", &c, msg),
+			 0);
+	assert_string_equal(c.master, "m0");
+	assert_int_equal(c.mode_val, MACVLAN_MODE_VEPA);
+	assert_int_equal(c.mtu, 1400);
+	assert_string_equal(c.mac, "02:00:00:00:00:aa");
+	l2_conf_free(&mv_ops, &c);
+	/* No mode: the first is the default.  CNI_ARGS MAC beats "mac"... */
+	assert_int_equal(conf_load(&mv_ops, MV(",\"mac\":\"02:00:00:00:00:aa\""),
+				   "MAC=02:00:00:00:00:01", &c, msg),
+			 0);
+	assert_int_equal(c.mode_val, MACVLAN_MODE_BRIDGE);
+	assert_string_equal(c.mac, "02:00:00:00:00:01");
+	l2_conf_free(&mv_ops, &c);
+	/* ...and runtimeConfig.mac beats both. */
+	assert_int_equal(conf_load(&mv_ops,
+				   MV(",\"mac\":\"02:00:00:00:00:aa\","
+				      "\"runtimeConfig\":{\"mac\":\"02:00:00:00:00:02\"}"),
+				   "MAC=02:00:00:00:00:01", &c, msg),
+			 0);
+	assert_string_equal(c.mac, "02:00:00:00:00:02");
+	l2_conf_free(&mv_ops, &c);
+	assert_int_equal(conf_load(&mv_ops, MV(",\"mode\":\"l3\""), "", &c, msg),
+			 CNI_ERR_INVALID_CONFIG);
+	assert_string_equal(msg, "unknown macvlan mode: \"l3\"");
+	l2_conf_free(&mv_ops, &c);
+	assert_int_equal(conf_load(&mv_ops, MV(",\"mtu\":-1"), "", &c, msg), CNI_ERR_INVALID_CONFIG);
+	l2_conf_free(&mv_ops, &c);
+	assert_int_equal(conf_load(&mv_ops, MV(""), "MAC=nope", &c, msg), CNI_ERR_INVALID_ENV);
+	l2_conf_free(&mv_ops, &c);
+	/* A key the plugin does not have is not read, whatever it holds. */
+	assert_int_equal(conf_load(&iv_ops, MV(",\"master\":\"m1\",\"mac\":\"nope\",\"mtu\":-1"),
+				   "", &c, msg),
+			 0);
+	assert_string_equal(c.master, "m1");
+	assert_null(c.mac);
+	assert_int_equal(c.mtu, 0);
+	l2_conf_free(&iv_ops, &c);
+}
+
+/* A plugin's own keys land in its struct, behind the common ones. */
+static void test_conf_own_fields(void **state)
+{
+	struct own {
+		struct l2_conf l2;
+		char *extra;
+		uint32_t q;
+	} o = { .q = 7 };
+	static const struct cni_field own_fields[] = {
+		{ .key = "extra", .kind = CNI_FIELD_STRING, .offset = offsetof(struct own, extra) },
+		{ .key = "bcqueuelen", .kind = CNI_FIELD_UINT32, .offset = offsetof(struct own, q) },
+		{ 0 },
+	};
+	static const struct l2_ops ops = { .plugin = "x", .keys = L2_KEY_MTU, .fields = own_fields };
+	struct cni_error *err = NULL;
 	struct fake f;
 
 	(void)state;
-	fake_init(&f, HL, "");
-	assert_true(l2_ipam_builtin(f.conf));
+	fake_init(&f, MV(",\"mtu\":1280,\"extra\":\"e\",\"bcqueuelen\":9"), "");
+	assert_int_equal(l2_conf_load(&f.cmd, &ops, &o.l2, &err), 0);
+	assert_int_equal(o.l2.mtu, 1280);
+	assert_string_equal(o.extra, "e");
+	assert_int_equal(o.q, 9);
+	/* Released with the common ones (ASan would see a leak). */
+	l2_conf_free(&ops, &o.l2);
+	assert_null(o.extra);
 	fake_free(&f);
-	fake_init(&f, EXT, "");
-	assert_false(l2_ipam_builtin(f.conf));
+	fake_init(&f, MV(",\"bcqueuelen\":-1"), "");
+	assert_int_equal(l2_conf_load(&f.cmd, &ops, &o.l2, &err), -1);
+	assert_int_equal(err->code, CNI_ERR_INVALID_CONFIG);
+	cni_error_free(err);
+	l2_conf_free(&ops, &o.l2);
 	fake_free(&f);
-	fake_init(&f, L2, "");
-	assert_false(l2_ipam_builtin(f.conf));
-	fake_free(&f);
+}
+
+static void test_check_mode(void **state)
+{
+	struct l2_conf c = { .mode_val = MACVLAN_MODE_BRIDGE };
+	struct cni_error *err = NULL;
+
+	(void)state;
+	assert_int_equal(l2_check_mode(&mv_ops, &c, MACVLAN_MODE_BRIDGE, &err), 0);
+	assert_null(err);
+	assert_int_equal(l2_check_mode(&mv_ops, &c, MACVLAN_MODE_VEPA, &err), -1);
+	assert_non_null(err);
+	assert_string_equal(err->msg,
+			    "container macvlan mode vepa does not match expected value: bridge");
+	cni_error_free(err);
+	err = NULL;
+	assert_int_equal(l2_check_mode(&mv_ops, &c, 99, &err), -1);
+	assert_string_equal(err->msg,
+			    "container macvlan mode unknown does not match expected value: bridge");
+	cni_error_free(err);
 }
 
 #define PREV(ifaces)                                                                               \
@@ -347,9 +451,10 @@ static void test_master_default(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_random_name),
 		cmocka_unit_test(test_env_args),
-		cmocka_unit_test(test_ipam_builtin),
+		cmocka_unit_test(test_conf_load),
+		cmocka_unit_test(test_conf_own_fields),
+		cmocka_unit_test(test_check_mode),
 		cmocka_unit_test(test_prev_iface),
 		cmocka_unit_test_setup_teardown(test_child_create, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_child_inside, setup, teardown),
