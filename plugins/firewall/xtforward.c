@@ -269,7 +269,7 @@ static void ctstate_info(struct xt_conntrack_mtinfo3 *m)
 
 struct expr_walk {
 	uint8_t fam;
-	int step; /* 0: nothing yet, 1: payload, 2: cmp, 3: match, 4: verdict */
+	int step; /* 0: nothing yet, 1: payload, 2: cmp, 3: ct match, 4: verdict; 5, 6: in a native ct */
 	bool dst, ct, bad;
 	struct xrule *r;
 };
@@ -306,6 +306,31 @@ static int walk_expr(struct nftnl_expr *e, void *arg)
 			w->r->alen = alen;
 		}
 		w->step = 2;
+		return 0;
+	}
+	/*
+	 * `ct state established,related` as nft writes it (ct, bitwise, cmp
+	 * != 0): what the xt match becomes after `nft list ruleset` is loaded
+	 * back with `nft -f`.
+	 */
+	if (strcmp(name, "ct") == 0 && w->step == 2 && w->dst &&
+	    nftnl_expr_get_u32(e, NFTNL_EXPR_CT_KEY) == NFT_CT_STATE) {
+		w->step = 5;
+		return 0;
+	}
+	if (strcmp(name, "bitwise") == 0 && w->step == 5) {
+		const uint32_t *m = nftnl_expr_get(e, NFTNL_EXPR_BITWISE_MASK, &len);
+
+		w->bad = len != 4 || *m != ((1u << 1) | (1u << 2));
+		w->step = 6;
+		return 0;
+	}
+	if (strcmp(name, "cmp") == 0 && w->step == 6) {
+		const uint32_t *d = nftnl_expr_get(e, NFTNL_EXPR_CMP_DATA, &len);
+
+		w->bad = nftnl_expr_get_u32(e, NFTNL_EXPR_CMP_OP) != NFT_CMP_NEQ || len != 4 || *d;
+		w->ct = true;
+		w->step = 3;
 		return 0;
 	}
 	if (strcmp(name, "match") == 0) {

@@ -120,7 +120,7 @@ serve()
 {
 	nsenter --net="/run/netns/$1" -- python3 "$T/srv.py" "$2" "$T/ready-$2" </dev/null >/dev/null 2>&1 &
 	register_pid $!
-	wait_for "server $2" 5 test -e "$T/ready-$2"
+	wait_for "server $2" 30 test -e "$T/ready-$2"
 }
 
 # probes NODE EXT CTR ADDR4 ADDR6: one word per probe, "ok" or "no".
@@ -230,8 +230,10 @@ ok_if "outbound still works after the round trip" in_ns "$C_CTR" busybox ping -c
 ok_if "the comments survive it" sh -c "grep -q 'cnic fdnet:fdcnic:eth0' '$T/saved.nft' &&
 	nsenter --net=/run/netns/$CN nft list chain ip filter CNI-FORWARD | grep -q 'cnic fdnet:fdcnic:eth0'"
 # nft reloads the xt conntrack match as native "ct state", which iptables-nft
-# 1.8.9 then cannot list (so for Docker's rules too): DEL must still find
-# ours by their comments.
+# 1.8.9 then cannot list (so for Docker's rules too): CHECK must still see
+# the rules, and DEL find them by their comments.
+fwc CHECK fdcnic "$(fwconf "$PREV_C")"
+is_success "CHECK after the round trip"
 
 # ---- DEL leaves FORWARD as it was -----------------------------------------------------
 detach "$BIN" "$CN" "$C_CTR" fdcnic "$PREV_C"
