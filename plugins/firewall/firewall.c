@@ -36,6 +36,11 @@
  * reference's isolation chains are never torn down).  "iifname . ip daddr
  * != @iso4" is how "the input and output bridges differ" is said with one
  * lookup: a destination is a member only on its own bridge.
+ *
+ * That table cannot override a drop policy elsewhere: on nodes whose
+ * iptables-nft FORWARD drops (Docker, ufw), xtforward.c also puts the
+ * accepts where the reference does (CNI-FORWARD), after the table's
+ * transaction and rolled back with it.
  */
 #include <errno.h>
 #include <net/if.h>
