@@ -78,6 +78,8 @@ static void xt_init(struct xt *x, struct nft *n)
 	/* Far from pkg/nft.c's numbers (it starts at time()): replies never mix. */
 	x->seq = (uint32_t)time(NULL) ^ 0x80000000u;
 	x->rbuf = xmalloc(RBUF);
+	/* For backoff(): concurrent plugins must not all wait alike. */
+	srand((unsigned)getpid() ^ (unsigned)time(NULL));
 }
 
 static void xt_fini(struct xt *x)
@@ -946,7 +948,8 @@ static int fam_teardown(struct xt *x, uint8_t fam, struct cni_error **err)
 		xb_free(&b);
 		if (r == 0)
 			return 0;
-		if (!raced(errnum) || attempt + 1 >= TRIES)
+		/* Other writers commit all the time on a busy node: try longer. */
+		if (!raced(errnum) || attempt + 1 >= NFT_TEARDOWN_TRIES)
 			return cni_error_move(err, &e);
 		cni_error_free(e);
 		backoff(attempt);
@@ -957,27 +960,39 @@ static int fam_teardown(struct xt *x, uint8_t fam, struct cni_error **err)
 
 typedef bool (*pick_fn)(const struct xrule *r, void *arg);
 
-/* Delete the rules of CNI-FORWARD pick() picks, then tear down. */
+/*
+ * Delete the rules of CNI-FORWARD pick() picks; then tear down if nothing
+ * but jumps is left (a failure there is logged: DEL and GC succeed, and a
+ * later one tries again).
+ */
 static int fam_delete(struct xt *x, uint8_t fam, pick_fn pick, void *arg, struct cni_error **err)
 {
 	for (int attempt = 0;; attempt++) {
 		struct xrules priv = { 0 };
 		struct xbatch b = { 0 };
 		struct cni_error *e = NULL;
-		int errnum = 0, r;
+		bool any;
+		int errnum = 0, r = 0;
 
 		if (list_rules(x, fam, PRIV, &priv, err) < 0)
 			return -1;
 		for (size_t i = 0; i < priv.n; i++)
 			if (pick(&priv.v[i], arg))
 				xb_del_rule(&b, fam, PRIV, priv.v[i].handle);
+		any = priv.n > 0;
 		xrules_free(&priv);
-		if (b.n == 0)
-			return 0;
-		r = xb_commit(x, &b, &errnum, &e);
+		if (b.n)
+			r = xb_commit(x, &b, &errnum, &e);
 		xb_free(&b);
-		if (r == 0)
-			return fam_teardown(x, fam, err);
+		/*
+		 * Whatever this read saw, a concurrent DEL may have removed
+		 * the rest since: the teardown decides on a read of its own.
+		 */
+		if (r == 0) {
+			if (any && fam_teardown(x, fam, &e) < 0)
+				nft_teardown_log("firewall (iptables-nft)", &e);
+			return 0;
+		}
 		if (!raced(errnum) || attempt + 1 >= TRIES)
 			return cni_error_move(err, &e);
 		cni_error_free(e);

@@ -10,7 +10,8 @@
 # unpublished container port.  Then: what `iptables -S` lists, CHECK, GC,
 # DEL leaving FORWARD as it was, a node whose FORWARD accepts (nothing
 # written there), rollback when the iptables side fails, the ruleset
-# round trip, and the DEL crossings between the reference and cnic.
+# round trip, concurrent ADD/CHECK/DEL, and the DEL crossings between the
+# reference and cnic.
 . "$(dirname "$0")/lib.sh"
 
 for p in bridge portmap firewall; do
@@ -265,6 +266,34 @@ cni_json "$PN" "$BIN/firewall" ADD x2 "$(netns_path "$PC")" eth0 \
 is_error "ADD fails when the admin chain is iptables' INPUT (no jump to a base chain)"
 ok_if "nothing of it is left in cnic's table" sh -c "! nsenter --net=/run/netns/$PN nft list table inet cnic_firewall >/dev/null 2>&1"
 ok_if "nor in ip filter" sh -c "! nsenter --net=/run/netns/$PN iptables-nft -S | grep -q 'CNI-\\|cnic'"
+
+# ---- concurrent ADDs, CHECKs and DELs on a fresh FORWARD-drop node -------------------
+netns_new KN node
+netns_new KC ctr
+in_ns "$KN" iptables-nft -P FORWARD DROP
+in_ns "$KN" ip6tables-nft -P FORWARD DROP
+KBASE=$(ipt_s "$KN")
+for i in $(seq 10 21); do
+	jq -nc --arg a "198.18.62.$i/24" --arg b "2001:db8:62::$i/64" '{cniVersion: "1.0.0",
+		name: "cc", type: "firewall", prevResult: {cniVersion: "1.0.0",
+		interfaces: [{name: "br0"}], ips: [{address: $a}, {address: $b}]}}' >"$T/k$i"
+done
+# kall VERB: the verb for all twelve at once; prints the ones that failed.
+kall()
+{
+	local i
+	for i in $(seq 10 21); do
+		(cni "$KN" "$BIN/firewall" "$1" "cc$i" "$(netns_path "$KC")" eth0 "$T/k$i"
+		 [ "$RC" == 0 ] || echo "$1 cc$i: rc=$RC $OUT") &
+	done
+	wait
+}
+is "12 concurrent ADDs succeed" "$(kall ADD)" ""
+S=$(ipt_s "$KN")
+is "their rules, once each; one jump of each kind per family" 	"$(grep -c -- '--comment "cnic cc:' <<<"$S") $(grep -c -- '-A FORWARD .*-j CNI-FORWARD' <<<"$S") $(grep -c -- '-j CNI-ADMIN' <<<"$S")" 	"48 2 2"
+is "12 concurrent CHECKs succeed" "$(kall CHECK)" ""
+is "12 concurrent DELs succeed" "$(kall DEL)" ""
+is "and iptables-nft lists what it did before" "$(ipt_s "$KN")" "$KBASE"
 
 # ---- crossings: cnic's DEL of the reference's attachment, and back ------------------
 netns_new XN node
