@@ -98,6 +98,8 @@ static int recv_replies(struct xt *x, uint32_t lo, uint32_t hi,
 			int (*each)(const struct nlmsghdr *nlh, void *arg), void *arg,
 			struct cni_error **err)
 {
+	int empty = 0;
+
 	for (;;) {
 		struct pollfd p = { .fd = mnl_socket_get_fd(x->sock), .events = POLLIN };
 		ssize_t len;
@@ -109,7 +111,10 @@ static int recv_replies(struct xt *x, uint32_t lo, uint32_t hi,
 			return cni_error_errno(err, r == 0 ? ETIMEDOUT : errno,
 					       "wait for netfilter reply");
 		len = recv(p.fd, x->rbuf, RBUF, MSG_DONTWAIT);
-		if (len < 0 && (errno == EINTR || errno == EAGAIN))
+		if (len < 0 && errno == EINTR)
+			continue;
+		/* Readable yet nothing to read, again and again: no spinning forever. */
+		if (len < 0 && errno == EAGAIN && ++empty < 3)
 			continue;
 		if (len < 0)
 			return cni_error_errno(err, errno, "read netfilter reply");
