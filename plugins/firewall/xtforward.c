@@ -754,9 +754,12 @@ static bool is_ours(const struct xrule *r, const char *comment)
 
 /* ---- addresses of a result, per family ---------------------------------------- */
 
+#define MAX_ADDRS 64
+
 struct addrs {
-	uint8_t v[16][16];
+	uint8_t v[MAX_ADDRS][16];
 	size_t n;
+	bool more; /* beyond MAX_ADDRS: ADD refuses, DEL does the first ones */
 };
 
 static void result_addrs(const struct cni_result *r, uint8_t fam, struct addrs *ret)
@@ -765,6 +768,7 @@ static void result_addrs(const struct cni_result *r, uint8_t fam, struct addrs *
 	const size_t alen = fam == NFPROTO_IPV6 ? 16 : 4;
 
 	ret->n = 0;
+	ret->more = false;
 	for (size_t i = 0; r && i < r->n_ips; i++) {
 		const struct ipaddr *a = &r->ips[i].address.addr;
 		bool dup = false;
@@ -773,8 +777,10 @@ static void result_addrs(const struct cni_result *r, uint8_t fam, struct addrs *
 			continue;
 		for (size_t j = 0; j < ret->n && !dup; j++)
 			dup = memcmp(ret->v[j], a->b, alen) == 0;
-		if (!dup && ret->n < sizeof(ret->v) / sizeof(ret->v[0]))
+		if (!dup && ret->n < MAX_ADDRS)
 			memcpy(ret->v[ret->n++], a->b, alen);
+		else if (!dup)
+			ret->more = true;
 	}
 }
 
@@ -808,6 +814,10 @@ static int fam_add(struct xt *x, uint8_t fam, const char *comment, const char *a
 	r = forward_drops(x, fam, err);
 	if (r <= 0)
 		return r;
+	if (as->more)
+		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
+				     "prevResult: more than %d %s addresses for %s %s %s", MAX_ADDRS,
+				     fam_name(fam), fam_name(fam), TABLE, PRIV);
 	for (int attempt = 0;; attempt++) {
 		struct xrules fwd = { 0 }, priv = { 0 };
 		struct xbatch b = { 0 };
@@ -1044,7 +1054,7 @@ int xtfwd_del(struct nft *n, const char *tag, const struct cni_result *prev, boo
 	xt_init(&x, n);
 	for (int i = 0; i < 2; i++) {
 		struct addrs as;
-		bool taken[2 * 16] = { 0 };
+		bool taken[2 * MAX_ADDRS] = { 0 };
 		struct del_ctx c = { .comment = comment, .alen = fams[i] == NFPROTO_IPV6 ? 16 : 4,
 				     .taken = taken };
 		struct cni_error *e = NULL;
