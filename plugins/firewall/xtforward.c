@@ -238,6 +238,7 @@ enum kind {
 	K_SRC,   /* -s X -j ACCEPT */
 	K_DSTCT, /* -d X -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT */
 	K_JUMP,  /* -j CHAIN, nothing else but a comment */
+	K_DROP,  /* -j DROP, nothing else but a comment */
 };
 
 struct xrule {
@@ -365,7 +366,9 @@ static int walk_expr(struct nftnl_expr *e, void *arg)
 	    nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_DREG) == NFT_REG_VERDICT) {
 		int v = (int)nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_VERDICT);
 
-		if (v == NFT_JUMP && w->step == 0 && nftnl_expr_is_set(e, NFTNL_EXPR_IMM_CHAIN)) {
+		if (v == NF_DROP && w->step == 0) {
+			w->r->kind = K_DROP;
+		} else if (v == NFT_JUMP && w->step == 0 && nftnl_expr_is_set(e, NFTNL_EXPR_IMM_CHAIN)) {
 			w->r->kind = K_JUMP;
 			w->r->target = xstrdup(nftnl_expr_get_str(e, NFTNL_EXPR_IMM_CHAIN));
 		} else if (v == NF_ACCEPT && w->step >= 2 && w->dst == w->ct) {
@@ -794,14 +797,25 @@ static bool has_jump(const struct xrules *l, const char *target)
 	return false;
 }
 
-/* Does iptables' FORWARD chain of fam drop what nothing accepts (its policy)? */
+/*
+ * Does iptables' FORWARD chain of fam drop what nothing accepts: by its
+ * policy, or by a plain `-j DROP` as its last rule?
+ */
 static int forward_drops(struct xt *x, uint8_t fam, struct cni_error **err)
 {
 	struct chain_info ci;
+	struct xrules fwd = { 0 };
+	int r;
 
 	if (get_chain(x, fam, FORWARD, &ci, err) < 0)
 		return -1;
-	return ci.found && ci.base && ci.drops;
+	if (!ci.found || !ci.base || ci.drops)
+		return ci.found && ci.base;
+	if (list_rules(x, fam, FORWARD, &fwd, err) < 0)
+		return -1;
+	r = fwd.n > 0 && fwd.v[fwd.n - 1].kind == K_DROP;
+	xrules_free(&fwd);
+	return r;
 }
 
 static int fam_add(struct xt *x, uint8_t fam, const char *comment, const char *admin,

@@ -251,6 +251,16 @@ pfw ADD
 is_success "ADD on a node whose FORWARD accepts"
 ok_if "nothing written into ip filter" sh -c "! nsenter --net=/run/netns/$PN iptables-nft -S | grep -q CNI-FORWARD"
 pfw DEL
+in_ns "$PN" iptables-nft -A FORWARD -j DROP
+pfw ADD
+is_success "ADD where FORWARD accepts by policy but ends in -j DROP"
+like "the accepts are written there too" "$(in_ns "$PN" iptables-nft -S)" \
+	'-A CNI-FORWARD -s 198.18.60.2/32 -m comment --comment "cnic fdnet:x1:eth0" -j ACCEPT'
+like "the jump comes before the drop" "$(in_ns "$PN" iptables-nft -S FORWARD | sed -n 2,3p | tr '\n' ' ')" \
+	'-j CNI-FORWARD -A FORWARD -j DROP'
+pfw DEL
+is "DEL leaves that FORWARD as it was" "$(in_ns "$PN" iptables-nft -S FORWARD)" \
+	"$(printf '%s\n' '-P FORWARD ACCEPT' '-A FORWARD -j DROP')"
 in_ns "$PN" nft flush ruleset
 pfw ADD
 is_success "ADD on a node without iptables tables"
