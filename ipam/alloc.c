@@ -445,7 +445,30 @@ int ipam_alloc_check(const struct ipam_store_ops *ops, void *store, const struct
 	struct check_scan s = { .id = id, .ifname = ifname };
 	const struct addrs *owned;
 	char abuf[IPADDR_STRLEN];
+	size_t n_ours = 0;
+	bool all_exact = ops->owner != NULL;
 	int r = -1;
+
+	/*
+	 * The answer needs only prev's own addresses: when each one of them in
+	 * the sets is held exactly by (id, ifname), the attachment holds at
+	 * least one (so its legacy reservations cannot count) and every one is
+	 * among them.  One file read per address instead of one per
+	 * reservation; anything else takes the scan, for the exact verdict.
+	 */
+	for (size_t i = 0; all_exact && prev && i < prev->n_ips; i++) {
+		const struct ipaddr *a = &prev->ips[i].address.addr;
+		bool ours = false;
+
+		for (size_t k = 0; k < n_sets && !ours; k++)
+			ours = ipam_range_set_contains(&sets[k], a);
+		if (!ours)
+			continue;
+		n_ours++;
+		all_exact = ops->owner(store, a, id, ifname) == IPAM_OWNER_EXACT;
+	}
+	if (all_exact && n_ours > 0)
+		return 0;
 
 	if (ops->scan(store, true, check_scan_cb, &s, err) < 0)
 		goto out;

@@ -767,6 +767,52 @@ static void test_reclaim_after_reboot(void **state)
 	ipam_range_set_free(&set);
 }
 
+/* CHECK reads only prevResult's own reservations when they answer it; the scan otherwise. */
+static void test_check_by_prev(void **state)
+{
+	struct ipam_store *s;
+	struct ipam_range_set set;
+	struct cni_result *prev = cni_result_new();
+	struct cni_error *err = NULL;
+	char ip[IPADDR_STRLEN];
+	int code;
+
+	hint_set_up(&s, &set);
+	assert_int_equal(add_one(s, &set, "me", "eth0", ip, &code), 0);
+	assert_string_equal(ip, "198.18.2.2");
+	assert_int_equal(ipnet_parse("198.18.2.2/24", &cni_result_add_ip(prev)->address), 0);
+	assert_int_equal(ipam_alloc_check(&ipam_disk_store_ops, s, &set, 1, "me", "eth0", prev, &err), 0);
+	/* another interface of the same container: not its reservation */
+	assert_int_equal(ipam_alloc_check(&ipam_disk_store_ops, s, &set, 1, "me", "eth1", prev, &err), -1);
+	assert_non_null(strstr(err->msg, "Failed to find address"));
+	cni_error_freep(&err);
+	/* taken over by someone else, while (me, eth0) holds another: the scan's verdict */
+	put_file("data/net/198.18.2.2", "other\r\neth0");
+	put_file("data/net/198.18.2.7", "me\r\neth0");
+	assert_int_equal(ipam_alloc_check(&ipam_disk_store_ops, s, &set, 1, "me", "eth0", prev, &err), -1);
+	assert_non_null(strstr(err->msg, "198.18.2.2 of prevResult is not reserved"));
+	cni_error_freep(&err);
+	/* a legacy id-only reservation still counts when no exact one exists */
+	{
+		cleanup_free char *p7 = path("data/net/198.18.2.7");
+
+		assert_int_equal(unlink(p7), 0);
+	}
+	put_file("data/net/198.18.2.2", "me");
+	assert_int_equal(ipam_alloc_check(&ipam_disk_store_ops, s, &set, 1, "me", "eth0", prev, &err), 0);
+	/* released: nothing left */
+	{
+		cleanup_free char *p2 = path("data/net/198.18.2.2");
+
+		assert_int_equal(unlink(p2), 0);
+	}
+	assert_int_equal(ipam_alloc_check(&ipam_disk_store_ops, s, &set, 1, "me", "eth0", prev, &err), -1);
+	cni_error_freep(&err);
+	cni_result_free(prev);
+	ipam_range_set_free(&set);
+	ipam_store_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -783,6 +829,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hint_stale_missing_garbage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hint_gc_and_hostile_dir, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reclaim_after_reboot, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_check_by_prev, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("ipam_store", tests, NULL, NULL);
