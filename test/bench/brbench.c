@@ -13,8 +13,11 @@
  * time is CLOCK_MONOTONIC around posix_spawn -> wait4, peak RSS is wait4's
  * ru_maxrss (the driver is static and tiny: its own image is the floor).
  *
- *	brbench -c CASE -v ADD,DEL -n N [-w W] [-p P] [-e VAR=VAL]...
+ *	brbench -c CASE -v ADD,DEL -n N [-w W] [-p P] [-e VAR=VAL]... [-u]
  *		-I name:bin:conf:node_netns:ctr_netns[:filler_prefix] ...
+ *
+ * -u: container ids "bench-<name>-<i>" instead of "bench-<i>", for sides
+ * sharing one IPAM store (test/bench/phases.sh).
  *
  * Prints TSV rows: case verb impl n median_us p90_us rss_median_kb
  * rss_max_kb errors.  CHECK and DEL get the ADD result as prevResult.
@@ -58,6 +61,7 @@ static unsigned n_env;
 static int fd_in, fd_out, fd_err;
 static char out_buf[OUT_MAX], err_buf[OUT_MAX];
 static unsigned shown;
+static int cid_per_impl; /* -u */
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void die(const char *fmt, ...)
@@ -252,13 +256,14 @@ int main(int argc, char **argv)
 	unsigned n = 100, warm = 3, p = 0;
 	int c;
 
-	while ((c = getopt(argc, argv, "c:v:n:w:p:e:I:")) != -1) {
+	while ((c = getopt(argc, argv, "c:v:n:w:p:e:I:u")) != -1) {
 		switch (c) {
 		case 'c': name = optarg; break;
 		case 'v': vlist = optarg; break;
 		case 'n': n = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'w': warm = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'p': p = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'u': cid_per_impl = 1; break;
 		case 'e':
 			if (n_env == MAX_ENV)
 				die("too many -e");
@@ -316,7 +321,15 @@ int main(int argc, char **argv)
 		for (unsigned v = 0; v < n_verbs; v++)
 			for (unsigned k = 0; k < n_impl; k++) {
 				unsigned w = (k + i) % n_impl;
-				struct run r = call(&impls[w], verbs[v], cid, impls[w].ctr);
+				char icid[128];
+				struct run r;
+
+				/* Sides sharing one IPAM store need container ids of their own. */
+				if (cid_per_impl)
+					snprintf(icid, sizeof(icid), "bench-%s-%u", impls[w].name, i);
+				else
+					snprintf(icid, sizeof(icid), "%s", cid);
+				r = call(&impls[w], verbs[v], icid, impls[w].ctr);
 
 				if (i < warm)
 					continue;
