@@ -20,11 +20,13 @@
 #
 # Environment: PHASES_LEVELS ("0 250 1000"), PHASES_N (20) measured calls per side, verb
 # and level, PHASES_WARMUP (2), BENCH_OURS_DIR (bin).
-# Output: build/bench/phases.tsv (level verb side n median_us p90_us ... errors, as
-# brbench), build/bench/phases-steps.tsv (level side verb step n median_us p90_us) and
-# both as tables on stdout.  Wall times (CLOCK_MONOTONIC around spawn..wait4); the step
-# times are the differences of consecutive log lines (CLOCK_REALTIME, microseconds), so
-# they add up to the plugin's time minus process start and exit.
+# Output: build/bench/phases.tsv (level verb side n median_us p90_us ... errors
+# cpu_median_us cpu_p90_us, as brbench -C), build/bench/phases-steps.tsv (level side verb
+# step n median_us p90_us) and both as tables on stdout.  Wall times are CLOCK_MONOTONIC
+# around spawn..wait4; CPU times the child's user + system time (wait4's rusage: what it
+# ran, not what it waited for, the steadier figure on a busy machine); the step times are
+# the differences of consecutive log lines (CLOCK_REALTIME, microseconds), so they add up
+# to the plugin's wall time minus process start and exit.
 
 set -euo pipefail
 
@@ -145,7 +147,7 @@ for level in $LEVELS; do
 		-I "masq:$OURS_DIR/bridge:$T/masq.json:/run/netns/$PFX-ours:/run/netns/$PFX-c-masq:/run/netns/$PFX-fo"
 		-I "v4:$OURS_DIR/bridge:$T/v4.json:/run/netns/$PFX-ours:/run/netns/$PFX-c-v4"
 		-I "v6:$OURS_DIR/bridge:$T/v6.json:/run/netns/$PFX-ours:/run/netns/$PFX-c-v6")
-	"$OUT/brbench" -c "$level" -v ADD,CHECK,DEL -n "$N" -w "$WARMUP" -p "$level" -u \
+	"$OUT/brbench" -c "$level" -v ADD,CHECK,DEL -n "$N" -w "$WARMUP" -p "$level" -u -C \
 		-e "CNIC_LOG_FILE=$LOG" -e FLOOR_BRIDGE=cni-bench "${I[@]}" >>"$RAW" &
 	DRIVER=$!
 	wait "$DRIVER" || die "brbench failed at $level"
@@ -169,7 +171,7 @@ for level in $LEVELS; do
 done
 
 {
-	printf 'level\tverb\tside\tn\tmedian_us\tp90_us\trss_median_kb\trss_max_kb\terrors\n'
+	printf 'level\tverb\tside\tn\tmedian_us\tp90_us\trss_median_kb\trss_max_kb\terrors\tcpu_median_us\tcpu_p90_us\n'
 	cat "$RAW"
 } >"$OUT/phases.tsv"
 {
@@ -184,8 +186,9 @@ done
 } >"$OUT/phases-steps.tsv"
 
 echo
-echo "# median us (p90) by containers attached; floor = the plugin's kernel work, waits included"
-awk -F'\t' 'NR > 1 { v[$1, $2, $3] = sprintf("%d (%d)", $5, $6); e[$1] += $9
+echo "# median us, wall / CPU (user + system), by containers attached"
+echo "# floor = the plugin's kernel work, waits included; floor-bare = without sysctls and port wait"
+awk -F'\t' 'NR > 1 { v[$1, $2, $3] = sprintf("%d / %d", $5, $10); e[$1] += $9
 	if (!($1 in seen)) { seen[$1]; l[++m] = $1 } }
 END {
 	split("floor floor-bare v4 v6 masq", s, " ")
