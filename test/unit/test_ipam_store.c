@@ -813,46 +813,6 @@ static void test_check_by_prev(void **state)
 	ipam_store_free(s);
 }
 
-/* ADD tries the next candidates before it reads the directory, then falls back to the scan. */
-static void test_probe_then_scan(void **state)
-{
-	struct ipam_store *s;
-	struct ipam_range_set set;
-	char ip[IPADDR_STRLEN], name[64];
-	int code;
-
-	hint_set_up(&s, &set);
-	/* a few taken after the start: probed past, no scan needed */
-	put_file("data/net/198.18.2.2", "x\r\neth0");
-	put_file("data/net/198.18.2.3", "y\r\neth0");
-	assert_int_equal(add_one(s, &set, "a", "eth0", ip, &code), 0);
-	assert_string_equal(ip, "198.18.2.4");
-	/* more taken in a row than the probes: the scan finds the first free one */
-	for (int i = 5; i <= 40; i++) {
-		snprintf(name, sizeof(name), "data/net/198.18.2.%d", i);
-		put_file(name, "z\r\neth0");
-	}
-	assert_int_equal(add_one(s, &set, "b", "eth0", ip, &code), 0);
-	assert_string_equal(ip, "198.18.2.41");
-	/* a full range still ends in "exhausted", not in "reserved without the lock" */
-	for (int i = 42; i <= 254; i++) {
-		snprintf(name, sizeof(name), "data/net/198.18.2.%d", i);
-		put_file(name, "z\r\neth0");
-	}
-	assert_int_equal(add_one(s, &set, "c", "eth0", ip, &code), -1);
-	assert_int_equal(code, CNI_ERR_IPAM_EXHAUSTED);
-	/* wrapping past the end: the round robin restarts at the range start */
-	{
-		cleanup_free char *p3 = path("data/net/198.18.2.3");
-
-		assert_int_equal(unlink(p3), 0);
-	}
-	assert_int_equal(add_one(s, &set, "d", "eth0", ip, &code), 0);
-	assert_string_equal(ip, "198.18.2.3");
-	ipam_range_set_free(&set);
-	ipam_store_free(s);
-}
-
 /* The hint file of (id, "eth0"): the one whose first line names id. */
 static char *hint_file_of(const char *id)
 {
@@ -948,7 +908,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hint_gc_and_hostile_dir, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reclaim_after_reboot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_by_prev, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_probe_then_scan, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_del_by_hint, setup, teardown),
 	};
 
