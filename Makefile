@@ -200,6 +200,12 @@ bench: all
 bench-runtimes: all
 	@test/bench/runtimes.sh
 
+# Where the time goes (root): bridge ADD/CHECK/DEL at 0, 250 and 1000 attached, v4,
+# v6 and ipMasq, against the floor; our phases from the debug log (test/bench/phases.sh).
+.PHONY: bench-phases
+bench-phases: all
+	@test/bench/phases.sh
+
 # The performance report: every benchmark in one run (see test/bench/report.sh).
 .PHONY: bench-report
 bench-report: all

@@ -219,13 +219,17 @@ static int cmd_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cn
 				   err) < 0)
 			goto undo;
 		cni_log("container interface configured");
-		if (c.is_gw && bridge_setup_gateways(host, &c, &br, &gws, r, err) < 0)
-			goto undo;
+		if (c.is_gw) {
+			if (bridge_setup_gateways(host, &c, &br, &gws, r, err) < 0)
+				goto undo;
+			cni_log("gateway ready");
+		}
 		if (c.ip_masq) {
 			if (ipmasq_add(cmd->conf->name, cmd->container_id, cmd->ifname, r->ips,
 				       r->n_ips, err) < 0)
 				goto undo;
 			masq_done = true;
+			cni_log("masquerade added");
 		}
 	} else if (!c.disable_container_interface &&
 		   cnl_link_set_up(cont, cmd->ifname, true, err) < 0) {
@@ -318,6 +322,7 @@ static int cmd_del(const struct cni_cmd *cmd, struct cni_error **err)
 	cleanup_error struct cni_error *e = NULL;
 	int r = 0;
 
+	cni_log("DEL start");
 	if (bridge_conf_load(cmd, &c, err) < 0)
 		return -1;
 	/* Each step reports into a fresh local: its own retry logic reads that error. */
@@ -325,9 +330,11 @@ static int cmd_del(const struct cni_cmd *cmd, struct cni_error **err)
 		if (netns_from_fd(cmd->netns_fd, false, cmd->netns, &cont, &e) < 0 ||
 		    del_container_veth(cont, cmd->ifname, &e) < 0)
 			r = cni_error_move(err, &e);
+		cni_log("veth deleted");
 	}
 	if (c.l3 && ipam_del(cmd, &e) < 0)
 		r = cni_error_move(err, &e);
+	cni_log("IPAM released");
 	if (c.mac_spoof_chk && spoofchk_del(cmd->conf->name, cmd->container_id, cmd->ifname, &e) < 0)
 		r = cni_error_move(err, &e);
 	if (c.l3 && c.ip_masq && ipmasq_del(cmd->conf->name, cmd->container_id, cmd->ifname, &e) < 0)

@@ -36,6 +36,11 @@
  * reference's isolation chains are never torn down).  "iifname . ip daddr
  * != @iso4" is how "the input and output bridges differ" is said with one
  * lookup: a destination is a member only on its own bridge.
+ *
+ * That table cannot override a drop policy elsewhere: on nodes whose
+ * iptables-nft FORWARD drops (Docker, ufw), xtforward.c also puts the
+ * accepts where the reference does (CNI-FORWARD), after the table's
+ * transaction and rolled back with it.
  */
 #include <errno.h>
 #include <net/if.h>
@@ -48,6 +53,7 @@
 #include "../../pkg/nft_owned.h"
 #include "../../pkg/skel.h"
 #include "../../pkg/types.h"
+#include "xtforward.h"
 
 #define FAM NFPROTO_INET
 #define TABLE "cnic_firewall"
@@ -595,6 +601,12 @@ static ssize_t plan_add(struct nft *n, struct nft_batch *b, int attempt, void *a
 	return (ssize_t)nft_batch_len(b);
 }
 
+static void teardown(struct nft *n);
+
+/*
+ * cnic's table, then (on a node whose iptables FORWARD drops) iptables-nft's
+ * FORWARD path; when the second fails, the first is rolled back.
+ */
 static int fw_add(const struct cni_cmd *cmd, const struct fw_conf *c, const struct keys *ks,
 		  struct cni_error **err)
 {
@@ -606,7 +618,14 @@ static int fw_add(const struct cni_cmd *cmd, const struct fw_conf *c, const stru
 	nft_owner_key(tag, owner);
 	if (nft_open(&n, err) < 0)
 		return -1;
-	return nft_apply(n, plan_add, &ac, err);
+	if (nft_apply(n, plan_add, &ac, err) < 0)
+		return -1;
+	if (xtfwd_add(n, tag, c->admin_chain, cmd->conf->prev_result, err) < 0) {
+		(void)delete_where(n, owned_by, tag, NULL);
+		teardown(n);
+		return -1;
+	}
+	return 0;
 }
 
 static int cmd_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cni_error **err)
@@ -671,6 +690,13 @@ static int cmd_del(const struct cni_cmd *cmd, struct cni_error **err)
 	if (r == 1 && delete_where(n, owned_by, tag, err) < 0)
 		return cni_error_wrap(err, "firewall");
 	teardown(n);
+	/*
+	 * iptables-nft's side: ours by comment and, for an attachment cnic
+	 * holds nothing of (the reference created it), the reference's
+	 * per-address rules for prevResult's addresses.
+	 */
+	if (xtfwd_del(n, tag, cmd->conf->prev_result, r == 0, err) < 0)
+		return cni_error_wrap(err, "firewall");
 	return 0;
 }
 
@@ -722,6 +748,8 @@ static int cmd_check(const struct cni_cmd *cmd, struct cni_error **err)
 					     "firewall: set inet %s %s has no element of %s", TABLE,
 					     sets[ks.v[i].set].name, tag);
 	}
+	if (xtfwd_check(n, tag, c.admin_chain, cmd->conf->prev_result, err) < 0)
+		return -1;
 	return 0;
 }
 
@@ -747,6 +775,8 @@ static int cmd_gc(const struct cni_cmd *cmd, struct cni_error **err)
 		r = delete_where(n, orphan, &live, err);
 	if (live.known && r == 0)
 		teardown(n);
+	if (live.known && r == 0)
+		r = xtfwd_gc(n, &live, err);
 	nft_live_free(&live);
 	if (r < 0)
 		return cni_error_wrap(err, "firewall GC");

@@ -13,8 +13,14 @@
  * time is CLOCK_MONOTONIC around posix_spawn -> wait4, peak RSS is wait4's
  * ru_maxrss (the driver is static and tiny: its own image is the floor).
  *
- *	brbench -c CASE -v ADD,DEL -n N [-w W] [-p P] [-e VAR=VAL]...
+ *	brbench -c CASE -v ADD,DEL -n N [-w W] [-p P] [-e VAR=VAL]... [-u]
  *		-I name:bin:conf:node_netns:ctr_netns[:filler_prefix] ...
+ *
+ * -u: container ids "bench-<name>-<i>" instead of "bench-<i>", for sides
+ * sharing one IPAM store (test/bench/phases.sh).  -C: two more columns,
+ * cpu_median_us cpu_p90_us, the child's user + system time from wait4: the
+ * time it ran, without the time it waited (for a CPU, a lock, an event),
+ * which on a busy machine is the steadier figure.
  *
  * Prints TSV rows: case verb impl n median_us p90_us rss_median_kb
  * rss_max_kb errors.  CHECK and DEL get the ADD result as prevResult.
@@ -58,6 +64,8 @@ static unsigned n_env;
 static int fd_in, fd_out, fd_err;
 static char out_buf[OUT_MAX], err_buf[OUT_MAX];
 static unsigned shown;
+static int cid_per_impl; /* -u */
+static int show_cpu;     /* -C */
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void die(const char *fmt, ...)
@@ -116,6 +124,7 @@ static char *with_prev(const char *conf, const char *result)
 
 struct run {
 	double us;
+	double cpu_us; /* the child's user + system time (wait4): on-CPU, not waiting */
 	long rss;
 	int status;
 };
@@ -166,6 +175,8 @@ static struct run spawn_one(struct impl *im, const char *verb, const char *cid, 
 	posix_spawn_file_actions_destroy(&fa);
 	r.us = (double)(t1.tv_sec - t0.tv_sec) * 1e6 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e3;
 	r.rss = ru.ru_maxrss;
+	r.cpu_us = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 +
+		   (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 	memfd_read(fd_out, out_buf);
 	memfd_read(fd_err, err_buf);
 	if (r.status != 0 && shown++ < 5)
@@ -252,13 +263,15 @@ int main(int argc, char **argv)
 	unsigned n = 100, warm = 3, p = 0;
 	int c;
 
-	while ((c = getopt(argc, argv, "c:v:n:w:p:e:I:")) != -1) {
+	while ((c = getopt(argc, argv, "c:v:n:w:p:e:I:uC")) != -1) {
 		switch (c) {
 		case 'c': name = optarg; break;
 		case 'v': vlist = optarg; break;
 		case 'n': n = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'w': warm = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'p': p = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'u': cid_per_impl = 1; break;
+		case 'C': show_cpu = 1; break;
 		case 'e':
 			if (n_env == MAX_ENV)
 				die("too many -e");
@@ -293,13 +306,14 @@ int main(int argc, char **argv)
 	if (fd_in < 0 || fd_out < 0 || fd_err < 0)
 		die("memfd_create: %s", strerror(errno));
 
-	double *us[MAX_VERBS][MAX_IMPL];
+	double *us[MAX_VERBS][MAX_IMPL], *cpu[MAX_VERBS][MAX_IMPL];
 	long *rss[MAX_VERBS][MAX_IMPL];
 	unsigned errs[MAX_VERBS][MAX_IMPL] = { { 0 } };
 
 	for (unsigned v = 0; v < n_verbs; v++)
 		for (unsigned w = 0; w < n_impl; w++) {
 			us[v][w] = calloc(n, sizeof(double));
+			cpu[v][w] = calloc(n, sizeof(double));
 			rss[v][w] = calloc(n, sizeof(long));
 		}
 	if (p)
@@ -316,11 +330,20 @@ int main(int argc, char **argv)
 		for (unsigned v = 0; v < n_verbs; v++)
 			for (unsigned k = 0; k < n_impl; k++) {
 				unsigned w = (k + i) % n_impl;
-				struct run r = call(&impls[w], verbs[v], cid, impls[w].ctr);
+				char icid[128];
+				struct run r;
+
+				/* Sides sharing one IPAM store need container ids of their own. */
+				if (cid_per_impl)
+					snprintf(icid, sizeof(icid), "bench-%s-%u", impls[w].name, i);
+				else
+					snprintf(icid, sizeof(icid), "%s", cid);
+				r = call(&impls[w], verbs[v], icid, impls[w].ctr);
 
 				if (i < warm)
 					continue;
 				us[v][w][i - warm] = r.us;
+				cpu[v][w][i - warm] = r.cpu_us;
 				rss[v][w][i - warm] = r.rss;
 				if (r.status)
 					errs[v][w]++;
@@ -332,9 +355,14 @@ int main(int argc, char **argv)
 		for (unsigned w = 0; w < n_impl; w++) {
 			qsort(us[v][w], n, sizeof(double), cmp_d);
 			qsort(rss[v][w], n, sizeof(long), cmp_l);
-			printf("%s\t%s\t%s\t%u\t%.0f\t%.0f\t%ld\t%ld\t%u\n", name, verbs[v],
+			printf("%s\t%s\t%s\t%u\t%.0f\t%.0f\t%ld\t%ld\t%u", name, verbs[v],
 			       impls[w].name, n, us[v][w][n / 2], us[v][w][(n * 9) / 10],
 			       rss[v][w][n / 2], rss[v][w][n - 1], errs[v][w]);
+			if (show_cpu) {
+				qsort(cpu[v][w], n, sizeof(double), cmp_d);
+				printf("\t%.0f\t%.0f", cpu[v][w][n / 2], cpu[v][w][(n * 9) / 10]);
+			}
+			putchar('\n');
 		}
 	return 0;
 }

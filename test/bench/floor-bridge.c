@@ -1,14 +1,26 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * floor-bridge: the kernel work of a bridge ADD and DEL and nothing else,
- * as a process started like a plugin (so process start-up is in the floor
- * too): no config parsing, no IPAM, no sysctls, no checks, raw rtnetlink.
+ * floor-bridge: the kernel work of a bridge ADD, CHECK and DEL and nothing
+ * else, as a process started like a plugin (so process start-up is in the
+ * floor too): no config parsing, no IPAM, no checks, raw rtnetlink.  The
+ * work is the plugin's, waits included, so "cnic / floor" compares like
+ * with like:
  *
  *   ADD: one RTM_NEWLINK creating the veth pair (host end "fl<hash of id>"
  *        enslaved to the bridge at birth, container end CNI_IFNAME born in
- *        CNI_NETNS), the host end up; then, inside the container, the
- *        address, the link up and a default route via the gateway.
+ *        CNI_NETNS); accept_ra=0 on the host end (CVE-2020-10749, the
+ *        reference does it too), the host end up; then, inside the
+ *        container, accept_dad=0 and arp_notify=1 (the reference's
+ *        defaults), the address, the link up and a default route via the
+ *        gateway; last, the wait until the host end is operationally up
+ *        (the reference polls for it, "bridge port in error state").
+ *   CHECK: the questions the plugin's CHECK asks the kernel: the bridge,
+ *        the container link, its addresses and routes, the host end.
  *   DEL: one RTM_DELLINK of the container end.
+ *
+ * FLOOR_BARE=1 (or a path containing "floor-bare/") gives the older,
+ * smaller floor (no sysctls, no wait, CHECK a no-op), to show what those
+ * cost.
  *
  * Environment: CNI_COMMAND, CNI_NETNS, CNI_IFNAME, CNI_CONTAINERID (its
  * trailing number picks the address), FLOOR_BRIDGE (default cni-bench).
@@ -18,19 +30,25 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_link.h>
+#include <linux/ip.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
 #include <net/if.h>
 #include <arpa/inet.h>
+#include <poll.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define BUF 4096
+/* IF_OPER_UP of <linux/if.h>, which clashes with <net/if.h>. */
+#define OPER_UP 6
 
 struct req {
 	struct nlmsghdr h;
@@ -60,9 +78,39 @@ static void end(struct nlmsghdr *h, struct rtattr *nest)
 	nest->rta_len = (unsigned short)((char *)h + h->nlmsg_len - (char *)nest);
 }
 
+static bool bare;
+
 static int nl_open(void)
 {
 	return socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+}
+
+/* A socket that hears link events: opened before the veth exists, so no event is missed. */
+static int nl_monitor(void)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = 1u << (RTNLGRP_LINK - 1) };
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
+
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* The sysctl the plugin writes, through /proc of the current netns. */
+static int sysctl_write(const char *proto, const char *ifname, const char *leaf, const char *value)
+{
+	char path[128];
+	int fd, ok;
+
+	snprintf(path, sizeof(path), "/proc/sys/net/%s/conf/%s/%s", proto, ifname, leaf);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ok = write(fd, value, strlen(value)) == (ssize_t)strlen(value);
+	close(fd);
+	return ok ? 0 : -1;
 }
 
 /* Send and wait for the ACK; -1 with errno on a kernel error. */
@@ -95,6 +143,100 @@ static int talk(int fd, struct nlmsghdr *h)
 	return -1;
 }
 
+/* A GET or a dump: read every answer until the ACK or NLMSG_DONE; the operstate seen, if any. */
+static int ask(int fd, struct nlmsghdr *h, int *operstate)
+{
+	static unsigned int seq = 1u << 30;
+	char rbuf[32768] __attribute__((aligned(4)));
+	ssize_t n;
+
+	h->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+	h->nlmsg_seq = ++seq;
+	if (send(fd, h, h->nlmsg_len, 0) < 0)
+		return -1;
+	for (;;) {
+		n = recv(fd, rbuf, sizeof(rbuf), 0);
+		if (n < 0)
+			return -1;
+		for (struct nlmsghdr *r = (struct nlmsghdr *)rbuf; NLMSG_OK(r, (unsigned int)n);
+		     r = NLMSG_NEXT(r, n)) {
+			if (r->nlmsg_type == NLMSG_DONE)
+				return 0;
+			if (r->nlmsg_type == NLMSG_ERROR) {
+				int e = ((struct nlmsgerr *)NLMSG_DATA(r))->error;
+
+				errno = -e;
+				return e ? -1 : 0;
+			}
+			if (r->nlmsg_type == RTM_NEWLINK && operstate) {
+				struct ifinfomsg *ifi = NLMSG_DATA(r);
+				int len = (int)IFLA_PAYLOAD(r);
+
+				for (struct rtattr *a = IFLA_RTA(ifi); RTA_OK(a, len); a = RTA_NEXT(a, len))
+					if (a->rta_type == IFLA_OPERSTATE)
+						*operstate = *(unsigned char *)RTA_DATA(a);
+			}
+		}
+	}
+}
+
+static int get_link(int fd, const char *name, int *operstate)
+{
+	struct req q;
+	struct ifinfomsg *ifi = NLMSG_DATA(&q.h);
+
+	memset(&q, 0, sizeof(q));
+	q.h.nlmsg_type = RTM_GETLINK;
+	q.h.nlmsg_len = (unsigned int)NLMSG_LENGTH(sizeof(*ifi));
+	put(&q.h, IFLA_IFNAME, name, strlen(name) + 1);
+	return ask(fd, &q.h, operstate);
+}
+
+static int dump(int fd, int type, int family)
+{
+	struct req q;
+
+	memset(&q, 0, sizeof(q));
+	q.h.nlmsg_type = (unsigned short)type;
+	q.h.nlmsg_flags = NLM_F_DUMP;
+	q.h.nlmsg_len = (unsigned int)NLMSG_LENGTH(type == RTM_GETADDR ? sizeof(struct ifaddrmsg) :
+								      sizeof(struct rtmsg));
+	((unsigned char *)NLMSG_DATA(&q.h))[0] = (unsigned char)family;
+	return ask(fd, &q.h, NULL);
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/* Until the host end is operationally up, as the plugin waits (bounded, 3 s). */
+static int wait_oper_up(int fd, int mon, const char *name)
+{
+	long long deadline = now_ms() + 3000;
+	char drain[8192];
+
+	for (;;) {
+		int op = -1;
+		long long left;
+
+		if (get_link(fd, name, &op) < 0)
+			return -1;
+		if (op == OPER_UP)
+			return 0;
+		left = deadline - now_ms();
+		if (left <= 0 || poll(&(struct pollfd){ .fd = mon, .events = POLLIN }, 1, (int)left) < 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		while (recv(mon, drain, sizeof(drain), 0) > 0)
+			;
+	}
+}
+
 static void init(struct req *q, int type, int flags, size_t hdrlen)
 {
 	memset(q, 0, sizeof(*q));
@@ -115,6 +257,25 @@ static int set_up(int fd, int ifindex)
 	return talk(fd, &q.h);
 }
 
+static int set_arp_notify(int fd, int ifindex)
+{
+	struct req q;
+	struct ifinfomsg *ifi = NLMSG_DATA(&q.h);
+	struct rtattr *spec, *inet, *conf;
+	uint32_t one = 1;
+
+	init(&q, RTM_NEWLINK, 0, sizeof(*ifi));
+	ifi->ifi_index = ifindex;
+	spec = put(&q.h, IFLA_AF_SPEC, NULL, 0);
+	inet = put(&q.h, AF_INET, NULL, 0);
+	conf = put(&q.h, IFLA_INET_CONF, NULL, 0);
+	put(&q.h, IPV4_DEVCONF_ARP_NOTIFY, &one, sizeof(one));
+	end(&q.h, conf);
+	end(&q.h, inet);
+	end(&q.h, spec);
+	return talk(fd, &q.h);
+}
+
 static int add(const char *netns, const char *ifname, const char *cid, const char *bridge)
 {
 	unsigned long id = strtoul(cid + strcspn(cid, "0123456789"), NULL, 10);
@@ -123,7 +284,7 @@ static int add(const char *netns, const char *ifname, const char *cid, const cha
 	struct ifinfomsg *ifi = NLMSG_DATA(&q.h);
 	struct rtattr *info, *data, *peer;
 	struct ifinfomsg pifi = { .ifi_family = AF_UNSPEC };
-	int fd = nl_open(), nsfd, self, cfd, master, cidx;
+	int fd = nl_open(), mon = bare ? 0 : nl_monitor(), nsfd, self, cfd, master, cidx;
 	uint32_t u;
 
 	uint32_t hash = 2166136261u; /* FNV-1a of the whole id: fillers and measured ids differ */
@@ -133,7 +294,7 @@ static int add(const char *netns, const char *ifname, const char *cid, const cha
 	snprintf(host, sizeof(host), "fl%08x", hash);
 	master = (int)if_nametoindex(bridge);
 	nsfd = open(netns, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || !master || nsfd < 0)
+	if (fd < 0 || mon < 0 || !master || nsfd < 0)
 		return fail("setup");
 
 	init(&q, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, sizeof(*ifi));
@@ -154,6 +315,8 @@ static int add(const char *netns, const char *ifname, const char *cid, const cha
 	end(&q.h, info);
 	if (talk(fd, &q.h) < 0)
 		return fail("create veth");
+	if (!bare && sysctl_write("ipv6", host, "accept_ra", "0") < 0)
+		return fail("accept_ra");
 	if (set_up(fd, (int)if_nametoindex(host)) < 0)
 		return fail("host end up");
 
@@ -165,6 +328,9 @@ static int add(const char *netns, const char *ifname, const char *cid, const cha
 	cidx = (int)if_nametoindex(ifname);
 	if (cfd < 0 || !cidx)
 		return fail("container socket");
+	if (!bare && (sysctl_write("ipv6", ifname, "accept_dad", "0") < 0 ||
+		      set_arp_notify(cfd, cidx) < 0))
+		return fail("container sysctls");
 	{
 		struct ifaddrmsg *ifa = NLMSG_DATA(&q.h);
 		uint8_t a[4] = { 198, 18, (uint8_t)(2 + id / 250), (uint8_t)(2 + id % 250) };
@@ -199,6 +365,8 @@ static int add(const char *netns, const char *ifname, const char *cid, const cha
 			return fail("add route");
 	}
 	(void)setns(self, CLONE_NEWNET);
+	if (!bare && wait_oper_up(fd, mon, host) < 0)
+		return fail("host end not up");
 	fputs("{}", stdout);
 	return 0;
 }
@@ -221,7 +389,30 @@ static int del(const char *netns, const char *ifname)
 	return 0;
 }
 
-int main(void)
+static int check(const char *netns, const char *ifname, const char *cid, const char *bridge)
+{
+	uint32_t hash = 2166136261u;
+	char host[IFNAMSIZ];
+	int fd = nl_open(), cfd, nsfd = open(netns, O_RDONLY | O_CLOEXEC), self;
+
+	for (const char *c = cid; *c; c++)
+		hash = (hash ^ (uint8_t)*c) * 16777619u;
+	snprintf(host, sizeof(host), "fl%08x", hash);
+	self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || nsfd < 0 || self < 0 || get_link(fd, bridge, NULL) < 0)
+		return fail("bridge");
+	if (setns(nsfd, CLONE_NEWNET) < 0 || (cfd = nl_open()) < 0 || setns(self, CLONE_NEWNET) < 0)
+		return fail("container socket");
+	if (get_link(cfd, ifname, NULL) < 0 || dump(cfd, RTM_GETADDR, AF_INET) < 0 ||
+	    dump(cfd, RTM_GETADDR, AF_INET6) < 0 || dump(cfd, RTM_GETROUTE, AF_INET) < 0 ||
+	    dump(cfd, RTM_GETROUTE, AF_INET6) < 0)
+		return fail("container questions");
+	if (get_link(fd, host, NULL) < 0)
+		return fail("host end");
+	return 0;
+}
+
+int main(int argc, char **argv)
 {
 	const char *cmd = getenv("CNI_COMMAND"), *netns = getenv("CNI_NETNS");
 	const char *ifname = getenv("CNI_IFNAME"), *cid = getenv("CNI_CONTAINERID");
@@ -229,9 +420,14 @@ int main(void)
 
 	if (!cmd || !netns || !ifname || !cid)
 		return fail("CNI_* missing");
+	/* Or started from a directory named *floor-bare* (phases.sh: one environment for all sides). */
+	bare = (getenv("FLOOR_BARE") && !strcmp(getenv("FLOOR_BARE"), "1")) ||
+	       (argc > 0 && strstr(argv[0], "floor-bare/"));
 	if (!strcmp(cmd, "ADD"))
 		return add(netns, ifname, cid, bridge ? bridge : "cni-bench");
 	if (!strcmp(cmd, "DEL"))
 		return del(netns, ifname);
+	if (!strcmp(cmd, "CHECK") && !bare)
+		return check(netns, ifname, cid, bridge ? bridge : "cni-bench");
 	return 0;
 }

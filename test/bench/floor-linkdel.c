@@ -21,7 +21,10 @@
  *    reference: "ptp" makes a veth (CNI_IFNAME in CNI_NETNS, peer in the
  *    current netns), "macvlan" a macvlan on "bm0" ("macvtap" a macvtap,
  *    for test/bench/devices.sh); ADD creates it and
- *    prints "{}", DEL deletes it, CHECK does nothing.
+ *    prints "{}", DEL deletes it, CHECK asks what the plugins' CHECK asks
+ *    the kernel (the link, its addresses and routes; for a veth also the
+ *    host end's), so "cnic / floor" for CHECK is not against an empty
+ *    process (FLOOR_BARE=1: CHECK does nothing, as before).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +35,7 @@
 #include <net/if.h>
 #include <sched.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -230,6 +234,93 @@ static void measure(const char *kind, int node, int ctr, int ctrfd, int master, 
 	free(t);
 }
 
+/*
+ * A GET or a dump over fd: every answer read until NLMSG_DONE or the ACK;
+ * the last link's ifindex and IFLA_LINK into *ifindex / *link if given.
+ */
+static int ask(int fd, struct req *r, int *ifindex, int *link)
+{
+	static unsigned seq = 1u << 30;
+	char buf[32768] __attribute__((aligned(4)));
+
+	r->nlh->nlmsg_seq = ++seq;
+	if (send(fd, r->nlh, r->nlh->nlmsg_len, 0) < 0)
+		die("send: %m");
+	for (;;) {
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			die("recv: %m");
+		}
+		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (unsigned)n);
+		     h = NLMSG_NEXT(h, n)) {
+			if (h->nlmsg_seq != seq)
+				continue;
+			if (h->nlmsg_type == NLMSG_DONE)
+				return 0;
+			if (h->nlmsg_type == NLMSG_ERROR)
+				return -((struct nlmsgerr *)NLMSG_DATA(h))->error;
+			if (h->nlmsg_type == RTM_NEWLINK) {
+				struct ifinfomsg *ifi = NLMSG_DATA(h);
+				int len = (int)IFLA_PAYLOAD(h);
+
+				if (ifindex)
+					*ifindex = ifi->ifi_index;
+				for (struct rtattr *a = IFLA_RTA(ifi); RTA_OK(a, len);
+				     a = RTA_NEXT(a, len))
+					if (a->rta_type == IFLA_LINK && link)
+						*link = *(int *)RTA_DATA(a);
+			}
+		}
+	}
+}
+
+/* Dump addresses or routes of one family: the questions a CHECK asks about an interface. */
+static int dump(int fd, int type, int family)
+{
+	struct req r;
+
+	start(&r, type, NLM_F_DUMP);
+	r.nlh->nlmsg_len = NLMSG_LENGTH(type == RTM_GETADDR ? sizeof(struct ifaddrmsg) :
+							     sizeof(struct rtmsg));
+	((unsigned char *)NLMSG_DATA(r.nlh))[0] = (unsigned char)family;
+	return ask(fd, &r, NULL, NULL);
+}
+
+/*
+ * CHECK: what the plugins' CHECK asks the kernel, nothing else: the
+ * container link, its addresses and routes; for a veth (ptp) also the host
+ * end found by the peer index, with its addresses and routes.
+ */
+static int check(const char *netns, const char *ifname, bool veth)
+{
+	int ctr = sock_in(netns), node, e, idx = 0, peer = 0;
+	struct req r;
+
+	start(&r, RTM_GETLINK, 0);
+	put(r.nlh, IFLA_IFNAME, ifname, strlen(ifname) + 1);
+	if ((e = ask(ctr, &r, &idx, &peer)) != 0)
+		return e;
+	if ((e = dump(ctr, RTM_GETADDR, AF_INET)) || (e = dump(ctr, RTM_GETADDR, AF_INET6)) ||
+	    (e = dump(ctr, RTM_GETROUTE, AF_INET)) || (e = dump(ctr, RTM_GETROUTE, AF_INET6)))
+		return e;
+	if (!veth)
+		return 0;
+	node = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (node < 0)
+		die("socket: %m");
+	start(&r, RTM_GETLINK, 0);
+	((struct ifinfomsg *)NLMSG_DATA(r.nlh))->ifi_index = peer;
+	if ((e = ask(node, &r, NULL, NULL)) != 0)
+		return e;
+	if ((e = dump(node, RTM_GETADDR, AF_INET)) || (e = dump(node, RTM_GETADDR, AF_INET6)) ||
+	    (e = dump(node, RTM_GETROUTE, AF_INET)) || (e = dump(node, RTM_GETROUTE, AF_INET6)))
+		return e;
+	return 0;
+}
+
 /* The plugin mode (see the top of this file); the peer name is made from the pid. */
 static int as_plugin(const char *self, const char *cmd)
 {
@@ -240,8 +331,14 @@ static int as_plugin(const char *self, const char *cmd)
 
 	if (!netns || !ifname)
 		die("CNI_NETNS and CNI_IFNAME are required");
-	if (!strcmp(cmd, "CHECK") || !strcmp(cmd, "VERSION"))
+	if (!strcmp(cmd, "VERSION") || (!strcmp(cmd, "CHECK") && getenv("FLOOR_BARE")))
 		return 0;
+	if (!strcmp(cmd, "CHECK")) {
+		e = check(netns, ifname, strcmp(base, "macvlan") && strcmp(base, "macvtap"));
+		if (e)
+			die("CHECK: %s", strerror(e));
+		return 0;
+	}
 	ctrfd = open(netns, O_RDONLY | O_CLOEXEC);
 	if (ctrfd < 0)
 		die("open %s: %m", netns);

@@ -83,7 +83,7 @@ one() {
 	local t0 t1
 	t0=$(date +%s%N)
 	CNI_COMMAND=$verb CNI_CONTAINERID=meas CNI_NETNS=/run/netns/$PFX-c CNI_IFNAME=eth0 \
-		CNI_PATH=$BIN nsenter --net=/run/netns/"$NODE" "$@" "$BIN/bridge" <"$cf" >"$T/res" ||
+		CNI_PATH=$BIN CNIC_LOG_FILE=${PROF_LOG:-} nsenter --net=/run/netns/"$NODE" "$@" "$BIN/bridge" <"$cf" >"$T/res" ||
 		{ echo "$verb failed: $(cat "$T/res")" >&2; return 1; }
 	if [[ $MODE == portmap ]]; then
 		pm='{"cniVersion":"1.0.0","name":"prof-sc","type":"portmap","snat":true,'

@@ -254,7 +254,8 @@ awk -F'\t' -v OFS='\t' '$12 >= $4 && $4 > 0' "$PT" >"$R/plugins-excluded.tsv"
 			"² a minimal program doing the plugin's kernel operations by raw rtnetlink" \
 			"(\`floor-bridge.c\`, \`floor-linkdel.c\`), started like a plugin;" \
 			"³ the same without the masquerading rules (a lower bound). For CHECK, the floor" \
-			"programs do nothing: the process start alone. Floor ¹ is measured once at the start" \
+			"programs ask the kernel the plugin's questions (links, addresses, routes) and nothing else." \
+			"Floor ¹ is measured once at the start" \
 			"of \`run.sh\`, not alternating with the plugins, so on a busy machine it can come out" \
 			"above a plugin's own time."
 		if [[ -s $R/plugins-excluded.tsv ]]; then

@@ -252,12 +252,8 @@ gc_garbage macvlan "$MVC"
 
 IVC='{"cniVersion": "1.0.0", "name": "js8", "type": "ipvlan", "master": "jsm0",
       "ipam": {"type": "host-local", "dataDir": "'$T'/ipam8", "ranges": [[{"subnet": "198.18.78.0/24"}]]}}'
-cni_json "$NODE" "$BIN/ipvlan" ADD js-8 "$(netns_path "$C3")" iv0 "$IVC"
-if [[ $OUT == *"Unknown device type"* ]]; then
-	pass "ipvlan ADD # SKIP no ipvlan in this kernel (DEL/GC below still run)"
-else
-	is_success "ipvlan ADD"
-fi
+# No ipvlan in this kernel: the ADD and the DEL of a real attachment with
+# garbage are test/vm/t-json-ipvlan.sh.  Here DEL/GC of nothing with garbage.
 del_garbage ipvlan ipvlan js-8 "$(netns_path "$C3")" iv0 "$IVC"
 gc_garbage ipvlan "$IVC"
 assert_no_leaks "$C3" "$T/ipam8/js8"

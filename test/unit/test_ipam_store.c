@@ -767,6 +767,130 @@ static void test_reclaim_after_reboot(void **state)
 	ipam_range_set_free(&set);
 }
 
+/* CHECK reads only prevResult's own reservations when they answer it; the scan otherwise. */
+static void test_check_by_prev(void **state)
+{
+	struct ipam_store *s;
+	struct ipam_range_set set;
+	struct cni_result *prev = cni_result_new();
+	struct cni_error *err = NULL;
+	char ip[IPADDR_STRLEN];
+	int code;
+
+	hint_set_up(&s, &set);
+	assert_int_equal(add_one(s, &set, "me", "eth0", ip, &code), 0);
+	assert_string_equal(ip, "198.18.2.2");
+	assert_int_equal(ipnet_parse("198.18.2.2/24", &cni_result_add_ip(prev)->address), 0);
+	assert_int_equal(ipam_alloc_check(&ipam_disk_store_ops, s, &set, 1, "me", "eth0", prev, &err), 0);
+	/* another interface of the same container: not its reservation */
+	assert_int_equal(ipam_alloc_check(&ipam_disk_store_ops, s, &set, 1, "me", "eth1", prev, &err), -1);
+	assert_non_null(strstr(err->msg, "Failed to find address"));
+	cni_error_freep(&err);
+	/* taken over by someone else, while (me, eth0) holds another: the scan's verdict */
+	put_file("data/net/198.18.2.2", "other\r\neth0");
+	put_file("data/net/198.18.2.7", "me\r\neth0");
+	assert_int_equal(ipam_alloc_check(&ipam_disk_store_ops, s, &set, 1, "me", "eth0", prev, &err), -1);
+	assert_non_null(strstr(err->msg, "198.18.2.2 of prevResult is not reserved"));
+	cni_error_freep(&err);
+	/* a legacy id-only reservation still counts when no exact one exists */
+	{
+		cleanup_free char *p7 = path("data/net/198.18.2.7");
+
+		assert_int_equal(unlink(p7), 0);
+	}
+	put_file("data/net/198.18.2.2", "me");
+	assert_int_equal(ipam_alloc_check(&ipam_disk_store_ops, s, &set, 1, "me", "eth0", prev, &err), 0);
+	/* released: nothing left */
+	{
+		cleanup_free char *p2 = path("data/net/198.18.2.2");
+
+		assert_int_equal(unlink(p2), 0);
+	}
+	assert_int_equal(ipam_alloc_check(&ipam_disk_store_ops, s, &set, 1, "me", "eth0", prev, &err), -1);
+	cni_error_freep(&err);
+	cni_result_free(prev);
+	ipam_range_set_free(&set);
+	ipam_store_free(s);
+}
+
+/* The hint file of (id, "eth0"): the one whose first line names id. */
+static char *hint_file_of(const char *id)
+{
+	cleanup_free char *p = path("data/.cnic/net");
+	DIR *d = opendir(p);
+	struct dirent *e;
+	char *found = NULL;
+
+	assert_non_null(d);
+	while ((e = readdir(d)) && !found) {
+		cleanup_free char *rel = NULL;
+		char *c;
+		size_t len;
+
+		if (e->d_name[0] == '.')
+			continue;
+		rel = xasprintf("data/.cnic/net/%s", e->d_name);
+		c = slurp(rel, &len);
+		if (len > strlen(id) + 2 && !memcmp(c, id, strlen(id)) && c[strlen(id)] == '\r')
+			found = TAKE_PTR(rel);
+		free(c);
+	}
+	closedir(d);
+	assert_non_null(found);
+	return found;
+}
+
+/*
+ * DEL by a whole hint reads only the hinted reservations; a store whose
+ * hints may have been lost (the marker) goes back to reading them all.
+ */
+static void test_del_by_hint(void **state)
+{
+	struct ipam_store *s;
+	struct ipam_range_set set;
+	char ip[IPADDR_STRLEN];
+	int code;
+
+	hint_set_up(&s, &set);
+	assert_int_equal(add_one(s, &set, "me", "eth0", ip, &code), 0);
+	assert_string_equal(ip, "198.18.2.2");
+	assert_int_equal(add_one(s, &set, "you", "eth0", ip, &code), 0);
+	assert_string_equal(ip, "198.18.2.3");
+	/* one our ADDs did not give (the reference's, say): not in the hint, left to GC */
+	put_file("data/net/198.18.2.9", "me\r\neth0");
+	assert_int_equal(ipam_alloc_release(&ipam_disk_store_ops, s, "me", "eth0", NULL), 0);
+	assert_false(exists("data/net/198.18.2.2"));
+	assert_true(exists("data/net/198.18.2.9"));
+	assert_true(exists("data/net/198.18.2.3"));
+	/* no hint left: the next DEL reads every owner and finds it */
+	assert_int_equal(ipam_alloc_release(&ipam_disk_store_ops, s, "me", "eth0", NULL), 0);
+	assert_false(exists("data/net/198.18.2.9"));
+
+	/* a listed address now somebody else's is skipped, the rest released */
+	assert_int_equal(add_one(s, &set, "me", "eth0", ip, &code), 0);
+	assert_string_equal(ip, "198.18.2.4");
+	put_file("data/net/198.18.2.4", "other\r\neth0");
+	assert_int_equal(ipam_alloc_release(&ipam_disk_store_ops, s, "me", "eth0", NULL), 0);
+	assert_true(exists("data/net/198.18.2.4"));
+
+	/* a hint found unusable marks the store: from then on DEL reads every owner */
+	assert_int_equal(add_one(s, &set, "me", "eth0", ip, &code), 0);
+	assert_string_equal(ip, "198.18.2.5");
+	{
+		cleanup_free char *h = hint_file_of("you");
+
+		put_file(h, "\x01garbage");
+	}
+	assert_int_equal(add_one(s, &set, "you", "eth0", ip, &code), 0);
+	assert_true(exists("data/.cnic/.lost.net"));
+	put_file("data/net/198.18.2.10", "me\r\neth0");
+	assert_int_equal(ipam_alloc_release(&ipam_disk_store_ops, s, "me", "eth0", NULL), 0);
+	assert_false(exists("data/net/198.18.2.5"));
+	assert_false(exists("data/net/198.18.2.10"));
+	ipam_range_set_free(&set);
+	ipam_store_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -783,6 +907,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hint_stale_missing_garbage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hint_gc_and_hostile_dir, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reclaim_after_reboot, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_check_by_prev, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_del_by_hint, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("ipam_store", tests, NULL, NULL);
