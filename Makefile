@@ -245,6 +245,32 @@ dist: $(BINS)
 deps:
 	@scripts/install-deps.sh
 
+# ---- lint (scripts/install-deps.sh installs both tools) ---------------------
+#
+#   make shellcheck    every shell script under scripts/ and test/ (.shellcheckrc)
+#   make format        rewrite the C sources in place (.clang-format)
+#   make format-check  exit 1 if `make format` would change anything
+SH_SRC     = $(sort $(wildcard scripts/*.sh test/*.sh test/*/*.sh))
+C_SRC      = $(sort $(wildcard pkg/*.[ch] pkg/*/*.[ch] ipam/*.[ch] ipam/*/*.[ch] plugins/*/*.[ch] \
+		test/unit/*.[ch] test/unit/*/*.[ch] test/fuzz/*.[ch] test/bench/*.[ch]))
+CLANG_FORMAT ?= clang-format
+
+SHELLCHECK_FLAGS ?=
+
+.PHONY: shellcheck sh-files format format-check
+shellcheck:
+	@shellcheck -S warning $(SHELLCHECK_FLAGS) $(SH_SRC)
+
+# The list `make shellcheck` checks (test/run-all.sh's lint suite reports per file).
+sh-files:
+	@printf '%s\n' $(SH_SRC)
+
+format:
+	@$(CLANG_FORMAT) -i $(C_SRC)
+
+format-check:
+	@$(CLANG_FORMAT) --dry-run --Werror $(C_SRC)
+
 clean:
 	rm -rf build bin
 
