@@ -8,6 +8,7 @@
 #   make bench-runtimes (root) pod start/stop through containerd and podman, ours vs the reference
 #   make bench-report (root) docs/benchmarks.md + docs/bench/*.svg, ~10-15 min + runtimes
 #   make faults-sweep (root) syscall error sweeps over every plugin and verb
+#   make shellcheck   lint the scripts; make format / format-check: clang-format the C sources
 #   make install      PREFIX=/opt/cni/bin DESTDIR=; says which dir each runtime uses
 #   make deb          build/pkg/cnic_<version>_<arch>.deb (/usr/lib/cni, replaces
 #                     containernetworking-plugins)
