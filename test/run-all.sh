@@ -116,7 +116,8 @@ lint_suite()
 		elif out=$(make -s --no-print-directory format-check 2>&1); then
 			echo "ok $n - make format-check"
 		else
-			echo "not ok $n - make format-check: $(grep -c 'code should be clang-formatted' <<<"$out") place(s) to reformat (make format)"
+			echo "not ok $n - make format-check: $(grep 'code should be clang-formatted' <<<"$out" |
+				cut -d: -f1 | sort -u | wc -l) file(s) to reformat (make format)"
 			grep 'code should be clang-formatted' <<<"$out" | head -n 20 | sed 's/^/# /'
 		fi
 	fi
