@@ -160,7 +160,7 @@ PM_UNIT_OBJ := $(patsubst %,$(UBUILD)/plugins/portmap/%.o,conds conf attachment)
 $(UBUILD)/test_portmap: $(UBUILD)/test/unit/test_portmap.o $(PM_UNIT_OBJ) $(ULIB)
 	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs cmocka)
 
-# test_mnl runs over the real libmnl (the rule above); test_mnl_static, the
+# test_mnl runs over the real libmnl (the test_% rule); test_mnl_static, the
 # same file, over pkg/static/mnl.c, the stand-in the static plugins link.
 UNIT_BINS  += $(UBUILD)/test_mnl_static
 $(UBUILD)/test_mnl_static: $(UBUILD)/test/unit/test_mnl.o $(UBUILD)/pkg/static/mnl.o
