@@ -9,8 +9,8 @@
  * syscall per candidate.  The caller holds the store's lock around every
  * operation but STATUS.
  *
- * Allocation order is the reference's round robin (upstream-behaviour.md
- * section 3): start after last_reserved_ip.<set> when that address is in
+ * Allocation order is the reference's round robin (docs/host-local.md):
+ * start after last_reserved_ip.<set> when that address is in
  * the set, else at the first range's start; step through the ranges of the
  * set, wrapping; skip each range's gateway; give up after one full cycle.
  */

@@ -3,7 +3,7 @@
  * Configuration of the built-in IPAM types, decoded from the request
  * (IPAM plugins get the whole network config, not only "ipam").
  *
- * host-local keys (upstream-behaviour.md section 2.7): ipam.ranges (list
+ * host-local keys (docs/host-local.md): ipam.ranges (list
  * of range sets), the legacy ipam.subnet/rangeStart/rangeEnd/gateway
  * (one range set, put first), runtimeConfig.ipRanges (put before both),
  * ipam.routes, ipam.dataDir, ipam.resolvConf.

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The host-local disk store, byte for byte the reference's format
- * (upstream-behaviour.md section 3), so both implementations can share a
+ * (docs/host-local.md), so both implementations can share a
  * network directory:
  *
  *   <dataDir>/<network>/            mode 0755 (parents too)

@@ -2,8 +2,8 @@
 /*
  * Apply an IPAM result to an interface inside a container netns, and check
  * it later: the C form of the reference's ConfigureIface and
- * ValidateExpectedInterfaceIPs/ValidateExpectedRoute (upstream-behaviour.md
- * section 2.1), used by bridge, ptp, macvlan, ipvlan and later plugins.
+ * ValidateExpectedInterfaceIPs/ValidateExpectedRoute, used by bridge, ptp,
+ * macvlan, ipvlan and later plugins.
  * Everything goes through the netns's own netlink socket: no setns except
  * for the sysctls, which go through netns_run().
  */

@@ -4,8 +4,8 @@
  *
  * Only types.c (and skel.c for output) touch json-c: configs are parsed into
  * these structs with owned strings, and results are built once in a
- * version-neutral struct and printed in the requested version's schema
- * (conversion rules: shared/reference/upstream-behaviour.md section 1.7).
+ * version-neutral struct and printed in the requested version's schema,
+ * converted as the reference's libcni converts results between versions.
  *
  * Plugin-specific keys are decoded through declarative field tables
  * (struct cni_field) so plugins never see a json_object.

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Results: one version-neutral struct, printed in any version's schema and
- * parsed from any version's schema (shared/reference/upstream-behaviour.md
- * sections 1.6 and 1.7).
+ * parsed from any version's schema, as the reference's libcni converts them
+ * (golden results per version in test/fixtures/types/).
  */
 #include <limits.h>
 #include <string.h>

@@ -10,7 +10,7 @@ iproute2 nftables conntrack iptables jq python3 strace util-linux procps psmisc
 golang-go golang-github-appc-cni-dev
 containernetworking-plugins
 qemu-system-x86 qemu-system-data linux-image-amd64 busybox-static cpio xz-utils zstd
-hyperfine valgrind gnuplot-nox bsdextrautils
+hyperfine valgrind gnuplot-nox bsdextrautils shellcheck clang-format perl
 clang libclang-rt-14-dev
 podman runc curl
 containerd golang-github-containerd-go-cni-dev python3-grpcio python3-grpc-tools

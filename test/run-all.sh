@@ -1,14 +1,14 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
 #
-# `make test`: run the unit, fuzz, integration, faults, valgrind, VM and e2e suites in that order,
+# `make test`: run the lint, unit, fuzz, integration, faults, valgrind, VM and e2e suites in that order,
 # stream their TAP, count every top-level "ok"/"not ok" line (an "# SKIP" or
 # "# TODO" directive counts as neither), print a summary per suite and end
 # with exactly one line "N passed, N failed".  A suite that exits non-zero
 # without reporting a failure, times out, or whose runner is missing counts
 # as one failure.  Exit status 1 if anything failed.
 #
-# Env: SUITES="unit fuzz integration faults valgrind vm e2e" to pick, FAULT_SAMPLE=N (faults), VALGRIND=1 (the whole
+# Env: SUITES="lint unit fuzz integration faults valgrind vm e2e" to pick, FAULT_SAMPLE=N (faults), VALGRIND=1 (the whole
 #      integration suite under memcheck; the valgrind suite is then skipped),
 #      SUITE_TIMEOUT_<name>=seconds, FUZZ_BUDGET=seconds (fuzz, default 60),
 #      VALGRIND_TESTS="t-x.sh ..." (the valgrind suite's integration files).
@@ -81,6 +81,50 @@ missing_suite()
 	summaries+=("$(printf '%-12s runner %s missing' "$1:" "$2")")
 }
 
+# The lint suite: `make shellcheck` with one result per script, then (once
+# the tree has been formatted and .format-enforced marks it so) one for
+# `make format-check`.
+lint_suite()
+{
+	local out rc n=0 f c
+	if ! command -v shellcheck >/dev/null; then
+		echo "not ok 1 - shellcheck missing (scripts/install-deps.sh installs it)"
+	else
+		out=$(make -s --no-print-directory shellcheck SHELLCHECK_FLAGS='-f gcc' 2>&1)
+		rc=$?
+		while IFS= read -r f; do
+			n=$((n + 1))
+			c=$(grep -c "^$f:" <<<"$out")
+			if [ "$c" -eq 0 ]; then
+				echo "ok $n - shellcheck $f"
+			else
+				echo "not ok $n - shellcheck $f: $c finding(s)"
+				grep "^$f:" <<<"$out" | sed 's/^/# /'
+			fi
+		done < <(make -s --no-print-directory sh-files)
+		# A failed run without any finding: a parse error, a bad option.
+		if [ "$rc" -ne 0 ] && ! grep -q '^[^:]*:[0-9]*:[0-9]*: ' <<<"$out"; then
+			n=$((n + 1))
+			echo "not ok $n - shellcheck exited with status $rc"
+			sed 's/^/# /' <<<"$out"
+		fi
+	fi
+	if [ -e .format-enforced ]; then
+		n=$((n + 1))
+		if ! command -v clang-format >/dev/null; then
+			echo "not ok $n - clang-format missing (scripts/install-deps.sh installs it)"
+		elif out=$(make -s --no-print-directory format-check 2>&1); then
+			echo "ok $n - make format-check"
+		else
+			echo "not ok $n - make format-check: $(grep 'code should be clang-formatted' <<<"$out" |
+				cut -d: -f1 | sort -u | wc -l) file(s) to reformat (make format)"
+			grep 'code should be clang-formatted' <<<"$out" | head -n 20 | sed 's/^/# /'
+		fi
+	fi
+	echo "1..$n"
+}
+export -f lint_suite
+
 unit_bins=()
 while IFS= read -r f; do
 	unit_bins+=("$f")
@@ -95,8 +139,11 @@ export VALGRIND_TESTS=${VALGRIND_TESTS:-t-loopback.sh t-static.sh t-bridge-rollb
 valgrind_suite=(bash -c 'make -s VALGRIND=1 all >/dev/null || { echo "not ok 1 - build for valgrind"; exit 1; }
 	VALGRIND=1 BIN="$PWD/build/dyn/bin" exec test/integration/run.sh $VALGRIND_TESTS')
 
-for suite in ${SUITES:-unit fuzz integration faults valgrind vm e2e}; do
+for suite in ${SUITES:-lint unit fuzz integration faults valgrind vm e2e}; do
 	case $suite in
+	lint)
+		run_suite lint 600 bash -c lint_suite
+		;;
 	unit)
 		if [ -x test/unit/run.sh ]; then
 			run_suite unit 600 test/unit/run.sh "${unit_bins[@]}"

@@ -8,11 +8,14 @@
  *
  * Written against the public contract in <libmnl/libmnl.h> and the netlink
  * wire format of <linux/netlink.h>, not derived from libmnl's sources.
- * Where the documented contract leaves room, this is stricter: attribute
- * validation refuses payloads shorter than their type (never an over-read),
- * and every walk checks lengths against the buffer it was given.
- * Dynamic builds (STATIC=0, sanitizers, valgrind) link the real libmnl, so
- * the test suites run the same callers over both.
+ * It behaves as libmnl 1.0.4 does wherever a correct caller can tell
+ * (test/unit/test_mnl.c runs the same assertions over both, as
+ * build/unit/test_mnl and build/unit/test_mnl_static).  Only where libmnl
+ * would read or write past what it was given is this stricter: a nested
+ * attribute shorter than its header is not walked, every walk stays inside
+ * the length given, mnl_attr_put_check leaves room for the padding, and the
+ * padding after a payload is zeroed.  Dynamic builds (STATIC=0, sanitizers,
+ * valgrind) link the real libmnl, so the suites run the plugins over both.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -316,12 +319,17 @@ int mnl_attr_type_valid(const struct nlattr *attr, uint16_t max)
 	return 1;
 }
 
+/*
+ * The length is checked for every type, as libmnl does: shorter than
+ * `want` first, then the type's own rule, then longer than `want` (a
+ * fixed-size integer must be exactly its size).
+ */
 static int validate(const struct nlattr *attr, enum mnl_attr_data_type type, size_t want)
 {
 	size_t len = mnl_attr_get_payload_len(attr);
 	const char *p = mnl_attr_get_payload(attr);
 
-	if (attr->nla_len < MNL_ATTR_HDRLEN) {
+	if (attr->nla_len < MNL_ATTR_HDRLEN || len < want) {
 		errno = ERANGE;
 		return -1;
 	}
@@ -331,13 +339,13 @@ static int validate(const struct nlattr *attr, enum mnl_attr_data_type type, siz
 			errno = ERANGE;
 			return -1;
 		}
-		return 0;
+		break;
 	case MNL_TYPE_STRING:
 		if (!len) {
 			errno = ERANGE;
 			return -1;
 		}
-		return 0;
+		break;
 	case MNL_TYPE_NUL_STRING:
 		if (!len) {
 			errno = ERANGE;
@@ -347,17 +355,17 @@ static int validate(const struct nlattr *attr, enum mnl_attr_data_type type, siz
 			errno = EINVAL;
 			return -1;
 		}
-		return 0;
+		break;
 	case MNL_TYPE_NESTED:
 		if (len && len < MNL_ATTR_HDRLEN) {
 			errno = ERANGE;
 			return -1;
 		}
-		return 0;
+		break;
 	default:
 		break;
 	}
-	if (want && len < want) {
+	if (want && len > want) {
 		errno = ERANGE;
 		return -1;
 	}
@@ -406,20 +414,24 @@ int mnl_attr_validate2(const struct nlattr *attr, enum mnl_attr_data_type type, 
 	return validate(attr, type, len);
 }
 
-/* Walk the attributes in [p, p + len), stopping on the first non-OK callback result. */
+/*
+ * Walk the attributes in [p, p + len), stopping on the first callback result
+ * at or below MNL_CB_STOP; otherwise the last callback's result (libmnl
+ * passes a positive value other than MNL_CB_OK on to its caller).
+ */
 static int walk(const char *p, size_t len, mnl_attr_cb_t cb, void *data)
 {
 	int ilen = (int)len;
+	int r = MNL_CB_OK;
 
 	for (const struct nlattr *a = (const void *)p; mnl_attr_ok(a, ilen);) {
-		int r = cb(a, data);
-
+		r = cb(a, data);
 		if (r <= MNL_CB_STOP)
 			return r;
 		ilen -= (int)MNL_ALIGN(a->nla_len);
 		a = mnl_attr_next(a);
 	}
-	return MNL_CB_OK;
+	return r;
 }
 
 int mnl_attr_parse(const struct nlmsghdr *nlh, unsigned int offset, mnl_attr_cb_t cb, void *data)
@@ -559,29 +571,46 @@ void mnl_attr_nest_cancel(struct nlmsghdr *nlh, struct nlattr *start)
 
 /* ---- callbacks ---------------------------------------------------------- */
 
-/* What a control message means when the caller has no handler for it. */
-static int ctl_default(const struct nlmsghdr *nlh)
+/*
+ * The default handling of the control types, for a type the caller's array
+ * does not reach: NOOP and OVERRUN answer MNL_CB_OK, DONE stops, ERROR stops
+ * on an acknowledgment (errno 0) and fails otherwise (errno the error,
+ * whichever sign the subsystem sent).  Other control types have no handler:
+ * the run passes them over and keeps the last callback's result.
+ */
+static bool ctl_default(const struct nlmsghdr *nlh, int *r)
 {
 	const struct nlmsgerr *e;
 
 	switch (nlh->nlmsg_type) {
+	case NLMSG_NOOP:
+	case NLMSG_OVERRUN:
+		*r = MNL_CB_OK;
+		return true;
 	case NLMSG_DONE:
-		return MNL_CB_STOP;
+		*r = MNL_CB_STOP;
+		return true;
 	case NLMSG_ERROR:
 		if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*e))) {
 			errno = EBADMSG;
-			return MNL_CB_ERROR;
+			*r = MNL_CB_ERROR;
+			return true;
 		}
 		e = mnl_nlmsg_get_payload(nlh);
-		if (e->error == 0)
-			return MNL_CB_STOP; /* an acknowledgment */
 		errno = e->error < 0 ? -e->error : e->error;
-		return MNL_CB_ERROR;
-	default: /* NLMSG_NOOP, NLMSG_OVERRUN and unknown control types */
-		return MNL_CB_OK;
+		*r = e->error ? MNL_CB_ERROR : MNL_CB_STOP;
+		return true;
+	default:
+		return false;
 	}
 }
 
+/*
+ * A control type below cb_ctl_array_len belongs to the caller's array: its
+ * handler runs, and a NULL slot (or a NULL array) means "ignore this type"
+ * (libnftnl relies on it), not "use the default".  Only types at or past the
+ * array's length get the default handling.
+ */
 int mnl_cb_run2(const void *buf, size_t numbytes, unsigned int seq, unsigned int portid,
 		mnl_cb_t cb_data, void *data, mnl_cb_t *cb_ctl_array,
 		unsigned int cb_ctl_array_len)
@@ -591,6 +620,8 @@ int mnl_cb_run2(const void *buf, size_t numbytes, unsigned int seq, unsigned int
 	int r = MNL_CB_OK;
 
 	while (mnl_nlmsg_ok(nlh, len)) {
+		bool ran = false;
+
 		if (!mnl_nlmsg_portid_ok(nlh, portid)) {
 			errno = ESRCH;
 			return MNL_CB_ERROR;
@@ -603,14 +634,20 @@ int mnl_cb_run2(const void *buf, size_t numbytes, unsigned int seq, unsigned int
 			errno = EINTR;
 			return MNL_CB_ERROR;
 		}
-		if (nlh->nlmsg_type >= NLMSG_MIN_TYPE)
-			r = cb_data ? cb_data(nlh, data) : MNL_CB_OK;
-		else if (cb_ctl_array && nlh->nlmsg_type < cb_ctl_array_len &&
-			 cb_ctl_array[nlh->nlmsg_type])
-			r = cb_ctl_array[nlh->nlmsg_type](nlh, data);
-		else
-			r = ctl_default(nlh);
-		if (r <= MNL_CB_STOP)
+		if (nlh->nlmsg_type >= NLMSG_MIN_TYPE) {
+			if (cb_data) {
+				r = cb_data(nlh, data);
+				ran = true;
+			}
+		} else if (nlh->nlmsg_type < cb_ctl_array_len) {
+			if (cb_ctl_array && cb_ctl_array[nlh->nlmsg_type]) {
+				r = cb_ctl_array[nlh->nlmsg_type](nlh, data);
+				ran = true;
+			}
+		} else {
+			ran = ctl_default(nlh, &r);
+		}
+		if (ran && r <= MNL_CB_STOP)
 			return r;
 		nlh = mnl_nlmsg_next(nlh, &len);
 	}

@@ -3,8 +3,7 @@
  * bridge: a veth pair per container, the container end as CNI_IFNAME with
  * the IPAM result on it, the host end a port of a Linux bridge in the host
  * netns, which can also be the containers' gateway (isGateway) and
- * masquerade them (ipMasq).  Every key of the reference; see docs/bridge.md
- * and upstream-behaviour.md section 2.2.
+ * masquerade them (ipMasq).  Every key of the reference; see docs/bridge.md.
  *
  * ADD runs in the reference's order, with every step that creates state
  * recorded, so any failure undoes all of it (veth, IPAM reservation, nft

@@ -97,7 +97,7 @@ call()
 }
 
 declare -A SAMPLES
-for i in $(seq 1 "$N"); do
+for _ in $(seq 1 "$N"); do
 	for impl in ours ref; do
 		SAMPLES[$impl.add]+="$(call "$impl" add) "
 	done

@@ -29,7 +29,9 @@ cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
 	if [[ ${PROF_KEEP:-0} != 1 ]]; then
-		ls /run/netns | grep "^$PFX-" | sed 's/^/netns del /' >"$T/del" || true
+		for n in /run/netns/"$PFX"-*; do
+			[[ -e $n ]] && echo "netns del ${n##*/}"
+		done >"$T/del"
 		[[ -s $T/del ]] && split -l 250 "$T/del" "$T/delb." &&
 			printf '%s\n' "$T"/delb.* | xargs -r -P 4 -n 1 ip -force -batch >/dev/null 2>&1
 		rm -rf -- "$T"
@@ -106,7 +108,9 @@ base() {
 	t1=$(date +%s%N)
 	echo $(((t1 - t0) / 1000))
 }
-: >"$T/add" >"$T/del" >"$T/base"
+: >"$T/add"
+: >"$T/del"
+: >"$T/base"
 for ((i = 0; i < N; i++)); do
 	one ADD >>"$T/add"
 	one DEL >>"$T/del"

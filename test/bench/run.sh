@@ -52,6 +52,7 @@ CASES=(
 	"portmap@1000	portmap		ADD,DEL		0	portmap.json	eth0	-"
 	"sbr		sbr		ADD,CHECK,DEL	0	sbr.json	eth0	-"
 )
+# shellcheck disable=SC1090 # the setup-*.sh found at run time
 for f in "$(dirname "$0")"/setup-*.sh; do [[ -e $f ]] && . "$f"; done
 TARGET_TIME=0.2
 TARGET_RSS=0.5

@@ -150,7 +150,7 @@ for a in "$PODIP" "$PODIP6"; do
 	is "no nft rule or element names $a" "$(in_ns "$NODE" nft list ruleset 2>/dev/null | grep -cF "$a" || true)" 0
 done
 is "no IPAM reservation left" "$(ipam_files "/var/lib/cni/networks/$NET")" ""
-is "no cached result left" "$(ls /var/lib/cni/results 2>/dev/null | grep -c "^$NET-" || true)" 0
+is "no cached result left" "$(find /var/lib/cni/results -maxdepth 1 -name "$NET-*" 2>/dev/null | wc -l)" 0
 ok_if "the pod's netns is gone" test -n "$PODNS" -a ! -e "$PODNS"
 errs=$(grep 'level=error.*\(cni\|CNI\|network\)' "$P/containerd.log" | grep -v 'web2\|RunPodSandbox.*failed' || true)
 is "containerd logged no other network error" "$errs" ""

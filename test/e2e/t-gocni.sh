@@ -128,7 +128,7 @@ nothing_left()
 		is "$net: no nft rule or element names $a" "$n" 0
 	done
 	is "$net: no IPAM reservation left" "$(ipam_files "/var/lib/cni/networks/$net")" ""
-	is "$net: no cached result left" "$(ls /var/lib/cni/results 2>/dev/null | grep -c "^$net-" || true)" 0
+	is "$net: no cached result left" "$(find /var/lib/cni/results -maxdepth 1 -name "$net-*" 2>/dev/null | wc -l)" 0
 }
 
 # ---- containerd: 10-containerd-net.conflist from a conf dir, as the CRI plugin
@@ -140,6 +140,7 @@ netns_new CTR pod
 CP=$(netns_path "$CTR")
 MAC=c2:11:22:33:44:55
 # What containerd passes on every call for this pod (a 0 hostPort is dropped).
+# shellcheck disable=SC2054 # the commas are in the values
 ARGS=(-conf-dir "$T/ctrd.d" -pod-namespace e2e -pod-name web
 	-ip 198.18.40.50 -mac "$MAC" -bandwidth 1000000,100000,1000000,100000
 	-p 18400:80/tcp -p 18401:80/TCP@198.18.30.1 -p 18402:80/tcp@2001:db8:30::1 -p 0:81/tcp)
@@ -214,6 +215,7 @@ NETS+=("$NET")
 netns_new CTR pod
 CP=$(netns_path "$CTR")
 MAC=c2:11:22:33:44:66
+# shellcheck disable=SC2054 # the commas are in the values
 ARGS=(-conf-dir "$T/crio.d" -ip-rangeset 198.18.44.0/24,198.18.44.100,198.18.44.110
 	-cap mac="\"$MAC\"" -p 18410:80/tcp)
 gocni "$NODE" "${ARGS[@]}" setup crio-1 "$CP"
@@ -276,6 +278,7 @@ else
 	NETS+=("$NET")
 	netns_new CTR pod
 	CP=$(netns_path "$CTR")
+	# shellcheck disable=SC2054 # the commas are in the values
 	ARGS=(-conf-dir "$T/bw.d" -bandwidth 8000000,800000,4000000,400000 -p 18430:80/tcp)
 	gocni "$NODE" "${ARGS[@]}" setup bw-1 "$CP"
 	is "bandwidth: Setup succeeds" "$RC" 0

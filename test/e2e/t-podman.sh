@@ -87,7 +87,7 @@ rules_left=$(in_ns "$NODE" nft list ruleset 2>/dev/null | grep -c "$WEBIP" || tr
 is "no nft rule names the container's address" "$rules_left" 0
 left=$(ipam_files "/var/lib/cni/networks/$NET")
 is "no IPAM reservation left" "$left" ""
-is "no cached result left" "$(ls /var/lib/cni/results 2>/dev/null | grep -c "^$NET-" || true)" 0
+is "no cached result left" "$(find /var/lib/cni/results -maxdepth 1 -name "$NET-*" 2>/dev/null | wc -l)" 0
 for ns in "${PM_NETNS[@]}"; do
 	ok_if "container netns removed" test ! -e "$ns"
 done

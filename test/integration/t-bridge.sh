@@ -97,6 +97,7 @@ is_success "ADD c2"
 add c3 "$C"
 is_success "ADD c3"
 
+# shellcheck disable=SC2154 # R_<name>: set by add() through printf -v
 is "result: three interfaces" "$(json_get "$R_c1" '.interfaces | length')" 3
 is "result: bridge first, no sandbox" "$(json_get "$R_c1" '.interfaces[0] | [.name, .sandbox // "-"] | join(" ")')" "cni-t0 -"
 like_veth=$(json_get "$R_c1" '.interfaces[1].name')
@@ -163,6 +164,7 @@ check c1 "$(with_prev "$C" "$R_c1")"
 is_success "CHECK c1 after ADD"
 check c2 "$C"
 is_error_json "CHECK without prevResult: code 7" 7
+# shellcheck disable=SC2154 # set by add()
 VETH2=$(json_get "$R_c2" '.interfaces[1].name')
 in_ns "${NS[c2]}" ip addr del 198.18.20.3/24 dev eth0
 check c2 "$(with_prev "$C" "$R_c2")"

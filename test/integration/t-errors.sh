@@ -188,6 +188,7 @@ like "tuning DEL: what was not restored is said on stderr" "$ERR" "ip_unprivileg
 
 # An ADD killed at the rename of its backup leaves the temporary file.
 conf=$(tuconf "$TDATA" '{"mtu": 1300}')
+# shellcheck disable=SC2054 # strace's syscall list
 cmd=(env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin CNI_COMMAND=ADD CNI_CONTAINERID=t2
 	"CNI_NETNS=$(netns_path "$C2")" CNI_IFNAME=eth0 "CNI_PATH=$BIN"
 	strace -f -qq -o /dev/null -e trace=rename,renameat,renameat2

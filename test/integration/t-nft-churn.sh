@@ -125,7 +125,7 @@ is "without it, the ruleset is as before any network" "$(in_ns "$NODE" nft list 
 # rules in place (CHECK passes) or fail cleanly; never elements without rules.
 jq -c '.runtimeConfig.portMappings |= map(.hostPort += 1000)' "$T/pm.json" >"$T/pm2.json"
 broken=0
-for r in $(seq 1 15); do
+for _ in $(seq 1 15); do
 	run portmap ADD race0 "$T/pm.json" >/dev/null
 	run portmap DEL race0 "$T/pm.json" >/dev/null &
 	d=$!

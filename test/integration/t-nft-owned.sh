@@ -201,7 +201,7 @@ diag "at ${SECONDS}s"
 
 # 4 ADDs at once on empty tables, 3 rounds.
 rules_in() { in_ns "$NODE" nft -j list table "$1" 2>/dev/null | jq '[.nftables[] | select(.rule)] | length'; }
-for round in 1 2 3; do
+for _ in 1 2 3; do
 	for p in firewall portmap; do
 		table=inet\ cnic_$p
 		in_ns "$NODE" nft delete table $table 2>/dev/null

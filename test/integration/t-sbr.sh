@@ -74,7 +74,6 @@ has()
 
 world C
 world R
-BEFORE=$(state "$C")
 sbr ADD "$C" "$(conf "$C")"
 is_success "ADD"
 OURS=$OUT

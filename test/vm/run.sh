@@ -8,7 +8,9 @@
 # read-only) under a tmpfs overlay; the repo is shared read-write at its host
 # path.  Prints the scripts' TAP renumbered into one stream, then "1..N" and
 # "N passed, N failed, N skipped"; exits 1 if anything failed or the VM did
-# not finish.
+# not finish.  (Not prove, as the unit and integration runners: the scripts
+# run inside the guest and the host sees one serial stream, which the awk
+# filter below splits by the guest's @@CNIC-VM markers.)
 #
 # Environment:
 #   CNIC_VM_TIMEOUT=S         whole VM run, seconds (default 2000: under run-all's 2100)
