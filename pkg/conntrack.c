@@ -227,8 +227,8 @@ static long ct_count(void)
 	return strtol(buf, NULL, 10);
 }
 
-int conntrack_delete_by_dport(struct cnl_sock *nl, int family, uint8_t proto,
-			      const uint16_t *ports, size_t n, struct cni_error **err)
+int conntrack_delete_by_dport(struct cnl_sock *nl, int family, uint8_t proto, const uint16_t *ports,
+			      size_t n, struct cni_error **err)
 {
 	struct ct_dump d = { .proto = proto, .ports = ports, .n_ports = n };
 	struct cnl_reply r = { 0 };

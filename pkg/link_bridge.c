@@ -43,8 +43,8 @@ static struct nl_msg *bridge_msg(int type, int ifindex)
 	return cnl_msg_new(type, 0, &ifi, sizeof(ifi));
 }
 
-int cnl_brport_set(struct netns *ns, int port_ifindex, const char *name,
-		   const struct cnl_brport *p, struct cni_error **err)
+int cnl_brport_set(struct netns *ns, int port_ifindex, const char *name, const struct cnl_brport *p,
+		   struct cni_error **err)
 {
 	cleanup_nlmsg struct nl_msg *msg = NULL;
 	struct nlattr *nest;
@@ -58,9 +58,8 @@ int cnl_brport_set(struct netns *ns, int port_ifindex, const char *name,
 	    (p->has_isolated && nla_put_u8(msg, IFLA_BRPORT_ISOLATED, p->isolated) < 0))
 		return cnl_put_failed(err, "set bridge port flags");
 	nla_nest_end(msg, nest);
-	return cnl_request(ns, msg, NULL, NULL, err,
-			   "set bridge port \"%s\"%s%s%s%s in netns \"%s\"", name,
-			   p->has_hairpin ? " hairpin " : "",
+	return cnl_request(ns, msg, NULL, NULL, err, "set bridge port \"%s\"%s%s%s%s in netns \"%s\"",
+			   name, p->has_hairpin ? " hairpin " : "",
 			   p->has_hairpin ? (p->hairpin ? "on" : "off") : "",
 			   p->has_isolated ? " isolated " : "",
 			   p->has_isolated ? (p->isolated ? "on" : "off") : "", ns->path);
@@ -123,4 +122,3 @@ int cnl_bridge_vlan_del(struct netns *ns, int port_ifindex, const char *name,
 {
 	return bridge_vlan(ns, RTM_DELLINK, port_ifindex, name, v, n, err);
 }
-

@@ -29,8 +29,8 @@ struct cnl_brport {
 	bool has_hairpin, hairpin;
 	bool has_isolated, isolated;
 };
-int cnl_brport_set(struct netns *ns, int port_ifindex, const char *name,
-		   const struct cnl_brport *p, struct cni_error **err);
+int cnl_brport_set(struct netns *ns, int port_ifindex, const char *name, const struct cnl_brport *p,
+		   struct cni_error **err);
 
 /* One VLAN (or range vid..vid_end) of a bridge port, "bridge vlan add ... master". */
 struct cnl_bridge_vlan {

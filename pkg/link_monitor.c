@@ -80,12 +80,9 @@ int cnl_monitor_wait(int fd, uint64_t deadline_ms, struct cni_error **err)
 const char *cnl_operstate_str(unsigned char operstate)
 {
 	static const char *const names[] = {
-		[CNL_OPER_UNKNOWN] = "unknown",
-		[CNL_OPER_NOTPRESENT] = "notpresent",
-		[CNL_OPER_DOWN] = "down",
-		[CNL_OPER_LOWERLAYERDOWN] = "lowerlayerdown",
-		[CNL_OPER_TESTING] = "testing",
-		[CNL_OPER_DORMANT] = "dormant",
+		[CNL_OPER_UNKNOWN] = "unknown", [CNL_OPER_NOTPRESENT] = "notpresent",
+		[CNL_OPER_DOWN] = "down",	[CNL_OPER_LOWERLAYERDOWN] = "lowerlayerdown",
+		[CNL_OPER_TESTING] = "testing", [CNL_OPER_DORMANT] = "dormant",
 		[CNL_OPER_UP] = "up",
 	};
 
@@ -134,4 +131,3 @@ int cnl_link_wait_oper_up(struct netns *ns, const char *ifname, unsigned int tim
 		*ret = l;
 	return 0;
 }
-

@@ -26,8 +26,7 @@ static int parse_netconf(const struct nlmsghdr *nlh, void *arg, struct cni_error
 
 	if (nlh->nlmsg_type != RTM_NEWNETCONF)
 		return 0;
-	if (nlmsg_parse((struct nlmsghdr *)nlh, sizeof(struct netconfmsg), tb, NETCONFA_MAX, NULL) <
-	    0)
+	if (nlmsg_parse((struct nlmsghdr *)nlh, sizeof(struct netconfmsg), tb, NETCONFA_MAX, NULL) < 0)
 		return cni_error_set(err, CNI_ERR_INTERNAL, EPROTO, "malformed RTM_NEWNETCONF");
 	if (tb[NETCONFA_FORWARDING] && nla_len(tb[NETCONFA_FORWARDING]) >= (int)sizeof(int32_t)) {
 		a->forwarding = (int)nla_get_s32(tb[NETCONFA_FORWARDING]);
@@ -54,4 +53,3 @@ int cnl_forwarding_get(struct netns *ns, int family, int *ret, struct cni_error 
 	*ret = a.forwarding;
 	return 0;
 }
-

@@ -133,7 +133,8 @@ void nft_batch_add_table(struct nft_batch *b, uint8_t family, const char *table)
 	nlh = batch_hdr(b, CNIC_NFT_OBJ_ROOM, NFT_MSG_NEWTABLE, family, NLM_F_CREATE);
 	nftnl_table_nlmsg_build_payload(nlh, t);
 	nftnl_table_free(t);
-	nft_buf_push(b, nlh, CNIC_NFT_OBJ_ROOM, xasprintf("add table %s %s", nft_family_str(family), table));
+	nft_buf_push(b, nlh, CNIC_NFT_OBJ_ROOM,
+		     xasprintf("add table %s %s", nft_family_str(family), table));
 }
 
 void nft_batch_del_table(struct nft_batch *b, uint8_t family, const char *table)
@@ -147,7 +148,8 @@ void nft_batch_del_table(struct nft_batch *b, uint8_t family, const char *table)
 	nlh = batch_hdr(b, CNIC_NFT_OBJ_ROOM, NFT_MSG_DELTABLE, family, 0);
 	nftnl_table_nlmsg_build_payload(nlh, t);
 	nftnl_table_free(t);
-	nft_buf_push(b, nlh, CNIC_NFT_OBJ_ROOM, xasprintf("delete table %s %s", nft_family_str(family), table));
+	nft_buf_push(b, nlh, CNIC_NFT_OBJ_ROOM,
+		     xasprintf("delete table %s %s", nft_family_str(family), table));
 }
 
 struct nftnl_chain *nft_chain_obj(const char *table, const char *chain)
@@ -178,7 +180,7 @@ void nft_batch_add_chain(struct nft_batch *b, uint8_t family, const char *table,
 	nftnl_chain_nlmsg_build_payload(nlh, c);
 	nftnl_chain_free(c);
 	nft_buf_push(b, nlh, CNIC_NFT_OBJ_ROOM,
-		   xasprintf("add chain %s %s %s", nft_family_str(family), table, chain));
+		     xasprintf("add chain %s %s %s", nft_family_str(family), table, chain));
 }
 
 void nft_batch_flush_chain(struct nft_batch *b, uint8_t family, const char *table, const char *chain)
@@ -195,7 +197,7 @@ void nft_batch_flush_chain(struct nft_batch *b, uint8_t family, const char *tabl
 	nftnl_rule_nlmsg_build_payload(nlh, r);
 	nftnl_rule_free(r);
 	nft_buf_push(b, nlh, CNIC_NFT_OBJ_ROOM,
-		   xasprintf("flush chain %s %s %s", nft_family_str(family), table, chain));
+		     xasprintf("flush chain %s %s %s", nft_family_str(family), table, chain));
 }
 
 void nft_batch_del_chain(struct nft_batch *b, uint8_t family, const char *table, const char *chain)
@@ -207,7 +209,7 @@ void nft_batch_del_chain(struct nft_batch *b, uint8_t family, const char *table,
 	nftnl_chain_nlmsg_build_payload(nlh, c);
 	nftnl_chain_free(c);
 	nft_buf_push(b, nlh, CNIC_NFT_OBJ_ROOM,
-		   xasprintf("delete chain %s %s %s", nft_family_str(family), table, chain));
+		     xasprintf("delete chain %s %s %s", nft_family_str(family), table, chain));
 }
 
 uint32_t nft_concat_len(const uint8_t *lens, size_t n)
@@ -246,7 +248,8 @@ static uint32_t field_len(const uint8_t *lens, size_t n)
  */
 static uint32_t byteorder(const enum nft_dtype *types, size_t n)
 {
-	return n == 1 && types[0] == CNIC_NFT_DT_IFNAME ? CNIC_NFT_BYTEORDER_HOST : CNIC_NFT_BYTEORDER_BIG;
+	return n == 1 && types[0] == CNIC_NFT_DT_IFNAME ? CNIC_NFT_BYTEORDER_HOST
+							: CNIC_NFT_BYTEORDER_BIG;
 }
 
 void nft_batch_add_set(struct nft_batch *b, uint8_t family, const char *table,
@@ -288,13 +291,14 @@ void nft_batch_add_set(struct nft_batch *b, uint8_t family, const char *table,
 				    byteorder(s->data_types, s->n_data));
 	if (s->comment)
 		nftnl_udata_put_strz(ud, NFTNL_UDATA_SET_COMMENT, s->comment);
-	nftnl_set_set_data(set, NFTNL_SET_USERDATA, nftnl_udata_buf_data(ud), nftnl_udata_buf_len(ud));
+	nftnl_set_set_data(set, NFTNL_SET_USERDATA, nftnl_udata_buf_data(ud),
+			   nftnl_udata_buf_len(ud));
 	nlh = batch_hdr(b, CNIC_NFT_OBJ_ROOM, NFT_MSG_NEWSET, family, NLM_F_CREATE);
 	nftnl_set_nlmsg_build_payload(nlh, set);
 	nftnl_set_free(set);
 	nftnl_udata_buf_free(ud);
 	nft_buf_push(b, nlh, CNIC_NFT_OBJ_ROOM,
-		   xasprintf("add set %s %s %s", nft_family_str(family), table, s->name));
+		     xasprintf("add set %s %s %s", nft_family_str(family), table, s->name));
 }
 
 void nft_batch_del_set(struct nft_batch *b, uint8_t family, const char *table, const char *name)
@@ -310,7 +314,7 @@ void nft_batch_del_set(struct nft_batch *b, uint8_t family, const char *table, c
 	nftnl_set_nlmsg_build_payload(nlh, set);
 	nftnl_set_free(set);
 	nft_buf_push(b, nlh, CNIC_NFT_OBJ_ROOM,
-		   xasprintf("delete set %s %s %s", nft_family_str(family), table, name));
+		     xasprintf("delete set %s %s %s", nft_family_str(family), table, name));
 }
 
 /* Upper bound of one element's attributes on the wire. */
@@ -372,10 +376,10 @@ static void batch_elems(struct nft_batch *b, uint16_t type, uint16_t flags, uint
 		nftnl_set_elems_nlmsg_build_payload(nlh, s);
 		nftnl_set_free(s);
 		nft_buf_push(b, nlh, room,
-			   xasprintf("%s %zu element(s) %s set %s %s %s",
-				     type == NFT_MSG_NEWSETELEM ? "add" : "delete", i - first,
-				     type == NFT_MSG_NEWSETELEM ? "to" : "from", nft_family_str(family),
-				     table, set));
+			     xasprintf("%s %zu element(s) %s set %s %s %s",
+				       type == NFT_MSG_NEWSETELEM ? "add" : "delete", i - first,
+				       type == NFT_MSG_NEWSETELEM ? "to" : "from",
+				       nft_family_str(family), table, set));
 	}
 }
 
@@ -435,8 +439,7 @@ void nft_rule_meta(struct nft_rule *r, uint32_t key, uint32_t dreg)
 	nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, dreg);
 }
 
-void nft_rule_payload(struct nft_rule *r, uint32_t base, uint32_t offset, uint32_t len,
-		      uint32_t dreg)
+void nft_rule_payload(struct nft_rule *r, uint32_t base, uint32_t offset, uint32_t len, uint32_t dreg)
 {
 	struct nftnl_expr *e = expr_new(r, "payload");
 
@@ -456,7 +459,7 @@ void nft_rule_cmp(struct nft_rule *r, uint32_t sreg, uint32_t op, const void *da
 }
 
 void nft_rule_bitwise(struct nft_rule *r, uint32_t sreg, uint32_t dreg, uint32_t len,
-		      const void *mask, const void *xor)
+		      const void *mask, const void * xor)
 {
 	struct nftnl_expr *e = expr_new(r, "bitwise");
 
@@ -561,7 +564,7 @@ void nft_batch_add_rule(struct nft_batch *b, struct nft_rule *r)
 	nlh = batch_hdr(b, room, NFT_MSG_NEWRULE, family, NLM_F_CREATE | NLM_F_APPEND);
 	nftnl_rule_nlmsg_build_payload(nlh, r->r);
 	nft_buf_push(b, nlh, room,
-		   xasprintf("add rule to chain %s %s %s", nft_family_str(family), table, chain));
+		     xasprintf("add rule to chain %s %s %s", nft_family_str(family), table, chain));
 	nft_rule_free(r);
 }
 
@@ -580,15 +583,14 @@ void nft_batch_del_rule(struct nft_batch *b, uint8_t family, const char *table, 
 	nftnl_rule_nlmsg_build_payload(nlh, r);
 	nftnl_rule_free(r);
 	nft_buf_push(b, nlh, CNIC_NFT_OBJ_ROOM,
-		   xasprintf("delete rule %llu from chain %s %s %s", (unsigned long long)handle,
-			     nft_family_str(family), table, chain));
+		     xasprintf("delete rule %llu from chain %s %s %s", (unsigned long long)handle,
+			       nft_family_str(family), table, chain));
 }
 
 
 /* ---- guards -------------------------------------------------------------- */
 
-void nft_batch_require_chain(struct nft_batch *b, uint8_t family, const char *table,
-			     uint64_t handle)
+void nft_batch_require_chain(struct nft_batch *b, uint8_t family, const char *table, uint64_t handle)
 {
 	struct nftnl_chain *c = nftnl_chain_alloc();
 	struct nlmsghdr *nlh;
@@ -602,7 +604,6 @@ void nft_batch_require_chain(struct nft_batch *b, uint8_t family, const char *ta
 	nftnl_chain_nlmsg_build_payload(nlh, c);
 	nftnl_chain_free(c);
 	nft_buf_push(b, nlh, CNIC_NFT_OBJ_ROOM,
-		   xasprintf("require chain %llu of %s %s", (unsigned long long)handle,
-			     nft_family_str(family), table));
+		     xasprintf("require chain %llu of %s %s", (unsigned long long)handle,
+			       nft_family_str(family), table));
 }
-

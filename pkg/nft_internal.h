@@ -18,16 +18,16 @@
 
 struct nft {
 	struct cnl_sock *nl;
-	int sndbuf;     /* what SO_SNDBUF was raised to, 0: untouched */
-	int rcvbuf;     /* what SO_RCVBUF was raised to, 0: untouched */
-	char **keep;    /* "add set" requests to leave out: the set exists, defined otherwise */
+	int sndbuf;  /* what SO_SNDBUF was raised to, 0: untouched */
+	int rcvbuf;  /* what SO_RCVBUF was raised to, 0: untouched */
+	char **keep; /* "add set" requests to leave out: the set exists, defined otherwise */
 	size_t n_keep;
 	bool committed; /* a batch was committed (see nft_close) */
 };
 
 struct nft_req {
-	size_t off;  /* of its nlmsghdr in the batch buffer */
-	char *what;  /* "add element to set inet t s", for errors */
+	size_t off; /* of its nlmsghdr in the batch buffer */
+	char *what; /* "add element to set inet t s", for errors */
 };
 
 struct nft_batch {
@@ -36,8 +36,8 @@ struct nft_batch {
 	struct nft_req *reqs;
 	size_t n_reqs;
 	uint32_t set_ids; /* NFTA_SET_ID of the last set added (the kernel requires one) */
-	bool deletes;     /* has requests that delete something */
-	bool guarded;     /* commit only if the ruleset is still at generation genid */
+	bool deletes;	  /* has requests that delete something */
+	bool guarded;	  /* commit only if the ruleset is still at generation genid */
 	uint32_t genid;
 };
 

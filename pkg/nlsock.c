@@ -49,8 +49,7 @@ static int open_fd(int proto, int flags, const char *name, struct cni_error **er
 	return fd;
 }
 
-int cnl_sock_open(int proto, unsigned int timeout_ms, struct cnl_sock **ret,
-		  struct cni_error **err)
+int cnl_sock_open(int proto, unsigned int timeout_ms, struct cnl_sock **ret, struct cni_error **err)
 {
 	struct sockaddr_nl sa;
 	socklen_t len = sizeof(sa);
@@ -281,8 +280,7 @@ static bool digest(struct cnl_sock *s, size_t len, uint32_t seq, cnl_parse_fn pa
 			continue; /* NOOP, OVERRUN; or keep draining after a parse error */
 		rc = parse(nlh, arg, perr);
 		if (rc < 0 && !*perr)
-			cni_error_set(perr, CNI_ERR_INTERNAL, EPROTO, "unparsable %s reply",
-				      s->name);
+			cni_error_set(perr, CNI_ERR_INTERNAL, EPROTO, "unparsable %s reply", s->name);
 		if (rc == 1) {
 			r->stopped = true;
 			return true;

@@ -48,8 +48,7 @@ struct cnl_sock {
  * checks for rtnetlink), each wait for a reply bounded by timeout_ms.
  * 0, or -1 with *err.
  */
-int cnl_sock_open(int proto, unsigned int timeout_ms, struct cnl_sock **ret,
-		  struct cni_error **err);
+int cnl_sock_open(int proto, unsigned int timeout_ms, struct cnl_sock **ret, struct cni_error **err);
 void cnl_sock_free(struct cnl_sock *s);
 
 /*

@@ -378,7 +378,7 @@ static void test_mac_random(void **state)
 	cnl_mac_random(a);
 	cnl_mac_random(b);
 	assert_int_equal(cnl_mac_parse(a, m), 0);
-	assert_int_equal(m[0] & 0x01, 0); /* unicast */
+	assert_int_equal(m[0] & 0x01, 0);    /* unicast */
 	assert_int_equal(m[0] & 0x02, 0x02); /* locally administered */
 	assert_string_not_equal(a, b);
 }
@@ -397,16 +397,11 @@ static void test_random_bytes(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_extack_msg),
-		cmocka_unit_test(test_extack_fallbacks),
-		cmocka_unit_test(test_exchange_get),
-		cmocka_unit_test(test_stale_replies_skipped),
-		cmocka_unit_test(test_dump_and_stop),
-		cmocka_unit_test(test_parse_error_drains),
-		cmocka_unit_test(test_recv_bounded),
-		cmocka_unit_test(test_mac_parse),
-		cmocka_unit_test(test_mac_random),
-		cmocka_unit_test(test_random_bytes),
+		cmocka_unit_test(test_extack_msg),    cmocka_unit_test(test_extack_fallbacks),
+		cmocka_unit_test(test_exchange_get),  cmocka_unit_test(test_stale_replies_skipped),
+		cmocka_unit_test(test_dump_and_stop), cmocka_unit_test(test_parse_error_drains),
+		cmocka_unit_test(test_recv_bounded),  cmocka_unit_test(test_mac_parse),
+		cmocka_unit_test(test_mac_random),    cmocka_unit_test(test_random_bytes),
 	};
 
 	return cmocka_run_group_tests(tests, setup_netns, NULL);
