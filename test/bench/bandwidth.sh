@@ -17,7 +17,7 @@
 set -euo pipefail
 
 N=${BENCH_N:-40}
-BENCH_NAME=bench-bandwidth
+export BENCH_NAME=bench-bandwidth # read by brlib.sh
 . "$(dirname "$0")/brlib.sh"
 
 [[ -x $OURS_DIR/bandwidth ]] || die "$OURS_DIR/bandwidth not built"

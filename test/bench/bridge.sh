@@ -25,7 +25,7 @@ N=${BENCH_N:-100}
 WARMUP=${BENCH_WARMUP:-3}
 FILL=${BENCH_FILL:-500}
 CASES=${BENCH_CASES:-bridge bridge-masq bridge@500}
-BENCH_NAME=bench-bridge
+export BENCH_NAME=bench-bridge # read by brlib.sh
 . "$(dirname "$0")/brlib.sh"
 OURS=$OURS_DIR/bridge
 REF=$REF_DIR/bridge

@@ -19,7 +19,7 @@ set -euo pipefail
 N=${BENCH_N:-100}
 WARMUP=${BENCH_WARMUP:-3}
 CASES=${BENCH_CASES:-host-device tap macvtap}
-BENCH_NAME=bench-devices
+export BENCH_NAME=bench-devices # read by brlib.sh
 . "$(dirname "$0")/brlib.sh"
 
 bench_build brbench floor-linkdel

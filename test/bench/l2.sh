@@ -35,7 +35,7 @@ if [[ $IN_VM == 1 ]]; then
 else
 	CASES=${BENCH_CASES:-ptp ptp-masq macvlan}
 fi
-BENCH_NAME=bench-l2
+export BENCH_NAME=bench-l2 # read by brlib.sh
 . "$(dirname "$0")/brlib.sh"
 
 bench_build brbench floor-linkdel

@@ -149,7 +149,6 @@ node RN RE
 node CN CE
 netns_new R_CTR ctr
 netns_new C_CTR ctr
-BASE_R=$(ipt_s "$RN")
 BASE_C=$(ipt_s "$CN")
 
 attach "$REF" "$RN" "$R_CTR" fdref
@@ -206,7 +205,6 @@ is_success "CHECK after the re-ADD"
 # ---- GC ---------------------------------------------------------------------------------
 netns_new C_CTR2 ctr
 attach "$BIN" "$CN" "$C_CTR2" fdcnic2 noport
-PREV_C2=$PREV
 gcconf()
 {
 	jq -nc --argjson v "$1" '{cniVersion: "1.1.0", name: "fdnet", type: "firewall",
@@ -310,7 +308,6 @@ netns_new XN node
 netns_new XC ctr
 in_ns "$XN" iptables-nft -P FORWARD DROP
 in_ns "$XN" ip6tables-nft -P FORWARD DROP
-XBASE=$(ipt_s "$XN")
 X=$(jq -nc '{cniVersion: "1.0.0", interfaces: [{name: "cni-fd0"}],
 	ips: [{address: "198.18.61.5/24"}, {address: "2001:db8:61::5/64"}]}')
 xfw() { cni_json "$XN" "$1/firewall" "$2" "$3" "$(netns_path "$XC")" eth0 "$(fwconf "$X")"; }

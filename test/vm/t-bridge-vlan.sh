@@ -45,7 +45,6 @@ ok_if "gateway interface holds 198.18.50.1" sh -c "ip -n '$NODE' -o addr show de
 
 cni_json "$NODE" "$BR" ADD c2 "$(netns_path "$C2")" eth0 "$A"
 is_success "ADD c2 (vlan 100)"
-R2=$OUT
 ok_if "c1 -> c2 on vlan 100" in_ns "$C1" busybox ping -c 1 -W 2 198.18.50.3
 ok_if "c1 -> the gateway on vlan 100" in_ns "$C1" busybox ping -c 1 -W 2 198.18.50.1
 

@@ -13,7 +13,6 @@
 require strace
 
 DM=$BIN/dummy
-RDM=$REF/dummy
 DATA=$T/data
 [ -x "$DM" ] || bail_out "$DM not built"
 modprobe dummy 2>/dev/null

@@ -203,6 +203,7 @@ netns_new RNODE rnode
 ip -n "$RNODE" link add m0 type dummy
 ip -n "$RNODE" link set m0 up
 ODATA=$T/odata RDATA=$T/rdata
+# shellcheck disable=SC2154 # netns_new assigns c and r by name
 for v in 0.1.0 0.2.0 0.3.0 0.3.1 0.4.0 1.0.0; do
 	netns_new c ctr
 	netns_new r ctr

@@ -31,7 +31,7 @@ IVC='{"cniVersion": "1.0.0", "name": "js8", "type": "ipvlan", "master": "jsm0",
 cni_json "$NODE" "$BIN/ipvlan" ADD js-8 "$(netns_path "$C")" iv0 "$IVC"
 is_success "ipvlan ADD"
 ok_if "the ipvlan link is in the container" ip -n "$C" link show iv0
-is "and its address reserved" "$(ls "$T/ipam8/js8" 2>/dev/null | grep -c '^198\.18\.78\.')" 1
+is "and its address reserved" "$(compgen -G "$T/ipam8/js8/198.18.78.*" | wc -l)" 1
 
 for n in 1 2; do
 	g=$GARBAGE1

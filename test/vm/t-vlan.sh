@@ -191,6 +191,7 @@ netns_new RNODE rnode
 ip -n "$RNODE" link add m0 type veth peer name p0 && ip -n "$RNODE" link set m0 up
 HL4='{"type": "host-local", "dataDir": "'$DATA'", "ranges": [[{"subnet": "198.18.71.0/24"}]]}'
 ODATA=$T/odata RDATA=$T/rdata
+# shellcheck disable=SC2154 # netns_new assigns c and r by name
 for v in 0.1.0 0.3.1 0.4.0 1.0.0; do
 	netns_new c ctr
 	netns_new r ctr
