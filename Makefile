@@ -20,7 +20,10 @@
 CC       ?= cc
 PREFIX   ?= /opt/cni/bin
 DESTDIR  ?=
-PKGS     := json-c libnl-3.0 libnl-route-3.0 libmnl libnftnl
+PKGS     := json-c libnl-3.0 libmnl libnftnl
+# libnl-route-3 builds bandwidth's tc objects (qdisc, classifier, action) and
+# is linked into that plugin only (see its rule below); its headers are libnl-3's.
+ROUTE_LIBS := $(filter-out $(shell pkg-config --libs libnl-3.0),$(shell pkg-config --libs libnl-route-3.0))
 # The newest vX.Y.Z tag (0.0.0 before the first) and, past it, the commit;
 # "-dirty" for uncommitted changes.  Debian's version: '-' becomes '+'.
 VERSION  := $(shell v=$$(git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null) || \
@@ -78,7 +81,7 @@ ifeq ($(STATIC),1)
 # the libmnl API that libnftnl.a and pkg/nft.c use; dynamic builds (STATIC=0,
 # SANITIZE=1, VALGRIND=1) link the real libmnl, so the suites cover both.
 STATIC_OBJ := $(BUILD)/pkg/static/nonss.o $(BUILD)/pkg/static/mnl.o
-LINK_LIBS := $(shell pkg-config --static --libs json-c libnl-3.0 libnl-route-3.0 libnftnl | sed 's/-lmnl//')
+LINK_LIBS := $(shell pkg-config --static --libs json-c libnl-3.0 libnftnl | sed 's/-lmnl//')
 LINK_PRE  := -static -Wl,--gc-sections $(STATIC_OBJ)
 BASEFLAGS += -ffunction-sections -fdata-sections
 else
@@ -142,6 +145,8 @@ $(BINDIR)/$(notdir $(1:%/=%)): $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(1)*.c)) 
 	$$(CC) $$(BASEFLAGS) $$(LDFLAGS) $$(LINK_PRE) -o $$@ $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(1)*.c)) $(if $(filter plugins/%,$(1)),$$(PLIB)) $$(LIB) $$(LINK_LIBS)
 endef
 $(foreach d,$(PLUGIN_DIRS),$(eval $(call plugin_rule,$(d))))
+# Before libnl-3, which it depends on (static links resolve left to right).
+$(BINDIR)/bandwidth: LINK_LIBS := $(ROUTE_LIBS) $(LINK_LIBS)
 
 $(UBUILD)/%.o: %.c
 	@mkdir -p $(@D)
@@ -298,7 +303,8 @@ FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit
 FUZZ_CFLAGS  := -std=gnu11 -g -O1 $(filter-out -Werror,$(WARN)) -MMD -MP $(FUZZ_SAN)
 FUZZ_LIB_SRC := $(filter $(LIB_SRC),pkg/types_conf.c pkg/types_json.c pkg/types_result.c \
                 pkg/args.c pkg/ipaddr.c pkg/error.c pkg/util.c pkg/log.c pkg/skel.c \
-                pkg/netns.c pkg/nsfd.c pkg/rtnl.c pkg/invoke.c $(wildcard ipam/*.c))
+                pkg/netns.c pkg/nsfd.c pkg/rtnl.c pkg/invoke.c $(wildcard ipam/*.c) \
+                pkg/nlsock.c pkg/mac.c)
 FUZZ_LIB     := $(FBUILD)/libcnic.a
 FUZZ_SRC     := $(wildcard test/fuzz/fuzz_*.c)
 FUZZ_BINS    := $(FUZZ_SRC:test/fuzz/%.c=$(FBUILD)/%)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * ctnetlink with libmnl (see conntrack.h).  Entries are found with a dump
+ * ctnetlink: messages built with libmnl, sent through nlsock.h (see conntrack.h).  Entries are found with a dump
  * that the kernel filters by protocol and destination port (CTA_FILTER,
  * Linux 5.8+; older kernels, which refuse or ignore the filter, get an
  * unfiltered dump) and checked again here, then deleted one by one by their
@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 
 #include <libmnl/libmnl.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -22,8 +21,8 @@
 
 #include "cleanup.h"
 #include "conntrack.h"
+#include "nlsock.h"
 
-#define BUF_SIZE (64u << 10)
 /* The kernel's CTA_FILTER flag bits (nf_conntrack_netlink.c; ABI since 5.8). */
 #define FILTER_PROTO_NUM (1u << 3)
 #define FILTER_PROTO_DST_PORT (1u << 5)
@@ -43,75 +42,55 @@ struct ct_dump {
 	size_t n;
 };
 
+/* Messages are built here: a delete carries a tuple of at most 256 bytes. */
+#define TX_SIZE 1024u
+#define TIMEOUT_MS 5000
+
 struct ct_sock {
-	struct mnl_socket *nl;
+	struct cnl_sock *nl;
 	bool owned;
-	uint32_t portid, seq;
-	char *buf;
+	char tx[TX_SIZE];
 };
+
+static void dump_reset(void *arg)
+{
+	struct ct_dump *d = arg;
+
+	free(d->v);
+	d->v = NULL;
+	d->n = 0;
+}
 
 static void ct_close(struct ct_sock *s)
 {
-	if (s->nl && s->owned)
-		mnl_socket_close(s->nl);
-	free(s->buf);
+	if (s->owned)
+		cnl_sock_free(s->nl);
 }
 
-static int ct_open(struct ct_sock *s, struct mnl_socket *borrow, struct cni_error **err)
+static int ct_open(struct ct_sock *s, struct cnl_sock *borrow, struct cni_error **err)
 {
-	memset(s, 0, sizeof(*s));
-	if (borrow) {
-		s->nl = borrow;
-		goto ready;
-	}
-	s->owned = true;
-	s->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
-	if (!s->nl)
-		return cni_error_errno(err, errno, "open conntrack netlink socket");
-	if (mnl_socket_bind(s->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		int e = errno;
-		ct_close(s);
-		return cni_error_errno(err, e, "bind conntrack netlink socket");
-	}
-ready:
-	s->portid = mnl_socket_get_portid(s->nl);
-	/* Far from nft.c's numbers when sharing its socket. */
-	s->seq = (uint32_t)time(NULL) ^ 0x80000000u;
-	/* Zeroed: libmnl does not clear attribute padding, which would go to the kernel. */
-	s->buf = xcalloc(1, BUF_SIZE);
+	s->owned = !borrow;
+	s->nl = borrow;
+	if (!borrow && cnl_sock_open(NETLINK_NETFILTER, TIMEOUT_MS, &s->nl, err) < 0)
+		return -1;
 	return 0;
 }
 
 static struct nlmsghdr *ct_msg(struct ct_sock *s, uint8_t type, uint16_t flags, int family)
 {
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(s->buf);
+	struct nlmsghdr *nlh;
 	struct nfgenmsg *g;
 
+	/* Zeroed: libmnl does not clear attribute padding, which would go to the kernel. */
+	memset(s->tx, 0, sizeof(s->tx));
+	nlh = mnl_nlmsg_put_header(s->tx);
 	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | type;
 	nlh->nlmsg_flags = NLM_F_REQUEST | flags;
-	nlh->nlmsg_seq = ++s->seq;
 	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
 	g->nfgen_family = (uint8_t)family;
 	g->version = NFNETLINK_V0;
 	g->res_id = 0;
 	return nlh;
-}
-
-/* Send nlh and run cb over the replies until the ACK/DONE; -errno from the kernel. */
-static int ct_talk(struct ct_sock *s, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
-{
-	uint32_t seq = nlh->nlmsg_seq;
-	int r;
-
-	if (mnl_socket_sendto(s->nl, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
-	do {
-		ssize_t len = mnl_socket_recvfrom(s->nl, s->buf, BUF_SIZE);
-		if (len < 0)
-			return -errno;
-		r = mnl_cb_run(s->buf, (size_t)len, seq, s->portid, cb, data);
-	} while (r > MNL_CB_STOP);
-	return r < 0 ? -errno : 0;
 }
 
 struct tuple_info {
@@ -169,7 +148,7 @@ static int entry_cb(const struct nlattr *a, void *data)
 	return MNL_CB_OK;
 }
 
-static int dump_cb(const struct nlmsghdr *nlh, void *data)
+static int dump_cb(const struct nlmsghdr *nlh, void *data, struct cni_error **err)
 {
 	struct ct_dump *d = data;
 	struct entry_attrs e = { 0 };
@@ -178,14 +157,14 @@ static int dump_cb(const struct nlmsghdr *nlh, void *data)
 	bool wanted = false;
 
 	if (mnl_attr_parse(nlh, sizeof(struct nfgenmsg), entry_cb, &e) < 0 || !e.orig)
-		return MNL_CB_OK;
+		return 0;
 	if (mnl_attr_parse_nested(e.orig, tuple_cb, &t) < 0 || !t.has_proto || !t.has_dport)
-		return MNL_CB_OK;
+		return 0;
 	/* The kernel may not have filtered (older kernels): check again. */
 	for (size_t i = 0; i < d->n_ports && !wanted; i++)
 		wanted = t.proto == d->proto && ntohs(t.dport) == d->ports[i];
 	if (!wanted || mnl_attr_get_payload_len(e.orig) > sizeof(ent->tuple))
-		return MNL_CB_OK;
+		return 0;
 	ent = xappend(&d->v, &d->n, sizeof(*ent));
 	ent->tuple_len = mnl_attr_get_payload_len(e.orig);
 	memcpy(ent->tuple, mnl_attr_get_payload(e.orig), ent->tuple_len);
@@ -193,14 +172,15 @@ static int dump_cb(const struct nlmsghdr *nlh, void *data)
 		ent->zone = mnl_attr_get_u16(e.zone);
 		ent->has_zone = true;
 	}
-	return MNL_CB_OK;
+	return 0;
 }
 
 /*
  * Dump the entries of family matching d: the kernel filters by protocol (and
  * by port when there is one), dump_cb checks again.
  */
-static int dump(struct ct_sock *s, int family, bool filter, struct ct_dump *d)
+static int dump(struct ct_sock *s, int family, bool filter, struct ct_dump *d, struct cnl_reply *r,
+		struct cni_error **err)
 {
 	struct nlmsghdr *nlh = ct_msg(s, IPCTNL_MSG_CT_GET, NLM_F_DUMP, family);
 
@@ -222,7 +202,7 @@ static int dump(struct ct_sock *s, int family, bool filter, struct ct_dump *d)
 		mnl_attr_put_u32(nlh, CTA_FILTER_REPLY_FLAGS, 0);
 		mnl_attr_nest_end(nlh, f);
 	}
-	return ct_talk(s, nlh, dump_cb, d);
+	return cnl_dump_retry(s->nl, nlh, dump_cb, dump_reset, d, r, err);
 }
 
 /*
@@ -247,27 +227,29 @@ static long ct_count(void)
 	return strtol(buf, NULL, 10);
 }
 
-int conntrack_delete_by_dport(struct mnl_socket *nl, int family, uint8_t proto,
-			      const uint16_t *ports, size_t n, struct cni_error **err)
+int conntrack_delete_by_dport(struct cnl_sock *nl, int family, uint8_t proto, const uint16_t *ports,
+			      size_t n, struct cni_error **err)
 {
 	struct ct_dump d = { .proto = proto, .ports = ports, .n_ports = n };
+	struct cnl_reply r = { 0 };
 	struct ct_sock s;
-	int deleted = 0, r = 0;
+	int deleted = 0, rc = -1;
 
 	if (n == 0 || ct_count() <= 0)
 		return 0;
 	if (ct_open(&s, nl, err) < 0)
 		return -1;
-	r = dump(&s, family, true, &d);
-	if (r == -EINVAL || r == -EOPNOTSUPP) {
+	if (dump(&s, family, true, &d, &r, err) < 0)
+		goto out;
+	if (r.errnum == EINVAL || r.errnum == EOPNOTSUPP) {
 		/* No CTA_FILTER here: an unfiltered dump, filtered by dump_cb. */
-		free(d.v);
-		d.v = NULL;
-		d.n = 0;
-		r = dump(&s, family, false, &d);
+		dump_reset(&d);
+		cnl_reply_done(&r);
+		if (dump(&s, family, false, &d, &r, err) < 0)
+			goto out;
 	}
-	if (r < 0) {
-		cni_error_errno(err, -r, "list conntrack entries");
+	if (r.errnum) {
+		cnl_reply_error(err, &r, "list conntrack entries");
 		goto out;
 	}
 	for (size_t i = 0; i < d.n; i++) {
@@ -276,19 +258,21 @@ int conntrack_delete_by_dport(struct mnl_socket *nl, int family, uint8_t proto,
 		mnl_attr_put(nlh, CTA_TUPLE_ORIG | NLA_F_NESTED, d.v[i].tuple_len, d.v[i].tuple);
 		if (d.v[i].has_zone)
 			mnl_attr_put_u16(nlh, CTA_ZONE, d.v[i].zone);
-		r = ct_talk(&s, nlh, NULL, NULL);
-		if (r == -ENOENT) { /* expired meanwhile */
-			r = 0;
+		cnl_reply_done(&r);
+		if (cnl_exchange(s.nl, nlh, NULL, NULL, &r, err) < 0)
+			goto out;
+		if (r.errnum == ENOENT) /* expired meanwhile */
 			continue;
-		}
-		if (r < 0) {
-			cni_error_errno(err, -r, "delete conntrack entry");
+		if (r.errnum) {
+			cnl_reply_error(err, &r, "delete conntrack entry");
 			goto out;
 		}
 		deleted++;
 	}
+	rc = deleted;
 out:
+	cnl_reply_done(&r);
 	free(d.v);
 	ct_close(&s);
-	return r < 0 ? -1 : deleted;
+	return rc;
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Conntrack entries through ctnetlink (NETLINK_NETFILTER, libmnl), in the
+ * Conntrack entries through ctnetlink (NETLINK_NETFILTER), in the
  * calling thread's current netns.  Only what portmap needs: a UDP flow
  * seen before a port mapping existed (or after it went away) keeps its
  * conntrack entry, and with it the old NAT decision, for as long as
@@ -15,17 +15,17 @@
 
 #include "error.h"
 
-struct mnl_socket;
+struct cnl_sock;
 
 /*
  * Delete the entries of family (AF_INET / AF_INET6) whose original
  * direction has protocol proto (IPPROTO_UDP, ...) and destination port one
  * of ports[0..n) (host order).  Entries that vanish meanwhile are fine.
  * Returns the number deleted.  nl: a NETLINK_NETFILTER socket to borrow
- * (e.g. nft_mnl_socket(): releasing a netfilter socket can wait for the
+ * (e.g. nft_netlink(): releasing a netfilter socket can wait for the
  * kernel, see nft_close), or NULL to use one of its own.
  */
-int conntrack_delete_by_dport(struct mnl_socket *nl, int family, uint8_t proto,
+int conntrack_delete_by_dport(struct cnl_sock *nl, int family, uint8_t proto,
 			      const uint16_t *ports, size_t n, struct cni_error **err);
 
 #endif

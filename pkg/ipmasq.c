@@ -56,14 +56,14 @@ static const struct nft_set_def sets[S_COUNT] = {
 	[S_MASQ4] = {
 		.name = "masq4",
 		.n_fields = 1,
-		.key_types = { NFT_DT_IPV4 },
+		.key_types = { CNIC_NFT_DT_IPV4 },
 		.key_lens = { 4 },
 		.comment = "container addresses to masquerade",
 	},
 	[S_MASQ6] = {
 		.name = "masq6",
 		.n_fields = 1,
-		.key_types = { NFT_DT_IPV6 },
+		.key_types = { CNIC_NFT_DT_IPV6 },
 		.key_lens = { 16 },
 		.comment = "container addresses to masquerade",
 	},
@@ -71,7 +71,7 @@ static const struct nft_set_def sets[S_COUNT] = {
 		.name = "subnet4",
 		.flags = NFT_SET_INTERVAL,
 		.n_fields = 2,
-		.key_types = { NFT_DT_IPV4, NFT_DT_IPV4 },
+		.key_types = { CNIC_NFT_DT_IPV4, CNIC_NFT_DT_IPV4 },
 		.key_lens = { 4, 4 },
 		.comment = "subnet . subnet: not masqueraded (shared, GC removes)",
 	},
@@ -79,15 +79,15 @@ static const struct nft_set_def sets[S_COUNT] = {
 		.name = "subnet6",
 		.flags = NFT_SET_INTERVAL,
 		.n_fields = 2,
-		.key_types = { NFT_DT_IPV6, NFT_DT_IPV6 },
+		.key_types = { CNIC_NFT_DT_IPV6, CNIC_NFT_DT_IPV6 },
 		.key_lens = { 16, 16 },
 		.comment = "subnet . subnet: not masqueraded (shared, GC removes)",
 	},
 	[S_OWNERS] = {
 		.name = "owners",
 		.n_fields = 1,
-		.key_types = { NFT_DT_OWNER },
-		.key_lens = { NFT_OWNER_KEY_LEN },
+		.key_types = { CNIC_NFT_DT_OWNER },
+		.key_lens = { CNIC_NFT_OWNER_KEY_LEN },
 		.comment = "one element per attachment with elements here",
 	},
 };
@@ -189,7 +189,7 @@ static int add_skeleton(struct nft *n, struct nft_batch *b, struct cni_error **e
 	static const struct nft_base_chain post = {
 		.type = "nat",
 		.hook = NF_INET_POST_ROUTING,
-		.priority = NFT_PRIO_SRCNAT,
+		.priority = CNIC_NFT_PRIO_SRCNAT,
 	};
 	struct nft_rule_info *rules = NULL;
 	size_t n_all = 0, n_mine = 0;

@@ -2,54 +2,19 @@
 #include <errno.h>
 #include <linux/if_bridge.h>
 #include <linux/if_link.h>
-#include <linux/netconf.h>
 #include <linux/netlink.h>
 #include <linux/ipv6.h>
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
 #include <netlink/attr.h>
 #include <netlink/msg.h>
-#include <poll.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/socket.h>
-#include <time.h>
 
 #include "cleanup.h"
 #include "link.h"
 #include "rtnl.h"
-
-int cnl_mac_parse(const char *s, uint8_t ret[6])
-{
-	uint8_t b[6];
-
-	for (int i = 0; i < 6; i++) {
-		unsigned int v = 0;
-
-		for (int j = 0; j < 2; j++) {
-			char c = *s++;
-
-			if (c >= '0' && c <= '9')
-				v = v * 16 + (unsigned int)(c - '0');
-			else if (c >= 'a' && c <= 'f')
-				v = v * 16 + (unsigned int)(c - 'a' + 10);
-			else if (c >= 'A' && c <= 'F')
-				v = v * 16 + (unsigned int)(c - 'A' + 10);
-			else
-				return -1;
-		}
-		b[i] = (uint8_t)v;
-		if (i < 5 && *s != ':' && *s != '-')
-			return -1;
-		if (i < 5)
-			s++;
-	}
-	if (*s)
-		return -1;
-	memcpy(ret, b, 6);
-	return 0;
-}
 
 /* ---- parsing ---------------------------------------------------------- */
 
@@ -154,10 +119,7 @@ static int parse_link(const struct nlmsghdr *nlh, void *arg, struct cni_error **
 	if (attr_u32(tb[IFLA_TXQLEN], &v))
 		l->txqlen = v;
 	if (tb[IFLA_ADDRESS] && nla_len(tb[IFLA_ADDRESS]) == 6) {
-		const uint8_t *m = nla_data(tb[IFLA_ADDRESS]);
-
-		snprintf(l->mac, sizeof(l->mac), "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2],
-			 m[3], m[4], m[5]);
+		cnl_mac_format(nla_data(tb[IFLA_ADDRESS]), l->mac);
 	}
 	if (attr_u32(tb[IFLA_MASTER], &v))
 		l->master = (int)v;
@@ -181,49 +143,6 @@ static int parse_link(const struct nlmsghdr *nlh, void *arg, struct cni_error **
 	}
 	if (tb[IFLA_AF_SPEC])
 		parse_af_spec(l, tb[IFLA_AF_SPEC]);
-	return 0;
-}
-
-/* ---- netconf ---------------------------------------------------------- */
-
-struct netconf_answer {
-	bool seen;
-	int forwarding;
-};
-
-static int parse_netconf(const struct nlmsghdr *nlh, void *arg, struct cni_error **err)
-{
-	struct netconf_answer *a = arg;
-	struct nlattr *tb[NETCONFA_MAX + 1];
-
-	if (nlh->nlmsg_type != RTM_NEWNETCONF)
-		return 0;
-	if (nlmsg_parse((struct nlmsghdr *)nlh, sizeof(struct netconfmsg), tb, NETCONFA_MAX, NULL) <
-	    0)
-		return cni_error_set(err, CNI_ERR_INTERNAL, EPROTO, "malformed RTM_NEWNETCONF");
-	if (tb[NETCONFA_FORWARDING] && nla_len(tb[NETCONFA_FORWARDING]) >= (int)sizeof(int32_t)) {
-		a->forwarding = (int)nla_get_s32(tb[NETCONFA_FORWARDING]);
-		a->seen = true;
-	}
-	return 0;
-}
-
-int cnl_forwarding_get(struct netns *ns, int family, int *ret, struct cni_error **err)
-{
-	struct netconfmsg ncm = { .ncm_family = (unsigned char)family };
-	cleanup_nlmsg struct nl_msg *msg = cnl_msg_new(RTM_GETNETCONF, 0, &ncm, sizeof(ncm));
-	struct netconf_answer a = { .seen = false };
-
-	if (nla_put_s32(msg, NETCONFA_IFINDEX, NETCONFA_IFINDEX_ALL) < 0)
-		return cnl_put_failed(err, "netconf request");
-	if (cnl_request(ns, msg, parse_netconf, &a, err, "get forwarding in netns \"%s\"",
-			ns->path) < 0)
-		return -1;
-	if (!a.seen)
-		return cni_error_set(err, CNI_ERR_INTERNAL, EPROTO,
-				     "get forwarding in netns \"%s\": no answer from the kernel",
-				     ns->path);
-	*ret = a.forwarding;
 	return 0;
 }
 
@@ -564,277 +483,4 @@ int cnl_link_del(struct netns *ns, const char *ifname, struct cni_error **err)
 	}
 	cni_error_move(err, &e);
 	return -1;
-}
-
-void cnl_mac_random(char ret[CNL_MAC_STRLEN])
-{
-	uint8_t m[6];
-	size_t got = 0;
-
-	while (got < sizeof(m)) {
-		ssize_t n = getrandom(m + got, sizeof(m) - got, 0);
-
-		if (n > 0) {
-			got += (size_t)n;
-		} else if (n < 0 && errno != EINTR) {
-			/* No getrandom (very old kernel): a weaker source still gives a unique enough MAC. */
-			struct timespec ts;
-
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			for (size_t i = got; i < sizeof(m); i++)
-				m[i] = (uint8_t)((uint64_t)ts.tv_nsec >> (i * 5)) ^ (uint8_t)getpid();
-			got = sizeof(m);
-		}
-	}
-	m[0] = (uint8_t)((m[0] & 0xfe) | 0x02); /* unicast, locally administered */
-	snprintf(ret, CNL_MAC_STRLEN, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4],
-		 m[5]);
-}
-
-int cnl_bridge_set_vlan_filtering(struct netns *ns, const char *bridge, bool on,
-				  struct cni_error **err)
-{
-	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
-	cleanup_nlmsg struct nl_msg *msg = cnl_msg_new(RTM_NEWLINK, 0, &ifi, sizeof(ifi));
-	struct nlattr *info, *data;
-
-	if (nla_put_string(msg, IFLA_IFNAME, bridge) < 0 ||
-	    !(info = nla_nest_start(msg, IFLA_LINKINFO)) ||
-	    nla_put_string(msg, IFLA_INFO_KIND, "bridge") < 0 ||
-	    !(data = nla_nest_start(msg, IFLA_INFO_DATA)) ||
-	    nla_put_u8(msg, IFLA_BR_VLAN_FILTERING, on) < 0)
-		return cnl_put_failed(err, "set vlan_filtering");
-	nla_nest_end(msg, data);
-	nla_nest_end(msg, info);
-	return cnl_request(ns, msg, NULL, NULL, err,
-			   "set vlan_filtering %d on bridge \"%s\" in netns \"%s\"", on, bridge,
-			   ns->path);
-}
-
-/* ---- bridge ports ----------------------------------------------------- */
-
-static struct nl_msg *bridge_msg(int type, int ifindex)
-{
-	struct ifinfomsg ifi = { .ifi_family = AF_BRIDGE, .ifi_index = ifindex };
-
-	return cnl_msg_new(type, 0, &ifi, sizeof(ifi));
-}
-
-int cnl_brport_set(struct netns *ns, int port_ifindex, const char *name,
-		   const struct cnl_brport *p, struct cni_error **err)
-{
-	cleanup_nlmsg struct nl_msg *msg = NULL;
-	struct nlattr *nest;
-
-	if (!p->has_hairpin && !p->has_isolated)
-		return 0;
-	msg = bridge_msg(RTM_SETLINK, port_ifindex);
-	/* Without NLA_F_NESTED the kernel reads IFLA_PROTINFO as a bare STP state byte. */
-	if (!(nest = nla_nest_start(msg, IFLA_PROTINFO | NLA_F_NESTED)) ||
-	    (p->has_hairpin && nla_put_u8(msg, IFLA_BRPORT_MODE, p->hairpin) < 0) ||
-	    (p->has_isolated && nla_put_u8(msg, IFLA_BRPORT_ISOLATED, p->isolated) < 0))
-		return cnl_put_failed(err, "set bridge port flags");
-	nla_nest_end(msg, nest);
-	return cnl_request(ns, msg, NULL, NULL, err,
-			   "set bridge port \"%s\"%s%s%s%s in netns \"%s\"", name,
-			   p->has_hairpin ? " hairpin " : "",
-			   p->has_hairpin ? (p->hairpin ? "on" : "off") : "",
-			   p->has_isolated ? " isolated " : "",
-			   p->has_isolated ? (p->isolated ? "on" : "off") : "", ns->path);
-}
-
-static int put_vlans(struct nl_msg *msg, const struct cnl_bridge_vlan *v, size_t n)
-{
-	struct nlattr *spec = nla_nest_start(msg, IFLA_AF_SPEC);
-
-	if (!spec)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		uint16_t flags = (uint16_t)((v[i].pvid ? BRIDGE_VLAN_INFO_PVID : 0) |
-					    (v[i].untagged ? BRIDGE_VLAN_INFO_UNTAGGED : 0));
-		struct bridge_vlan_info info = { .flags = flags, .vid = v[i].vid };
-
-		if (v[i].vid_end && v[i].vid_end != v[i].vid) {
-			/* A range is two entries: its first VLAN and its last. */
-			info.flags = (uint16_t)(flags | BRIDGE_VLAN_INFO_RANGE_BEGIN);
-			if (nla_put(msg, IFLA_BRIDGE_VLAN_INFO, sizeof(info), &info) < 0)
-				return -1;
-			info.flags = (uint16_t)(flags | BRIDGE_VLAN_INFO_RANGE_END);
-			info.vid = v[i].vid_end;
-		}
-		if (nla_put(msg, IFLA_BRIDGE_VLAN_INFO, sizeof(info), &info) < 0)
-			return -1;
-	}
-	nla_nest_end(msg, spec);
-	return 0;
-}
-
-static int bridge_vlan(struct netns *ns, int type, int port_ifindex, const char *name,
-		       const struct cnl_bridge_vlan *v, size_t n, struct cni_error **err)
-{
-	cleanup_nlmsg struct nl_msg *msg = NULL;
-	char what[64] = "";
-
-	if (n == 0)
-		return 0;
-	msg = bridge_msg(type, port_ifindex);
-	if (put_vlans(msg, v, n) < 0)
-		return cnl_put_failed(err, "bridge vlan");
-	if (n == 1 && (!v[0].vid_end || v[0].vid_end == v[0].vid))
-		snprintf(what, sizeof(what), "vlan %u", v[0].vid);
-	else
-		snprintf(what, sizeof(what), "%zu vlan entries", n);
-	return cnl_request(ns, msg, NULL, NULL, err, "%s %s %s bridge port \"%s\" in netns \"%s\"",
-			   type == RTM_SETLINK ? "add" : "delete", what,
-			   type == RTM_SETLINK ? "to" : "from", name, ns->path);
-}
-
-int cnl_bridge_vlan_add(struct netns *ns, int port_ifindex, const char *name,
-			const struct cnl_bridge_vlan *v, size_t n, struct cni_error **err)
-{
-	return bridge_vlan(ns, RTM_SETLINK, port_ifindex, name, v, n, err);
-}
-
-int cnl_bridge_vlan_del(struct netns *ns, int port_ifindex, const char *name,
-			const struct cnl_bridge_vlan *v, size_t n, struct cni_error **err)
-{
-	return bridge_vlan(ns, RTM_DELLINK, port_ifindex, name, v, n, err);
-}
-
-/* ---- event-driven waits ----------------------------------------------- */
-
-uint64_t cnl_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-struct monitor_args {
-	const unsigned int *groups;
-	size_t n;
-	int fd;
-};
-
-/* Runs inside the namespace: the socket belongs to the netns it is created in. */
-static int open_monitor(void *arg, struct cni_error **err)
-{
-	struct monitor_args *a = arg;
-	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
-	cleanup_close int fd = -1;
-
-	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
-	if (fd < 0)
-		return cni_error_errno(err, errno, "rtnetlink monitor socket");
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return cni_error_errno(err, errno, "bind rtnetlink monitor socket");
-	for (size_t i = 0; i < a->n; i++) {
-		int g = (int)a->groups[i];
-
-		if (setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &g, sizeof(g)) < 0)
-			return cni_error_errno(err, errno, "subscribe to rtnetlink group %d", g);
-	}
-	a->fd = TAKE_FD(fd);
-	return 0;
-}
-
-int cnl_monitor_open(struct netns *ns, const unsigned int *groups, size_t n, int *ret_fd,
-		     struct cni_error **err)
-{
-	struct monitor_args a = { .groups = groups, .n = n, .fd = -1 };
-
-	if (netns_run(ns, open_monitor, &a, err) < 0)
-		return cni_error_wrap(err, "netns \"%s\"", ns->path);
-	*ret_fd = a.fd;
-	return 0;
-}
-
-int cnl_monitor_wait(int fd, uint64_t deadline_ms, struct cni_error **err)
-{
-	char buf[8192];
-
-	for (;;) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		uint64_t now = cnl_now_ms();
-		int r;
-
-		if (now >= deadline_ms)
-			return 0;
-		r = poll(&p, 1, (int)(deadline_ms - now > 60000 ? 60000 : deadline_ms - now));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return cni_error_errno(err, errno, "wait for rtnetlink events");
-		if (r > 0)
-			break;
-	}
-	/* Drain: the events only say "look again"; ENOBUFS (overrun) says the same. */
-	for (;;) {
-		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
-
-		if (n > 0 || (n < 0 && (errno == EINTR || errno == ENOBUFS)))
-			continue;
-		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
-			return cni_error_errno(err, errno, "read rtnetlink events");
-		return 1;
-	}
-}
-
-const char *cnl_operstate_str(unsigned char operstate)
-{
-	static const char *const names[] = {
-		[CNL_OPER_UNKNOWN] = "unknown",
-		[CNL_OPER_NOTPRESENT] = "notpresent",
-		[CNL_OPER_DOWN] = "down",
-		[CNL_OPER_LOWERLAYERDOWN] = "lowerlayerdown",
-		[CNL_OPER_TESTING] = "testing",
-		[CNL_OPER_DORMANT] = "dormant",
-		[CNL_OPER_UP] = "up",
-	};
-
-	if (operstate < ARRAY_SIZE(names) && names[operstate])
-		return names[operstate];
-	return "invalid";
-}
-
-int cnl_link_wait_oper_up(struct netns *ns, const char *ifname, unsigned int timeout_ms,
-			  struct cnl_link *ret, struct cni_error **err)
-{
-	static const unsigned int groups[] = { RTNLGRP_LINK };
-	uint64_t deadline = cnl_now_ms() + timeout_ms;
-	cleanup_close int fd = -1;
-	struct cnl_link l;
-	int r;
-
-	/* Usually it is up already: no monitor socket then. */
-	if (cnl_link_get(ns, ifname, &l, err) < 0)
-		return -1;
-	if (l.operstate != CNL_OPER_UP) {
-		if (cnl_monitor_open(ns, groups, ARRAY_SIZE(groups), &fd, err) < 0)
-			return -1;
-		for (;;) {
-			if (cnl_link_get(ns, ifname, &l, err) < 0)
-				return -1;
-			if (l.operstate == CNL_OPER_UP)
-				break;
-			r = cnl_monitor_wait(fd, deadline, err);
-			if (r < 0)
-				return -1;
-			if (r == 0) {
-				if (cnl_link_get(ns, ifname, &l, err) < 0)
-					return -1;
-				if (l.operstate == CNL_OPER_UP)
-					break;
-				return cni_error_set(err, cni_code_for_errno(ETIMEDOUT), ETIMEDOUT,
-						     "link \"%s\" in netns \"%s\" not up after %u ms: "
-						     "operstate %s",
-						     ifname, ns->path, timeout_ms,
-						     cnl_operstate_str(l.operstate));
-			}
-		}
-	}
-	if (ret)
-		*ret = l;
-	return 0;
 }

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "mac.h"
 #include "netns.h"
 
 /*
@@ -28,9 +29,6 @@ enum {
 	CNL_OPER_DORMANT = 5,
 	CNL_OPER_UP = 6,
 };
-
-/* "aa:bb:cc:dd:ee:ff" and its NUL. */
-#define CNL_MAC_STRLEN 18
 
 struct cnl_link {
 	int ifindex;
@@ -139,80 +137,6 @@ int cnl_link_set_txqlen(struct netns *ns, const char *ifname, unsigned int qlen,
 int cnl_link_rename(struct netns *ns, const char *ifname, const char *newname,
 		    struct cni_error **err);
 
-/* 0 and the 6 bytes, or -1 (no error object: callers name the config key). */
-int cnl_mac_parse(const char *s, uint8_t ret[6]);
-
-/* A random locally administered unicast MAC, "aa:bb:cc:dd:ee:ff". */
-void cnl_mac_random(char ret[CNL_MAC_STRLEN]);
-
-/* Turn a bridge's VLAN filtering on or off (IFLA_BR_VLAN_FILTERING). */
-int cnl_bridge_set_vlan_filtering(struct netns *ns, const char *bridge, bool on,
-				  struct cni_error **err);
-
-/* ---- bridge ports (AF_BRIDGE) ------------------------------------------ */
-
-/*
- * Bridge port flags of port_ifindex (enslaved to a bridge in ns), in one
- * AF_BRIDGE RTM_SETLINK with IFLA_PROTINFO: hairpin (IFLA_BRPORT_MODE,
- * "reflective relay") and isolated (IFLA_BRPORT_ISOLATED).  Only the
- * members whose has_ flag is set are sent.  name is for messages.
- */
-struct cnl_brport {
-	bool has_hairpin, hairpin;
-	bool has_isolated, isolated;
-};
-int cnl_brport_set(struct netns *ns, int port_ifindex, const char *name,
-		   const struct cnl_brport *p, struct cni_error **err);
-
-/* One VLAN (or range vid..vid_end) of a bridge port, "bridge vlan add ... master". */
-struct cnl_bridge_vlan {
-	uint16_t vid;
-	uint16_t vid_end; /* 0 or vid: a single VLAN */
-	bool pvid;
-	bool untagged;
-};
-
-/*
- * Add / delete VLANs of a bridge port (AF_BRIDGE RTM_SETLINK / RTM_DELLINK
- * with IFLA_AF_SPEC / IFLA_BRIDGE_VLAN_INFO), all in one request.  Needs a
- * bridge with vlan_filtering for traffic to follow them.
- */
-int cnl_bridge_vlan_add(struct netns *ns, int port_ifindex, const char *name,
-			const struct cnl_bridge_vlan *v, size_t n, struct cni_error **err);
-int cnl_bridge_vlan_del(struct netns *ns, int port_ifindex, const char *name,
-			const struct cnl_bridge_vlan *v, size_t n, struct cni_error **err);
-
-/* ---- event-driven waits ------------------------------------------------ */
-
-/*
- * A non-blocking rtnetlink socket created inside ns and subscribed to the
- * RTNLGRP_* groups (n of them): subscribe first, then read the state, then
- * wait for events and read it again, so no change can slip in between.
- * *ret_fd is O_CLOEXEC; close it.
- */
-int cnl_monitor_open(struct netns *ns, const unsigned int *groups, size_t n, int *ret_fd,
-		     struct cni_error **err);
-
-/*
- * Wait until the monitor has something to read or deadline_ms
- * (CLOCK_MONOTONIC, see cnl_now_ms) passes, then drain it: the caller
- * re-reads the state it waits for.  1: events (or an overrun, which also
- * means "look again"), 0: deadline passed.
- */
-int cnl_monitor_wait(int fd, uint64_t deadline_ms, struct cni_error **err);
-
-/* CLOCK_MONOTONIC in milliseconds. */
-uint64_t cnl_now_ms(void);
-
-/*
- * Wait, bounded by timeout_ms and driven by RTNLGRP_LINK events (no
- * polling, no sleeps), until ifname in ns is operationally up
- * (CNL_OPER_UP).  *ret (may be NULL) gets the link as last read.  On
- * timeout: errnum ETIMEDOUT (code 11), message naming the last operstate.
- */
-int cnl_link_wait_oper_up(struct netns *ns, const char *ifname, unsigned int timeout_ms,
-			  struct cnl_link *ret, struct cni_error **err);
-
 /*
  * Set one IPv4 devconf value of a link (IPV4_DEVCONF_*, as
  * net.ipv4.conf.<link>.<name>) over rtnetlink (IFLA_AF_SPEC/AF_INET/
@@ -222,14 +146,8 @@ int cnl_link_wait_oper_up(struct netns *ns, const char *ifname, unsigned int tim
 int cnl_link_set_inet_conf(struct netns *ns, int ifindex, const char *ifname, int id,
 			   uint32_t value, struct cni_error **err);
 
-/*
- * The "all" forwarding switch of family (AF_INET: net.ipv4.ip_forward,
- * AF_INET6: net.ipv6.conf.all.forwarding) read over rtnetlink
- * (RTM_GETNETCONF), not /proc/sys: *ret gets its value.
- */
-int cnl_forwarding_get(struct netns *ns, int family, int *ret, struct cni_error **err);
-
-/* "up", "down", "lowerlayerdown", ... (RFC 2863 names, as iproute2 prints them). */
-const char *cnl_operstate_str(unsigned char operstate);
+#include "link_bridge.h"
+#include "link_monitor.h"
+#include "netconf.h"
 
 #endif

@@ -56,19 +56,6 @@ int netns_open_current(struct netns **ret, struct cni_error **err)
 	return 0;
 }
 
-bool netns_gone(const struct cni_error *e)
-{
-	return e && e->errnum == ENOENT;
-}
-
-bool netns_same(const struct netns *a, const struct netns *b)
-{
-	struct stat sa, sb;
-
-	return fstat(a->fd, &sa) == 0 && fstat(b->fd, &sb) == 0 && sa.st_dev == sb.st_dev &&
-	       sa.st_ino == sb.st_ino;
-}
-
 bool netns_is_current(const struct netns *ns)
 {
 	struct stat a, b;

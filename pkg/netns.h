@@ -38,8 +38,8 @@ struct netns {
 /*
  * Open path and check it is a network namespace: on nsfs (or procfs, for
  * /proc/<pid>/ns/net on old kernels) and, where the kernel can tell,
- * NS_GET_NSTYPE == CLONE_NEWNET.  A missing path gives errnum ENOENT (see
- * netns_gone()); a file that is not a network namespace gives code 4.
+ * NS_GET_NSTYPE == CLONE_NEWNET.  A missing path gives errnum ENOENT; a
+ * file that is not a network namespace gives code 4.
  */
 int netns_open(const char *path, struct netns **ret, struct cni_error **err);
 
@@ -57,14 +57,8 @@ int netns_open_current(struct netns **ret, struct cni_error **err);
 /* The checks netns_open() applies, on an fd; path for messages.  0 / -1. */
 int netns_check_fd(int fd, const char *path, struct cni_error **err);
 
-/* Same namespace (st_dev/st_ino of the fds)?  False if either cannot be stat'ed. */
-bool netns_same(const struct netns *a, const struct netns *b);
-
 /* Is ns the namespace the calling thread is in right now? */
 bool netns_is_current(const struct netns *ns);
-
-/* Did a failed netns_open() find nothing at the path (DEL treats that as done)? */
-bool netns_gone(const struct cni_error *e);
 
 /*
  * Run fn(arg, err) with the calling thread inside ns, then switch back.

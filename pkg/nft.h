@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * nftables through libnftnl + libmnl: the only module that talks
- * NETLINK_NETFILTER for nf_tables.  Never execs nft or iptables.
+ * nftables through libnftnl: the only module that talks NETLINK_NETFILTER
+ * for nf_tables (nft.c: socket, commits, reads; nft_batch.c: batches and
+ * rules; owner tags in nft_owned.c).  Never execs nft or iptables.
  *
  * A struct nft is one netfilter socket (SOCK_CLOEXEC), bound in the network
  * namespace that is current when nft_open() runs and usable from anywhere
@@ -44,6 +45,8 @@
 
 #include "error.h"
 
+struct cnl_sock;
+
 /* ---- the socket --------------------------------------------------------- */
 
 struct nft;
@@ -63,7 +66,7 @@ void nft_close(struct nft *n);
 void nft_closep(struct nft **n);
 
 /* The underlying socket, to borrow for other netfilter requests (conntrack). */
-struct mnl_socket *nft_mnl_socket(struct nft *n);
+struct cnl_sock *nft_netlink(struct nft *n);
 #define cleanup_nft __attribute__((cleanup(nft_closep)))
 
 /* ---- batches ------------------------------------------------------------ */
@@ -114,16 +117,16 @@ void nft_batch_add_table(struct nft_batch *b, uint8_t family, const char *table)
 void nft_batch_del_table(struct nft_batch *b, uint8_t family, const char *table);
 
 /* nft's named priorities (<linux/netfilter_ipv4.h> clashes with <netinet/in.h>). */
-#define NFT_PRIO_RAW (-300)
-#define NFT_PRIO_MANGLE (-150)
-#define NFT_PRIO_DSTNAT (-100)
-#define NFT_PRIO_FILTER 0
-#define NFT_PRIO_SRCNAT 100
+#define CNIC_NFT_PRIO_RAW (-300)
+#define CNIC_NFT_PRIO_MANGLE (-150)
+#define CNIC_NFT_PRIO_DSTNAT (-100)
+#define CNIC_NFT_PRIO_FILTER 0
+#define CNIC_NFT_PRIO_SRCNAT 100
 
 struct nft_base_chain {
 	const char *type;  /* "filter", "nat", "route" */
 	uint32_t hook;     /* NF_INET_PRE_ROUTING, ... */
-	int32_t priority;  /* NFT_PRIO_* */
+	int32_t priority;  /* CNIC_NFT_PRIO_* */
 	bool has_policy;   /* default: accept */
 	uint32_t policy;   /* NF_ACCEPT / NF_DROP */
 };
@@ -137,15 +140,15 @@ void nft_batch_del_chain(struct nft_batch *b, uint8_t family, const char *table,
 
 /* nft's datatype ids, so that `nft list` prints keys and data readably. */
 enum nft_dtype {
-	NFT_DT_VERDICT = 1,
-	NFT_DT_INTEGER = 4,
-	NFT_DT_IPV4 = 7,
-	NFT_DT_IPV6 = 8,
-	NFT_DT_ETHER = 9,
-	NFT_DT_INET_PROTO = 12,
-	NFT_DT_INET_SERVICE = 13,
-	NFT_DT_MARK = 19,
-	NFT_DT_IFNAME = 41,
+	CNIC_NFT_DT_VERDICT = 1,
+	CNIC_NFT_DT_INTEGER = 4,
+	CNIC_NFT_DT_IPV4 = 7,
+	CNIC_NFT_DT_IPV6 = 8,
+	CNIC_NFT_DT_ETHER = 9,
+	CNIC_NFT_DT_INET_PROTO = 12,
+	CNIC_NFT_DT_INET_SERVICE = 13,
+	CNIC_NFT_DT_MARK = 19,
+	CNIC_NFT_DT_IFNAME = 41,
 };
 
 /*
@@ -154,22 +157,22 @@ enum nft_dtype {
  * "type 0", which `nft -f` refuses, so a saved ruleset would not load.  An
  * IPv6 address is 16 bytes and lists and loads back unchanged.
  */
-#define NFT_DT_OWNER NFT_DT_IPV6
+#define CNIC_NFT_DT_OWNER CNIC_NFT_DT_IPV6
 
 /* Most fields of a concatenation; each takes a 4-byte-aligned slot. */
-#define NFT_CONCAT_MAX 8
+#define CNIC_NFT_CONCAT_MAX 8
 
 struct nft_set_def {
 	const char *name;
 	uint32_t flags; /* NFT_SET_MAP, NFT_SET_INTERVAL, NFT_SET_CONCAT, ... */
 	/* Key: one field, or a concatenation (n_fields > 1, NFT_SET_CONCAT is added). */
 	uint8_t n_fields;
-	enum nft_dtype key_types[NFT_CONCAT_MAX];
-	uint8_t key_lens[NFT_CONCAT_MAX]; /* unpadded bytes of each field */
+	enum nft_dtype key_types[CNIC_NFT_CONCAT_MAX];
+	uint8_t key_lens[CNIC_NFT_CONCAT_MAX]; /* unpadded bytes of each field */
 	/* Maps: the data, also possibly concatenated; n_data 0 for a plain set. */
 	uint8_t n_data;
-	enum nft_dtype data_types[NFT_CONCAT_MAX];
-	uint8_t data_lens[NFT_CONCAT_MAX];
+	enum nft_dtype data_types[CNIC_NFT_CONCAT_MAX];
+	uint8_t data_lens[CNIC_NFT_CONCAT_MAX];
 	const char *comment; /* NULL: none */
 };
 
@@ -180,7 +183,7 @@ void nft_batch_del_set(struct nft_batch *b, uint8_t family, const char *table, c
 /* Bytes a concatenation of these field lengths occupies (each padded to 4). */
 uint32_t nft_concat_len(const uint8_t *lens, size_t n);
 
-#define NFT_DATA_MAX 64 /* NFT_DATA_VALUE_MAXLEN */
+#define CNIC_NFT_DATA_MAX 64 /* NFT_DATA_VALUE_MAXLEN */
 
 struct nft_elem {
 	const void *key;
@@ -247,11 +250,11 @@ void nft_batch_del_rule(struct nft_batch *b, uint8_t family, const char *table, 
 /* ---- reading ------------------------------------------------------------ */
 
 struct nft_elem_info {
-	uint8_t key[NFT_DATA_MAX];
+	uint8_t key[CNIC_NFT_DATA_MAX];
 	uint32_t key_len;
-	uint8_t key_end[NFT_DATA_MAX];
+	uint8_t key_end[CNIC_NFT_DATA_MAX];
 	uint32_t key_end_len; /* 0: not an interval */
-	uint8_t data[NFT_DATA_MAX];
+	uint8_t data[CNIC_NFT_DATA_MAX];
 	uint32_t data_len;
 	char *comment; /* NULL: none */
 };
@@ -299,11 +302,6 @@ int nft_list_rules(struct nft *n, uint8_t family, const char *table, const char 
 		   struct nft_rule_info **ret, size_t *ret_n, struct cni_error **err);
 void nft_rule_infos_free(struct nft_rule_info *v, size_t n);
 
-/* Handles of the rules of chain whose comment is comment (all rules if NULL). */
-int nft_find_rules(struct nft *n, uint8_t family, const char *table, const char *chain,
-		   const char *comment, uint64_t **ret_handles, size_t *ret_n,
-		   struct cni_error **err);
-
 /* ---- teardown ------------------------------------------------------------ */
 
 /*
@@ -334,10 +332,10 @@ void nft_batch_require_chain(struct nft_batch *b, uint8_t family, const char *ta
 /*
  * The comment that tags an element with the attachment owning it:
  * "<network>:<container id>:<ifname>" (':' can be in none of them), or,
- * beyond NFT_TAG_MAX bytes, with the network and/or the "<id>:<ifname>" part
+ * beyond CNIC_NFT_TAG_MAX bytes, with the network and/or the "<id>:<ifname>" part
  * replaced by "#" and a 128-bit hash in hex.  Caller frees.
  */
-#define NFT_TAG_MAX 127
+#define CNIC_NFT_TAG_MAX 127
 char *nft_owner_tag(const char *network, const char *container_id, const char *ifname);
 /* Does tag belong to network (its network part is that of nft_owner_tag)? */
 bool nft_tag_in_network(const char *tag, const char *network);
@@ -348,7 +346,7 @@ bool nft_tag_in_network(const char *tag, const char *network);
  * extra cost, whether the owner already had elements (a re-ADD), and DEL can
  * ask for it before reading whole sets.
  */
-#define NFT_OWNER_KEY_LEN 16
-void nft_owner_key(const char *tag, uint8_t key[NFT_OWNER_KEY_LEN]);
+#define CNIC_NFT_OWNER_KEY_LEN 16
+void nft_owner_key(const char *tag, uint8_t key[CNIC_NFT_OWNER_KEY_LEN]);
 
 #endif

@@ -3,6 +3,7 @@
  * Owner-tagged nftables state (see nft_owned.h).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -10,6 +11,7 @@
 
 #include "cleanup.h"
 #include "log.h"
+#include "mac.h"
 #include "nft_owned.h"
 
 /* ---- the attachments a GC keeps ---------------------------------------- */
@@ -110,7 +112,7 @@ size_t nft_sets_queue_del(struct nft_batch *b, const struct nft_sets *s,
 void nft_owner_for(struct nft_owner *o, const char *tag, const char *comment)
 {
 	nft_owner_key(tag, o->key);
-	o->elem = (struct nft_elem){ .key = o->key, .key_len = NFT_OWNER_KEY_LEN,
+	o->elem = (struct nft_elem){ .key = o->key, .key_len = CNIC_NFT_OWNER_KEY_LEN,
 				     .comment = comment };
 }
 
@@ -159,20 +161,14 @@ bool nft_concurrent_change(const struct cni_error *e)
 /* Guarded batches redone after another commit came between. */
 #define MAX_RESTARTS 32
 
-/* Processes racing each other must not pause in step. */
-static unsigned int pause_seed(void)
+/* 1 to max_ms milliseconds, at random: processes racing each other must not pause in step. */
+static void pause_a_little(int max_ms)
 {
-	struct timespec now;
+	uint32_t r;
+	struct timespec ts;
 
-	(void)clock_gettime(CLOCK_MONOTONIC, &now);
-	return (unsigned int)getpid() * 2654435761u ^ (unsigned int)now.tv_nsec;
-}
-
-/* 1 to max_ms milliseconds, at random. */
-static void pause_a_little(unsigned int *seed, int max_ms)
-{
-	struct timespec ts = { 0, (long)(1 + rand_r(seed) % max_ms) * 1000000L };
-
+	cnic_random(&r, sizeof(r));
+	ts = (struct timespec){ 0, (long)(1 + r % (uint32_t)max_ms) * 1000000L };
 	(void)nanosleep(&ts, NULL);
 }
 
@@ -180,7 +176,6 @@ int nft_apply(struct nft *n, nft_plan_fn plan, void *arg, struct cni_error **err
 {
 	struct cni_error *local = NULL;
 	int upgrades = 0, restarts = 0;
-	unsigned int seed = pause_seed();
 
 	for (int attempt = 0;;) {
 		cleanup_nft_batch struct nft_batch *b = nft_batch_new();
@@ -209,10 +204,10 @@ int nft_apply(struct nft *n, nft_plan_fn plan, void *arg, struct cni_error **err
 			 */
 			restarts++;
 			cni_error_freep(&local);
-			pause_a_little(&seed, 4);
+			pause_a_little(4);
 			continue;
 		}
-		if (++attempt >= NFT_OWNED_TRIES || !nft_concurrent_change(local))
+		if (++attempt >= CNIC_NFT_OWNED_TRIES || !nft_concurrent_change(local))
 			break;
 		cni_error_freep(&local);
 	}
@@ -290,14 +285,13 @@ int nft_drop_table_if_unused(struct nft *n, uint8_t family, const char *table,
 int nft_retry_teardown(int (*once)(struct nft *n, const void *arg, struct cni_error **err),
 		       struct nft *n, const void *arg, struct cni_error **err)
 {
-	unsigned int seed = pause_seed();
 
-	for (int i = 0; i < NFT_TEARDOWN_TRIES; i++) {
+	for (int i = 0; i < CNIC_NFT_TEARDOWN_TRIES; i++) {
 		int r = once(n, arg, err);
 
 		if (r != 1)
 			return r;
-		pause_a_little(&seed, 8);
+		pause_a_little(8);
 	}
 	return 0;
 }
@@ -310,3 +304,76 @@ void nft_teardown_log(const char *what, struct cni_error **e)
 		(*e)->details ? ": " : "", (*e)->details ? (*e)->details : "");
 	cni_error_freep(e);
 }
+
+/* ---- owner tags --------------------------------------------------------- */
+
+/* FNV-1a, 128 bits: short, stable across builds and machines; not a secret. */
+static unsigned __int128 hash128(const char *a, const char *b)
+{
+	unsigned __int128 h = ((unsigned __int128)0x6c62272e07bb0142ULL << 64) | 0x62b821756295c58dULL;
+	const unsigned __int128 prime = ((unsigned __int128)1 << 88) | 0x13b;
+	const char *parts[2] = { a, b };
+
+	for (size_t p = 0; p < 2; p++) {
+		if (!parts[p])
+			continue;
+		if (p == 1) {
+			h ^= (unsigned char)':';
+			h *= prime;
+		}
+		for (const unsigned char *s = (const unsigned char *)parts[p]; *s; s++) {
+			h ^= *s;
+			h *= prime;
+		}
+	}
+	return h;
+}
+
+static void hash128_hex(const char *a, const char *b, char out[34])
+{
+	unsigned __int128 h = hash128(a, b);
+
+	snprintf(out, 34, "#%016llx%016llx", (unsigned long long)(h >> 64),
+		 (unsigned long long)(uint64_t)h);
+}
+
+void nft_owner_key(const char *tag, uint8_t key[CNIC_NFT_OWNER_KEY_LEN])
+{
+	unsigned __int128 h = hash128(tag, NULL);
+
+	for (int i = CNIC_NFT_OWNER_KEY_LEN - 1; i >= 0; i--, h >>= 8)
+		key[i] = (uint8_t)h;
+}
+
+/* Network names beyond this are hashed, leaving room for the attachment part. */
+#define TAG_NET_MAX 48
+
+static void net_part(const char *network, char buf[TAG_NET_MAX + 1])
+{
+	if (strlen(network) <= TAG_NET_MAX)
+		snprintf(buf, TAG_NET_MAX + 1, "%s", network);
+	else
+		hash128_hex(network, NULL, buf);
+}
+
+char *nft_owner_tag(const char *network, const char *container_id, const char *ifname)
+{
+	char net[TAG_NET_MAX + 1], att[34];
+
+	net_part(network, net);
+	if (strlen(net) + 1 + strlen(container_id) + 1 + strlen(ifname) <= CNIC_NFT_TAG_MAX)
+		return xasprintf("%s:%s:%s", net, container_id, ifname);
+	hash128_hex(container_id, ifname, att);
+	return xasprintf("%s:%s", net, att);
+}
+
+bool nft_tag_in_network(const char *tag, const char *network)
+{
+	char net[TAG_NET_MAX + 1];
+	size_t len;
+
+	net_part(network, net);
+	len = strlen(net);
+	return strncmp(tag, net, len) == 0 && tag[len] == ':';
+}
+

@@ -31,7 +31,7 @@
 #include "types.h"
 
 /* How often a batch is rebuilt after a concurrent change before giving up. */
-#define NFT_OWNED_TRIES 4
+#define CNIC_NFT_OWNED_TRIES 4
 
 /* ---- the attachments a GC keeps ---------------------------------------- */
 
@@ -81,7 +81,7 @@ size_t nft_sets_queue_del(struct nft_batch *b, const struct nft_sets *s,
 /* ---- the owner element --------------------------------------------------- */
 
 struct nft_owner {
-	uint8_t key[NFT_OWNER_KEY_LEN];
+	uint8_t key[CNIC_NFT_OWNER_KEY_LEN];
 	struct nft_elem elem; /* points at key; comment as given */
 };
 
@@ -113,7 +113,7 @@ bool nft_shared_subnet_unused(const struct nft_elem_info *s, const struct nft_el
  * attempt, numbered from 0); it returns how many changes it queued (0:
  * nothing to do, done) or -1 with *err.  nft_apply() commits them and, when
  * the commit failed on a concurrent change (ENOENT, EEXIST, ERESTART),
- * calls plan() again, at most NFT_OWNED_TRIES times.  Returns 0, or -1 with
+ * calls plan() again, at most CNIC_NFT_OWNED_TRIES times.  Returns 0, or -1 with
  * the first error moved into *err (err may be NULL).
  */
 typedef ssize_t (*nft_plan_fn)(struct nft *n, struct nft_batch *b, int attempt, void *arg,
@@ -147,12 +147,12 @@ int nft_sets_empty(uint8_t family, const char *table, const char *const *names,
 
 /*
  * Run once(n, arg) until it does not return 1 ("lost a race: the
- * generation changed"), at most NFT_TEARDOWN_TRIES times, pausing 1-8
+ * generation changed"), at most CNIC_NFT_TEARDOWN_TRIES times, pausing 1-8
  * random milliseconds between tries: on a node where other networks' ADDs
  * and DELs commit all the time, a guarded teardown otherwise rarely wins.
  * Giving up leaves the objects for a later DEL or GC.  0 or -1 as once.
  */
-#define NFT_TEARDOWN_TRIES 40
+#define CNIC_NFT_TEARDOWN_TRIES 40
 int nft_retry_teardown(int (*once)(struct nft *n, const void *arg, struct cni_error **err),
 		       struct nft *n, const void *arg, struct cni_error **err);
 

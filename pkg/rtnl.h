@@ -5,10 +5,11 @@
  * number, dumps retried when the kernel flags them inconsistent, and the one
  * place where netlink failures become a struct cni_error.
  *
- * libnl-3 carries the bytes (nl_sock, nl_msg, nla_*); the messages are
- * built and parsed here and in link/addr/route directly, with no libnl
- * object caches, so every request asks the kernel for exactly the object it
- * needs and every flag that goes on the wire is visible in our code.
+ * libnl-3 builds the messages (nl_msg, nla_*) and nlsock.h moves them: the
+ * messages are built and parsed here and in link/addr/route directly, with
+ * no libnl object caches, so every request asks the kernel for exactly the
+ * object it needs and every flag that goes on the wire is visible in our
+ * code.
  *
  * Symbols use the cnl_ prefix ("cnic netlink"): libnl owns rtnl_* and nl_*,
  * and libnl-route also exports bare link_* and route_* names.
@@ -27,24 +28,16 @@
 
 #include "error.h"
 #include "netns.h"
+#include "nlsock.h"
 
 struct nl_msg;
-struct nlmsghdr;
-struct cnl_sock;
 
 /*
  * The rtnetlink socket of ns: created inside ns on first use (through
- * netns_run) and kept in ns->rtnl, freed by netns_close().  Borrowed.
+ * netns_run) and kept in ns->rtnl, freed by netns_close() (cnl_sock_free).
+ * Borrowed.  Parse functions (cnl_parse_fn) are as in nlsock.h.
  */
 int cnl_sock_get(struct netns *ns, struct cnl_sock **ret, struct cni_error **err);
-void cnl_sock_free(struct cnl_sock *s);
-
-/*
- * Called for each reply message of a request (never for ACK, ERROR or DONE).
- * Return 0, or -1 with *err set: the rest of the reply is then drained and
- * the request fails with that error.
- */
-typedef int (*cnl_parse_fn)(const struct nlmsghdr *nlh, void *arg, struct cni_error **err);
 
 /*
  * Send msg (sequence number and NLM_F_ACK are added) and read replies until
@@ -56,10 +49,8 @@ int cnl_talk(struct cnl_sock *s, struct nl_msg *msg, cnl_parse_fn parse, void *a
 	     struct cni_error **err);
 
 /*
- * A dump request (msg must have NLM_F_DUMP): as cnl_talk, but when the
- * kernel marks the dump interrupted (NLM_F_DUMP_INTR: the table changed
- * under it) the dump is redone, after reset(arg) discards what parse
- * collected, up to 5 times in all; then EAGAIN (code 11, try again).
+ * A dump request (msg must have NLM_F_DUMP): as cnl_talk, but redone when
+ * the kernel marks it interrupted (cnl_dump_retry in nlsock.h).
  */
 int cnl_dump(struct cnl_sock *s, struct nl_msg *msg, cnl_parse_fn parse, void (*reset)(void *arg),
 	     void *arg, struct cni_error **err);

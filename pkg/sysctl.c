@@ -136,7 +136,7 @@ int sysctl_set(const char *name, const char *value, struct cni_error **err)
 
 /* ---- inside a namespace ----------------------------------------------- */
 
-struct sysctl_op {
+struct net_sysctl_req {
 	const char *path;
 	const char *value; /* write / ensure */
 	bool ensure;
@@ -146,7 +146,7 @@ struct sysctl_op {
 
 static int run_op(void *arg, struct cni_error **err)
 {
-	struct sysctl_op *op = arg;
+	struct net_sysctl_req *op = arg;
 	cleanup_free char *cur = NULL;
 
 	if (op->ret)
@@ -163,7 +163,7 @@ static int run_op(void *arg, struct cni_error **err)
 	return 0;
 }
 
-static int net_op(struct netns *ns, const char *name, struct sysctl_op *op, struct cni_error **err)
+static int net_op(struct netns *ns, const char *name, struct net_sysctl_req *op, struct cni_error **err)
 {
 	cleanup_free char *path = NULL;
 	int r;
@@ -183,21 +183,21 @@ static int net_op(struct netns *ns, const char *name, struct sysctl_op *op, stru
 
 int sysctl_get_net(struct netns *ns, const char *name, char **ret, struct cni_error **err)
 {
-	struct sysctl_op op = { .ret = ret };
+	struct net_sysctl_req op = { .ret = ret };
 
 	return net_op(ns, name, &op, err);
 }
 
 int sysctl_set_net(struct netns *ns, const char *name, const char *value, struct cni_error **err)
 {
-	struct sysctl_op op = { .value = value };
+	struct net_sysctl_req op = { .value = value };
 
 	return net_op(ns, name, &op, err);
 }
 
 int sysctl_ensure_net(struct netns *ns, const char *name, const char *value, struct cni_error **err)
 {
-	struct sysctl_op op = { .value = value, .ensure = true };
+	struct net_sysctl_req op = { .value = value, .ensure = true };
 
 	if (net_op(ns, name, &op, err) < 0)
 		return -1;

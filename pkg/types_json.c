@@ -793,55 +793,7 @@ char *cni_json_quote(const char *s)
 	return jw_take(&w);
 }
 
-/* ---- MAC addresses ----------------------------------------------------- */
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = (char)tolower((unsigned char)c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-/*
- * The three notations Go's net.ParseMAC accepts (aa:bb:.., aa-bb-..,
- * aabb.ccdd.eeff), restricted to 48-bit addresses: every MAC in our
- * configs names an Ethernet link.
- */
-int cni_mac_parse(const char *s, char ret[CNI_MAC_STRLEN])
-{
-	uint8_t b[6];
-	size_t len;
-
-	if (!s)
-		return -1;
-	len = strlen(s);
-	if (len == 17 && (s[2] == ':' || s[2] == '-')) {
-		for (int i = 0; i < 6; i++) {
-			int hi = hexval(s[3 * i]), lo = hexval(s[3 * i + 1]);
-
-			if (hi < 0 || lo < 0 || (i < 5 && s[3 * i + 2] != s[2]))
-				return -1;
-			b[i] = (uint8_t)(hi << 4 | lo);
-		}
-	} else if (len == 14 && s[4] == '.' && s[9] == '.') {
-		for (int i = 0; i < 6; i++) {
-			int off = (i / 2) * 5 + (i % 2) * 2;
-			int hi = hexval(s[off]), lo = hexval(s[off + 1]);
-
-			if (hi < 0 || lo < 0)
-				return -1;
-			b[i] = (uint8_t)(hi << 4 | lo);
-		}
-	} else {
-		return -1;
-	}
-	snprintf(ret, CNI_MAC_STRLEN, "%02x:%02x:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3], b[4],
-		 b[5]);
-	return 0;
-}
+/* cni_mac_parse() is in mac.c, with the other MAC helpers. */
 
 /* ---- field decoder ---------------------------------------------------- */
 

@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "cleanup.h"
 #include "log.h"
@@ -14,17 +13,9 @@
 
 static void random_name(char ret[IFNAMSIZ])
 {
-	char mac[CNL_MAC_STRLEN];
 	uint8_t b[4];
 
-	if (getrandom(b, sizeof(b), GRND_NONBLOCK) != (ssize_t)sizeof(b)) {
-		/* Reuse the MAC generator's fallback rather than failing an ADD. */
-		uint8_t m[6];
-
-		cnl_mac_random(mac);
-		(void)cnl_mac_parse(mac, m);
-		memcpy(b, m + 2, sizeof(b));
-	}
+	cnic_random(b, sizeof(b));
 	snprintf(ret, IFNAMSIZ, "veth%02x%02x%02x%02x", b[0], b[1], b[2], b[3]);
 }
 
@@ -57,8 +48,7 @@ int veth_setup(struct netns *host, struct netns *container, const struct veth_sp
 		if (cnl_mac_parse(spec->mac, hw) < 0)
 			return cni_error_set(err, CNI_ERR_INVALID_CONFIG, EINVAL,
 					     "invalid MAC address \"%s\"", spec->mac);
-		snprintf(cmac, sizeof(cmac), "%02x:%02x:%02x:%02x:%02x:%02x", hw[0], hw[1], hw[2],
-			 hw[3], hw[4], hw[5]);
+		cnl_mac_format(hw, cmac);
 	} else {
 		cnl_mac_random(cmac);
 	}

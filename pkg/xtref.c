@@ -8,14 +8,12 @@
  * mixed node).
  */
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 
-#include <libmnl/libmnl.h>
 #include <libnftnl/expr.h>
 #include <libnftnl/rule.h>
 #include <libnftnl/table.h>
@@ -24,15 +22,15 @@
 
 #include "cleanup.h"
 #include "nft.h"
+#include "nlsock.h"
 #include "sha512.h"
 #include "xtref.h"
 
 #define CHAIN_NAME_LEN 28   /* the reference's maxChainLength */
 #define HASH16 16           /* its short hashes in nftables comments */
 #define TRIES 5             /* re-reads after the ruleset changed under a decision */
-#define REPLY_TIMEOUT_MS 5000
-#define RECV_SIZE 65536
 #define XT_COMMENT_MAX 256  /* struct xt_comment_info */
+#define REQ_BUF 4096        /* a dump request naming at most a table and a chain */
 
 /* The tables the reference may have written, as found by one dump. */
 enum {
@@ -43,9 +41,9 @@ enum {
 	T_INET_MASQ = 1 << 4,
 };
 
-#define NFT_HOSTPORT "cni_hostport"
-#define NFT_MASQ "cni_plugins_masquerade"
-#define NFT_MASQ_CHAIN "masq_checks"
+#define REF_HOSTPORT "cni_hostport"
+#define REF_MASQ "cni_plugins_masquerade"
+#define REF_MASQ_CHAIN "masq_checks"
 
 void xtref_dnat_chain(const char *network, const char *container_id, char out[29])
 {
@@ -81,64 +79,30 @@ struct reply {
 	bool interrupted; /* NLM_F_DUMP_INTR: read again */
 };
 
-/*
- * Send req on n's socket and read every reply to it (its own sequence
- * number: nft.c skips replies that are not its own the same way).
- */
+/* The nlsock.h parse function that runs fn. */
+struct fn_call {
+	msg_fn fn;
+	void *arg;
+};
+
+static int call_fn(const struct nlmsghdr *nlh, void *arg, struct cni_error **err)
+{
+	const struct fn_call *c = arg;
+
+	return c->fn(nlh, c->arg) < 0 ? -1 : 0;
+}
+
+/* Send req on n's socket and read every reply to it (nlsock.h's exchange). */
 static int request(struct nft *n, struct nlmsghdr *req, msg_fn fn, void *arg, struct reply *rp,
 		   struct cni_error **err)
 {
-	static uint32_t seq;
-	struct mnl_socket *s = nft_mnl_socket(n);
-	unsigned int portid = mnl_socket_get_portid(s);
-	cleanup_free char *buf = xmalloc(RECV_SIZE);
-	bool done = false;
+	struct fn_call c = { .fn = fn, .arg = arg };
+	struct cnl_reply r;
 
-	if (!seq)
-		seq = (uint32_t)time(NULL) ^ 0x78740000u;
-	req->nlmsg_seq = ++seq;
-	*rp = (struct reply){ 0 };
-	if (mnl_socket_sendto(s, req, req->nlmsg_len) < 0)
-		return cni_error_errno(err, errno, "send netfilter request");
-	while (!done) {
-		struct pollfd p = { .fd = mnl_socket_get_fd(s), .events = POLLIN };
-		ssize_t len;
-		int r = poll(&p, 1, REPLY_TIMEOUT_MS);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return cni_error_errno(err, r ? errno : ETIMEDOUT,
-					       "wait for netfilter reply");
-		len = mnl_socket_recvfrom(s, buf, RECV_SIZE);
-		/* Not EAGAIN: a socket polling readable yet saying so would spin. */
-		if (len < 0 && errno == EINTR)
-			continue;
-		if (len < 0)
-			return cni_error_errno(err, errno, "read netfilter reply");
-		for (const struct nlmsghdr *nlh = (const void *)buf; NLMSG_OK(nlh, (size_t)len);
-		     nlh = NLMSG_NEXT(nlh, len)) {
-			if (nlh->nlmsg_seq != seq || nlh->nlmsg_pid != portid)
-				continue;
-			if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
-				rp->interrupted = true;
-			if (nlh->nlmsg_type == NLMSG_ERROR) {
-				const struct nlmsgerr *e = NLMSG_DATA(nlh);
-
-				if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*e)))
-					return cni_error_errno(err, EBADMSG, "netfilter reply");
-				rp->errnum = -e->error;
-				done = true;
-				break;
-			}
-			if (nlh->nlmsg_type == NLMSG_DONE) {
-				done = true;
-				break;
-			}
-			if (nlh->nlmsg_type >= NLMSG_MIN_TYPE && fn(nlh, arg) < 0)
-				return cni_error_errno(err, EBADMSG, "parse netfilter reply");
-		}
-	}
+	if (cnl_exchange(nft_netlink(n), req, call_fn, &c, &r, err) < 0)
+		return -1;
+	*rp = (struct reply){ .errnum = r.errnum, .interrupted = r.interrupted };
+	cnl_reply_done(&r);
 	return 0;
 }
 
@@ -151,9 +115,9 @@ static int collect_table(const struct nlmsghdr *nlh, void *arg)
 	} known[] = {
 		{ NFPROTO_IPV4, "nat", T_IP_NAT },
 		{ NFPROTO_IPV6, "nat", T_IP6_NAT },
-		{ NFPROTO_IPV4, NFT_HOSTPORT, T_IP_HOSTPORT },
-		{ NFPROTO_IPV6, NFT_HOSTPORT, T_IP6_HOSTPORT },
-		{ NFPROTO_INET, NFT_MASQ, T_INET_MASQ },
+		{ NFPROTO_IPV4, REF_HOSTPORT, T_IP_HOSTPORT },
+		{ NFPROTO_IPV6, REF_HOSTPORT, T_IP6_HOSTPORT },
+		{ NFPROTO_INET, REF_MASQ, T_INET_MASQ },
 	};
 	struct nftnl_table *t = nftnl_table_alloc();
 	unsigned int *mask = arg;
@@ -179,7 +143,7 @@ static int collect_table(const struct nlmsghdr *nlh, void *arg)
 static int tables_present(struct nft *n, unsigned int *ret, struct cni_error **err)
 {
 	for (int i = 0; i < TRIES; i++) {
-		char buf[MNL_SOCKET_BUFFER_SIZE];
+		char buf[REQ_BUF];
 		struct nlmsghdr *nlh;
 		struct reply rp;
 		unsigned int mask = 0;
@@ -293,7 +257,7 @@ static int dump_rules(struct nft *n, uint8_t family, const char *table, const ch
 		      struct xrules *ret, struct cni_error **err)
 {
 	for (int i = 0; i < TRIES; i++) {
-		char buf[MNL_SOCKET_BUFFER_SIZE];
+		char buf[REQ_BUF];
 		struct nftnl_rule *r = nftnl_rule_alloc();
 		struct nlmsghdr *nlh;
 		struct reply rp;
@@ -455,7 +419,7 @@ static int portmap_del(struct nft *n, unsigned int mask, const char *network,
 	char dn[CHAIN_NAME_LEN + 1];
 	const char *chains[] = { dn };
 	struct plan xt = { .table = "nat", .chains = chains, .n_chains = 1, .pick = pick_jump };
-	struct plan hp = { .table = NFT_HOSTPORT, .pick = pick_hostport, .arg = container_id };
+	struct plan hp = { .table = REF_HOSTPORT, .pick = pick_hostport, .arg = container_id };
 	int r = 0;
 
 	xtref_dnat_chain(network, container_id, dn);
@@ -498,7 +462,7 @@ static int ipmasq_del(struct nft *n, unsigned int mask, const char *network,
 	char ch[CHAIN_NAME_LEN + 1], hash[2 * HASH16 + 2];
 	const char *chains[] = { ch };
 	struct plan xt = { .table = "nat", .chains = chains, .n_chains = 1, .pick = pick_jump };
-	struct plan nf = { .table = NFT_MASQ, .chain = NFT_MASQ_CHAIN, .pick = pick_masq,
+	struct plan nf = { .table = REF_MASQ, .chain = REF_MASQ_CHAIN, .pick = pick_masq,
 			   .arg = hash };
 	int r = 0;
 
@@ -632,7 +596,7 @@ int xtref_ipmasq_gc(struct nft *n, const struct cni_netconf *nc, struct cni_erro
 {
 	cleanup_nft struct nft *own = NULL;
 	struct strv stale = { 0 };
-	struct plan nf = { .table = NFT_MASQ, .chain = NFT_MASQ_CHAIN, .pick = pick_masq_stale,
+	struct plan nf = { .table = REF_MASQ, .chain = REF_MASQ_CHAIN, .pick = pick_masq_stale,
 			   .arg = nc };
 	unsigned int mask = 0;
 	int r = 0;

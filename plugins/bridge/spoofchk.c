@@ -71,13 +71,13 @@ static void add_skeleton(struct nft_batch *b)
 	const struct nft_set_def ports = {
 		.name = SC_PORTS,
 		.n_fields = 1,
-		.key_types = { NFT_DT_IFNAME },
+		.key_types = { CNIC_NFT_DT_IFNAME },
 		.key_lens = { IFNAMSIZ },
 	};
 	const struct nft_set_def allowed = {
 		.name = SC_ALLOWED,
 		.n_fields = 2,
-		.key_types = { NFT_DT_IFNAME, NFT_DT_ETHER },
+		.key_types = { CNIC_NFT_DT_IFNAME, CNIC_NFT_DT_ETHER },
 		.key_lens = { IFNAMSIZ, 6 },
 	};
 	struct nft_rule *r;

@@ -161,24 +161,24 @@ static int load_conf(const struct cni_cmd *cmd, struct fw_conf *c, struct cni_er
 enum { S_FWD4, S_FWD6, S_ISO4, S_ISO6, S_ISOL4, S_ISOL6, S_OWNERS, S_COUNT };
 
 static const struct nft_set_def sets[S_COUNT] = {
-	[S_FWD4] = { .name = "fwd4", .n_fields = 1, .key_types = { NFT_DT_IPV4 },
+	[S_FWD4] = { .name = "fwd4", .n_fields = 1, .key_types = { CNIC_NFT_DT_IPV4 },
 		     .key_lens = { 4 }, .comment = "container addresses: forwarding accepted" },
-	[S_FWD6] = { .name = "fwd6", .n_fields = 1, .key_types = { NFT_DT_IPV6 },
+	[S_FWD6] = { .name = "fwd6", .n_fields = 1, .key_types = { CNIC_NFT_DT_IPV6 },
 		     .key_lens = { 16 }, .comment = "container addresses: forwarding accepted" },
-	[S_ISO4] = { .name = "iso4", .n_fields = 2, .key_types = { NFT_DT_IFNAME, NFT_DT_IPV4 },
+	[S_ISO4] = { .name = "iso4", .n_fields = 2, .key_types = { CNIC_NFT_DT_IFNAME, CNIC_NFT_DT_IPV4 },
 		     .key_lens = { IFNAMSIZ, 4 },
 		     .comment = "bridge . address with ingressPolicy same-bridge or isolated" },
-	[S_ISO6] = { .name = "iso6", .n_fields = 2, .key_types = { NFT_DT_IFNAME, NFT_DT_IPV6 },
+	[S_ISO6] = { .name = "iso6", .n_fields = 2, .key_types = { CNIC_NFT_DT_IFNAME, CNIC_NFT_DT_IPV6 },
 		     .key_lens = { IFNAMSIZ, 16 },
 		     .comment = "bridge . address with ingressPolicy same-bridge or isolated" },
-	[S_ISOL4] = { .name = "isol4", .n_fields = 2, .key_types = { NFT_DT_IFNAME, NFT_DT_IPV4 },
+	[S_ISOL4] = { .name = "isol4", .n_fields = 2, .key_types = { CNIC_NFT_DT_IFNAME, CNIC_NFT_DT_IPV4 },
 		      .key_lens = { IFNAMSIZ, 4 },
 		      .comment = "bridge . address with ingressPolicy isolated" },
-	[S_ISOL6] = { .name = "isol6", .n_fields = 2, .key_types = { NFT_DT_IFNAME, NFT_DT_IPV6 },
+	[S_ISOL6] = { .name = "isol6", .n_fields = 2, .key_types = { CNIC_NFT_DT_IFNAME, CNIC_NFT_DT_IPV6 },
 		      .key_lens = { IFNAMSIZ, 16 },
 		      .comment = "bridge . address with ingressPolicy isolated" },
-	[S_OWNERS] = { .name = "owners", .n_fields = 1, .key_types = { NFT_DT_OWNER },
-		       .key_lens = { NFT_OWNER_KEY_LEN },
+	[S_OWNERS] = { .name = "owners", .n_fields = 1, .key_types = { CNIC_NFT_DT_OWNER },
+		       .key_lens = { CNIC_NFT_OWNER_KEY_LEN },
 		       .comment = "one element per attachment with elements here" },
 };
 
@@ -292,7 +292,7 @@ static int skeleton(struct nft *n, struct nft_batch *b, const char *admin, struc
 	static const struct nft_base_chain fwd = {
 		.type = "filter",
 		.hook = NF_INET_FORWARD,
-		.priority = NFT_PRIO_FILTER,
+		.priority = CNIC_NFT_PRIO_FILTER,
 	};
 	size_t n_all = 0, n_fixed = 0;
 	struct strv admins = { 0 };
@@ -555,7 +555,7 @@ static bool stale(const struct nft_elem_info *e, int set, void *arg)
 static void queue_adds(struct nft_batch *b, const struct keys *ks, const uint8_t *owner,
 		       const char *tag)
 {
-	struct nft_elem o = { .key = owner, .key_len = NFT_OWNER_KEY_LEN, .comment = tag };
+	struct nft_elem o = { .key = owner, .key_len = CNIC_NFT_OWNER_KEY_LEN, .comment = tag };
 
 	nft_batch_add_elems(b, FAM, TABLE, sets[S_OWNERS].name, &o, 1, true);
 	for (size_t i = 0; i < ks->n; i++) {
@@ -612,7 +612,7 @@ static int fw_add(const struct cni_cmd *cmd, const struct fw_conf *c, const stru
 {
 	cleanup_free char *tag = nft_owner_tag(cmd->conf->name, cmd->container_id, cmd->ifname);
 	cleanup_nft struct nft *n = NULL;
-	uint8_t owner[NFT_OWNER_KEY_LEN];
+	uint8_t owner[CNIC_NFT_OWNER_KEY_LEN];
 	struct add_ctx ac = { .c = c, .ks = ks, .tag = tag, .owner = owner };
 
 	nft_owner_key(tag, owner);
@@ -674,7 +674,7 @@ static int cmd_del(const struct cni_cmd *cmd, struct cni_error **err)
 	cleanup_free char *tag = nft_owner_tag(cmd->conf->name, cmd->container_id, cmd->ifname);
 	cleanup_nft struct nft *n = NULL;
 	struct nft_elem_info info = { 0 };
-	uint8_t owner[NFT_OWNER_KEY_LEN];
+	uint8_t owner[CNIC_NFT_OWNER_KEY_LEN];
 	struct nft_elem key = { .key = owner, .key_len = sizeof(owner) };
 	int r;
 

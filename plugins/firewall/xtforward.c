@@ -44,6 +44,7 @@
 
 #include "../../pkg/cleanup.h"
 #include "../../pkg/log.h"
+#include "../../pkg/nlsock.h"
 #include "xtforward.h"
 
 #define TABLE "filter"
@@ -64,7 +65,7 @@
 /* ---- talking -------------------------------------------------------------- */
 
 struct xt {
-	struct mnl_socket *sock;
+	struct cnl_sock *sock;
 	struct nft *n;
 	uint32_t portid, seq;
 	char *rbuf;
@@ -73,8 +74,8 @@ struct xt {
 static void xt_init(struct xt *x, struct nft *n)
 {
 	x->n = n;
-	x->sock = nft_mnl_socket(n);
-	x->portid = mnl_socket_get_portid(x->sock);
+	x->sock = nft_netlink(n);
+	x->portid = x->sock->portid;
 	/* Far from pkg/nft.c's numbers (it starts at time()): replies never mix. */
 	x->seq = (uint32_t)time(NULL) ^ 0x80000000u;
 	x->rbuf = xmalloc(RBUF);
@@ -101,7 +102,7 @@ static int recv_replies(struct xt *x, uint32_t lo, uint32_t hi,
 	int empty = 0;
 
 	for (;;) {
-		struct pollfd p = { .fd = mnl_socket_get_fd(x->sock), .events = POLLIN };
+		struct pollfd p = { .fd = x->sock->fd, .events = POLLIN };
 		ssize_t len;
 		int r = poll(&p, 1, REPLY_TIMEOUT_MS);
 
@@ -165,7 +166,7 @@ static int query(struct xt *x, struct nlmsghdr *req, msg_fn fn, void *arg, int *
 {
 	struct query q = { .fn = fn, .arg = arg };
 
-	if (mnl_socket_sendto(x->sock, req, req->nlmsg_len) < 0)
+	if (send(x->sock->fd, req, req->nlmsg_len, 0) < 0)
 		return cni_error_errno(err, errno, "send netfilter request");
 	if (recv_replies(x, req->nlmsg_seq, req->nlmsg_seq, query_each, &q, err) < 0)
 		return -1;
@@ -704,7 +705,7 @@ static int xb_commit(struct xt *x, struct xbatch *b, int *errnum, struct cni_err
 	iov[0] = (struct iovec){ bh, NLMSG_ALIGN(bh->nlmsg_len) };
 	iov[1] = (struct iovec){ b->buf, b->len };
 	iov[2] = (struct iovec){ eh, NLMSG_ALIGN(eh->nlmsg_len) };
-	if (sendmsg(mnl_socket_get_fd(x->sock), &msg, 0) < 0)
+	if (sendmsg(x->sock->fd, &msg, 0) < 0)
 		return cni_error_errno(err, errno, "send netfilter batch");
 	if (recv_replies(x, a.base - 1, x->seq, ack_each, &a, err) < 0)
 		return -1;
@@ -739,8 +740,8 @@ static void backoff(int attempt)
  */
 static char *our_comment(const char *tag)
 {
-	uint8_t k[NFT_OWNER_KEY_LEN];
-	char hex[2 * NFT_OWNER_KEY_LEN + 1];
+	uint8_t k[CNIC_NFT_OWNER_KEY_LEN];
+	char hex[2 * CNIC_NFT_OWNER_KEY_LEN + 1];
 
 	if (strlen(OURS_PREFIX) + strlen(tag) < COMMENT_MAX)
 		return xasprintf(OURS_PREFIX "%s", tag);
@@ -978,7 +979,7 @@ static int fam_teardown(struct xt *x, uint8_t fam, struct cni_error **err)
 		if (r == 0)
 			return 0;
 		/* Other writers commit all the time on a busy node: try longer. */
-		if (!raced(errnum) || attempt + 1 >= NFT_TEARDOWN_TRIES)
+		if (!raced(errnum) || attempt + 1 >= CNIC_NFT_TEARDOWN_TRIES)
 			return cni_error_move(err, &e);
 		cni_error_free(e);
 		backoff(attempt);

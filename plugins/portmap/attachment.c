@@ -171,7 +171,7 @@ static void owner_elem(struct pm_elem *e, const char *tag)
 	memset(e, 0, sizeof(*e));
 	e->set = PM_OWNERS;
 	nft_owner_key(tag, e->key);
-	e->key_len = NFT_OWNER_KEY_LEN;
+	e->key_len = CNIC_NFT_OWNER_KEY_LEN;
 }
 
 /* The elements of one family's mappings; duplicates with other data are config errors. */

@@ -66,10 +66,10 @@ void pm_names_for(const char *network, struct pm_names *nm)
 	if (strlen(network) <= NAME_NET_MAX) {
 		snprintf(net, sizeof(net), "%s", network);
 	} else {
-		uint8_t k[NFT_OWNER_KEY_LEN];
+		uint8_t k[CNIC_NFT_OWNER_KEY_LEN];
 		nft_owner_key(network, k);
 		net[0] = 'h';
-		for (int i = 0; i < NFT_OWNER_KEY_LEN; i++)
+		for (int i = 0; i < CNIC_NFT_OWNER_KEY_LEN; i++)
 			snprintf(net + 1 + 2 * i, 3, "%02x", k[i]);
 	}
 #define NAME(field, suffix) snprintf(nm->field, sizeof(nm->field), "%s-" suffix, net)
@@ -314,61 +314,61 @@ static void martian_rule(struct nft_batch *b)
 static void set_defs(const struct pm_names *nm, struct nft_set_def d[PM_SET_COUNT])
 {
 	static const struct nft_set_def hip4 = {
-		.n_fields = 3, .key_types = { NFT_DT_IPV4, NFT_DT_INET_PROTO, NFT_DT_INET_SERVICE },
+		.n_fields = 3, .key_types = { CNIC_NFT_DT_IPV4, CNIC_NFT_DT_INET_PROTO, CNIC_NFT_DT_INET_SERVICE },
 		.key_lens = { 4, 1, 2 },
-		.n_data = 2, .data_types = { NFT_DT_IPV4, NFT_DT_INET_SERVICE }, .data_lens = { 4, 2 },
+		.n_data = 2, .data_types = { CNIC_NFT_DT_IPV4, CNIC_NFT_DT_INET_SERVICE }, .data_lens = { 4, 2 },
 		.comment = "host address . protocol . host port : container address . port",
 	};
 	static const struct nft_set_def any4 = {
-		.n_fields = 2, .key_types = { NFT_DT_INET_PROTO, NFT_DT_INET_SERVICE },
+		.n_fields = 2, .key_types = { CNIC_NFT_DT_INET_PROTO, CNIC_NFT_DT_INET_SERVICE },
 		.key_lens = { 1, 2 },
-		.n_data = 2, .data_types = { NFT_DT_IPV4, NFT_DT_INET_SERVICE }, .data_lens = { 4, 2 },
+		.n_data = 2, .data_types = { CNIC_NFT_DT_IPV4, CNIC_NFT_DT_INET_SERVICE }, .data_lens = { 4, 2 },
 		.comment = "protocol . host port (any local address) : container address . port",
 	};
 	static const struct nft_set_def hip6 = {
-		.n_fields = 3, .key_types = { NFT_DT_IPV6, NFT_DT_INET_PROTO, NFT_DT_INET_SERVICE },
+		.n_fields = 3, .key_types = { CNIC_NFT_DT_IPV6, CNIC_NFT_DT_INET_PROTO, CNIC_NFT_DT_INET_SERVICE },
 		.key_lens = { 16, 1, 2 },
-		.n_data = 2, .data_types = { NFT_DT_IPV6, NFT_DT_INET_SERVICE }, .data_lens = { 16, 2 },
+		.n_data = 2, .data_types = { CNIC_NFT_DT_IPV6, CNIC_NFT_DT_INET_SERVICE }, .data_lens = { 16, 2 },
 		.comment = "host address . protocol . host port : container address . port",
 	};
 	static const struct nft_set_def any6 = {
-		.n_fields = 2, .key_types = { NFT_DT_INET_PROTO, NFT_DT_INET_SERVICE },
+		.n_fields = 2, .key_types = { CNIC_NFT_DT_INET_PROTO, CNIC_NFT_DT_INET_SERVICE },
 		.key_lens = { 1, 2 },
-		.n_data = 2, .data_types = { NFT_DT_IPV6, NFT_DT_INET_SERVICE }, .data_lens = { 16, 2 },
+		.n_data = 2, .data_types = { CNIC_NFT_DT_IPV6, CNIC_NFT_DT_INET_SERVICE }, .data_lens = { 16, 2 },
 		.comment = "protocol . host port (any local address) : container address . port",
 	};
 	static const struct nft_set_def hc4 = {
-		.n_fields = 1, .key_types = { NFT_DT_IPV4 }, .key_lens = { 4 },
+		.n_fields = 1, .key_types = { CNIC_NFT_DT_IPV4 }, .key_lens = { 4 },
 		.comment = "container address: masquerade from its subnet (N-hs4)",
 	};
 	static const struct nft_set_def hc6 = {
-		.n_fields = 1, .key_types = { NFT_DT_IPV6 }, .key_lens = { 16 },
+		.n_fields = 1, .key_types = { CNIC_NFT_DT_IPV6 }, .key_lens = { 16 },
 		.comment = "container address: masquerade from its subnet (N-hs6)",
 	};
 	static const struct nft_set_def hs4 = {
-		.flags = NFT_SET_INTERVAL, .n_fields = 2, .key_types = { NFT_DT_IPV4, NFT_DT_IPV4 },
+		.flags = NFT_SET_INTERVAL, .n_fields = 2, .key_types = { CNIC_NFT_DT_IPV4, CNIC_NFT_DT_IPV4 },
 		.key_lens = { 4, 4 },
 		.comment = "subnet . subnet: hairpin within a container subnet (shared, GC removes)",
 	};
 	static const struct nft_set_def hs6 = {
-		.flags = NFT_SET_INTERVAL, .n_fields = 2, .key_types = { NFT_DT_IPV6, NFT_DT_IPV6 },
+		.flags = NFT_SET_INTERVAL, .n_fields = 2, .key_types = { CNIC_NFT_DT_IPV6, CNIC_NFT_DT_IPV6 },
 		.key_lens = { 16, 16 },
 		.comment = "subnet . subnet: hairpin within a container subnet (shared, GC removes)",
 	};
 	static const struct nft_set_def ma4 = {
-		.n_fields = 1, .key_types = { NFT_DT_IPV4 }, .key_lens = { 4 },
+		.n_fields = 1, .key_types = { CNIC_NFT_DT_IPV4 }, .key_lens = { 4 },
 		.comment = "container address: masquerade everything (masqAll)",
 	};
 	static const struct nft_set_def ma6 = {
-		.n_fields = 1, .key_types = { NFT_DT_IPV6 }, .key_lens = { 16 },
+		.n_fields = 1, .key_types = { CNIC_NFT_DT_IPV6 }, .key_lens = { 16 },
 		.comment = "container address: masquerade everything (masqAll)",
 	};
 	static const struct nft_set_def lo4 = {
-		.n_fields = 1, .key_types = { NFT_DT_IPV4 }, .key_lens = { 4 },
+		.n_fields = 1, .key_types = { CNIC_NFT_DT_IPV4 }, .key_lens = { 4 },
 		.comment = "container address: masquerade from 127.0.0.1",
 	};
 	static const struct nft_set_def owners = {
-		.n_fields = 1, .key_types = { NFT_DT_OWNER }, .key_lens = { NFT_OWNER_KEY_LEN },
+		.n_fields = 1, .key_types = { CNIC_NFT_DT_OWNER }, .key_lens = { CNIC_NFT_OWNER_KEY_LEN },
 		.comment = "one element per attachment with elements here",
 	};
 
@@ -392,7 +392,7 @@ static void set_defs(const struct pm_names *nm, struct nft_set_def d[PM_SET_COUN
 static char *rules_comment(const struct pm_conf *conf)
 {
 	cleanup_free char *desc = xasprintf("snat=%d", conf->snat);
-	uint8_t k[NFT_OWNER_KEY_LEN];
+	uint8_t k[CNIC_NFT_OWNER_KEY_LEN];
 	char hex[17];
 
 	for (int f = 0; f < 2; f++) {
@@ -428,16 +428,16 @@ int pm_queue_skeleton(struct nft *n, struct nft_batch *b, const char *network,
 		      const struct pm_conf *conf, bool with_martian, struct cni_error **err)
 {
 	static const struct nft_base_chain pre = {
-		.type = "nat", .hook = NF_INET_PRE_ROUTING, .priority = NFT_PRIO_DSTNAT,
+		.type = "nat", .hook = NF_INET_PRE_ROUTING, .priority = CNIC_NFT_PRIO_DSTNAT,
 	};
 	static const struct nft_base_chain out = {
-		.type = "nat", .hook = NF_INET_LOCAL_OUT, .priority = NFT_PRIO_DSTNAT,
+		.type = "nat", .hook = NF_INET_LOCAL_OUT, .priority = CNIC_NFT_PRIO_DSTNAT,
 	};
 	static const struct nft_base_chain post = {
-		.type = "nat", .hook = NF_INET_POST_ROUTING, .priority = NFT_PRIO_SRCNAT,
+		.type = "nat", .hook = NF_INET_POST_ROUTING, .priority = CNIC_NFT_PRIO_SRCNAT,
 	};
 	static const struct nft_base_chain input = {
-		.type = "filter", .hook = NF_INET_LOCAL_IN, .priority = NFT_PRIO_FILTER,
+		.type = "filter", .hook = NF_INET_LOCAL_IN, .priority = CNIC_NFT_PRIO_FILTER,
 	};
 	cleanup_free char *comment = rules_comment(conf);
 	struct nft_set_def defs[PM_SET_COUNT];

@@ -117,12 +117,12 @@ static void flush_udp(struct nft *n, const uint16_t *ports, size_t n_ports, bool
 
 	if (!n_ports)
 		return;
-	if (v4 && conntrack_delete_by_dport(nft_mnl_socket(n), AF_INET, IPPROTO_UDP, ports,
+	if (v4 && conntrack_delete_by_dport(nft_netlink(n), AF_INET, IPPROTO_UDP, ports,
 					     n_ports, &e) < 0) {
 		cni_log("portmap: flushing IPv4 UDP conntrack entries: %s", e->msg);
 		cni_error_freep(&e);
 	}
-	if (v6 && conntrack_delete_by_dport(nft_mnl_socket(n), AF_INET6, IPPROTO_UDP, ports,
+	if (v6 && conntrack_delete_by_dport(nft_netlink(n), AF_INET6, IPPROTO_UDP, ports,
 					     n_ports, &e) < 0) {
 		cni_log("portmap: flushing IPv6 UDP conntrack entries: %s", e->msg);
 		cni_error_freep(&e);
@@ -709,7 +709,7 @@ static size_t gc_queue_hs(struct nft_batch *b, const struct pm_names *nm,
 	return total;
 }
 
-struct gc_ctx {
+struct pm_gc_scan {
 	struct pm_names nm;
 	struct nft_live live;
 	uint16_t *udp;
@@ -719,7 +719,7 @@ struct gc_ctx {
 static ssize_t plan_gc(struct nft *n, struct nft_batch *b, int attempt, void *arg,
 		       struct cni_error **err)
 {
-	struct gc_ctx *c = arg;
+	struct pm_gc_scan *c = arg;
 	struct net_elems ne;
 	size_t found;
 
@@ -739,7 +739,7 @@ static int cmd_gc(const struct cni_cmd *cmd, struct cni_error **err)
 {
 	cleanup_nft struct nft *n = NULL;
 	struct cni_error *local = NULL;
-	struct gc_ctx c = { 0 };
+	struct pm_gc_scan c = { 0 };
 	int r = 0;
 
 	pm_names_for(cmd->conf->name, &c.nm);

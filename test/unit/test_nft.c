@@ -21,6 +21,7 @@
 
 #include <linux/netfilter/nf_conntrack_common.h>
 
+#include "../../pkg/cleanup.h"
 #include "../../pkg/nft.h"
 
 #define FAM NFPROTO_INET
@@ -68,7 +69,7 @@ static const struct nft_set_def pairs = {
 	.name = "pairs",
 	.flags = NFT_SET_INTERVAL,
 	.n_fields = 2,
-	.key_types = { NFT_DT_IPV4, NFT_DT_IPV4 },
+	.key_types = { CNIC_NFT_DT_IPV4, CNIC_NFT_DT_IPV4 },
 	.key_lens = { 4, 4 },
 	.comment = "unit",
 };
@@ -77,10 +78,10 @@ static const struct nft_set_def pairs = {
 static const struct nft_set_def ports = {
 	.name = "ports",
 	.n_fields = 2,
-	.key_types = { NFT_DT_INET_PROTO, NFT_DT_INET_SERVICE },
+	.key_types = { CNIC_NFT_DT_INET_PROTO, CNIC_NFT_DT_INET_SERVICE },
 	.key_lens = { 1, 2 },
 	.n_data = 2,
-	.data_types = { NFT_DT_IPV4, NFT_DT_INET_SERVICE },
+	.data_types = { CNIC_NFT_DT_IPV4, CNIC_NFT_DT_INET_SERVICE },
 	.data_lens = { 4, 2 },
 };
 
@@ -292,6 +293,25 @@ static void test_get_and_delete(void **state)
 	nft_close(n);
 }
 
+/* Handles of chain's rules whose comment is comment (all if NULL), through nft_list_rules. */
+static int find_rules(struct nft *n, uint8_t family, const char *table, const char *chain,
+		      const char *comment, uint64_t **ret, size_t *ret_n, struct cni_error **err)
+{
+	struct nft_rule_info *v = NULL;
+	uint64_t *h = NULL;
+	size_t nv = 0, nh = 0;
+
+	if (nft_list_rules(n, family, table, chain, &v, &nv, err) < 0)
+		return -1;
+	for (size_t i = 0; i < nv; i++)
+		if (!comment || (v[i].comment && strcmp(v[i].comment, comment) == 0))
+			*(uint64_t *)xappend(&h, &nh, sizeof(*h)) = v[i].handle;
+	nft_rule_infos_free(v, nv);
+	*ret = h;
+	*ret_n = nh;
+	return 0;
+}
+
 static void test_rules_by_comment(void **state)
 {
 	struct nft *n = open_or_skip();
@@ -340,7 +360,7 @@ static void test_rules_by_comment(void **state)
 	must(nft_batch_commit(n, b, &err), err, "rules");
 	nft_batch_free(b);
 
-	must(nft_find_rules(n, FAM, TBL, "post", "mine", &h, &nh, &err), err, "find");
+	must(find_rules(n, FAM, TBL, "post", "mine", &h, &nh, &err), err, "find");
 	assert_int_equal(nh, 1);
 	b = nft_batch_new();
 	nft_batch_del_rule(b, FAM, TBL, "post", h[0]);
@@ -348,7 +368,7 @@ static void test_rules_by_comment(void **state)
 	nft_batch_free(b);
 	free(h);
 	h = NULL;
-	must(nft_find_rules(n, FAM, TBL, "post", NULL, &h, &nh, &err), err, "find all");
+	must(find_rules(n, FAM, TBL, "post", NULL, &h, &nh, &err), err, "find all");
 	assert_int_equal(nh, 2);
 	free(h);
 
@@ -357,7 +377,7 @@ static void test_rules_by_comment(void **state)
 	must(nft_batch_commit(n, b, &err), err, "flush");
 	nft_batch_free(b);
 	h = NULL;
-	must(nft_find_rules(n, FAM, TBL, "post", NULL, &h, &nh, &err), err, "find after flush");
+	must(find_rules(n, FAM, TBL, "post", NULL, &h, &nh, &err), err, "find after flush");
 	assert_int_equal(nh, 0);
 	free(h);
 	nft_close(n);
@@ -517,7 +537,7 @@ static void test_owner_tags(void **state)
 	long_id[sizeof(long_id) - 1] = '\0';
 	t = nft_owner_tag("mynet", long_id, "eth0");
 	t2 = nft_owner_tag("mynet", long_id, "eth1");
-	assert_true(strlen(t) <= NFT_TAG_MAX);
+	assert_true(strlen(t) <= CNIC_NFT_TAG_MAX);
 	assert_string_not_equal(t, t2);
 	assert_true(nft_tag_in_network(t, "mynet"));
 	t3 = nft_owner_tag("mynet", long_id, "eth0");
@@ -529,7 +549,7 @@ static void test_owner_tags(void **state)
 	memset(long_net, 'n', sizeof(long_net) - 1);
 	long_net[sizeof(long_net) - 1] = '\0';
 	t = nft_owner_tag(long_net, long_id, "eth0");
-	assert_true(strlen(t) <= NFT_TAG_MAX);
+	assert_true(strlen(t) <= CNIC_NFT_TAG_MAX);
 	assert_true(nft_tag_in_network(t, long_net));
 	long_net[0] = 'm';
 	assert_false(nft_tag_in_network(t, long_net));

@@ -253,8 +253,8 @@ static void test_old_owner_set_converted(void **state)
 	static const struct nft_set_def old = {
 		.name = "owners",
 		.n_fields = 1,
-		.key_types = { NFT_DT_INTEGER },
-		.key_lens = { NFT_OWNER_KEY_LEN },
+		.key_types = { CNIC_NFT_DT_INTEGER },
+		.key_lens = { CNIC_NFT_OWNER_KEY_LEN },
 	};
 	struct cni_ip a = ip("198.18.3.5/24"), b = ip("198.18.3.6/24");
 	struct cni_error *err = NULL;
@@ -269,7 +269,7 @@ static void test_old_owner_set_converted(void **state)
 	nft_batch_del_set(bt, NFPROTO_INET, TBL, "owners");
 	nft_batch_add_set(bt, NFPROTO_INET, TBL, &old);
 	{
-		uint8_t key[NFT_OWNER_KEY_LEN];
+		uint8_t key[CNIC_NFT_OWNER_KEY_LEN];
 		struct nft_elem e = { .key = key, .key_len = sizeof(key), .comment = "old:c1:eth0" };
 
 		nft_owner_key("old:c1:eth0", key);
