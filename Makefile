@@ -263,7 +263,7 @@ CLANG_FORMAT ?= clang-format
 
 SHELLCHECK_FLAGS ?=
 
-.PHONY: shellcheck sh-files format format-check
+.PHONY: shellcheck sh-files format format-check arch-check
 shellcheck:
 	@shellcheck -S warning $(SHELLCHECK_FLAGS) $(SH_SRC)
 
@@ -273,6 +273,10 @@ sh-files:
 
 format:
 	@$(CLANG_FORMAT) -i $(C_SRC)
+
+# docs/architecture.md has a row for every C source; no source includes a .c.
+arch-check:
+	@scripts/check-architecture.sh
 
 format-check:
 	@$(CLANG_FORMAT) --dry-run --Werror $(C_SRC)

@@ -109,6 +109,13 @@ lint_suite()
 			sed 's/^/# /' <<<"$out"
 		fi
 	fi
+	n=$((n + 1))
+	if out=$(make -s --no-print-directory arch-check 2>&1); then
+		echo "ok $n - make arch-check (docs/architecture.md lists every source)"
+	else
+		echo "not ok $n - make arch-check"
+		sed 's/^/# /' <<<"$out"
+	fi
 	if [ -e .format-enforced ]; then
 		n=$((n + 1))
 		if ! command -v clang-format >/dev/null; then
