@@ -218,8 +218,9 @@ static bool route_matches(const struct cnl_route *k, const struct ipnet *dst,
 	return any_table || k->table == table;
 }
 
-int ifconfig_check_link(struct netns *ns, const struct cnl_link *link, const struct cni_result *prev,
-			int iface_idx, const struct cnl_route_list *all_routes, struct cni_error **err)
+int ifconfig_check_link(struct netns *ns, const struct cnl_link *link,
+			const struct cni_result *prev, int iface_idx,
+			const struct cnl_route_list *all_routes, struct cni_error **err)
 {
 	struct cnl_addrs addrs = { 0 };
 	struct cnl_route_list own = { 0 };

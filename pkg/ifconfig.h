@@ -66,7 +66,8 @@ int ifconfig_check(struct netns *ns, const char *ifname, const struct cni_result
  * cnl_route_list(ns, AF_UNSPEC, 0, 0) (every table, every device); NULL
  * dumps them here.
  */
-int ifconfig_check_link(struct netns *ns, const struct cnl_link *link, const struct cni_result *prev,
-			int iface_idx, const struct cnl_route_list *all_routes, struct cni_error **err);
+int ifconfig_check_link(struct netns *ns, const struct cnl_link *link,
+			const struct cni_result *prev, int iface_idx,
+			const struct cnl_route_list *all_routes, struct cni_error **err);
 
 #endif
