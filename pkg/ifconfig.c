@@ -218,20 +218,23 @@ static bool route_matches(const struct cnl_route *k, const struct ipnet *dst,
 	return any_table || k->table == table;
 }
 
-int ifconfig_check(struct netns *ns, const char *ifname, const struct cni_result *prev,
-		   int iface_idx, struct cni_error **err)
+int ifconfig_check_link(struct netns *ns, const struct cnl_link *link,
+			const struct cni_result *prev, int iface_idx,
+			const struct cnl_route_list *all_routes, struct cni_error **err)
 {
 	struct cnl_addrs addrs = { 0 };
-	struct cnl_route_list routes = { 0 };
-	struct cnl_link link;
+	struct cnl_route_list own = { 0 };
+	const struct cnl_route_list *routes = all_routes;
+	const char *ifname = link->name;
 	int r = -1;
 
-	if (cnl_link_get(ns, ifname, &link, err) < 0)
+	if (cnl_addr_list(ns, link->ifindex, AF_UNSPEC, &addrs, err) < 0)
 		return -1;
-	if (cnl_addr_list(ns, link.ifindex, AF_UNSPEC, &addrs, err) < 0)
-		return -1;
-	if (cnl_route_list(ns, AF_UNSPEC, 0, 0, &routes, err) < 0)
-		goto out;
+	if (!routes) {
+		if (cnl_route_list(ns, AF_UNSPEC, 0, 0, &own, err) < 0)
+			goto out;
+		routes = &own;
+	}
 
 	for (size_t i = 0; i < prev->n_ips; i++) {
 		const struct cni_ip *ip = &prev->ips[i];
@@ -253,9 +256,9 @@ int ifconfig_check(struct netns *ns, const char *ifname, const struct cni_result
 		/* Its prefix route (the local one for a /32 or /128) must be there too. */
 		ipnet_canonical(&ip->address, &pfx);
 		found = false;
-		for (size_t j = 0; j < routes.n && !found; j++)
-			found = routes.v[j].ifindex == link.ifindex &&
-				route_matches(&routes.v[j], &pfx, NULL, true, 0);
+		for (size_t j = 0; j < routes->n && !found; j++)
+			found = routes->v[j].ifindex == link->ifindex &&
+				route_matches(&routes->v[j], &pfx, NULL, true, 0);
 		if (!found) {
 			cni_error_set(err, CNI_ERR_INTERNAL, ENOENT,
 				      "route to %s (prefix of address %s) not found on interface "
@@ -271,8 +274,8 @@ int ifconfig_check(struct netns *ns, const char *ifname, const struct cni_result
 		uint32_t table = cr->has_table && cr->table > 0 ? (uint32_t)cr->table : 254;
 		bool found = false;
 
-		for (size_t j = 0; j < routes.n && !found; j++)
-			found = route_matches(&routes.v[j], &cr->dst, &cr->gw, false, table);
+		for (size_t j = 0; j < routes->n && !found; j++)
+			found = route_matches(&routes->v[j], &cr->dst, &cr->gw, false, table);
 		if (!found) {
 			char dst[IPNET_STRLEN], gw[IPADDR_STRLEN];
 
@@ -286,6 +289,16 @@ int ifconfig_check(struct netns *ns, const char *ifname, const struct cni_result
 	r = 0;
 out:
 	cnl_addrs_free(&addrs);
-	cnl_route_list_free(&routes);
+	cnl_route_list_free(&own);
 	return r;
+}
+
+int ifconfig_check(struct netns *ns, const char *ifname, const struct cni_result *prev,
+		   int iface_idx, struct cni_error **err)
+{
+	struct cnl_link link;
+
+	if (cnl_link_get(ns, ifname, &link, err) < 0)
+		return -1;
+	return ifconfig_check_link(ns, &link, prev, iface_idx, NULL, err);
 }

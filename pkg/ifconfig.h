@@ -14,6 +14,9 @@
 #include "netns.h"
 #include "types.h"
 
+struct cnl_link;
+struct cnl_route_list;
+
 struct ifconfig_opts {
 	/*
 	 * false: addresses get IFA_F_NODAD and nothing waits (bridge's default,
@@ -55,5 +58,16 @@ int ifconfig_apply(struct netns *ns, const char *ifname, const struct cni_result
  */
 int ifconfig_check(struct netns *ns, const char *ifname, const struct cni_result *prev,
 		   int iface_idx, struct cni_error **err);
+
+/*
+ * ifconfig_check for a caller whose own checks already fetched the link
+ * (link->name is ifname) and maybe dumped the routes: asking the kernel
+ * again costs a CHECK a round trip each.  all_routes, when not NULL, is
+ * cnl_route_list(ns, AF_UNSPEC, 0, 0) (every table, every device); NULL
+ * dumps them here.
+ */
+int ifconfig_check_link(struct netns *ns, const struct cnl_link *link,
+			const struct cni_result *prev, int iface_idx,
+			const struct cnl_route_list *all_routes, struct cni_error **err);
 
 #endif

@@ -484,7 +484,7 @@ static int cmd_check(const struct cni_cmd *cmd, struct cni_error **err)
 				     "container interface %s is down", cmd->ifname);
 	if (check_host_veth(host, prev, bri, ci, &br, &cl, &hi, err) < 0)
 		return -1;
-	if (ifconfig_check(cont, cmd->ifname, prev, ci, err) < 0)
+	if (ifconfig_check_link(cont, &cl, prev, ci, NULL, err) < 0)
 		return -1;
 	if (c.l3 && c.ip_masq) {
 		cleanup_free struct cni_ip *ips = NULL;

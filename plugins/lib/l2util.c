@@ -533,7 +533,7 @@ int l2_check(const struct cni_cmd *cmd, const struct l2_ops *ops, const struct l
 				     link.name, master.name);
 	if (ops->check && ops->check(cmd, c, cont, &link, master.ifindex ? &master : NULL, err) < 0)
 		return -1;
-	return ifconfig_check(cont, cmd->ifname, prev, idx, err);
+	return ifconfig_check_link(cont, &link, prev, idx, NULL, err);
 }
 
 /* This process's plugin: cni_plugin's callbacks carry no context. */

@@ -291,16 +291,17 @@ static int cmd_del(const struct cni_cmd *cmd, struct cni_error **err)
 	return r;
 }
 
-/* The container's own routes: "<gw>/32 dev eth0" and "<subnet> via <gw>" for each address. */
-static int check_container_routes(struct netns *cont, const struct cnl_link *cv,
+/*
+ * The container's own routes: "<gw>/32 dev eth0" and "<subnet> via <gw>" for
+ * each address, looked up in rl, the dump of every route that
+ * ifconfig_check_link also reads (one dump serves both).
+ */
+static int check_container_routes(const struct cnl_route_list *rl, const struct cnl_link *cv,
 				  const struct cni_result *prev, int idx, struct cni_error **err)
 {
-	struct cnl_route_list rl = { 0 };
 	char a[IPNET_STRLEN], b[IPADDR_STRLEN];
 	int r = 0;
 
-	if (cnl_route_list(cont, AF_UNSPEC, RT_TABLE_MAIN, cv->ifindex, &rl, err) < 0)
-		return -1;
 	for (size_t i = 0; i < prev->n_ips && r == 0; i++) {
 		const struct cni_ip *ip = &prev->ips[i];
 		struct ipnet gw = host_net(&ip->gateway), subnet;
@@ -309,9 +310,11 @@ static int check_container_routes(struct netns *cont, const struct cnl_link *cv,
 		if (ip->interface != idx || !ipaddr_is_set(&ip->gateway))
 			continue;
 		ipnet_canonical(&ip->address, &subnet);
-		for (size_t j = 0; j < rl.n; j++) {
-			const struct cnl_route *rt = &rl.v[j];
+		for (size_t j = 0; j < rl->n; j++) {
+			const struct cnl_route *rt = &rl->v[j];
 
+			if (rt->table != RT_TABLE_MAIN || rt->ifindex != cv->ifindex)
+				continue;
 			have_gw |= same_net(&rt->dst, &gw);
 			have_subnet |= same_net(&rt->dst, &subnet) && ipaddr_eq(&rt->gw, &ip->gateway);
 		}
@@ -324,7 +327,6 @@ static int check_container_routes(struct netns *cont, const struct cnl_link *cv,
 					  "route %s via %s missing on \"%s\"", ipnet_fmt(&subnet, a),
 					  ipaddr_fmt(&ip->gateway, b), cv->name);
 	}
-	cnl_route_list_free(&rl);
 	return r;
 }
 
@@ -390,6 +392,7 @@ static int cmd_check(const struct cni_cmd *cmd, struct cni_error **err)
 	__attribute__((cleanup(ptp_conf_free))) struct ptp_conf c = { 0 };
 	cleanup_netns struct netns *cont = NULL;
 	cleanup_netns struct netns *host = NULL;
+	__attribute__((cleanup(cnl_route_list_free))) struct cnl_route_list routes = { 0 };
 	const struct cni_result *prev;
 	struct cnl_link cv;
 	int idx;
@@ -402,8 +405,9 @@ static int cmd_check(const struct cni_cmd *cmd, struct cni_error **err)
 	    netns_from_fd(cmd->netns_fd, false, cmd->netns, &cont, err) < 0 ||
 	    netns_open_current(&host, err) < 0 ||
 	    l2_check_link(cont, &prev->ifaces[idx], "veth", &cv, err) < 0 ||
-	    ifconfig_check(cont, cmd->ifname, prev, idx, err) < 0 ||
-	    check_container_routes(cont, &cv, prev, idx, err) < 0 ||
+	    cnl_route_list(cont, AF_UNSPEC, 0, 0, &routes, err) < 0 ||
+	    ifconfig_check_link(cont, &cv, prev, idx, &routes, err) < 0 ||
+	    check_container_routes(&routes, &cv, prev, idx, err) < 0 ||
 	    check_host_side(host, &cv, prev, idx, err) < 0)
 		return -1;
 	if (cmd->conf->ip_masq) {

@@ -283,6 +283,19 @@ static void test_ifconfig(void **state)
 	ok(cnl_link_wait_oper_up(w->host, p.host_name, 2000, NULL, &err), err);
 
 	ok(ifconfig_check(w->cont, "eth0", r, 1, &err), err);
+	/* With the caller's link and dump: the dump is what is read, not the kernel again. */
+	{
+		struct cnl_route_list all = { 0 }, none = { 0 };
+
+		ok(cnl_route_list(w->cont, AF_UNSPEC, 0, 0, &all, &err), err);
+		ok(ifconfig_check_link(w->cont, &cl, r, 1, &all, &err), err);
+		assert_int_equal(ifconfig_check_link(w->cont, &cl, r, 1, &none, &err), -1);
+		assert_non_null(strstr(err->msg, "198.18.5.0/24"));
+		assert_non_null(strstr(err->msg, "\"eth0\""));
+		cni_error_free(err);
+		err = NULL;
+		cnl_route_list_free(&all);
+	}
 	/* Remove a route: CHECK names it. */
 	{
 		struct cnl_route kr;
