@@ -580,8 +580,7 @@ void nft_batch_insert_rule(struct nft_batch *b, struct nft_rule *r)
 	push_rule(b, r, 0);
 }
 
-void nft_rule_xt_match(struct nft_rule *r, const char *name, uint32_t rev, void *info,
-		       uint32_t len)
+void nft_rule_xt_match(struct nft_rule *r, const char *name, uint32_t rev, void *info, uint32_t len)
 {
 	struct nftnl_expr *e = expr_new(r, "match");
 

@@ -459,7 +459,7 @@ static int xb_commit(struct xt *x, struct nft_batch *b, int *errnum, struct cni_
 	*errnum = 0;
 	if (nft_batch_commit(x->n, b, &e) == 0)
 		return 0;
-	*errnum = e->errnum;
+	*errnum = e ? e->errnum : 0;
 	cni_error_wrap(&e, "iptables-nft %s chains",
 		       *errnum == ERESTART ? "changed meanwhile:" : "update of");
 	return cni_error_move(err, &e);
