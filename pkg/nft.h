@@ -244,6 +244,14 @@ void nft_rule_set_comment(struct nft_rule *r, const char *comment);
 
 /* Append r to its chain; the batch takes r. */
 void nft_batch_add_rule(struct nft_batch *b, struct nft_rule *r);
+/* Insert r at the head of its chain (iptables -I); the batch takes r. */
+void nft_batch_insert_rule(struct nft_batch *b, struct nft_rule *r);
+/*
+ * An xtables match (iptables-nft's "match" expression) of this name and
+ * revision; info is its matchinfo, len XT_ALIGN()ed as xtables sizes it,
+ * malloc()ed: the rule takes it.
+ */
+void nft_rule_xt_match(struct nft_rule *r, const char *name, uint32_t rev, void *info, uint32_t len);
 void nft_batch_del_rule(struct nft_batch *b, uint8_t family, const char *table, const char *chain,
 			uint64_t handle);
 

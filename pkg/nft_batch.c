@@ -552,7 +552,8 @@ void nft_rule_set_comment(struct nft_rule *r, const char *comment)
 	nftnl_udata_buf_free(ud);
 }
 
-void nft_batch_add_rule(struct nft_batch *b, struct nft_rule *r)
+/* Queue r at the end of its chain (NLM_F_APPEND) or at its head; b takes r. */
+static void push_rule(struct nft_batch *b, struct nft_rule *r, uint16_t where)
 {
 	size_t room = 1024 + 512 * r->n_expr;
 	const char *table = nftnl_rule_get_str(r->r, NFTNL_RULE_TABLE);
@@ -561,11 +562,31 @@ void nft_batch_add_rule(struct nft_batch *b, struct nft_rule *r)
 	struct nlmsghdr *nlh;
 
 	room += strlen(table) + strlen(chain);
-	nlh = batch_hdr(b, room, NFT_MSG_NEWRULE, family, NLM_F_CREATE | NLM_F_APPEND);
+	nlh = batch_hdr(b, room, NFT_MSG_NEWRULE, family, NLM_F_CREATE | where);
 	nftnl_rule_nlmsg_build_payload(nlh, r->r);
 	nft_buf_push(b, nlh, room,
-		     xasprintf("add rule to chain %s %s %s", nft_family_str(family), table, chain));
+		     xasprintf("%s rule to chain %s %s %s", where ? "add" : "insert",
+			       nft_family_str(family), table, chain));
 	nft_rule_free(r);
+}
+
+void nft_batch_add_rule(struct nft_batch *b, struct nft_rule *r)
+{
+	push_rule(b, r, NLM_F_APPEND);
+}
+
+void nft_batch_insert_rule(struct nft_batch *b, struct nft_rule *r)
+{
+	push_rule(b, r, 0);
+}
+
+void nft_rule_xt_match(struct nft_rule *r, const char *name, uint32_t rev, void *info, uint32_t len)
+{
+	struct nftnl_expr *e = expr_new(r, "match");
+
+	nftnl_expr_set_str(e, NFTNL_EXPR_MT_NAME, name);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_MT_REV, rev);
+	nftnl_expr_set(e, NFTNL_EXPR_MT_INFO, info, len);
 }
 
 void nft_batch_del_rule(struct nft_batch *b, uint8_t family, const char *table, const char *chain,

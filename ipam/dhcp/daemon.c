@@ -33,7 +33,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -46,6 +45,7 @@
 #include "../../pkg/addr.h"
 #include "../../pkg/cleanup.h"
 #include "../../pkg/link.h"
+#include "../../pkg/mac.h"
 #include "../../pkg/netns.h"
 #include "../../pkg/rtnl.h"
 #include "../../pkg/types.h"
@@ -147,10 +147,9 @@ static const char *ip4(uint32_t a, char buf[INET_ADDRSTRLEN])
 
 static uint32_t rand32(void)
 {
-	uint32_t v = 0;
+	uint32_t v;
 
-	if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != sizeof(v))
-		v = (uint32_t)now_ms() * 2654435761u ^ (uint32_t)getpid();
+	cnic_random(&v, sizeof(v));
 	return v;
 }
 

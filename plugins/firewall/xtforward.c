@@ -17,33 +17,32 @@
  * Docker or ufw would then break.  Comments are rule userdata, which
  * iptables-nft decodes as `-m comment` and nft prints and reloads.
  *
- * libnftnl directly on the socket of pkg/nft.h (its batches have no xt
- * match nor an insert-at-head): requests use a sequence space of their own
- * and every reply is read before returning.
+ * Reads are built here with libnftnl (nft.h does not look into xt
+ * matches) and go over nft.h's socket through nlsock.h's exchange; every
+ * change is an nft.h batch, guarded by the generation it was decided on
+ * where the decision rests on what was read.
  */
 #include <errno.h>
 #include <netinet/in.h> /* before the linux/netfilter headers */
-#include <poll.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
-#include <unistd.h>
 
-#include <libmnl/libmnl.h>
 #include <libnftnl/chain.h>
 #include <libnftnl/common.h>
 #include <libnftnl/expr.h>
 #include <libnftnl/rule.h>
 #include <libnftnl/udata.h>
-#include <linux/netfilter/nfnetlink.h>
+#include <linux/netlink.h>
 #include <linux/netfilter/x_tables.h>
 #include <linux/netfilter/xt_conntrack.h>
 
 #include "../../pkg/cleanup.h"
 #include "../../pkg/log.h"
+#include "../../pkg/mac.h"
+#include "../../pkg/nft.h"
 #include "../../pkg/nlsock.h"
 #include "xtforward.h"
 
@@ -57,122 +56,53 @@
 /* nft refuses longer comments when loading a saved ruleset. */
 #define COMMENT_MAX 128
 #define TRIES 8
-#define REPLY_TIMEOUT_MS 5000
-#define RBUF (64u << 10)
-/* Room for one request: a rule with two addresses and a comment is far less. */
-#define MSG_ROOM 8192u
+/* Room for one read request: a table and a chain name. */
+#define MSG_ROOM 4096u
 
 /* ---- talking -------------------------------------------------------------- */
 
 struct xt {
-	struct cnl_sock *sock;
 	struct nft *n;
-	uint32_t portid, seq;
-	char *rbuf;
 };
 
 static void xt_init(struct xt *x, struct nft *n)
 {
 	x->n = n;
-	x->sock = nft_netlink(n);
-	x->portid = x->sock->portid;
-	/* Far from pkg/nft.c's numbers (it starts at time()): replies never mix. */
-	x->seq = (uint32_t)time(NULL) ^ 0x80000000u;
-	x->rbuf = xmalloc(RBUF);
-	/* For backoff(): concurrent plugins must not all wait alike. */
-	srand((unsigned)getpid() ^ (unsigned)time(NULL));
 }
 
 static void xt_fini(struct xt *x)
 {
-	free(x->rbuf);
-	x->rbuf = NULL;
+	x->n = NULL;
 }
 
 typedef int (*msg_fn)(const struct nlmsghdr *nlh, void *arg);
 
-/*
- * Wait (bounded) for replies and hand those of sequence numbers [lo, hi]
- * to each(); stops when each() returns 1 or nothing more comes after done.
- */
-static int recv_replies(struct xt *x, uint32_t lo, uint32_t hi,
-			int (*each)(const struct nlmsghdr *nlh, void *arg), void *arg,
-			struct cni_error **err)
-{
-	int empty = 0;
-
-	for (;;) {
-		struct pollfd p = { .fd = x->sock->fd, .events = POLLIN };
-		ssize_t len;
-		int r = poll(&p, 1, REPLY_TIMEOUT_MS);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return cni_error_errno(err, r == 0 ? ETIMEDOUT : errno,
-					       "wait for netfilter reply");
-		len = recv(p.fd, x->rbuf, RBUF, MSG_DONTWAIT);
-		if (len < 0 && errno == EINTR)
-			continue;
-		/* Readable yet nothing to read, again and again: no spinning forever. */
-		if (len < 0 && errno == EAGAIN && ++empty < 3)
-			continue;
-		if (len < 0)
-			return cni_error_errno(err, errno, "read netfilter reply");
-		for (const struct nlmsghdr *nlh = (const void *)x->rbuf; NLMSG_OK(nlh, (size_t)len);
-		     nlh = NLMSG_NEXT(nlh, len)) {
-			if (nlh->nlmsg_pid != x->portid || nlh->nlmsg_seq < lo || nlh->nlmsg_seq > hi)
-				continue;
-			r = each(nlh, arg);
-			if (r < 0)
-				return cni_error_errno(err, EBADMSG, "parse netfilter reply");
-			if (r == 1)
-				return 0;
-		}
-	}
-}
-
-struct query {
+/* The nlsock.h parse function that runs a msg_fn. */
+struct fn_call {
 	msg_fn fn;
 	void *arg;
-	int errnum;
-	bool interrupted;
 };
 
-static int query_each(const struct nlmsghdr *nlh, void *arg)
+static int call_fn(const struct nlmsghdr *nlh, void *arg, struct cni_error **err)
 {
-	struct query *q = arg;
+	const struct fn_call *c = arg;
 
-	if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
-		q->interrupted = true;
-	if (nlh->nlmsg_type == NLMSG_ERROR) {
-		const struct nlmsgerr *e = NLMSG_DATA(nlh);
-
-		if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*e)))
-			return -1;
-		q->errnum = -e->error;
-		return 1;
-	}
-	if (nlh->nlmsg_type == NLMSG_DONE)
-		return 1;
-	if (nlh->nlmsg_type < NLMSG_MIN_TYPE)
-		return 0;
-	return q->fn && q->fn(nlh, q->arg) < 0 ? -1 : 0;
+	if (c->fn(nlh, c->arg) < 0)
+		return cni_error_errno(err, EBADMSG, "parse netfilter reply");
+	return 0;
 }
 
 /* One request and its replies; 0 with *errnum the kernel's answer (0: fine). */
 static int query(struct xt *x, struct nlmsghdr *req, msg_fn fn, void *arg, int *errnum,
-		 bool *interrupted, struct cni_error **err)
+		 struct cni_error **err)
 {
-	struct query q = { .fn = fn, .arg = arg };
+	struct fn_call c = { .fn = fn, .arg = arg };
+	struct cnl_reply r;
 
-	if (send(x->sock->fd, req, req->nlmsg_len, 0) < 0)
-		return cni_error_errno(err, errno, "send netfilter request");
-	if (recv_replies(x, req->nlmsg_seq, req->nlmsg_seq, query_each, &q, err) < 0)
+	if (cnl_exchange(nft_netlink(x->n), req, call_fn, &c, &r, err) < 0)
 		return -1;
-	*errnum = q.errnum;
-	if (interrupted)
-		*interrupted = q.interrupted;
+	*errnum = r.errnum;
+	cnl_reply_done(&r);
 	return 0;
 }
 
@@ -220,10 +150,10 @@ static int get_chain(struct xt *x, uint8_t fam, const char *chain, struct chain_
 	*ret = (struct chain_info){ 0 };
 	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, TABLE);
 	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, chain);
-	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETCHAIN, fam, NLM_F_ACK, ++x->seq);
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETCHAIN, fam, NLM_F_ACK, 0);
 	nftnl_chain_nlmsg_build_payload(nlh, c);
 	nftnl_chain_free(c);
-	if (query(x, nlh, parse_chain, ret, &errnum, NULL, err) < 0)
+	if (query(x, nlh, parse_chain, ret, &errnum, err) < 0)
 		return -1;
 	if (errnum && errnum != ENOENT)
 		return cni_error_errno(err, errnum, "get chain %s %s %s", fam_name(fam), TABLE,
@@ -435,6 +365,15 @@ static int collect_rule(const struct nlmsghdr *nlh, void *arg)
 	return 0;
 }
 
+/* Forget what an interrupted dump collected (cnl_dump_retry() reads again). */
+static void collect_reset(void *arg)
+{
+	const struct fn_call *c = arg;
+	const struct collect *col = c->arg;
+
+	xrules_free(col->l);
+}
+
 /*
  * The rules of a chain, in order; none when it is missing (a filtered dump
  * does not say: get_chain() does).
@@ -443,278 +382,87 @@ static int list_rules(struct xt *x, uint8_t fam, const char *chain, struct xrule
 		      struct cni_error **err)
 {
 	char buf[MSG_ROOM];
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	struct collect col = { .fam = fam, .l = ret };
+	struct fn_call c = { .fn = collect_rule, .arg = &col };
+	struct nlmsghdr *nlh;
+	struct cnl_reply rp;
+	int errnum;
 
 	*ret = (struct xrules){ 0 };
-	for (int attempt = 0; attempt < 5; attempt++) {
-		struct nftnl_rule *r = nftnl_rule_alloc();
-		struct collect c = { .fam = fam, .l = ret };
-		struct nlmsghdr *nlh;
-		bool intr = false;
-		int errnum = 0;
-
-		if (!r)
-			abort();
-		nftnl_rule_set_str(r, NFTNL_RULE_TABLE, TABLE);
-		nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
-		nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, fam, NLM_F_DUMP, ++x->seq);
-		nftnl_rule_nlmsg_build_payload(nlh, r);
-		nftnl_rule_free(r);
-		if (query(x, nlh, collect_rule, &c, &errnum, &intr, err) < 0) {
-			xrules_free(ret);
-			return -1;
-		}
-		if (errnum == ENOENT) {
-			xrules_free(ret);
-			return 0;
-		}
-		if (errnum) {
-			xrules_free(ret);
-			return cni_error_errno(err, errnum, "list rules of %s %s %s", fam_name(fam),
-					       TABLE, chain);
-		}
-		if (!intr)
-			return 0;
-		xrules_free(ret);
-	}
-	return cni_error_errno(err, EAGAIN, "list rules of %s %s %s: they kept changing",
-			       fam_name(fam), TABLE, chain);
-}
-
-/* ---- batches ---------------------------------------------------------------- */
-
-struct xbatch {
-	char *buf;
-	size_t len, cap;
-	size_t n;
-	bool guarded;
-	uint32_t genid;
-};
-
-static char *xb_room(struct xbatch *b)
-{
-	if (b->cap - b->len < MSG_ROOM) {
-		b->cap = b->cap * 2 + 4 * MSG_ROOM;
-		b->buf = xrealloc(b->buf, b->cap);
-	}
-	memset(b->buf + b->len, 0, MSG_ROOM);
-	return b->buf + b->len;
-}
-
-static void xb_done(struct xbatch *b, struct nlmsghdr *nlh)
-{
-	b->len += NLMSG_ALIGN(nlh->nlmsg_len);
-	b->n++;
-}
-
-static void xb_free(struct xbatch *b)
-{
-	free(b->buf);
-	*b = (struct xbatch){ 0 };
-}
-
-static void xb_chain(struct xbatch *b, uint8_t fam, const char *chain, bool del)
-{
-	struct nftnl_chain *c = nftnl_chain_alloc();
-	struct nlmsghdr *nlh;
-
-	if (!c)
-		abort();
-	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, TABLE);
-	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, chain);
-	nlh = nftnl_nlmsg_build_hdr(xb_room(b), del ? NFT_MSG_DELCHAIN : NFT_MSG_NEWCHAIN, fam,
-				    del ? 0 : NLM_F_CREATE, 0);
-	nftnl_chain_nlmsg_build_payload(nlh, c);
-	nftnl_chain_free(c);
-	xb_done(b, nlh);
-}
-
-static void xb_del_rule(struct xbatch *b, uint8_t fam, const char *chain, uint64_t handle)
-{
-	struct nftnl_rule *r = nftnl_rule_alloc();
-	struct nlmsghdr *nlh;
-
 	if (!r)
 		abort();
 	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, TABLE);
 	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
-	nftnl_rule_set_u64(r, NFTNL_RULE_HANDLE, handle);
-	nlh = nftnl_nlmsg_build_hdr(xb_room(b), NFT_MSG_DELRULE, fam, 0, 0);
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, fam, NLM_F_DUMP, 0);
 	nftnl_rule_nlmsg_build_payload(nlh, r);
 	nftnl_rule_free(r);
-	xb_done(b, nlh);
+	if (cnl_dump_retry(nft_netlink(x->n), nlh, call_fn, collect_reset, &c, &rp, err) < 0) {
+		xrules_free(ret);
+		return cni_error_wrap(err, "list rules of %s %s %s", fam_name(fam), TABLE, chain);
+	}
+	errnum = rp.errnum;
+	cnl_reply_done(&rp);
+	if (errnum)
+		xrules_free(ret);
+	if (errnum && errnum != ENOENT)
+		return cni_error_errno(err, errnum, "list rules of %s %s %s", fam_name(fam), TABLE,
+				       chain);
+	return 0;
 }
 
-static struct nftnl_expr *add_expr(struct nftnl_rule *r, const char *name)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc(name);
-
-	if (!e)
-		abort();
-	nftnl_rule_add_expr(r, e);
-	return e;
-}
+/* ---- batches ---------------------------------------------------------------- */
 
 /*
  * A rule as iptables-nft writes it: [-s/-d addr] [conntrack] counter
  * verdict, the comment in userdata.  addr NULL: a bare jump.  head: insert
  * first (iptables -I), else append.
  */
-static void xb_rule(struct xbatch *b, uint8_t fam, const char *chain, const uint8_t *addr,
+static void xb_rule(struct nft_batch *b, uint8_t fam, const char *chain, const uint8_t *addr,
 		    bool dst, const char *jump, const char *comment, bool head)
 {
-	struct nftnl_rule *r = nftnl_rule_alloc();
-	struct nftnl_udata_buf *ud = nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN);
-	struct nftnl_expr *e;
-	struct nlmsghdr *nlh;
+	struct nft_rule *r = nft_rule_new(fam, TABLE, chain);
 
-	if (!r || !ud)
-		abort();
-	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, TABLE);
-	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
 	if (addr) {
 		const uint32_t alen = fam == NFPROTO_IPV6 ? 16 : 4;
 		const uint32_t off = fam == NFPROTO_IPV6 ? (dst ? 24 : 8) : (dst ? 16 : 12);
 
-		e = add_expr(r, "payload");
-		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, NFT_PAYLOAD_NETWORK_HEADER);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, off);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, alen);
-		e = add_expr(r, "cmp");
-		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
-		nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, addr, alen);
+		nft_rule_payload(r, NFT_PAYLOAD_NETWORK_HEADER, off, alen, NFT_REG_1);
+		nft_rule_cmp(r, NFT_REG_1, NFT_CMP_EQ, addr, alen);
 		if (dst) {
-			/*
-			 * xtables sizes matchinfo to its alignment, and so must
-			 * we; libnftnl takes the buffer (and frees it).
-			 */
+			/* xtables sizes matchinfo to its alignment, and so must we. */
 			const size_t ilen = XT_ALIGN(sizeof(struct xt_conntrack_mtinfo3));
 			struct xt_conntrack_mtinfo3 *info = xcalloc(1, ilen);
 
 			ctstate_info(info);
-			e = add_expr(r, "match");
-			nftnl_expr_set_str(e, NFTNL_EXPR_MT_NAME, "conntrack");
-			nftnl_expr_set_u32(e, NFTNL_EXPR_MT_REV, 3);
-			nftnl_expr_set(e, NFTNL_EXPR_MT_INFO, info, (uint32_t)ilen);
+			nft_rule_xt_match(r, "conntrack", 3, info, (uint32_t)ilen);
 		}
 	}
-	add_expr(r, "counter");
-	e = add_expr(r, "immediate");
-	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, jump ? (uint32_t)NFT_JUMP : NF_ACCEPT);
-	if (jump)
-		nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, jump);
-	if (!nftnl_udata_put_strz(ud, NFTNL_UDATA_RULE_COMMENT, comment))
-		abort();
-	nftnl_rule_set_data(r, NFTNL_RULE_USERDATA, nftnl_udata_buf_data(ud),
-			    nftnl_udata_buf_len(ud));
-	nftnl_udata_buf_free(ud);
-	nlh = nftnl_nlmsg_build_hdr(xb_room(b), NFT_MSG_NEWRULE, fam,
-				    NLM_F_CREATE | (head ? 0 : NLM_F_APPEND), 0);
-	nftnl_rule_nlmsg_build_payload(nlh, r);
-	nftnl_rule_free(r);
-	xb_done(b, nlh);
-}
-
-struct acks {
-	uint32_t base, n;
-	uint32_t got;
-	int errnum;
-	char what[160]; /* the failing request and the kernel's extended-ACK text */
-};
-
-/* The kernel's extended-ACK text of an error message (NETLINK_CAP_ACK is set), or NULL. */
-static const char *extack_text(const struct nlmsghdr *nlh)
-{
-	size_t off = NLMSG_HDRLEN + sizeof(struct nlmsgerr);
-
-	if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS))
-		return NULL;
-	if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
-		off += ((const struct nlmsgerr *)NLMSG_DATA(nlh))->msg.nlmsg_len - NLMSG_HDRLEN;
-	while (off + NLA_HDRLEN <= nlh->nlmsg_len) {
-		const struct nlattr *a = (const void *)((const char *)nlh + off);
-
-		if (a->nla_len < NLA_HDRLEN || off + a->nla_len > nlh->nlmsg_len)
-			break;
-		if ((a->nla_type & NLA_TYPE_MASK) == NLMSGERR_ATTR_MSG &&
-		    memchr((const char *)a + NLA_HDRLEN, '\0', a->nla_len - NLA_HDRLEN))
-			return (const char *)a + NLA_HDRLEN;
-		off += NLA_ALIGN(a->nla_len);
-	}
-	return NULL;
-}
-
-static int ack_each(const struct nlmsghdr *nlh, void *arg)
-{
-	struct acks *a = arg;
-	const struct nlmsgerr *e = NLMSG_DATA(nlh);
-
-	if (nlh->nlmsg_type != NLMSG_ERROR)
-		return 0;
-	if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*e)))
-		return -1;
-	if (e->error && !a->errnum) {
-		const char *x = extack_text(nlh);
-
-		a->errnum = -e->error;
-		snprintf(a->what, sizeof(a->what), "request %d of %u%s%s",
-			 (int)(nlh->nlmsg_seq - a->base) + 1, a->n, x ? ": " : "", x ? x : "");
-	}
-	/* An error on the begin or end marker ends the batch. */
-	if (nlh->nlmsg_seq < a->base || nlh->nlmsg_seq >= a->base + a->n)
-		return e->error ? 1 : 0;
-	return ++a->got == a->n ? 1 : 0;
+	nft_rule_counter(r);
+	nft_rule_verdict(r, jump ? NFT_JUMP : NF_ACCEPT, jump);
+	nft_rule_set_comment(r, comment);
+	if (head)
+		nft_batch_insert_rule(b, r);
+	else
+		nft_batch_add_rule(b, r);
 }
 
 /*
- * Send b as one transaction; every request is acknowledged.  0, or -1 with
- * *errnum the kernel's first error (ERESTART: a guarded batch saw another
- * generation) and *err set.
+ * Send b as one transaction (nft.h's commit).  0, or -1 with *errnum the
+ * kernel's first error (ERESTART: a guarded batch saw another generation)
+ * and *err set.
  */
-static int xb_commit(struct xt *x, struct xbatch *b, int *errnum, struct cni_error **err)
+static int xb_commit(struct xt *x, struct nft_batch *b, int *errnum, struct cni_error **err)
 {
-	char begin[NLMSG_HDRLEN + 64] = { 0 }, end[NLMSG_HDRLEN + 64] = { 0 };
-	struct acks a = { .n = (uint32_t)b->n };
-	struct nlmsghdr *bh, *eh;
-	struct iovec iov[3];
-	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
-	struct msghdr msg = { .msg_name = &sa, .msg_namelen = sizeof(sa), .msg_iov = iov,
-			      .msg_iovlen = 3 };
-	size_t off = 0;
+	struct cni_error *e = NULL;
 
 	*errnum = 0;
-	if (b->n == 0)
+	if (nft_batch_commit(x->n, b, &e) == 0)
 		return 0;
-	bh = nftnl_batch_begin(begin, ++x->seq);
-	if (b->guarded) {
-		uint32_t v = htonl(b->genid);
-
-		mnl_attr_put(bh, NFNL_BATCH_GENID, sizeof(v), &v);
-	}
-	a.base = x->seq + 1;
-	for (size_t i = 0; i < b->n; i++) {
-		struct nlmsghdr *h = (struct nlmsghdr *)(b->buf + off);
-
-		h->nlmsg_seq = ++x->seq;
-		h->nlmsg_flags |= NLM_F_ACK;
-		off += NLMSG_ALIGN(h->nlmsg_len);
-	}
-	eh = nftnl_batch_end(end, ++x->seq);
-	iov[0] = (struct iovec){ bh, NLMSG_ALIGN(bh->nlmsg_len) };
-	iov[1] = (struct iovec){ b->buf, b->len };
-	iov[2] = (struct iovec){ eh, NLMSG_ALIGN(eh->nlmsg_len) };
-	if (sendmsg(x->sock->fd, &msg, 0) < 0)
-		return cni_error_errno(err, errno, "send netfilter batch");
-	if (recv_replies(x, a.base - 1, x->seq, ack_each, &a, err) < 0)
-		return -1;
-	if (a.errnum) {
-		*errnum = a.errnum;
-		return cni_error_errno(err, a.errnum, "iptables-nft %s chains (%s)",
-				       a.errnum == ERESTART ? "changed meanwhile:" : "update of", a.what);
-	}
-	return 0;
+	*errnum = e ? e->errnum : 0;
+	cni_error_wrap(&e, "iptables-nft %s chains",
+		       *errnum == ERESTART ? "changed meanwhile:" : "update of");
+	return cni_error_move(err, &e);
 }
 
 /* Worth a fresh read: another writer changed what the batch rested on. */
@@ -726,7 +474,11 @@ static bool raced(int errnum)
 /* A short random pause before rereading, so that racing writers spread out. */
 static void backoff(int attempt)
 {
-	struct timespec ts = { 0, (long)(1 + (rand() % (2 << (attempt < 4 ? attempt : 4)))) * 1000000L };
+	uint32_t v;
+	struct timespec ts;
+
+	cnic_random(&v, sizeof(v));
+	ts = (struct timespec){ 0, (long)(1 + v % (2u << (attempt < 4 ? attempt : 4))) * 1000000L };
 
 	nanosleep(&ts, NULL);
 }
@@ -835,7 +587,7 @@ static int fam_add(struct xt *x, uint8_t fam, const char *comment, const char *a
 				     fam_name(fam), fam_name(fam), TABLE, PRIV);
 	for (int attempt = 0;; attempt++) {
 		struct xrules fwd = { 0 }, priv = { 0 };
-		struct xbatch b = { 0 };
+		cleanup_nft_batch struct nft_batch *b = nft_batch_new();
 		struct chain_info adm, pc;
 		bool have_priv;
 		uint32_t gen = 0;
@@ -853,29 +605,27 @@ static int fam_add(struct xt *x, uint8_t fam, const char *comment, const char *a
 		have_priv = pc.found;
 		/* The structure is decided on what was read: guarded by its generation. */
 		if (!have_priv || !adm.found || !has_jump(&fwd, PRIV) || !has_jump(&priv, admin)) {
-			b.guarded = true;
-			b.genid = gen;
+			nft_batch_guard(b, gen);
 		}
 		if (!have_priv)
-			xb_chain(&b, fam, PRIV, false);
+			nft_batch_add_chain(b, fam, TABLE, PRIV, NULL);
 		if (!adm.found)
-			xb_chain(&b, fam, admin, false);
+			nft_batch_add_chain(b, fam, TABLE, admin, NULL);
 		if (!has_jump(&fwd, PRIV))
-			xb_rule(&b, fam, FORWARD, NULL, false, PRIV, JUMP_COMMENT, true);
+			xb_rule(b, fam, FORWARD, NULL, false, PRIV, JUMP_COMMENT, true);
 		if (!has_jump(&priv, admin))
-			xb_rule(&b, fam, PRIV, NULL, false, admin, ADMIN_COMMENT, true);
+			xb_rule(b, fam, PRIV, NULL, false, admin, ADMIN_COMMENT, true);
 		/* A re-ADD replaces what the attachment had. */
 		for (size_t i = 0; i < priv.n; i++)
 			if (is_ours(&priv.v[i], comment))
-				xb_del_rule(&b, fam, PRIV, priv.v[i].handle);
+				nft_batch_del_rule(b, fam, TABLE, PRIV, priv.v[i].handle);
 		for (size_t i = 0; i < as->n; i++) {
-			xb_rule(&b, fam, PRIV, as->v[i], true, NULL, comment, false);
-			xb_rule(&b, fam, PRIV, as->v[i], false, NULL, comment, false);
+			xb_rule(b, fam, PRIV, as->v[i], true, NULL, comment, false);
+			xb_rule(b, fam, PRIV, as->v[i], false, NULL, comment, false);
 		}
 		xrules_free(&fwd);
 		xrules_free(&priv);
-		r = xb_commit(x, &b, &errnum, &e);
-		xb_free(&b);
+		r = xb_commit(x, b, &errnum, &e);
 		if (r == 0)
 			return 0;
 		if (!raced(errnum) || attempt + 1 >= TRIES)
@@ -923,14 +673,16 @@ static int fam_teardown(struct xt *x, uint8_t fam, struct cni_error **err)
 {
 	for (int attempt = 0;; attempt++) {
 		struct xrules fwd = { 0 }, priv = { 0 };
-		struct xbatch b = { .guarded = true };
+		cleanup_nft_batch struct nft_batch *b = nft_batch_new();
+		uint32_t gen = 0;
 		struct cni_error *e = NULL;
 		struct chain_info pc;
 		bool keep = false;
 		int errnum = 0, r = 0;
 
-		if (nft_genid(x->n, &b.genid, err) < 0 || get_chain(x, fam, PRIV, &pc, err) < 0)
+		if (nft_genid(x->n, &gen, err) < 0 || get_chain(x, fam, PRIV, &pc, err) < 0)
 			return -1;
+		nft_batch_guard(b, gen);
 		if (!pc.found)
 			return 0;
 		if (list_rules(x, fam, PRIV, &priv, err) < 0)
@@ -955,27 +707,24 @@ static int fam_teardown(struct xt *x, uint8_t fam, struct cni_error **err)
 		if (!keep) {
 			for (size_t i = 0; i < fwd.n; i++)
 				if (fwd.v[i].kind == K_JUMP && strcmp(fwd.v[i].target, PRIV) == 0)
-					xb_del_rule(&b, fam, FORWARD, fwd.v[i].handle);
+					nft_batch_del_rule(b, fam, TABLE, FORWARD, fwd.v[i].handle);
 			for (size_t i = 0; i < priv.n; i++)
-				xb_del_rule(&b, fam, PRIV, priv.v[i].handle);
-			xb_chain(&b, fam, PRIV, true);
+				nft_batch_del_rule(b, fam, TABLE, PRIV, priv.v[i].handle);
+			nft_batch_del_chain(b, fam, TABLE, PRIV);
 			for (size_t i = 0; i < priv.n; i++) {
 				bool dup = false;
 
 				for (size_t j = 0; j < i && !dup; j++)
 					dup = strcmp(priv.v[j].target, priv.v[i].target) == 0;
 				if (!dup)
-					xb_chain(&b, fam, priv.v[i].target, true);
+					nft_batch_del_chain(b, fam, TABLE, priv.v[i].target);
 			}
 		}
 		xrules_free(&fwd);
 		xrules_free(&priv);
-		if (r < 0) {
-			xb_free(&b);
+		if (r < 0)
 			return -1;
-		}
-		r = xb_commit(x, &b, &errnum, &e);
-		xb_free(&b);
+		r = xb_commit(x, b, &errnum, &e);
 		if (r == 0)
 			return 0;
 		/* Other writers commit all the time on a busy node: try longer. */
@@ -999,7 +748,7 @@ static int fam_delete(struct xt *x, uint8_t fam, pick_fn pick, void *arg, struct
 {
 	for (int attempt = 0;; attempt++) {
 		struct xrules priv = { 0 };
-		struct xbatch b = { 0 };
+		cleanup_nft_batch struct nft_batch *b = nft_batch_new();
 		struct cni_error *e = NULL;
 		bool any;
 		int errnum = 0, r = 0;
@@ -1008,12 +757,10 @@ static int fam_delete(struct xt *x, uint8_t fam, pick_fn pick, void *arg, struct
 			return -1;
 		for (size_t i = 0; i < priv.n; i++)
 			if (pick(&priv.v[i], arg))
-				xb_del_rule(&b, fam, PRIV, priv.v[i].handle);
+				nft_batch_del_rule(b, fam, TABLE, PRIV, priv.v[i].handle);
 		any = priv.n > 0;
 		xrules_free(&priv);
-		if (b.n)
-			r = xb_commit(x, &b, &errnum, &e);
-		xb_free(&b);
+		r = xb_commit(x, b, &errnum, &e);
 		/*
 		 * Whatever this read saw, a concurrent DEL may have removed
 		 * the rest since: the teardown decides on a read of its own.

@@ -23,6 +23,9 @@
 
 #include "../../pkg/cleanup.h"
 #include "../../pkg/nft.h"
+/* After nft.h: it includes <netinet/in.h> first, as these need. */
+#include <linux/netfilter/x_tables.h>
+#include <linux/netfilter/xt_conntrack.h>
 
 #define FAM NFPROTO_INET
 #define TBL "cnic_unit"
@@ -383,6 +386,63 @@ static void test_rules_by_comment(void **state)
 	nft_close(n);
 }
 
+/*
+ * iptables-nft's shape (firewall's rules): a rule inserted at the head of
+ * its chain goes before those appended, and an xt match is accepted.
+ */
+static void test_insert_and_xt_match(void **state)
+{
+	struct nft *n = open_or_skip();
+	struct cni_error *err = NULL;
+	struct nft_rule_info *v = NULL;
+	size_t nv = 0;
+	struct nft_batch *b = nft_batch_new();
+	static const char *const order[] = { "head", "first", "second" };
+	struct xt_conntrack_mtinfo3 *info = calloc(1, XT_ALIGN(sizeof(*info)));
+
+	assert_non_null(info);
+	info->match_flags = XT_CONNTRACK_STATE;
+	info->state_mask = XT_CONNTRACK_STATE_BIT(IP_CT_ESTABLISHED);
+	nft_batch_add_table(b, NFPROTO_IPV4, TBL "_xt");
+	nft_batch_add_chain(b, NFPROTO_IPV4, TBL "_xt", "c", NULL);
+	for (int i = 1; i < 3; i++) {
+		struct nft_rule *r = nft_rule_new(NFPROTO_IPV4, TBL "_xt", "c");
+
+		nft_rule_counter(r);
+		nft_rule_verdict(r, NF_ACCEPT, NULL);
+		nft_rule_set_comment(r, order[i]);
+		nft_batch_add_rule(b, r);
+	}
+	must(nft_batch_commit(n, b, &err), err, "append");
+	nft_batch_free(b);
+
+	b = nft_batch_new();
+	{
+		struct nft_rule *r = nft_rule_new(NFPROTO_IPV4, TBL "_xt", "c");
+
+		nft_rule_xt_match(r, "conntrack", 3, info, XT_ALIGN(sizeof(*info)));
+		nft_rule_verdict(r, NF_ACCEPT, NULL);
+		nft_rule_set_comment(r, order[0]);
+		nft_batch_insert_rule(b, r);
+	}
+	must(nft_batch_commit(n, b, &err), err, "insert");
+	nft_batch_free(b);
+
+	must(nft_list_rules(n, NFPROTO_IPV4, TBL "_xt", "c", &v, &nv, &err), err, "list");
+	assert_int_equal(nv, 3);
+	for (size_t i = 0; i < nv; i++) {
+		assert_non_null(v[i].comment);
+		assert_string_equal(v[i].comment, order[i]);
+	}
+	nft_rule_infos_free(v, nv);
+
+	b = nft_batch_new();
+	nft_batch_del_table(b, NFPROTO_IPV4, TBL "_xt");
+	must(nft_batch_commit(n, b, &err), err, "delete table");
+	nft_batch_free(b);
+	nft_close(n);
+}
+
 /* Enough elements to span several requests and a multi-part dump. */
 static void test_many_elements(void **state)
 {
@@ -564,6 +624,7 @@ int main(void)
 		cmocka_unit_test(test_excl_conflict_is_atomic),
 		cmocka_unit_test(test_get_and_delete),
 		cmocka_unit_test(test_rules_by_comment),
+		cmocka_unit_test(test_insert_and_xt_match),
 		cmocka_unit_test(test_many_elements),
 		cmocka_unit_test(test_many_requests),
 		cmocka_unit_test(test_generation_guard),
