@@ -396,58 +396,12 @@ static int del_scan_cb(void *arg, const struct ipam_resv *r, struct cni_error **
 	}
 }
 
-/*
- * DEL by the attachment's hint: 1 when it released what the hint lists, 0
- * when the caller must scan, -1 when a release failed.  Only a whole hint
- * of this boot with at least one address still held exactly counts;
- * listed addresses now held by others (stale) are skipped; a legacy
- * id-only one, or anything else unexpected, takes the scan with the
- * reference's semantics.  One file read per address instead of one per
- * reservation in the network.
- */
-static int release_hinted(const struct ipam_store_ops *ops, void *store, const char *id,
-			  const char *ifname, struct cni_error **err)
-{
-	cleanup_free struct ipaddr *hinted = NULL;
-	cleanup_free bool *mine = NULL;
-	size_t n = 0, exact = 0;
-	bool other_boot = false;
-	int r = 1;
-
-	if (!ops->hint_get || !ops->hints_whole || !ops->hints_whole(store))
-		return 0;
-	ops->hint_get(store, id, ifname, &hinted, &n, &other_boot);
-	if (n == 0 || other_boot)
-		return 0;
-	mine = xcalloc(n, sizeof(*mine));
-	for (size_t i = 0; i < n; i++) {
-		enum ipam_owner o = ops->owner(store, &hinted[i], id, ifname);
-
-		if (o == IPAM_OWNER_LEGACY)
-			return 0;
-		mine[i] = o == IPAM_OWNER_EXACT;
-		exact += mine[i];
-	}
-	if (exact == 0)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (mine[i] && ops->release(store, &hinted[i], err) < 0)
-			r = -1; /* keep going: release as much as possible */
-	/* After a partial failure the hint still lists what may be left. */
-	if (r > 0)
-		ops->hint_set(store, id, ifname, NULL, 0);
-	return r;
-}
-
 int ipam_alloc_release(const struct ipam_store_ops *ops, void *store, const char *id,
 		       const char *ifname, struct cni_error **err)
 {
 	struct del_scan s = { .id = id, .ifname = ifname };
 	int r;
 
-	r = release_hinted(ops, store, id, ifname, err);
-	if (r != 0)
-		return r < 0 ? -1 : 0;
 	r = ops->scan(store, true, del_scan_cb, &s, err);
 	if (r == 0 && s.exact == 0)
 		for (size_t i = 0; i < s.legacy.n; i++)

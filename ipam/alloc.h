@@ -88,13 +88,6 @@ struct ipam_store_ops {
 	 * name an earlier boot, all but (keep_id, keep_ifname)'s.  Best effort.
 	 */
 	void (*reclaim)(void *store, const char *keep_id, const char *keep_ifname);
-	/*
-	 * Optional (with the hint ops).  True while no hint of the network can
-	 * have been lost (see LOST_MARK in store.c): a hint then lists every
-	 * reservation our ADDs gave its attachment, and DEL releases those
-	 * instead of reading every reservation's owner.
-	 */
-	bool (*hints_whole)(void *store);
 };
 
 /* Who holds a reservation, from its content. */
@@ -131,11 +124,7 @@ int ipam_alloc_add(const struct ipam_store_ops *ops, void *store, const struct i
 /*
  * DEL: release every reservation of (id, ifname), whatever its range; the
  * legacy id-only ones only when there is no exact match (as the
- * reference).  Nothing to release is success.  With a whole hint
- * (hints_whole) that names at least one address still held exactly, only
- * the hinted addresses are read and released: a reservation our ADDs did
- * not record (the reference's, for the same attachment, or one given
- * while its hint was removed by hand) is then left to GC.
+ * reference).  Nothing to release is success.
  */
 int ipam_alloc_release(const struct ipam_store_ops *ops, void *store, const char *id,
 		       const char *ifname, struct cni_error **err);

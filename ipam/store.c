@@ -29,13 +29,6 @@
 #define HINT_BOOT "boot="
 /* <data_dir>/HINT_DIR/BOOT_MARK<network>: the boot whose first ADD reclaimed the earlier ones. */
 #define BOOT_MARK ".boot."
-/*
- * <data_dir>/HINT_DIR/LOST_MARK<network>: some hint of the network may have
- * been lost (found unreadable or another attachment's, or not rewritten
- * after its old version was removed), so a hint can no longer be taken as
- * the whole of its attachment's reservations: DEL reads the directory.
- */
-#define LOST_MARK ".lost."
 #define BOOT_ID_LEN 36
 #define BOOT_ID_FILE "/proc/sys/kernel/random/boot_id"
 
@@ -735,30 +728,6 @@ static bool hint_next_ip(char **rest, struct ipaddr *ip)
 	return false;
 }
 
-/* Best effort: if even the marker cannot be written, nothing better can be done. */
-static void mark_lost(struct ipam_store *s)
-{
-	cleanup_free char *name = xasprintf(LOST_MARK "%s", s->network);
-	int fd;
-
-	if (s->hintpfd < 0 && hint_dir(s, true) < 0)
-		return;
-	fd = openat(s->hintpfd, name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd >= 0)
-		close(fd);
-}
-
-static bool store_hints_whole(void *p)
-{
-	struct ipam_store *s = p;
-	cleanup_free char *name = xasprintf(LOST_MARK "%s", s->network);
-	struct stat st;
-
-	if (s->hintpfd < 0 && hint_dir(s, false) < 0)
-		return false;
-	return fstatat(s->hintpfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT;
-}
-
 static void store_hint_get(void *p, const char *id, const char *ifname, struct ipaddr **ret,
 			   size_t *n, bool *ret_other_boot)
 {
@@ -777,20 +746,12 @@ static void store_hint_get(void *p, const char *id, const char *ifname, struct i
 	if (hfd < 0)
 		return;
 	hint_name(id, ifname, name);
-	if (!hint_read(hfd, name, buf, &hid, &hif, &rest, &hboot)) {
-		struct stat st;
-
-		/* There but unusable: whatever it listed is lost (ADD rewrites it). */
-		if (fstatat(hfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT)
-			mark_lost(s);
+	if (!hint_read(hfd, name, buf, &hid, &hif, &rest, &hboot))
 		return;
-	}
 	trim_id(id, &t, &tlen);
-	/* Another attachment with the same hash: not our hint, and ADD replaces it. */
-	if (strlen(hid) != tlen || memcmp(hid, t, tlen) != 0 || strcmp(hif, ifname) != 0) {
-		mark_lost(s);
+	/* Another attachment with the same hash: not our hint. */
+	if (strlen(hid) != tlen || memcmp(hid, t, tlen) != 0 || strcmp(hif, ifname) != 0)
 		return;
-	}
 	now = s->reclaim ? boot_id(s) : NULL;
 	*ret_other_boot = now && hboot && strcmp(hboot, now) != 0;
 	while (hint_next_ip(&rest, &ip))
@@ -819,12 +780,8 @@ static void store_hint_set(void *p, const char *id, const char *ifname, const st
 	 * Not rename(): replacing a file by rename forces its data out
 	 * synchronously on ext4 (auto_da_alloc).
 	 */
-	if (unlinkat(hfd, name, 0) < 0 && errno != ENOENT) {
-		/* The old one stays and may miss what this ADD got. */
-		if (n > 0)
-			mark_lost(s);
+	if (unlinkat(hfd, name, 0) < 0 && errno != ENOENT)
 		return;
-	}
 	if (n == 0) {
 		hint_dir_prune(s);
 		return;
@@ -840,30 +797,24 @@ static void store_hint_set(void *p, const char *id, const char *ifname, const st
 		content = c;
 	}
 	len = strlen(content);
-	if (len > MAX_HINT) {
-		mark_lost(s);
+	if (len > MAX_HINT)
 		return;
-	}
 	if (s->link_mode != LINK_NAMED) {
 		fd = openat(hfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
 		if (fd >= 0) {
-			if (write_all(fd, content, len) < 0 || link_tmpfile(s, hfd, fd, name) < 0)
-				mark_lost(s);
+			if (write_all(fd, content, len) == 0)
+				(void)link_tmpfile(s, hfd, fd, name);
 			return;
 		}
 	}
 	snprintf(tmp, sizeof(tmp), HINT_TMP_PREFIX "%s", name);
 	(void)unlinkat(hfd, tmp, 0);
 	fd = openat(hfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		mark_lost(s);
+	if (fd < 0)
 		return;
-	}
 	if (write_all(fd, content, len) < 0 || close(TAKE_FD(fd)) < 0 ||
-	    renameat(hfd, tmp, hfd, name) < 0) {
+	    renameat(hfd, tmp, hfd, name) < 0)
 		(void)unlinkat(hfd, tmp, 0);
-		mark_lost(s);
-	}
 }
 
 static int store_owner(void *p, const struct ipaddr *ip, const char *id, const char *ifname)
@@ -1026,5 +977,4 @@ const struct ipam_store_ops ipam_disk_store_ops = {
 	.owner = store_owner,
 	.hint_gc = store_hint_gc,
 	.reclaim = store_reclaim,
-	.hints_whole = store_hints_whole,
 };

@@ -32,10 +32,6 @@
  *    walks; see store.c.  Each records the boot it was written in
  *    (/proc/sys/kernel/random/boot_id), and <dataDir>/.cnic/.boot.<network>
  *    the boot whose first ADD released the earlier boots' reservations.
- *    <dataDir>/.cnic/.lost.<network> appears when a hint may have been
- *    lost (found unusable, or not rewritten after its old version was
- *    removed); until then a hint is the whole of its attachment's
- *    reservations and DEL reads only the files it lists.
  */
 #ifndef CNIC_IPAM_STORE_H
 #define CNIC_IPAM_STORE_H

@@ -813,80 +813,42 @@ static void test_check_by_prev(void **state)
 	ipam_store_free(s);
 }
 
-/* The hint file of (id, "eth0"): the one whose first line names id. */
-static char *hint_file_of(const char *id)
-{
-	cleanup_free char *p = path("data/.cnic/net");
-	DIR *d = opendir(p);
-	struct dirent *e;
-	char *found = NULL;
-
-	assert_non_null(d);
-	while ((e = readdir(d)) && !found) {
-		cleanup_free char *rel = NULL;
-		char *c;
-		size_t len;
-
-		if (e->d_name[0] == '.')
-			continue;
-		rel = xasprintf("data/.cnic/net/%s", e->d_name);
-		c = slurp(rel, &len);
-		if (len > strlen(id) + 2 && !memcmp(c, id, strlen(id)) && c[strlen(id)] == '\r')
-			found = TAKE_PTR(rel);
-		free(c);
-	}
-	closedir(d);
-	assert_non_null(found);
-	return found;
-}
-
-/*
- * DEL by a whole hint reads only the hinted reservations; a store whose
- * hints may have been lost (the marker) goes back to reading them all.
- */
-static void test_del_by_hint(void **state)
+/* ADD tries the next candidates before it reads the directory, then falls back to the scan. */
+static void test_probe_then_scan(void **state)
 {
 	struct ipam_store *s;
 	struct ipam_range_set set;
-	char ip[IPADDR_STRLEN];
+	char ip[IPADDR_STRLEN], name[64];
 	int code;
 
 	hint_set_up(&s, &set);
-	assert_int_equal(add_one(s, &set, "me", "eth0", ip, &code), 0);
-	assert_string_equal(ip, "198.18.2.2");
-	assert_int_equal(add_one(s, &set, "you", "eth0", ip, &code), 0);
-	assert_string_equal(ip, "198.18.2.3");
-	/* one our ADDs did not give (the reference's, say): not in the hint, left to GC */
-	put_file("data/net/198.18.2.9", "me\r\neth0");
-	assert_int_equal(ipam_alloc_release(&ipam_disk_store_ops, s, "me", "eth0", NULL), 0);
-	assert_false(exists("data/net/198.18.2.2"));
-	assert_true(exists("data/net/198.18.2.9"));
-	assert_true(exists("data/net/198.18.2.3"));
-	/* no hint left: the next DEL reads every owner and finds it */
-	assert_int_equal(ipam_alloc_release(&ipam_disk_store_ops, s, "me", "eth0", NULL), 0);
-	assert_false(exists("data/net/198.18.2.9"));
-
-	/* a listed address now somebody else's is skipped, the rest released */
-	assert_int_equal(add_one(s, &set, "me", "eth0", ip, &code), 0);
+	/* a few taken after the start: probed past, no scan needed */
+	put_file("data/net/198.18.2.2", "x\r\neth0");
+	put_file("data/net/198.18.2.3", "y\r\neth0");
+	assert_int_equal(add_one(s, &set, "a", "eth0", ip, &code), 0);
 	assert_string_equal(ip, "198.18.2.4");
-	put_file("data/net/198.18.2.4", "other\r\neth0");
-	assert_int_equal(ipam_alloc_release(&ipam_disk_store_ops, s, "me", "eth0", NULL), 0);
-	assert_true(exists("data/net/198.18.2.4"));
-
-	/* a hint found unusable marks the store: from then on DEL reads every owner */
-	assert_int_equal(add_one(s, &set, "me", "eth0", ip, &code), 0);
-	assert_string_equal(ip, "198.18.2.5");
-	{
-		cleanup_free char *h = hint_file_of("you");
-
-		put_file(h, "\x01garbage");
+	/* more taken in a row than the probes: the scan finds the first free one */
+	for (int i = 5; i <= 40; i++) {
+		snprintf(name, sizeof(name), "data/net/198.18.2.%d", i);
+		put_file(name, "z\r\neth0");
 	}
-	assert_int_equal(add_one(s, &set, "you", "eth0", ip, &code), 0);
-	assert_true(exists("data/.cnic/.lost.net"));
-	put_file("data/net/198.18.2.10", "me\r\neth0");
-	assert_int_equal(ipam_alloc_release(&ipam_disk_store_ops, s, "me", "eth0", NULL), 0);
-	assert_false(exists("data/net/198.18.2.5"));
-	assert_false(exists("data/net/198.18.2.10"));
+	assert_int_equal(add_one(s, &set, "b", "eth0", ip, &code), 0);
+	assert_string_equal(ip, "198.18.2.41");
+	/* a full range still ends in "exhausted", not in "reserved without the lock" */
+	for (int i = 42; i <= 254; i++) {
+		snprintf(name, sizeof(name), "data/net/198.18.2.%d", i);
+		put_file(name, "z\r\neth0");
+	}
+	assert_int_equal(add_one(s, &set, "c", "eth0", ip, &code), -1);
+	assert_int_equal(code, CNI_ERR_IPAM_EXHAUSTED);
+	/* wrapping past the end: the round robin restarts at the range start */
+	{
+		cleanup_free char *p3 = path("data/net/198.18.2.3");
+
+		assert_int_equal(unlink(p3), 0);
+	}
+	assert_int_equal(add_one(s, &set, "d", "eth0", ip, &code), 0);
+	assert_string_equal(ip, "198.18.2.3");
 	ipam_range_set_free(&set);
 	ipam_store_free(s);
 }
@@ -908,7 +870,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hint_gc_and_hostile_dir, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reclaim_after_reboot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_by_prev, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_del_by_hint, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_probe_then_scan, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("ipam_store", tests, NULL, NULL);
