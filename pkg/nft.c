@@ -649,8 +649,8 @@ void nft_rule_infos_free(struct nft_rule_info *v, size_t n)
 	free(v);
 }
 
-struct nlmsghdr *nft_rules_dump_req(char buf[NFT_DUMP_REQ_ROOM], uint8_t family,
-				    const char *table, const char *chain)
+struct nlmsghdr *nft_rules_dump_req(char buf[NFT_DUMP_REQ_ROOM], uint8_t family, const char *table,
+				    const char *chain)
 {
 	struct nftnl_rule *r = nftnl_rule_alloc();
 	struct nlmsghdr *nlh;

@@ -308,8 +308,8 @@ void nft_rule_infos_free(struct nft_rule_info *v, size_t n);
  * are nf_tables names, short enough for the room.
  */
 #define NFT_DUMP_REQ_ROOM 4096
-struct nlmsghdr *nft_rules_dump_req(char buf[NFT_DUMP_REQ_ROOM], uint8_t family,
-				    const char *table, const char *chain);
+struct nlmsghdr *nft_rules_dump_req(char buf[NFT_DUMP_REQ_ROOM], uint8_t family, const char *table,
+				    const char *chain);
 
 /* ---- teardown ------------------------------------------------------------ */
 

@@ -581,8 +581,8 @@ void nft_batch_del_rule(struct nft_batch *b, uint8_t family, const char *table, 
 			uint64_t handle)
 {
 	batch_del_rules(b, family, table, chain, &handle,
-			xasprintf("delete rule %llu from chain %s %s %s", (unsigned long long)handle,
-				  nft_family_str(family), table, chain));
+			xasprintf("delete rule %llu from chain %s %s %s",
+				  (unsigned long long)handle, nft_family_str(family), table, chain));
 }
 
 

@@ -26,10 +26,10 @@
 #include "sha512.h"
 #include "xtref.h"
 
-#define CHAIN_NAME_LEN 28   /* the reference's maxChainLength */
-#define HASH16 16           /* its short hashes in nftables comments */
-#define TRIES 5             /* re-reads after the ruleset changed under a decision */
-#define XT_COMMENT_MAX 256  /* struct xt_comment_info */
+#define CHAIN_NAME_LEN 28  /* the reference's maxChainLength */
+#define HASH16 16          /* its short hashes in nftables comments */
+#define TRIES 5            /* re-reads after the ruleset changed under a decision */
+#define XT_COMMENT_MAX 256 /* struct xt_comment_info */
 
 /* The tables the reference may have written, as found by one dump. */
 enum {
