@@ -488,23 +488,32 @@ static bool absent(int errnum)
 }
 
 
-int nft_list_elems(struct nft *n, uint8_t family, const char *table, const char *set,
-		   struct nft_elem_list *ret, struct cni_error **err)
+/* A dump of set's elements, built in buf (zeroed here: the kernel reads padding). */
+static struct nlmsghdr *elems_dump_req(char buf[CNIC_NFT_OBJ_ROOM], uint8_t family,
+				       const char *table, const char *set)
 {
-	struct nft_elem_list l = { 0 };
 	struct nftnl_set *s = nftnl_set_alloc();
-	char buf[CNIC_NFT_OBJ_ROOM];
 	struct nlmsghdr *nlh;
-	struct cnl_reply r;
 
 	if (!s)
 		abort();
-	memset(buf, 0, sizeof(buf));
+	memset(buf, 0, CNIC_NFT_OBJ_ROOM);
 	nftnl_set_set_str(s, NFTNL_SET_TABLE, table);
 	nftnl_set_set_str(s, NFTNL_SET_NAME, set);
 	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, family, NLM_F_DUMP, 0);
 	nftnl_set_elems_nlmsg_build_payload(nlh, s);
 	nftnl_set_free(s);
+	return nlh;
+}
+
+int nft_list_elems(struct nft *n, uint8_t family, const char *table, const char *set,
+		   struct nft_elem_list *ret, struct cni_error **err)
+{
+	struct nft_elem_list l = { 0 };
+	char buf[CNIC_NFT_OBJ_ROOM];
+	struct nlmsghdr *nlh = elems_dump_req(buf, family, table, set);
+	struct cnl_reply r;
+
 	if (cnl_dump_retry(n->nl, nlh, collect_elems, elems_reset, &l, &r, err) < 0) {
 		nft_elem_list_free(&l);
 		return cni_error_wrap(err, "list set %s %s %s", nft_family_str(family), table, set);
@@ -640,24 +649,32 @@ void nft_rule_infos_free(struct nft_rule_info *v, size_t n)
 	free(v);
 }
 
-int nft_list_rules(struct nft *n, uint8_t family, const char *table, const char *chain,
-		   struct nft_rule_info **ret, size_t *ret_n, struct cni_error **err)
+struct nlmsghdr *nft_rules_dump_req(char buf[NFT_DUMP_REQ_ROOM], uint8_t family, const char *table,
+				    const char *chain)
 {
-	struct rule_list l = { 0 };
 	struct nftnl_rule *r = nftnl_rule_alloc();
-	char buf[CNIC_NFT_OBJ_ROOM];
 	struct nlmsghdr *nlh;
-	struct cnl_reply t;
 
 	if (!r)
 		abort();
-	memset(buf, 0, sizeof(buf));
+	memset(buf, 0, NFT_DUMP_REQ_ROOM);
 	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, table);
 	if (chain)
 		nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
 	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, family, NLM_F_DUMP, 0);
 	nftnl_rule_nlmsg_build_payload(nlh, r);
 	nftnl_rule_free(r);
+	return nlh;
+}
+
+int nft_list_rules(struct nft *n, uint8_t family, const char *table, const char *chain,
+		   struct nft_rule_info **ret, size_t *ret_n, struct cni_error **err)
+{
+	struct rule_list l = { 0 };
+	char buf[NFT_DUMP_REQ_ROOM];
+	struct nlmsghdr *nlh = nft_rules_dump_req(buf, family, table, chain);
+	struct cnl_reply t;
+
 	if (cnl_dump_retry(n->nl, nlh, collect_rule, rules_reset, &l, &t, err) < 0) {
 		rules_reset(&l);
 		return cni_error_wrap(err, "list rules of %s %s %s", nft_family_str(family), table,
@@ -877,22 +894,12 @@ static int first_elem(const struct nlmsghdr *nlh, void *arg, struct cni_error **
 static int probe_set(struct nft *p, uint8_t family, const char *table, const char *set,
 		     struct cni_error **err)
 {
-	struct nftnl_set *s;
 	char buf[CNIC_NFT_OBJ_ROOM];
-	struct nlmsghdr *nlh;
+	struct nlmsghdr *nlh = elems_dump_req(buf, family, table, set);
 	struct cnl_reply t;
 	bool any = false;
 	int r = 0;
 
-	s = nftnl_set_alloc();
-	if (!s)
-		abort();
-	memset(buf, 0, sizeof(buf));
-	nftnl_set_set_str(s, NFTNL_SET_TABLE, table);
-	nftnl_set_set_str(s, NFTNL_SET_NAME, set);
-	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, family, NLM_F_DUMP, 0);
-	nftnl_set_elems_nlmsg_build_payload(nlh, s);
-	nftnl_set_free(s);
 	if (cnl_exchange(p->nl, nlh, first_elem, &any, &t, err) < 0)
 		return cni_error_wrap(err, "probe set %s %s %s", nft_family_str(family), table, set);
 	/* A missing table or set is empty. */

@@ -310,6 +310,15 @@ int nft_list_rules(struct nft *n, uint8_t family, const char *table, const char 
 		   struct nft_rule_info **ret, size_t *ret_n, struct cni_error **err);
 void nft_rule_infos_free(struct nft_rule_info *v, size_t n);
 
+/*
+ * The request nft_list_rules() sends, for readers that parse the rules
+ * themselves (xtref.c): built in buf, which it zeroes; table and chain
+ * are nf_tables names, short enough for the room.
+ */
+#define NFT_DUMP_REQ_ROOM 4096
+struct nlmsghdr *nft_rules_dump_req(char buf[NFT_DUMP_REQ_ROOM], uint8_t family, const char *table,
+				    const char *chain);
+
 /* ---- teardown ------------------------------------------------------------ */
 
 /*

@@ -122,7 +122,9 @@ void nft_batch_guard(struct nft_batch *b, uint32_t genid)
 	b->genid = genid;
 }
 
-void nft_batch_add_table(struct nft_batch *b, uint8_t family, const char *table)
+/* Adding and deleting a table differ only in message type, flags and text. */
+static void batch_table(struct nft_batch *b, uint16_t type, uint16_t flags, uint8_t family,
+			const char *table, char *desc)
 {
 	struct nftnl_table *t = nftnl_table_alloc();
 	struct nlmsghdr *nlh;
@@ -130,26 +132,22 @@ void nft_batch_add_table(struct nft_batch *b, uint8_t family, const char *table)
 	if (!t)
 		abort();
 	nftnl_table_set_str(t, NFTNL_TABLE_NAME, table);
-	nlh = batch_hdr(b, CNIC_NFT_OBJ_ROOM, NFT_MSG_NEWTABLE, family, NLM_F_CREATE);
+	nlh = batch_hdr(b, CNIC_NFT_OBJ_ROOM, type, family, flags);
 	nftnl_table_nlmsg_build_payload(nlh, t);
 	nftnl_table_free(t);
-	nft_buf_push(b, nlh, CNIC_NFT_OBJ_ROOM,
-		     xasprintf("add table %s %s", nft_family_str(family), table));
+	nft_buf_push(b, nlh, CNIC_NFT_OBJ_ROOM, desc);
+}
+
+void nft_batch_add_table(struct nft_batch *b, uint8_t family, const char *table)
+{
+	batch_table(b, NFT_MSG_NEWTABLE, NLM_F_CREATE, family, table,
+		    xasprintf("add table %s %s", nft_family_str(family), table));
 }
 
 void nft_batch_del_table(struct nft_batch *b, uint8_t family, const char *table)
 {
-	struct nftnl_table *t = nftnl_table_alloc();
-	struct nlmsghdr *nlh;
-
-	if (!t)
-		abort();
-	nftnl_table_set_str(t, NFTNL_TABLE_NAME, table);
-	nlh = batch_hdr(b, CNIC_NFT_OBJ_ROOM, NFT_MSG_DELTABLE, family, 0);
-	nftnl_table_nlmsg_build_payload(nlh, t);
-	nftnl_table_free(t);
-	nft_buf_push(b, nlh, CNIC_NFT_OBJ_ROOM,
-		     xasprintf("delete table %s %s", nft_family_str(family), table));
+	batch_table(b, NFT_MSG_DELTABLE, 0, family, table,
+		    xasprintf("delete table %s %s", nft_family_str(family), table));
 }
 
 struct nftnl_chain *nft_chain_obj(const char *table, const char *chain)
@@ -183,21 +181,32 @@ void nft_batch_add_chain(struct nft_batch *b, uint8_t family, const char *table,
 		     xasprintf("add chain %s %s %s", nft_family_str(family), table, chain));
 }
 
-void nft_batch_flush_chain(struct nft_batch *b, uint8_t family, const char *table, const char *chain)
+/*
+ * One rule deletion: of the rule with *handle, or, with handle NULL, of every
+ * rule of the chain (the kernel reads a deletion naming only the chain so).
+ */
+static void batch_del_rules(struct nft_batch *b, uint8_t family, const char *table,
+			    const char *chain, const uint64_t *handle, char *desc)
 {
 	struct nftnl_rule *r = nftnl_rule_alloc();
 	struct nlmsghdr *nlh;
 
 	if (!r)
 		abort();
-	/* A rule deletion naming only the chain deletes all of its rules. */
 	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, table);
 	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
+	if (handle)
+		nftnl_rule_set_u64(r, NFTNL_RULE_HANDLE, *handle);
 	nlh = batch_hdr(b, CNIC_NFT_OBJ_ROOM, NFT_MSG_DELRULE, family, 0);
 	nftnl_rule_nlmsg_build_payload(nlh, r);
 	nftnl_rule_free(r);
-	nft_buf_push(b, nlh, CNIC_NFT_OBJ_ROOM,
-		     xasprintf("flush chain %s %s %s", nft_family_str(family), table, chain));
+	nft_buf_push(b, nlh, CNIC_NFT_OBJ_ROOM, desc);
+}
+
+void nft_batch_flush_chain(struct nft_batch *b, uint8_t family, const char *table, const char *chain)
+{
+	batch_del_rules(b, family, table, chain, NULL,
+			xasprintf("flush chain %s %s %s", nft_family_str(family), table, chain));
 }
 
 void nft_batch_del_chain(struct nft_batch *b, uint8_t family, const char *table, const char *chain)
@@ -592,20 +601,9 @@ void nft_rule_xt_match(struct nft_rule *r, const char *name, uint32_t rev, void 
 void nft_batch_del_rule(struct nft_batch *b, uint8_t family, const char *table, const char *chain,
 			uint64_t handle)
 {
-	struct nftnl_rule *r = nftnl_rule_alloc();
-	struct nlmsghdr *nlh;
-
-	if (!r)
-		abort();
-	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, table);
-	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
-	nftnl_rule_set_u64(r, NFTNL_RULE_HANDLE, handle);
-	nlh = batch_hdr(b, CNIC_NFT_OBJ_ROOM, NFT_MSG_DELRULE, family, 0);
-	nftnl_rule_nlmsg_build_payload(nlh, r);
-	nftnl_rule_free(r);
-	nft_buf_push(b, nlh, CNIC_NFT_OBJ_ROOM,
-		     xasprintf("delete rule %llu from chain %s %s %s", (unsigned long long)handle,
-			       nft_family_str(family), table, chain));
+	batch_del_rules(b, family, table, chain, &handle,
+			xasprintf("delete rule %llu from chain %s %s %s",
+				  (unsigned long long)handle, nft_family_str(family), table, chain));
 }
 
 

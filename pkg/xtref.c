@@ -26,11 +26,10 @@
 #include "sha512.h"
 #include "xtref.h"
 
-#define CHAIN_NAME_LEN 28   /* the reference's maxChainLength */
-#define HASH16 16           /* its short hashes in nftables comments */
-#define TRIES 5             /* re-reads after the ruleset changed under a decision */
-#define XT_COMMENT_MAX 256  /* struct xt_comment_info */
-#define REQ_BUF 4096        /* a dump request naming at most a table and a chain */
+#define CHAIN_NAME_LEN 28  /* the reference's maxChainLength */
+#define HASH16 16          /* its short hashes in nftables comments */
+#define TRIES 5            /* re-reads after the ruleset changed under a decision */
+#define XT_COMMENT_MAX 256 /* struct xt_comment_info */
 
 /* The tables the reference may have written, as found by one dump. */
 enum {
@@ -143,7 +142,7 @@ static int collect_table(const struct nlmsghdr *nlh, void *arg)
 static int tables_present(struct nft *n, unsigned int *ret, struct cni_error **err)
 {
 	for (int i = 0; i < TRIES; i++) {
-		char buf[REQ_BUF];
+		char buf[NFT_DUMP_REQ_ROOM];
 		struct nlmsghdr *nlh;
 		struct reply rp;
 		unsigned int mask = 0;
@@ -257,19 +256,10 @@ static int dump_rules(struct nft *n, uint8_t family, const char *table, const ch
 		      struct xrules *ret, struct cni_error **err)
 {
 	for (int i = 0; i < TRIES; i++) {
-		char buf[REQ_BUF];
-		struct nftnl_rule *r = nftnl_rule_alloc();
-		struct nlmsghdr *nlh;
+		char buf[NFT_DUMP_REQ_ROOM];
+		struct nlmsghdr *nlh = nft_rules_dump_req(buf, family, table, chain);
 		struct reply rp;
 
-		if (!r)
-			abort();
-		nftnl_rule_set_str(r, NFTNL_RULE_TABLE, table);
-		if (chain)
-			nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
-		nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, family, NLM_F_DUMP, 0);
-		nftnl_rule_nlmsg_build_payload(nlh, r);
-		nftnl_rule_free(r);
 		xrules_free(ret);
 		if (request(n, nlh, collect_rule, ret, &rp, err) < 0) {
 			xrules_free(ret);

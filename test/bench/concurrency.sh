@@ -135,13 +135,7 @@ NSLIST=$T/netns
 : >"$NSLIST"
 PHASE_PID=""
 
-del_netns() { # file with names
-	[[ -s $1 ]] || return 0
-	sed 's/^/netns del /' "$1" | split -l 250 - "$T/delbatch."
-	printf '%s\n' "$T"/delbatch.* | xargs -r -P 4 -n 1 ip -force -batch >/dev/null 2>&1 || true
-	rm -f "$T"/delbatch.*
-	: >"$1"
-}
+. "$(dirname "$0")/nslib.sh"
 
 cleanup() {
 	local rc=$?
@@ -164,11 +158,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-mkns() { # name...
-	printf '%s\n' "$@" >>"$NSLIST"
-	printf 'netns add %s\n' "$@" | ip -batch - || die "ip netns add failed"
-}
 
 # round IMPL K REP: prints "add_ms add_failures add_job_median_ms del_ms del_failures leaks".
 round() {

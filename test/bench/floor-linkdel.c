@@ -95,11 +95,15 @@ static void start(struct req *r, int type, int flags)
 	ifi->ifi_family = AF_UNSPEC;
 }
 
-/* Send and wait for the ACK; returns the kernel's errno (0: success). */
-static int talk(int fd, struct req *r)
+/*
+ * A request over fd: every answer read until NLMSG_DONE or the ACK (whose
+ * errno it returns, 0: success); of a GET or a dump, the last link's
+ * ifindex and IFLA_LINK into *ifindex / *link if given.
+ */
+static int ask(int fd, struct req *r, int *ifindex, int *link)
 {
-	static unsigned seq;
-	char buf[BUFSZ];
+	static unsigned seq = 1u << 30;
+	char buf[32768] __attribute__((aligned(4)));
 
 	r->nlh->nlmsg_seq = ++seq;
 	if (send(fd, r->nlh, r->nlh->nlmsg_len, 0) < 0)
@@ -114,9 +118,23 @@ static int talk(int fd, struct req *r)
 		}
 		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (unsigned)n);
 		     h = NLMSG_NEXT(h, n)) {
-			if (h->nlmsg_seq != seq || h->nlmsg_type != NLMSG_ERROR)
+			if (h->nlmsg_seq != seq)
 				continue;
-			return -((struct nlmsgerr *)NLMSG_DATA(h))->error;
+			if (h->nlmsg_type == NLMSG_DONE)
+				return 0;
+			if (h->nlmsg_type == NLMSG_ERROR)
+				return -((struct nlmsgerr *)NLMSG_DATA(h))->error;
+			if (h->nlmsg_type == RTM_NEWLINK) {
+				struct ifinfomsg *ifi = NLMSG_DATA(h);
+				int len = (int)IFLA_PAYLOAD(h);
+
+				if (ifindex)
+					*ifindex = ifi->ifi_index;
+				for (struct rtattr *a = IFLA_RTA(ifi); RTA_OK(a, len);
+				     a = RTA_NEXT(a, len))
+					if (a->rta_type == IFLA_LINK && link)
+						*link = *(int *)RTA_DATA(a);
+			}
 		}
 	}
 }
@@ -177,7 +195,7 @@ static int create_veth(int node, int ctrfd, const char *name, const char *peer_n
 	end(r.nlh, peer);
 	end(r.nlh, data);
 	end(r.nlh, li);
-	return talk(node, &r);
+	return ask(node, &r, NULL, NULL);
 }
 
 static int create_macvlan(int node, int ctrfd, int master, const char *name, const char *kind)
@@ -196,7 +214,7 @@ static int create_macvlan(int node, int ctrfd, int master, const char *name, con
 	put(r.nlh, IFLA_MACVLAN_MODE, &mode, sizeof(mode));
 	end(r.nlh, data);
 	end(r.nlh, li);
-	return talk(node, &r);
+	return ask(node, &r, NULL, NULL);
 }
 
 static int del_link(int fd, const char *name)
@@ -205,7 +223,7 @@ static int del_link(int fd, const char *name)
 
 	start(&r, RTM_DELLINK, 0);
 	put(r.nlh, IFLA_IFNAME, name, strlen(name) + 1);
-	return talk(fd, &r);
+	return ask(fd, &r, NULL, NULL);
 }
 
 static void measure(const char *kind, int node, int ctr, int ctrfd, int master, unsigned n)
@@ -234,48 +252,6 @@ static void measure(const char *kind, int node, int ctr, int ctrfd, int master, 
 	free(t);
 }
 
-/*
- * A GET or a dump over fd: every answer read until NLMSG_DONE or the ACK;
- * the last link's ifindex and IFLA_LINK into *ifindex / *link if given.
- */
-static int ask(int fd, struct req *r, int *ifindex, int *link)
-{
-	static unsigned seq = 1u << 30;
-	char buf[32768] __attribute__((aligned(4)));
-
-	r->nlh->nlmsg_seq = ++seq;
-	if (send(fd, r->nlh, r->nlh->nlmsg_len, 0) < 0)
-		die("send: %m");
-	for (;;) {
-		ssize_t n = recv(fd, buf, sizeof(buf), 0);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			die("recv: %m");
-		}
-		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (unsigned)n);
-		     h = NLMSG_NEXT(h, n)) {
-			if (h->nlmsg_seq != seq)
-				continue;
-			if (h->nlmsg_type == NLMSG_DONE)
-				return 0;
-			if (h->nlmsg_type == NLMSG_ERROR)
-				return -((struct nlmsgerr *)NLMSG_DATA(h))->error;
-			if (h->nlmsg_type == RTM_NEWLINK) {
-				struct ifinfomsg *ifi = NLMSG_DATA(h);
-				int len = (int)IFLA_PAYLOAD(h);
-
-				if (ifindex)
-					*ifindex = ifi->ifi_index;
-				for (struct rtattr *a = IFLA_RTA(ifi); RTA_OK(a, len);
-				     a = RTA_NEXT(a, len))
-					if (a->rta_type == IFLA_LINK && link)
-						*link = *(int *)RTA_DATA(a);
-			}
-		}
-	}
-}
 
 /* Dump addresses or routes of one family: the questions a CHECK asks about an interface. */
 static int dump(int fd, int type, int family)

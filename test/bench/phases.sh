@@ -66,12 +66,7 @@ NSLIST=$T/netns
 : >"$NSLIST"
 DRIVER=""
 
-del_netns() { # file with names
-	[[ -s $1 ]] || return 0
-	sed 's/^/netns del /' "$1" | split -l 250 - "$T/delbatch."
-	printf '%s\n' "$T"/delbatch.* | xargs -r -P 4 -n 1 ip -force -batch >/dev/null 2>&1 || true
-	rm -f "$T"/delbatch.*
-}
+. "$(dirname "$0")/nslib.sh"
 cleanup() {
 	local rc=$? k
 
@@ -95,11 +90,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-mkns() { # name...
-	printf '%s\n' "$@" >>"$NSLIST"
-	printf 'netns add %s\n' "$@" | ip -batch - >/dev/null || die "ip netns add failed"
-}
 
 echo "# creating 2 x $MAXL filler netns..." >&2
 for side in ff fo; do

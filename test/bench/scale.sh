@@ -114,15 +114,7 @@ NSLIST=$T/netns		# every netns this run created, one a line
 : >"$NSLIST"
 FILL_PIDS=()		# fillers or the driver, running in the background
 
-# Drop namespaces in parallel batches: `ip netns del` only unmounts and unlinks (the kernel
-# tears the links down afterwards, batching many namespaces per RCU grace period), so one
-# `ip -batch` per 250 names, four at a time, is quick even for 1000.
-del_netns() { # file with names
-	[[ -s $1 ]] || return 0
-	sed 's/^/netns del /' "$1" | split -l 250 - "$T/delbatch."
-	printf '%s\n' "$T"/delbatch.* | xargs -r -P 4 -n 1 ip -force -batch >/dev/null 2>&1 || true
-	rm -f "$T"/delbatch.*
-}
+. "$(dirname "$0")/nslib.sh"
 
 # attached IMPL: how many fillers (and leftovers) are ports of that side's bridge.
 attached() {
@@ -166,11 +158,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-mkns() { # name...
-	printf '%s\n' "$@" >>"$NSLIST"
-	printf 'netns add %s\n' "$@" | ip -batch - || die "ip netns add failed"
-}
 
 # Fillers first (the node netns are created after them, so the host ends of the veths never
 # outlive a node in the middle of a cleanup).

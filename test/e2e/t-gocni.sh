@@ -49,18 +49,7 @@ at_exit gocni_cleanup
 # and an external netns ($EXT, .2) routed through it.
 new_node()
 {
-	netns_new NODE node
-	netns_new EXT ext
-	in_ns "$NODE" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
-	ip -n "$NODE" link add up0 type veth peer name eth0 netns "$EXT"
-	ip -n "$NODE" addr add 198.18.30.1/24 dev up0
-	ip -n "$NODE" addr add 2001:db8:30::1/64 dev up0 nodad
-	ip -n "$NODE" link set up0 up
-	ip -n "$EXT" addr add 198.18.30.2/24 dev eth0
-	ip -n "$EXT" addr add 2001:db8:30::2/64 dev eth0 nodad
-	ip -n "$EXT" link set eth0 up
-	ip -n "$EXT" route add default via 198.18.30.1
-	ip -n "$EXT" -6 route add default via 2001:db8:30::1
+	uplink NODE EXT 198.18.30 2001:db8:30
 }
 
 # conf SRC DIR NAME: SRC into DIR with the network renamed to NAME.

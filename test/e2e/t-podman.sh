@@ -24,15 +24,7 @@ for p in bridge portmap firewall tuning host-local; do
 done
 EX=$ROOT/docs/examples/podman
 
-netns_new NODE node
-netns_new EXT ext
-in_ns "$NODE" sysctl -qw net.ipv4.ip_forward=1
-ip -n "$NODE" link add up0 type veth peer name eth0 netns "$EXT"
-ip -n "$NODE" addr add 198.18.30.1/24 dev up0
-ip -n "$NODE" link set up0 up
-ip -n "$EXT" addr add 198.18.30.2/24 dev eth0
-ip -n "$EXT" link set eth0 up
-ip -n "$EXT" route add default via 198.18.30.1
+uplink NODE EXT 198.18.30
 
 NET=cnic-e2e-$$
 SUBNET=198.18.32.0/24

@@ -25,15 +25,7 @@ for p in bridge portmap firewall tuning host-local; do
 	[ -x "$REF/$p" ] || bail_out "$REF/$p (the reference) not installed"
 done
 
-netns_new NODE node
-netns_new EXT ext
-in_ns "$NODE" sysctl -qw net.ipv4.ip_forward=1
-ip -n "$NODE" link add up0 type veth peer name eth0 netns "$EXT"
-ip -n "$NODE" addr add 198.18.35.1/24 dev up0
-ip -n "$NODE" link set up0 up
-ip -n "$EXT" addr add 198.18.35.2/24 dev eth0
-ip -n "$EXT" link set eth0 up
-ip -n "$EXT" route add default via 198.18.35.1
+uplink NODE EXT 198.18.35
 
 NET=cnic-sw-$$
 SUBNET=198.18.34.0/24

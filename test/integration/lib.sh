@@ -573,6 +573,30 @@ file_mode()
 	stat -c %a "$1"
 }
 
+# uplink NODE_VAR EXT_VAR V4 [V6]: a node netns and an external one behind
+# its uplink, the e2e tests' network: veth up0 (node, V4.1/24, V6::1/64) to
+# eth0 (external, .2 and ::2, default routes via the node); the node forwards.
+# V4 is the first three octets ("198.18.30"), V6 a /64 prefix ("2001:db8:30").
+uplink()
+{
+	local n e
+	netns_new n node
+	netns_new e ext
+	in_ns "$n" sysctl -qw net.ipv4.ip_forward=1
+	[ -n "${4:-}" ] && in_ns "$n" sysctl -qw net.ipv6.conf.all.forwarding=1
+	ip -n "$n" link add up0 type veth peer name eth0 netns "$e" || bail_out "uplink veth"
+	ip -n "$n" addr add "$3.1/24" dev up0
+	[ -n "${4:-}" ] && ip -n "$n" addr add "$4::1/64" dev up0 nodad
+	ip -n "$n" link set up0 up
+	ip -n "$e" addr add "$3.2/24" dev eth0
+	[ -n "${4:-}" ] && ip -n "$e" addr add "$4::2/64" dev eth0 nodad
+	ip -n "$e" link set eth0 up
+	ip -n "$e" route add default via "$3.1"
+	[ -n "${4:-}" ] && ip -n "$e" -6 route add default via "$4::1"
+	printf -v "$1" '%s' "$n"
+	printf -v "$2" '%s' "$e"
+}
+
 # require CMD...: skip the whole file when a tool is missing.
 require()
 {

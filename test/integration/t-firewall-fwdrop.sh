@@ -20,31 +20,7 @@ for p in bridge portmap firewall; do
 done
 require jq python3 busybox nft iptables-nft ip6tables-nft
 
-cat >"$T/srv.py" <<'EOF'
-import socket, sys, time
-s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", 80)); s.listen(8); s.settimeout(1)
-open(sys.argv[2], "w").close()
-end = time.time() + 300  # bounded, should the test's cleanup miss it
-while time.time() < end:
-    try:
-        c, a = s.accept(); c.sendall((sys.argv[1] + "\n").encode()); c.close()
-    except socket.timeout:
-        pass
-EOF
-# cli.py HOST PORT: print the server's word, or exit 1 within 2 s.
-cat >"$T/cli.py" <<'EOF'
-import socket, sys, time
-end = time.time() + 2
-while time.time() < end:
-    try:
-        s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=1)
-        print(s.recv(64).decode().strip()); sys.exit(0)
-    except OSError:
-        time.sleep(0.05)
-sys.exit(1)
-EOF
+. "$(dirname "$0")/word-echo.sh"
 
 # node VAR_NODE VAR_EXT: a node netns whose iptables FORWARD drops (v4 and
 # v6), linked to an external netns (198.18.8.0/24, 2001:db8:8::/64).
@@ -117,13 +93,6 @@ detach()
 	is_success "${dir##*/}: bridge DEL $cid"
 }
 
-serve()
-{
-	nsenter --net="/run/netns/$1" -- python3 "$T/srv.py" "$2" "$T/ready-$2" </dev/null >/dev/null 2>&1 &
-	register_pid $!
-	wait_for "server $2" 30 test -e "$T/ready-$2"
-}
-
 # probes NODE EXT CTR ADDR4 ADDR6: one word per probe, "ok" or "no".
 probes()
 {
@@ -131,9 +100,9 @@ probes()
 	yes_no() { if "$@" >/dev/null 2>&1; then r+=(ok); else r+=(no); fi; }
 	yes_no in_ns "$c" busybox ping -c 1 -W 2 198.18.8.2
 	yes_no in_ns "$c" busybox ping -c 1 -W 2 2001:db8:8::2
-	yes_no in_ns "$n" python3 "$T/cli.py" 198.18.8.1 18600
-	yes_no in_ns "$e" python3 "$T/cli.py" 198.18.8.1 18600
-	yes_no in_ns "$e" python3 "$T/cli.py" "$a4" 80
+	yes_no in_ns "$n" python3 "$T/cli.py" 198.18.8.1 18600 2
+	yes_no in_ns "$e" python3 "$T/cli.py" 198.18.8.1 18600 2
+	yes_no in_ns "$e" python3 "$T/cli.py" "$a4" 80 2
 	yes_no in_ns "$e" busybox ping -c 1 -W 1 "$a4"
 	yes_no in_ns "$e" busybox ping -c 1 -W 1 "$a6"
 	echo "${r[*]}"
@@ -155,8 +124,8 @@ attach "$REF" "$RN" "$R_CTR" fdref
 PREV_R=$PREV
 attach "$BIN" "$CN" "$C_CTR" fdcnic
 PREV_C=$PREV
-serve "$R_CTR" ref
-serve "$C_CTR" cnic
+word_serve "$R_CTR" ref 30
+word_serve "$C_CTR" cnic 30
 A4R=$(addr_of "$PREV_R" '[.]'); A6R=$(addr_of "$PREV_R" ':')
 A4C=$(addr_of "$PREV_C" '[.]'); A6C=$(addr_of "$PREV_C" ':')
 

@@ -34,22 +34,7 @@ ip -n "$NODE" link add jsm0 type veth peer name jss0 netns "$SEG" &&
 	ip -n "$NODE" link set jsm0 up && ip -n "$SEG" link set jss0 up || bail_out "master"
 mkdir -p "$T/net.d"
 
-# Garbage the reference's decoder would reject, in two shapes: wrong types
-# at the top, and wrong members inside.
-GARBAGE1='{"runtimeConfig": "garbage", "prevResult": [1], "args": 7}'
-GARBAGE2='{"RuntimeConfig": {"PortMappings": [{"HostPort": "x"}], "ipRanges": 5, "mac": "zz",
-           "ips": ["not-an-ip"], "bandwidth": []},
-           "prevResult": {"cniVersion": "1.0.0", "ips": [{"address": "bad"}]},
-           "args": {"cni": {"ips": ["nope"], "mac": 5}}}'
-BAD_CNI_ARGS='none;;=x=y'
-
-# with_garbage JSON N: JSON plus garbage variant N.
-with_garbage()
-{
-	local g=$GARBAGE1
-	[ "$2" == 2 ] && g=$GARBAGE2
-	jq -c --argjson g "$g" '. + $g' <<<"$1"
-}
+. "$(dirname "$0")/json-garbage.sh"
 
 # ---- 1. go-cni's capability shapes through libcni --------------------------------
 

@@ -67,36 +67,10 @@ check_all()
 	is_success "$3: firewall CHECK rt$1"
 }
 
-cat >"$T/srv.py" <<'EOF'
-import socket, sys, time
-s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", 80)); s.listen(8); s.settimeout(1)
-open(sys.argv[2], "w").close()
-end = time.time() + 300  # bounded, should the test's cleanup miss it
-while time.time() < end:
-    try:
-        c, a = s.accept(); c.sendall((sys.argv[1] + "\n").encode()); c.close()
-    except socket.timeout:
-        pass
-EOF
-cat >"$T/cli.py" <<'EOF'
-import socket, sys, time
-end = time.time() + 3
-while time.time() < end:
-    try:
-        s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=1)
-        print(s.recv(64).decode().strip()); sys.exit(0)
-    except OSError:
-        time.sleep(0.05)
-sys.exit(1)
-EOF
+. "$(dirname "$0")/word-echo.sh"
 
 attach 1 "$C1"
-# nsenter execs python: $! is the server itself, which the cleanup kills.
-nsenter --net="/run/netns/$C1" -- python3 "$T/srv.py" rt1 "$T/ready1" </dev/null >/dev/null 2>&1 &
-register_pid $!
-wait_for "server in c1" 5 test -e "$T/ready1"
+word_serve "$C1" rt1 5
 is "mapped port answers before the round trip" \
 	"$(in_ns "$NODE" python3 "$T/cli.py" 198.18.42.1 18081)" rt1
 

@@ -17,13 +17,7 @@ netns_new NODE jsnode
 netns_new C jsctr
 ip -n "$NODE" link add jsm0 type dummy && ip -n "$NODE" link set jsm0 up || bail_out "master"
 
-# The same garbage as t-json.sh.
-GARBAGE1='{"runtimeConfig": "garbage", "prevResult": [1], "args": 7}'
-GARBAGE2='{"RuntimeConfig": {"PortMappings": [{"HostPort": "x"}], "ipRanges": 5, "mac": "zz",
-           "ips": ["not-an-ip"], "bandwidth": []},
-           "prevResult": {"cniVersion": "1.0.0", "ips": [{"address": "bad"}]},
-           "args": {"cni": {"ips": ["nope"], "mac": 5}}}'
-BAD_CNI_ARGS='none;;=x=y'
+. "$(dirname "$0")/../integration/json-garbage.sh"
 
 IVC='{"cniVersion": "1.0.0", "name": "js8", "type": "ipvlan", "master": "jsm0",
       "ipam": {"type": "host-local", "dataDir": "'$T'/ipam8", "ranges": [[{"subnet": "198.18.78.0/24"}]]}}'
@@ -34,15 +28,13 @@ ok_if "the ipvlan link is in the container" ip -n "$C" link show iv0
 is "and its address reserved" "$(compgen -G "$T/ipam8/js8/198.18.78.*" | wc -l)" 1
 
 for n in 1 2; do
-	g=$GARBAGE1
-	[ $n == 2 ] && g=$GARBAGE2
 	for again in first again; do
 		cni_json "$NODE" "$BIN/ipvlan" DEL js-8 "$(netns_path "$C")" iv0 \
-			"$(jq -c --argjson g "$g" '. + $g' <<<"$IVC")" CNI_ARGS="$BAD_CNI_ARGS"
+			"$(with_garbage "$IVC" $n)" CNI_ARGS="$BAD_CNI_ARGS"
 		is_success "ipvlan: DEL with garbage $n ($again)"
 	done
 	cni_json "$NODE" "$BIN/ipvlan" GC "" "" "" \
-		"$(jq -c --argjson g "$g" '. + $g | .cniVersion = "1.1.0" | ."cni.dev/valid-attachments" = []' <<<"$IVC")" \
+		"$(with_garbage "$IVC" $n | jq -c '.cniVersion = "1.1.0" | ."cni.dev/valid-attachments" = []')" \
 		CNI_ARGS="$BAD_CNI_ARGS"
 	is_success "ipvlan: GC with garbage $n"
 done
