@@ -51,8 +51,8 @@ static void free_sets_field(void *dst)
  * failure what was appended stays for the caller to free.
  */
 static int decode_obj_list(const struct cni_json *v, const struct cni_field *fields, void *vec,
-			   size_t *n, size_t size, int (*check)(const void *e, const char *path,
-								struct cni_error **err),
+			   size_t *n, size_t size,
+			   int (*check)(const void *e, const char *path, struct cni_error **err),
 			   const char *path, const char *obj_what, struct cni_error **err)
 {
 	char p[256];

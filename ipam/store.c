@@ -428,8 +428,7 @@ static int scan_entry(void *p, const struct dirent64 *d)
 	return 0;
 }
 
-static int store_scan(void *p, bool read_content, ipam_scan_fn fn, void *arg,
-		      struct cni_error **err)
+static int store_scan(void *p, bool read_content, ipam_scan_fn fn, void *arg, struct cni_error **err)
 {
 	struct ipam_store *s = p;
 	struct scan_walk w = { s, read_content, fn, arg, err, 0 };

@@ -459,8 +459,8 @@ static int parse_name(struct cni_netconf *c, struct json_object *root, struct cn
  * An optional object member: absent and null both mean "not given" (0, *out
  * NULL), anything but an object is refused before any decoding (-1), else 1.
  */
-static int get_opt_object(const struct cni_json *root, const char *key,
-			  const struct cni_json **out, struct cni_error **err)
+static int get_opt_object(const struct cni_json *root, const char *key, const struct cni_json **out,
+			  struct cni_error **err)
 {
 	const struct cni_json *v = cni_json_get(root, key);
 
