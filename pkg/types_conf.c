@@ -179,16 +179,22 @@ static const struct cni_field port_mapping_fields[] = {
 	{ 0 },
 };
 
+/* A JSON object decoded by fields into dst; anything else is refused as such. */
+static int decode_object(const struct cni_json *v, const struct cni_field *fields, void *dst,
+			 const char *path, struct cni_error **err)
+{
+	if (!cni_json_is_object(v))
+		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0, "%s: expected an object", path);
+	return cni_json_decode(v, fields, dst, path, err);
+}
+
 static int decode_port_mapping(const struct cni_json *v, struct cni_port_mapping *pm,
 			       const char *path, struct cni_error **err)
 {
 	struct port_mapping_json j = { 0 };
 	int r = -1;
 
-	if (!cni_json_is_object(v))
-		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0, "%s: expected an object",
-				     path);
-	if (cni_json_decode(v, port_mapping_fields, &j, path, err) < 0)
+	if (decode_object(v, port_mapping_fields, &j, path, err) < 0)
 		return -1;
 	/* The reference's checks and messages, container port first; details name the key. */
 	if (j.container_port <= 0 || j.container_port > 65535) {
@@ -280,10 +286,7 @@ static const struct cni_field bandwidth_fields[] = {
 static int decode_bandwidth(const struct cni_json *v, void *dst, const char *path,
 			    struct cni_error **err)
 {
-	if (!cni_json_is_object(v))
-		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0, "%s: expected an object",
-				     path);
-	return cni_json_decode(v, bandwidth_fields, dst, path, err);
+	return decode_object(v, bandwidth_fields, dst, path, err);
 }
 
 /*
@@ -331,10 +334,7 @@ static const struct cni_field args_cni_fields[] = {
 static int decode_args_cni(const struct cni_json *v, void *dst, const char *path,
 			   struct cni_error **err)
 {
-	if (!cni_json_is_object(v))
-		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0, "%s: expected an object",
-				     path);
-	return cni_json_decode(v, args_cni_fields, dst, path, err);
+	return decode_object(v, args_cni_fields, dst, path, err);
 }
 
 static void free_args_cni(void *dst)
@@ -382,10 +382,7 @@ static int decode_attachments(struct cni_netconf *c, const struct cni_json *v, c
 		struct cni_attachment *a =
 			xappend(&c->valid_attachments, &c->n_valid_attachments, sizeof(*a));
 
-		if (!cni_json_is_object(e))
-			return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
-					     "%s: expected an object", p);
-		if (cni_json_decode(e, attachment_fields, a, p, err) < 0)
+		if (decode_object(e, attachment_fields, a, p, err) < 0)
 			return -1;
 	}
 	return 0;
