@@ -45,6 +45,43 @@ static void free_sets_field(void *dst)
 	sets_free(dst);
 }
 
+/*
+ * A JSON list of objects, each decoded by `fields` into an element appended
+ * to *vec (n elements of size bytes), then vetted by check if given.  On
+ * failure what was appended stays for the caller to free.
+ */
+static int decode_obj_list(const struct cni_json *v, const struct cni_field *fields, void *vec,
+			   size_t *n, size_t size,
+			   int (*check)(const void *e, const char *path, struct cni_error **err),
+			   const char *path, const char *obj_what, struct cni_error **err)
+{
+	char p[256];
+
+	for (size_t i = 0; i < cni_json_array_len(v); i++) {
+		const struct cni_json *o = cni_json_array_get(v, i);
+		void *e = xappend(vec, n, size);
+
+		snprintf(p, sizeof(p), "%s[%zu]", path, i);
+		if (!cni_json_is_object(o))
+			return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0, "%s: expected %s", p,
+					     obj_what);
+		if (cni_json_decode(o, fields, e, p, err) < 0)
+			return -1;
+		if (check && check(e, p, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int check_range(const void *e, const char *path, struct cni_error **err)
+{
+	const struct ipam_range *r = e;
+
+	if (!ipaddr_is_set(&r->subnet.addr))
+		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0, "%s.subnet: missing", path);
+	return 0;
+}
+
 static int decode_sets(const struct cni_json *v, void *dst, const char *path, struct cni_error **err)
 {
 	struct sets *out = dst, s = { 0 };
@@ -57,29 +94,16 @@ static int decode_sets(const struct cni_json *v, void *dst, const char *path, st
 		const struct cni_json *set = cni_json_array_get(v, i);
 		struct ipam_range_set *rs = xappend(&s.v, &s.n, sizeof(*s.v));
 
+		snprintf(p, sizeof(p), "%s[%zu]", path, i);
 		if (!cni_json_is_array(set)) {
 			sets_free(&s);
 			return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
-					     "%s[%zu]: expected a list of ranges", path, i);
+					     "%s: expected a list of ranges", p);
 		}
-		for (size_t j = 0; j < cni_json_array_len(set); j++) {
-			const struct cni_json *o = cni_json_array_get(set, j);
-			struct ipam_range *r = xappend(&rs->v, &rs->n, sizeof(*rs->v));
-
-			snprintf(p, sizeof(p), "%s[%zu][%zu]", path, i, j);
-			if (!cni_json_is_object(o)) {
-				sets_free(&s);
-				return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
-						     "%s: expected a range object", p);
-			}
-			if (cni_json_decode(o, range_fields, r, p, err) < 0) {
-				sets_free(&s);
-				return -1;
-			}
-			if (!ipaddr_is_set(&r->subnet.addr)) {
-				sets_free(&s);
-				return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0, "%s.subnet: missing", p);
-			}
+		if (decode_obj_list(set, range_fields, &rs->v, &rs->n, sizeof(*rs->v), check_range,
+				    p, "a range object", err) < 0) {
+			sets_free(&s);
+			return -1;
 		}
 	}
 	sets_free(out);
@@ -339,23 +363,13 @@ static int decode_static_addrs(const struct cni_json *v, void *dst, const char *
 			       struct cni_error **err)
 {
 	struct static_addrs_raw *out = dst, a = { 0 };
-	char p[256];
 
 	if (!cni_json_is_array(v))
 		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0, "%s: expected a list", path);
-	for (size_t i = 0; i < cni_json_array_len(v); i++) {
-		const struct cni_json *o = cni_json_array_get(v, i);
-		struct static_addr_raw *e = xappend(&a.v, &a.n, sizeof(*a.v));
-
-		snprintf(p, sizeof(p), "%s[%zu]", path, i);
-		if (!cni_json_is_object(o)) {
-			static_addrs_free(&a);
-			return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0, "%s: expected an object", p);
-		}
-		if (cni_json_decode(o, static_addr_fields, e, p, err) < 0) {
-			static_addrs_free(&a);
-			return -1;
-		}
+	if (decode_obj_list(v, static_addr_fields, &a.v, &a.n, sizeof(*a.v), NULL, path,
+			    "an object", err) < 0) {
+		static_addrs_free(&a);
+		return -1;
 	}
 	static_addrs_free(out);
 	*out = a;

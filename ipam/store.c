@@ -351,55 +351,88 @@ static const char *read_owner(int dirfd, const char *name, unsigned char d_type,
 	return buf + b;
 }
 
-static int store_scan(void *p, bool read_content, ipam_scan_fn fn, void *arg,
-		      struct cni_error **err)
-{
-	struct ipam_store *s = p;
-	char dbuf[16384] __attribute__((aligned(8)));
-	char content[MAX_CONTENT + 2];
-	int r = 0;
+/*
+ * Calls fn for every entry of dirfd from where its offset stands (callers
+ * rewind it).  A nonzero return from fn stops the walk and is returned; a
+ * failed read returns -errno.
+ */
+typedef int (*dir_entry_fn)(void *arg, const struct dirent64 *d);
 
-	if (lseek(s->dirfd, 0, SEEK_SET) < 0)
-		return cni_error_errno(err, errno, "rewind %s", s->path);
+static int dir_each(int dirfd, dir_entry_fn fn, void *arg)
+{
+	char dbuf[16384] __attribute__((aligned(8)));
+
 	for (;;) {
-		ssize_t n = getdents64(s->dirfd, dbuf, sizeof(dbuf));
+		ssize_t n = getdents64(dirfd, dbuf, sizeof(dbuf));
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0) {
-			cni_error_errno(err, errno, "read directory %s", s->path);
-			return -1;
-		}
+		if (n < 0)
+			return -errno;
 		if (n == 0)
-			break;
+			return 0;
 		for (ssize_t off = 0; off < n;) {
-			struct dirent64 *d = (struct dirent64 *)(dbuf + off);
-			const char *name = d->d_name;
-			char canon[IPADDR_STRLEN];
-			struct ipam_resv resv = { 0 };
+			const struct dirent64 *d = (const struct dirent64 *)(dbuf + off);
 			int q;
 
 			off += d->d_reclen;
-			if (name[0] == '.') {
-				/* Ours can only be stale while we hold the lock: remove them. */
-				if (s->locked && strncmp(name, IPAM_TMP_PREFIX, strlen(IPAM_TMP_PREFIX)) == 0)
-					(void)unlinkat(s->dirfd, name, 0);
-				continue;
-			}
-			/* Only canonical address names are reservations ("lock", "last_reserved_ip.N" are not). */
-			if (ipaddr_parse(name, &resv.ip) < 0 ||
-			    strcmp(ipaddr_fmt(&resv.ip, canon), name) != 0)
-				continue;
-			if (read_content)
-				resv.content = read_owner(s->dirfd, name, d->d_type, content, &resv.len);
-			q = fn(arg, &resv, err);
-			if (q < 0)
-				return -1;
-			if (q == IPAM_SCAN_RELEASE && unlinkat(s->dirfd, name, 0) < 0 && errno != ENOENT)
-				r = cni_error_errno(err, errno, "release %s/%s", s->path, name);
+			q = fn(arg, d);
+			if (q)
+				return q;
 		}
 	}
-	return r;
+}
+
+struct scan_walk {
+	struct ipam_store *s;
+	bool read_content;
+	ipam_scan_fn fn;
+	void *arg;
+	struct cni_error **err;
+	int r;
+};
+
+static int scan_entry(void *p, const struct dirent64 *d)
+{
+	struct scan_walk *w = p;
+	struct ipam_store *s = w->s;
+	const char *name = d->d_name;
+	char content[MAX_CONTENT + 2];
+	char canon[IPADDR_STRLEN];
+	struct ipam_resv resv = { 0 };
+	int q;
+
+	if (name[0] == '.') {
+		/* Ours can only be stale while we hold the lock: remove them. */
+		if (s->locked && strncmp(name, IPAM_TMP_PREFIX, strlen(IPAM_TMP_PREFIX)) == 0)
+			(void)unlinkat(s->dirfd, name, 0);
+		return 0;
+	}
+	/* Only canonical address names are reservations ("lock", "last_reserved_ip.N" are not). */
+	if (ipaddr_parse(name, &resv.ip) < 0 || strcmp(ipaddr_fmt(&resv.ip, canon), name) != 0)
+		return 0;
+	if (w->read_content)
+		resv.content = read_owner(s->dirfd, name, d->d_type, content, &resv.len);
+	q = w->fn(w->arg, &resv, w->err);
+	if (q < 0)
+		return 1;
+	if (q == IPAM_SCAN_RELEASE && unlinkat(s->dirfd, name, 0) < 0 && errno != ENOENT)
+		w->r = cni_error_errno(w->err, errno, "release %s/%s", s->path, name);
+	return 0;
+}
+
+static int store_scan(void *p, bool read_content, ipam_scan_fn fn, void *arg, struct cni_error **err)
+{
+	struct ipam_store *s = p;
+	struct scan_walk w = { s, read_content, fn, arg, err, 0 };
+	int q;
+
+	if (lseek(s->dirfd, 0, SEEK_SET) < 0)
+		return cni_error_errno(err, errno, "rewind %s", s->path);
+	q = dir_each(s->dirfd, scan_entry, &w);
+	if (q < 0)
+		return cni_error_errno(err, -q, "read directory %s", s->path);
+	return q ? -1 : w.r;
 }
 
 /* ---- reserve / release ----------------------------------------------------- */
@@ -839,43 +872,38 @@ static bool is_hint_name(const char *name)
 	return i == HINT_NAME_LEN;
 }
 
+static int hint_gc_entry(void *p, const struct dirent64 *d)
+{
+	struct ipam_store *s = p;
+	char buf[MAX_HINT + 2];
+	char *hid, *hif, *rest;
+	const char *hboot;
+	struct ipaddr ip;
+	bool held = false;
+	int hfd = s->hintfd;
+
+	if (s->locked && strncmp(d->d_name, HINT_TMP_PREFIX, strlen(HINT_TMP_PREFIX)) == 0) {
+		(void)unlinkat(hfd, d->d_name, 0);
+		return 0;
+	}
+	if (!is_hint_name(d->d_name) || d->d_type == DT_DIR)
+		return 0;
+	if (hint_read(hfd, d->d_name, buf, &hid, &hif, &rest, &hboot))
+		while (!held && hint_next_ip(&rest, &ip))
+			held = store_owner(s, &ip, hid, hif) != IPAM_OWNER_NONE;
+	if (!held)
+		(void)unlinkat(hfd, d->d_name, 0);
+	return 0;
+}
+
 static void store_hint_gc(void *p)
 {
 	struct ipam_store *s = p;
-	char dbuf[8192] __attribute__((aligned(8)));
-	char buf[MAX_HINT + 2];
 	int hfd = hint_dir(s, false);
 
 	if (hfd < 0 || lseek(hfd, 0, SEEK_SET) < 0)
 		return;
-	for (;;) {
-		ssize_t n = getdents64(hfd, dbuf, sizeof(dbuf));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		for (ssize_t off = 0; off < n;) {
-			struct dirent64 *d = (struct dirent64 *)(dbuf + off);
-			char *hid, *hif, *rest;
-			const char *hboot;
-			struct ipaddr ip;
-			bool held = false;
-
-			off += d->d_reclen;
-			if (s->locked && strncmp(d->d_name, HINT_TMP_PREFIX, strlen(HINT_TMP_PREFIX)) == 0) {
-				(void)unlinkat(hfd, d->d_name, 0);
-				continue;
-			}
-			if (!is_hint_name(d->d_name) || d->d_type == DT_DIR)
-				continue;
-			if (hint_read(hfd, d->d_name, buf, &hid, &hif, &rest, &hboot))
-				while (!held && hint_next_ip(&rest, &ip))
-					held = store_owner(s, &ip, hid, hif) != IPAM_OWNER_NONE;
-			if (!held)
-				(void)unlinkat(hfd, d->d_name, 0);
-		}
-	}
+	(void)dir_each(hfd, hint_gc_entry, s);
 	hint_dir_prune(s);
 }
 
@@ -905,15 +933,42 @@ static bool boot_mark_current(struct ipam_store *s, const char *mark)
  * addresses back.  A marker file records that this boot's pass is done, so
  * later ADDs pay one small read.  Best effort: what fails stays reserved.
  */
+struct reclaim_walk {
+	struct ipam_store *s;
+	const char *keep_id; /* trimmed, keep_len bytes */
+	size_t keep_len;
+	const char *keep_ifname;
+};
+
+static int reclaim_entry(void *p, const struct dirent64 *d)
+{
+	struct reclaim_walk *w = p;
+	struct ipam_store *s = w->s;
+	char buf[MAX_HINT + 2];
+	char *hid, *hif, *rest;
+	const char *hboot;
+	struct ipaddr ip;
+
+	if (!is_hint_name(d->d_name) || d->d_type == DT_DIR ||
+	    !hint_read(s->hintfd, d->d_name, buf, &hid, &hif, &rest, &hboot) || !hboot ||
+	    strcmp(hboot, s->boot) == 0)
+		return 0;
+	if (strlen(hid) == w->keep_len && memcmp(hid, w->keep_id, w->keep_len) == 0 &&
+	    strcmp(hif, w->keep_ifname) == 0)
+		return 0;
+	while (hint_next_ip(&rest, &ip))
+		if (store_owner(s, &ip, hid, hif) == IPAM_OWNER_EXACT)
+			(void)store_release(s, &ip, NULL);
+	(void)unlinkat(s->hintfd, d->d_name, 0);
+	return 0;
+}
+
 static void store_reclaim(void *p, const char *keep_id, const char *keep_ifname)
 {
 	struct ipam_store *s = p;
-	char dbuf[8192] __attribute__((aligned(8)));
-	char buf[MAX_HINT + 2];
+	struct reclaim_walk w = { .s = s, .keep_ifname = keep_ifname };
 	cleanup_free char *mark = NULL;
 	cleanup_close int mfd = -1;
-	const char *t;
-	size_t tlen;
 	int hfd;
 
 	if (!s->reclaim || !s->locked || !boot_id(s))
@@ -929,36 +984,9 @@ static void store_reclaim(void *p, const char *keep_id, const char *keep_ifname)
 	mark = xasprintf(BOOT_MARK "%s", s->network);
 	if (boot_mark_current(s, mark))
 		return;
-	trim_id(keep_id, &t, &tlen);
-	if (lseek(hfd, 0, SEEK_SET) == 0) {
-		for (;;) {
-			ssize_t n = getdents64(hfd, dbuf, sizeof(dbuf));
-
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0)
-				break;
-			for (ssize_t off = 0; off < n;) {
-				struct dirent64 *d = (struct dirent64 *)(dbuf + off);
-				char *hid, *hif, *rest;
-				const char *hboot;
-				struct ipaddr ip;
-
-				off += d->d_reclen;
-				if (!is_hint_name(d->d_name) || d->d_type == DT_DIR ||
-				    !hint_read(hfd, d->d_name, buf, &hid, &hif, &rest, &hboot) ||
-				    !hboot || strcmp(hboot, s->boot) == 0)
-					continue;
-				if (strlen(hid) == tlen && memcmp(hid, t, tlen) == 0 &&
-				    strcmp(hif, keep_ifname) == 0)
-					continue;
-				while (hint_next_ip(&rest, &ip))
-					if (store_owner(s, &ip, hid, hif) == IPAM_OWNER_EXACT)
-						(void)store_release(s, &ip, NULL);
-				(void)unlinkat(hfd, d->d_name, 0);
-			}
-		}
-	}
+	trim_id(keep_id, &w.keep_id, &w.keep_len);
+	if (lseek(hfd, 0, SEEK_SET) == 0)
+		(void)dir_each(hfd, reclaim_entry, &w);
 	/* A torn marker reads as "not done": the next ADD just looks again. */
 	mfd = openat(s->hintpfd, mark, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (mfd >= 0)

@@ -179,16 +179,22 @@ static const struct cni_field port_mapping_fields[] = {
 	{ 0 },
 };
 
+/* A JSON object decoded by fields into dst; anything else is refused as such. */
+static int decode_object(const struct cni_json *v, const struct cni_field *fields, void *dst,
+			 const char *path, struct cni_error **err)
+{
+	if (!cni_json_is_object(v))
+		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0, "%s: expected an object", path);
+	return cni_json_decode(v, fields, dst, path, err);
+}
+
 static int decode_port_mapping(const struct cni_json *v, struct cni_port_mapping *pm,
 			       const char *path, struct cni_error **err)
 {
 	struct port_mapping_json j = { 0 };
 	int r = -1;
 
-	if (!cni_json_is_object(v))
-		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0, "%s: expected an object",
-				     path);
-	if (cni_json_decode(v, port_mapping_fields, &j, path, err) < 0)
+	if (decode_object(v, port_mapping_fields, &j, path, err) < 0)
 		return -1;
 	/* The reference's checks and messages, container port first; details name the key. */
 	if (j.container_port <= 0 || j.container_port > 65535) {
@@ -280,10 +286,7 @@ static const struct cni_field bandwidth_fields[] = {
 static int decode_bandwidth(const struct cni_json *v, void *dst, const char *path,
 			    struct cni_error **err)
 {
-	if (!cni_json_is_object(v))
-		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0, "%s: expected an object",
-				     path);
-	return cni_json_decode(v, bandwidth_fields, dst, path, err);
+	return decode_object(v, bandwidth_fields, dst, path, err);
 }
 
 /*
@@ -331,10 +334,7 @@ static const struct cni_field args_cni_fields[] = {
 static int decode_args_cni(const struct cni_json *v, void *dst, const char *path,
 			   struct cni_error **err)
 {
-	if (!cni_json_is_object(v))
-		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0, "%s: expected an object",
-				     path);
-	return cni_json_decode(v, args_cni_fields, dst, path, err);
+	return decode_object(v, args_cni_fields, dst, path, err);
 }
 
 static void free_args_cni(void *dst)
@@ -382,10 +382,7 @@ static int decode_attachments(struct cni_netconf *c, const struct cni_json *v, c
 		struct cni_attachment *a =
 			xappend(&c->valid_attachments, &c->n_valid_attachments, sizeof(*a));
 
-		if (!cni_json_is_object(e))
-			return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
-					     "%s: expected an object", p);
-		if (cni_json_decode(e, attachment_fields, a, p, err) < 0)
+		if (decode_object(e, attachment_fields, a, p, err) < 0)
 			return -1;
 	}
 	return 0;
@@ -455,17 +452,43 @@ static int parse_name(struct cni_netconf *c, struct json_object *root, struct cn
 	return 0;
 }
 
-static int parse_ipam(struct cni_netconf *c, const struct cni_json *root, struct cni_error **err)
+/*
+ * An optional object member: absent and null both mean "not given" (0, *out
+ * NULL), anything but an object is refused before any decoding (-1), else 1.
+ */
+static int get_opt_object(const struct cni_json *root, const char *key, const struct cni_json **out,
+			  struct cni_error **err)
 {
-	const struct cni_json *v = cni_json_get(root, "ipam");
-	struct ipam_json j = { 0 };
+	const struct cni_json *v = cni_json_get(root, key);
 
+	*out = NULL;
 	if (!v || cni_json_is_null(v))
 		return 0;
 	if (!cni_json_is_object(v))
-		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0, "ipam: expected an object");
-	if (cni_json_decode(v, ipam_fields, &j, "ipam", err) < 0)
-		return -1;
+		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0, "%s: expected an object", key);
+	*out = v;
+	return 1;
+}
+
+/* The same, decoded by `fields` into dst when given. */
+static int decode_opt_object(const struct cni_json *root, const char *key,
+			     const struct cni_field *fields, void *dst, struct cni_error **err)
+{
+	const struct cni_json *v;
+	int r = get_opt_object(root, key, &v, err);
+
+	if (r <= 0)
+		return r;
+	return cni_json_decode(v, fields, dst, key, err) < 0 ? -1 : 1;
+}
+
+static int parse_ipam(struct cni_netconf *c, const struct cni_json *root, struct cni_error **err)
+{
+	struct ipam_json j = { 0 };
+	int r = decode_opt_object(root, "ipam", ipam_fields, &j, err);
+
+	if (r <= 0)
+		return r;
 	c->has_ipam = true;
 	if (j.type && *j.type) {
 		/* It names a binary looked up in CNI_PATH: CVE-2021-20206. */
@@ -483,16 +506,12 @@ static int parse_ipam(struct cni_netconf *c, const struct cni_json *root, struct
 
 static int parse_args(struct cni_netconf *c, const struct cni_json *root, struct cni_error **err)
 {
-	const struct cni_json *v = cni_json_get(root, "args");
 	struct args_cni a = { 0 };
-
-	if (!v || cni_json_is_null(v))
-		return 0;
-	if (!cni_json_is_object(v))
-		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0, "args: expected an object");
 	/* args_fields' single custom field sits at offset 0 of struct args_cni. */
-	if (cni_json_decode(v, args_fields, &a, "args", err) < 0)
-		return -1;
+	int r = decode_opt_object(root, "args", args_fields, &a, err);
+
+	if (r <= 0)
+		return r;
 	if (check_ip_list(&a.ips, "args.cni.ips", err) < 0) {
 		cni_fields_free(args_cni_fields, &a);
 		return -1;
@@ -505,28 +524,21 @@ static int parse_args(struct cni_netconf *c, const struct cni_json *root, struct
 static int parse_runtime_config(struct cni_netconf *c, const struct cni_json *root,
 				struct cni_error **err)
 {
-	const struct cni_json *v = cni_json_get(root, "runtimeConfig");
+	int r = decode_opt_object(root, "runtimeConfig", runtime_config_fields, &c->rc, err);
 
-	if (!v || cni_json_is_null(v))
-		return 0;
-	if (!cni_json_is_object(v))
-		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
-				     "runtimeConfig: expected an object");
-	if (cni_json_decode(v, runtime_config_fields, &c->rc, "runtimeConfig", err) < 0)
-		return -1;
+	if (r <= 0)
+		return r;
 	return check_ip_list(&c->rc.ips, "runtimeConfig.ips", err);
 }
 
 static int parse_prev_result(struct cni_netconf *c, const struct cni_json *root,
 			     struct cni_error **err)
 {
-	const struct cni_json *v = cni_json_get(root, "prevResult");
+	const struct cni_json *v;
+	int r = get_opt_object(root, "prevResult", &v, err);
 
-	if (!v || cni_json_is_null(v))
-		return 0;
-	if (!cni_json_is_object(v))
-		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
-				     "prevResult: expected an object");
+	if (r <= 0)
+		return r;
 	if (cnij_result_from_object(cnij_unwrap(v), c->version, &c->prev_result, err) < 0) {
 		/* A broken prevResult is a broken request config, whatever the inner cause. */
 		if (err && *err)

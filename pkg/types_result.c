@@ -209,6 +209,15 @@ static void put_int_opt(struct jw *w, const char *key, int v)
 	}
 }
 
+/* For keys whose zero is a value (interface index 0, table 0, scope 0). */
+static void put_int_if(struct jw *w, const char *key, bool has, int v)
+{
+	if (has) {
+		jw_key(w, key);
+		jw_int(w, v);
+	}
+}
+
 static void put_ip(struct jw *w, const char *key, const struct ipaddr *a)
 {
 	char buf[IPADDR_STRLEN];
@@ -267,14 +276,8 @@ static void put_route(struct jw *w, const struct cni_route *rt, enum layout l)
 		put_ip(w, "gw", &rt->gw);
 		put_int_opt(w, "mtu", rt->mtu);
 		put_int_opt(w, "priority", rt->priority);
-		if (rt->has_scope) {
-			jw_key(w, "scope");
-			jw_int(w, rt->scope);
-		}
-		if (rt->has_table) {
-			jw_key(w, "table");
-			jw_int(w, rt->table);
-		}
+		put_int_if(w, "scope", rt->has_scope, rt->scope);
+		put_int_if(w, "table", rt->has_table, rt->table);
 	} else {
 		put_net(w, "dst", dst);
 		put_ip(w, "gw", &rt->gw);
@@ -282,14 +285,8 @@ static void put_route(struct jw *w, const struct cni_route *rt, enum layout l)
 			put_int_opt(w, "mtu", rt->mtu);
 			put_int_opt(w, "advmss", rt->advmss);
 			put_int_opt(w, "priority", rt->priority);
-			if (rt->has_table) {
-				jw_key(w, "table");
-				jw_int(w, rt->table);
-			}
-			if (rt->has_scope) {
-				jw_key(w, "scope");
-				jw_int(w, rt->scope);
-			}
+			put_int_if(w, "table", rt->has_table, rt->table);
+			put_int_if(w, "scope", rt->has_scope, rt->scope);
 		}
 	}
 	jw_obj_end(w);
@@ -304,6 +301,65 @@ static void put_routes(struct jw *w, const struct cni_routes *routes, enum layou
 	for (size_t i = 0; i < routes->n; i++)
 		put_route(w, &routes->v[i], l);
 	jw_arr_end(w);
+}
+
+/* 0.3/0.4 interfaces lack the 1.1 keys; 1.x sorts its keys (see print_1x). */
+static void put_iface(struct jw *w, const struct cni_iface *iface, enum layout l)
+{
+	jw_elem(w);
+	jw_obj_begin(w);
+	if (l == LAYOUT_1X) {
+		put_str_opt(w, "mac", iface->mac);
+		put_int_opt(w, "mtu", iface->mtu);
+		jw_key(w, "name");
+		jw_str(w, iface->name);
+		put_str_opt(w, "pciID", iface->pci_id);
+		put_str_opt(w, "sandbox", iface->sandbox);
+		put_str_opt(w, "socketPath", iface->socket_path);
+	} else {
+		jw_key(w, "name");
+		jw_str(w, iface->name);
+		put_str_opt(w, "mac", iface->mac);
+		put_str_opt(w, "sandbox", iface->sandbox);
+	}
+	jw_obj_end(w);
+}
+
+/* 0.3/0.4 lead with "version", which 1.x dropped. */
+static void put_ipconf(struct jw *w, const struct cni_ip *ip, enum layout l)
+{
+	jw_elem(w);
+	jw_obj_begin(w);
+	if (l == LAYOUT_1X) {
+		put_net(w, "address", &ip->address);
+		put_ip(w, "gateway", &ip->gateway);
+		put_int_if(w, "interface", ip->interface >= 0, ip->interface);
+	} else {
+		jw_key(w, "version");
+		jw_str(w, ip->address.addr.family == AF_INET ? "4" : "6");
+		put_int_if(w, "interface", ip->interface >= 0, ip->interface);
+		put_net(w, "address", &ip->address);
+		put_ip(w, "gateway", &ip->gateway);
+	}
+	jw_obj_end(w);
+}
+
+static void put_ifaces_ips(struct jw *w, const struct cni_result *r, enum layout l)
+{
+	if (r->n_ifaces) {
+		jw_key(w, "interfaces");
+		jw_arr_begin(w);
+		for (size_t i = 0; i < r->n_ifaces; i++)
+			put_iface(w, &r->ifaces[i], l);
+		jw_arr_end(w);
+	}
+	if (r->n_ips) {
+		jw_key(w, "ips");
+		jw_arr_begin(w);
+		for (size_t i = 0; i < r->n_ips; i++)
+			put_ipconf(w, &r->ips[i], l);
+		jw_arr_end(w);
+	}
 }
 
 static const struct cni_ip *first_ip(const struct cni_result *r, sa_family_t family)
@@ -380,42 +436,7 @@ static void print_04(struct jw *w, const struct cni_result *r, enum cni_version 
 {
 	jw_key(w, "cniVersion");
 	jw_str(w, cni_version_str(v));
-	if (r->n_ifaces) {
-		jw_key(w, "interfaces");
-		jw_arr_begin(w);
-		for (size_t i = 0; i < r->n_ifaces; i++) {
-			const struct cni_iface *iface = &r->ifaces[i];
-
-			jw_elem(w);
-			jw_obj_begin(w);
-			jw_key(w, "name");
-			jw_str(w, iface->name);
-			put_str_opt(w, "mac", iface->mac);
-			put_str_opt(w, "sandbox", iface->sandbox);
-			jw_obj_end(w);
-		}
-		jw_arr_end(w);
-	}
-	if (r->n_ips) {
-		jw_key(w, "ips");
-		jw_arr_begin(w);
-		for (size_t i = 0; i < r->n_ips; i++) {
-			const struct cni_ip *ip = &r->ips[i];
-
-			jw_elem(w);
-			jw_obj_begin(w);
-			jw_key(w, "version");
-			jw_str(w, ip->address.addr.family == AF_INET ? "4" : "6");
-			if (ip->interface >= 0) {
-				jw_key(w, "interface");
-				jw_int(w, ip->interface);
-			}
-			put_net(w, "address", &ip->address);
-			put_ip(w, "gateway", &ip->gateway);
-			jw_obj_end(w);
-		}
-		jw_arr_end(w);
-	}
+	put_ifaces_ips(w, r, LAYOUT_04);
 	put_routes(w, &r->routes, LAYOUT_04);
 	put_dns(w, &r->dns);
 }
@@ -440,43 +461,7 @@ static void print_1x(struct jw *w, const struct cni_result *r, enum cni_version 
 		put_strv_opt(w, "search", &r->dns.search);
 		jw_obj_end(w);
 	}
-	if (r->n_ifaces) {
-		jw_key(w, "interfaces");
-		jw_arr_begin(w);
-		for (size_t i = 0; i < r->n_ifaces; i++) {
-			const struct cni_iface *iface = &r->ifaces[i];
-
-			jw_elem(w);
-			jw_obj_begin(w);
-			put_str_opt(w, "mac", iface->mac);
-			put_int_opt(w, "mtu", iface->mtu);
-			jw_key(w, "name");
-			jw_str(w, iface->name);
-			put_str_opt(w, "pciID", iface->pci_id);
-			put_str_opt(w, "sandbox", iface->sandbox);
-			put_str_opt(w, "socketPath", iface->socket_path);
-			jw_obj_end(w);
-		}
-		jw_arr_end(w);
-	}
-	if (r->n_ips) {
-		jw_key(w, "ips");
-		jw_arr_begin(w);
-		for (size_t i = 0; i < r->n_ips; i++) {
-			const struct cni_ip *ip = &r->ips[i];
-
-			jw_elem(w);
-			jw_obj_begin(w);
-			put_net(w, "address", &ip->address);
-			put_ip(w, "gateway", &ip->gateway);
-			if (ip->interface >= 0) {
-				jw_key(w, "interface");
-				jw_int(w, ip->interface);
-			}
-			jw_obj_end(w);
-		}
-		jw_arr_end(w);
-	}
+	put_ifaces_ips(w, r, LAYOUT_1X);
 	put_routes(w, &r->routes, LAYOUT_1X);
 }
 

@@ -409,6 +409,24 @@ static int add_elements(struct nft *n, const struct cni_cmd *cmd, const struct p
 static int delete_owned(struct nft *n, const char *network, const char *tag, bool flush,
 			struct cni_error **err);
 
+/*
+ * ADD and CHECK need a prevResult, asked for only once the config parsed
+ * (its errors come first); `what` labels the error as the command's others.
+ */
+static int conf_chained(const struct cni_cmd *cmd, struct pm_conf *conf, const char *what,
+			struct cni_error **err)
+{
+	if (pm_conf_parse(cmd, conf, err) < 0)
+		return -1;
+	if (cmd->conf->prev_result)
+		return 0;
+	pm_conf_free(conf);
+	cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
+		      "must be called as chained plugin (no prevResult)");
+	cni_error_wrap(err, "%s", what);
+	return -1;
+}
+
 static int cmd_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cni_error **err)
 {
 	struct pm_conf conf;
@@ -419,13 +437,8 @@ static int cmd_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cn
 	size_t n_udp = 0;
 	int r = -1;
 
-	if (pm_conf_parse(cmd, &conf, err) < 0)
+	if (conf_chained(cmd, &conf, "portmap", err) < 0)
 		return -1;
-	if (!cmd->conf->prev_result) {
-		cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
-			      "must be called as chained plugin (no prevResult)");
-		goto out;
-	}
 	if (cmd->conf->rc.n_port_mappings == 0) {
 		*ret = cni_result_dup(cmd->conf->prev_result);
 		r = 0;
@@ -599,13 +612,8 @@ static int cmd_check(const struct cni_cmd *cmd, struct cni_error **err)
 	struct pm_names nm;
 	int r = -1;
 
-	if (pm_conf_parse(cmd, &conf, err) < 0)
+	if (conf_chained(cmd, &conf, "portmap CHECK", err) < 0)
 		return -1;
-	if (!cmd->conf->prev_result) {
-		cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
-			      "must be called as chained plugin (no prevResult)");
-		goto out;
-	}
 	if (cmd->conf->rc.n_port_mappings == 0) {
 		r = 0;
 		goto out;

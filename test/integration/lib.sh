@@ -606,5 +606,98 @@ require()
 	done
 }
 
+# conf_ipam BASE VERSION [TOP_EXTRA_JSON] [IPAM_JSON] [DATADIR]: the config BASE (a JSON
+# object: name, type, ...) with cniVersion and ipam (none when IPAM_JSON is null), plus the
+# extra keys, on stdout.  IPAM_JSON defaults to $V4; @D@ in it is the data dir (default $DATA).
+conf_ipam()
+{
+	local base=$1 ipam=${4:-$V4}
+	ipam=${ipam//@D@/${5:-$DATA}}
+	jq -nc --arg v "$2" --argjson b "$base" --argjson x "${3:-{\}}" --argjson ipam "$ipam" \
+		'{cniVersion: $v} + $b + (if $ipam then {ipam: $ipam} else {} end) + $x'
+}
+
+# conf_raw MEMBERS VERSION EXTRA_MEMBERS IPAM_JSON: the same without jq (~400 ms an exec
+# in the VM); MEMBERS and EXTRA_MEMBERS (may be empty) are JSON object members.
+conf_raw()
+{
+	printf '{"cniVersion": "%s", %s%s, "ipam": %s}' "$2" "$1" "${3:+, $3}" "$4"
+}
+
+# pings NS IP / no_ping NS IP: one busybox ping (-6 for an IPv6 address) is / is not
+# answered (PING_WAIT s, default 2, to answer; 1 s to stay silent).
+pings()
+{
+	local six=""
+	[[ $2 == *:* ]] && six=-6
+	in_ns "$1" busybox ping $six -c 1 -W "${PING_WAIT:-2}" "$2" >/dev/null 2>&1
+}
+
+no_ping()
+{
+	local six=""
+	[[ $2 == *:* ]] && six=-6
+	! in_ns "$1" busybox ping $six -c 1 -W 1 "$2" >/dev/null 2>&1
+}
+
+# jlink NS IFNAME FILTER: a jq filter over `ip -d -j link show`.
+jlink()
+{
+	ip -d -j -n "$1" link show "$2" 2>/dev/null | jq -r ".[0] | $3"
+}
+
+# exec_ipam_tests RUN ADDR/LEN GATEWAY: the plugin (through RUN VERB CID NETNS_PATH JSON
+# [VAR=VAL...], the script's wrapper, with its `conf`) with an exec'd IPAM plugin:
+# fakeipam answers ADD with $T/ipam/result.json (ADDR/LEN via GATEWAY, then no address)
+# and logs every call, so rollbacks can be seen.
+exec_ipam_tests()
+{
+	local run=$1 addr=$2 gw=$3 fake='{"type": "fakeipam"}' e ep
+	mkdir -p "$T/ipam"
+	printf '#!/bin/sh\necho "$CNI_COMMAND $CNI_CONTAINERID" >>"%s/ipam/log"\ncat >/dev/null\n[ "$CNI_COMMAND" = ADD ] && cat "%s/ipam/result.json"\nexit 0\n' \
+		"$T" "$T" >"$T/ipam/fakeipam"
+	chmod +x "$T/ipam/fakeipam"
+	printf '{"cniVersion": "1.0.0", "ips": [{"address": "%s", "gateway": "%s"}]}' "$addr" "$gw" >"$T/ipam/result.json"
+	netns_new e ctr
+	ep=$(netns_path "$e")
+	: >"$T/ipam/log"
+	"$run" ADD ex1 "$ep" "$(conf 1.0.0 '' "$fake")" CNI_PATH="$BIN:$T/ipam"
+	is_success "ADD with an exec'd IPAM plugin"
+	ok_if "... its address is on eth0" sh -c "ip -n '$e' addr show eth0 | grep -q $addr"
+	"$run" DEL ex1 "$ep" "$(conf 1.0.0 '' "$fake")" CNI_PATH="$BIN:$T/ipam"
+	is "... ADD and DEL reached it" "$(tr '\n' ' ' <"$T/ipam/log")" "ADD ex1 DEL ex1 "
+	printf '%s' '{"cniVersion": "1.0.0"}' >"$T/ipam/result.json"
+	: >"$T/ipam/log"
+	"$run" ADD ex2 "$ep" "$(conf 1.0.0 '' "$fake")" CNI_PATH="$BIN:$T/ipam"
+	is_error "an IPAM result without addresses fails the ADD"
+	like "... saying so" "$(json_get "$OUT" .msg)" 'missing IP config'
+	is "... and releases what IPAM may hold (DEL sent)" "$(tr '\n' ' ' <"$T/ipam/log")" "ADD ex2 DEL ex2 "
+	assert_no_links "$e"
+	netns_del "$e"
+}
+
+# versions_gc_status_tests RUN BIN NETWORK NETNS_PATH IFNAME ADDR: ADD and DEL in every version
+# with `st ADDR` (a static /24), then GC releasing a stale host-local ($HL) reservation and
+# STATUS, through RUN (the script's wrapper) and BIN in $NODE, with the script's `conf`.
+versions_gc_status_tests()
+{
+	local run=$1 bin=$2 net=$3 path=$4 ifname=$5 addr=$6 v
+	for v in 0.1.0 0.2.0 0.3.0 0.3.1 0.4.0 1.0.0 1.1.0; do
+		"$run" ADD v "$path" "$(conf "$v" '' "$(st "$addr")")"
+		case $v in
+		0.1.0 | 0.2.0) ok_jq "$v: ADD, result in the old schema" "$OUT" ".ip4.ip == \"$addr/24\"" ;;
+		*) ok_jq "$v: ADD, result" "$OUT" ".ips[0].address == \"$addr/24\" and .interfaces[0].name == \"$ifname\"" ;;
+		esac
+		"$run" DEL v "$path" "$(conf "$v" '' "$(st "$addr")")"
+	done
+	"$run" ADD gc "$path" "$(conf 1.1.0 '' "$HL")"
+	cni_json "$NODE" "$bin" GC "" "" "" "$(conf 1.1.0 '{"cni.dev/valid-attachments": []}' "$HL")"
+	is_success "GC"
+	is "... released the stale reservation" "$(ipam_files "$DATA/$net" | wc -l)" 0
+	cni_json "$NODE" "$bin" STATUS "" "" "" "$(conf 1.1.0 '' "$HL")"
+	is_success "STATUS"
+	"$run" DEL gc "$path" "$(conf 1.1.0 '' "$HL")"
+}
+
 require ip nsenter jq timeout flock
 [ "$(id -u)" == 0 ] || bail_out "integration tests need root"

@@ -49,13 +49,10 @@ DUAL='{"type": "host-local", "dataDir": "@D@",
        "routes": [{"dst": "0.0.0.0/0"}, {"dst": "2001:db8:ff::/48"}]}'
 
 # conf VERSION [TOP_EXTRA_JSON] [IPAM_JSON] [DATADIR]: a macvlan config on stdout (master m0,
-# host-local IPv4 by default).  @D@ in IPAM_JSON is the data dir.
+# host-local IPv4 by default; see conf_ipam).
 conf()
 {
-	local ipam=${3:-$V4}
-	ipam=${ipam//@D@/${4:-$DATA}}
-	jq -nc --arg v "$1" --argjson x "${2:-{\}}" --argjson ipam "$ipam" \
-		'{cniVersion: $v, name: "mvnet", type: "macvlan", master: "m0", ipam: $ipam} + $x'
+	conf_ipam '{"name": "mvnet", "type": "macvlan", "master": "m0"}' "$@"
 }
 
 # mv VERB CID NETNS_PATH JSON [VAR=VAL...]: ours, in the node.
@@ -70,26 +67,6 @@ mv()
 ctr()
 {
 	netns_new "$1" ctr
-}
-
-pings()
-{
-	local ns=$1 ip=$2 six=""
-	[[ $ip == *:* ]] && six=-6
-	in_ns "$ns" busybox ping $six -c 1 -W 2 "$ip" >/dev/null 2>&1
-}
-
-no_ping()
-{
-	local ns=$1 ip=$2 six=""
-	[[ $ip == *:* ]] && six=-6
-	! in_ns "$ns" busybox ping $six -c 1 -W 1 "$ip" >/dev/null 2>&1
-}
-
-# jlink NS IFNAME FILTER: a jq filter over `ip -d -j link show`.
-jlink()
-{
-	ip -d -j -n "$1" link show "$2" 2>/dev/null | jq -r ".[0] | $3"
 }
 
 ifindex()
@@ -199,29 +176,7 @@ is "... still released the address" "$(ipam_files "$DATA/mvnet" | grep -cx "$gip
 
 # ---- an exec'd IPAM plugin ----------------------------------------------------------
 
-# fakeipam answers ADD with $T/ipam/result.json and logs every call, so rollbacks can be seen.
-mkdir -p "$T/ipam"
-printf '#!/bin/sh\necho "$CNI_COMMAND $CNI_CONTAINERID" >>"%s/ipam/log"\ncat >/dev/null\n[ "$CNI_COMMAND" = ADD ] && cat "%s/ipam/result.json"\nexit 0\n' \
-	"$T" "$T" >"$T/ipam/fakeipam"
-chmod +x "$T/ipam/fakeipam"
-FAKE='{"type": "fakeipam"}'
-printf '%s' '{"cniVersion": "1.0.0", "ips": [{"address": "198.18.10.123/24", "gateway": "198.18.10.1"}]}' >"$T/ipam/result.json"
-netns_new E ctr
-EP=$(netns_path "$E")
-: >"$T/ipam/log"
-mv ADD ex1 "$EP" "$(conf 1.0.0 '' "$FAKE")" CNI_PATH="$BIN:$T/ipam"
-is_success "ADD with an exec'd IPAM plugin"
-ok_if "... its address is on eth0" sh -c "ip -n '$E' addr show eth0 | grep -q 198.18.10.123/24"
-mv DEL ex1 "$EP" "$(conf 1.0.0 '' "$FAKE")" CNI_PATH="$BIN:$T/ipam"
-is "... ADD and DEL reached it" "$(tr '\n' ' ' <"$T/ipam/log")" "ADD ex1 DEL ex1 "
-printf '%s' '{"cniVersion": "1.0.0"}' >"$T/ipam/result.json"
-: >"$T/ipam/log"
-mv ADD ex2 "$EP" "$(conf 1.0.0 '' "$FAKE")" CNI_PATH="$BIN:$T/ipam"
-is_error "an IPAM result without addresses fails the ADD"
-like "... saying so" "$(json_get "$OUT" .msg)" 'missing IP config'
-is "... and releases what IPAM may hold (DEL sent)" "$(tr '\n' ' ' <"$T/ipam/log")" "ADD ex2 DEL ex2 "
-assert_no_links "$E"
-netns_del "$E"
+exec_ipam_tests mv 198.18.10.123/24 198.18.10.1
 
 # ---- rollback -----------------------------------------------------------------
 

@@ -33,10 +33,10 @@ done
 ip -n "$NODE" route add default dev m0 || bail_out "default route"
 NODE_LINKS=$(links_in "$NODE" | sort | tr '\n' ' ')
 
+# conf VERSION [TOP_EXTRA_JSON] [IPAM_JSON]: no ipam unless given.
 conf()
 {
-	jq -nc --arg v "$1" --argjson x "${2:-{\}}" --argjson ipam "${3:-null}" \
-		'{cniVersion: $v, name: "mvtnet", type: "macvtap", master: "m0"} + (if $ipam then {ipam: $ipam} else {} end) + $x'
+	conf_ipam '{"name": "mvtnet", "type": "macvtap", "master": "m0"}' "$1" "${2:-}" "${3:-null}"
 }
 st() { printf '{"type": "static", "addresses": [{"address": "%s/24"}]}' "$1"; }
 HL=$(jq -nc --arg d "$DATA" '{type: "host-local", dataDir: $d, ranges: [[{subnet: "198.18.60.0/24", rangeStart: "198.18.60.10"}]]}')
@@ -229,21 +229,7 @@ assert_no_links "$C1"
 
 # ---- versions, GC, STATUS -------------------------------------------------------------------------
 
-for v in 0.1.0 0.2.0 0.3.0 0.3.1 0.4.0 1.0.0 1.1.0; do
-	mvt ADD v "$(netns_path "$C1")" "$(conf "$v" '' "$(st 198.18.60.7)")"
-	case $v in
-	0.1.0 | 0.2.0) ok_jq "$v: ADD, result in the old schema" "$OUT" '.ip4.ip == "198.18.60.7/24"' ;;
-	*) ok_jq "$v: ADD, result" "$OUT" '.ips[0].address == "198.18.60.7/24" and .interfaces[0].name == "mvt0"' ;;
-	esac
-	mvt DEL v "$(netns_path "$C1")" "$(conf "$v" '' "$(st 198.18.60.7)")"
-done
-mvt ADD gc "$(netns_path "$C1")" "$(conf 1.1.0 '' "$HL")"
-cni_json "$NODE" "$MVT" GC "" "" "" "$(conf 1.1.0 '{"cni.dev/valid-attachments": []}' "$HL")"
-is_success "GC"
-is "... released the stale reservation" "$(ipam_files "$DATA/mvtnet" | wc -l)" 0
-cni_json "$NODE" "$MVT" STATUS "" "" "" "$(conf 1.1.0 '' "$HL")"
-is_success "STATUS"
-mvt DEL gc "$(netns_path "$C1")" "$(conf 1.1.0 '' "$HL")"
+versions_gc_status_tests mvt "$MVT" mvtnet "$(netns_path "$C1")" mvt0 198.18.60.7
 
 node_clean && pass "node links as they were" || fail "node links as they were" "$(links_in "$NODE")"
 assert_no_links "$C1"

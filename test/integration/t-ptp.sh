@@ -29,13 +29,10 @@ DUAL='{"type": "host-local", "dataDir": "@D@",
        "ranges": [[{"subnet": "198.18.20.0/24"}], [{"subnet": "2001:db8:20::/64"}]],
        "routes": [{"dst": "0.0.0.0/0"}, {"dst": "::/0"}]}'
 
-# conf VERSION [TOP_EXTRA_JSON] [IPAM_JSON] [DATADIR]
+# conf VERSION [TOP_EXTRA_JSON] [IPAM_JSON] [DATADIR]: a ptp config (see conf_ipam).
 conf()
 {
-	local ipam=${3:-$V4}
-	ipam=${ipam//@D@/${4:-$DATA}}
-	jq -nc --arg v "$1" --argjson x "${2:-{\}}" --argjson ipam "$ipam" \
-		'{cniVersion: $v, name: "ptpnet", type: "ptp", ipam: $ipam} + $x'
+	conf_ipam '{"name": "ptpnet", "type": "ptp"}' "$@"
 }
 
 # ptp VERB CID NETNS_PATH JSON [VAR=VAL...]: ours, in the node.
@@ -44,25 +41,6 @@ ptp()
 	local verb=$1 cid=$2 path=$3 j=$4
 	shift 4
 	cni_json "$NODE" "$PTP" "$verb" "$cid" "$path" eth0 "$j" "$@"
-}
-
-pings()
-{
-	local ns=$1 ip=$2 six=""
-	[[ $ip == *:* ]] && six=-6
-	in_ns "$ns" busybox ping $six -c 1 -W 2 "$ip" >/dev/null 2>&1
-}
-
-no_ping()
-{
-	local ns=$1 ip=$2 six=""
-	[[ $ip == *:* ]] && six=-6
-	! in_ns "$ns" busybox ping $six -c 1 -W 1 "$ip" >/dev/null 2>&1
-}
-
-jlink()
-{
-	ip -d -j -n "$1" link show "$2" 2>/dev/null | jq -r ".[0] | $3"
 }
 
 # routes NS [DEV]: the routes of both families, as `ip route` prints them, sorted.
@@ -180,29 +158,7 @@ assert_no_ipam_files "$DATA/ptpnet"
 
 # ---- an exec'd IPAM plugin ----------------------------------------------------------
 
-# fakeipam answers ADD with $T/ipam/result.json and logs every call, so rollbacks can be seen.
-mkdir -p "$T/ipam"
-printf '#!/bin/sh\necho "$CNI_COMMAND $CNI_CONTAINERID" >>"%s/ipam/log"\ncat >/dev/null\n[ "$CNI_COMMAND" = ADD ] && cat "%s/ipam/result.json"\nexit 0\n' \
-	"$T" "$T" >"$T/ipam/fakeipam"
-chmod +x "$T/ipam/fakeipam"
-FAKE='{"type": "fakeipam"}'
-printf '%s' '{"cniVersion": "1.0.0", "ips": [{"address": "198.18.20.123/24", "gateway": "198.18.20.1"}]}' >"$T/ipam/result.json"
-netns_new E ctr
-EP=$(netns_path "$E")
-: >"$T/ipam/log"
-ptp ADD ex1 "$EP" "$(conf 1.0.0 '' "$FAKE")" CNI_PATH="$BIN:$T/ipam"
-is_success "ADD with an exec'd IPAM plugin"
-ok_if "... its address is on eth0" sh -c "ip -n '$E' addr show eth0 | grep -q 198.18.20.123/24"
-ptp DEL ex1 "$EP" "$(conf 1.0.0 '' "$FAKE")" CNI_PATH="$BIN:$T/ipam"
-is "... ADD and DEL reached it" "$(tr '\n' ' ' <"$T/ipam/log")" "ADD ex1 DEL ex1 "
-printf '%s' '{"cniVersion": "1.0.0"}' >"$T/ipam/result.json"
-: >"$T/ipam/log"
-ptp ADD ex2 "$EP" "$(conf 1.0.0 '' "$FAKE")" CNI_PATH="$BIN:$T/ipam"
-is_error "an IPAM result without addresses fails the ADD"
-like "... saying so" "$(json_get "$OUT" .msg)" 'missing IP config'
-is "... and releases what IPAM may hold (DEL sent)" "$(tr '\n' ' ' <"$T/ipam/log")" "ADD ex2 DEL ex2 "
-assert_no_links "$E"
-netns_del "$E"
+exec_ipam_tests ptp 198.18.20.123/24 198.18.20.1
 
 # ---- rollback -------------------------------------------------------------------------
 

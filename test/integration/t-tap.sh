@@ -20,11 +20,10 @@ require strace /usr/bin/python3 setpriv
 
 netns_new NODE tpnode
 
-# conf VERSION [TOP_EXTRA_JSON] [IPAM_JSON]
+# conf VERSION [TOP_EXTRA_JSON] [IPAM_JSON]: no ipam unless given.
 conf()
 {
-	jq -nc --arg v "$1" --argjson x "${2:-{\}}" --argjson ipam "${3:-null}" \
-		'{cniVersion: $v, name: "tapnet", type: "tap"} + (if $ipam then {ipam: $ipam} else {} end) + $x'
+	conf_ipam '{"name": "tapnet", "type": "tap"}' "$1" "${2:-}" "${3:-null}"
 }
 st() { printf '{"type": "static", "addresses": [{"address": "%s/24"}], "routes": [{"dst": "198.18.51.0/24"}]}' "$1"; }
 HL=$(jq -nc --arg d "$DATA" '{type: "host-local", dataDir: $d, ranges: [[{subnet: "198.18.50.0/24"}]]}')
@@ -193,21 +192,7 @@ is "... nothing left" "$(links_in "$C1" | sort | tr '\n' ' ')" "br0 lo "
 
 # ---- versions, GC, STATUS --------------------------------------------------------------------------
 
-for v in 0.1.0 0.2.0 0.3.0 0.3.1 0.4.0 1.0.0 1.1.0; do
-	tp ADD v "$(netns_path "$C1")" "$(conf "$v" '' "$(st 198.18.50.7)")"
-	case $v in
-	0.1.0 | 0.2.0) ok_jq "$v: ADD, result in the old schema" "$OUT" '.ip4.ip == "198.18.50.7/24"' ;;
-	*) ok_jq "$v: ADD, result" "$OUT" '.ips[0].address == "198.18.50.7/24" and .interfaces[0].name == "tap0"' ;;
-	esac
-	tp DEL v "$(netns_path "$C1")" "$(conf "$v" '' "$(st 198.18.50.7)")"
-done
-tp ADD gc "$(netns_path "$C1")" "$(conf 1.1.0 '' "$HL")"
-cni_json "$NODE" "$TAP" GC "" "" "" "$(conf 1.1.0 '{"cni.dev/valid-attachments": []}' "$HL")"
-is_success "GC"
-is "... released the stale reservation" "$(ipam_files "$DATA/tapnet" | wc -l)" 0
-cni_json "$NODE" "$TAP" STATUS "" "" "" "$(conf 1.1.0 '' "$HL")"
-is_success "STATUS"
-tp DEL gc "$(netns_path "$C1")" "$(conf 1.1.0 '' "$HL")"
+versions_gc_status_tests tp "$TAP" tapnet "$(netns_path "$C1")" tap0 198.18.50.7
 
 is "nothing left in the container" "$(links_in "$C1" | sort | tr '\n' ' ')" "br0 lo "
 is "nothing in the node" "$(links_in "$NODE" | tr '\n' ' ')" "lo "

@@ -1436,28 +1436,29 @@ static struct fold_t fold_decode(const char *json)
 
 static void test_go_key_fold(void **state)
 {
+	static const struct {
+		const char *json;
+		int port;
+	} port_cases[] = {
+		/* Case-insensitive match. */
+		{ "{\"HOSTPORT\":1}", 1 },
+		/* Duplicates under different cases: the last one in the document wins. */
+		{ "{\"hostPort\":1,\"HostPort\":2}", 2 },
+		{ "{\"HostPort\":2,\"hostPort\":1}", 1 },
+		/* Exact duplicates: the last one wins too. */
+		{ "{\"hostPort\":1,\"hostPort\":3}", 3 },
+		/* Interleaved repeats: still the document's last occurrence. */
+		{ "{\"HostPort\":1,\"hostPort\":2,\"HostPort\":3}", 3 },
+		{ "{\"hostPort\":1,\"HostPort\":2,\"hostPort\":3,\"HostPort\":4}", 4 },
+		{ "{\"HostPort\":2,\"hostPort\":1,\"HostPort\":null}", 1 },
+		{ "{\"HostPort\":2,\"hostPort\":1,\"Host\\u0050ort\":6,\"x\":[{\"a\":1}]}", 6 },
+	};
 	struct fold_t t;
 
-	/* Case-insensitive match. */
-	t = fold_decode("{\"HOSTPORT\":1}");
-	assert_int_equal(t.port, 1);
-	/* Duplicates under different cases: the last one in the document wins. */
-	t = fold_decode("{\"hostPort\":1,\"HostPort\":2}");
-	assert_int_equal(t.port, 2);
-	t = fold_decode("{\"HostPort\":2,\"hostPort\":1}");
-	assert_int_equal(t.port, 1);
-	/* Exact duplicates: the last one wins too. */
-	t = fold_decode("{\"hostPort\":1,\"hostPort\":3}");
-	assert_int_equal(t.port, 3);
-	/* Interleaved repeats: still the document's last occurrence. */
-	t = fold_decode("{\"HostPort\":1,\"hostPort\":2,\"HostPort\":3}");
-	assert_int_equal(t.port, 3);
-	t = fold_decode("{\"hostPort\":1,\"HostPort\":2,\"hostPort\":3,\"HostPort\":4}");
-	assert_int_equal(t.port, 4);
-	t = fold_decode("{\"HostPort\":2,\"hostPort\":1,\"HostPort\":null}");
-	assert_int_equal(t.port, 1);
-	t = fold_decode("{\"HostPort\":2,\"hostPort\":1,\"Host\\u0050ort\":6,\"x\":[{\"a\":1}]}");
-	assert_int_equal(t.port, 6);
+	for (size_t i = 0; i < ARRAY_SIZE(port_cases); i++) {
+		t = fold_decode(port_cases[i].json);
+		assert_int_equal(t.port, port_cases[i].port);
+	}
 	/* null is a no-op on a number or string: an earlier value stays. */
 	t = fold_decode("{\"hostPort\":5,\"HOSTPORT\":null,\"skipname\":\"x\",\"SkipName\":null}");
 	assert_int_equal(t.port, 5);

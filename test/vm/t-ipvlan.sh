@@ -17,6 +17,7 @@ require busybox
 IV=$BIN/ipvlan
 RIV=$REF/ipvlan
 DATA=$T/data
+export PING_WAIT=3 # lib.sh's pings: TCG is slow
 [ -x "$IV" ] || bail_out "$IV not built"
 modprobe ipvlan 2>/dev/null
 modprobe dummy 2>/dev/null
@@ -34,9 +35,7 @@ HL6='{"type": "host-local", "dataDir": "'$DATA'", "ranges": [[{"subnet": "198.18
 # conf VERSION EXTRA_KEYS(json members, may be empty) [IPAM]: a config on stdout, without jq.
 conf()
 {
-	local x=${2:+, $2}
-	printf '{"cniVersion": "%s", "name": "ivnet", "type": "ipvlan", "master": "m0"%s, "ipam": %s}' \
-		"$1" "$x" "${3:-$HL}"
+	conf_raw '"name": "ivnet", "type": "ipvlan", "master": "m0"' "$1" "${2:-}" "${3:-$HL}"
 }
 
 # iv VERB CID NS JSON [VAR=VAL...]: ours, in the node, on the netns NS.
@@ -50,13 +49,6 @@ iv()
 st()
 {
 	printf '{"type": "static", "addresses": [{"address": "%s/24"}]}' "$1"
-}
-
-pings()
-{
-	local six=""
-	[[ $2 == *:* ]] && six=-6
-	in_ns "$1" busybox ping $six -c 1 -W 3 "$2" >/dev/null 2>&1
 }
 
 # detail NS: `ip -d link show eth0` in one line.
