@@ -35,7 +35,8 @@ enum ipam_owner ipam_owner_match(const char *content, size_t len, const char *id
 		return IPAM_OWNER_NONE;
 	id += off;
 	if (len == idlen + 2 + iflen && memcmp(content, id, idlen) == 0 &&
-	    memcmp(content + idlen, "\r\n", 2) == 0 && memcmp(content + idlen + 2, ifname, iflen) == 0)
+	    memcmp(content + idlen, "\r\n", 2) == 0 &&
+	    memcmp(content + idlen + 2, ifname, iflen) == 0)
 		return IPAM_OWNER_EXACT;
 	if (len == idlen && memcmp(content, id, idlen) == 0)
 		return IPAM_OWNER_LEGACY;
@@ -186,23 +187,24 @@ static int alloc_requested(const struct ipam_store_ops *ops, void *store,
 
 	ipaddr_fmt(ip, abuf);
 	if (ipaddr_eq(ip, &r->gateway))
-		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0, "requested ip %s is subnet's gateway",
-				     abuf);
+		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
+				     "requested ip %s is subnet's gateway", abuf);
 	if (!addrs_has(&s->taken, ip) && ops->reserve(store, ip, s->id, s->ifname, &ok, err) < 0)
 		return -1;
 	if (!ok) {
 		str = ipam_range_set_str(set);
 		return cni_error_set(err, CNI_ERR_IPAM_UNAVAILABLE, 0,
-				     "requested IP address %s is not available in range set %s", abuf, str);
+				     "requested IP address %s is not available in range set %s",
+				     abuf, str);
 	}
 	lease->ip = *ip;
 	lease->range = r;
 	return 0;
 }
 
-static int alloc_next(const struct ipam_store_ops *ops, void *store, const struct ipam_range_set *set,
-		      unsigned int idx, const struct add_scan *s, struct ipam_lease *lease,
-		      struct cni_error **err)
+static int alloc_next(const struct ipam_store_ops *ops, void *store,
+		      const struct ipam_range_set *set, unsigned int idx, const struct add_scan *s,
+		      struct ipam_lease *lease, struct cni_error **err)
 {
 	const struct ipam_range *r;
 	struct range_iter it;
@@ -213,9 +215,10 @@ static int alloc_next(const struct ipam_store_ops *ops, void *store, const struc
 
 	for (size_t i = 0; i < s->owned.n; i++)
 		if (ipam_range_set_contains(set, &s->owned.v[i]))
-			return cni_error_set(err, CNI_ERR_IPAM_DUPLICATE, 0,
-					     "%s has been allocated to %s, duplicate allocation is not allowed",
-					     ipaddr_fmt(&s->owned.v[i], abuf), s->id);
+			return cni_error_set(
+				err, CNI_ERR_IPAM_DUPLICATE, 0,
+				"%s has been allocated to %s, duplicate allocation is not allowed",
+				ipaddr_fmt(&s->owned.v[i], abuf), s->id);
 
 	/*
 	 * Every candidate that fails is either reserved or a gateway, so this
@@ -236,9 +239,9 @@ static int alloc_next(const struct ipam_store_ops *ops, void *store, const struc
 			return 0;
 		}
 		if (++surprises > MAX_UNEXPECTED_TAKEN)
-			return cni_error_set(err, CNI_ERR_TRY_AGAIN, 0,
-					     "addresses in range set %u are being reserved without the lock",
-					     idx);
+			return cni_error_set(
+				err, CNI_ERR_TRY_AGAIN, 0,
+				"addresses in range set %u are being reserved without the lock", idx);
 	}
 	str = ipam_range_set_str(set);
 	return cni_error_set(err, CNI_ERR_IPAM_EXHAUSTED, 0,
@@ -283,7 +286,8 @@ int ipam_alloc_add(const struct ipam_store_ops *ops, void *store, const struct i
 			list[0] = '\0';
 			for (size_t k = j; k < n_req; k++)
 				if (!used[k])
-					len += (size_t)snprintf(list + len, n_req * IPADDR_STRLEN + 1 - len,
+					len += (size_t)snprintf(list + len,
+								n_req * IPADDR_STRLEN + 1 - len,
 								" %s", ipaddr_fmt(&req[k], abuf));
 			return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
 					     "failed to allocate all requested IPs:%s", list);
@@ -337,10 +341,11 @@ int ipam_alloc_add(const struct ipam_store_ops *ops, void *store, const struct i
 		}
 		fresh[done] = true;
 		if (set_req[done] >= 0)
-			q = alloc_requested(ops, store, &sets[done], &s, &req[set_req[done]], &leases[done],
-					    err);
+			q = alloc_requested(ops, store, &sets[done], &s, &req[set_req[done]],
+					    &leases[done], err);
 		else
-			q = alloc_next(ops, store, &sets[done], (unsigned int)done, &s, &leases[done], err);
+			q = alloc_next(ops, store, &sets[done], (unsigned int)done, &s,
+				       &leases[done], err);
 		if (q < 0) {
 			cni_error_wrap(err, "failed to allocate for range %zu", done);
 			goto out;
@@ -438,9 +443,9 @@ static int check_scan_cb(void *arg, const struct ipam_resv *r, struct cni_error 
 	return IPAM_SCAN_KEEP;
 }
 
-int ipam_alloc_check(const struct ipam_store_ops *ops, void *store, const struct ipam_range_set *sets,
-		     size_t n_sets, const char *id, const char *ifname, const struct cni_result *prev,
-		     struct cni_error **err)
+int ipam_alloc_check(const struct ipam_store_ops *ops, void *store,
+		     const struct ipam_range_set *sets, size_t n_sets, const char *id,
+		     const char *ifname, const struct cni_result *prev, struct cni_error **err)
 {
 	struct check_scan s = { .id = id, .ifname = ifname };
 	const struct addrs *owned;
@@ -557,8 +562,8 @@ static int gc_scan_cb(void *arg, const struct ipam_resv *r, struct cni_error **e
 	return IPAM_SCAN_RELEASE;
 }
 
-int ipam_alloc_gc(const struct ipam_store_ops *ops, void *store,
-		  const struct cni_attachment *valid, size_t n_valid, struct cni_error **err)
+int ipam_alloc_gc(const struct ipam_store_ops *ops, void *store, const struct cni_attachment *valid,
+		  size_t n_valid, struct cni_error **err)
 {
 	cleanup_free struct gc_key *keys = xcalloc(n_valid, sizeof(*keys));
 	struct gc_scan s = { .keys = keys, .n = 0 };

@@ -48,7 +48,8 @@ struct ipam_store_ops {
 	 * A release that fails does not stop the scan; the first failure is
 	 * returned at the end.
 	 */
-	int (*scan)(void *store, bool read_content, ipam_scan_fn fn, void *arg, struct cni_error **err);
+	int (*scan)(void *store, bool read_content, ipam_scan_fn fn, void *arg,
+		    struct cni_error **err);
 	/*
 	 * Reserve ip for "<id>\r\n<ifname>".  *ret_reserved is false (and 0
 	 * returned) when the address is already taken.
@@ -134,16 +135,16 @@ int ipam_alloc_release(const struct ipam_store_ops *ops, void *store, const char
  * ones count when there is no exact one), and every address of prev (may
  * be NULL) that lies in one of the sets must be one of them.
  */
-int ipam_alloc_check(const struct ipam_store_ops *ops, void *store, const struct ipam_range_set *sets,
-		     size_t n_sets, const char *id, const char *ifname, const struct cni_result *prev,
-		     struct cni_error **err);
+int ipam_alloc_check(const struct ipam_store_ops *ops, void *store,
+		     const struct ipam_range_set *sets, size_t n_sets, const char *id,
+		     const char *ifname, const struct cni_result *prev, struct cni_error **err);
 
 /*
  * GC: release every reservation whose (id, ifname) is not in valid; a
  * legacy id-only one when no valid attachment has its id.  Reservations
  * whose owner cannot be read are kept.
  */
-int ipam_alloc_gc(const struct ipam_store_ops *ops, void *store,
-		  const struct cni_attachment *valid, size_t n_valid, struct cni_error **err);
+int ipam_alloc_gc(const struct ipam_store_ops *ops, void *store, const struct cni_attachment *valid,
+		  size_t n_valid, struct cni_error **err);
 
 #endif

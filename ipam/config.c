@@ -20,13 +20,21 @@ struct sets {
 };
 
 static const struct cni_field range_fields[] = {
-	{ .key = "subnet", .kind = CNI_FIELD_IPNET, .offset = offsetof(struct ipam_range, subnet),
+	{ .key = "subnet",
+	  .kind = CNI_FIELD_IPNET,
+	  .offset = offsetof(struct ipam_range, subnet),
 	  .flags = CNI_FIELD_NULL_OK },
-	{ .key = "rangeStart", .kind = CNI_FIELD_IP, .offset = offsetof(struct ipam_range, start),
+	{ .key = "rangeStart",
+	  .kind = CNI_FIELD_IP,
+	  .offset = offsetof(struct ipam_range, start),
 	  .flags = CNI_FIELD_NULL_OK },
-	{ .key = "rangeEnd", .kind = CNI_FIELD_IP, .offset = offsetof(struct ipam_range, end),
+	{ .key = "rangeEnd",
+	  .kind = CNI_FIELD_IP,
+	  .offset = offsetof(struct ipam_range, end),
 	  .flags = CNI_FIELD_NULL_OK },
-	{ .key = "gateway", .kind = CNI_FIELD_IP, .offset = offsetof(struct ipam_range, gateway),
+	{ .key = "gateway",
+	  .kind = CNI_FIELD_IP,
+	  .offset = offsetof(struct ipam_range, gateway),
 	  .flags = CNI_FIELD_NULL_OK },
 	{ 0 },
 };
@@ -123,31 +131,55 @@ struct hl_raw {
 };
 
 static const struct cni_field hl_fields[] = {
-	{ .key = "subnet", .kind = CNI_FIELD_IPNET, .offset = offsetof(struct hl_raw, legacy.subnet),
+	{ .key = "subnet",
+	  .kind = CNI_FIELD_IPNET,
+	  .offset = offsetof(struct hl_raw, legacy.subnet),
 	  .flags = CNI_FIELD_NULL_OK },
-	{ .key = "rangeStart", .kind = CNI_FIELD_IP, .offset = offsetof(struct hl_raw, legacy.start),
+	{ .key = "rangeStart",
+	  .kind = CNI_FIELD_IP,
+	  .offset = offsetof(struct hl_raw, legacy.start),
 	  .flags = CNI_FIELD_NULL_OK },
-	{ .key = "rangeEnd", .kind = CNI_FIELD_IP, .offset = offsetof(struct hl_raw, legacy.end),
+	{ .key = "rangeEnd",
+	  .kind = CNI_FIELD_IP,
+	  .offset = offsetof(struct hl_raw, legacy.end),
 	  .flags = CNI_FIELD_NULL_OK },
-	{ .key = "gateway", .kind = CNI_FIELD_IP, .offset = offsetof(struct hl_raw, legacy.gateway),
+	{ .key = "gateway",
+	  .kind = CNI_FIELD_IP,
+	  .offset = offsetof(struct hl_raw, legacy.gateway),
 	  .flags = CNI_FIELD_NULL_OK },
-	{ .key = "ranges", .kind = CNI_FIELD_CUSTOM, .offset = offsetof(struct hl_raw, ranges),
-	  .flags = CNI_FIELD_NULL_OK, .decode = decode_sets, .free = free_sets_field },
-	{ .key = "routes", .kind = CNI_FIELD_ROUTES, .offset = offsetof(struct hl_raw, routes),
+	{ .key = "ranges",
+	  .kind = CNI_FIELD_CUSTOM,
+	  .offset = offsetof(struct hl_raw, ranges),
+	  .flags = CNI_FIELD_NULL_OK,
+	  .decode = decode_sets,
+	  .free = free_sets_field },
+	{ .key = "routes",
+	  .kind = CNI_FIELD_ROUTES,
+	  .offset = offsetof(struct hl_raw, routes),
 	  .flags = CNI_FIELD_NULL_OK },
-	{ .key = "dataDir", .kind = CNI_FIELD_STRING, .offset = offsetof(struct hl_raw, data_dir),
+	{ .key = "dataDir",
+	  .kind = CNI_FIELD_STRING,
+	  .offset = offsetof(struct hl_raw, data_dir),
 	  .flags = CNI_FIELD_NULL_OK },
-	{ .key = "resolvConf", .kind = CNI_FIELD_STRING, .offset = offsetof(struct hl_raw, resolv_conf),
+	{ .key = "resolvConf",
+	  .kind = CNI_FIELD_STRING,
+	  .offset = offsetof(struct hl_raw, resolv_conf),
 	  .flags = CNI_FIELD_NULL_OK },
-	{ .key = "reclaimAfterReboot", .kind = CNI_FIELD_BOOL, .offset = offsetof(struct hl_raw, reclaim),
+	{ .key = "reclaimAfterReboot",
+	  .kind = CNI_FIELD_BOOL,
+	  .offset = offsetof(struct hl_raw, reclaim),
 	  .present = offsetof(struct hl_raw, has_reclaim),
 	  .flags = CNI_FIELD_NULL_OK | CNI_FIELD_HAS_PRESENT },
 	{ 0 },
 };
 
 static const struct cni_field rc_fields[] = {
-	{ .key = "ipRanges", .kind = CNI_FIELD_CUSTOM, .offset = 0, .flags = CNI_FIELD_NULL_OK,
-	  .decode = decode_sets, .free = free_sets_field },
+	{ .key = "ipRanges",
+	  .kind = CNI_FIELD_CUSTOM,
+	  .offset = 0,
+	  .flags = CNI_FIELD_NULL_OK,
+	  .decode = decode_sets,
+	  .free = free_sets_field },
 	{ 0 },
 };
 
@@ -184,8 +216,8 @@ static int push_requested(struct ipam_hl_conf *c, const char *what, const char *
 	struct ipnet n;
 
 	if (ipnet_parse_maybe_prefix(s, &n, NULL) < 0)
-		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0, "%s: invalid IP address \"%s\"",
-				     what, s);
+		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
+				     "%s: invalid IP address \"%s\"", what, s);
 	*(struct ipaddr *)xappend(&c->req, &c->n_req, sizeof(n.addr)) = n.addr;
 	return 0;
 }
@@ -278,7 +310,8 @@ int ipam_hl_conf_load(const struct cni_cmd *cmd, bool validate, struct ipam_hl_c
 
 	ipam = root ? cni_json_get(root, "ipam") : NULL;
 	if (!ipam || cni_json_is_null(ipam))
-		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0, "IPAM config missing 'ipam' key");
+		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
+				     "IPAM config missing 'ipam' key");
 	if (!cni_json_is_object(ipam))
 		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0, "ipam: expected an object");
 	if (cni_json_decode(ipam, hl_fields, &raw, "ipam", err) < 0)
@@ -341,9 +374,13 @@ struct static_addrs_raw {
 };
 
 static const struct cni_field static_addr_fields[] = {
-	{ .key = "address", .kind = CNI_FIELD_STRING, .offset = offsetof(struct static_addr_raw, address),
+	{ .key = "address",
+	  .kind = CNI_FIELD_STRING,
+	  .offset = offsetof(struct static_addr_raw, address),
 	  .flags = CNI_FIELD_NULL_OK },
-	{ .key = "gateway", .kind = CNI_FIELD_IP, .offset = offsetof(struct static_addr_raw, gateway),
+	{ .key = "gateway",
+	  .kind = CNI_FIELD_IP,
+	  .offset = offsetof(struct static_addr_raw, gateway),
 	  .flags = CNI_FIELD_NULL_OK },
 	{ 0 },
 };
@@ -383,11 +420,19 @@ struct static_raw {
 };
 
 static const struct cni_field static_fields[] = {
-	{ .key = "addresses", .kind = CNI_FIELD_CUSTOM, .offset = offsetof(struct static_raw, addrs),
-	  .flags = CNI_FIELD_NULL_OK, .decode = decode_static_addrs, .free = static_addrs_free },
-	{ .key = "routes", .kind = CNI_FIELD_ROUTES, .offset = offsetof(struct static_raw, routes),
+	{ .key = "addresses",
+	  .kind = CNI_FIELD_CUSTOM,
+	  .offset = offsetof(struct static_raw, addrs),
+	  .flags = CNI_FIELD_NULL_OK,
+	  .decode = decode_static_addrs,
+	  .free = static_addrs_free },
+	{ .key = "routes",
+	  .kind = CNI_FIELD_ROUTES,
+	  .offset = offsetof(struct static_raw, routes),
 	  .flags = CNI_FIELD_NULL_OK },
-	{ .key = "dns", .kind = CNI_FIELD_DNS, .offset = offsetof(struct static_raw, dns),
+	{ .key = "dns",
+	  .kind = CNI_FIELD_DNS,
+	  .offset = offsetof(struct static_raw, dns),
 	  .flags = CNI_FIELD_NULL_OK },
 	{ 0 },
 };
@@ -452,9 +497,10 @@ static int static_env_args(const struct cni_cmd *cmd, struct st_list *l, struct 
 			trim(&item);
 			a = xappend(&l->v, &l->n, sizeof(*l->v));
 			if (ipnet_parse(item, &a->address) < 0)
-				return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
-						     "the 'ip' field is expected to be in CIDR notation, got: '%s'",
-						     item);
+				return cni_error_set(
+					err, CNI_ERR_INVALID_CONFIG, 0,
+					"the 'ip' field is expected to be in CIDR notation, got: '%s'",
+					item);
 		}
 	}
 	if (gw && *gw) {
@@ -499,9 +545,10 @@ static int replace_with(struct st_list *l, const struct strv *ips, struct cni_er
 		struct st_addr *a = xappend(&l->v, &l->n, sizeof(*l->v));
 
 		if (ipnet_parse(ips->v[i], &a->address) < 0)
-			return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
-					     "an entry in the 'ips' field is NOT in CIDR notation, got: '%s'",
-					     ips->v[i]);
+			return cni_error_set(
+				err, CNI_ERR_INVALID_CONFIG, 0,
+				"an entry in the 'ips' field is NOT in CIDR notation, got: '%s'",
+				ips->v[i]);
 	}
 	return 0;
 }
@@ -519,7 +566,8 @@ int ipam_static_conf_load(const struct cni_cmd *cmd, struct ipam_static_conf **r
 
 	ipam = root ? cni_json_get(root, "ipam") : NULL;
 	if (!ipam || cni_json_is_null(ipam))
-		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0, "IPAM config missing 'ipam' key");
+		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
+				     "IPAM config missing 'ipam' key");
 	if (!cni_json_is_object(ipam))
 		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0, "ipam: expected an object");
 	if (cni_json_decode(ipam, static_fields, &raw, "ipam", err) < 0)

@@ -26,7 +26,7 @@ struct ipam_hl_conf {
 	struct cni_routes routes;
 	char *data_dir; /* the default when not configured */
 	char *resolv_conf;
-	bool reclaim; /* "reclaimAfterReboot", default true */
+	bool reclaim;	    /* "reclaimAfterReboot", default true */
 	struct ipaddr *req; /* requested addresses */
 	size_t n_req;
 };

@@ -174,12 +174,14 @@ int ipam_hl_status(const struct cni_cmd *cmd, struct cni_error **err)
 		path = xasprintf("%s/%s", c->data_dir, cmd->conf->name);
 		if (!creatable(path))
 			return cni_error_set(err, CNI_ERR_NOT_AVAILABLE, errno,
-					     "host-local: cannot create %s: %s", path, strerror(errno));
+					     "host-local: cannot create %s: %s", path,
+					     strerror(errno));
 		return 0;
 	}
 	if (faccessat(AT_FDCWD, ipam_store_path(s), W_OK | X_OK, AT_EACCESS) < 0)
-		return cni_error_set(err, CNI_ERR_NOT_AVAILABLE, errno, "host-local: cannot write %s: %s",
-				     ipam_store_path(s), strerror(errno));
+		return cni_error_set(err, CNI_ERR_NOT_AVAILABLE, errno,
+				     "host-local: cannot write %s: %s", ipam_store_path(s),
+				     strerror(errno));
 	/*
 	 * A full range is deliberately not "unavailable": runtimes turn a STATUS
 	 * failure into NetworkReady=false, and a NotReady node gets its running

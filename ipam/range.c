@@ -39,9 +39,10 @@ int ipam_range_canonicalize(struct ipam_range *r, struct cni_error **err)
 				     ipnet_fmt(&r->subnet, sbuf));
 	if (ipnet_has_host_bits(&r->subnet)) {
 		ipnet_network(&r->subnet, &net);
-		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
-				     "Network has host bits set. For a subnet mask of length %u the network address is %s",
-				     r->subnet.prefix, ipaddr_fmt(&net, abuf));
+		return cni_error_set(
+			err, CNI_ERR_INVALID_CONFIG, 0,
+			"Network has host bits set. For a subnet mask of length %u the network address is %s",
+			r->subnet.prefix, ipaddr_fmt(&net, abuf));
 	}
 	ipnet_fmt(&r->subnet, sbuf);
 
@@ -61,7 +62,8 @@ int ipam_range_canonicalize(struct ipam_range *r, struct cni_error **err)
 
 	if (ipaddr_is_set(&r->start)) {
 		if (!contains_partial(r, &r->start))
-			return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0, "RangeStart %s not in network %s",
+			return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
+					     "RangeStart %s not in network %s",
 					     ipaddr_fmt(&r->start, abuf), sbuf);
 	} else {
 		r->start = r->subnet.addr;
@@ -70,7 +72,8 @@ int ipam_range_canonicalize(struct ipam_range *r, struct cni_error **err)
 
 	if (ipaddr_is_set(&r->end)) {
 		if (!contains_partial(r, &r->end))
-			return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0, "RangeEnd %s not in network %s",
+			return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
+					     "RangeEnd %s not in network %s",
 					     ipaddr_fmt(&r->end, abuf), sbuf);
 	} else {
 		ipnet_last(&r->subnet, &r->end);
@@ -105,7 +108,8 @@ int ipam_range_set_canonicalize(struct ipam_range_set *s, struct cni_error **err
 		if (ipam_range_canonicalize(&s->v[i], err) < 0)
 			return -1;
 		if (s->v[i].start.family != s->v[0].start.family)
-			return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0, "mixed address families");
+			return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
+					     "mixed address families");
 	}
 	for (size_t i = 0; i + 1 < s->n; i++)
 		for (size_t j = i + 1; j < s->n; j++)

@@ -35,8 +35,8 @@
 enum link_mode {
 	LINK_UNKNOWN,
 	LINK_EMPTY_PATH, /* linkat(fd, "", AT_EMPTY_PATH) */
-	LINK_PROC,       /* linkat("/proc/self/fd/N", AT_SYMLINK_FOLLOW) */
-	LINK_NAMED,      /* no usable O_TMPFILE: a named temporary file */
+	LINK_PROC,	 /* linkat("/proc/self/fd/N", AT_SYMLINK_FOLLOW) */
+	LINK_NAMED,	 /* no usable O_TMPFILE: a named temporary file */
 };
 
 struct ipam_store {
@@ -44,9 +44,9 @@ struct ipam_store {
 	int lockfd;
 	int hintpfd, hintfd; /* <data_dir>/HINT_DIR and its <network>, -1: not opened */
 	bool locked;
-	bool reclaim;		       /* release other boots' reservations (ipam_store_set_reclaim) */
-	int boot_state;		       /* 0: not read yet, 1: boot known, -1: unreadable */
-	char boot[BOOT_ID_LEN + 1];    /* this boot's id */
+	bool reclaim;		    /* release other boots' reservations (ipam_store_set_reclaim) */
+	int boot_state;		    /* 0: not read yet, 1: boot known, -1: unreadable */
+	char boot[BOOT_ID_LEN + 1]; /* this boot's id */
 	enum link_mode link_mode;
 	char *path;
 	char *data_dir, *network;
@@ -81,7 +81,8 @@ static const char *boot_id(struct ipam_store *s)
 	if (n < BOOT_ID_LEN)
 		return NULL;
 	for (int i = 0; i < BOOT_ID_LEN; i++)
-		if (!(buf[i] == '-' || (buf[i] >= '0' && buf[i] <= '9') || (buf[i] >= 'a' && buf[i] <= 'f')))
+		if (!(buf[i] == '-' || (buf[i] >= '0' && buf[i] <= '9') ||
+		      (buf[i] >= 'a' && buf[i] <= 'f')))
 			return NULL;
 	memcpy(s->boot, buf, BOOT_ID_LEN);
 	s->boot[BOOT_ID_LEN] = '\0';
@@ -129,8 +130,8 @@ static int refuse_nondir(const char *path, int errnum, struct cni_error **err)
 	return cni_error_errno(err, errnum, "open network directory %s", path);
 }
 
-int ipam_store_open(const char *data_dir, const char *network, bool create,
-		    struct ipam_store **ret, struct cni_error **err)
+int ipam_store_open(const char *data_dir, const char *network, bool create, struct ipam_store **ret,
+		    struct cni_error **err)
 {
 	const int dflags = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
 	cleanup_free char *path = NULL;
@@ -165,8 +166,9 @@ int ipam_store_open(const char *data_dir, const char *network, bool create,
 		fd = openat(dfd, network, dflags | O_NOFOLLOW);
 	}
 	if (fd < 0)
-		return errno == ELOOP || errno == ENOTDIR ? refuse_nondir(path, errno, err)
-							  : cni_error_errno(err, errno, "open network directory %s", path);
+		return errno == ELOOP || errno == ENOTDIR
+			       ? refuse_nondir(path, errno, err)
+			       : cni_error_errno(err, errno, "open network directory %s", path);
 
 	s = xcalloc(1, sizeof(*s));
 	s->dirfd = TAKE_FD(fd);
@@ -238,8 +240,10 @@ int ipam_store_lock(struct ipam_store *s, unsigned int timeout_ms, struct cni_er
 		return 0;
 	if (s->lockfd < 0) {
 		/* O_NONBLOCK: a FIFO planted under this name must not hang us. */
-		s->lockfd = openat(s->dirfd, LOCK_NAME,
-				   O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, 0750);
+		s->lockfd =
+			openat(s->dirfd, LOCK_NAME,
+			       O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY,
+			       0750);
 		if (s->lockfd < 0)
 			return cni_error_errno(err, errno, "open lock file %s/" LOCK_NAME, s->path);
 		if (fstat(s->lockfd, &st) < 0)
@@ -248,7 +252,8 @@ int ipam_store_lock(struct ipam_store *s, unsigned int timeout_ms, struct cni_er
 			close(s->lockfd);
 			s->lockfd = -1;
 			return cni_error_set(err, CNI_ERR_INTERNAL, 0,
-					     "lock file %s/" LOCK_NAME " is not a regular file", s->path);
+					     "lock file %s/" LOCK_NAME " is not a regular file",
+					     s->path);
 		}
 	}
 	if (flock_timed(s->lockfd, timeout_ms) < 0) {
@@ -444,7 +449,8 @@ static int write_named_tmp(struct ipam_store *s, const char *tmp, const char *co
 	cleanup_close int fd = -1;
 
 	for (int attempt = 0;; attempt++) {
-		fd = openat(s->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		fd = openat(s->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			    0600);
 		if (fd >= 0 || errno != EEXIST || attempt)
 			break;
 		/* Left by a crash (we hold the lock: nobody else writes it now). */
@@ -506,7 +512,8 @@ static int store_reserve(void *p, const struct ipaddr *ip, const char *id, const
 
 		if (fd >= 0) {
 			if (write_all(fd, content, len) < 0)
-				return cni_error_errno(err, errno, "write reservation %s/%s", s->path, name);
+				return cni_error_errno(err, errno, "write reservation %s/%s",
+						       s->path, name);
 			r = link_tmpfile(s, s->dirfd, fd, name);
 			if (r == 0 || errno == EEXIST) {
 				*ret_reserved = r == 0;
@@ -591,8 +598,8 @@ static int store_set_last_reserved(void *p, unsigned int idx, const struct ipadd
 
 	snprintf(name, sizeof(name), LAST_PREFIX "%u", idx);
 	len = strlen(ipaddr_fmt(ip, text));
-	fd = openat(s->dirfd, name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
-		    0600);
+	fd = openat(s->dirfd, name,
+		    O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return cni_error_errno(err, errno, "open %s/%s", s->path, name);
 	do
@@ -821,8 +828,9 @@ static void store_hint_set(void *p, const char *id, const char *ifname, const st
 	}
 	trim_id(id, &t, &tlen);
 	/* Recorded whether or not reclaiming is on: turning it on later then works. */
-	content = boot_id(s) ? xasprintf("%.*s\r\n%s\n" HINT_BOOT "%s", (int)tlen, t, ifname, s->boot)
-			     : xasprintf("%.*s\r\n%s", (int)tlen, t, ifname);
+	content = boot_id(s)
+			  ? xasprintf("%.*s\r\n%s\n" HINT_BOOT "%s", (int)tlen, t, ifname, s->boot)
+			  : xasprintf("%.*s\r\n%s", (int)tlen, t, ifname);
 	for (size_t i = 0; i < n; i++) {
 		char *c = xasprintf("%s\n%s", content, ipaddr_fmt(&ips[i], abuf));
 
@@ -910,7 +918,8 @@ static void store_hint_gc(void *p)
 /* Whether the marker says this boot's reclaim is done (a missing or torn one: not done). */
 static bool boot_mark_current(struct ipam_store *s, const char *mark)
 {
-	cleanup_close int fd = openat(s->hintpfd, mark, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	cleanup_close int fd =
+		openat(s->hintpfd, mark, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	char buf[BOOT_ID_LEN + 2];
 	ssize_t n;
 

@@ -57,8 +57,8 @@ struct ipam_store;
  * missing directory gives 0 and *ret NULL.  A network directory that is a
  * symlink or not a directory is refused.
  */
-int ipam_store_open(const char *data_dir, const char *network, bool create,
-		    struct ipam_store **ret, struct cni_error **err);
+int ipam_store_open(const char *data_dir, const char *network, bool create, struct ipam_store **ret,
+		    struct cni_error **err);
 
 /*
  * Take the network's lock (creating the lock file), waiting at most

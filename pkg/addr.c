@@ -198,8 +198,8 @@ static int dad_state(struct netns *ns, int ifindex, const char *name, struct cni
 	return r;
 }
 
-int cnl_addr_wait_settled(struct netns *ns, int ifindex, const char *name,
-			  unsigned int timeout_ms, struct cni_error **err)
+int cnl_addr_wait_settled(struct netns *ns, int ifindex, const char *name, unsigned int timeout_ms,
+			  struct cni_error **err)
 {
 	static const unsigned int groups[] = { RTNLGRP_IPV6_IFADDR };
 	uint64_t deadline = cnl_now_ms() + timeout_ms;

@@ -55,7 +55,7 @@ int cnl_addr_list(struct netns *ns, int ifindex, int family, struct cnl_addrs *r
  * (ETIMEDOUT, code 11) only if the link is operationally up, since without
  * carrier DAD never starts; success otherwise.  name is for messages.
  */
-int cnl_addr_wait_settled(struct netns *ns, int ifindex, const char *name,
-			  unsigned int timeout_ms, struct cni_error **err);
+int cnl_addr_wait_settled(struct netns *ns, int ifindex, const char *name, unsigned int timeout_ms,
+			  struct cni_error **err);
 
 #endif

@@ -227,8 +227,7 @@ static bool is_known(const char *key, const char *const *known)
 	return false;
 }
 
-int cni_env_args_check(const struct cni_env_args *a, const char *const *known,
-		       struct cni_error **err)
+int cni_env_args_check(const struct cni_env_args *a, const char *const *known, struct cni_error **err)
 {
 	struct buf b = { 0 };
 	size_t unknown = 0;

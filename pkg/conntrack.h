@@ -25,7 +25,7 @@ struct cnl_sock;
  * (e.g. nft_netlink(): releasing a netfilter socket can wait for the
  * kernel, see nft_close), or NULL to use one of its own.
  */
-int conntrack_delete_by_dport(struct cnl_sock *nl, int family, uint8_t proto,
-			      const uint16_t *ports, size_t n, struct cni_error **err);
+int conntrack_delete_by_dport(struct cnl_sock *nl, int family, uint8_t proto, const uint16_t *ports,
+			      size_t n, struct cni_error **err);
 
 #endif

@@ -39,8 +39,8 @@ int dm_link_set_alias(struct netns *ns, int ifindex, const char *name, const cha
 	/* A zero-length IFLA_IFALIAS clears it (nla_put_string would send the NUL). */
 	if (nla_put(msg, IFLA_IFALIAS, (int)strlen(alias), alias) < 0)
 		return cnl_put_failed(err, "set alias");
-	return cnl_request(ns, msg, NULL, NULL, err, "set alias \"%s\" on link \"%s\" in netns \"%s\"",
-			   alias, name, ns->path);
+	return cnl_request(ns, msg, NULL, NULL, err,
+			   "set alias \"%s\" on link \"%s\" in netns \"%s\"", alias, name, ns->path);
 }
 
 struct alias_answer {
@@ -118,8 +118,7 @@ static void reset_mac(void *arg)
 	((struct mac_search *)arg)->ifindex = 0;
 }
 
-int dm_link_find_mac(struct netns *ns, const char *mac, struct cnl_link *ret,
-		     struct cni_error **err)
+int dm_link_find_mac(struct netns *ns, const char *mac, struct cnl_link *ret, struct cni_error **err)
 {
 	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
 	cleanup_nlmsg struct nl_msg *msg = cnl_msg_new(RTM_GETLINK, NLM_F_DUMP, &ifi, sizeof(ifi));
@@ -267,7 +266,8 @@ int dm_sysfs_netdev(const char *root, const char *kernelpath, const char *pci, c
 		snprintf(p, sizeof(p), "%s/bus/auxiliary/devices/%s/net", root, aux);
 		return first_entry(p, ret, err);
 	}
-	return cni_error_set(err, CNI_ERR_INVALID_CONFIG, EINVAL, "failed to find physical interface");
+	return cni_error_set(err, CNI_ERR_INVALID_CONFIG, EINVAL,
+			     "failed to find physical interface");
 }
 
 int dm_sysfs_pci_dpdk(const char *root, const char *pci, bool *ret, struct cni_error **err)

@@ -47,8 +47,7 @@ int dm_link_get_alias(struct netns *ns, const char *ifname, int ifindex, struct 
  * The first link of ns whose hardware address is mac (any case, ':' or
  * '-'), in ifindex order.  None: code 7, errnum ENODEV.
  */
-int dm_link_find_mac(struct netns *ns, const char *mac, struct cnl_link *ret,
-		     struct cni_error **err);
+int dm_link_find_mac(struct netns *ns, const char *mac, struct cnl_link *ret, struct cni_error **err);
 
 /* ---- sysfs ------------------------------------------------------------- */
 

@@ -127,8 +127,7 @@ int cni_error_wrap(struct cni_error **err, const char *fmt, ...)
 		free(ctx);
 		return -1;
 	}
-	if ((*err)->last == 0 || !(*err)->details ||
-	    (*err)->last > strlen((*err)->details)) {
+	if ((*err)->last == 0 || !(*err)->details || (*err)->last > strlen((*err)->details)) {
 		msg = xasprintf("%s: %s", ctx, (*err)->msg);
 		free((*err)->msg);
 		(*err)->msg = msg;
@@ -178,7 +177,8 @@ int cni_error_move(struct cni_error **dst, struct cni_error **src)
 		return -1;
 	}
 	if (dst) {
-		cleanup_free char *text = xasprintf("%s%s%s", (*src)->msg, (*src)->details ? ": " : "",
+		cleanup_free char *text = xasprintf("%s%s%s", (*src)->msg,
+						    (*src)->details ? ": " : "",
 						    (*src)->details ? (*src)->details : "");
 
 		append_later(*dst, text);

@@ -43,18 +43,18 @@ enum cni_code {
 	/*
 	 * Plugin-specific codes (>= 100), documented in docs/errors.md.
 	 */
-	CNI_ERR_IPAM_EXHAUSTED = 100, /* no free address in a range set */
+	CNI_ERR_IPAM_EXHAUSTED = 100,	/* no free address in a range set */
 	CNI_ERR_IPAM_UNAVAILABLE = 101, /* a requested address is taken */
-	CNI_ERR_IPAM_DUPLICATE = 102, /* this attachment already holds an address */
-	CNI_ERR_PORT_TAKEN = 110,     /* portmap: host port mapped by another attachment */
+	CNI_ERR_IPAM_DUPLICATE = 102,	/* this attachment already holds an address */
+	CNI_ERR_PORT_TAKEN = 110,	/* portmap: host port mapped by another attachment */
 	CNI_ERR_INTERNAL = 999,
 };
 
 struct cni_error {
 	unsigned int code; /* enum cni_code */
-	int errnum;        /* errno / negated netlink error, 0 if none */
-	char *msg;         /* short, names the object concerned */
-	char *details;     /* context, strerror, kernel extended ACK, later failures */
+	int errnum;	   /* errno / negated netlink error, 0 if none */
+	char *msg;	   /* short, names the object concerned */
+	char *details;	   /* context, strerror, kernel extended ACK, later failures */
 	/*
 	 * Where the most recent failure's text starts in details, or 0 when it
 	 * is msg itself (a later failure's text never starts at 0: it follows
@@ -85,7 +85,8 @@ int cni_error_errno(struct cni_error **err, int errnum, const char *fmt, ...)
  * "ctx: msg" when the error is the step's own, "then: ctx: later" in the
  * details when the step failed after an earlier one had set *err.  Returns -1.
  */
-int cni_error_wrap(struct cni_error **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int cni_error_wrap(struct cni_error **err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 /* Append a clause to the details ("a; b"). Returns -1. */
 int cni_error_add_details(struct cni_error **err, const char *fmt, ...)

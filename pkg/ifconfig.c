@@ -32,9 +32,9 @@ static int check_indices(const struct cni_result *r, const char *ifname, int ifa
 
 		if (!selected(r, ip, iface_idx))
 			continue;
-		if (iface_idx >= 0 && ((size_t)ip->interface >= r->n_ifaces ||
-				       !r->ifaces[ip->interface].name ||
-				       strcmp(r->ifaces[ip->interface].name, ifname) != 0))
+		if (iface_idx >= 0 &&
+		    ((size_t)ip->interface >= r->n_ifaces || !r->ifaces[ip->interface].name ||
+		     strcmp(r->ifaces[ip->interface].name, ifname) != 0))
 			return cni_error_set(err, CNI_ERR_INTERNAL, EINVAL,
 					     "failed to add IP addr %s to \"%s\": invalid interface "
 					     "index %d",
@@ -86,7 +86,8 @@ static int apply_sysctls(void *arg, struct cni_error **err)
 			if (strcmp(cur, "0") == 0)
 				continue;
 			if (sysctl_set(name, "0", err) < 0)
-				return cni_error_wrap(err, "failed to enable IPv6 for interface \"%s\"",
+				return cni_error_wrap(err,
+						      "failed to enable IPv6 for interface \"%s\"",
 						      ifs[i]);
 		}
 		best_effort(xasprintf("net/ipv6/conf/%s/keep_addr_on_down", a->ifname), "1");
@@ -263,8 +264,9 @@ int ifconfig_check_link(struct netns *ns, const struct cnl_link *link,
 			cni_error_set(err, CNI_ERR_INTERNAL, ENOENT,
 				      "route to %s (prefix of address %s) not found on interface "
 				      "\"%s\" in netns \"%s\"",
-				      ipnet_fmt(&pfx, buf), ipnet_fmt(&ip->address, (char[IPNET_STRLEN]){ 0 }),
-				      ifname, ns->path);
+				      ipnet_fmt(&pfx, buf),
+				      ipnet_fmt(&ip->address, (char[IPNET_STRLEN]){ 0 }), ifname,
+				      ns->path);
 			goto out;
 		}
 	}
@@ -282,7 +284,8 @@ int ifconfig_check_link(struct netns *ns, const struct cnl_link *link,
 			cni_error_set(err, CNI_ERR_INTERNAL, ENOENT,
 				      "route %s%s%s not found in netns \"%s\"",
 				      ipnet_fmt(&cr->dst, dst), ipaddr_is_set(&cr->gw) ? " via " : "",
-				      ipaddr_is_set(&cr->gw) ? ipaddr_fmt(&cr->gw, gw) : "", ns->path);
+				      ipaddr_is_set(&cr->gw) ? ipaddr_fmt(&cr->gw, gw) : "",
+				      ns->path);
 			goto out;
 		}
 	}

@@ -86,7 +86,8 @@ static int pump(int in_fd, const char *in, size_t in_len, int out_fd, char **ret
 			return cni_error_errno(err, errno, "poll on delegated plugin");
 		}
 		if (in_fd >= 0 && pfd[1].revents) {
-			ssize_t w = (pfd[1].revents & POLLOUT) ? write(in_fd, in + off, in_len - off) : -1;
+			ssize_t w = (pfd[1].revents & POLLOUT) ? write(in_fd, in + off, in_len - off)
+							       : -1;
 
 			if (w > 0)
 				off += (size_t)w;
@@ -206,7 +207,8 @@ int cni_invoke(const struct cni_cmd *cmd, const char *type, enum cni_verb verb, 
 	}
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno != EINTR)
-			return cni_error_errno(err, errno, "waiting for delegated plugin \"%s\"", type);
+			return cni_error_errno(err, errno, "waiting for delegated plugin \"%s\"",
+					       type);
 	}
 	if (r < 0)
 		return -1;

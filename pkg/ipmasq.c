@@ -50,7 +50,14 @@
 /* What every rule of ours starts with, whatever its version (teardown). */
 #define RULE_PREFIX "cnic ipmasq"
 
-enum { S_MASQ4, S_MASQ6, S_SUBNET4, S_SUBNET6, S_OWNERS, S_COUNT };
+enum {
+	S_MASQ4,
+	S_MASQ6,
+	S_SUBNET4,
+	S_SUBNET6,
+	S_OWNERS,
+	S_COUNT
+};
 
 static const struct nft_set_def sets[S_COUNT] = {
 	[S_MASQ4] = {
@@ -127,7 +134,9 @@ static void masq_elem(const struct masq_keys *k, const char *tag, struct nft_ele
 
 static void subnet_elem(const struct masq_keys *k, struct nft_elem *ret)
 {
-	*ret = (struct nft_elem){ .key = k->sub_lo, .key_len = 2 * addr_len(k), .key_end = k->sub_hi,
+	*ret = (struct nft_elem){ .key = k->sub_lo,
+				  .key_len = 2 * addr_len(k),
+				  .key_end = k->sub_hi,
 				  .key_end_len = 2 * addr_len(k) };
 }
 
@@ -228,7 +237,7 @@ static int add_skeleton(struct nft *n, struct nft_batch *b, struct cni_error **e
 }
 
 static const char *const set_names[S_COUNT] = {
-	[S_MASQ4] = "masq4", [S_MASQ6] = "masq6", [S_SUBNET4] = "subnet4",
+	[S_MASQ4] = "masq4",	 [S_MASQ6] = "masq6",	[S_SUBNET4] = "subnet4",
 	[S_SUBNET6] = "subnet6", [S_OWNERS] = "owners",
 };
 static const struct nft_sets table_sets = { FAM, TABLE, set_names, S_COUNT };
@@ -246,8 +255,7 @@ static void all_elems_free(struct all_elems *a)
 }
 
 /* Read the sets whose bit is in mask. */
-static int read_sets(struct nft *n, unsigned int mask, struct all_elems *ret,
-		     struct cni_error **err)
+static int read_sets(struct nft *n, unsigned int mask, struct all_elems *ret, struct cni_error **err)
 {
 	return nft_sets_read(n, &table_sets, mask, ret->l, err);
 }
@@ -267,7 +275,7 @@ static size_t del_matching(struct nft_batch *b, const struct all_elems *a, drop_
 struct add_ctx {
 	const char *tag;
 	struct nft_elem *elems; /* tagged elements this ADD adds, its owner element first */
-	int *set_of;            /* set index of each */
+	int *set_of;		/* set index of each */
 	size_t n;
 	const struct masq_keys *keys;
 	size_t n_keys;

@@ -82,8 +82,7 @@ static void parse_af_spec(struct cnl_link *l, struct nlattr *spec)
 		struct nlattr *tb[IFLA_INET6_MAX + 1];
 		const struct nlattr *conf;
 
-		if (nla_type(fam) != AF_INET6 ||
-		    nla_parse_nested(tb, IFLA_INET6_MAX, fam, NULL) < 0)
+		if (nla_type(fam) != AF_INET6 || nla_parse_nested(tb, IFLA_INET6_MAX, fam, NULL) < 0)
 			continue;
 		conf = tb[IFLA_INET6_CONF];
 		if (conf && nla_len(conf) >= (int)((DEVCONF_ACCEPT_RA + 1) * sizeof(int32_t))) {
@@ -167,8 +166,7 @@ static int get_link(struct netns *ns, const char *ifname, int ifindex, struct cn
 		return -1;
 	if (l.ifindex <= 0)
 		return cni_error_set(err, CNI_ERR_INTERNAL, EPROTO,
-				     "%s in netns \"%s\": no answer from the kernel", what,
-				     ns->path);
+				     "%s in netns \"%s\": no answer from the kernel", what, ns->path);
 	*ret = l;
 	return 0;
 }
@@ -178,8 +176,7 @@ int cnl_link_get(struct netns *ns, const char *ifname, struct cnl_link *ret, str
 	return get_link(ns, ifname, 0, ret, err);
 }
 
-int cnl_link_get_by_index(struct netns *ns, int ifindex, struct cnl_link *ret,
-			  struct cni_error **err)
+int cnl_link_get_by_index(struct netns *ns, int ifindex, struct cnl_link *ret, struct cni_error **err)
 {
 	return get_link(ns, NULL, ifindex, ret, err);
 }
@@ -310,8 +307,8 @@ int cnl_link_add(struct netns *ns, const struct cnl_newlink *spec, struct cni_er
 
 	if (spec->echo)
 		memset(spec->echo, 0, sizeof(*spec->echo));
-	msg = cnl_msg_new(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL | (spec->echo ? NLM_F_ECHO : 0), &ifi,
-			  sizeof(ifi));
+	msg = cnl_msg_new(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL | (spec->echo ? NLM_F_ECHO : 0),
+			  &ifi, sizeof(ifi));
 	if (put_common(msg, spec->name, spec->mtu, spec->mac, spec->netns, err) < 0)
 		goto fail;
 	if ((spec->parent > 0 && nla_put_u32(msg, IFLA_LINK, (uint32_t)spec->parent) < 0) ||
@@ -375,14 +372,13 @@ int cnl_link_set_inet_conf(struct netns *ns, int ifindex, const char *ifname, in
 	nla_nest_end(msg, conf);
 	nla_nest_end(msg, inet);
 	nla_nest_end(msg, spec);
-	return cnl_request(ns, msg, NULL, NULL, err, "set ipv4 conf %d of link \"%s\" in netns \"%s\"",
-			   id, ifname, ns->path);
+	return cnl_request(ns, msg, NULL, NULL, err,
+			   "set ipv4 conf %d of link \"%s\" in netns \"%s\"", id, ifname, ns->path);
 }
 
 int cnl_link_set_promisc(struct netns *ns, const char *ifname, bool on, struct cni_error **err)
 {
-	cleanup_nlmsg struct nl_msg *msg =
-		setlink_msg(ifname, 0, on ? IFF_PROMISC : 0, IFF_PROMISC);
+	cleanup_nlmsg struct nl_msg *msg = setlink_msg(ifname, 0, on ? IFF_PROMISC : 0, IFF_PROMISC);
 
 	return cnl_request(ns, msg, NULL, NULL, err, "set link \"%s\" promisc %s in netns \"%s\"",
 			   ifname, on ? "on" : "off", ns->path);
@@ -448,8 +444,7 @@ int cnl_link_set_master(struct netns *ns, const char *ifname, int master_ifindex
 			   "release link \"%s\" from its master in netns \"%s\"", ifname, ns->path);
 }
 
-int cnl_link_rename(struct netns *ns, const char *ifname, const char *newname,
-		    struct cni_error **err)
+int cnl_link_rename(struct netns *ns, const char *ifname, const char *newname, struct cni_error **err)
 {
 	cleanup_nlmsg struct nl_msg *msg = NULL;
 	struct cnl_link l;

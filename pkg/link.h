@@ -63,8 +63,7 @@ static inline bool cnl_link_is_up(const struct cnl_link *l)
 	return l->flags & IFF_UP;
 }
 
-int cnl_link_get(struct netns *ns, const char *ifname, struct cnl_link *ret,
-		 struct cni_error **err);
+int cnl_link_get(struct netns *ns, const char *ifname, struct cnl_link *ret, struct cni_error **err);
 int cnl_link_get_by_index(struct netns *ns, int ifindex, struct cnl_link *ret,
 			  struct cni_error **err);
 
@@ -122,8 +121,7 @@ int cnl_link_add(struct netns *ns, const struct cnl_newlink *spec, struct cni_er
 int cnl_link_del(struct netns *ns, const char *ifname, struct cni_error **err);
 
 int cnl_link_set_up(struct netns *ns, const char *ifname, bool up, struct cni_error **err);
-int cnl_link_set_mtu(struct netns *ns, const char *ifname, unsigned int mtu,
-		     struct cni_error **err);
+int cnl_link_set_mtu(struct netns *ns, const char *ifname, unsigned int mtu, struct cni_error **err);
 /* mac: "aa:bb:cc:dd:ee:ff" (upper case and '-' separators accepted). */
 int cnl_link_set_mac(struct netns *ns, const char *ifname, const char *mac, struct cni_error **err);
 /* Enslave to master_ifindex (a bridge); 0 releases it. */

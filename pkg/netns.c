@@ -45,9 +45,8 @@ int netns_open_current(struct netns **ret, struct cni_error **err)
 	struct netns *ns;
 
 	if (netns_stranded())
-		return cni_error_set(
-			err, CNI_ERR_INTERNAL, 0,
-			"the current netns is not ours: an earlier switch back failed");
+		return cni_error_set(err, CNI_ERR_INTERNAL, 0,
+				     "the current netns is not ours: an earlier switch back failed");
 	if (netns_open(SELF_NETNS, &ns, err) < 0)
 		return -1;
 	free(ns->path);
@@ -70,9 +69,9 @@ int netns_run(struct netns *ns, netns_fn fn, void *arg, struct cni_error **err)
 	int r;
 
 	if (netns_stranded())
-		return cni_error_set(
-			err, CNI_ERR_INTERNAL, 0,
-			"refusing to enter netns \"%s\": an earlier switch back failed", ns->path);
+		return cni_error_set(err, CNI_ERR_INTERNAL, 0,
+				     "refusing to enter netns \"%s\": an earlier switch back failed",
+				     ns->path);
 	if (netns_is_current(ns))
 		return fn(arg, err);
 

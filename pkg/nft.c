@@ -184,10 +184,10 @@ static void ensure_rcvbuf(struct nft *n, size_t n_reqs)
 
 struct ack_state {
 	struct nft_batch *b;
-	uint32_t base;       /* seq of the first request */
+	uint32_t base; /* seq of the first request */
 	size_t n_failed;
-	bool done;           /* the last request's acknowledgment, or the batch's own error */
-	bool lost;           /* ENOBUFS: some acknowledgments never arrived */
+	bool done; /* the last request's acknowledgment, or the batch's own error */
+	bool lost; /* ENOBUFS: some acknowledgments never arrived */
 };
 
 static void record_ack(struct ack_state *st, const struct nlmsghdr *nlh, struct cni_error **err)
@@ -751,7 +751,7 @@ static int collect_set_shape(const struct nlmsghdr *nlh, void *arg, struct cni_e
 	}
 	sh->klen = nftnl_set_get_u32(s, NFTNL_SET_KEY_LEN);
 	sh->dlen = nftnl_set_is_set(s, NFTNL_SET_DATA_LEN) ? nftnl_set_get_u32(s, NFTNL_SET_DATA_LEN)
-							    : 0;
+							   : 0;
 	sh->found = true;
 	nftnl_set_free(s);
 	return 0;
@@ -823,8 +823,9 @@ int nft_batch_upgrade_set(struct nft *n, const struct nft_batch *b, const struct
 		struct set_shape have = { 0 };
 		struct set_shape want = {
 			.klen = nftnl_set_get_u32(s, NFTNL_SET_KEY_LEN),
-			.dlen = nftnl_set_is_set(s, NFTNL_SET_DATA_LEN) ?
-					nftnl_set_get_u32(s, NFTNL_SET_DATA_LEN) : 0,
+			.dlen = nftnl_set_is_set(s, NFTNL_SET_DATA_LEN)
+					? nftnl_set_get_u32(s, NFTNL_SET_DATA_LEN)
+					: 0,
 			.found = true,
 		};
 
@@ -848,7 +849,7 @@ int nft_batch_upgrade_set(struct nft *n, const struct nft_batch *b, const struct
 		dst = nft_buf_reserve(nb, room);
 		memcpy(dst, old, old->nlmsg_len);
 		nft_buf_push(nb, (struct nlmsghdr *)dst, room,
-			   xasprintf("replace set %s %s %s", nft_family_str(family), table, name));
+			     xasprintf("replace set %s %s %s", nft_family_str(family), table, name));
 		for (size_t i = 0; i < l.n; i++)
 			nft_elem_from_info(&v[i], &l.v[i]);
 		if (l.n)
@@ -986,4 +987,3 @@ int nft_chain_handle(struct nft *n, uint8_t family, const char *table, const cha
 		*ret = h;
 	return r;
 }
-

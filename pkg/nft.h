@@ -124,18 +124,17 @@ void nft_batch_del_table(struct nft_batch *b, uint8_t family, const char *table)
 #define CNIC_NFT_PRIO_SRCNAT 100
 
 struct nft_base_chain {
-	const char *type;  /* "filter", "nat", "route" */
-	uint32_t hook;     /* NF_INET_PRE_ROUTING, ... */
-	int32_t priority;  /* CNIC_NFT_PRIO_* */
-	bool has_policy;   /* default: accept */
-	uint32_t policy;   /* NF_ACCEPT / NF_DROP */
+	const char *type; /* "filter", "nat", "route" */
+	uint32_t hook;	  /* NF_INET_PRE_ROUTING, ... */
+	int32_t priority; /* CNIC_NFT_PRIO_* */
+	bool has_policy;  /* default: accept */
+	uint32_t policy;  /* NF_ACCEPT / NF_DROP */
 };
 
 /* A regular chain when base is NULL. */
 void nft_batch_add_chain(struct nft_batch *b, uint8_t family, const char *table, const char *chain,
 			 const struct nft_base_chain *base);
-void nft_batch_flush_chain(struct nft_batch *b, uint8_t family, const char *table,
-			   const char *chain);
+void nft_batch_flush_chain(struct nft_batch *b, uint8_t family, const char *table, const char *chain);
 void nft_batch_del_chain(struct nft_batch *b, uint8_t family, const char *table, const char *chain);
 
 /* nft's datatype ids, so that `nft list` prints keys and data readably. */
@@ -221,7 +220,7 @@ void nft_rule_payload(struct nft_rule *r, uint32_t base, uint32_t offset, uint32
 void nft_rule_cmp(struct nft_rule *r, uint32_t sreg, uint32_t op, const void *data, uint32_t len);
 /* dreg = (sreg & mask) ^ xor over len bytes. */
 void nft_rule_bitwise(struct nft_rule *r, uint32_t sreg, uint32_t dreg, uint32_t len,
-		      const void *mask, const void *xor);
+		      const void *mask, const void * xor);
 /* Look sreg up in set; dreg < 0: match on presence (absence if invert), else map into dreg. */
 void nft_rule_lookup(struct nft_rule *r, uint32_t sreg, const char *set, int dreg, bool invert);
 /* Load conntrack key (NFT_CT_*) into dreg; dir < 0 for keys without direction. */
@@ -341,8 +340,7 @@ int nft_chain_handle(struct nft *n, uint8_t family, const char *table, const cha
  * elements must not land in a table a concurrent last DEL removed and
  * another ADD recreated without them.  An update that changes nothing.
  */
-void nft_batch_require_chain(struct nft_batch *b, uint8_t family, const char *table,
-			     uint64_t handle);
+void nft_batch_require_chain(struct nft_batch *b, uint8_t family, const char *table, uint64_t handle);
 
 /* ---- owner tags --------------------------------------------------------- */
 

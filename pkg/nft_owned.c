@@ -112,7 +112,8 @@ size_t nft_sets_queue_del(struct nft_batch *b, const struct nft_sets *s,
 void nft_owner_for(struct nft_owner *o, const char *tag, const char *comment)
 {
 	nft_owner_key(tag, o->key);
-	o->elem = (struct nft_elem){ .key = o->key, .key_len = CNIC_NFT_OWNER_KEY_LEN,
+	o->elem = (struct nft_elem){ .key = o->key,
+				     .key_len = CNIC_NFT_OWNER_KEY_LEN,
 				     .comment = comment };
 }
 
@@ -225,8 +226,7 @@ struct drop_args {
 	const char *rule_prefix;
 };
 
-int nft_sets_empty(uint8_t family, const char *table, const char *const *names,
-		   struct cni_error **err)
+int nft_sets_empty(uint8_t family, const char *table, const char *const *names, struct cni_error **err)
 {
 	return nft_sets_are_empty(family, table, names, err);
 }
@@ -285,7 +285,6 @@ int nft_drop_table_if_unused(struct nft *n, uint8_t family, const char *table,
 int nft_retry_teardown(int (*once)(struct nft *n, const void *arg, struct cni_error **err),
 		       struct nft *n, const void *arg, struct cni_error **err)
 {
-
 	for (int i = 0; i < CNIC_NFT_TEARDOWN_TRIES; i++) {
 		int r = once(n, arg, err);
 
@@ -310,7 +309,8 @@ void nft_teardown_log(const char *what, struct cni_error **e)
 /* FNV-1a, 128 bits: short, stable across builds and machines; not a secret. */
 static unsigned __int128 hash128(const char *a, const char *b)
 {
-	unsigned __int128 h = ((unsigned __int128)0x6c62272e07bb0142ULL << 64) | 0x62b821756295c58dULL;
+	unsigned __int128 h = ((unsigned __int128)0x6c62272e07bb0142ULL << 64) |
+			      0x62b821756295c58dULL;
 	const unsigned __int128 prime = ((unsigned __int128)1 << 88) | 0x13b;
 	const char *parts[2] = { a, b };
 
@@ -376,4 +376,3 @@ bool nft_tag_in_network(const char *tag, const char *network)
 	len = strlen(net);
 	return strncmp(tag, net, len) == 0 && tag[len] == ':';
 }
-

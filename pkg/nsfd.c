@@ -46,4 +46,3 @@ int netns_check_fd(int fd, const char *path, struct cni_error **err)
 				     "\"%s\" is a namespace but not a network namespace", path);
 	return 0;
 }
-

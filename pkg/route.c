@@ -55,8 +55,7 @@ static int put_addr(struct nl_msg *msg, int type, const struct ipaddr *a)
 	return nla_put(msg, type, (int)ipaddr_len(a), a->b);
 }
 
-static int build(struct nl_msg *msg, const struct cnl_link *dev, const struct cnl_route *r,
-		 bool add)
+static int build(struct nl_msg *msg, const struct cnl_link *dev, const struct cnl_route *r, bool add)
 {
 	int oif = dev ? dev->ifindex : r->ifindex;
 
@@ -117,8 +116,7 @@ int cnl_route_add(struct netns *ns, const struct cnl_link *dev, const struct cnl
 	msg = route_msg(RTM_NEWROUTE, nlflags, r, true);
 	if (build(msg, dev, r, true) < 0)
 		return cnl_put_failed(err, "add route");
-	return cnl_request(ns, msg, NULL, NULL, err, "add route %s in netns \"%s\"", what,
-			   ns->path);
+	return cnl_request(ns, msg, NULL, NULL, err, "add route %s in netns \"%s\"", what, ns->path);
 }
 
 int cnl_route_del(struct netns *ns, const struct cnl_link *dev, const struct cnl_route *r,
@@ -172,8 +170,7 @@ static void emit(struct route_dump *d, const struct cnl_route *r)
 	*(struct cnl_route *)xappend(&d->out->v, &d->out->n, sizeof(*r)) = *r;
 }
 
-static void emit_multipath(struct route_dump *d, const struct cnl_route *base,
-			   const struct nlattr *mp)
+static void emit_multipath(struct route_dump *d, const struct cnl_route *base, const struct nlattr *mp)
 {
 	const struct rtnexthop *nh = nla_data(mp);
 	int left = nla_len(mp);

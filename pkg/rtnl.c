@@ -24,8 +24,7 @@ bool cnl_not_found(const struct cni_error *e)
 
 int cnl_put_failed(struct cni_error **err, const char *what)
 {
-	return cni_error_set(err, CNI_ERR_INTERNAL, EMSGSIZE, "%s: netlink message too large",
-			     what);
+	return cni_error_set(err, CNI_ERR_INTERNAL, EMSGSIZE, "%s: netlink message too large", what);
 }
 
 struct nl_msg *cnl_msg_new(int type, int flags, const void *hdr, size_t hdrlen)

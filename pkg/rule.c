@@ -131,7 +131,8 @@ static int dump_family(struct netns *ns, int family, struct cnl_rules *out, stru
 	struct cnl_rules part = { 0 };
 	struct cnl_sock *s;
 
-	if (cnl_sock_get(ns, &s, err) < 0 || cnl_dump(s, msg, parse_rule, reset_rules, &part, err) < 0) {
+	if (cnl_sock_get(ns, &s, err) < 0 ||
+	    cnl_dump(s, msg, parse_rule, reset_rules, &part, err) < 0) {
 		cnl_rules_free(&part);
 		return -1;
 	}

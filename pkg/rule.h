@@ -17,11 +17,11 @@
 
 /* A "from <src> lookup <table>" rule; only what sbr sets and reads. */
 struct cnl_rule {
-	int family;	    /* AF_INET / AF_INET6 */
-	struct ipnet src;   /* prefix 0 (family 0): any source */
-	uint32_t table;	    /* FRA_TABLE, or the header's table */
-	uint32_t priority;  /* FRA_PRIORITY */
-	bool has_priority;  /* else the kernel picks one below the first rule */
+	int family;	      /* AF_INET / AF_INET6 */
+	struct ipnet src;     /* prefix 0 (family 0): any source */
+	uint32_t table;	      /* FRA_TABLE, or the header's table */
+	uint32_t priority;    /* FRA_PRIORITY */
+	bool has_priority;    /* else the kernel picks one below the first rule */
 	unsigned char action; /* FR_ACT_*, FR_ACT_TO_TBL for a lookup */
 	/* Set on rules read back: something beyond src/table/priority matches too. */
 	bool has_other_selectors;

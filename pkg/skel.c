@@ -20,8 +20,8 @@
 extern char **environ;
 
 static const char *const verb_names[] = {
-	[CNI_VERB_ADD] = "ADD",	      [CNI_VERB_DEL] = "DEL", [CNI_VERB_CHECK] = "CHECK",
-	[CNI_VERB_VERSION] = "VERSION", [CNI_VERB_GC] = "GC",   [CNI_VERB_STATUS] = "STATUS",
+	[CNI_VERB_ADD] = "ADD",		[CNI_VERB_DEL] = "DEL", [CNI_VERB_CHECK] = "CHECK",
+	[CNI_VERB_VERSION] = "VERSION", [CNI_VERB_GC] = "GC",	[CNI_VERB_STATUS] = "STATUS",
 };
 
 const char *cni_verb_str(enum cni_verb v)
@@ -89,8 +89,7 @@ struct error_json {
 	char *details;
 };
 
-static int decode_code(const struct cni_json *v, void *dst, const char *path,
-		       struct cni_error **err)
+static int decode_code(const struct cni_json *v, void *dst, const char *path, struct cni_error **err)
 {
 	int code = 0;
 
@@ -102,12 +101,19 @@ static int decode_code(const struct cni_json *v, void *dst, const char *path,
 
 /* types.Error's fields, matched by Go's rules like every other key. */
 static const struct cni_field error_fields[] = {
-	{ .key = "code", .kind = CNI_FIELD_CUSTOM, .offset = offsetof(struct error_json, code),
-	  .flags = CNI_FIELD_REQUIRED | CNI_FIELD_NULL_OK, .decode = decode_code },
-	{ .key = "msg", .kind = CNI_FIELD_STRING, .offset = offsetof(struct error_json, msg),
+	{ .key = "code",
+	  .kind = CNI_FIELD_CUSTOM,
+	  .offset = offsetof(struct error_json, code),
+	  .flags = CNI_FIELD_REQUIRED | CNI_FIELD_NULL_OK,
+	  .decode = decode_code },
+	{ .key = "msg",
+	  .kind = CNI_FIELD_STRING,
+	  .offset = offsetof(struct error_json, msg),
 	  .flags = CNI_FIELD_NULL_OK },
-	{ .key = "details", .kind = CNI_FIELD_STRING,
-	  .offset = offsetof(struct error_json, details), .flags = CNI_FIELD_NULL_OK },
+	{ .key = "details",
+	  .kind = CNI_FIELD_STRING,
+	  .offset = offsetof(struct error_json, details),
+	  .flags = CNI_FIELD_NULL_OK },
 	{ 0 },
 };
 
@@ -185,7 +191,8 @@ static int read_stdin(FILE *in, char **ret, size_t *ret_len, struct cni_error **
 					     CNI_MAX_STDIN);
 		if (n == 0) {
 			if (ferror(in))
-				return cni_error_errno(err, errno, "reading network configuration from stdin");
+				return cni_error_errno(err, errno,
+						       "reading network configuration from stdin");
 			break;
 		}
 	}
@@ -217,12 +224,12 @@ static int check_env(char *const *envp, enum cni_verb verb, struct cni_error **e
 	for (size_t i = 0; i < ARRAY_SIZE(env_rules); i++) {
 		if (!(env_rules[i].verbs & (1u << verb)) || getenv_nonempty(envp, env_rules[i].name))
 			continue;
-		off += (size_t)snprintf(missing + off, sizeof(missing) - off, "%s%s", off ? " " : "",
-					env_rules[i].name);
+		off += (size_t)snprintf(missing + off, sizeof(missing) - off, "%s%s",
+					off ? " " : "", env_rules[i].name);
 	}
 	if (off)
-		return cni_error_set(err, CNI_ERR_INVALID_ENV, 0, "required env variables [%s] missing",
-				     missing);
+		return cni_error_set(err, CNI_ERR_INVALID_ENV, 0,
+				     "required env variables [%s] missing", missing);
 	return 0;
 }
 
@@ -250,8 +257,8 @@ static int open_netns(const char *path, bool tolerate_gone, struct cni_error **e
 	if (fd < 0) {
 		if (tolerate_gone)
 			return -2;
-		return cni_error_set(err, CNI_ERR_INVALID_ENV, errno, "cannot open CNI_NETNS \"%s\": %s",
-				     path, strerror(errno));
+		return cni_error_set(err, CNI_ERR_INVALID_ENV, errno,
+				     "cannot open CNI_NETNS \"%s\": %s", path, strerror(errno));
 	}
 	if (netns_check_fd(fd, path, &check_err) < 0) {
 		if (tolerate_gone)
@@ -322,7 +329,8 @@ static int prepare(const struct cni_plugin *p, const struct cni_io *io, struct i
 
 	if (cmd->container_id && !cni_valid_container_id(cmd->container_id))
 		return cni_error_set(err, CNI_ERR_INVALID_ENV, 0,
-				     "invalid characters in CNI_CONTAINERID \"%s\"", cmd->container_id);
+				     "invalid characters in CNI_CONTAINERID \"%s\"",
+				     cmd->container_id);
 	if (cmd->ifname && !cni_valid_ifname(cmd->ifname))
 		return cni_error_set(err, CNI_ERR_INVALID_ENV, 0,
 				     "invalid CNI_IFNAME \"%s\": 1-15 characters without '/', ':' "
@@ -346,10 +354,10 @@ static int prepare(const struct cni_plugin *p, const struct cni_io *io, struct i
 	if (cmd->verb == CNI_VERB_CHECK && cmd->conf->version < CNI_V040)
 		return cni_error_set(err, CNI_ERR_INCOMPATIBLE_VERSION, 0,
 				     "config version does not allow CHECK");
-	if ((cmd->verb == CNI_VERB_GC || cmd->verb == CNI_VERB_STATUS) && cmd->conf->version < CNI_V110)
+	if ((cmd->verb == CNI_VERB_GC || cmd->verb == CNI_VERB_STATUS) &&
+	    cmd->conf->version < CNI_V110)
 		return cni_error_set(err, CNI_ERR_INCOMPATIBLE_VERSION, 0,
-				     "config version does not allow %s",
-				     cni_verb_str(cmd->verb));
+				     "config version does not allow %s", cni_verb_str(cmd->verb));
 
 	/*
 	 * Checked by the plugins that read CNI_ARGS (cni_env_args_check); DEL
@@ -457,14 +465,16 @@ int cni_plugin_run(const struct cni_plugin *p, const struct cni_io *io)
 		return 0;
 	}
 	if (log_path)
-		cni_log_open(log_path, p->name, command, getenv_nonempty(io->envp, "CNI_CONTAINERID"));
+		cni_log_open(log_path, p->name, command,
+			     getenv_nonempty(io->envp, "CNI_CONTAINERID"));
 
 	if (prepare(p, io, &inv, &err) < 0 || dispatch(p, io, &inv, &err) < 0)
 		goto out;
 	cni_log("ok");
 out:
 	if (err) {
-		const char *v = inv.version_str ? inv.version_str : cni_version_str(CNI_VERSION_LATEST);
+		const char *v = inv.version_str ? inv.version_str
+						: cni_version_str(CNI_VERSION_LATEST);
 
 		cni_log("error %u: %s%s%s", err->code, err->msg, err->details ? ": " : "",
 			err->details ? err->details : "");

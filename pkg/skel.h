@@ -45,14 +45,14 @@ const char *cni_verb_str(enum cni_verb v);
 struct cni_cmd {
 	enum cni_verb verb;
 	const char *container_id; /* NULL when the verb has none */
-	const char *netns;        /* CNI_NETNS as given, may be NULL or "" */
-	int netns_fd;             /* validated netns, or -1 (see above) */
+	const char *netns;	  /* CNI_NETNS as given, may be NULL or "" */
+	int netns_fd;		  /* validated netns, or -1 (see above) */
 	const char *ifname;
 	const char *path; /* CNI_PATH */
 	const char *args_raw;
 	struct cni_env_args args;
 	struct cni_netconf *conf; /* NULL for VERSION */
-	char *const *envp;        /* whole environment, for delegation */
+	char *const *envp;	  /* whole environment, for delegation */
 };
 
 struct cni_plugin {

@@ -163,7 +163,8 @@ static int run_op(void *arg, struct cni_error **err)
 	return 0;
 }
 
-static int net_op(struct netns *ns, const char *name, struct net_sysctl_req *op, struct cni_error **err)
+static int net_op(struct netns *ns, const char *name, struct net_sysctl_req *op,
+		  struct cni_error **err)
 {
 	cleanup_free char *path = NULL;
 	int r;

@@ -36,7 +36,6 @@ int sysctl_set_net(struct netns *ns, const char *name, const char *value, struct
  * avoids needless writes and works on read-only /proc/sys when already
  * set).  Returns 1 when written, 0 when it already had the value.
  */
-int sysctl_ensure_net(struct netns *ns, const char *name, const char *value,
-		      struct cni_error **err);
+int sysctl_ensure_net(struct netns *ns, const char *name, const char *value, struct cni_error **err);
 
 #endif

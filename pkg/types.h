@@ -66,7 +66,7 @@ struct cni_route {
 	 */
 	struct ipnet dst_given;
 	struct ipaddr gw; /* family 0: none */
-	int mtu;          /* 0: unset (1.1.0 fields) */
+	int mtu;	  /* 0: unset (1.1.0 fields) */
 	int advmss;
 	int priority;
 	int table;
@@ -112,7 +112,8 @@ void cni_result_freep(struct cni_result **r);
 #define cleanup_result __attribute__((cleanup(cni_result_freep)))
 
 /* Append an interface (strings copied, NULL allowed); returns its index. */
-int cni_result_add_iface(struct cni_result *r, const char *name, const char *mac, const char *sandbox);
+int cni_result_add_iface(struct cni_result *r, const char *name, const char *mac,
+			 const char *sandbox);
 /* Append a zeroed ip (interface = -1) / route and return it. */
 struct cni_ip *cni_result_add_ip(struct cni_result *r);
 struct cni_route *cni_result_add_route(struct cni_result *r);
@@ -188,7 +189,7 @@ char *cni_json_serialize(const struct cni_json *v);
 int cni_json_object_foreach(const struct cni_json *obj,
 			    int (*fn)(const char *key, const struct cni_json *v, void *userdata,
 				      struct cni_error **err),
-			    void *userdata, struct cni_error **err);
+			    void *userdata, struct cni_error * *err);
 /*
  * Parse a standalone JSON document (same limits as configs: CNI_MAX_STDIN,
  * CNI_MAX_JSON_DEPTH, nothing after it); code 6 on failure.  For tests and
@@ -210,29 +211,29 @@ char *cni_json_quote(const char *s);
 int cni_mac_parse(const char *s, char ret[CNI_MAC_STRLEN]);
 
 enum cni_field_kind {
-	CNI_FIELD_BOOL,   /* bool */
-	CNI_FIELD_INT,    /* int from a JSON integer (not 1.5, not "1"), [min, max] unless both 0 */
+	CNI_FIELD_BOOL,	  /* bool */
+	CNI_FIELD_INT,	  /* int from a JSON integer (not 1.5, not "1"), [min, max] unless both 0 */
 	CNI_FIELD_UINT32, /* uint32_t, [0, UINT32_MAX] unless min/max given */
 	CNI_FIELD_STRING, /* char * (owned) */
-	CNI_FIELD_STRV,   /* struct strv, from an array of strings */
-	CNI_FIELD_IP,     /* struct ipaddr */
+	CNI_FIELD_STRV,	  /* struct strv, from an array of strings */
+	CNI_FIELD_IP,	  /* struct ipaddr */
 	CNI_FIELD_IPNET,  /* struct ipnet, host bits kept ("198.18.0.5/24") */
-	CNI_FIELD_CIDR,   /* struct ipnet, host bits cleared as Go's ParseCIDR */
-	CNI_FIELD_MAC,    /* char *, a 48-bit MAC normalized to aa:bb:cc:dd:ee:ff (cni_mac_parse) */
+	CNI_FIELD_CIDR,	  /* struct ipnet, host bits cleared as Go's ParseCIDR */
+	CNI_FIELD_MAC,	  /* char *, a 48-bit MAC normalized to aa:bb:cc:dd:ee:ff (cni_mac_parse) */
 	CNI_FIELD_ROUTES, /* struct cni_routes: [{dst (required), gw, mtu, advmss, priority, table, scope}] */
-	CNI_FIELD_DNS,    /* struct cni_dns: {nameservers, domain, search, options} */
+	CNI_FIELD_DNS,	  /* struct cni_dns: {nameservers, domain, search, options} */
 	CNI_FIELD_CUSTOM, /* .decode() */
 	CNI_FIELD_UINT64, /* uint64_t, [0, INT64_MAX] unless min/max given */
 };
 
-#define CNI_FIELD_REQUIRED 0x1u    /* missing key: code 7 */
+#define CNI_FIELD_REQUIRED 0x1u	   /* missing key: code 7 */
 #define CNI_FIELD_HAS_PRESENT 0x2u /* set the bool at .present when the key is there */
-#define CNI_FIELD_NULL_OK 0x4u     /* JSON null counts as absent (Go's behaviour for most keys) */
+#define CNI_FIELD_NULL_OK 0x4u	   /* JSON null counts as absent (Go's behaviour for most keys) */
 
 struct cni_field {
 	const char *key;
 	enum cni_field_kind kind;
-	size_t offset;  /* destination inside the decoded struct */
+	size_t offset;	/* destination inside the decoded struct */
 	size_t present; /* bool inside the struct, with CNI_FIELD_HAS_PRESENT */
 	unsigned int flags;
 	long long min, max;
@@ -306,12 +307,12 @@ struct cni_netconf {
 	char *name;
 	char *type;
 	bool ip_masq;
-	bool has_ipam;   /* an "ipam" object is present */
+	bool has_ipam;	 /* an "ipam" object is present */
 	char *ipam_type; /* NULL when absent or "" (L2-only) */
 	struct cni_dns dns;
 	struct cni_runtime_config rc;
 	struct strv args_ips; /* args.cni.ips */
-	char *args_mac;       /* args.cni.mac */
+	char *args_mac;	      /* args.cni.mac */
 	struct cni_result *prev_result;
 	struct cni_attachment *valid_attachments; /* GC: cni.dev/valid-attachments or cni.dev/attachments */
 	size_t n_valid_attachments;
@@ -341,8 +342,8 @@ int cni_netconf_parse(const char *json, size_t len, struct cni_netconf **ret, st
  * the struct and removed from root - rather than failing the request.
  */
 #define CNI_NETCONF_LENIENT 0x1u
-int cni_netconf_parse_ex(const char *json, size_t len, unsigned int flags,
-			 struct cni_netconf **ret, struct cni_error **err);
+int cni_netconf_parse_ex(const char *json, size_t len, unsigned int flags, struct cni_netconf **ret,
+			 struct cni_error **err);
 void cni_netconf_free(struct cni_netconf *c);
 void cni_netconf_freep(struct cni_netconf **c);
 #define cleanup_netconf __attribute__((cleanup(cni_netconf_freep)))
@@ -375,7 +376,7 @@ struct cni_env_args {
 	struct cni_kv *v;
 	size_t n;
 	bool ignore_unknown; /* IgnoreUnknown=1|true (case-insensitive) */
-	char *invalid;       /* cni_env_args_parse_lazy: why the string did not parse */
+	char *invalid;	     /* cni_env_args_parse_lazy: why the string did not parse */
 };
 
 /*
@@ -401,6 +402,7 @@ const char *cni_env_args_get(const struct cni_env_args *a, const char *key);
  * code 4 "ARGS: unknown args [...]" unless IgnoreUnknown is set; a string
  * that did not parse (->invalid) gives its parse error.
  */
-int cni_env_args_check(const struct cni_env_args *a, const char *const *known, struct cni_error **err);
+int cni_env_args_check(const struct cni_env_args *a, const char *const *known,
+		       struct cni_error **err);
 
 #endif

@@ -21,8 +21,8 @@ static bool valid_cni_name(const char *s, size_t max)
 		return false;
 	for (n = 0; s[n]; n++) {
 		char c = s[n];
-		bool alnum =
-			(c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+		bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			     (c >= '0' && c <= '9');
 
 		if (!alnum && (n == 0 || (c != '_' && c != '.' && c != '-')))
 			return false;
@@ -152,8 +152,7 @@ static int check_ip_list(const struct strv *v, const char *path, struct cni_erro
 
 		if (ipnet_parse_maybe_prefix(v->v[i], &n, NULL) < 0)
 			return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
-					     "%s[%zu]: invalid IP address \"%s\"", path, i,
-					     v->v[i]);
+					     "%s[%zu]: invalid IP address \"%s\"", path, i, v->v[i]);
 	}
 	return 0;
 }
@@ -166,16 +165,22 @@ struct port_mapping_json {
 
 static const struct cni_field port_mapping_fields[] = {
 	/* Any int here; the range is checked below, in the reference's words. */
-	{ .key = "hostPort", .kind = CNI_FIELD_INT,
+	{ .key = "hostPort",
+	  .kind = CNI_FIELD_INT,
 	  .offset = offsetof(struct port_mapping_json, host_port),
 	  .flags = CNI_FIELD_REQUIRED | CNI_FIELD_NULL_OK },
-	{ .key = "containerPort", .kind = CNI_FIELD_INT,
+	{ .key = "containerPort",
+	  .kind = CNI_FIELD_INT,
 	  .offset = offsetof(struct port_mapping_json, container_port),
 	  .flags = CNI_FIELD_REQUIRED | CNI_FIELD_NULL_OK },
-	{ .key = "protocol", .kind = CNI_FIELD_STRING,
-	  .offset = offsetof(struct port_mapping_json, protocol), .flags = CNI_FIELD_NULL_OK },
-	{ .key = "hostIP", .kind = CNI_FIELD_STRING,
-	  .offset = offsetof(struct port_mapping_json, host_ip), .flags = CNI_FIELD_NULL_OK },
+	{ .key = "protocol",
+	  .kind = CNI_FIELD_STRING,
+	  .offset = offsetof(struct port_mapping_json, protocol),
+	  .flags = CNI_FIELD_NULL_OK },
+	{ .key = "hostIP",
+	  .kind = CNI_FIELD_STRING,
+	  .offset = offsetof(struct port_mapping_json, host_ip),
+	  .flags = CNI_FIELD_NULL_OK },
 	{ 0 },
 };
 
@@ -272,14 +277,22 @@ static void free_port_mappings(void *dst)
 }
 
 static const struct cni_field bandwidth_fields[] = {
-	{ .key = "ingressRate", .kind = CNI_FIELD_UINT64,
-	  .offset = offsetof(struct cni_bandwidth, ingress_rate), .flags = CNI_FIELD_NULL_OK },
-	{ .key = "ingressBurst", .kind = CNI_FIELD_UINT64,
-	  .offset = offsetof(struct cni_bandwidth, ingress_burst), .flags = CNI_FIELD_NULL_OK },
-	{ .key = "egressRate", .kind = CNI_FIELD_UINT64,
-	  .offset = offsetof(struct cni_bandwidth, egress_rate), .flags = CNI_FIELD_NULL_OK },
-	{ .key = "egressBurst", .kind = CNI_FIELD_UINT64,
-	  .offset = offsetof(struct cni_bandwidth, egress_burst), .flags = CNI_FIELD_NULL_OK },
+	{ .key = "ingressRate",
+	  .kind = CNI_FIELD_UINT64,
+	  .offset = offsetof(struct cni_bandwidth, ingress_rate),
+	  .flags = CNI_FIELD_NULL_OK },
+	{ .key = "ingressBurst",
+	  .kind = CNI_FIELD_UINT64,
+	  .offset = offsetof(struct cni_bandwidth, ingress_burst),
+	  .flags = CNI_FIELD_NULL_OK },
+	{ .key = "egressRate",
+	  .kind = CNI_FIELD_UINT64,
+	  .offset = offsetof(struct cni_bandwidth, egress_rate),
+	  .flags = CNI_FIELD_NULL_OK },
+	{ .key = "egressBurst",
+	  .kind = CNI_FIELD_UINT64,
+	  .offset = offsetof(struct cni_bandwidth, egress_burst),
+	  .flags = CNI_FIELD_NULL_OK },
 	{ 0 },
 };
 
@@ -294,27 +307,43 @@ static int decode_bandwidth(const struct cni_json *v, void *dst, const char *pat
  * whole runtime config (it fills two members).
  */
 static const struct cni_field runtime_config_fields[] = {
-	{ .key = "ips", .kind = CNI_FIELD_STRV, .offset = offsetof(struct cni_runtime_config, ips),
+	{ .key = "ips",
+	  .kind = CNI_FIELD_STRV,
+	  .offset = offsetof(struct cni_runtime_config, ips),
 	  .flags = CNI_FIELD_NULL_OK },
-	{ .key = "mac", .kind = CNI_FIELD_MAC, .offset = offsetof(struct cni_runtime_config, mac),
+	{ .key = "mac",
+	  .kind = CNI_FIELD_MAC,
+	  .offset = offsetof(struct cni_runtime_config, mac),
 	  .flags = CNI_FIELD_NULL_OK },
-	{ .key = "portMappings", .kind = CNI_FIELD_CUSTOM, .offset = 0,
+	{ .key = "portMappings",
+	  .kind = CNI_FIELD_CUSTOM,
+	  .offset = 0,
 	  .present = offsetof(struct cni_runtime_config, has_port_mappings),
-	  .flags = CNI_FIELD_NULL_OK | CNI_FIELD_HAS_PRESENT, .decode = decode_port_mappings,
+	  .flags = CNI_FIELD_NULL_OK | CNI_FIELD_HAS_PRESENT,
+	  .decode = decode_port_mappings,
 	  .free = free_port_mappings },
-	{ .key = "bandwidth", .kind = CNI_FIELD_CUSTOM,
+	{ .key = "bandwidth",
+	  .kind = CNI_FIELD_CUSTOM,
 	  .offset = offsetof(struct cni_runtime_config, bandwidth),
 	  .present = offsetof(struct cni_runtime_config, has_bandwidth),
-	  .flags = CNI_FIELD_NULL_OK | CNI_FIELD_HAS_PRESENT, .decode = decode_bandwidth },
-	{ .key = "deviceID", .kind = CNI_FIELD_STRING,
-	  .offset = offsetof(struct cni_runtime_config, device_id), .flags = CNI_FIELD_NULL_OK },
-	{ .key = "infinibandGUID", .kind = CNI_FIELD_STRING,
+	  .flags = CNI_FIELD_NULL_OK | CNI_FIELD_HAS_PRESENT,
+	  .decode = decode_bandwidth },
+	{ .key = "deviceID",
+	  .kind = CNI_FIELD_STRING,
+	  .offset = offsetof(struct cni_runtime_config, device_id),
+	  .flags = CNI_FIELD_NULL_OK },
+	{ .key = "infinibandGUID",
+	  .kind = CNI_FIELD_STRING,
 	  .offset = offsetof(struct cni_runtime_config, infiniband_guid),
 	  .flags = CNI_FIELD_NULL_OK },
-	{ .key = "aliases", .kind = CNI_FIELD_STRV,
-	  .offset = offsetof(struct cni_runtime_config, aliases), .flags = CNI_FIELD_NULL_OK },
-	{ .key = "cgroupPath", .kind = CNI_FIELD_STRING,
-	  .offset = offsetof(struct cni_runtime_config, cgroup_path), .flags = CNI_FIELD_NULL_OK },
+	{ .key = "aliases",
+	  .kind = CNI_FIELD_STRV,
+	  .offset = offsetof(struct cni_runtime_config, aliases),
+	  .flags = CNI_FIELD_NULL_OK },
+	{ .key = "cgroupPath",
+	  .kind = CNI_FIELD_STRING,
+	  .offset = offsetof(struct cni_runtime_config, cgroup_path),
+	  .flags = CNI_FIELD_NULL_OK },
 	{ 0 },
 };
 
@@ -324,9 +353,13 @@ struct args_cni {
 };
 
 static const struct cni_field args_cni_fields[] = {
-	{ .key = "ips", .kind = CNI_FIELD_STRV, .offset = offsetof(struct args_cni, ips),
+	{ .key = "ips",
+	  .kind = CNI_FIELD_STRV,
+	  .offset = offsetof(struct args_cni, ips),
 	  .flags = CNI_FIELD_NULL_OK },
-	{ .key = "mac", .kind = CNI_FIELD_MAC, .offset = offsetof(struct args_cni, mac),
+	{ .key = "mac",
+	  .kind = CNI_FIELD_MAC,
+	  .offset = offsetof(struct args_cni, mac),
 	  .flags = CNI_FIELD_NULL_OK },
 	{ 0 },
 };
@@ -343,8 +376,11 @@ static void free_args_cni(void *dst)
 }
 
 static const struct cni_field args_fields[] = {
-	{ .key = "cni", .kind = CNI_FIELD_CUSTOM, .flags = CNI_FIELD_NULL_OK,
-	  .decode = decode_args_cni, .free = free_args_cni },
+	{ .key = "cni",
+	  .kind = CNI_FIELD_CUSTOM,
+	  .flags = CNI_FIELD_NULL_OK,
+	  .decode = decode_args_cni,
+	  .free = free_args_cni },
 	{ 0 },
 };
 
@@ -353,16 +389,20 @@ struct ipam_json {
 };
 
 static const struct cni_field ipam_fields[] = {
-	{ .key = "type", .kind = CNI_FIELD_STRING, .offset = offsetof(struct ipam_json, type),
+	{ .key = "type",
+	  .kind = CNI_FIELD_STRING,
+	  .offset = offsetof(struct ipam_json, type),
 	  .flags = CNI_FIELD_NULL_OK },
 	{ 0 },
 };
 
 static const struct cni_field attachment_fields[] = {
-	{ .key = "containerID", .kind = CNI_FIELD_STRING,
+	{ .key = "containerID",
+	  .kind = CNI_FIELD_STRING,
 	  .offset = offsetof(struct cni_attachment, container_id),
 	  .flags = CNI_FIELD_REQUIRED | CNI_FIELD_NULL_OK },
-	{ .key = "ifname", .kind = CNI_FIELD_STRING,
+	{ .key = "ifname",
+	  .kind = CNI_FIELD_STRING,
 	  .offset = offsetof(struct cni_attachment, ifname),
 	  .flags = CNI_FIELD_REQUIRED | CNI_FIELD_NULL_OK },
 	{ 0 },
@@ -389,11 +429,17 @@ static int decode_attachments(struct cni_netconf *c, const struct cni_json *v, c
 }
 
 static const struct cni_field common_fields[] = {
-	{ .key = "type", .kind = CNI_FIELD_STRING, .offset = offsetof(struct cni_netconf, type),
+	{ .key = "type",
+	  .kind = CNI_FIELD_STRING,
+	  .offset = offsetof(struct cni_netconf, type),
 	  .flags = CNI_FIELD_NULL_OK },
-	{ .key = "ipMasq", .kind = CNI_FIELD_BOOL, .offset = offsetof(struct cni_netconf, ip_masq),
+	{ .key = "ipMasq",
+	  .kind = CNI_FIELD_BOOL,
+	  .offset = offsetof(struct cni_netconf, ip_masq),
 	  .flags = CNI_FIELD_NULL_OK },
-	{ .key = "dns", .kind = CNI_FIELD_DNS, .offset = offsetof(struct cni_netconf, dns),
+	{ .key = "dns",
+	  .kind = CNI_FIELD_DNS,
+	  .offset = offsetof(struct cni_netconf, dns),
 	  .flags = CNI_FIELD_NULL_OK },
 	{ 0 },
 };
@@ -622,8 +668,8 @@ static const struct {
 	{ "prevResult", parse_prev_result, clear_prev_result },
 };
 
-int cni_netconf_parse_ex(const char *json, size_t len, unsigned int flags,
-			 struct cni_netconf **ret, struct cni_error **err)
+int cni_netconf_parse_ex(const char *json, size_t len, unsigned int flags, struct cni_netconf **ret,
+			 struct cni_error **err)
 {
 	cleanup_netconf struct cni_netconf *c = NULL;
 	struct json_object *o;
@@ -677,8 +723,7 @@ int cni_netconf_parse_ex(const char *json, size_t len, unsigned int flags,
 	return 0;
 }
 
-int cni_netconf_parse(const char *json, size_t len, struct cni_netconf **ret,
-		      struct cni_error **err)
+int cni_netconf_parse(const char *json, size_t len, struct cni_netconf **ret, struct cni_error **err)
 {
 	return cni_netconf_parse_ex(json, len, 0, ret, err);
 }

@@ -43,7 +43,7 @@ struct jw {
 	size_t len, cap;
 	unsigned int depth;
 	unsigned int count[JW_MAX_DEPTH]; /* members written at each open level */
-	bool raw_replacement_char;        /* invalid UTF-8 as a literal U+FFFD, not \ufffd */
+	bool raw_replacement_char;	  /* invalid UTF-8 as a literal U+FFFD, not \ufffd */
 };
 
 void jw_obj_begin(struct jw *w);

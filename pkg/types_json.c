@@ -136,8 +136,7 @@ struct member {
 
 static const char *order_by_last(const char *p, const char *end, struct json_object *o);
 
-static void reorder_object(struct json_object *o, const struct member *m, size_t n,
-			   const char *end)
+static void reorder_object(struct json_object *o, const struct member *m, size_t n, const char *end)
 {
 	struct json_object *seen = json_object_new_object();
 	char **keys = xcalloc(n, sizeof(*keys));
@@ -189,8 +188,9 @@ static const char *order_by_last(const char *p, const char *end, struct json_obj
 				continue;
 			}
 			p = order_by_last(p, end,
-					  json_object_is_type(o, json_type_array) ?
-						  json_object_array_get_idx(o, i) : NULL);
+					  json_object_is_type(o, json_type_array)
+						  ? json_object_array_get_idx(o, i)
+						  : NULL);
 			i++;
 		}
 	}
@@ -269,8 +269,8 @@ int cnij_parse(const char *s, size_t len, const char *what, struct json_object *
 		end = len;
 	}
 	if (jerr != json_tokener_success) {
-		const char *desc = jerr == json_tokener_continue ? "unexpected end of input" :
-								    json_tokener_error_desc(jerr);
+		const char *desc = jerr == json_tokener_continue ? "unexpected end of input"
+								 : json_tokener_error_desc(jerr);
 		cni_error_set(err, CNI_ERR_DECODE, 0, "%s: invalid JSON: %s", what, desc);
 		json_tokener_free(tok);
 		json_object_put(o);
@@ -536,7 +536,7 @@ const struct cni_json *cni_json_array_get(const struct cni_json *v, size_t i)
 int cni_json_object_foreach(const struct cni_json *obj,
 			    int (*fn)(const char *key, const struct cni_json *v, void *userdata,
 				      struct cni_error **err),
-			    void *userdata, struct cni_error **err)
+			    void *userdata, struct cni_error * *err)
 {
 	struct json_object *o = cnij_unwrap(obj);
 
@@ -553,8 +553,9 @@ char *cni_json_serialize(const struct cni_json *v)
 {
 	if (!v)
 		return NULL;
-	return xstrdup(json_object_to_json_string_ext(
-		cnij_unwrap(v), JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	return xstrdup(json_object_to_json_string_ext(cnij_unwrap(v),
+						      JSON_C_TO_STRING_PLAIN |
+							      JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
 char *cni_json_path_key(const char *path, const char *key)
@@ -733,8 +734,7 @@ void jw_str(struct jw *w, const char *str)
 		if (c < 0x80) {
 			char esc[7];
 
-			if (c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' &&
-			    c != '&') {
+			if (c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&') {
 				jw_put(w, (const char *)s, 1);
 			} else if (c == '"' || c == '\\') {
 				esc[0] = '\\';
@@ -759,8 +759,7 @@ void jw_str(struct jw *w, const char *str)
 		if (n == 0) {
 			jw_puts(w, w->raw_replacement_char ? "\xef\xbf\xbd" : "\\ufffd");
 			s++;
-		} else if (n == 3 && s[0] == 0xe2 && s[1] == 0x80 &&
-			   (s[2] == 0xa8 || s[2] == 0xa9)) {
+		} else if (n == 3 && s[0] == 0xe2 && s[1] == 0x80 && (s[2] == 0xa8 || s[2] == 0xa9)) {
 			jw_puts(w, s[2] == 0xa8 ? "\\u2028" : "\\u2029");
 			s += 3;
 		} else {
@@ -798,38 +797,71 @@ char *cni_json_quote(const char *s)
 /* ---- field decoder ---------------------------------------------------- */
 
 static const struct cni_field route_fields[] = {
-	{ .key = "dst", .kind = CNI_FIELD_CIDR, .offset = offsetof(struct cni_route, dst),
+	{ .key = "dst",
+	  .kind = CNI_FIELD_CIDR,
+	  .offset = offsetof(struct cni_route, dst),
 	  .flags = CNI_FIELD_REQUIRED | CNI_FIELD_NULL_OK },
-	{ .key = "dst", .kind = CNI_FIELD_IPNET, .offset = offsetof(struct cni_route, dst_given),
+	{ .key = "dst",
+	  .kind = CNI_FIELD_IPNET,
+	  .offset = offsetof(struct cni_route, dst_given),
 	  .flags = CNI_FIELD_NULL_OK },
-	{ .key = "gw", .kind = CNI_FIELD_IP, .offset = offsetof(struct cni_route, gw),
+	{ .key = "gw",
+	  .kind = CNI_FIELD_IP,
+	  .offset = offsetof(struct cni_route, gw),
 	  .flags = CNI_FIELD_NULL_OK },
-	{ .key = "mtu", .kind = CNI_FIELD_INT, .offset = offsetof(struct cni_route, mtu),
-	  .flags = CNI_FIELD_NULL_OK, .min = 0, .max = INT_MAX },
-	{ .key = "advmss", .kind = CNI_FIELD_INT, .offset = offsetof(struct cni_route, advmss),
-	  .flags = CNI_FIELD_NULL_OK, .min = 0, .max = INT_MAX },
-	{ .key = "priority", .kind = CNI_FIELD_INT, .offset = offsetof(struct cni_route, priority),
-	  .flags = CNI_FIELD_NULL_OK, .min = 0, .max = INT_MAX },
-	{ .key = "table", .kind = CNI_FIELD_INT, .offset = offsetof(struct cni_route, table),
+	{ .key = "mtu",
+	  .kind = CNI_FIELD_INT,
+	  .offset = offsetof(struct cni_route, mtu),
+	  .flags = CNI_FIELD_NULL_OK,
+	  .min = 0,
+	  .max = INT_MAX },
+	{ .key = "advmss",
+	  .kind = CNI_FIELD_INT,
+	  .offset = offsetof(struct cni_route, advmss),
+	  .flags = CNI_FIELD_NULL_OK,
+	  .min = 0,
+	  .max = INT_MAX },
+	{ .key = "priority",
+	  .kind = CNI_FIELD_INT,
+	  .offset = offsetof(struct cni_route, priority),
+	  .flags = CNI_FIELD_NULL_OK,
+	  .min = 0,
+	  .max = INT_MAX },
+	{ .key = "table",
+	  .kind = CNI_FIELD_INT,
+	  .offset = offsetof(struct cni_route, table),
 	  .present = offsetof(struct cni_route, has_table),
-	  .flags = CNI_FIELD_NULL_OK | CNI_FIELD_HAS_PRESENT, .min = 0, .max = INT_MAX },
-	{ .key = "scope", .kind = CNI_FIELD_INT, .offset = offsetof(struct cni_route, scope),
+	  .flags = CNI_FIELD_NULL_OK | CNI_FIELD_HAS_PRESENT,
+	  .min = 0,
+	  .max = INT_MAX },
+	{ .key = "scope",
+	  .kind = CNI_FIELD_INT,
+	  .offset = offsetof(struct cni_route, scope),
 	  .present = offsetof(struct cni_route, has_scope),
-	  .flags = CNI_FIELD_NULL_OK | CNI_FIELD_HAS_PRESENT, .min = 0, .max = 255 },
+	  .flags = CNI_FIELD_NULL_OK | CNI_FIELD_HAS_PRESENT,
+	  .min = 0,
+	  .max = 255 },
 	{ 0 },
 };
 
 static const struct cni_field dns_fields[] = {
-	{ .key = "nameservers", .kind = CNI_FIELD_STRV,
+	{ .key = "nameservers",
+	  .kind = CNI_FIELD_STRV,
 	  .offset = offsetof(struct cni_dns, nameservers),
 	  .present = offsetof(struct cni_dns, lists_given),
 	  .flags = CNI_FIELD_NULL_OK | CNI_FIELD_HAS_PRESENT },
-	{ .key = "domain", .kind = CNI_FIELD_STRING, .offset = offsetof(struct cni_dns, domain),
+	{ .key = "domain",
+	  .kind = CNI_FIELD_STRING,
+	  .offset = offsetof(struct cni_dns, domain),
 	  .flags = CNI_FIELD_NULL_OK },
-	{ .key = "search", .kind = CNI_FIELD_STRV, .offset = offsetof(struct cni_dns, search),
+	{ .key = "search",
+	  .kind = CNI_FIELD_STRV,
+	  .offset = offsetof(struct cni_dns, search),
 	  .present = offsetof(struct cni_dns, lists_given),
 	  .flags = CNI_FIELD_NULL_OK | CNI_FIELD_HAS_PRESENT },
-	{ .key = "options", .kind = CNI_FIELD_STRV, .offset = offsetof(struct cni_dns, options),
+	{ .key = "options",
+	  .kind = CNI_FIELD_STRV,
+	  .offset = offsetof(struct cni_dns, options),
 	  .present = offsetof(struct cni_dns, lists_given),
 	  .flags = CNI_FIELD_NULL_OK | CNI_FIELD_HAS_PRESENT },
 	{ 0 },
@@ -869,7 +901,8 @@ static char *dup_utf8(const char *s)
 	char *out;
 
 	for (i = 0; i < len;) {
-		size_t n = (unsigned char)s[i] < 0x80 ? 1 : utf8_seq_len((const unsigned char *)s + i);
+		size_t n = (unsigned char)s[i] < 0x80 ? 1
+						      : utf8_seq_len((const unsigned char *)s + i);
 
 		if (n == 0)
 			break;
@@ -879,7 +912,8 @@ static char *dup_utf8(const char *s)
 		return xstrdup(s);
 	out = xmalloc(len * 3 + 1);
 	for (i = 0; i < len;) {
-		size_t n = (unsigned char)s[i] < 0x80 ? 1 : utf8_seq_len((const unsigned char *)s + i);
+		size_t n = (unsigned char)s[i] < 0x80 ? 1
+						      : utf8_seq_len((const unsigned char *)s + i);
 
 		if (n == 0) {
 			memcpy(out + o, "\xef\xbf\xbd", 3);
@@ -904,8 +938,7 @@ static int get_integer(struct json_object *o, long long min, long long max, cons
 		return type_error(o, "an integer", path, err);
 	v = (long long)json_object_get_int64(o);
 	/* json-c saturates: INT64_MAX also stands for anything larger. */
-	if ((v == LLONG_MAX && json_object_get_uint64(o) > (uint64_t)LLONG_MAX) || v < min ||
-	    v > max)
+	if ((v == LLONG_MAX && json_object_get_uint64(o) > (uint64_t)LLONG_MAX) || v < min || v > max)
 		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
 				     "%s: %s out of range [%lld, %lld]", path,
 				     json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), min,
@@ -1172,8 +1205,8 @@ int cni_json_decode(const struct cni_json *obj, const struct cni_field *fields, 
 		void *d = (char *)dst + f->offset;
 		int r;
 
-		if (!lookup_field(o, f->key, fields, scalar_kind(f->kind) &&
-			    (f->flags & CNI_FIELD_NULL_OK), &v) ||
+		if (!lookup_field(o, f->key, fields,
+				  scalar_kind(f->kind) && (f->flags & CNI_FIELD_NULL_OK), &v) ||
 		    (!v && (f->flags & CNI_FIELD_NULL_OK))) {
 			if (f->flags & CNI_FIELD_REQUIRED) {
 				missing(f, path, err);
@@ -1183,9 +1216,8 @@ int cni_json_decode(const struct cni_json *obj, const struct cni_field *fields, 
 		}
 		p = cni_json_path_key(path, f->key);
 		if (f->kind == CNI_FIELD_CUSTOM)
-			r = f->decode ? f->decode(cnij_wrap(v), d, p, err) :
-					cni_error_set(err, CNI_ERR_INTERNAL, 0,
-						      "%s: no decoder", p);
+			r = f->decode ? f->decode(cnij_wrap(v), d, p, err)
+				      : cni_error_set(err, CNI_ERR_INTERNAL, 0, "%s: no decoder", p);
 		else
 			r = cni_json_decode_value(cnij_wrap(v), f->kind, f->min, f->max, d, p, err);
 		if (r < 0)

@@ -130,8 +130,7 @@ void cni_result_freep(struct cni_result **r)
 	*r = NULL;
 }
 
-int cni_result_add_iface(struct cni_result *r, const char *name, const char *mac,
-			 const char *sandbox)
+int cni_result_add_iface(struct cni_result *r, const char *name, const char *mac, const char *sandbox)
 {
 	struct cni_iface *i = xappend(&r->ifaces, &r->n_ifaces, sizeof(*i));
 
@@ -522,32 +521,54 @@ struct ip_json {
 };
 
 static const struct cni_field ip_fields[] = {
-	{ .key = "version", .kind = CNI_FIELD_STRING, .offset = offsetof(struct ip_json, version),
+	{ .key = "version",
+	  .kind = CNI_FIELD_STRING,
+	  .offset = offsetof(struct ip_json, version),
 	  .flags = CNI_FIELD_NULL_OK },
-	{ .key = "interface", .kind = CNI_FIELD_INT,
-	  .offset = offsetof(struct ip_json, ip.interface), .flags = CNI_FIELD_NULL_OK,
-	  .min = -1, .max = INT_MAX },
-	{ .key = "address", .kind = CNI_FIELD_IPNET,
+	{ .key = "interface",
+	  .kind = CNI_FIELD_INT,
+	  .offset = offsetof(struct ip_json, ip.interface),
+	  .flags = CNI_FIELD_NULL_OK,
+	  .min = -1,
+	  .max = INT_MAX },
+	{ .key = "address",
+	  .kind = CNI_FIELD_IPNET,
 	  .offset = offsetof(struct ip_json, ip.address),
 	  .flags = CNI_FIELD_REQUIRED | CNI_FIELD_NULL_OK },
-	{ .key = "gateway", .kind = CNI_FIELD_IP, .offset = offsetof(struct ip_json, ip.gateway),
+	{ .key = "gateway",
+	  .kind = CNI_FIELD_IP,
+	  .offset = offsetof(struct ip_json, ip.gateway),
 	  .flags = CNI_FIELD_NULL_OK },
 	{ 0 },
 };
 
 /* Lenient about version: 1.x keys in an older result are kept, not refused. */
 static const struct cni_field iface_fields[] = {
-	{ .key = "name", .kind = CNI_FIELD_STRING, .offset = offsetof(struct cni_iface, name),
+	{ .key = "name",
+	  .kind = CNI_FIELD_STRING,
+	  .offset = offsetof(struct cni_iface, name),
 	  .flags = CNI_FIELD_NULL_OK },
-	{ .key = "mac", .kind = CNI_FIELD_STRING, .offset = offsetof(struct cni_iface, mac),
+	{ .key = "mac",
+	  .kind = CNI_FIELD_STRING,
+	  .offset = offsetof(struct cni_iface, mac),
 	  .flags = CNI_FIELD_NULL_OK },
-	{ .key = "mtu", .kind = CNI_FIELD_INT, .offset = offsetof(struct cni_iface, mtu),
-	  .flags = CNI_FIELD_NULL_OK, .min = 0, .max = INT_MAX },
-	{ .key = "sandbox", .kind = CNI_FIELD_STRING, .offset = offsetof(struct cni_iface, sandbox),
+	{ .key = "mtu",
+	  .kind = CNI_FIELD_INT,
+	  .offset = offsetof(struct cni_iface, mtu),
+	  .flags = CNI_FIELD_NULL_OK,
+	  .min = 0,
+	  .max = INT_MAX },
+	{ .key = "sandbox",
+	  .kind = CNI_FIELD_STRING,
+	  .offset = offsetof(struct cni_iface, sandbox),
 	  .flags = CNI_FIELD_NULL_OK },
-	{ .key = "socketPath", .kind = CNI_FIELD_STRING,
-	  .offset = offsetof(struct cni_iface, socket_path), .flags = CNI_FIELD_NULL_OK },
-	{ .key = "pciID", .kind = CNI_FIELD_STRING, .offset = offsetof(struct cni_iface, pci_id),
+	{ .key = "socketPath",
+	  .kind = CNI_FIELD_STRING,
+	  .offset = offsetof(struct cni_iface, socket_path),
+	  .flags = CNI_FIELD_NULL_OK },
+	{ .key = "pciID",
+	  .kind = CNI_FIELD_STRING,
+	  .offset = offsetof(struct cni_iface, pci_id),
 	  .flags = CNI_FIELD_NULL_OK },
 	{ 0 },
 };
@@ -559,23 +580,33 @@ struct ip02_json {
 };
 
 static const struct cni_field ip02_fields[] = {
-	{ .key = "ip", .kind = CNI_FIELD_IPNET, .offset = offsetof(struct ip02_json, ip),
+	{ .key = "ip",
+	  .kind = CNI_FIELD_IPNET,
+	  .offset = offsetof(struct ip02_json, ip),
 	  .flags = CNI_FIELD_REQUIRED | CNI_FIELD_NULL_OK },
-	{ .key = "gateway", .kind = CNI_FIELD_IP, .offset = offsetof(struct ip02_json, gateway),
+	{ .key = "gateway",
+	  .kind = CNI_FIELD_IP,
+	  .offset = offsetof(struct ip02_json, gateway),
 	  .flags = CNI_FIELD_NULL_OK },
-	{ .key = "routes", .kind = CNI_FIELD_ROUTES, .offset = offsetof(struct ip02_json, routes),
+	{ .key = "routes",
+	  .kind = CNI_FIELD_ROUTES,
+	  .offset = offsetof(struct ip02_json, routes),
 	  .flags = CNI_FIELD_NULL_OK },
 	{ 0 },
 };
 
 static const struct cni_field dns_key[] = {
-	{ .key = "dns", .kind = CNI_FIELD_DNS, .offset = offsetof(struct cni_result, dns),
+	{ .key = "dns",
+	  .kind = CNI_FIELD_DNS,
+	  .offset = offsetof(struct cni_result, dns),
 	  .flags = CNI_FIELD_NULL_OK },
 	{ 0 },
 };
 
 static const struct cni_field routes_key[] = {
-	{ .key = "routes", .kind = CNI_FIELD_ROUTES, .offset = offsetof(struct cni_result, routes),
+	{ .key = "routes",
+	  .kind = CNI_FIELD_ROUTES,
+	  .offset = offsetof(struct cni_result, routes),
 	  .flags = CNI_FIELD_NULL_OK },
 	{ 0 },
 };
@@ -583,8 +614,7 @@ static const struct cni_field routes_key[] = {
 static void routes_append(struct cni_routes *dst, const struct cni_routes *src)
 {
 	for (size_t i = 0; i < src->n; i++)
-		*(struct cni_route *)xappend(&dst->v, &dst->n, sizeof(struct cni_route)) =
-			src->v[i];
+		*(struct cni_route *)xappend(&dst->v, &dst->n, sizeof(struct cni_route)) = src->v[i];
 }
 
 /* 0.1.0/0.2.0: "ip4" then "ip6", each with its routes, in that order (as Go's up-conversion). */
@@ -647,8 +677,7 @@ static int parse_03plus(struct json_object *o, struct cni_result *r, struct cni_
 
 	/* Spec 0.3.0's text called the list "ip" (0.3.1 fixed the typo); accept it there. */
 	if ((!cnij_get(o, "ips", &ips) || !ips) && r->version == CNI_V030 &&
-	    cnij_get(o, "ip", &ips) && ips &&
-	    json_object_is_type(ips, json_type_array))
+	    cnij_get(o, "ip", &ips) && ips && json_object_is_type(ips, json_type_array))
 		ips_key = "ip";
 	if (ips) {
 		size_t n;
@@ -680,10 +709,9 @@ static int parse_03plus(struct json_object *o, struct cni_result *r, struct cni_
 			free(ipj.version);
 			/* Consumers index interfaces with it: past the end is a broken result. */
 			if (ipj.ip.interface >= 0 && (size_t)ipj.ip.interface >= r->n_ifaces)
-				return cni_error_set(
-					err, CNI_ERR_INVALID_CONFIG, 0,
-					"%s.interface: index %d out of range (%zu interfaces)", p,
-					ipj.ip.interface, r->n_ifaces);
+				return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
+						     "%s.interface: index %d out of range (%zu interfaces)",
+						     p, ipj.ip.interface, r->n_ifaces);
 			*cni_result_add_ip(r) = ipj.ip;
 		}
 	}
@@ -704,8 +732,7 @@ int cnij_result_from_object(struct json_object *o, enum cni_version default_vers
 		const char *s;
 
 		if (!json_object_is_type(v, json_type_string))
-			return cni_error_set(err, CNI_ERR_DECODE, 0,
-					     "cniVersion: expected a string");
+			return cni_error_set(err, CNI_ERR_DECODE, 0, "cniVersion: expected a string");
 		s = json_object_get_string(v);
 		/* "" is what a plugin that never set it prints: the caller's version, as libcni. */
 		if (*s && cni_version_parse(s, &r->version) < 0)

@@ -27,8 +27,8 @@
 #include "xtref.h"
 
 #define CHAIN_NAME_LEN 28  /* the reference's maxChainLength */
-#define HASH16 16          /* its short hashes in nftables comments */
-#define TRIES 5            /* re-reads after the ruleset changed under a decision */
+#define HASH16 16	   /* its short hashes in nftables comments */
+#define TRIES 5		   /* re-reads after the ruleset changed under a decision */
 #define XT_COMMENT_MAX 256 /* struct xt_comment_info */
 
 /* The tables the reference may have written, as found by one dump. */
@@ -290,8 +290,8 @@ static int dump_rules(struct nft *n, uint8_t family, const char *table, const ch
  */
 struct plan {
 	const char *table;
-	const char *chain;		/* read only this chain's rules; NULL: the table's */
-	const char *const *chains;	/* per-attachment chains to remove */
+	const char *chain;	   /* read only this chain's rules; NULL: the table's */
+	const char *const *chains; /* per-attachment chains to remove */
 	size_t n_chains;
 	bool (*pick)(const struct xrule *r, const struct plan *p);
 	const void *arg;
@@ -381,8 +381,7 @@ static int apply(struct nft *n, uint8_t family, const struct plan *p, struct cni
 }
 
 /* *own is what the caller closes: the socket opened here when n was NULL. */
-static int open_and_list(struct nft **n, struct nft **own, unsigned int *mask,
-			 struct cni_error **err)
+static int open_and_list(struct nft **n, struct nft **own, unsigned int *mask, struct cni_error **err)
 {
 	if (!*n) {
 		if (nft_open(own, err) < 0)
@@ -452,8 +451,7 @@ static int ipmasq_del(struct nft *n, unsigned int mask, const char *network,
 	char ch[CHAIN_NAME_LEN + 1], hash[2 * HASH16 + 2];
 	const char *chains[] = { ch };
 	struct plan xt = { .table = "nat", .chains = chains, .n_chains = 1, .pick = pick_jump };
-	struct plan nf = { .table = REF_MASQ, .chain = REF_MASQ_CHAIN, .pick = pick_masq,
-			   .arg = hash };
+	struct plan nf = { .table = REF_MASQ, .chain = REF_MASQ_CHAIN, .pick = pick_masq, .arg = hash };
 	int r = 0;
 
 	xtref_masq_chain(network, container_id, ch);
@@ -552,8 +550,8 @@ int xtref_portmap_gc(struct nft *n, const struct cni_netconf *nc, struct cni_err
 		return cni_error_wrap(err, "portmap GC of the reference's rules");
 	if (!(mask & (T_IP_NAT | T_IP6_NAT)))
 		return 0;
-	if (stale_xt_cids(n, mask, nc, "CNI-HOSTPORT-DNAT", "dnat ", xtref_dnat_chain, &stale,
-			  err) < 0)
+	if (stale_xt_cids(n, mask, nc, "CNI-HOSTPORT-DNAT", "dnat ", xtref_dnat_chain, &stale, err) <
+	    0)
 		r = -1;
 	for (size_t i = 0; i < stale.n; i++)
 		if (portmap_del(n, mask & (T_IP_NAT | T_IP6_NAT), nc->name, stale.v[i], err) < 0)
@@ -586,7 +584,9 @@ int xtref_ipmasq_gc(struct nft *n, const struct cni_netconf *nc, struct cni_erro
 {
 	cleanup_nft struct nft *own = NULL;
 	struct strv stale = { 0 };
-	struct plan nf = { .table = REF_MASQ, .chain = REF_MASQ_CHAIN, .pick = pick_masq_stale,
+	struct plan nf = { .table = REF_MASQ,
+			   .chain = REF_MASQ_CHAIN,
+			   .pick = pick_masq_stale,
 			   .arg = nc };
 	unsigned int mask = 0;
 	int r = 0;
@@ -601,8 +601,7 @@ int xtref_ipmasq_gc(struct nft *n, const struct cni_netconf *nc, struct cni_erro
 	for (size_t i = 0; i < stale.n; i++) {
 		char ch[CHAIN_NAME_LEN + 1];
 		const char *chains[] = { ch };
-		struct plan xt = { .table = "nat", .chains = chains, .n_chains = 1,
-				   .pick = pick_jump };
+		struct plan xt = { .table = "nat", .chains = chains, .n_chains = 1, .pick = pick_jump };
 
 		xtref_masq_chain(nc->name, stale.v[i], ch);
 		if ((mask & T_IP_NAT) && apply(n, NFPROTO_IPV4, &xt, err) < 0)

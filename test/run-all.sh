@@ -168,7 +168,7 @@ for suite in ${SUITES:-lint unit fuzz integration faults valgrind vm e2e}; do
 		;;
 	integration)
 		if [ -x test/integration/run.sh ]; then
-			run_suite integration 1500 test/integration/run.sh
+			run_suite integration 2400 test/integration/run.sh
 		else
 			missing_suite integration test/integration/run.sh
 		fi

@@ -63,7 +63,14 @@ struct opts {
 	uint64_t timeout_ms, resendmax_ms, resendtimeout_ms;
 };
 
-enum lstate { L_SELECTING, L_REQUESTING, L_BOUND, L_RENEWING, L_REBINDING, L_EXPIRED };
+enum lstate {
+	L_SELECTING,
+	L_REQUESTING,
+	L_BOUND,
+	L_RENEWING,
+	L_REBINDING,
+	L_EXPIRED
+};
 static const char *const state_names[] = { "selecting", "requesting", "bound",
 					   "renewing",	"rebinding",  "expired" };
 
@@ -277,7 +284,8 @@ static int save_lease(const struct lease *l)
 		json_object_array_add(req, json_object_new_int(l->opts.request[i]));
 	json_object_object_add(o, "provide", prov);
 	json_object_object_add(o, "request", req);
-	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	s = json_object_to_json_string_ext(o,
+					   JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 
 	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", O.statedir, l->file);
 	snprintf(path, sizeof(path), "%s/%s.lease", O.statedir, l->file);
@@ -388,7 +396,8 @@ struct sock_arg {
  */
 static int attach_filter(int fd, const uint8_t *mac)
 {
-	uint32_t m0 = (uint32_t)mac[0] << 24 | (uint32_t)mac[1] << 16 | (uint32_t)mac[2] << 8 | mac[3];
+	uint32_t m0 = (uint32_t)mac[0] << 24 | (uint32_t)mac[1] << 16 | (uint32_t)mac[2] << 8 |
+		      mac[3];
 	uint32_t m1 = (uint32_t)mac[4] << 8 | mac[5];
 	struct sock_filter code[] = {
 		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 9), /* IP protocol */
@@ -416,7 +425,8 @@ static int attach_filter(int fd, const uint8_t *mac)
 static int open_sock_in_ns(void *arg, struct cni_error **err)
 {
 	struct sock_arg *a = arg;
-	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_IP),
+	struct sockaddr_ll sll = { .sll_family = AF_PACKET,
+				   .sll_protocol = htons(ETH_P_IP),
 				   .sll_ifindex = a->ifindex };
 	int fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_IP));
 
@@ -475,15 +485,19 @@ static int send_msg(struct lease *l, uint8_t type)
 	struct dhcp_out o = {
 		.type = type,
 		.xid = l->xid,
-		.secs = (uint16_t)((now_ms() - l->started) / 1000 > 65535 ? 65535 : (now_ms() - l->started) / 1000),
+		.secs = (uint16_t)((now_ms() - l->started) / 1000 > 65535
+					   ? 65535
+					   : (now_ms() - l->started) / 1000),
 		.broadcast = O.broadcast,
 		.chaddr = l->mac,
 		.client_id = l->id,
 		.opts = &l->opts,
 		.ip_dst = INADDR_BROADCAST,
 	};
-	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_IP),
-				   .sll_ifindex = l->ifindex, .sll_halen = 6 };
+	struct sockaddr_ll sll = { .sll_family = AF_PACKET,
+				   .sll_protocol = htons(ETH_P_IP),
+				   .sll_ifindex = l->ifindex,
+				   .sll_halen = 6 };
 	const uint8_t *dmac = bcast;
 	size_t n;
 
@@ -665,7 +679,8 @@ static void commit(struct lease *l, struct dhcp_msg *m, const struct sockaddr_ll
 	     lease_s, t1, t2);
 }
 
-static void on_packet(struct lease *l, struct dhcp_msg *m, const struct sockaddr_ll *from, uint64_t now)
+static void on_packet(struct lease *l, struct dhcp_msg *m, const struct sockaddr_ll *from,
+		      uint64_t now)
 {
 	char a[INET_ADDRSTRLEN];
 
@@ -774,12 +789,13 @@ static bool lease_tick(struct lease *l, uint64_t now)
 	case L_SELECTING:
 	case L_REQUESTING:
 		if (now >= l->deadline) {
-			cleanup_free char *msg = xasprintf(
-				"no DHCP server answered on %s within %llu ms", l->ifname,
-				(unsigned long long)O.resendtimeout_ms);
-			cleanup_free char *det = xasprintf("%u %s sent, client ID \"%s\"", l->tries,
-							   l->st == L_SELECTING ? "DHCPDISCOVER" : "DHCPREQUEST",
-							   l->id);
+			cleanup_free char *msg =
+				xasprintf("no DHCP server answered on %s within %llu ms", l->ifname,
+					  (unsigned long long)O.resendtimeout_ms);
+			cleanup_free char *det =
+				xasprintf("%u %s sent, client ID \"%s\"", l->tries,
+					  l->st == L_SELECTING ? "DHCPDISCOVER" : "DHCPREQUEST",
+					  l->id);
 
 			if (l->ack) {
 				expire(l, "lease could not be confirmed after the restart");
@@ -976,8 +992,8 @@ static void load_one(const char *name)
 	{
 		struct cnl_link link;
 
-		if (cnl_link_get(l->ns, ifn, &link, &e) < 0 || cnl_mac_parse(link.mac, l->mac) < 0 ||
-		    memcmp(l->mac, m->chaddr, 6) != 0) {
+		if (cnl_link_get(l->ns, ifn, &link, &e) < 0 ||
+		    cnl_mac_parse(link.mac, l->mac) < 0 || memcmp(l->mac, m->chaddr, 6) != 0) {
 			dlog("%s: interface %s is gone or changed: dropping lease", id, ifn);
 			unlink(path);
 			free_lease(l);
@@ -998,7 +1014,8 @@ static void load_one(const char *name)
 		t2 = (uint32_t)((uint64_t)lease_s * 85 / 100);
 		if (dhcp_opt_u32(l->ack, OPT_RENEWAL_T1, &v) && ntohl(v) <= t2)
 			t1 = ntohl(v);
-		if (dhcp_opt_u32(l->ack, OPT_REBINDING_T2, &v) && ntohl(v) <= lease_s && ntohl(v) >= t1)
+		if (dhcp_opt_u32(l->ack, OPT_REBINDING_T2, &v) && ntohl(v) <= lease_s &&
+		    ntohl(v) >= t1)
 			t2 = ntohl(v);
 		l->lease_s = lease_s;
 		l->t1_s = t1;
@@ -1026,7 +1043,9 @@ static void load_one(const char *name)
 	}
 	dlog("%s: reloaded lease %s on %s (%s, renew in %llds)", id, ip4(l->ack->yiaddr, a), ifn,
 	     state_names[l->st],
-	     (long long)(l->t1 == INFINITE ? -1 : l->t1 > now ? (long long)(l->t1 - now) / 1000 : 0));
+	     (long long)(l->t1 == INFINITE ? -1
+			 : l->t1 > now	   ? (long long)(l->t1 - now) / 1000
+					   : 0));
 	goto out;
 bad:
 	dlog("ignoring state file %s: %s", path, why);
@@ -1104,7 +1123,8 @@ static void reply_error(struct client *c, unsigned int code, const char *msg, co
 	if (details && *details)
 		json_object_object_add(e, "details", json_object_new_string(details));
 	json_object_object_add(o, "error", e);
-	reply(c, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	reply(c, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+							   JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
 }
 
@@ -1132,8 +1152,10 @@ static int parse_opts(struct json_object *prov, struct json_object *req, struct 
 			    !json_object_is_type(val, json_type_string))
 				return *why = "provide: expected {code, value}", -1;
 			c = json_object_get_int64(code);
-			if (c < 1 || c > 254 || c == OPT_MSG_TYPE || json_object_get_string_len(val) > 255)
-				return *why = "provide: option code out of range or value longer than 255 bytes", -1;
+			if (c < 1 || c > 254 || c == OPT_MSG_TYPE ||
+			    json_object_get_string_len(val) > 255)
+				return *why = "provide: option code out of range or value longer than 255 bytes",
+				       -1;
 			o->provide[o->n_provide].code = (uint8_t)c;
 			o->provide[o->n_provide].len = (uint8_t)json_object_get_string_len(val);
 			memcpy(o->provide[o->n_provide].val, json_object_get_string(val),
@@ -1182,9 +1204,11 @@ static void do_check(struct client *c, struct lease *l, const char *netns)
 		return;
 	}
 	snprintf(path, sizeof(path), "%s%s", O.hostprefix, netns);
-	if (stat(path, &st) < 0 || (uint64_t)st.st_dev != l->ns_dev || (uint64_t)st.st_ino != l->ns_ino) {
-		cleanup_free char *m = xasprintf("DHCP lease for \"%s\" was acquired in another netns (%s)",
-						 l->id, l->netns_path);
+	if (stat(path, &st) < 0 || (uint64_t)st.st_dev != l->ns_dev ||
+	    (uint64_t)st.st_ino != l->ns_ino) {
+		cleanup_free char *m =
+			xasprintf("DHCP lease for \"%s\" was acquired in another netns (%s)", l->id,
+				  l->netns_path);
 
 		reply_error(c, CNI_ERR_INTERNAL, m, "");
 		return;
@@ -1227,7 +1251,9 @@ static void do_add(struct client *c, const char *id, const char *cid, const char
 		}
 		if (l->st != L_EXPIRED) {
 			if (l->waiter)
-				return reply_error(c, CNI_ERR_TRY_AGAIN, "a DHCP lease for this attachment is being acquired", id);
+				return reply_error(c, CNI_ERR_TRY_AGAIN,
+						   "a DHCP lease for this attachment is being acquired",
+						   id);
 			l->waiter = c;
 			c->wait = l;
 			return;
@@ -1276,7 +1302,8 @@ static void handle_request(struct client *c)
 		json_tokener_free(t);
 		if (o)
 			json_object_put(o);
-		return reply_error(c, CNI_ERR_DECODE, "DHCP daemon: request is not a JSON object", "");
+		return reply_error(c, CNI_ERR_DECODE, "DHCP daemon: request is not a JSON object",
+				   "");
 	}
 	json_tokener_free(t);
 	cmd = jstr(o, "cmd");
@@ -1294,9 +1321,11 @@ static void handle_request(struct client *c)
 		reply_error(c, CNI_ERR_INVALID_CONFIG, "DHCP daemon: invalid netName", "");
 	} else if (!ifn || !cni_valid_ifname(ifn)) {
 		reply_error(c, CNI_ERR_INVALID_ENV, "DHCP daemon: invalid ifName", "");
-	} else if (!ns || (*ns && (ns[0] != '/' || strlen(ns) >= PATH_MAX - strlen(O.hostprefix) - 1)) ||
+	} else if (!ns ||
+		   (*ns && (ns[0] != '/' || strlen(ns) >= PATH_MAX - strlen(O.hostprefix) - 1)) ||
 		   (!*ns && strcmp(cmd, "del") != 0)) {
-		reply_error(c, CNI_ERR_INVALID_ENV, "DHCP daemon: netns must be an absolute path", "");
+		reply_error(c, CNI_ERR_INVALID_ENV, "DHCP daemon: netns must be an absolute path",
+			    "");
 	} else if (parse_opts(prov, req, &opts, &why) < 0) {
 		reply_error(c, CNI_ERR_INVALID_CONFIG, "DHCP daemon: invalid options", why);
 	} else {
@@ -1319,7 +1348,8 @@ static void handle_request(struct client *c)
 
 					l->waiter = NULL;
 					w->wait = NULL;
-					reply_error(w, CNI_ERR_TRY_AGAIN, "DHCP lease acquisition cancelled by DEL", id);
+					reply_error(w, CNI_ERR_TRY_AGAIN,
+						    "DHCP lease acquisition cancelled by DEL", id);
 				}
 				release(l);
 				remove_lease_file(l);
@@ -1441,7 +1471,8 @@ static int get_listener(bool *activated)
 		unsetenv("LISTEN_FDS");
 		unsetenv("LISTEN_FDNAMES");
 		if (n > 1) {
-			dlog("Error getting listener: Too many (%ld) FDs passed through socket activation", n);
+			dlog("Error getting listener: Too many (%ld) FDs passed through socket activation",
+			     n);
 			return -1;
 		}
 		if (n == 1) {
@@ -1532,7 +1563,8 @@ int dhcp_daemon_main(int argc, char **argv)
 		}
 	}
 	dlog("dhcp daemon listening on %s%s (%zu leases reloaded)",
-	     activated ? "an activated socket" : O.hostprefix, activated ? "" : O.socketpath, n_leases);
+	     activated ? "an activated socket" : O.hostprefix, activated ? "" : O.socketpath,
+	     n_leases);
 
 	for (;;) {
 		uint64_t now = now_ms(), wake = INFINITE;
@@ -1556,12 +1588,16 @@ int dhcp_daemon_main(int argc, char **argv)
 		pfd = xrealloc(pfd, (2 + n_clients + n_leases) * sizeof(*pfd));
 		pl = xrealloc(pl, (n_leases + 1) * sizeof(*pl));
 		ncb = n_clients; /* answering a client shrinks clients[]: index pfd by this */
-		pfd[n++] = (struct pollfd){ .fd = lfd, .events = n_clients < MAX_CLIENTS ? POLLIN : 0 };
+		pfd[n++] =
+			(struct pollfd){ .fd = lfd, .events = n_clients < MAX_CLIENTS ? POLLIN : 0 };
 		pfd[n++] = (struct pollfd){ .fd = sfd, .events = POLLIN };
 		for (size_t i = 0; i < n_clients; i++) {
 			struct client *c = clients[i];
 
-			pfd[n++] = (struct pollfd){ .fd = c->fd, .events = c->wait || c->deadline == INFINITE ? 0 : POLLIN };
+			pfd[n++] = (struct pollfd){ .fd = c->fd,
+						    .events = c->wait || c->deadline == INFINITE
+								      ? 0
+								      : POLLIN };
 			if (c->deadline < wake)
 				wake = c->deadline;
 		}
@@ -1575,7 +1611,10 @@ int dhcp_daemon_main(int argc, char **argv)
 				pfd[n++] = (struct pollfd){ .fd = l->sock, .events = POLLIN };
 			}
 		}
-		timeout = wake == INFINITE ? -1 : wake <= now ? 0 : wake - now > 60000 ? 60000 : (int)(wake - now);
+		timeout = wake == INFINITE     ? -1
+			  : wake <= now	       ? 0
+			  : wake - now > 60000 ? 60000
+					       : (int)(wake - now);
 		if (poll(pfd, n, timeout) < 0 && errno != EINTR) {
 			dlog("poll: %s", strerror(errno));
 			break;
@@ -1584,7 +1623,8 @@ int dhcp_daemon_main(int argc, char **argv)
 			struct signalfd_siginfo si;
 
 			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
-				dlog("signal %u: exiting, leases kept in %s", si.ssi_signo, O.statedir);
+				dlog("signal %u: exiting, leases kept in %s", si.ssi_signo,
+				     O.statedir);
 				break;
 			}
 		}

@@ -104,13 +104,13 @@ struct dhcp_out {
 	uint8_t type;
 	uint32_t xid;
 	uint16_t secs;
-	bool broadcast;	  /* BOOTP broadcast flag */
-	uint32_t ciaddr;  /* network order, 0: none */
-	uint32_t req_ip;  /* option 50, 0: none */
-	uint32_t server;  /* option 54, 0: none */
+	bool broadcast;	 /* BOOTP broadcast flag */
+	uint32_t ciaddr; /* network order, 0: none */
+	uint32_t req_ip; /* option 50, 0: none */
+	uint32_t server; /* option 54, 0: none */
 	uint32_t ip_src, ip_dst;
 	const uint8_t *chaddr;
-	const char *client_id; /* option 61, type 0 + the id (as the reference) */
+	const char *client_id;		     /* option 61, type 0 + the id (as the reference) */
 	const struct dhcp_client_opts *opts; /* NULL for RELEASE */
 };
 

@@ -31,9 +31,13 @@ struct req_raw {
 };
 
 static const struct cni_field req_fields[] = {
-	{ .key = "skipDefault", .kind = CNI_FIELD_BOOL, .offset = offsetof(struct req_raw, skip_default),
+	{ .key = "skipDefault",
+	  .kind = CNI_FIELD_BOOL,
+	  .offset = offsetof(struct req_raw, skip_default),
 	  .flags = CNI_FIELD_NULL_OK },
-	{ .key = "option", .kind = CNI_FIELD_STRING, .offset = offsetof(struct req_raw, option),
+	{ .key = "option",
+	  .kind = CNI_FIELD_STRING,
+	  .offset = offsetof(struct req_raw, option),
 	  .flags = CNI_FIELD_NULL_OK },
 	{ 0 },
 };
@@ -45,11 +49,17 @@ struct prov_raw {
 };
 
 static const struct cni_field prov_fields[] = {
-	{ .key = "option", .kind = CNI_FIELD_STRING, .offset = offsetof(struct prov_raw, option),
+	{ .key = "option",
+	  .kind = CNI_FIELD_STRING,
+	  .offset = offsetof(struct prov_raw, option),
 	  .flags = CNI_FIELD_NULL_OK },
-	{ .key = "value", .kind = CNI_FIELD_STRING, .offset = offsetof(struct prov_raw, value),
+	{ .key = "value",
+	  .kind = CNI_FIELD_STRING,
+	  .offset = offsetof(struct prov_raw, value),
 	  .flags = CNI_FIELD_NULL_OK },
-	{ .key = "fromArg", .kind = CNI_FIELD_STRING, .offset = offsetof(struct prov_raw, from_arg),
+	{ .key = "fromArg",
+	  .kind = CNI_FIELD_STRING,
+	  .offset = offsetof(struct prov_raw, from_arg),
 	  .flags = CNI_FIELD_NULL_OK },
 	{ 0 },
 };
@@ -60,10 +70,16 @@ struct ipam_raw {
 };
 
 static const struct cni_field ipam_fields[] = {
-	{ .key = "daemonSocketPath", .kind = CNI_FIELD_STRING, .offset = offsetof(struct ipam_raw, socket),
+	{ .key = "daemonSocketPath",
+	  .kind = CNI_FIELD_STRING,
+	  .offset = offsetof(struct ipam_raw, socket),
 	  .flags = CNI_FIELD_NULL_OK },
-	{ .key = "priority", .kind = CNI_FIELD_INT, .offset = offsetof(struct ipam_raw, priority),
-	  .flags = CNI_FIELD_NULL_OK, .min = INT_MIN, .max = INT_MAX },
+	{ .key = "priority",
+	  .kind = CNI_FIELD_INT,
+	  .offset = offsetof(struct ipam_raw, priority),
+	  .flags = CNI_FIELD_NULL_OK,
+	  .min = INT_MIN,
+	  .max = INT_MAX },
 	{ 0 },
 };
 
@@ -77,15 +93,18 @@ int dhcp_plugin_conf(const struct cni_cmd *cmd, struct dhcp_plugin_conf *c, stru
 	memset(c, 0, sizeof(*c));
 	if (cni_json_decode(ipam, ipam_fields, &raw, "ipam", err) < 0)
 		return -1;
-	c->socket = raw.socket && *raw.socket ? raw.socket : (free(raw.socket), xstrdup(DHCP_DEFAULT_SOCKET));
+	c->socket = raw.socket && *raw.socket ? raw.socket
+					      : (free(raw.socket), xstrdup(DHCP_DEFAULT_SOCKET));
 	c->priority = raw.priority;
 	if (strlen(c->socket) >= sizeof(((struct sockaddr_un *)0)->sun_path))
 		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
-				     "ipam.daemonSocketPath: \"%s\" is too long for a unix socket", c->socket);
+				     "ipam.daemonSocketPath: \"%s\" is too long for a unix socket",
+				     c->socket);
 
 	arr = ipam ? cni_json_get(ipam, "provide") : NULL;
 	if (arr && !cni_json_is_null(arr) && !cni_json_is_array(arr))
-		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0, "ipam.provide: expected an array");
+		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
+				     "ipam.provide: expected an array");
 	for (size_t i = 0; arr && i < cni_json_array_len(arr); i++) {
 		struct prov_raw p = { 0 };
 		cleanup_free char *path = cni_json_path_index("ipam.provide", i);
@@ -113,7 +132,8 @@ int dhcp_plugin_conf(const struct cni_cmd *cmd, struct dhcp_plugin_conf *c, stru
 			if (c->opts.n_provide == DHCP_MAX_PROVIDE) {
 				cni_fields_free(prov_fields, &p);
 				return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
-						     "ipam.provide: more than %d options", DHCP_MAX_PROVIDE);
+						     "ipam.provide: more than %d options",
+						     DHCP_MAX_PROVIDE);
 			}
 			o = &c->opts.provide[c->opts.n_provide++];
 			o->code = (uint8_t)code;
@@ -121,8 +141,9 @@ int dhcp_plugin_conf(const struct cni_cmd *cmd, struct dhcp_plugin_conf *c, stru
 			memcpy(o->val, vals[k], o->len);
 		}
 		if (code < 0) {
-			cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0, "%s.option: Can not parse option \"%s\"",
-				      path, p.option ? p.option : "");
+			cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
+				      "%s.option: Can not parse option \"%s\"", path,
+				      p.option ? p.option : "");
 			cni_fields_free(prov_fields, &p);
 			return -1;
 		}
@@ -131,7 +152,8 @@ int dhcp_plugin_conf(const struct cni_cmd *cmd, struct dhcp_plugin_conf *c, stru
 
 	arr = ipam ? cni_json_get(ipam, "request") : NULL;
 	if (arr && !cni_json_is_null(arr) && !cni_json_is_array(arr))
-		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0, "ipam.request: expected an array");
+		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
+				     "ipam.request: expected an array");
 	for (size_t i = 0; arr && i < cni_json_array_len(arr); i++) {
 		struct req_raw r = { 0 };
 		cleanup_free char *path = cni_json_path_index("ipam.request", i);
@@ -146,8 +168,8 @@ int dhcp_plugin_conf(const struct cni_cmd *cmd, struct dhcp_plugin_conf *c, stru
 		}
 		code = dhcp_option_code(r.option);
 		if (code < 0) {
-			cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0, "%s.option: Can not parse option \"%s\"",
-				      path, r.option);
+			cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
+				      "%s.option: Can not parse option \"%s\"", path, r.option);
 			cni_fields_free(req_fields, &r);
 			return -1;
 		}
@@ -190,7 +212,9 @@ static char *build_request(const struct cni_cmd *cmd, const struct dhcp_plugin_c
 	json_object_object_add(o, "netName", json_object_new_string(cmd->conf->name));
 	json_object_object_add(o, "ifName", json_object_new_string(cmd->ifname));
 	json_object_object_add(o, "netns",
-			       json_object_new_string(netns ? netns : cmd->netns ? cmd->netns : ""));
+			       json_object_new_string(netns	   ? netns
+						      : cmd->netns ? cmd->netns
+								   : ""));
 	for (size_t i = 0; i < c->opts.n_provide; i++) {
 		struct json_object *p = json_object_new_object();
 
@@ -204,7 +228,8 @@ static char *build_request(const struct cni_cmd *cmd, const struct dhcp_plugin_c
 		json_object_array_add(req, json_object_new_int(c->opts.request[i]));
 	json_object_object_add(o, "provide", prov);
 	json_object_object_add(o, "request", req);
-	s = xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	s = xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+							      JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
 	free(netns);
 	return s;
@@ -255,7 +280,8 @@ static int call_daemon(const char *socket_path, const char *req, char **ret, siz
 
 		if (now >= end)
 			return cni_error_set(err, CNI_ERR_TRY_AGAIN, ETIMEDOUT,
-					     "no answer from the DHCP daemon within %d s", PLUGIN_WAIT_MS / 1000);
+					     "no answer from the DHCP daemon within %d s",
+					     PLUGIN_WAIT_MS / 1000);
 		pr = poll(&p, 1, (int)(end - now));
 		if (pr < 0 && errno == EINTR)
 			continue;
@@ -317,7 +343,8 @@ static int dhcp_call(const struct cni_cmd *cmd, const char *verb, struct cni_res
 		goto out;
 	}
 	if (!(v = cni_json_get(root, "result")) || !cni_json_is_object(v)) {
-		cni_error_set(err, CNI_ERR_INTERNAL, 0, "DHCP daemon answer has neither result nor error");
+		cni_error_set(err, CNI_ERR_INTERNAL, 0,
+			      "DHCP daemon answer has neither result nor error");
 		goto out;
 	}
 	if (ret) {

@@ -612,8 +612,7 @@ static bool ctl_default(const struct nlmsghdr *nlh, int *r)
  * array's length get the default handling.
  */
 int mnl_cb_run2(const void *buf, size_t numbytes, unsigned int seq, unsigned int portid,
-		mnl_cb_t cb_data, void *data, mnl_cb_t *cb_ctl_array,
-		unsigned int cb_ctl_array_len)
+		mnl_cb_t cb_data, void *data, mnl_cb_t *cb_ctl_array, unsigned int cb_ctl_array_len)
 {
 	const struct nlmsghdr *nlh = buf;
 	int len = (int)numbytes;

@@ -49,14 +49,26 @@ struct bw_conf {
 #define BC(m) offsetof(struct bw_conf, m)
 
 static const struct cni_field conf_fields[] = {
-	{ .key = "ingressRate", .kind = CNI_FIELD_UINT64, .offset = BC(bw.ingress_rate),
-	  .present = BC(has_ir), .flags = CNI_FIELD_NULL_OK | CNI_FIELD_HAS_PRESENT },
-	{ .key = "ingressBurst", .kind = CNI_FIELD_UINT64, .offset = BC(bw.ingress_burst),
-	  .present = BC(has_ib), .flags = CNI_FIELD_NULL_OK | CNI_FIELD_HAS_PRESENT },
-	{ .key = "egressRate", .kind = CNI_FIELD_UINT64, .offset = BC(bw.egress_rate),
-	  .present = BC(has_er), .flags = CNI_FIELD_NULL_OK | CNI_FIELD_HAS_PRESENT },
-	{ .key = "egressBurst", .kind = CNI_FIELD_UINT64, .offset = BC(bw.egress_burst),
-	  .present = BC(has_eb), .flags = CNI_FIELD_NULL_OK | CNI_FIELD_HAS_PRESENT },
+	{ .key = "ingressRate",
+	  .kind = CNI_FIELD_UINT64,
+	  .offset = BC(bw.ingress_rate),
+	  .present = BC(has_ir),
+	  .flags = CNI_FIELD_NULL_OK | CNI_FIELD_HAS_PRESENT },
+	{ .key = "ingressBurst",
+	  .kind = CNI_FIELD_UINT64,
+	  .offset = BC(bw.ingress_burst),
+	  .present = BC(has_ib),
+	  .flags = CNI_FIELD_NULL_OK | CNI_FIELD_HAS_PRESENT },
+	{ .key = "egressRate",
+	  .kind = CNI_FIELD_UINT64,
+	  .offset = BC(bw.egress_rate),
+	  .present = BC(has_er),
+	  .flags = CNI_FIELD_NULL_OK | CNI_FIELD_HAS_PRESENT },
+	{ .key = "egressBurst",
+	  .kind = CNI_FIELD_UINT64,
+	  .offset = BC(bw.egress_burst),
+	  .present = BC(has_eb),
+	  .flags = CNI_FIELD_NULL_OK | CNI_FIELD_HAS_PRESENT },
 	{ 0 },
 };
 
@@ -92,8 +104,8 @@ static double tick_in_usec(void)
  * 0 bytes/s for the kernel, and a burst/rate pair whose buffer or limit does
  * not fit the kernel's 32-bit fields would silently wrap in the reference.
  */
-static int plan_one(const char *dir, uint64_t rate, uint64_t burst, double ticks,
-		    struct shape *s, struct cni_error **err)
+static int plan_one(const char *dir, uint64_t rate, uint64_t burst, double ticks, struct shape *s,
+		    struct cni_error **err)
 {
 	double us, buf, lim;
 
@@ -117,10 +129,12 @@ static int plan_one(const char *dir, uint64_t rate, uint64_t burst, double ticks
 	us = (double)(burst / 8) * 1000000.0 / (double)s->tbf.rate;
 	buf = (double)(uint32_t)us * ticks;
 	lim = (double)s->tbf.rate * (1000000.0 * (LATENCY_MS / 1000.0)) / 1000000.0;
-	if (us >= 4294967296.0 || buf >= 4294967296.0 || (double)(uint32_t)lim + (double)(burst / 8) >= 4294967296.0)
-		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
-				     "%sBurst %llu at %sRate %llu: the token bucket does not fit the kernel's 32-bit buffer or limit",
-				     dir, (unsigned long long)burst, dir, (unsigned long long)rate);
+	if (us >= 4294967296.0 || buf >= 4294967296.0 ||
+	    (double)(uint32_t)lim + (double)(burst / 8) >= 4294967296.0)
+		return cni_error_set(
+			err, CNI_ERR_INVALID_CONFIG, 0,
+			"%sBurst %llu at %sRate %llu: the token bucket does not fit the kernel's 32-bit buffer or limit",
+			dir, (unsigned long long)burst, dir, (unsigned long long)rate);
 	s->tbf.buffer = (uint32_t)buf;
 	s->tbf.limit = (uint32_t)lim + (uint32_t)(burst / 8);
 	s->on = true;
@@ -232,9 +246,10 @@ static int precheck(struct netns *host, const struct cnl_link *hl, const struct 
 		if (r < 0)
 			return -1;
 		if (r == 1 && q.handle != 0)
-			return cni_error_set(err, CNI_ERR_INVALID_CONFIG, EEXIST,
-					     "create qdisc tbf on \"%s\": a root qdisc %s %x: is already there",
-					     hl->name, q.kind, q.handle >> 16);
+			return cni_error_set(
+				err, CNI_ERR_INVALID_CONFIG, EEXIST,
+				"create qdisc tbf on \"%s\": a root qdisc %s %x: is already there",
+				hl->name, q.kind, q.handle >> 16);
 	}
 	if (!p->eg.on)
 		return 0;
@@ -271,7 +286,8 @@ static int cmd_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cn
 		return 0;
 	}
 	if (!cmd->conf->prev_result)
-		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0, "must be called as chained plugin");
+		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
+				     "must be called as chained plugin");
 	if (netns_from_fd(cmd->netns_fd, false, cmd->netns, &cont, err) < 0 ||
 	    netns_open_current(&host, err) < 0 ||
 	    find_host_veth(host, cont, cmd->ifname, cmd->conf->prev_result, &hl, err) < 0)
@@ -325,8 +341,8 @@ static int check_tbf(struct netns *ns, int ifindex, const char *ifname, const st
 		return -1;
 	if (r == 0 || !q.has_tbf || q.handle != BW_HANDLE(1, 0))
 		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
-				     "Failed to find qdisc: \"%s\" has no tbf 1: root qdisc (%s)", ifname,
-				     r ? q.kind : "none");
+				     "Failed to find qdisc: \"%s\" has no tbf 1: root qdisc (%s)",
+				     ifname, r ? q.kind : "none");
 	if (q.tbf.rate != want->rate)
 		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
 				     "Rate doesn't match on \"%s\": %llu bytes/s, want %llu", ifname,

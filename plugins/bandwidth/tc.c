@@ -159,8 +159,8 @@ int bw_redirect_add(struct netns *ns, int ifindex, const char *ifname, int targe
 	    (r = rtnl_u32_add_action(c, a)) < 0 ||
 	    (r = rtnl_cls_build_add_request(c, NLM_F_CREATE | NLM_F_EXCL, &msg)) < 0)
 		return nl_failed(err, r, "u32 filter");
-	return cnl_request(ns, msg, NULL, NULL, err,
-			   "add u32 filter redirecting \"%s\" to \"%s\"", ifname, target_name);
+	return cnl_request(ns, msg, NULL, NULL, err, "add u32 filter redirecting \"%s\" to \"%s\"",
+			   ifname, target_name);
 }
 
 /* ---- reading back ----------------------------------------------------------- */
@@ -218,7 +218,9 @@ int bw_qdisc_get(struct netns *ns, int ifindex, uint32_t parent, struct bw_qdisc
 int bw_qdisc_del(struct netns *ns, int ifindex, uint32_t parent, uint32_t handle,
 		 struct cni_error **err)
 {
-	struct tcmsg t = { .tcm_family = AF_UNSPEC, .tcm_ifindex = ifindex, .tcm_parent = parent,
+	struct tcmsg t = { .tcm_family = AF_UNSPEC,
+			   .tcm_ifindex = ifindex,
+			   .tcm_parent = parent,
 			   .tcm_handle = handle };
 	cleanup_nlmsg struct nl_msg *msg = cnl_msg_new(RTM_DELQDISC, 0, &t, sizeof(t));
 	cleanup_error struct cni_error *e = NULL;
@@ -253,7 +255,8 @@ static void scan_actions(struct nlattr *acts, struct redirect_find *f)
 		nla_strlcpy(kind, ab[TCA_ACT_KIND], sizeof(kind));
 		if (strcmp(kind, "mirred") != 0 ||
 		    nla_parse_nested(mb, TCA_MIRRED_MAX, ab[TCA_ACT_OPTIONS], NULL) < 0 ||
-		    !mb[TCA_MIRRED_PARMS] || nla_len(mb[TCA_MIRRED_PARMS]) < (int)sizeof(struct tc_mirred))
+		    !mb[TCA_MIRRED_PARMS] ||
+		    nla_len(mb[TCA_MIRRED_PARMS]) < (int)sizeof(struct tc_mirred))
 			continue;
 		const struct tc_mirred *m = nla_data(mb[TCA_MIRRED_PARMS]);
 
@@ -288,7 +291,8 @@ static void redirect_reset(void *arg)
 
 int bw_redirect_find(struct netns *ns, int ifindex, int target, struct cni_error **err)
 {
-	struct tcmsg t = { .tcm_family = AF_UNSPEC, .tcm_ifindex = ifindex,
+	struct tcmsg t = { .tcm_family = AF_UNSPEC,
+			   .tcm_ifindex = ifindex,
 			   .tcm_parent = BW_HANDLE(0xffff, 0) };
 	cleanup_nlmsg struct nl_msg *msg = cnl_msg_new(RTM_GETTFILTER, NLM_F_DUMP, &t, sizeof(t));
 	struct redirect_find f = { .target = target };
@@ -312,8 +316,8 @@ int bw_ifb_add(struct netns *ns, const char *name, unsigned int mtu, const char 
 	struct nlattr *li;
 
 	if (nla_put_string(msg, IFLA_IFNAME, name) < 0 ||
-	    (mtu && nla_put_u32(msg, IFLA_MTU, mtu) < 0) ||
-	    nla_put_u32(msg, IFLA_TXQLEN, 0) < 0 || !(li = nla_nest_start(msg, IFLA_LINKINFO)) ||
+	    (mtu && nla_put_u32(msg, IFLA_MTU, mtu) < 0) || nla_put_u32(msg, IFLA_TXQLEN, 0) < 0 ||
+	    !(li = nla_nest_start(msg, IFLA_LINKINFO)) ||
 	    nla_put_string(msg, IFLA_INFO_KIND, "ifb") < 0)
 		return cnl_put_failed(err, "ifb link");
 	nla_nest_end(msg, li);

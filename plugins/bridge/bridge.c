@@ -179,7 +179,8 @@ static int cmd_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cn
 						 .has_isolated = c.port_isolation,
 						 .isolated = true },
 			   err) < 0 ||
-	    bridge_setup_vlans(host, &c, &br, vp.host_ifindex, vp.host_name, c.vlan, &c.trunk, err) < 0)
+	    bridge_setup_vlans(host, &c, &br, vp.host_ifindex, vp.host_name, c.vlan, &c.trunk, err) <
+		    0)
 		goto undo;
 
 	r = cni_result_new();
@@ -200,7 +201,8 @@ static int cmd_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cn
 		ipam_done = true;
 		cni_log("IPAM done: %zu address(es)", ipam->n_ips);
 		if (ipam->n_ips == 0) {
-			cni_error_set(err, CNI_ERR_INTERNAL, 0, "IPAM plugin returned missing IP config");
+			cni_error_set(err, CNI_ERR_INTERNAL, 0,
+				      "IPAM plugin returned missing IP config");
 			goto undo;
 		}
 		for (size_t i = 0; i < ipam->n_ips; i++)
@@ -353,8 +355,8 @@ static int find_iface(const struct cni_result *prev, const char *name, const cha
 
 		if (!f->name || strcmp(f->name, name) != 0)
 			continue;
-		if (sandbox ? (f->sandbox && strcmp(f->sandbox, sandbox) == 0) :
-			      (!f->sandbox || !*f->sandbox))
+		if (sandbox ? (f->sandbox && strcmp(f->sandbox, sandbox) == 0)
+			    : (!f->sandbox || !*f->sandbox))
 			return (int)i;
 	}
 	return -1;
@@ -377,7 +379,8 @@ static int check_bridge(struct netns *host, const struct bridge_conf *c, const s
 	if (cnl_link_get(host, f->name, br, &e) < 0) {
 		cni_error_free(e);
 		return cni_error_set(err, CNI_ERR_INTERNAL, ENODEV,
-				     "CNI created bridge %s in host namespace was not found", f->name);
+				     "CNI created bridge %s in host namespace was not found",
+				     f->name);
 	}
 	if (strcmp(br->kind, "bridge") != 0)
 		return cni_error_set(err, CNI_ERR_INTERNAL, 0,
@@ -422,8 +425,8 @@ static int check_host_veth(struct netns *host, const struct cni_result *prev, in
 					     f->name, cl->name, br->name);
 		if (mac_differs(f->mac, l.mac))
 			return cni_error_set(err, CNI_ERR_INTERNAL, 0,
-					     "Interface %s Mac %s doesn't match: %s", f->name, l.mac,
-					     f->mac);
+					     "Interface %s Mac %s doesn't match: %s", f->name,
+					     l.mac, f->mac);
 		*ret_idx = (int)i;
 		return 0;
 	}
@@ -449,8 +452,7 @@ static int cmd_check(const struct cni_cmd *cmd, struct cni_error **err)
 	if (c.l3 && ipam_check(cmd, err) < 0)
 		return -1;
 	if (!prev)
-		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
-				     "Required prevResult missing");
+		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0, "Required prevResult missing");
 	bri = find_iface(prev, c.bridge, NULL);
 	if (bri < 0)
 		return cni_error_set(err, CNI_ERR_INTERNAL, ENODEV,
@@ -480,8 +482,8 @@ static int cmd_check(const struct cni_cmd *cmd, struct cni_error **err)
 				     "Interface %s Mac %s doesn't match container Mac: %s",
 				     cmd->ifname, prev->ifaces[ci].mac, cl.mac);
 	if (!c.disable_container_interface && !cnl_link_is_up(&cl))
-		return cni_error_set(err, CNI_ERR_INTERNAL, 0,
-				     "container interface %s is down", cmd->ifname);
+		return cni_error_set(err, CNI_ERR_INTERNAL, 0, "container interface %s is down",
+				     cmd->ifname);
 	if (check_host_veth(host, prev, bri, ci, &br, &cl, &hi, err) < 0)
 		return -1;
 	if (ifconfig_check_link(cont, &cl, prev, ci, NULL, err) < 0)
@@ -496,9 +498,8 @@ static int cmd_check(const struct cni_cmd *cmd, struct cni_error **err)
 		if (ipmasq_check(cmd->conf->name, cmd->container_id, cmd->ifname, ips, n, err) < 0)
 			return -1;
 	}
-	if (c.mac_spoof_chk &&
-	    spoofchk_check(cmd->conf->name, cmd->container_id, cmd->ifname,
-			   prev->ifaces[hi].name, cl.mac, err) < 0)
+	if (c.mac_spoof_chk && spoofchk_check(cmd->conf->name, cmd->container_id, cmd->ifname,
+					      prev->ifaces[hi].name, cl.mac, err) < 0)
 		return -1;
 	return 0;
 }
@@ -525,13 +526,11 @@ static int cmd_gc(const struct cni_cmd *cmd, struct cni_error **err)
 		return -1;
 	if (c.l3 && ipam_gc(cmd, err) < 0)
 		r = -1;
-	if (c.l3 && c.ip_masq &&
-	    ipmasq_gc(nc, err) < 0)
+	if (c.l3 && c.ip_masq && ipmasq_gc(nc, err) < 0)
 		r = -1;
 	if (c.l3 && c.ip_masq && xtref_ipmasq_gc(NULL, nc, err) < 0) /* adopt */
 		r = -1;
-	if (c.mac_spoof_chk &&
-	    spoofchk_gc(nc, err) < 0)
+	if (c.mac_spoof_chk && spoofchk_gc(nc, err) < 0)
 		r = -1;
 	return r;
 }

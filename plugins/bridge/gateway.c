@@ -35,8 +35,9 @@ int bridge_setup_vlans(struct netns *host, const struct bridge_conf *c, const st
 		if (cnl_bridge_vlan_del(host, port, port_name, &def, 1, &e) < 0) {
 			if (!cnl_not_found(e)) {
 				cni_error_move(err, &e);
-				return cni_error_wrap(err, "failed to remove default vlan on "
-							   "interface \"%s\"",
+				return cni_error_wrap(err,
+						      "failed to remove default vlan on "
+						      "interface \"%s\"",
 						      port_name);
 			}
 			cni_error_free(e);
@@ -158,8 +159,8 @@ static int ensure_addr(struct netns *host, const struct cnl_link *link, const st
 			continue;
 		if (!force) {
 			cni_error_set(err, CNI_ERR_INTERNAL, EEXIST,
-				      "\"%s\" already has an IP address different from %s", link->name,
-				      ipnet_fmt(gw, buf));
+				      "\"%s\" already has an IP address different from %s",
+				      link->name, ipnet_fmt(gw, buf));
 			goto out;
 		}
 		if (cnl_addr_del(host, link, a, err) < 0) {
@@ -212,8 +213,7 @@ static int ensure_vlan_iface(struct netns *host, const struct bridge_conf *c,
 	}
 	cni_error_free(e);
 	if (veth_setup(host, host,
-		       &(struct veth_spec){ .ifname = name, .mtu = br->mtu,
-					    .host_master = br->ifindex },
+		       &(struct veth_spec){ .ifname = name, .mtu = br->mtu, .host_master = br->ifindex },
 		       &p, err) < 0)
 		return cni_error_wrap(err, "failed to create vlan gateway \"%s\"", name);
 	bridge_accept_ra_off(host, name);
@@ -262,8 +262,9 @@ static int pin_mac(struct netns *host, const struct cnl_link *br, struct cni_err
 }
 
 /* isGateway: the gateways on the bridge (or the VLAN gateway), forwarding on. */
-int bridge_setup_gateways(struct netns *host, const struct bridge_conf *c, const struct cnl_link *br,
-			  const struct bridge_gateways *gws, struct cni_result *r, struct cni_error **err)
+int bridge_setup_gateways(struct netns *host, const struct bridge_conf *c,
+			  const struct cnl_link *br, const struct bridge_gateways *gws,
+			  struct cni_result *r, struct cni_error **err)
 {
 	struct cnl_link target = *br;
 	bool added = false, fam_done[2] = { false, false };
@@ -278,8 +279,8 @@ int bridge_setup_gateways(struct netns *host, const struct bridge_conf *c, const
 	for (size_t i = 0; i < gws->n; i++) {
 		if (ensure_addr(host, &target, &gws->v[i], gws, c->force_address, &added, err) < 0)
 			return cni_error_wrap(err, c->vlan ? "failed to set vlan interface for "
-							     "bridge with addr" :
-							     "failed to set bridge addr");
+							     "bridge with addr"
+							   : "failed to set bridge addr");
 	}
 	/*
 	 * Pin the bridge's MAC as the reference does, but only when we just
@@ -299,4 +300,3 @@ int bridge_setup_gateways(struct netns *host, const struct bridge_conf *c, const
 	}
 	return 0;
 }
-

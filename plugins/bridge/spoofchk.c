@@ -47,8 +47,7 @@ struct sc_keys {
 	uint8_t allowed[ALLOWED_LEN];
 };
 
-static int make_keys(const char *host_veth, const char *mac, struct sc_keys *k,
-		     struct cni_error **err)
+static int make_keys(const char *host_veth, const char *mac, struct sc_keys *k, struct cni_error **err)
 {
 	uint8_t hw[6];
 	size_t n = strlen(host_veth);
@@ -57,8 +56,8 @@ static int make_keys(const char *host_veth, const char *mac, struct sc_keys *k,
 		return cni_error_set(err, CNI_ERR_INTERNAL, EINVAL, "macspoofchk: bad name \"%s\"",
 				     host_veth);
 	if (!mac || cnl_mac_parse(mac, hw) < 0)
-		return cni_error_set(err, CNI_ERR_INTERNAL, EINVAL,
-				     "macspoofchk: bad MAC \"%s\"", mac ? mac : "");
+		return cni_error_set(err, CNI_ERR_INTERNAL, EINVAL, "macspoofchk: bad MAC \"%s\"",
+				     mac ? mac : "");
 	memset(k, 0, sizeof(*k));
 	memcpy(k->port, host_veth, n);
 	memcpy(k->allowed, host_veth, n);
@@ -118,11 +117,13 @@ static ssize_t plan_add(struct nft *n, struct nft_batch *b, int attempt, void *a
 	(void)err;
 	add_skeleton(b);
 	nft_batch_add_elems(b, SC_FAMILY, SC_TABLE, SC_PORTS,
-			    &(struct nft_elem){ .key = c->k->port, .key_len = PORT_LEN,
+			    &(struct nft_elem){ .key = c->k->port,
+						.key_len = PORT_LEN,
 						.comment = c->tag },
 			    1, false);
 	nft_batch_add_elems(b, SC_FAMILY, SC_TABLE, SC_ALLOWED,
-			    &(struct nft_elem){ .key = c->k->allowed, .key_len = ALLOWED_LEN,
+			    &(struct nft_elem){ .key = c->k->allowed,
+						.key_len = ALLOWED_LEN,
 						.comment = c->tag },
 			    1, false);
 	return (ssize_t)nft_batch_len(b);
@@ -239,8 +240,8 @@ static int check_elem(struct nft *n, const char *set, const void *key, uint32_t 
 		return -1;
 	if (r == 0)
 		return cni_error_set(err, CNI_ERR_INTERNAL, ENOENT,
-				     "macspoofchk: %s missing from set bridge " SC_TABLE " %s", what,
-				     set);
+				     "macspoofchk: %s missing from set bridge " SC_TABLE " %s",
+				     what, set);
 	r = info.comment && strcmp(info.comment, tag) == 0;
 	nft_elem_info_free(&info);
 	if (!r)

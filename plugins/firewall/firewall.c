@@ -71,7 +71,11 @@
 
 /* ---- configuration ------------------------------------------------------- */
 
-enum policy { POLICY_OPEN, POLICY_SAME_BRIDGE, POLICY_ISOLATED };
+enum policy {
+	POLICY_OPEN,
+	POLICY_SAME_BRIDGE,
+	POLICY_ISOLATED
+};
 
 struct fw_conf {
 	char *backend;
@@ -82,14 +86,22 @@ struct fw_conf {
 };
 
 static const struct cni_field fw_fields[] = {
-	{ .key = "backend", .kind = CNI_FIELD_STRING, .offset = offsetof(struct fw_conf, backend),
+	{ .key = "backend",
+	  .kind = CNI_FIELD_STRING,
+	  .offset = offsetof(struct fw_conf, backend),
 	  .flags = CNI_FIELD_NULL_OK },
-	{ .key = "iptablesAdminChainName", .kind = CNI_FIELD_STRING,
-	  .offset = offsetof(struct fw_conf, admin_chain), .flags = CNI_FIELD_NULL_OK },
-	{ .key = "firewalldZone", .kind = CNI_FIELD_STRING, .offset = offsetof(struct fw_conf, zone),
+	{ .key = "iptablesAdminChainName",
+	  .kind = CNI_FIELD_STRING,
+	  .offset = offsetof(struct fw_conf, admin_chain),
 	  .flags = CNI_FIELD_NULL_OK },
-	{ .key = "ingressPolicy", .kind = CNI_FIELD_STRING,
-	  .offset = offsetof(struct fw_conf, ingress_policy), .flags = CNI_FIELD_NULL_OK },
+	{ .key = "firewalldZone",
+	  .kind = CNI_FIELD_STRING,
+	  .offset = offsetof(struct fw_conf, zone),
+	  .flags = CNI_FIELD_NULL_OK },
+	{ .key = "ingressPolicy",
+	  .kind = CNI_FIELD_STRING,
+	  .offset = offsetof(struct fw_conf, ingress_policy),
+	  .flags = CNI_FIELD_NULL_OK },
 	{ 0 },
 };
 
@@ -151,33 +163,58 @@ static int load_conf(const struct cni_cmd *cmd, struct fw_conf *c, struct cni_er
 	else if (strcmp(ip, "isolated") == 0)
 		c->policy = POLICY_ISOLATED;
 	else
-		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0, "unknown ingress policy: \"%s\"",
-				     ip);
+		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
+				     "unknown ingress policy: \"%s\"", ip);
 	return 0;
 }
 
 /* ---- table layout -------------------------------------------------------- */
 
-enum { S_FWD4, S_FWD6, S_ISO4, S_ISO6, S_ISOL4, S_ISOL6, S_OWNERS, S_COUNT };
+enum {
+	S_FWD4,
+	S_FWD6,
+	S_ISO4,
+	S_ISO6,
+	S_ISOL4,
+	S_ISOL6,
+	S_OWNERS,
+	S_COUNT
+};
 
 static const struct nft_set_def sets[S_COUNT] = {
-	[S_FWD4] = { .name = "fwd4", .n_fields = 1, .key_types = { CNIC_NFT_DT_IPV4 },
-		     .key_lens = { 4 }, .comment = "container addresses: forwarding accepted" },
-	[S_FWD6] = { .name = "fwd6", .n_fields = 1, .key_types = { CNIC_NFT_DT_IPV6 },
-		     .key_lens = { 16 }, .comment = "container addresses: forwarding accepted" },
-	[S_ISO4] = { .name = "iso4", .n_fields = 2, .key_types = { CNIC_NFT_DT_IFNAME, CNIC_NFT_DT_IPV4 },
+	[S_FWD4] = { .name = "fwd4",
+		     .n_fields = 1,
+		     .key_types = { CNIC_NFT_DT_IPV4 },
+		     .key_lens = { 4 },
+		     .comment = "container addresses: forwarding accepted" },
+	[S_FWD6] = { .name = "fwd6",
+		     .n_fields = 1,
+		     .key_types = { CNIC_NFT_DT_IPV6 },
+		     .key_lens = { 16 },
+		     .comment = "container addresses: forwarding accepted" },
+	[S_ISO4] = { .name = "iso4",
+		     .n_fields = 2,
+		     .key_types = { CNIC_NFT_DT_IFNAME, CNIC_NFT_DT_IPV4 },
 		     .key_lens = { IFNAMSIZ, 4 },
 		     .comment = "bridge . address with ingressPolicy same-bridge or isolated" },
-	[S_ISO6] = { .name = "iso6", .n_fields = 2, .key_types = { CNIC_NFT_DT_IFNAME, CNIC_NFT_DT_IPV6 },
+	[S_ISO6] = { .name = "iso6",
+		     .n_fields = 2,
+		     .key_types = { CNIC_NFT_DT_IFNAME, CNIC_NFT_DT_IPV6 },
 		     .key_lens = { IFNAMSIZ, 16 },
 		     .comment = "bridge . address with ingressPolicy same-bridge or isolated" },
-	[S_ISOL4] = { .name = "isol4", .n_fields = 2, .key_types = { CNIC_NFT_DT_IFNAME, CNIC_NFT_DT_IPV4 },
+	[S_ISOL4] = { .name = "isol4",
+		      .n_fields = 2,
+		      .key_types = { CNIC_NFT_DT_IFNAME, CNIC_NFT_DT_IPV4 },
 		      .key_lens = { IFNAMSIZ, 4 },
 		      .comment = "bridge . address with ingressPolicy isolated" },
-	[S_ISOL6] = { .name = "isol6", .n_fields = 2, .key_types = { CNIC_NFT_DT_IFNAME, CNIC_NFT_DT_IPV6 },
+	[S_ISOL6] = { .name = "isol6",
+		      .n_fields = 2,
+		      .key_types = { CNIC_NFT_DT_IFNAME, CNIC_NFT_DT_IPV6 },
 		      .key_lens = { IFNAMSIZ, 16 },
 		      .comment = "bridge . address with ingressPolicy isolated" },
-	[S_OWNERS] = { .name = "owners", .n_fields = 1, .key_types = { CNIC_NFT_DT_OWNER },
+	[S_OWNERS] = { .name = "owners",
+		       .n_fields = 1,
+		       .key_types = { CNIC_NFT_DT_OWNER },
 		       .key_lens = { CNIC_NFT_OWNER_KEY_LEN },
 		       .comment = "one element per attachment with elements here" },
 };
@@ -199,10 +236,8 @@ struct fam {
 };
 
 static const struct fam fams[2] = {
-	{ .v6 = false, .saddr = 12, .daddr = 16, .alen = 4, .fwd = S_FWD4, .iso = S_ISO4,
-	  .isol = S_ISOL4 },
-	{ .v6 = true, .saddr = 8, .daddr = 24, .alen = 16, .fwd = S_FWD6, .iso = S_ISO6,
-	  .isol = S_ISOL6 },
+	{ .v6 = false, .saddr = 12, .daddr = 16, .alen = 4, .fwd = S_FWD4, .iso = S_ISO4, .isol = S_ISOL4 },
+	{ .v6 = true, .saddr = 8, .daddr = 24, .alen = 16, .fwd = S_FWD6, .iso = S_ISO6, .isol = S_ISOL6 },
 };
 
 /* Look (meta key) . (address at off) up in set; the ifname fills NFT_REG_1, the address follows. */
@@ -426,11 +461,10 @@ static int attachment_keys(const struct fw_conf *c, const struct cni_result *r, 
 
 	if (c->policy != POLICY_OPEN) {
 		if (r->n_ifaces == 0 || !r->ifaces[0].name || !*r->ifaces[0].name)
-			return cni_error_set(
-				err, CNI_ERR_INVALID_CONFIG, 0,
-				"interface needs to be set for ingress policy \"%s\", make sure to "
-				"chain \"firewall\" plugin with \"bridge\"",
-				c->ingress_policy);
+			return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
+					     "interface needs to be set for ingress policy \"%s\", make sure to "
+					     "chain \"firewall\" plugin with \"bridge\"",
+					     c->ingress_policy);
 		bridge = r->ifaces[0].name;
 		if (strlen(bridge) >= IFNAMSIZ)
 			return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,

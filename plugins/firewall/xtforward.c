@@ -166,10 +166,10 @@ static int get_chain(struct xt *x, uint8_t fam, const char *chain, struct chain_
 /* What a rule is, as far as these chains go. */
 enum kind {
 	K_OTHER,
-	K_SRC,   /* -s X -j ACCEPT */
+	K_SRC,	 /* -s X -j ACCEPT */
 	K_DSTCT, /* -d X -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT */
-	K_JUMP,  /* -j CHAIN, nothing else but a comment */
-	K_DROP,  /* -j DROP, nothing else but a comment */
+	K_JUMP,	 /* -j CHAIN, nothing else but a comment */
+	K_DROP,	 /* -j DROP, nothing else but a comment */
 };
 
 struct xrule {
@@ -177,8 +177,8 @@ struct xrule {
 	enum kind kind;
 	uint8_t addr[16];
 	uint32_t alen;
-	char *target;    /* K_JUMP */
-	char *comment;   /* userdata comment, NULL: none */
+	char *target;	 /* K_JUMP */
+	char *comment;	 /* userdata comment, NULL: none */
 	bool xt_comment; /* a comment as an xt match (iptables-nft 1.8.9's own) */
 };
 
@@ -229,7 +229,8 @@ static int walk_expr(struct nftnl_expr *e, void *arg)
 	if (strcmp(name, "payload") == 0 && w->step == 0) {
 		uint32_t off = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET);
 
-		w->bad = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_BASE) != NFT_PAYLOAD_NETWORK_HEADER ||
+		w->bad = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_BASE) !=
+				 NFT_PAYLOAD_NETWORK_HEADER ||
 			 nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_LEN) != alen ||
 			 (off != soff && off != doff);
 		w->dst = off == doff;
@@ -299,7 +300,8 @@ static int walk_expr(struct nftnl_expr *e, void *arg)
 
 		if (v == NF_DROP && w->step == 0) {
 			w->r->kind = K_DROP;
-		} else if (v == NFT_JUMP && w->step == 0 && nftnl_expr_is_set(e, NFTNL_EXPR_IMM_CHAIN)) {
+		} else if (v == NFT_JUMP && w->step == 0 &&
+			   nftnl_expr_is_set(e, NFTNL_EXPR_IMM_CHAIN)) {
 			w->r->kind = K_JUMP;
 			w->r->target = xstrdup(nftnl_expr_get_str(e, NFTNL_EXPR_IMM_CHAIN));
 		} else if (v == NF_ACCEPT && w->step >= 2 && w->dst == w->ct) {
@@ -583,8 +585,8 @@ static int fam_add(struct xt *x, uint8_t fam, const char *comment, const char *a
 		return r;
 	if (as->more)
 		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
-				     "prevResult: more than %d %s addresses for %s %s %s", MAX_ADDRS,
-				     fam_name(fam), fam_name(fam), TABLE, PRIV);
+				     "prevResult: more than %d %s addresses for %s %s %s",
+				     MAX_ADDRS, fam_name(fam), fam_name(fam), TABLE, PRIV);
 	for (int attempt = 0;; attempt++) {
 		struct xrules fwd = { 0 }, priv = { 0 };
 		cleanup_nft_batch struct nft_batch *b = nft_batch_new();
@@ -817,7 +819,8 @@ int xtfwd_del(struct nft *n, const char *tag, const struct cni_result *prev, boo
 	for (int i = 0; i < 2; i++) {
 		struct addrs as;
 		bool taken[2 * MAX_ADDRS] = { 0 };
-		struct del_ctx c = { .comment = comment, .alen = fams[i] == NFPROTO_IPV6 ? 16 : 4,
+		struct del_ctx c = { .comment = comment,
+				     .alen = fams[i] == NFPROTO_IPV6 ? 16 : 4,
 				     .taken = taken };
 		struct cni_error *e = NULL;
 

@@ -38,13 +38,21 @@ struct hd_conf {
 };
 
 static const struct cni_field hd_fields[] = {
-	{ .key = "device", .kind = CNI_FIELD_STRING, .offset = offsetof(struct hd_conf, device),
+	{ .key = "device",
+	  .kind = CNI_FIELD_STRING,
+	  .offset = offsetof(struct hd_conf, device),
 	  .flags = CNI_FIELD_NULL_OK },
-	{ .key = "hwaddr", .kind = CNI_FIELD_STRING, .offset = offsetof(struct hd_conf, hwaddr),
+	{ .key = "hwaddr",
+	  .kind = CNI_FIELD_STRING,
+	  .offset = offsetof(struct hd_conf, hwaddr),
 	  .flags = CNI_FIELD_NULL_OK },
-	{ .key = "kernelpath", .kind = CNI_FIELD_STRING,
-	  .offset = offsetof(struct hd_conf, kernelpath), .flags = CNI_FIELD_NULL_OK },
-	{ .key = "pciBusID", .kind = CNI_FIELD_STRING, .offset = offsetof(struct hd_conf, pci),
+	{ .key = "kernelpath",
+	  .kind = CNI_FIELD_STRING,
+	  .offset = offsetof(struct hd_conf, kernelpath),
+	  .flags = CNI_FIELD_NULL_OK },
+	{ .key = "pciBusID",
+	  .kind = CNI_FIELD_STRING,
+	  .offset = offsetof(struct hd_conf, pci),
 	  .flags = CNI_FIELD_NULL_OK },
 	{ 0 },
 };
@@ -446,8 +454,7 @@ static int cmd_check(const struct cni_cmd *cmd, struct cni_error **err)
 			return cni_error_move(err, &e);
 		cni_error_free(e);
 		return cni_error_set(err, CNI_ERR_INTERNAL, ENODEV,
-				     "Container Interface name in prevResult: %s not found",
-				     f->name);
+				     "Container Interface name in prevResult: %s not found", f->name);
 	}
 	if (!*alias)
 		return cni_error_set(err, CNI_ERR_INTERNAL, 0,

@@ -36,8 +36,7 @@ static const struct l2_ops ops = {
 	.load = load_conf,
 };
 
-static int load_conf(const struct cni_cmd *cmd, struct l2_conf *c, bool add,
-		     struct cni_error **err)
+static int load_conf(const struct cni_cmd *cmd, struct l2_conf *c, bool add, struct cni_error **err)
 {
 	const struct cni_result *prev = cmd->conf->prev_result;
 

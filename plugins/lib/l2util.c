@@ -32,8 +32,7 @@ static int default_route_link(struct netns *ns, struct cnl_link *ret, struct cni
 	return cnl_link_get_by_index(ns, ifindex, ret, err);
 }
 
-int l2_master_get(struct netns *ns, const char *name, struct cnl_link *ret,
-		  struct cni_error **err)
+int l2_master_get(struct netns *ns, const char *name, struct cnl_link *ret, struct cni_error **err)
 {
 	struct cni_error *e = NULL;
 
@@ -274,16 +273,28 @@ int l2_check_link(struct netns *container, const struct cni_iface *iface, const 
 
 /* Indexed by bit position of L2_KEY_*: a plugin's table is the ones it has. */
 static const struct cni_field common_fields[] = {
-	{ .key = "master", .kind = CNI_FIELD_STRING, .offset = offsetof(struct l2_conf, master),
+	{ .key = "master",
+	  .kind = CNI_FIELD_STRING,
+	  .offset = offsetof(struct l2_conf, master),
 	  .flags = CNI_FIELD_NULL_OK },
-	{ .key = "mode", .kind = CNI_FIELD_STRING, .offset = offsetof(struct l2_conf, mode),
+	{ .key = "mode",
+	  .kind = CNI_FIELD_STRING,
+	  .offset = offsetof(struct l2_conf, mode),
 	  .flags = CNI_FIELD_NULL_OK },
-	{ .key = "mtu", .kind = CNI_FIELD_INT, .offset = offsetof(struct l2_conf, mtu),
-	  .flags = CNI_FIELD_NULL_OK, .min = 0, .max = INT_MAX },
-	{ .key = "mac", .kind = CNI_FIELD_MAC, .offset = offsetof(struct l2_conf, mac),
+	{ .key = "mtu",
+	  .kind = CNI_FIELD_INT,
+	  .offset = offsetof(struct l2_conf, mtu),
+	  .flags = CNI_FIELD_NULL_OK,
+	  .min = 0,
+	  .max = INT_MAX },
+	{ .key = "mac",
+	  .kind = CNI_FIELD_MAC,
+	  .offset = offsetof(struct l2_conf, mac),
 	  .flags = CNI_FIELD_NULL_OK },
-	{ .key = "linkInContainer", .kind = CNI_FIELD_BOOL,
-	  .offset = offsetof(struct l2_conf, link_in_container), .flags = CNI_FIELD_NULL_OK },
+	{ .key = "linkInContainer",
+	  .kind = CNI_FIELD_BOOL,
+	  .offset = offsetof(struct l2_conf, link_in_container),
+	  .flags = CNI_FIELD_NULL_OK },
 };
 
 static void fields_of(unsigned int keys, struct cni_field ret[ARRAY_SIZE(common_fields) + 1])
@@ -349,8 +360,7 @@ int l2_conf_load(const struct cni_cmd *cmd, const struct l2_ops *ops, struct l2_
 					break;
 			if (i == ops->n_modes)
 				return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
-						     "unknown %s mode: \"%s\"", ops->plugin,
-						     c->mode);
+						     "unknown %s mode: \"%s\"", ops->plugin, c->mode);
 			c->mode_val = ops->modes[i].val;
 		}
 	}
@@ -413,8 +423,7 @@ static void take_ips(struct cni_result *r, const struct cni_result *src)
 	cni_dns_copy(&r->dns, &src->dns);
 }
 
-int l2_ipam_add(const struct cni_cmd *cmd, struct cni_result *r, bool *done,
-		struct cni_error **err)
+int l2_ipam_add(const struct cni_cmd *cmd, struct cni_result *r, bool *done, struct cni_error **err)
 {
 	cleanup_result struct cni_result *ipam = NULL;
 
@@ -552,8 +561,7 @@ static void conf_freep(struct l2_conf **c)
 	conf_free(*c);
 }
 
-static int conf_load(const struct cni_cmd *cmd, bool add, struct l2_conf **ret,
-		     struct cni_error **err)
+static int conf_load(const struct cni_cmd *cmd, bool add, struct l2_conf **ret, struct cni_error **err)
 {
 	const struct l2_ops *ops = plugin_ops;
 	struct l2_conf *c = xcalloc(1, ops->conf_size ? ops->conf_size : sizeof(*c));

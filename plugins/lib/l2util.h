@@ -33,11 +33,11 @@
 /* ---- the common keys ------------------------------------------------------ */
 
 /* The common keys a plugin has (struct l2_ops.keys); the others are not read. */
-#define L2_KEY_MASTER 0x1u		/* "master" */
-#define L2_KEY_MODE 0x2u		/* "mode", by l2_ops.modes */
-#define L2_KEY_MTU 0x4u			/* "mtu", 0 or more */
-#define L2_KEY_MAC 0x8u			/* "mac", then CNI_ARGS MAC and runtimeConfig.mac */
-#define L2_KEY_LINK_IN_CONTAINER 0x10u	/* "linkInContainer" */
+#define L2_KEY_MASTER 0x1u	       /* "master" */
+#define L2_KEY_MODE 0x2u	       /* "mode", by l2_ops.modes */
+#define L2_KEY_MTU 0x4u		       /* "mtu", 0 or more */
+#define L2_KEY_MAC 0x8u		       /* "mac", then CNI_ARGS MAC and runtimeConfig.mac */
+#define L2_KEY_LINK_IN_CONTAINER 0x10u /* "linkInContainer" */
 
 struct l2_mode {
 	const char *name;
@@ -68,17 +68,17 @@ typedef int l2_load_fn(const struct cni_cmd *cmd, struct l2_conf *c, bool add,
 
 /* What a plugin is: one static description, shared by its ADD and CHECK. */
 struct l2_ops {
-	const char *plugin;		/* in messages: "macvlan" */
-	const char *kind;		/* the link kind: "macvlan" ("tun" for tap) */
-	unsigned int keys;		/* L2_KEY_* */
-	const struct l2_mode *modes;	/* L2_KEY_MODE: the first is the default */
+	const char *plugin;	     /* in messages: "macvlan" */
+	const char *kind;	     /* the link kind: "macvlan" ("tun" for tap) */
+	unsigned int keys;	     /* L2_KEY_* */
+	const struct l2_mode *modes; /* L2_KEY_MODE: the first is the default */
 	size_t n_modes;
-	const char *const *env_args;	/* its own CNI_ARGS keys, NULL-terminated, or NULL */
-	bool ipam_required;		/* "<plugin> interface requires an IPAM configuration" */
-	bool no_master;			/* dummy, tap: nothing to look up */
-	bool check_named_master;	/* CHECK looks the master up only when one is configured */
+	const char *const *env_args; /* its own CNI_ARGS keys, NULL-terminated, or NULL */
+	bool ipam_required;	     /* "<plugin> interface requires an IPAM configuration" */
+	bool no_master;		     /* dummy, tap: nothing to look up */
+	bool check_named_master;     /* CHECK looks the master up only when one is configured */
 	enum l2_dns dns;
-	struct ifconfig_opts ifconfig;	/* for the addresses */
+	struct ifconfig_opts ifconfig; /* for the addresses */
 	/*
 	 * ADD: make the link as CNI_IFNAME in cont, instead of
 	 * l2_child_create(mns, cont, c->link ...).  mns is the master's
@@ -182,8 +182,7 @@ int l2_cmd_del_child(const struct cni_cmd *cmd, const char *kind, struct cni_err
  * reference picks one.  No default route: code 7 "no default route
  * interface found"; a missing link: code 7 "failed to lookup master ...".
  */
-int l2_master_get(struct netns *ns, const char *name, struct cnl_link *ret,
-		  struct cni_error **err);
+int l2_master_get(struct netns *ns, const char *name, struct cnl_link *ret, struct cni_error **err);
 
 /*
  * Create spec (kind, mtu, mac, parent, mode...; name and netns are ignored)
@@ -205,8 +204,7 @@ int l2_child_create(struct netns *via, struct netns *container, const struct cnl
  * routes and DNS into r.  *done is set once IPAM has allocated (the caller
  * then undoes it with ipam_del); no address at all is an error.
  */
-int l2_ipam_add(const struct cni_cmd *cmd, struct cni_result *r, bool *done,
-		struct cni_error **err);
+int l2_ipam_add(const struct cni_cmd *cmd, struct cni_result *r, bool *done, struct cni_error **err);
 
 /*
  * Delete ifname in ns if it is a link of that kind (NULL: any) and, with

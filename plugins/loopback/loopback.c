@@ -19,8 +19,7 @@ struct lo_addrs {
 };
 
 /* lo's first IPv4 and IPv6 address; any address that is not loopback is an error. */
-static int collect_addrs(struct netns *ns, int ifindex, struct lo_addrs *ret,
-			 struct cni_error **err)
+static int collect_addrs(struct netns *ns, int ifindex, struct lo_addrs *ret, struct cni_error **err)
 {
 	struct cnl_addrs addrs = { 0 };
 	struct lo_addrs found = { 0 };
@@ -34,10 +33,9 @@ static int collect_addrs(struct netns *ns, int ifindex, struct lo_addrs *ret,
 		char buf[IPADDR_STRLEN];
 
 		if (!ipaddr_is_loopback(&a->addr)) {
-			r = cni_error_set(
-				err, CNI_ERR_INTERNAL, 0,
-				"loopback interface found with non-loopback address: \"%s\"",
-				ipaddr_fmt(&a->addr, buf));
+			r = cni_error_set(err, CNI_ERR_INTERNAL, 0,
+					  "loopback interface found with non-loopback address: \"%s\"",
+					  ipaddr_fmt(&a->addr, buf));
 			cni_error_add_details(err, "netns \"%s\"", ns->path);
 			break;
 		}

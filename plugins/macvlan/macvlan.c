@@ -18,8 +18,10 @@ struct mv_conf {
 };
 
 static const struct cni_field mv_fields[] = {
-	{ .key = "bcqueuelen", .kind = CNI_FIELD_UINT32,
-	  .offset = offsetof(struct mv_conf, bcqueuelen), .flags = CNI_FIELD_NULL_OK },
+	{ .key = "bcqueuelen",
+	  .kind = CNI_FIELD_UINT32,
+	  .offset = offsetof(struct mv_conf, bcqueuelen),
+	  .flags = CNI_FIELD_NULL_OK },
 	{ 0 },
 };
 
@@ -44,8 +46,7 @@ static const struct l2_ops ops = {
 };
 
 /* The link's attributes, once the keys are decoded. */
-static int load_conf(const struct cni_cmd *cmd, struct l2_conf *c, bool add,
-		     struct cni_error **err)
+static int load_conf(const struct cni_cmd *cmd, struct l2_conf *c, bool add, struct cni_error **err)
 {
 	c->link.macvlan_mode = c->mode_val;
 	c->link.macvlan_bcqueuelen = ((struct mv_conf *)c)->bcqueuelen;

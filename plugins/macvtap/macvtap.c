@@ -35,14 +35,22 @@ struct mvt_conf {
 };
 
 static const struct cni_field mvt_fields[] = {
-	{ .key = "promiscMode", .kind = CNI_FIELD_BOOL, .offset = offsetof(struct mvt_conf, promisc),
+	{ .key = "promiscMode",
+	  .kind = CNI_FIELD_BOOL,
+	  .offset = offsetof(struct mvt_conf, promisc),
 	  .flags = CNI_FIELD_NULL_OK },
-	{ .key = "deviceID", .kind = CNI_FIELD_STRING,
-	  .offset = offsetof(struct mvt_conf, device_id), .flags = CNI_FIELD_NULL_OK },
-	{ .key = "owner", .kind = CNI_FIELD_UINT32, .offset = offsetof(struct mvt_conf, owner),
+	{ .key = "deviceID",
+	  .kind = CNI_FIELD_STRING,
+	  .offset = offsetof(struct mvt_conf, device_id),
+	  .flags = CNI_FIELD_NULL_OK },
+	{ .key = "owner",
+	  .kind = CNI_FIELD_UINT32,
+	  .offset = offsetof(struct mvt_conf, owner),
 	  .flags = CNI_FIELD_NULL_OK | CNI_FIELD_HAS_PRESENT,
 	  .present = offsetof(struct mvt_conf, has_owner) },
-	{ .key = "group", .kind = CNI_FIELD_UINT32, .offset = offsetof(struct mvt_conf, group),
+	{ .key = "group",
+	  .kind = CNI_FIELD_UINT32,
+	  .offset = offsetof(struct mvt_conf, group),
 	  .flags = CNI_FIELD_NULL_OK | CNI_FIELD_HAS_PRESENT,
 	  .present = offsetof(struct mvt_conf, has_group) },
 	{ 0 },
@@ -74,8 +82,7 @@ static const struct l2_ops ops = {
 };
 
 /* Owner and group by default, the master a deviceID names. */
-static int load_conf(const struct cni_cmd *cmd, struct l2_conf *l2, bool add,
-		     struct cni_error **err)
+static int load_conf(const struct cni_cmd *cmd, struct l2_conf *l2, bool add, struct cni_error **err)
 {
 	struct mvt_conf *c = (struct mvt_conf *)l2;
 	char name[IFNAMSIZ] = "";
@@ -230,9 +237,8 @@ static int cmd_del(const struct cni_cmd *cmd, struct cni_error **err)
 	if (netns_open_current(&host, err) < 0 ||
 	    l2_link_del_kind(host, tmp, "macvtap", false, err) < 0)
 		r = -1;
-	if (cmd->netns_fd >= 0 &&
-	    (netns_from_fd(cmd->netns_fd, false, cmd->netns, &cont, err) < 0 ||
-	     l2_link_del_kind(cont, tmp, "macvtap", false, err) < 0))
+	if (cmd->netns_fd >= 0 && (netns_from_fd(cmd->netns_fd, false, cmd->netns, &cont, err) < 0 ||
+				   l2_link_del_kind(cont, tmp, "macvtap", false, err) < 0))
 		r = -1;
 	return r;
 }

@@ -303,16 +303,17 @@ static char *index_comment(const struct cni_cmd *cmd, const struct pm_conf *conf
 		ipaddr_fmt(&a->v4.addr, b4);
 	if (ipaddr_is_set(&a->v6.addr))
 		ipaddr_fmt(&a->v6.addr, b6);
-	s = xasprintf("%s i1;%s%s;%s;%s;", a->tag, conf->snat ? "s" : "",
-		      conf->masq_all ? "m" : "", b4, b6);
+	s = xasprintf("%s i1;%s%s;%s;%s;", a->tag, conf->snat ? "s" : "", conf->masq_all ? "m" : "",
+		      b4, b6);
 	for (size_t i = 0; i < rc->n_port_mappings && strlen(s) <= INDEX_MAX; i++) {
 		const struct cni_port_mapping *m = &rc->port_mappings[i];
 		char *t;
 
 		if (ipaddr_is_set(&m->host_ip))
 			ipaddr_fmt(&m->host_ip, h);
-		t = xasprintf("%s%s%c%d%s%s", s, i ? "," : "", proto_letter(pm_proto_num(m->protocol)),
-			      m->host_port, ipaddr_is_set(&m->host_ip) ? "@" : "",
+		t = xasprintf("%s%s%c%d%s%s", s, i ? "," : "",
+			      proto_letter(pm_proto_num(m->protocol)), m->host_port,
+			      ipaddr_is_set(&m->host_ip) ? "@" : "",
 			      ipaddr_is_set(&m->host_ip) ? h : "");
 		free(s);
 		s = t;

@@ -123,8 +123,8 @@ static int parse_nft(const struct strv *w, int family, const char *key, struct p
 			if (ipnet_parse_maybe_prefix(value, &cd->net, &had_prefix) < 0 ||
 			    cd->net.addr.family != family)
 				return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
-						     "%s: invalid IPv%d address or prefix \"%s\"", key,
-						     family == AF_INET ? 4 : 6, value);
+						     "%s: invalid IPv%d address or prefix \"%s\"",
+						     key, family == AF_INET ? 4 : 6, value);
 			ipnet_canonical(&cd->net, &cd->net);
 		}
 	}
@@ -165,10 +165,12 @@ static int parse_proto(const char *s)
 		const char *name;
 		int num;
 	} names[] = {
-		{ "tcp", IPPROTO_TCP },	      { "udp", IPPROTO_UDP },	  { "sctp", IPPROTO_SCTP },
-		{ "udplite", IPPROTO_UDPLITE }, { "dccp", IPPROTO_DCCP },   { "icmp", IPPROTO_ICMP },
-		{ "ipv6-icmp", IPPROTO_ICMPV6 }, { "icmpv6", IPPROTO_ICMPV6 }, { "esp", IPPROTO_ESP },
-		{ "ah", IPPROTO_AH },	      { "gre", IPPROTO_GRE },	  { "all", 0 },
+		{ "tcp", IPPROTO_TCP },		 { "udp", IPPROTO_UDP },
+		{ "sctp", IPPROTO_SCTP },	 { "udplite", IPPROTO_UDPLITE },
+		{ "dccp", IPPROTO_DCCP },	 { "icmp", IPPROTO_ICMP },
+		{ "ipv6-icmp", IPPROTO_ICMPV6 }, { "icmpv6", IPPROTO_ICMPV6 },
+		{ "esp", IPPROTO_ESP },		 { "ah", IPPROTO_AH },
+		{ "gre", IPPROTO_GRE },		 { "all", 0 },
 	};
 	char *end;
 	long n;
@@ -319,15 +321,16 @@ static int parse_ipt(const struct strv *w, int family, const char *key, struct p
 		case PM_COND_OIFNAME:
 			if (parse_ifname(value, true, &cd) < 0)
 				return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
-						     "%s: \"%s %s\": invalid interface name", key, opt,
-						     value);
+						     "%s: \"%s %s\": invalid interface name", key,
+						     opt, value);
 			break;
 		case PM_COND_L4PROTO: {
 			int p = parse_proto(value);
 
 			if (p < 0)
 				return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
-						     "%s: \"%s %s\": unknown protocol", key, opt, value);
+						     "%s: \"%s %s\": unknown protocol", key, opt,
+						     value);
 			if (p == 0) {
 				/* "all" (or 0) matches every packet: nothing to add. */
 				if (neg)

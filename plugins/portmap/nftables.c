@@ -138,7 +138,9 @@ static void put_conds(struct nft_rule *r, const struct pm_conds *c, bool v6)
 
 			/* A prefix (iptables' "eth+") compares its own bytes only, as nft's "eth*". */
 			memcpy(name, cd->ifname, strnlen(cd->ifname, sizeof(cd->ifname)));
-			nft_rule_meta(r, cd->kind == PM_COND_IIFNAME ? NFT_META_IIFNAME : NFT_META_OIFNAME,
+			nft_rule_meta(r,
+				      cd->kind == PM_COND_IIFNAME ? NFT_META_IIFNAME
+								  : NFT_META_OIFNAME,
 				      NFT_REG_1);
 			nft_rule_cmp(r, NFT_REG_1, op, name, cd->ifname_len);
 			break;
@@ -216,8 +218,7 @@ static void dnat_rule(struct nft_batch *b, const struct pm_names *nm, const stru
 	nft_batch_add_rule(b, r);
 }
 
-static void jump_rule(struct nft_batch *b, const char *chain, const char *target,
-		      const char *comment)
+static void jump_rule(struct nft_batch *b, const char *chain, const char *target, const char *comment)
 {
 	struct nft_rule *r = nft_rule_new(PM_FAMILY, PM_TABLE, chain);
 	const uint32_t local = RTN_LOCAL;
@@ -239,7 +240,11 @@ static void put_ct_dnat(struct nft_rule *r, bool want)
 	nft_rule_cmp(r, NFT_REG32_00, want ? NFT_CMP_NEQ : NFT_CMP_EQ, &zero, 4);
 }
 
-enum masq_kind { MASQ_HAIRPIN, MASQ_ALL, MASQ_LOCALHOST };
+enum masq_kind {
+	MASQ_HAIRPIN,
+	MASQ_ALL,
+	MASQ_LOCALHOST
+};
 
 /*
  * ct status dnat ip daddr @N-hc4 ip saddr . ip daddr @N-hs4 masquerade
@@ -264,14 +269,13 @@ static void masq_rule(struct nft_batch *b, const struct pm_names *nm, bool v6, e
 	}
 	nft_rule_payload(r, NFT_PAYLOAD_NETWORK_HEADER, doff, alen, NFT_REG32_00);
 	nft_rule_lookup(r, NFT_REG32_00,
-			k == MASQ_HAIRPIN ? (v6 ? nm->hc6 : nm->hc4) :
-			k == MASQ_ALL	  ? (v6 ? nm->ma6 : nm->ma4) :
-					    nm->lo4,
+			k == MASQ_HAIRPIN ? (v6 ? nm->hc6 : nm->hc4)
+			: k == MASQ_ALL	  ? (v6 ? nm->ma6 : nm->ma4)
+					  : nm->lo4,
 			-1, false);
 	if (k == MASQ_HAIRPIN) {
 		nft_rule_payload(r, NFT_PAYLOAD_NETWORK_HEADER, soff, alen, NFT_REG32_00);
-		nft_rule_payload(r, NFT_PAYLOAD_NETWORK_HEADER, doff, alen,
-				 NFT_REG32_00 + alen / 4);
+		nft_rule_payload(r, NFT_PAYLOAD_NETWORK_HEADER, doff, alen, NFT_REG32_00 + alen / 4);
 		nft_rule_lookup(r, NFT_REG32_00, v6 ? nm->hs6 : nm->hs4, -1, false);
 	}
 	nft_rule_masq(r, 0);
@@ -314,61 +318,89 @@ static void martian_rule(struct nft_batch *b)
 static void set_defs(const struct pm_names *nm, struct nft_set_def d[PM_SET_COUNT])
 {
 	static const struct nft_set_def hip4 = {
-		.n_fields = 3, .key_types = { CNIC_NFT_DT_IPV4, CNIC_NFT_DT_INET_PROTO, CNIC_NFT_DT_INET_SERVICE },
+		.n_fields = 3,
+		.key_types = { CNIC_NFT_DT_IPV4, CNIC_NFT_DT_INET_PROTO, CNIC_NFT_DT_INET_SERVICE },
 		.key_lens = { 4, 1, 2 },
-		.n_data = 2, .data_types = { CNIC_NFT_DT_IPV4, CNIC_NFT_DT_INET_SERVICE }, .data_lens = { 4, 2 },
+		.n_data = 2,
+		.data_types = { CNIC_NFT_DT_IPV4, CNIC_NFT_DT_INET_SERVICE },
+		.data_lens = { 4, 2 },
 		.comment = "host address . protocol . host port : container address . port",
 	};
 	static const struct nft_set_def any4 = {
-		.n_fields = 2, .key_types = { CNIC_NFT_DT_INET_PROTO, CNIC_NFT_DT_INET_SERVICE },
+		.n_fields = 2,
+		.key_types = { CNIC_NFT_DT_INET_PROTO, CNIC_NFT_DT_INET_SERVICE },
 		.key_lens = { 1, 2 },
-		.n_data = 2, .data_types = { CNIC_NFT_DT_IPV4, CNIC_NFT_DT_INET_SERVICE }, .data_lens = { 4, 2 },
+		.n_data = 2,
+		.data_types = { CNIC_NFT_DT_IPV4, CNIC_NFT_DT_INET_SERVICE },
+		.data_lens = { 4, 2 },
 		.comment = "protocol . host port (any local address) : container address . port",
 	};
 	static const struct nft_set_def hip6 = {
-		.n_fields = 3, .key_types = { CNIC_NFT_DT_IPV6, CNIC_NFT_DT_INET_PROTO, CNIC_NFT_DT_INET_SERVICE },
+		.n_fields = 3,
+		.key_types = { CNIC_NFT_DT_IPV6, CNIC_NFT_DT_INET_PROTO, CNIC_NFT_DT_INET_SERVICE },
 		.key_lens = { 16, 1, 2 },
-		.n_data = 2, .data_types = { CNIC_NFT_DT_IPV6, CNIC_NFT_DT_INET_SERVICE }, .data_lens = { 16, 2 },
+		.n_data = 2,
+		.data_types = { CNIC_NFT_DT_IPV6, CNIC_NFT_DT_INET_SERVICE },
+		.data_lens = { 16, 2 },
 		.comment = "host address . protocol . host port : container address . port",
 	};
 	static const struct nft_set_def any6 = {
-		.n_fields = 2, .key_types = { CNIC_NFT_DT_INET_PROTO, CNIC_NFT_DT_INET_SERVICE },
+		.n_fields = 2,
+		.key_types = { CNIC_NFT_DT_INET_PROTO, CNIC_NFT_DT_INET_SERVICE },
 		.key_lens = { 1, 2 },
-		.n_data = 2, .data_types = { CNIC_NFT_DT_IPV6, CNIC_NFT_DT_INET_SERVICE }, .data_lens = { 16, 2 },
+		.n_data = 2,
+		.data_types = { CNIC_NFT_DT_IPV6, CNIC_NFT_DT_INET_SERVICE },
+		.data_lens = { 16, 2 },
 		.comment = "protocol . host port (any local address) : container address . port",
 	};
 	static const struct nft_set_def hc4 = {
-		.n_fields = 1, .key_types = { CNIC_NFT_DT_IPV4 }, .key_lens = { 4 },
+		.n_fields = 1,
+		.key_types = { CNIC_NFT_DT_IPV4 },
+		.key_lens = { 4 },
 		.comment = "container address: masquerade from its subnet (N-hs4)",
 	};
 	static const struct nft_set_def hc6 = {
-		.n_fields = 1, .key_types = { CNIC_NFT_DT_IPV6 }, .key_lens = { 16 },
+		.n_fields = 1,
+		.key_types = { CNIC_NFT_DT_IPV6 },
+		.key_lens = { 16 },
 		.comment = "container address: masquerade from its subnet (N-hs6)",
 	};
 	static const struct nft_set_def hs4 = {
-		.flags = NFT_SET_INTERVAL, .n_fields = 2, .key_types = { CNIC_NFT_DT_IPV4, CNIC_NFT_DT_IPV4 },
+		.flags = NFT_SET_INTERVAL,
+		.n_fields = 2,
+		.key_types = { CNIC_NFT_DT_IPV4, CNIC_NFT_DT_IPV4 },
 		.key_lens = { 4, 4 },
 		.comment = "subnet . subnet: hairpin within a container subnet (shared, GC removes)",
 	};
 	static const struct nft_set_def hs6 = {
-		.flags = NFT_SET_INTERVAL, .n_fields = 2, .key_types = { CNIC_NFT_DT_IPV6, CNIC_NFT_DT_IPV6 },
+		.flags = NFT_SET_INTERVAL,
+		.n_fields = 2,
+		.key_types = { CNIC_NFT_DT_IPV6, CNIC_NFT_DT_IPV6 },
 		.key_lens = { 16, 16 },
 		.comment = "subnet . subnet: hairpin within a container subnet (shared, GC removes)",
 	};
 	static const struct nft_set_def ma4 = {
-		.n_fields = 1, .key_types = { CNIC_NFT_DT_IPV4 }, .key_lens = { 4 },
+		.n_fields = 1,
+		.key_types = { CNIC_NFT_DT_IPV4 },
+		.key_lens = { 4 },
 		.comment = "container address: masquerade everything (masqAll)",
 	};
 	static const struct nft_set_def ma6 = {
-		.n_fields = 1, .key_types = { CNIC_NFT_DT_IPV6 }, .key_lens = { 16 },
+		.n_fields = 1,
+		.key_types = { CNIC_NFT_DT_IPV6 },
+		.key_lens = { 16 },
 		.comment = "container address: masquerade everything (masqAll)",
 	};
 	static const struct nft_set_def lo4 = {
-		.n_fields = 1, .key_types = { CNIC_NFT_DT_IPV4 }, .key_lens = { 4 },
+		.n_fields = 1,
+		.key_types = { CNIC_NFT_DT_IPV4 },
+		.key_lens = { 4 },
 		.comment = "container address: masquerade from 127.0.0.1",
 	};
 	static const struct nft_set_def owners = {
-		.n_fields = 1, .key_types = { CNIC_NFT_DT_OWNER }, .key_lens = { CNIC_NFT_OWNER_KEY_LEN },
+		.n_fields = 1,
+		.key_types = { CNIC_NFT_DT_OWNER },
+		.key_lens = { CNIC_NFT_OWNER_KEY_LEN },
 		.comment = "one element per attachment with elements here",
 	};
 
@@ -428,16 +460,24 @@ int pm_queue_skeleton(struct nft *n, struct nft_batch *b, const char *network,
 		      const struct pm_conf *conf, bool with_martian, struct cni_error **err)
 {
 	static const struct nft_base_chain pre = {
-		.type = "nat", .hook = NF_INET_PRE_ROUTING, .priority = CNIC_NFT_PRIO_DSTNAT,
+		.type = "nat",
+		.hook = NF_INET_PRE_ROUTING,
+		.priority = CNIC_NFT_PRIO_DSTNAT,
 	};
 	static const struct nft_base_chain out = {
-		.type = "nat", .hook = NF_INET_LOCAL_OUT, .priority = CNIC_NFT_PRIO_DSTNAT,
+		.type = "nat",
+		.hook = NF_INET_LOCAL_OUT,
+		.priority = CNIC_NFT_PRIO_DSTNAT,
 	};
 	static const struct nft_base_chain post = {
-		.type = "nat", .hook = NF_INET_POST_ROUTING, .priority = CNIC_NFT_PRIO_SRCNAT,
+		.type = "nat",
+		.hook = NF_INET_POST_ROUTING,
+		.priority = CNIC_NFT_PRIO_SRCNAT,
 	};
 	static const struct nft_base_chain input = {
-		.type = "filter", .hook = NF_INET_LOCAL_IN, .priority = CNIC_NFT_PRIO_FILTER,
+		.type = "filter",
+		.hook = NF_INET_LOCAL_IN,
+		.priority = CNIC_NFT_PRIO_FILTER,
 	};
 	cleanup_free char *comment = rules_comment(conf);
 	struct nft_set_def defs[PM_SET_COUNT];
@@ -458,8 +498,9 @@ int pm_queue_skeleton(struct nft *n, struct nft_batch *b, const char *network,
 	ok &= count_rules(rules, n_rules, nm.out, comment, &all) == 1 && all == 1;
 	ok &= count_rules(rules, n_rules, nm.post, comment, &all) == (conf->snat ? 5u : 0u) &&
 	      all == (conf->snat ? 5u : 0u);
-	martian_ok = !with_martian ||
-		     (count_rules(rules, n_rules, MARTIAN_CHAIN, MARTIAN_COMMENT, &all) == 1 && all == 1);
+	martian_ok =
+		!with_martian ||
+		(count_rules(rules, n_rules, MARTIAN_CHAIN, MARTIAN_COMMENT, &all) == 1 && all == 1);
 
 	nft_batch_add_table(b, PM_FAMILY, PM_TABLE);
 	set_defs(&nm, defs);
@@ -592,6 +633,7 @@ int pm_teardown(struct nft *n, const char *network, struct cni_error **err)
 	struct pm_names nm;
 
 	pm_names_for(network, &nm);
-	return nft_retry_teardown((int (*)(struct nft *, const void *, struct cni_error **))teardown_once,
+	return nft_retry_teardown((int (*)(struct nft *, const void *,
+					   struct cni_error **))teardown_once,
 				  n, &nm, err);
 }

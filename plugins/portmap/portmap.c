@@ -60,8 +60,7 @@ static int read_net(struct nft *n, const struct pm_names *nm, struct net_elems *
 }
 
 /* UDP host ports of map elements (their key ends in proto . port). */
-static void note_udp_port(enum pm_set set, const struct nft_elem_info *e, uint16_t **ports,
-			  size_t *n)
+static void note_udp_port(enum pm_set set, const struct nft_elem_info *e, uint16_t **ports, size_t *n)
 {
 	size_t off;
 
@@ -117,13 +116,13 @@ static void flush_udp(struct nft *n, const uint16_t *ports, size_t n_ports, bool
 
 	if (!n_ports)
 		return;
-	if (v4 && conntrack_delete_by_dport(nft_netlink(n), AF_INET, IPPROTO_UDP, ports,
-					     n_ports, &e) < 0) {
+	if (v4 && conntrack_delete_by_dport(nft_netlink(n), AF_INET, IPPROTO_UDP, ports, n_ports,
+					    &e) < 0) {
 		cni_log("portmap: flushing IPv4 UDP conntrack entries: %s", e->msg);
 		cni_error_freep(&e);
 	}
-	if (v6 && conntrack_delete_by_dport(nft_netlink(n), AF_INET6, IPPROTO_UDP, ports,
-					     n_ports, &e) < 0) {
+	if (v6 && conntrack_delete_by_dport(nft_netlink(n), AF_INET6, IPPROTO_UDP, ports, n_ports,
+					    &e) < 0) {
 		cni_log("portmap: flushing IPv6 UDP conntrack entries: %s", e->msg);
 		cni_error_freep(&e);
 	}
@@ -252,8 +251,7 @@ static void find_conflict(const struct net_elems *ne, struct conflict_ctx *c)
 }
 
 /* One request per set (of many elements each), whatever the number of mappings. */
-static void queue_adds(struct nft_batch *b, const struct pm_names *nm,
-		       const struct pm_attachment *a)
+static void queue_adds(struct nft_batch *b, const struct pm_names *nm, const struct pm_attachment *a)
 {
 	cleanup_free struct nft_elem *v = xcalloc(a->elems.n ? a->elems.n : 1, sizeof(*v));
 
@@ -264,8 +262,7 @@ static void queue_adds(struct nft_batch *b, const struct pm_names *nm,
 		for (; i < a->elems.n && a->elems.v[i].set == set; i++) {
 			const struct pm_elem *k = &a->elems.v[i];
 
-			pm_elem_view(k, k->set == PM_OWNERS && a->index ? a->index : a->tag,
-				     &v[i]);
+			pm_elem_view(k, k->set == PM_OWNERS && a->index ? a->index : a->tag, &v[i]);
 		}
 		nft_batch_add_elems(b, PM_FAMILY, PM_TABLE, pm_set_name(nm, set), v + first,
 				    i - first, true);
@@ -495,7 +492,7 @@ struct del_ctx {
 	const struct pm_names *nm;
 	const char *tag;
 	const struct pm_attachment *a; /* indexed: the keys to look up; NULL: read the sets */
-	uint16_t *udp;              /* UDP host ports of what the batch deletes */
+	uint16_t *udp;		       /* UDP host ports of what the batch deletes */
 	size_t n_udp;
 };
 
@@ -637,8 +634,8 @@ static int cmd_check(const struct cni_cmd *cmd, struct cni_error **err)
 			if (x < 0)
 				goto out;
 			if (x == 0) {
-				cni_error_set(err, CNI_ERR_INTERNAL, 0, "chain inet %s %s is missing",
-					      PM_TABLE, chains[i]);
+				cni_error_set(err, CNI_ERR_INTERNAL, 0,
+					      "chain inet %s %s is missing", PM_TABLE, chains[i]);
 				goto out;
 			}
 		}
@@ -709,8 +706,8 @@ static size_t gc_queue_hs(struct nft_batch *b, const struct pm_names *nm,
 			if (!nft_shared_subnet_unused(s, hc, alen, orphan, live))
 				continue;
 			nft_elem_from_info(&e, s);
-			nft_batch_del_elems(b, PM_FAMILY, PM_TABLE, pm_set_name(nm, v6 ? PM_HS6 : PM_HS4),
-					    &e, 1);
+			nft_batch_del_elems(b, PM_FAMILY, PM_TABLE,
+					    pm_set_name(nm, v6 ? PM_HS6 : PM_HS4), &e, 1);
 			total++;
 		}
 	}

@@ -29,8 +29,13 @@ struct cni_cmd;
  * meta l4proto [!=] proto, th sport/dport [!=] port or port range.
  */
 enum pm_cond_kind {
-	PM_COND_SADDR, PM_COND_DADDR, PM_COND_IIFNAME, PM_COND_OIFNAME, PM_COND_L4PROTO,
-	PM_COND_SPORT, PM_COND_DPORT,
+	PM_COND_SADDR,
+	PM_COND_DADDR,
+	PM_COND_IIFNAME,
+	PM_COND_OIFNAME,
+	PM_COND_L4PROTO,
+	PM_COND_SPORT,
+	PM_COND_DPORT,
 };
 
 struct pm_cond {
@@ -50,7 +55,11 @@ struct pm_conds {
 };
 
 /* The syntax conditions are written in; the reference picks its backend by it. */
-enum pm_style { PM_STYLE_NONE, PM_STYLE_NFT, PM_STYLE_IPT };
+enum pm_style {
+	PM_STYLE_NONE,
+	PM_STYLE_NFT,
+	PM_STYLE_IPT
+};
 
 struct pm_conf {
 	bool snat;
@@ -76,9 +85,19 @@ struct pm_names {
 
 /* The maps (up to PM_ANY6), then the masquerade sets. */
 enum pm_set {
-	PM_HIP4, PM_ANY4, PM_HIP6, PM_ANY6,
-	PM_HC4, PM_HC6, PM_HS4, PM_HS6, PM_MA4, PM_MA6, PM_LO4,
-	PM_OWNERS, PM_SET_COUNT
+	PM_HIP4,
+	PM_ANY4,
+	PM_HIP6,
+	PM_ANY6,
+	PM_HC4,
+	PM_HC6,
+	PM_HS4,
+	PM_HS6,
+	PM_MA4,
+	PM_MA6,
+	PM_LO4,
+	PM_OWNERS,
+	PM_SET_COUNT
 };
 
 void pm_names_for(const char *network, struct pm_names *ret);
@@ -140,7 +159,7 @@ struct pm_attachment {
 	struct pm_elem hs[2]; /* shared subnet elements, untagged, never deleted by DEL */
 	size_t n_hs;
 	bool localnet; /* 127.0.0.1 must reach a v4 mapping: route_localnet is needed */
-	char *index; /* the owner element's comment: tag and index (NULL: just the tag) */
+	char *index;   /* the owner element's comment: tag and index (NULL: just the tag) */
 };
 
 void pm_attachment_free(struct pm_attachment *a);

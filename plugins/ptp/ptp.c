@@ -38,10 +38,16 @@ struct ptp_conf {
 };
 
 static const struct cni_field ptp_fields[] = {
-	{ .key = "mtu", .kind = CNI_FIELD_INT, .offset = offsetof(struct ptp_conf, mtu),
-	  .flags = CNI_FIELD_NULL_OK, .min = 0, .max = 65535 },
-	{ .key = "ipMasqBackend", .kind = CNI_FIELD_STRING,
-	  .offset = offsetof(struct ptp_conf, backend), .flags = CNI_FIELD_NULL_OK },
+	{ .key = "mtu",
+	  .kind = CNI_FIELD_INT,
+	  .offset = offsetof(struct ptp_conf, mtu),
+	  .flags = CNI_FIELD_NULL_OK,
+	  .min = 0,
+	  .max = 65535 },
+	{ .key = "ipMasqBackend",
+	  .kind = CNI_FIELD_STRING,
+	  .offset = offsetof(struct ptp_conf, backend),
+	  .flags = CNI_FIELD_NULL_OK },
 	{ 0 },
 };
 
@@ -114,8 +120,7 @@ static int route_via_gateway(struct netns *cont, const struct cnl_link *dev,
 	subnet.dst = connected.dst;
 	/* Two addresses sharing a subnet and gateway: the second finds the routes done. */
 	if (cnl_route_del(cont, dev, &connected, err) < 0 ||
-	    route_add_once(cont, dev, &to_gw, err) < 0 ||
-	    route_add_once(cont, dev, &subnet, err) < 0)
+	    route_add_once(cont, dev, &to_gw, err) < 0 || route_add_once(cont, dev, &subnet, err) < 0)
 		return -1;
 	return 0;
 }
@@ -278,12 +283,10 @@ static int cmd_del(const struct cni_cmd *cmd, struct cni_error **err)
 	 */
 	if (cmd->conf->ipam_type && ipam_del(cmd, &e) < 0)
 		r = cni_error_move(err, &e);
-	if (cmd->netns_fd >= 0 &&
-	    (netns_from_fd(cmd->netns_fd, false, cmd->netns, &cont, &e) < 0 ||
-	     l2_link_del_kind(cont, cmd->ifname, "veth", true, &e) < 0))
+	if (cmd->netns_fd >= 0 && (netns_from_fd(cmd->netns_fd, false, cmd->netns, &cont, &e) < 0 ||
+				   l2_link_del_kind(cont, cmd->ifname, "veth", true, &e) < 0))
 		r = cni_error_move(err, &e);
-	if (cmd->conf->ip_masq &&
-	    ipmasq_del(cmd->conf->name, cmd->container_id, cmd->ifname, &e) < 0)
+	if (cmd->conf->ip_masq && ipmasq_del(cmd->conf->name, cmd->container_id, cmd->ifname, &e) < 0)
 		r = cni_error_move(err, &e);
 	if (cmd->conf->ip_masq && /* adopt */
 	    xtref_ipmasq_del(NULL, cmd->conf->name, cmd->container_id, cmd->ifname, &e) < 0)
@@ -316,7 +319,8 @@ static int check_container_routes(const struct cnl_route_list *rl, const struct 
 			if (rt->table != RT_TABLE_MAIN || rt->ifindex != cv->ifindex)
 				continue;
 			have_gw |= same_net(&rt->dst, &gw);
-			have_subnet |= same_net(&rt->dst, &subnet) && ipaddr_eq(&rt->gw, &ip->gateway);
+			have_subnet |= same_net(&rt->dst, &subnet) &&
+				       ipaddr_eq(&rt->gw, &ip->gateway);
 		}
 		if (!have_gw)
 			r = cni_error_set(err, CNI_ERR_INTERNAL, 0,
@@ -344,8 +348,8 @@ static int check_host_side(struct netns *host, const struct cnl_link *cv,
 		return cni_error_wrap(err, "host end of \"%s\"", cv->name);
 	if (strcmp(hv.kind, "veth") != 0 || hv.link != cv->ifindex)
 		return cni_error_set(err, CNI_ERR_INTERNAL, 0,
-				     "host end of \"%s\" not found (ifindex %d is \"%s\")", cv->name,
-				     cv->link, hv.name);
+				     "host end of \"%s\" not found (ifindex %d is \"%s\")",
+				     cv->name, cv->link, hv.name);
 	for (size_t i = 0; i < prev->n_ifaces; i++) {
 		const struct cni_iface *f = &prev->ifaces[i];
 
@@ -429,8 +433,7 @@ static int cmd_gc(const struct cni_cmd *cmd, struct cni_error **err)
 
 	if (cmd->conf->ipam_type && ipam_gc(cmd, err) < 0)
 		r = -1;
-	if (cmd->conf->ip_masq &&
-	    ipmasq_gc(cmd->conf, err) < 0)
+	if (cmd->conf->ip_masq && ipmasq_gc(cmd->conf, err) < 0)
 		r = -1;
 	if (cmd->conf->ip_masq && xtref_ipmasq_gc(NULL, cmd->conf, err) < 0) /* adopt */
 		r = -1;

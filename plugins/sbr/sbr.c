@@ -42,13 +42,21 @@ struct sbr_conf {
 };
 
 static const struct cni_field sbr_fields[] = {
-	{ .key = "table", .kind = CNI_FIELD_INT, .offset = offsetof(struct sbr_conf, table),
+	{ .key = "table",
+	  .kind = CNI_FIELD_INT,
+	  .offset = offsetof(struct sbr_conf, table),
 	  .present = offsetof(struct sbr_conf, has_table),
-	  .flags = CNI_FIELD_NULL_OK | CNI_FIELD_HAS_PRESENT, .min = 1, .max = INT_MAX },
-	{ .key = "gateways", .kind = CNI_FIELD_STRV, .offset = offsetof(struct sbr_conf, gateways),
+	  .flags = CNI_FIELD_NULL_OK | CNI_FIELD_HAS_PRESENT,
+	  .min = 1,
+	  .max = INT_MAX },
+	{ .key = "gateways",
+	  .kind = CNI_FIELD_STRV,
+	  .offset = offsetof(struct sbr_conf, gateways),
 	  .flags = CNI_FIELD_NULL_OK },
-	{ .key = "addSourceHints", .kind = CNI_FIELD_BOOL,
-	  .offset = offsetof(struct sbr_conf, add_source_hints), .flags = CNI_FIELD_NULL_OK },
+	{ .key = "addSourceHints",
+	  .kind = CNI_FIELD_BOOL,
+	  .offset = offsetof(struct sbr_conf, add_source_hints),
+	  .flags = CNI_FIELD_NULL_OK },
 	{ 0 },
 };
 
@@ -125,8 +133,7 @@ static void host_prefix(const struct ipaddr *a, struct ipnet *ret)
 	ret->prefix = (uint8_t)ipaddr_family_bits(a->family);
 }
 
-static bool table_used(const struct cnl_rules *rules, const struct cnl_route_list *routes,
-		       uint32_t t)
+static bool table_used(const struct cnl_rules *rules, const struct cnl_route_list *routes, uint32_t t)
 {
 	for (size_t i = 0; i < rules->n; i++)
 		if (rules->v[i].table == t)
@@ -282,8 +289,10 @@ static int do_routes(struct netns *ns, const struct cni_cmd *cmd, const struct s
 		/* Only the subnet routes stay in main, with the address as source hint. */
 		for (size_t k = 0; k < c->n_ips; k++) {
 			const struct cni_ip *ip = &p->ips[c->ips[k]];
-			struct cnl_route h = { .src = ip->address.addr, .ifindex = link.ifindex,
-					       .table = RT_TABLE_MAIN, .has_scope = true,
+			struct cnl_route h = { .src = ip->address.addr,
+					       .ifindex = link.ifindex,
+					       .table = RT_TABLE_MAIN,
+					       .has_scope = true,
 					       .scope = RT_SCOPE_LINK };
 
 			ipnet_canonical(&ip->address, &h.dst);
@@ -332,8 +341,7 @@ static int cmd_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cn
 	int r = 0;
 
 	if (load_conf(cmd, &c, true, err) < 0 ||
-	    netns_from_fd(cmd->netns_fd, false, cmd->netns, &ns, err) < 0 ||
-	    lock_netns(cmd, err) < 0)
+	    netns_from_fd(cmd->netns_fd, false, cmd->netns, &ns, err) < 0 || lock_netns(cmd, err) < 0)
 		return -1;
 	if (c.has_table) {
 		const struct cni_result *p = cmd->conf->prev_result;
@@ -395,8 +403,7 @@ static int cmd_del(const struct cni_cmd *cmd, struct cni_error **err)
 		cni_error_free(TAKE_PTR(e));
 	if (cmd->conf->prev_result)
 		pick_ips(cmd, &c);
-	if (netns_from_fd(cmd->netns_fd, false, cmd->netns, &ns, err) < 0 ||
-	    lock_netns(cmd, err) < 0)
+	if (netns_from_fd(cmd->netns_fd, false, cmd->netns, &ns, err) < 0 || lock_netns(cmd, err) < 0)
 		return -1;
 
 	if (cnl_link_get(ns, cmd->ifname, &link, &e) == 0) {

@@ -39,17 +39,27 @@ struct tap_conf {
 };
 
 static const struct cni_field tap_fields[] = {
-	{ .key = "multiQueue", .kind = CNI_FIELD_BOOL,
-	  .offset = offsetof(struct tap_conf, multi_queue), .flags = CNI_FIELD_NULL_OK },
-	{ .key = "owner", .kind = CNI_FIELD_UINT32, .offset = offsetof(struct tap_conf, owner),
+	{ .key = "multiQueue",
+	  .kind = CNI_FIELD_BOOL,
+	  .offset = offsetof(struct tap_conf, multi_queue),
+	  .flags = CNI_FIELD_NULL_OK },
+	{ .key = "owner",
+	  .kind = CNI_FIELD_UINT32,
+	  .offset = offsetof(struct tap_conf, owner),
 	  .flags = CNI_FIELD_NULL_OK | CNI_FIELD_HAS_PRESENT,
 	  .present = offsetof(struct tap_conf, has_owner) },
-	{ .key = "group", .kind = CNI_FIELD_UINT32, .offset = offsetof(struct tap_conf, group),
+	{ .key = "group",
+	  .kind = CNI_FIELD_UINT32,
+	  .offset = offsetof(struct tap_conf, group),
 	  .flags = CNI_FIELD_NULL_OK | CNI_FIELD_HAS_PRESENT,
 	  .present = offsetof(struct tap_conf, has_group) },
-	{ .key = "selinuxContext", .kind = CNI_FIELD_STRING,
-	  .offset = offsetof(struct tap_conf, selinux_context), .flags = CNI_FIELD_NULL_OK },
-	{ .key = "bridge", .kind = CNI_FIELD_STRING, .offset = offsetof(struct tap_conf, bridge),
+	{ .key = "selinuxContext",
+	  .kind = CNI_FIELD_STRING,
+	  .offset = offsetof(struct tap_conf, selinux_context),
+	  .flags = CNI_FIELD_NULL_OK },
+	{ .key = "bridge",
+	  .kind = CNI_FIELD_STRING,
+	  .offset = offsetof(struct tap_conf, bridge),
 	  .flags = CNI_FIELD_NULL_OK },
 	{ 0 },
 };
@@ -84,8 +94,7 @@ static bool selinux_enabled(void)
 }
 
 /* What the keys cannot say: a bridge name, an SELinux context we could not honour. */
-static int load_conf(const struct cni_cmd *cmd, struct l2_conf *l2, bool add,
-		     struct cni_error **err)
+static int load_conf(const struct cni_cmd *cmd, struct l2_conf *l2, bool add, struct cni_error **err)
 {
 	const struct tap_conf *c = (const struct tap_conf *)l2;
 
@@ -233,8 +242,8 @@ static int check_tap(const struct cni_cmd *cmd, const struct l2_conf *c, struct 
 			return -1;
 		if (link->master != br.ifindex)
 			return cni_error_set(err, CNI_ERR_INTERNAL, 0,
-					     "tap \"%s\" is not a port of bridge \"%s\"", link->name,
-					     t->bridge);
+					     "tap \"%s\" is not a port of bridge \"%s\"",
+					     link->name, t->bridge);
 	}
 	return 0;
 }

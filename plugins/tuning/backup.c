@@ -132,8 +132,7 @@ static int mkdir_p(const char *dir, struct cni_error **err)
 }
 
 /* Written to a temporary file and renamed: a crash never leaves half a backup. */
-int backup_write(const char *dir, const char *path, const struct backup *b,
-			struct cni_error **err)
+int backup_write(const char *dir, const char *path, const struct backup *b, struct cni_error **err)
 {
 	cleanup_free char *json = backup_json(b);
 	cleanup_free char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
@@ -232,14 +231,30 @@ struct raw_attrs {
 
 static const struct cni_field attr_fields[] = {
 	{ .key = "mac", .kind = CNI_FIELD_STRING, .offset = RA(mac), .flags = CNI_FIELD_NULL_OK },
-	{ .key = "promisc", .kind = CNI_FIELD_BOOL, .offset = RA(promisc), .present = RA(has_promisc),
+	{ .key = "promisc",
+	  .kind = CNI_FIELD_BOOL,
+	  .offset = RA(promisc),
+	  .present = RA(has_promisc),
 	  .flags = CNI_FIELD_NULL_OK | CNI_FIELD_HAS_PRESENT },
-	{ .key = "mtu", .kind = CNI_FIELD_UINT64, .offset = RA(mtu), .present = RA(has_mtu),
-	  .flags = CNI_FIELD_NULL_OK | CNI_FIELD_HAS_PRESENT, .min = 0, .max = INT32_MAX },
-	{ .key = "allmulti", .kind = CNI_FIELD_BOOL, .offset = RA(allmulti),
-	  .present = RA(has_allmulti), .flags = CNI_FIELD_NULL_OK | CNI_FIELD_HAS_PRESENT },
-	{ .key = "txQLen", .kind = CNI_FIELD_UINT64, .offset = RA(txqlen), .present = RA(has_txqlen),
-	  .flags = CNI_FIELD_NULL_OK | CNI_FIELD_HAS_PRESENT, .min = 0, .max = INT32_MAX },
+	{ .key = "mtu",
+	  .kind = CNI_FIELD_UINT64,
+	  .offset = RA(mtu),
+	  .present = RA(has_mtu),
+	  .flags = CNI_FIELD_NULL_OK | CNI_FIELD_HAS_PRESENT,
+	  .min = 0,
+	  .max = INT32_MAX },
+	{ .key = "allmulti",
+	  .kind = CNI_FIELD_BOOL,
+	  .offset = RA(allmulti),
+	  .present = RA(has_allmulti),
+	  .flags = CNI_FIELD_NULL_OK | CNI_FIELD_HAS_PRESENT },
+	{ .key = "txQLen",
+	  .kind = CNI_FIELD_UINT64,
+	  .offset = RA(txqlen),
+	  .present = RA(has_txqlen),
+	  .flags = CNI_FIELD_NULL_OK | CNI_FIELD_HAS_PRESENT,
+	  .min = 0,
+	  .max = INT32_MAX },
 	{ 0 },
 };
 

@@ -129,19 +129,37 @@ struct tuning_conf {
 #define TC(m) offsetof(struct tuning_conf, m)
 
 static const struct cni_field conf_fields[] = {
-	{ .key = "dataDir", .kind = CNI_FIELD_STRING, .offset = TC(data_dir),
-	  .flags = CNI_FIELD_NULL_OK },
-	{ .key = "sysctl", .kind = CNI_FIELD_CUSTOM, .offset = TC(sysctl), .flags = CNI_FIELD_NULL_OK,
-	  .decode = decode_sysctls, .free = kvs_free },
+	{ .key = "dataDir", .kind = CNI_FIELD_STRING, .offset = TC(data_dir), .flags = CNI_FIELD_NULL_OK },
+	{ .key = "sysctl",
+	  .kind = CNI_FIELD_CUSTOM,
+	  .offset = TC(sysctl),
+	  .flags = CNI_FIELD_NULL_OK,
+	  .decode = decode_sysctls,
+	  .free = kvs_free },
 	{ .key = "mac", .kind = CNI_FIELD_MAC, .offset = TC(mac), .flags = CNI_FIELD_NULL_OK },
-	{ .key = "promisc", .kind = CNI_FIELD_BOOL, .offset = TC(promisc), .present = TC(has_promisc),
+	{ .key = "promisc",
+	  .kind = CNI_FIELD_BOOL,
+	  .offset = TC(promisc),
+	  .present = TC(has_promisc),
 	  .flags = CNI_FIELD_NULL_OK | CNI_FIELD_HAS_PRESENT },
-	{ .key = "mtu", .kind = CNI_FIELD_INT, .offset = TC(mtu), .flags = CNI_FIELD_NULL_OK,
-	  .min = 0, .max = INT_MAX },
-	{ .key = "txQLen", .kind = CNI_FIELD_INT, .offset = TC(txqlen), .present = TC(has_txqlen),
-	  .flags = CNI_FIELD_NULL_OK | CNI_FIELD_HAS_PRESENT, .min = 0, .max = INT32_MAX },
-	{ .key = "allmulti", .kind = CNI_FIELD_BOOL, .offset = TC(allmulti),
-	  .present = TC(has_allmulti), .flags = CNI_FIELD_NULL_OK | CNI_FIELD_HAS_PRESENT },
+	{ .key = "mtu",
+	  .kind = CNI_FIELD_INT,
+	  .offset = TC(mtu),
+	  .flags = CNI_FIELD_NULL_OK,
+	  .min = 0,
+	  .max = INT_MAX },
+	{ .key = "txQLen",
+	  .kind = CNI_FIELD_INT,
+	  .offset = TC(txqlen),
+	  .present = TC(has_txqlen),
+	  .flags = CNI_FIELD_NULL_OK | CNI_FIELD_HAS_PRESENT,
+	  .min = 0,
+	  .max = INT32_MAX },
+	{ .key = "allmulti",
+	  .kind = CNI_FIELD_BOOL,
+	  .offset = TC(allmulti),
+	  .present = TC(has_allmulti),
+	  .flags = CNI_FIELD_NULL_OK | CNI_FIELD_HAS_PRESENT },
 	{ 0 },
 };
 
@@ -161,25 +179,44 @@ struct args_conf {
 #define AC(m) offsetof(struct args_conf, m)
 
 static const struct cni_field args_fields[] = {
-	{ .key = "sysctl", .kind = CNI_FIELD_CUSTOM, .offset = AC(sysctl), .present = AC(has_sysctl),
-	  .flags = CNI_FIELD_NULL_OK | CNI_FIELD_HAS_PRESENT, .decode = decode_sysctls,
+	{ .key = "sysctl",
+	  .kind = CNI_FIELD_CUSTOM,
+	  .offset = AC(sysctl),
+	  .present = AC(has_sysctl),
+	  .flags = CNI_FIELD_NULL_OK | CNI_FIELD_HAS_PRESENT,
+	  .decode = decode_sysctls,
 	  .free = kvs_free },
 	{ .key = "mac", .kind = CNI_FIELD_MAC, .offset = AC(mac), .flags = CNI_FIELD_NULL_OK },
-	{ .key = "promisc", .kind = CNI_FIELD_BOOL, .offset = AC(promisc), .present = AC(has_promisc),
+	{ .key = "promisc",
+	  .kind = CNI_FIELD_BOOL,
+	  .offset = AC(promisc),
+	  .present = AC(has_promisc),
 	  .flags = CNI_FIELD_NULL_OK | CNI_FIELD_HAS_PRESENT },
-	{ .key = "mtu", .kind = CNI_FIELD_INT, .offset = AC(mtu), .present = AC(has_mtu),
-	  .flags = CNI_FIELD_NULL_OK | CNI_FIELD_HAS_PRESENT, .min = 0, .max = INT_MAX },
-	{ .key = "txQLen", .kind = CNI_FIELD_INT, .offset = AC(txqlen), .present = AC(has_txqlen),
-	  .flags = CNI_FIELD_NULL_OK | CNI_FIELD_HAS_PRESENT, .min = 0, .max = INT32_MAX },
-	{ .key = "allmulti", .kind = CNI_FIELD_BOOL, .offset = AC(allmulti),
-	  .present = AC(has_allmulti), .flags = CNI_FIELD_NULL_OK | CNI_FIELD_HAS_PRESENT },
+	{ .key = "mtu",
+	  .kind = CNI_FIELD_INT,
+	  .offset = AC(mtu),
+	  .present = AC(has_mtu),
+	  .flags = CNI_FIELD_NULL_OK | CNI_FIELD_HAS_PRESENT,
+	  .min = 0,
+	  .max = INT_MAX },
+	{ .key = "txQLen",
+	  .kind = CNI_FIELD_INT,
+	  .offset = AC(txqlen),
+	  .present = AC(has_txqlen),
+	  .flags = CNI_FIELD_NULL_OK | CNI_FIELD_HAS_PRESENT,
+	  .min = 0,
+	  .max = INT32_MAX },
+	{ .key = "allmulti",
+	  .kind = CNI_FIELD_BOOL,
+	  .offset = AC(allmulti),
+	  .present = AC(has_allmulti),
+	  .flags = CNI_FIELD_NULL_OK | CNI_FIELD_HAS_PRESENT },
 	{ 0 },
 };
 
 /* DEL needs only the backup's directory: a bad key elsewhere must not block it. */
 static const struct cni_field del_fields[] = {
-	{ .key = "dataDir", .kind = CNI_FIELD_STRING, .offset = TC(data_dir),
-	  .flags = CNI_FIELD_NULL_OK },
+	{ .key = "dataDir", .kind = CNI_FIELD_STRING, .offset = TC(data_dir), .flags = CNI_FIELD_NULL_OK },
 	{ 0 },
 };
 
@@ -201,8 +238,8 @@ static void replace_str(char **dst, const char *s)
 static int load_conf(const struct cni_cmd *cmd, struct tuning_conf *c, struct cni_error **err)
 {
 	static const char *const env_keys[] = { "MAC", NULL };
-	const struct cni_json *args = cni_json_get(cni_json_get(cni_netconf_root(cmd->conf), "args"),
-						   "cni");
+	const struct cni_json *args =
+		cni_json_get(cni_json_get(cni_netconf_root(cmd->conf), "args"), "cni");
 	struct args_conf a = { 0 };
 	const char *env_mac;
 	char mac[CNI_MAC_STRLEN];
@@ -345,8 +382,8 @@ static void sysctl_ops_free(struct sysctl_op *v, size_t n)
 }
 
 /* Resolve and validate every key: a network sysctl, no path tricks, no duplicates. */
-static int resolve_sysctls(const struct tuning_conf *c, const char *ifname,
-			   struct sysctl_op **ret, struct cni_error **err)
+static int resolve_sysctls(const struct tuning_conf *c, const char *ifname, struct sysctl_op **ret,
+			   struct cni_error **err)
 {
 	struct sysctl_op *v = xcalloc(c->sysctl.n ? c->sysctl.n : 1, sizeof(*v));
 
@@ -432,8 +469,7 @@ out:
 /* ---- the interface state: what it is, what ADD sets, what DEL restores --- */
 
 
-static int read_attrs(struct netns *ns, const char *ifname, struct attrs *ret,
-		      struct cni_error **err)
+static int read_attrs(struct netns *ns, const char *ifname, struct attrs *ret, struct cni_error **err)
 {
 	struct cnl_link l;
 

@@ -12,7 +12,14 @@
 #include "../../pkg/error.h"
 #include "../../pkg/types.h"
 
-enum attr { A_MAC, A_PROMISC, A_MTU, A_ALLMULTI, A_TXQLEN, A_COUNT };
+enum attr {
+	A_MAC,
+	A_PROMISC,
+	A_MTU,
+	A_ALLMULTI,
+	A_TXQLEN,
+	A_COUNT
+};
 
 /* The backup file's key of each attribute (the reference's names). */
 extern const char *const attr_key[A_COUNT];
@@ -33,7 +40,7 @@ struct backup_sysctl {
 
 struct backup {
 	struct attrs orig; /* the reference's keys */
-	bool has_set;      /* written by cnic: "cnic.set" says what ADD set */
+	bool has_set;	   /* written by cnic: "cnic.set" says what ADD set */
 	struct attrs set;
 	struct backup_sysctl *sysctls;
 	size_t n_sysctls;
@@ -45,8 +52,7 @@ void backup_free(struct backup *b);
 /* "<dir>/<container id>_<ifname>.json" (caller frees). */
 char *backup_path(const char *dir, const char *cid, const char *ifname);
 /* Write b to path atomically (temporary file, fsync, rename); dir is created 0700. */
-int backup_write(const char *dir, const char *path, const struct backup *b,
-		 struct cni_error **err);
+int backup_write(const char *dir, const char *path, const struct backup *b, struct cni_error **err);
 /* 1 and *ret when path exists, 0 when it does not, -1 on a read or parse error. */
 int backup_read(const char *path, struct backup *ret, struct cni_error **err);
 /*

@@ -22,10 +22,18 @@ struct vl_conf {
  * and overflow.
  */
 static const struct cni_field vl_fields[] = {
-	{ .key = "vlanId", .kind = CNI_FIELD_INT, .offset = offsetof(struct vl_conf, vlan_id),
-	  .flags = CNI_FIELD_NULL_OK, .min = INT_MIN, .max = INT_MAX },
-	{ .key = "mtu", .kind = CNI_FIELD_INT, .offset = offsetof(struct vl_conf, l2.mtu),
-	  .flags = CNI_FIELD_NULL_OK, .min = INT_MIN, .max = INT_MAX },
+	{ .key = "vlanId",
+	  .kind = CNI_FIELD_INT,
+	  .offset = offsetof(struct vl_conf, vlan_id),
+	  .flags = CNI_FIELD_NULL_OK,
+	  .min = INT_MIN,
+	  .max = INT_MAX },
+	{ .key = "mtu",
+	  .kind = CNI_FIELD_INT,
+	  .offset = offsetof(struct vl_conf, l2.mtu),
+	  .flags = CNI_FIELD_NULL_OK,
+	  .min = INT_MIN,
+	  .max = INT_MAX },
 	{ 0 },
 };
 
@@ -49,8 +57,7 @@ static const struct l2_ops ops = {
 	.load = load_conf,
 };
 
-static int load_conf(const struct cni_cmd *cmd, struct l2_conf *l2, bool add,
-		     struct cni_error **err)
+static int load_conf(const struct cni_cmd *cmd, struct l2_conf *l2, bool add, struct cni_error **err)
 {
 	const struct vl_conf *c = (const struct vl_conf *)l2;
 

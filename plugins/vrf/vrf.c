@@ -29,9 +29,13 @@ struct vrf_conf {
 };
 
 static const struct cni_field vrf_fields[] = {
-	{ .key = "vrfname", .kind = CNI_FIELD_STRING, .offset = offsetof(struct vrf_conf, vrfname),
+	{ .key = "vrfname",
+	  .kind = CNI_FIELD_STRING,
+	  .offset = offsetof(struct vrf_conf, vrfname),
 	  .flags = CNI_FIELD_NULL_OK },
-	{ .key = "table", .kind = CNI_FIELD_UINT32, .offset = offsetof(struct vrf_conf, table),
+	{ .key = "table",
+	  .kind = CNI_FIELD_UINT32,
+	  .offset = offsetof(struct vrf_conf, table),
 	  .flags = CNI_FIELD_NULL_OK },
 	{ 0 },
 };
@@ -55,8 +59,7 @@ static int load_conf(const struct cni_cmd *cmd, struct vrf_conf *c, struct cni_e
 }
 
 /* 1: found (*ret), 0: no link of that name, -1: error (also: a link that is no VRF). */
-static int find_vrf(struct netns *ns, const char *name, struct cnl_link *ret,
-		    struct cni_error **err)
+static int find_vrf(struct netns *ns, const char *name, struct cnl_link *ret, struct cni_error **err)
 {
 	struct cni_error *e = NULL;
 
@@ -193,8 +196,8 @@ static int wait_local_route(struct netns *ns, uint32_t table, int ifindex, const
 	if (r != 0)
 		return r < 0 ? -1 : 0;
 	return cni_error_set(err, CNI_ERR_TRY_AGAIN, ETIMEDOUT,
-			     "no local route for %s in table %u after %u ms", ipaddr_fmt(a, s), table,
-			     LOCAL_ROUTE_TIMEOUT_MS);
+			     "no local route for %s in table %u after %u ms", ipaddr_fmt(a, s),
+			     table, LOCAL_ROUTE_TIMEOUT_MS);
 }
 
 /* What enslaving took away, to give it back on a failure. */
@@ -246,8 +249,7 @@ static int enslave(struct netns *ns, const struct cnl_link *vrf, const char *ifn
 	/* The reference's filter: main table, scope universe (no link-scope connected routes). */
 	for (size_t i = 0; i < all.n; i++)
 		if (all.v[i].scope == RT_SCOPE_UNIVERSE && all.v[i].type == RTN_UNICAST) {
-			s->routes.v = xrealloc(s->routes.v,
-					       (s->routes.n + 1) * sizeof(*s->routes.v));
+			s->routes.v = xrealloc(s->routes.v, (s->routes.n + 1) * sizeof(*s->routes.v));
 			s->routes.v[s->routes.n++] = all.v[i];
 		}
 	cnl_route_list_free(&all);

@@ -65,7 +65,7 @@ static int fd_in, fd_out, fd_err;
 static char out_buf[OUT_MAX], err_buf[OUT_MAX];
 static unsigned shown;
 static int cid_per_impl; /* -u */
-static int show_cpu;     /* -C */
+static int show_cpu;	 /* -C */
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void die(const char *fmt, ...)
@@ -265,20 +265,37 @@ int main(int argc, char **argv)
 
 	while ((c = getopt(argc, argv, "c:v:n:w:p:e:I:uC")) != -1) {
 		switch (c) {
-		case 'c': name = optarg; break;
-		case 'v': vlist = optarg; break;
-		case 'n': n = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 'w': warm = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 'p': p = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 'u': cid_per_impl = 1; break;
-		case 'C': show_cpu = 1; break;
+		case 'c':
+			name = optarg;
+			break;
+		case 'v':
+			vlist = optarg;
+			break;
+		case 'n':
+			n = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'w':
+			warm = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'p':
+			p = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'u':
+			cid_per_impl = 1;
+			break;
+		case 'C':
+			show_cpu = 1;
+			break;
 		case 'e':
 			if (n_env == MAX_ENV)
 				die("too many -e");
 			extra_env[n_env++] = optarg;
 			break;
-		case 'I': split_impl(optarg); break;
-		default: die("usage: see the top of brbench.c");
+		case 'I':
+			split_impl(optarg);
+			break;
+		default:
+			die("usage: see the top of brbench.c");
 		}
 	}
 	if (!name || !vlist || !n || !n_impl)

@@ -172,7 +172,8 @@ static int ask(int fd, struct nlmsghdr *h, int *operstate)
 				struct ifinfomsg *ifi = NLMSG_DATA(r);
 				int len = (int)IFLA_PAYLOAD(r);
 
-				for (struct rtattr *a = IFLA_RTA(ifi); RTA_OK(a, len); a = RTA_NEXT(a, len))
+				for (struct rtattr *a = IFLA_RTA(ifi); RTA_OK(a, len);
+				     a = RTA_NEXT(a, len))
 					if (a->rta_type == IFLA_OPERSTATE)
 						*operstate = *(unsigned char *)RTA_DATA(a);
 			}
@@ -199,8 +200,8 @@ static int dump(int fd, int type, int family)
 	memset(&q, 0, sizeof(q));
 	q.h.nlmsg_type = (unsigned short)type;
 	q.h.nlmsg_flags = NLM_F_DUMP;
-	q.h.nlmsg_len = (unsigned int)NLMSG_LENGTH(type == RTM_GETADDR ? sizeof(struct ifaddrmsg) :
-								      sizeof(struct rtmsg));
+	q.h.nlmsg_len = (unsigned int)NLMSG_LENGTH(type == RTM_GETADDR ? sizeof(struct ifaddrmsg)
+								       : sizeof(struct rtmsg));
 	((unsigned char *)NLMSG_DATA(&q.h))[0] = (unsigned char)family;
 	return ask(fd, &q.h, NULL);
 }
@@ -228,7 +229,8 @@ static int wait_oper_up(int fd, int mon, const char *name)
 		if (op == OPER_UP)
 			return 0;
 		left = deadline - now_ms();
-		if (left <= 0 || poll(&(struct pollfd){ .fd = mon, .events = POLLIN }, 1, (int)left) < 0) {
+		if (left <= 0 ||
+		    poll(&(struct pollfd){ .fd = mon, .events = POLLIN }, 1, (int)left) < 0) {
 			errno = ETIMEDOUT;
 			return -1;
 		}
@@ -328,8 +330,8 @@ static int add(const char *netns, const char *ifname, const char *cid, const cha
 	cidx = (int)if_nametoindex(ifname);
 	if (cfd < 0 || !cidx)
 		return fail("container socket");
-	if (!bare && (sysctl_write("ipv6", ifname, "accept_dad", "0") < 0 ||
-		      set_arp_notify(cfd, cidx) < 0))
+	if (!bare &&
+	    (sysctl_write("ipv6", ifname, "accept_dad", "0") < 0 || set_arp_notify(cfd, cidx) < 0))
 		return fail("container sysctls");
 	{
 		struct ifaddrmsg *ifa = NLMSG_DATA(&q.h);

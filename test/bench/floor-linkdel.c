@@ -259,8 +259,8 @@ static int dump(int fd, int type, int family)
 	struct req r;
 
 	start(&r, type, NLM_F_DUMP);
-	r.nlh->nlmsg_len = NLMSG_LENGTH(type == RTM_GETADDR ? sizeof(struct ifaddrmsg) :
-							     sizeof(struct rtmsg));
+	r.nlh->nlmsg_len =
+		NLMSG_LENGTH(type == RTM_GETADDR ? sizeof(struct ifaddrmsg) : sizeof(struct rtmsg));
 	((unsigned char *)NLMSG_DATA(r.nlh))[0] = (unsigned char)family;
 	return ask(fd, &r, NULL, NULL);
 }
@@ -350,10 +350,17 @@ int main(int argc, char **argv)
 		return as_plugin(argv[0], getenv("CNI_COMMAND"));
 	while ((c = getopt(argc, argv, "s:n:m:")) != -1) {
 		switch (c) {
-		case 's': ctr = optarg; break;
-		case 'n': n = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 'm': master = optarg; break;
-		default: die("usage: floor-linkdel -s CTR_NETNS [-n N] [-m MASTER]");
+		case 's':
+			ctr = optarg;
+			break;
+		case 'n':
+			n = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'm':
+			master = optarg;
+			break;
+		default:
+			die("usage: floor-linkdel -s CTR_NETNS [-n N] [-m MASTER]");
 		}
 	}
 	if (!ctr || !n)

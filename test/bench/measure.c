@@ -34,14 +34,18 @@
 #define MAX_EXTRA_ENV 8
 #define OUT_MAX (256 * 1024)
 
-enum { OURS, REF, NIMPL };
+enum {
+	OURS,
+	REF,
+	NIMPL
+};
 static const char *const impl_name[NIMPL] = { "ours", "ref" };
 
 struct impl {
 	const char *bin;
-	char *conf;		/* the network config, a JSON object */
+	char *conf; /* the network config, a JSON object */
 	size_t conf_len;
-	char *cni_path;		/* directory of bin */
+	char *cni_path; /* directory of bin */
 };
 
 struct sample {
@@ -395,25 +399,52 @@ int main(int argc, char **argv)
 
 	while ((c = getopt(argc, argv, "c:a:A:b:B:s:i:v:n:w:p:e:PV")) != -1) {
 		switch (c) {
-		case 'c': opt.name = optarg; break;
-		case 'a': impls[OURS].bin = optarg; break;
-		case 'A': conf_path[OURS] = optarg; break;
-		case 'b': impls[REF].bin = optarg; break;
-		case 'B': conf_path[REF] = optarg; break;
-		case 's': opt.netns = optarg; break;
-		case 'i': opt.ifname = optarg; break;
-		case 'v': verbs = optarg; break;
-		case 'n': opt.n = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 'w': opt.warmup = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 'p': opt.prepop = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'c':
+			opt.name = optarg;
+			break;
+		case 'a':
+			impls[OURS].bin = optarg;
+			break;
+		case 'A':
+			conf_path[OURS] = optarg;
+			break;
+		case 'b':
+			impls[REF].bin = optarg;
+			break;
+		case 'B':
+			conf_path[REF] = optarg;
+			break;
+		case 's':
+			opt.netns = optarg;
+			break;
+		case 'i':
+			opt.ifname = optarg;
+			break;
+		case 'v':
+			verbs = optarg;
+			break;
+		case 'n':
+			opt.n = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'w':
+			opt.warmup = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'p':
+			opt.prepop = (unsigned)strtoul(optarg, NULL, 10);
+			break;
 		case 'e':
 			if (opt.n_extra_env == MAX_EXTRA_ENV)
 				die("too many -e");
 			opt.extra_env[opt.n_extra_env++] = optarg;
 			break;
-		case 'P': opt.prev_result = false; break;
-		case 'V': opt.verbose = true; break;
-		default: usage();
+		case 'P':
+			opt.prev_result = false;
+			break;
+		case 'V':
+			opt.verbose = true;
+			break;
+		default:
+			usage();
 		}
 	}
 	if (!opt.name || !opt.netns || !opt.n)

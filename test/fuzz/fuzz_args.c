@@ -47,7 +47,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			   b.ignore_unknown == a.ignore_unknown,
 		   "re-parse differs");
 	for (size_t i = 0; i < a.n; i++)
-		FUZZ_CHECK(strcmp(a.v[i].key, b.v[i].key) == 0 && strcmp(a.v[i].value, b.v[i].value) == 0,
+		FUZZ_CHECK(strcmp(a.v[i].key, b.v[i].key) == 0 &&
+				   strcmp(a.v[i].value, b.v[i].value) == 0,
 			   "pair %zu differs after re-parse", i);
 	for (size_t i = 0; i < a.n; i++) {
 		/* The value each key maps to is that of its last pair. */
@@ -56,7 +57,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (size_t j = 0; j < a.n; j++)
 			if (strcmp(a.v[j].key, a.v[i].key) == 0)
 				last = a.v[j].value;
-		FUZZ_CHECK(last == cni_env_args_get(&a, a.v[i].key), "get does not return the last value");
+		FUZZ_CHECK(last == cni_env_args_get(&a, a.v[i].key),
+			   "get does not return the last value");
 	}
 	if (cni_env_args_check(&a, known, &err) < 0) {
 		FUZZ_CHECK_ERROR(err);

@@ -24,7 +24,8 @@ static void check_addr(const struct ipaddr *a)
 
 	FUZZ_CHECK(a->family == AF_INET || a->family == AF_INET6, "family %d", a->family);
 	ipaddr_fmt(a, t1);
-	FUZZ_CHECK(ipaddr_parse(t1, &b) == 0 && ipaddr_eq(a, &b), "formatted %s does not parse back", t1);
+	FUZZ_CHECK(ipaddr_parse(t1, &b) == 0 && ipaddr_eq(a, &b),
+		   "formatted %s does not parse back", t1);
 	FUZZ_CHECK(strcmp(ipaddr_fmt(&b, t2), t1) == 0, "format not stable: %s / %s", t1, t2);
 	FUZZ_CHECK(ipaddr_cmp(a, &b) == 0, "cmp of equal addresses");
 	if (ipaddr_next(&n)) {
@@ -42,10 +43,12 @@ static void check_addr(const struct ipaddr *a)
 		int pf = ipaddr_mask_prefix(a);
 
 		if (pf >= 0) {
-			FUZZ_CHECK((unsigned int)pf <= ipaddr_family_bits(a->family), "mask prefix %d", pf);
+			FUZZ_CHECK((unsigned int)pf <= ipaddr_family_bits(a->family),
+				   "mask prefix %d", pf);
 			/* A contiguous mask: pf one bits, then zeros. */
 			for (unsigned int i = 0; i < ipaddr_len(a); i++) {
-				unsigned int bits = (unsigned int)pf > i * 8 ? (unsigned int)pf - i * 8 : 0;
+				unsigned int bits =
+					(unsigned int)pf > i * 8 ? (unsigned int)pf - i * 8 : 0;
 				uint8_t want = bits >= 8 ? 0xff : (uint8_t)(0xff00 >> bits);
 
 				FUZZ_CHECK(a->b[i] == want, "mask byte %u for prefix %d", i, pf);
@@ -78,14 +81,16 @@ static void check_net(const struct ipnet *n, const char *text)
 		   "address outside [network, last] of %s", t1);
 	FUZZ_CHECK(ipnet_contains(n, &net) && ipnet_contains(n, &last) && ipnet_contains(n, &n->addr),
 		   "network does not contain its own addresses");
-	FUZZ_CHECK(ipnet_overlaps(n, &c) && ipnet_overlaps(&c, n), "a network does not overlap itself");
+	FUZZ_CHECK(ipnet_overlaps(n, &c) && ipnet_overlaps(&c, n),
+		   "a network does not overlap itself");
 	{
 		struct ipaddr after = last, before = net;
 
 		if (ipaddr_next(&after))
 			FUZZ_CHECK(!ipnet_contains(n, &after), "contains the address after its last");
 		if (ipaddr_prev(&before))
-			FUZZ_CHECK(!ipnet_contains(n, &before), "contains the address before its first");
+			FUZZ_CHECK(!ipnet_contains(n, &before),
+				   "contains the address before its first");
 	}
 }
 
@@ -99,7 +104,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (ipaddr_parse(s, &a) == 0)
 		check_addr(&a);
-	if (strchr(s, ':') && !strchr(s, '/') && (!strchr(s, '.') || strchr(s, ':') < strchr(s, '.'))) {
+	if (strchr(s, ':') && !strchr(s, '/') &&
+	    (!strchr(s, '.') || strchr(s, ':') < strchr(s, '.'))) {
 		uint8_t b[16];
 
 		FUZZ_CHECK((ipaddr_parse(s, &a) == 0) == (inet_pton(AF_INET6, s, b) == 1),
@@ -111,12 +117,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_net(&n, s);
 		FUZZ_CHECK(had == (strchr(s, '/') != NULL), "had_prefix wrong");
 		if (!had)
-			FUZZ_CHECK(n.prefix == ipaddr_family_bits(n.addr.family), "bare address prefix");
+			FUZZ_CHECK(n.prefix == ipaddr_family_bits(n.addr.family),
+				   "bare address prefix");
 	}
 	if (cni_mac_parse(s, mac) == 0) {
 		char again[CNI_MAC_STRLEN];
 
-		FUZZ_CHECK(strlen(mac) == 17 && cni_mac_parse(mac, again) == 0 && strcmp(mac, again) == 0,
+		FUZZ_CHECK(strlen(mac) == 17 && cni_mac_parse(mac, again) == 0 &&
+				   strcmp(mac, again) == 0,
 			   "MAC %s not normalized idempotently", mac);
 	}
 	(void)cni_valid_container_id(s);

@@ -43,7 +43,8 @@ static void check_conf(const struct cni_netconf *c, const uint8_t *data, size_t 
 {
 	FUZZ_CHECK(c->name && cni_valid_network_name(c->name), "accepted invalid name");
 	FUZZ_CHECK(!c->type || !*c->type || cni_valid_plugin_type(c->type), "accepted invalid type");
-	FUZZ_CHECK(!c->ipam_type || cni_valid_plugin_type(c->ipam_type), "accepted invalid ipam.type");
+	FUZZ_CHECK(!c->ipam_type || cni_valid_plugin_type(c->ipam_type),
+		   "accepted invalid ipam.type");
 	FUZZ_CHECK(c->cni_version && (unsigned int)c->version < CNI_V_COUNT, "bad version");
 	FUZZ_CHECK(c->raw && c->raw_len == size && memcmp(c->raw, data, size) == 0 &&
 			   c->raw[size] == '\0',
@@ -155,11 +156,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_conf(c, data, size);
 
 	{
-		const char *args_raw = cni_json_string(cni_json_get(cni_netconf_root(c), "x-fuzz-cni-args"));
+		const char *args_raw =
+			cni_json_string(cni_json_get(cni_netconf_root(c), "x-fuzz-cni-args"));
 		char *const envp[] = { NULL };
 		struct cni_cmd cmd = {
-			.verb = CNI_VERB_ADD, .container_id = "fuzz", .ifname = "eth0",
-			.netns_fd = -1, .path = "", .args_raw = args_raw, .conf = c, .envp = envp,
+			.verb = CNI_VERB_ADD,
+			.container_id = "fuzz",
+			.ifname = "eth0",
+			.netns_fd = -1,
+			.path = "",
+			.args_raw = args_raw,
+			.conf = c,
+			.envp = envp,
 		};
 
 		if (cni_env_args_parse(args_raw, &cmd.args, &err) < 0) {

@@ -36,7 +36,8 @@ static void check_conds(const struct pm_conds *c, int family)
 		const struct pm_cond *d = &c->v[i];
 
 		if (d->kind == PM_COND_IIFNAME || d->kind == PM_COND_OIFNAME) {
-			FUZZ_CHECK(*d->ifname && strnlen(d->ifname, sizeof(d->ifname)) < sizeof(d->ifname),
+			FUZZ_CHECK(*d->ifname && strnlen(d->ifname, sizeof(d->ifname)) <
+							 sizeof(d->ifname),
 				   "bad ifname condition");
 			FUZZ_CHECK(d->ifname_len == sizeof(d->ifname) ||
 					   d->ifname_len == strlen(d->ifname),
@@ -67,20 +68,26 @@ static void check_elems(const struct cni_cmd *cmd, const struct pm_attachment *a
 		for (size_t j = i + 1; j < a->elems.n; j++)
 			FUZZ_CHECK(pm_elem_cmp(e, &a->elems.v[j]) != 0, "two elements share a key");
 		switch (e->set) {
-		case PM_HIP4: case PM_ANY4: case PM_HIP6: case PM_ANY6: {
+		case PM_HIP4:
+		case PM_ANY4:
+		case PM_HIP6:
+		case PM_ANY6: {
 			bool v6 = e->set == PM_HIP6 || e->set == PM_ANY6;
 			const struct ipnet *ctr = v6 ? &a->v6 : &a->v4;
 			unsigned int alen = v6 ? 16 : 4;
 			bool found = false;
 
-			FUZZ_CHECK(ipaddr_is_set(&ctr->addr), "element for a family without an address");
+			FUZZ_CHECK(ipaddr_is_set(&ctr->addr),
+				   "element for a family without an address");
 			FUZZ_CHECK(memcmp(e->data, ctr->addr.b, alen) == 0,
 				   "DNAT target is not the container's address");
 			for (size_t k = 0; k < rc->n_port_mappings; k++) {
 				const struct cni_port_mapping *m = &rc->port_mappings[k];
 
-				found |= m->host_port == e->host_port && pm_proto_num(m->protocol) == e->proto &&
-					 ((e->data[alen] << 8) | e->data[alen + 1]) == m->container_port;
+				found |= m->host_port == e->host_port &&
+					 pm_proto_num(m->protocol) == e->proto &&
+					 ((e->data[alen] << 8) | e->data[alen + 1]) ==
+						 m->container_port;
 			}
 			FUZZ_CHECK(found, "element without a mapping behind it");
 			break;
@@ -121,7 +128,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			 "\"masqAll\":%s,\"conditionsV4\":[%s],\"conditionsV6\":[%s],\"prevResult\":%s,"
 			 "\"runtimeConfig\":{\"portMappings\":%.*s}}",
 			 flags & 1 ? "true" : "false", flags & 2 ? "true" : "false", qc, qr,
-			 prev_results[(flags >> 2) % ARRAY_SIZE(prev_results)], (int)size, (const char *)data);
+			 prev_results[(flags >> 2) % ARRAY_SIZE(prev_results)], (int)size,
+			 (const char *)data);
 
 	if (cni_netconf_parse(conf, strlen(conf), &c, &err) < 0) {
 		FUZZ_CHECK_ERROR(err);
@@ -140,8 +148,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	{
 		char *const envp[] = { NULL };
-		struct cni_cmd cmd = { .verb = CNI_VERB_ADD, .container_id = "fuzz", .ifname = "eth0",
-				       .netns_fd = -1, .path = "", .conf = c, .envp = envp };
+		struct cni_cmd cmd = { .verb = CNI_VERB_ADD,
+				       .container_id = "fuzz",
+				       .ifname = "eth0",
+				       .netns_fd = -1,
+				       .path = "",
+				       .conf = c,
+				       .envp = envp };
 		struct pm_conf pc;
 		struct pm_attachment a;
 

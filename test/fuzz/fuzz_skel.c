@@ -27,11 +27,13 @@ static void check_cmd(const struct cni_cmd *cmd)
 	FUZZ_CHECK(cmd->conf && cmd->conf->name && cni_valid_network_name(cmd->conf->name),
 		   "callback got an unvalidated config");
 	if (cmd->container_id)
-		FUZZ_CHECK(cni_valid_container_id(cmd->container_id), "callback got a bad container id");
+		FUZZ_CHECK(cni_valid_container_id(cmd->container_id),
+			   "callback got a bad container id");
 	if (cmd->ifname)
 		FUZZ_CHECK(cni_valid_ifname(cmd->ifname), "callback got a bad ifname");
 	if (cmd->verb == CNI_VERB_ADD || cmd->verb == CNI_VERB_CHECK || cmd->verb == CNI_VERB_DEL)
-		FUZZ_CHECK(cmd->container_id && cmd->ifname, "callback without container id / ifname");
+		FUZZ_CHECK(cmd->container_id && cmd->ifname,
+			   "callback without container id / ifname");
 	if (cmd->verb == CNI_VERB_ADD || cmd->verb == CNI_VERB_CHECK)
 		FUZZ_CHECK(cmd->netns_fd >= 0, "ADD/CHECK without a netns fd");
 	if (cmd->verb == CNI_VERB_CHECK)
@@ -65,11 +67,16 @@ static int fake_verb(const struct cni_cmd *cmd, struct cni_error **err)
 }
 
 static const struct cni_plugin plugin = {
-	.name = "fuzz", .add = fake_add, .del = fake_verb, .check = fake_verb,
-	.gc = fake_verb, .status = fake_verb,
+	.name = "fuzz",
+	.add = fake_add,
+	.del = fake_verb,
+	.check = fake_verb,
+	.gc = fake_verb,
+	.status = fake_verb,
 };
 
-static const char *const commands[] = { "ADD", "DEL", "CHECK", "VERSION", "GC", "STATUS", "BOGUS", NULL };
+static const char *const commands[] = { "ADD", "DEL",	 "CHECK", "VERSION",
+					"GC",  "STATUS", "BOGUS", NULL };
 
 /* The next line of data (cut at NUL or '\n'), advancing past it. */
 static char *next_line(const uint8_t **data, size_t *size)
@@ -110,7 +117,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (*args)
 		envp[n++] = e_args = xasprintf("CNI_ARGS=%s", args);
 	e_netns = command && strcmp(command, "DEL") == 0 ? "CNI_NETNS=/nonexistent/netns"
-							    : "CNI_NETNS=/proc/self/ns/net";
+							 : "CNI_NETNS=/proc/self/ns/net";
 	envp[n++] = (char *)e_netns;
 	envp[n++] = (char *)"CNI_NETNS_OVERRIDE=1";
 	envp[n++] = (char *)"CNI_PATH=/nonexistent";
@@ -153,7 +160,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(cni_json_parse(out, out_len, &j, &e) == 0, "VERSION output: %s", out);
 		cni_json_free(j);
 	} else {
-		FUZZ_CHECK(out_len == 0, "%s printed on success: %s", command ? command : "(none)", out);
+		FUZZ_CHECK(out_len == 0, "%s printed on success: %s", command ? command : "(none)",
+			   out);
 	}
 	FUZZ_CHECK(fuzz_lowest_fd() == fd0, "fd leaked");
 	return 0;

@@ -36,16 +36,50 @@
 #define MAX_ENTRIES 64
 
 static const char *const names[] = {
-	"198.18.0.0", "198.18.0.1", "198.18.0.2", "198.18.0.3", "198.18.0.4", "198.18.0.5",
-	"198.18.0.6", "198.18.0.7", "198.18.0.8", "198.18.0.9", "198.18.0.10", "198.18.0.11",
-	"198.18.0.12", "198.18.0.13", "198.18.0.14", "198.18.0.15",
-	"2001:db8::1", "2001:db8::2", "2001:db8::3", "2001:db8::e", "2001:db8::f",
-	"lock", "last_reserved_ip.0", "last_reserved_ip.1", IPAM_TMP_PREFIX "198.18.0.2",
-	"198.018.0.3", "::ffff:198.18.0.4", "2001:db8:0::2", "2001:DB8::3", "garbage",
-	"resolv.conf", ".hidden",
+	"198.18.0.0",
+	"198.18.0.1",
+	"198.18.0.2",
+	"198.18.0.3",
+	"198.18.0.4",
+	"198.18.0.5",
+	"198.18.0.6",
+	"198.18.0.7",
+	"198.18.0.8",
+	"198.18.0.9",
+	"198.18.0.10",
+	"198.18.0.11",
+	"198.18.0.12",
+	"198.18.0.13",
+	"198.18.0.14",
+	"198.18.0.15",
+	"2001:db8::1",
+	"2001:db8::2",
+	"2001:db8::3",
+	"2001:db8::e",
+	"2001:db8::f",
+	"lock",
+	"last_reserved_ip.0",
+	"last_reserved_ip.1",
+	IPAM_TMP_PREFIX "198.18.0.2",
+	"198.018.0.3",
+	"::ffff:198.18.0.4",
+	"2001:db8:0::2",
+	"2001:DB8::3",
+	"garbage",
+	"resolv.conf",
+	".hidden",
 };
 
-enum kind { K_FILE, K_FILE2, K_SYMLINK, K_FIFO, K_DIR, K_REQUEST, K_HINT, K_COUNT };
+enum kind {
+	K_FILE,
+	K_FILE2,
+	K_SYMLINK,
+	K_FIFO,
+	K_DIR,
+	K_REQUEST,
+	K_HINT,
+	K_COUNT
+};
 
 static char base[64];
 static int dirfd_net = -1;
@@ -82,12 +116,14 @@ static void remove_all(int dfd)
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
 		if (unlinkat(dfd, de->d_name, 0) < 0 && errno == EISDIR) {
-			int sub = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			int sub = openat(dfd, de->d_name,
+					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
 			FUZZ_CHECK(sub >= 0, "open subdir");
 			remove_all(sub);
 			close(sub);
-			FUZZ_CHECK(unlinkat(dfd, de->d_name, AT_REMOVEDIR) == 0, "rmdir %s", de->d_name);
+			FUZZ_CHECK(unlinkat(dfd, de->d_name, AT_REMOVEDIR) == 0, "rmdir %s",
+				   de->d_name);
 		}
 	}
 	closedir(d);
@@ -229,7 +265,8 @@ static void check_untouched(const struct snapshot *before, const struct snapshot
 
 		if (fd >= 0)
 			close(fd);
-		FUZZ_CHECK(n == (ssize_t)strlen(outside_content) && memcmp(buf, outside_content, (size_t)n) == 0,
+		FUZZ_CHECK(n == (ssize_t)strlen(outside_content) &&
+				   memcmp(buf, outside_content, (size_t)n) == 0,
 			   "%s modified the file outside the directory", step);
 	}
 }
@@ -267,9 +304,11 @@ static int scan_cb(void *arg, const struct ipam_resv *r, struct cni_error **err)
 		const char *t;
 		size_t tl;
 
-		FUZZ_CHECK(e->type == S_IFREG && e->len >= 0, "content read from a non-regular %s", name);
+		FUZZ_CHECK(e->type == S_IFREG && e->len >= 0, "content read from a non-regular %s",
+			   name);
 		trim(e->content, (size_t)e->len, &t, &tl);
-		FUZZ_CHECK(r->len == tl && memcmp(r->content, t, tl) == 0, "content of %s differs", name);
+		FUZZ_CHECK(r->len == tl && memcmp(r->content, t, tl) == 0, "content of %s differs",
+			   name);
 	} else if (e->type == S_IFREG && e->len >= 0 && e->len <= 4096) {
 		FUZZ_CHECK(0, "readable reservation %s reported without content", name);
 	}
@@ -392,11 +431,12 @@ static void run_ops(struct ipam_store *st, const struct ipaddr *req, size_t n_re
 			const struct entry *e;
 
 			ipaddr_fmt(&leases[i].ip, name);
-			FUZZ_CHECK(ipam_range_set_contains(&sets[i], &leases[i].ip), "%s outside set %d",
-				   name, i);
-			FUZZ_CHECK(!ipaddr_eq(&leases[i].ip, &leases[i].range->gateway), "gateway %s handed out",
-				   name);
-			FUZZ_CHECK(!find(before, name), "%s was taken (an entry existed) but handed out", name);
+			FUZZ_CHECK(ipam_range_set_contains(&sets[i], &leases[i].ip),
+				   "%s outside set %d", name, i);
+			FUZZ_CHECK(!ipaddr_eq(&leases[i].ip, &leases[i].range->gateway),
+				   "gateway %s handed out", name);
+			FUZZ_CHECK(!find(before, name),
+				   "%s was taken (an entry existed) but handed out", name);
 			e = find(after, name);
 			FUZZ_CHECK(e && e->type == S_IFREG && e->len == (ssize_t)strlen(OWNER) &&
 					   memcmp(e->content, OWNER, strlen(OWNER)) == 0,
@@ -416,10 +456,11 @@ static void run_ops(struct ipam_store *st, const struct ipaddr *req, size_t n_re
 			struct ipam_lease again[2];
 
 			take(mid);
-			FUZZ_CHECK(ipam_alloc_add(ops, st, sets, 2, ID, IFNAME, NULL, 0, again, &err) < 0,
+			FUZZ_CHECK(ipam_alloc_add(ops, st, sets, 2, ID, IFNAME, NULL, 0, again,
+						  &err) < 0,
 				   "a second ADD of the attachment got more addresses");
-			FUZZ_CHECK(err->code == CNI_ERR_IPAM_DUPLICATE, "second ADD: code %u: %s", err->code,
-				   err->msg);
+			FUZZ_CHECK(err->code == CNI_ERR_IPAM_DUPLICATE, "second ADD: code %u: %s",
+				   err->code, err->msg);
 			cni_error_free(err);
 			err = NULL;
 			take(after);
@@ -429,7 +470,8 @@ static void run_ops(struct ipam_store *st, const struct ipaddr *req, size_t n_re
 		}
 	} else {
 		FUZZ_CHECK_ERROR(err);
-		FUZZ_CHECK(err->code == CNI_ERR_INVALID_CONFIG || err->code == CNI_ERR_IPAM_EXHAUSTED ||
+		FUZZ_CHECK(err->code == CNI_ERR_INVALID_CONFIG ||
+				   err->code == CNI_ERR_IPAM_EXHAUSTED ||
 				   err->code == CNI_ERR_IPAM_UNAVAILABLE ||
 				   err->code == CNI_ERR_IPAM_DUPLICATE || hint_planted(before),
 			   "ADD failed with code %u: %s", err->code, err->msg);
@@ -474,7 +516,8 @@ static void probe_hint_name(void)
 
 	if (ipam_store_open(base, NET, false, &st, &err) < 0 || ipam_store_lock(st, 0, &err) < 0)
 		FUZZ_CHECK(0, "probe: %s", err->msg);
-	FUZZ_CHECK(ipam_alloc_add(&ipam_disk_store_ops, st, sets, 2, ID, IFNAME, NULL, 0, leases, &err) == 0,
+	FUZZ_CHECK(ipam_alloc_add(&ipam_disk_store_ops, st, sets, 2, ID, IFNAME, NULL, 0, leases,
+				  &err) == 0,
 		   "probe ADD: %s", err->msg);
 	d = opendir(hint_dir);
 	while (d && (de = readdir(d)))
@@ -518,7 +561,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		switch (k) {
 		case K_FILE:
 		case K_FILE2: {
-			int fd = openat(dirfd_net, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK,
+			int fd = openat(dirfd_net, name,
+					O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC |
+						O_NONBLOCK,
 					0600);
 
 			if (fd >= 0) {
@@ -542,7 +587,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case K_DIR:
 			if (mkdirat(dirfd_net, name, 0755) == 0) {
 				int sub = openat(dirfd_net, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-				int fd = sub >= 0 ? openat(sub, "198.18.0.2", O_WRONLY | O_CREAT | O_CLOEXEC, 0600) : -1;
+				int fd = sub >= 0 ? openat(sub, "198.18.0.2",
+							   O_WRONLY | O_CREAT | O_CLOEXEC, 0600)
+						  : -1;
 
 				if (fd >= 0) {
 					(void)!write(fd, OWNER, strlen(OWNER));
@@ -566,7 +613,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					(void)symlink(outside, p);
 				} else if (data[off - 2] % 4 == 2) {
 					(void)mkfifo(p, 0600);
-				} else if ((fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0600)) >= 0) {
+				} else if ((fd = open(p,
+						      O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+							      O_CLOEXEC | O_NONBLOCK,
+						      0600)) >= 0) {
 					(void)!write(fd, data + off, len);
 					close(fd);
 				}
@@ -596,7 +646,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct stat s;
 
 		FUZZ_CHECK_ERROR(err);
-		FUZZ_CHECK(fstatat(dirfd_net, "lock", &s, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(s.st_mode),
+		FUZZ_CHECK(fstatat(dirfd_net, "lock", &s, AT_SYMLINK_NOFOLLOW) == 0 &&
+				   !S_ISREG(s.st_mode),
 			   "lock failed on a regular lock file: %s", err->msg);
 		cni_error_free(err);
 	} else {

@@ -11,7 +11,7 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
-export CNIC_TAP_TIMEOUT=${ITEST_TIMEOUT:-300}
+export CNIC_TAP_TIMEOUT=${ITEST_TIMEOUT:-600}
 export PERL5LIB=$here/../lib${PERL5LIB:+:$PERL5LIB}
 
 if [ $# -gt 0 ]; then

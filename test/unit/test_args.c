@@ -102,10 +102,14 @@ static void test_ignore_unknown_values(void **state)
 		const char *s;
 		bool ignore;
 	} cases[] = {
-		{ "IgnoreUnknown=1", true },      { "IgnoreUnknown=true", true },
-		{ "IgnoreUnknown=TRUE", true },   { "IgnoreUnknown=True", true },
-		{ "IgnoreUnknown=0", false },     { "IgnoreUnknown=false", false },
-		{ "IgnoreUnknown=FaLsE", false }, { "IgnoreUnknown=1;IgnoreUnknown=0", false },
+		{ "IgnoreUnknown=1", true },
+		{ "IgnoreUnknown=true", true },
+		{ "IgnoreUnknown=TRUE", true },
+		{ "IgnoreUnknown=True", true },
+		{ "IgnoreUnknown=0", false },
+		{ "IgnoreUnknown=false", false },
+		{ "IgnoreUnknown=FaLsE", false },
+		{ "IgnoreUnknown=1;IgnoreUnknown=0", false },
 		{ "IgnoreUnknown=0;IgnoreUnknown=1", true },
 		/* Not the field name: just another (unknown) key. */
 		{ "ignoreunknown=1", false },
@@ -123,9 +127,8 @@ static void test_ignore_unknown_values(void **state)
 
 static void test_unknown_keys(void **state)
 {
-	static const char kubelet[] =
-		"IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=web-0;"
-		"K8S_POD_INFRA_CONTAINER_ID=0123abcd;K8S_POD_UID=u-1";
+	static const char kubelet[] = "IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=web-0;"
+				      "K8S_POD_INFRA_CONTAINER_ID=0123abcd;K8S_POD_UID=u-1";
 	struct cni_env_args a;
 	struct cni_error *err = NULL;
 
@@ -147,9 +150,8 @@ static void test_unknown_keys(void **state)
 
 	/* IgnoreUnknown itself is always known; NULL known list means nothing else is. */
 	assert_int_equal(cni_env_args_check(&a, NULL, &err), -1);
-	assert_string_equal(err->msg,
-			    "ARGS: unknown args [\"K8S_POD_NAME=web-0\" \"IP=198.18.0.5\" "
-			    "\"FOO=a\\\"b\"]");
+	assert_string_equal(err->msg, "ARGS: unknown args [\"K8S_POD_NAME=web-0\" \"IP=198.18.0.5\" "
+				      "\"FOO=a\\\"b\"]");
 	cni_error_free(err);
 	cni_env_args_free(&a);
 
@@ -162,10 +164,8 @@ static void test_unknown_keys(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_empty),
-		cmocka_unit_test(test_pairs),
-		cmocka_unit_test(test_invalid_pairs),
-		cmocka_unit_test(test_ignore_unknown_values),
+		cmocka_unit_test(test_empty),	      cmocka_unit_test(test_pairs),
+		cmocka_unit_test(test_invalid_pairs), cmocka_unit_test(test_ignore_unknown_values),
 		cmocka_unit_test(test_unknown_keys),
 	};
 

@@ -123,14 +123,14 @@ static void test_kernelpath(void **state)
 	char name[IFNAMSIZ];
 
 	(void)state;
-	assert_int_equal(
-		dm_sysfs_netdev(root, "/sys/devices/pci0000:00/0000:00:03.0", NULL, NULL, name, &err),
-		0);
+	assert_int_equal(dm_sysfs_netdev(root, "/sys/devices/pci0000:00/0000:00:03.0", NULL, NULL,
+					 name, &err),
+			 0);
 	assert_string_equal(name, "ens3");
 	static const char *const bad[] = {
-		"sys/devices/pci0000:00/0000:00:03.0",	     /* not absolute */
-		"/sys/class/net/ens3",			     /* not under /sys/devices */
-		"/sys/devices/../../etc",		     /* escapes */
+		"sys/devices/pci0000:00/0000:00:03.0",	  /* not absolute */
+		"/sys/class/net/ens3",			  /* not under /sys/devices */
+		"/sys/devices/../../etc",		  /* escapes */
 		"/sys/devices/pci0000:00/./0000:00:03.0", /* "." part */
 		"/sys/devices/pci0000:00/..",
 	};
@@ -141,9 +141,9 @@ static void test_kernelpath(void **state)
 		cni_error_freep(&err);
 	}
 	/* A device without a net dir. */
-	assert_int_equal(
-		dm_sysfs_netdev(root, "/sys/devices/pci0000:00/0000:00:04.1", NULL, NULL, name, &err),
-		-1);
+	assert_int_equal(dm_sysfs_netdev(root, "/sys/devices/pci0000:00/0000:00:04.1", NULL, NULL,
+					 name, &err),
+			 -1);
 	assert_non_null(strstr(err->msg, "failed to read directory"));
 	cni_error_freep(&err);
 }
@@ -172,7 +172,8 @@ static void test_device_id(void **state)
 	assert_true(aux);
 	assert_int_equal(dm_sysfs_device_id(root, "0000:00:1f.7", &aux, &err), -1);
 	assert_int_equal(err->code, 7);
-	assert_string_equal(err->msg, "runtime config DeviceID 0000:00:1f.7 not found or unsupported");
+	assert_string_equal(err->msg,
+			    "runtime config DeviceID 0000:00:1f.7 not found or unsupported");
 	cni_error_freep(&err);
 	assert_int_equal(dm_sysfs_device_id(root, "a/b", &aux, &err), -1);
 	cni_error_freep(&err);
@@ -201,8 +202,8 @@ static void test_dpdk(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_pci),	  cmocka_unit_test(test_kernelpath),
-		cmocka_unit_test(test_aux),	  cmocka_unit_test(test_device_id),
+		cmocka_unit_test(test_pci),  cmocka_unit_test(test_kernelpath),
+		cmocka_unit_test(test_aux),  cmocka_unit_test(test_device_id),
 		cmocka_unit_test(test_dpdk),
 	};
 

@@ -71,8 +71,12 @@ static void build_discover(void **state)
 {
 	struct dhcp_client_opts o = { .n_request = 2, .request = { 3, 1 }, .n_provide = 1 };
 	uint8_t buf[2048];
-	struct dhcp_out out = { .type = DHCPDISCOVER, .xid = 0x01020304, .chaddr = MAC,
-				.client_id = "c1/net/eth0", .opts = &o, .ip_dst = 0xffffffff };
+	struct dhcp_out out = { .type = DHCPDISCOVER,
+				.xid = 0x01020304,
+				.chaddr = MAC,
+				.client_id = "c1/net/eth0",
+				.opts = &o,
+				.ip_dst = 0xffffffff };
 	const uint8_t *b = buf + 28, *p;
 	size_t n;
 
@@ -149,8 +153,8 @@ static struct dhcp_msg m;
 
 static void parse_ack(void **state)
 {
-	static const uint8_t opts[] = { 53, 1, 5, 1, 4, 255, 255, 255, 0, 3, 4, 198, 18, 50, 1,
-					51, 4, 0, 0, 0, 120, 255 };
+	static const uint8_t opts[] = { 53,  1,	 5,  1, 4,  255, 255, 255, 0, 3,   4,
+					198, 18, 50, 1, 51, 4,	 0,   0,   0, 120, 255 };
 	uint8_t buf[1600];
 	size_t n = reply(buf, opts, sizeof(opts));
 	const char *why = NULL;
@@ -172,8 +176,9 @@ static void parse_ack(void **state)
 static void classless_routes(void **state)
 {
 	/* 121: 198.18.60.0/24 via .1, 198.18.0.0/15 on-link; 121 wins over router (RFC 3442) */
-	static const uint8_t opts[] = { 53, 1, 5, 1, 4, 255, 255, 255, 0, 3, 4, 198, 18, 50, 1,
-					121, 15, 24, 198, 18, 60, 198, 18, 50, 1, 15, 198, 18, 0, 0, 0, 0, 255 };
+	static const uint8_t opts[] = { 53,  1,	 5,  1,	 4,   255, 255, 255, 0,	 3,  4,
+					198, 18, 50, 1,	 121, 15,  24,	198, 18, 60, 198,
+					18,  50, 1,  15, 198, 18,  0,	0,   0,	 0,  255 };
 	uint8_t buf[1600];
 	size_t n = reply(buf, opts, sizeof(opts));
 	const char *why = NULL;
@@ -239,7 +244,8 @@ static void random_options(void **state)
 		for (size_t i = 0; i < olen; i++)
 			opts[i] = (uint8_t)rand_r(&seed);
 		if (olen > 3 && round % 2) {
-			opts[0] = 1, opts[1] = 4, opts[2] = 255, opts[3] = 255; /* a mask, to reach routes */
+			opts[0] = 1, opts[1] = 4, opts[2] = 255,
+			opts[3] = 255; /* a mask, to reach routes */
 			if (olen > 5)
 				opts[4] = 255, opts[5] = 0;
 		}
@@ -253,10 +259,14 @@ static void random_options(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(option_names),	  cmocka_unit_test(build_discover),
-		cmocka_unit_test(provided_client_id_wins), cmocka_unit_test(parse_ack),
-		cmocka_unit_test(classless_routes), cmocka_unit_test(bad_masks),
-		cmocka_unit_test(rejects),	  cmocka_unit_test(random_options),
+		cmocka_unit_test(option_names),
+		cmocka_unit_test(build_discover),
+		cmocka_unit_test(provided_client_id_wins),
+		cmocka_unit_test(parse_ack),
+		cmocka_unit_test(classless_routes),
+		cmocka_unit_test(bad_masks),
+		cmocka_unit_test(rejects),
+		cmocka_unit_test(random_options),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

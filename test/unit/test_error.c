@@ -142,7 +142,8 @@ static void test_details_bounded(void **state)
 	assert_true(strlen(e->details) < 4200);
 	assert_non_null(strstr(e->details, "then: element 0 could not"));
 	assert_non_null(strstr(e->details, "(more failures omitted)"));
-	assert_null(strstr(strstr(e->details, "(more failures omitted)") + 1, "(more failures omitted)"));
+	assert_null(strstr(strstr(e->details, "(more failures omitted)") + 1,
+			   "(more failures omitted)"));
 	cni_error_wrap(&e, "gc");
 	assert_string_equal(e->msg, "first");
 	assert_null(strstr(e->details, "gc: "));

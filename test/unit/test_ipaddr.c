@@ -319,9 +319,14 @@ static void test_mask_prefix(void **state)
 		const char *mask;
 		int prefix;
 	} cases[] = {
-		{ "255.255.255.0", 24 },   { "255.255.255.255", 32 }, { "0.0.0.0", 0 },
-		{ "255.254.0.0", 15 },     { "255.0.255.0", -1 },     { "255.255.255.1", -1 },
-		{ "128.0.0.0", 1 },        { "ffff:ffff:ffff:ffff::", 64 },
+		{ "255.255.255.0", 24 },
+		{ "255.255.255.255", 32 },
+		{ "0.0.0.0", 0 },
+		{ "255.254.0.0", 15 },
+		{ "255.0.255.0", -1 },
+		{ "255.255.255.1", -1 },
+		{ "128.0.0.0", 1 },
+		{ "ffff:ffff:ffff:ffff::", 64 },
 		{ "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe", 127 },
 		{ "ffff::1", -1 },
 	};
@@ -393,13 +398,20 @@ static void test_classes(void **state)
 		const char *a;
 		bool loopback, link_local, global;
 	} cases[] = {
-		{ "127.0.0.1", true, false, false },   { "127.255.0.9", true, false, false },
-		{ "::1", true, false, false },         { "169.254.3.4", false, true, false },
-		{ "fe80::1", false, true, false },     { "febf::1", false, true, false },
-		{ "fec0::1", false, false, true },     { "198.18.0.1", false, false, true },
-		{ "2001:db8::1", false, false, true }, { "0.0.0.0", false, false, false },
-		{ "::", false, false, false },         { "255.255.255.255", false, false, false },
-		{ "224.0.0.1", false, false, false },  { "ff02::1", false, false, false },
+		{ "127.0.0.1", true, false, false },
+		{ "127.255.0.9", true, false, false },
+		{ "::1", true, false, false },
+		{ "169.254.3.4", false, true, false },
+		{ "fe80::1", false, true, false },
+		{ "febf::1", false, true, false },
+		{ "fec0::1", false, false, true },
+		{ "198.18.0.1", false, false, true },
+		{ "2001:db8::1", false, false, true },
+		{ "0.0.0.0", false, false, false },
+		{ "::", false, false, false },
+		{ "255.255.255.255", false, false, false },
+		{ "224.0.0.1", false, false, false },
+		{ "ff02::1", false, false, false },
 		{ "239.255.255.255", false, false, false },
 	};
 

@@ -29,7 +29,7 @@ struct fake {
 	struct ipaddr last[8];
 	unsigned int reserves, scans, releases;
 	int fail_reserve_at; /* reserve number that fails with an error, 0: never */
-	bool lie_taken;      /* reserve reports "taken" for addresses it does not hold */
+	bool lie_taken;	     /* reserve reports "taken" for addresses it does not hold */
 };
 
 static struct fake_entry *fake_find(struct fake *f, const struct ipaddr *ip)
@@ -252,8 +252,9 @@ static void test_exhausted_message(void **state)
 	assert_string_equal(alloc1(f, s, "a"), "198.18.0.2");
 	assert_int_equal(ipam_alloc_add(&fake_ops, f, s, 1, "b", "eth0", NULL, 0, &lease, &err), -1);
 	assert_int_equal(err->code, CNI_ERR_IPAM_EXHAUSTED);
-	assert_string_equal(err->msg,
-			    "failed to allocate for range 0: no IP addresses available in range set: 198.18.0.1-198.18.0.2");
+	assert_string_equal(
+		err->msg,
+		"failed to allocate for range 0: no IP addresses available in range set: 198.18.0.1-198.18.0.2");
 	cni_error_free(err);
 	free_sets(s, 1);
 	free(f);
@@ -327,7 +328,9 @@ static void test_multi_range_set(void **state)
 		struct ipam_lease lease;
 
 		assert_int_equal(ipam_alloc_release(&fake_ops, f, "c", "eth0", NULL), 0);
-		assert_int_equal(ipam_alloc_add(&fake_ops, f, &s, 1, "e", "eth0", NULL, 0, &lease, NULL), 0);
+		assert_int_equal(ipam_alloc_add(&fake_ops, f, &s, 1, "e", "eth0", NULL, 0, &lease,
+						NULL),
+				 0);
 		assert_string_equal(fmt(&lease.ip), "198.18.1.2");
 		assert_ptr_equal(lease.range, &s.v[1]);
 		assert_string_equal(fmt(&lease.range->gateway), "198.18.1.1");
@@ -352,15 +355,18 @@ static void test_requested(void **state)
 	/* taken: 101 */
 	assert_int_equal(ipam_alloc_add(&fake_ops, f, s, 1, "b", "eth0", req, 1, &lease, &err), -1);
 	assert_int_equal(err->code, CNI_ERR_IPAM_UNAVAILABLE);
-	assert_string_equal(err->msg,
-			    "failed to allocate for range 0: requested IP address 198.18.0.77 is not available in range set 198.18.0.1-198.18.0.254");
+	assert_string_equal(
+		err->msg,
+		"failed to allocate for range 0: requested IP address 198.18.0.77 is not available in range set 198.18.0.1-198.18.0.254");
 	cni_error_freep(&err);
 
 	/* the gateway: 7 */
 	assert_int_equal(ipaddr_parse("198.18.0.1", &req[0]), 0);
 	assert_int_equal(ipam_alloc_add(&fake_ops, f, s, 1, "b", "eth0", req, 1, &lease, &err), -1);
 	assert_int_equal(err->code, CNI_ERR_INVALID_CONFIG);
-	assert_string_equal(err->msg, "failed to allocate for range 0: requested ip 198.18.0.1 is subnet's gateway");
+	assert_string_equal(
+		err->msg,
+		"failed to allocate for range 0: requested ip 198.18.0.1 is subnet's gateway");
 	cni_error_freep(&err);
 
 	/* outside every set (the broadcast is outside rangeEnd): nothing reserved */
@@ -395,20 +401,23 @@ static void test_duplicate(void **state)
 	assert_string_equal(alloc1(f, s, "a"), "198.18.0.2");
 	assert_int_equal(ipam_alloc_add(&fake_ops, f, s, 1, "a", "eth0", NULL, 0, &lease, &err), -1);
 	assert_int_equal(err->code, CNI_ERR_IPAM_DUPLICATE);
-	assert_string_equal(err->msg,
-			    "failed to allocate for range 0: 198.18.0.2 has been allocated to a, duplicate allocation is not allowed");
+	assert_string_equal(
+		err->msg,
+		"failed to allocate for range 0: 198.18.0.2 has been allocated to a, duplicate allocation is not allowed");
 	cni_error_freep(&err);
 	/* another ifname of the same container is another attachment */
 	assert_int_equal(ipam_alloc_add(&fake_ops, f, s, 1, "a", "eth1", NULL, 0, &lease, &err), 0);
 	assert_string_equal(fmt(&lease.ip), "198.18.0.3");
 	/* a legacy id-only reservation counts as a duplicate too */
 	fake_put(f, "198.18.0.50", "legacy");
-	assert_int_equal(ipam_alloc_add(&fake_ops, f, s, 1, "legacy", "eth0", NULL, 0, &lease, &err), -1);
+	assert_int_equal(ipam_alloc_add(&fake_ops, f, s, 1, "legacy", "eth0", NULL, 0, &lease, &err),
+			 -1);
 	assert_int_equal(err->code, CNI_ERR_IPAM_DUPLICATE);
 	cni_error_freep(&err);
 	/* one outside the set does not */
 	fake_put(f, "10.9.9.9", "other\r\neth0");
-	assert_int_equal(ipam_alloc_add(&fake_ops, f, s, 1, "other", "eth0", NULL, 0, &lease, &err), 0);
+	assert_int_equal(ipam_alloc_add(&fake_ops, f, s, 1, "other", "eth0", NULL, 0, &lease, &err),
+			 0);
 	free_sets(s, 1);
 	free(f);
 }
@@ -426,16 +435,19 @@ static void test_dual_stack_and_rollback(void **state)
 	sets[1] = *b;
 	free(a);
 	free(b);
-	assert_int_equal(ipam_alloc_add(&fake_ops, f, sets, 2, "x", "eth0", NULL, 0, leases, &err), 0);
+	assert_int_equal(ipam_alloc_add(&fake_ops, f, sets, 2, "x", "eth0", NULL, 0, leases, &err),
+			 0);
 	assert_string_equal(fmt(&leases[0].ip), "198.18.0.2");
 	assert_string_equal(fmt(&leases[1].ip), "2001:db8::2");
 	assert_int_equal(leases[1].range->subnet.prefix, 126);
 	assert_string_equal(fmt(&f->last[1]), "2001:db8::2");
 	/* v6 /126: ::1 gateway, ::2 ::3 usable (no broadcast in IPv6) */
-	assert_int_equal(ipam_alloc_add(&fake_ops, f, sets, 2, "y", "eth0", NULL, 0, leases, &err), 0);
+	assert_int_equal(ipam_alloc_add(&fake_ops, f, sets, 2, "y", "eth0", NULL, 0, leases, &err),
+			 0);
 	assert_string_equal(fmt(&leases[1].ip), "2001:db8::3");
 	/* the v6 set is full: the v4 address reserved first is released again */
-	assert_int_equal(ipam_alloc_add(&fake_ops, f, sets, 2, "z", "eth0", NULL, 0, leases, &err), -1);
+	assert_int_equal(ipam_alloc_add(&fake_ops, f, sets, 2, "z", "eth0", NULL, 0, leases, &err),
+			 -1);
 	assert_int_equal(err->code, CNI_ERR_IPAM_EXHAUSTED);
 	assert_non_null(strstr(err->msg, "failed to allocate for range 1: "));
 	cni_error_freep(&err);
@@ -445,7 +457,8 @@ static void test_dual_stack_and_rollback(void **state)
 	f->fail_reserve_at = f->reserves + 2;
 	assert_string_equal(fmt(&f->last[0]), "198.18.0.4"); /* only a hint: not rolled back */
 	assert_int_equal(ipam_alloc_release(&fake_ops, f, "y", "eth0", NULL), 0);
-	assert_int_equal(ipam_alloc_add(&fake_ops, f, sets, 2, "w", "eth0", NULL, 0, leases, &err), -1);
+	assert_int_equal(ipam_alloc_add(&fake_ops, f, sets, 2, "w", "eth0", NULL, 0, leases, &err),
+			 -1);
 	assert_int_equal(err->code, CNI_ERR_IO);
 	cni_error_freep(&err);
 	assert_int_equal(f->n, 2);
@@ -538,13 +551,13 @@ static void test_gc(void **state)
 	struct cni_error *err = NULL;
 
 	fake_put(f, "198.18.0.2", "keep\r\neth0");
-	fake_put(f, "198.18.0.3", "keep\r\neth1");  /* other ifname: stale */
-	fake_put(f, "198.18.0.4", "gone\r\neth0");  /* stale */
-	fake_put(f, "198.18.0.5", "old");           /* legacy, container still valid: kept */
-	fake_put(f, "198.18.0.6", "older");         /* legacy, container gone */
-	fake_put(f, "198.18.0.7", "");              /* empty (torn write by someone): stale */
+	fake_put(f, "198.18.0.3", "keep\r\neth1"); /* other ifname: stale */
+	fake_put(f, "198.18.0.4", "gone\r\neth0"); /* stale */
+	fake_put(f, "198.18.0.5", "old");	   /* legacy, container still valid: kept */
+	fake_put(f, "198.18.0.6", "older");	   /* legacy, container gone */
+	fake_put(f, "198.18.0.7", "");		   /* empty (torn write by someone): stale */
 	fake_put(f, "198.18.0.8", "x\r\neth0");
-	f->e[f->n - 1].unreadable = true;           /* owner unknown: kept */
+	f->e[f->n - 1].unreadable = true; /* owner unknown: kept */
 	assert_int_equal(ipam_alloc_gc(&fake_ops, f, valid, 2, &err), 0);
 	assert_null(err);
 	assert_true(fake_has(f, "198.18.0.2"));

@@ -104,15 +104,19 @@ static const char *fmt(const struct ipaddr *a)
 	return ipaddr_fmt(a, buf[k]);
 }
 
-#define HL(ipam) "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"x\",\"ipam\":{\"type\":\"host-local\"," ipam "}}"
+#define HL(ipam)                                                                                          \
+	"{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"x\",\"ipam\":{\"type\":\"host-local\"," ipam \
+	"}}"
 
 static void test_hl_defaults(void **state)
 {
 	struct ipam_hl_conf *c = NULL;
 	struct cni_error *err = NULL;
 
-	assert_int_equal(load_hl(HL("\"ranges\":[[{\"subnet\":\"198.18.0.0/24\"}],[{\"subnet\":\"2001:db8::/64\"}]]"),
-				 NULL, &c, &err), 0);
+	assert_int_equal(
+		load_hl(HL("\"ranges\":[[{\"subnet\":\"198.18.0.0/24\"}],[{\"subnet\":\"2001:db8::/64\"}]]"),
+			NULL, &c, &err),
+		0);
 	assert_null(err);
 	assert_int_equal(c->n_sets, 2);
 	assert_string_equal(fmt(&c->sets[0].v[0].start), "198.18.0.1");
@@ -127,8 +131,10 @@ static void test_hl_defaults(void **state)
 	ipam_hl_conf_free(c);
 
 	/* a gateway outside the subnet is accepted (as the reference) */
-	assert_int_equal(load_hl(HL("\"ranges\":[[{\"subnet\":\"198.18.0.0/24\",\"gateway\":\"198.18.9.1\"}]]"),
-				 NULL, &c, &err), 0);
+	assert_int_equal(
+		load_hl(HL("\"ranges\":[[{\"subnet\":\"198.18.0.0/24\",\"gateway\":\"198.18.9.1\"}]]"),
+			NULL, &c, &err),
+		0);
 	assert_string_equal(fmt(&c->sets[0].v[0].gateway), "198.18.9.1");
 	assert_string_equal(fmt(&c->sets[0].v[0].start), "198.18.0.1");
 	assert_true(c->reclaim); /* reclaimAfterReboot defaults to on */
@@ -136,15 +142,19 @@ static void test_hl_defaults(void **state)
 	c = NULL;
 
 	/* a relative dataDir is refused (the reference writes into the cwd) */
-	assert_int_equal(load_hl(HL("\"dataDir\":\"rel/dir\",\"ranges\":[[{\"subnet\":\"198.18.0.0/24\"}]]"),
-				 NULL, &c, &err), -1);
+	assert_int_equal(
+		load_hl(HL("\"dataDir\":\"rel/dir\",\"ranges\":[[{\"subnet\":\"198.18.0.0/24\"}]]"),
+			NULL, &c, &err),
+		-1);
 	assert_null(c);
 	assert_int_equal(err->code, CNI_ERR_INVALID_CONFIG);
 	assert_non_null(strstr(err->msg, "absolute"));
 	cni_error_freep(&err);
 
-	assert_int_equal(load_hl(HL("\"reclaimAfterReboot\":false,\"ranges\":[[{\"subnet\":\"198.18.0.0/24\"}]]"),
-				 NULL, &c, &err), 0);
+	assert_int_equal(
+		load_hl(HL("\"reclaimAfterReboot\":false,\"ranges\":[[{\"subnet\":\"198.18.0.0/24\"}]]"),
+			NULL, &c, &err),
+		0);
 	assert_false(c->reclaim);
 	ipam_hl_conf_free(c);
 }
@@ -163,7 +173,7 @@ static void test_hl_order_of_sets(void **state)
 
 	assert_int_equal(load_hl(json, NULL, &c, &err), 0);
 	assert_int_equal(c->n_sets, 3);
-	assert_string_equal(fmt(&c->sets[0].v[0].start), "198.18.3.1");  /* runtimeConfig first */
+	assert_string_equal(fmt(&c->sets[0].v[0].start), "198.18.3.1");	 /* runtimeConfig first */
 	assert_string_equal(fmt(&c->sets[1].v[0].start), "198.18.1.10"); /* then the legacy one */
 	assert_string_equal(fmt(&c->sets[1].v[0].gateway), "198.18.1.254");
 	assert_int_equal(c->sets[2].n, 2);
@@ -208,8 +218,10 @@ static void test_hl_errors(void **state)
 		{ "\"ranges\":[[]]", "invalid range set 0: empty range set" },
 		{ "\"ranges\":[]", "no IP ranges specified" },
 		{ "\"rangeStart\":\"198.18.0.5\"", "no IP ranges specified" },
-		{ "\"ranges\":[[{\"rangeStart\":\"198.18.0.5\"}]]", "ipam.ranges[0][0].subnet: missing" },
-		{ "\"ranges\":[{\"subnet\":\"198.18.0.0/24\"}]", "ipam.ranges[0]: expected a list of ranges" },
+		{ "\"ranges\":[[{\"rangeStart\":\"198.18.0.5\"}]]",
+		  "ipam.ranges[0][0].subnet: missing" },
+		{ "\"ranges\":[{\"subnet\":\"198.18.0.0/24\"}]",
+		  "ipam.ranges[0]: expected a list of ranges" },
 		{ "\"ranges\":\"198.18.0.0/24\"",
 		  "ipam.ranges: expected a list of range sets (lists of ranges)" },
 	};
@@ -236,9 +248,11 @@ static void test_hl_missing_ipam_and_versions(void **state)
 	assert_string_equal(m1, "IPAM config missing 'ipam' key");
 	assert_string_equal(m2, "CNI version 0.2.0 does not support more than 1 address per family");
 	/* one per family is fine in 0.2.0 */
-	assert_int_equal(load_hl("{\"cniVersion\":\"0.2.0\",\"name\":\"n\",\"type\":\"x\",\"ipam\":{\"type\":\"host-local\","
-				 "\"ranges\":[[{\"subnet\":\"198.18.0.0/24\"}],[{\"subnet\":\"2001:db8::/64\"}]]}}",
-				 NULL, &c, NULL), 0);
+	assert_int_equal(
+		load_hl("{\"cniVersion\":\"0.2.0\",\"name\":\"n\",\"type\":\"x\",\"ipam\":{\"type\":\"host-local\","
+			"\"ranges\":[[{\"subnet\":\"198.18.0.0/24\"}],[{\"subnet\":\"2001:db8::/64\"}]]}}",
+			NULL, &c, NULL),
+		0);
 	ipam_hl_conf_free(c);
 }
 
@@ -248,9 +262,10 @@ static void test_hl_requested_precedence(void **state)
 	struct cni_error *err = NULL;
 	const char *base = "\"ranges\":[[{\"subnet\":\"198.18.0.0/24\"}]]";
 	cleanup_free char *plain = xasprintf(HL("%s"), base);
-	cleanup_free char *args = xasprintf(
-		"{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"x\",\"args\":{\"cni\":{\"ips\":[\"198.18.0.20/24\"]}},"
-		"\"ipam\":{\"type\":\"host-local\",%s}}", base);
+	cleanup_free char *args =
+		xasprintf("{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"x\",\"args\":{\"cni\":{\"ips\":[\"198.18.0.20/24\"]}},"
+			  "\"ipam\":{\"type\":\"host-local\",%s}}",
+			  base);
 	cleanup_free char *both = xasprintf(
 		"{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"x\",\"args\":{\"cni\":{\"ips\":[\"198.18.0.20\"]}},"
 		"\"runtimeConfig\":{\"ips\":[\"198.18.0.30\",\"2001:db8::30/64\"]},\"ipam\":{\"type\":\"host-local\",%s}}",
@@ -286,8 +301,10 @@ static void test_hl_lenient_for_del(void **state)
 	struct cni_error *err = NULL;
 
 	/* DEL must still work when the ranges have become invalid */
-	assert_int_equal(req_init(&r, CNI_VERB_DEL, HL("\"dataDir\":\"/d\",\"ranges\":[[{\"subnet\":\"198.18.0.1/24\"}]]"),
-				  NULL, &err), 0);
+	assert_int_equal(req_init(&r, CNI_VERB_DEL,
+				  HL("\"dataDir\":\"/d\",\"ranges\":[[{\"subnet\":\"198.18.0.1/24\"}]]"),
+				  NULL, &err),
+			 0);
 	assert_int_equal(ipam_hl_conf_load(&r.cmd, false, &c, &err), 0);
 	assert_string_equal(c->data_dir, "/d");
 	ipam_hl_conf_free(c);
@@ -320,15 +337,18 @@ static const char *fmtn(const struct ipnet *n)
 	return ipnet_fmt(n, buf[k]);
 }
 
-#define ST(extra, ipam) "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"x\"" extra ",\"ipam\":{\"type\":\"static\"," ipam "}}"
+#define ST(extra, ipam)                                                                            \
+	"{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"x\"" extra                            \
+	",\"ipam\":{\"type\":\"static\"," ipam "}}"
 
 static void test_static_sources(void **state)
 {
 	struct ipam_static_conf *c = NULL;
 	struct cni_error *err = NULL;
-	const char *cfg = ST("", "\"addresses\":[{\"address\":\"198.18.5.10/24\",\"gateway\":\"198.18.5.1\"},"
-				 "{\"address\":\"2001:db8::10/64\"}],\"routes\":[{\"dst\":\"0.0.0.0/0\"}],"
-				 "\"dns\":{\"nameservers\":[\"198.18.5.1\"]}");
+	const char *cfg =
+		ST("", "\"addresses\":[{\"address\":\"198.18.5.10/24\",\"gateway\":\"198.18.5.1\"},"
+		       "{\"address\":\"2001:db8::10/64\"}],\"routes\":[{\"dst\":\"0.0.0.0/0\"}],"
+		       "\"dns\":{\"nameservers\":[\"198.18.5.1\"]}");
 
 	assert_int_equal(load_st(cfg, NULL, &c, &err), 0);
 	assert_int_equal(c->n_addrs, 2);
@@ -340,8 +360,10 @@ static void test_static_sources(void **state)
 	ipam_static_conf_free(c);
 
 	/* CNI_ARGS IP appended, GATEWAY set where its subnet matches (config ones too) */
-	assert_int_equal(load_st(cfg, "IP=198.18.6.5/24, 2001:db8:1::5/64;GATEWAY=198.18.6.1,2001:db8::1",
-				 &c, &err), 0);
+	assert_int_equal(load_st(cfg,
+				 "IP=198.18.6.5/24, 2001:db8:1::5/64;GATEWAY=198.18.6.1,2001:db8::1",
+				 &c, &err),
+			 0);
 	assert_int_equal(c->n_addrs, 4);
 	assert_string_equal(fmtn(&c->addrs[2].address), "198.18.6.5/24");
 	assert_string_equal(fmt(&c->addrs[2].gateway), "198.18.6.1");
@@ -401,10 +423,11 @@ static void test_static_errors(void **state)
 		{ ST(",\"runtimeConfig\":{\"ips\":[\"198.18.5.10\"]}", "\"addresses\":[]"), NULL,
 		  "an entry in the 'ips' field is NOT in CIDR notation, got: '198.18.5.10'" },
 		{ "{\"cniVersion\":\"0.2.0\",\"name\":\"n\",\"type\":\"x\",\"ipam\":{\"type\":\"static\","
-		  "\"addresses\":[{\"address\":\"198.18.5.10/24\"},{\"address\":\"198.18.5.11/24\"}]}}", NULL,
-		  "CNI version 0.2.0 does not support more than 1 address per family" },
-		{ ST("", "\"addresses\":[{\"address\":\"198.18.5.10/24\",\"gateway\":\"2001:db8::1\"}]"), NULL,
-		  "gateway 2001:db8::1 is not in the address family of 198.18.5.10/24" },
+		  "\"addresses\":[{\"address\":\"198.18.5.10/24\"},{\"address\":\"198.18.5.11/24\"}]}}",
+		  NULL, "CNI version 0.2.0 does not support more than 1 address per family" },
+		{ ST("",
+		     "\"addresses\":[{\"address\":\"198.18.5.10/24\",\"gateway\":\"2001:db8::1\"}]"),
+		  NULL, "gateway 2001:db8::1 is not in the address family of 198.18.5.10/24" },
 		{ "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"x\"}", NULL,
 		  "IPAM config missing 'ipam' key" },
 	};
@@ -434,7 +457,8 @@ static void test_resolv_conf(void **state)
 	assert_non_null(f);
 	fputs("# comment\n; another\n\nnameserver 198.18.0.53 ignored\nnameserver  2001:db8::53\n"
 	      "domain example.test\nsearch a.test b.test\nsearch c.test\noptions ndots:2 edns0\n"
-	      "nameserver\n   options   rotate  \nsortlist 1.2.3.4\n", f);
+	      "nameserver\n   options   rotate  \nsortlist 1.2.3.4\n",
+	      f);
 	fclose(f);
 	assert_int_equal(ipam_parse_resolv_conf(p, &dns, &err), 0);
 	assert_int_equal(dns.nameservers.n, 2);
@@ -562,10 +586,11 @@ static void test_host_local_verbs(void **state)
 		char *json = NULL;
 
 		assert_int_equal(cni_result_print(res, CNI_V110, &json, &err), 0);
-		check = xasprintf("{\"cniVersion\":\"1.1.0\",\"name\":\"net\",\"type\":\"bridge\",\"prevResult\":%s,"
-				  "\"ipam\":{\"type\":\"host-local\",\"dataDir\":\"%s/data\","
-				  "\"ranges\":[[{\"subnet\":\"198.18.0.0/30\"}],[{\"subnet\":\"2001:db8::/120\"}]]}}",
-				  json, tmpdir);
+		check = xasprintf(
+			"{\"cniVersion\":\"1.1.0\",\"name\":\"net\",\"type\":\"bridge\",\"prevResult\":%s,"
+			"\"ipam\":{\"type\":\"host-local\",\"dataDir\":\"%s/data\","
+			"\"ranges\":[[{\"subnet\":\"198.18.0.0/30\"}],[{\"subnet\":\"2001:db8::/120\"}]]}}",
+			json, tmpdir);
 		free(json);
 	}
 	assert_int_equal(verb(CNI_VERB_CHECK, check, "c1", "eth0", NULL, &err), 0);
@@ -577,7 +602,8 @@ static void test_host_local_verbs(void **state)
 	cni_error_freep(&err);
 	gc = xasprintf("{\"cniVersion\":\"1.1.0\",\"name\":\"net\",\"type\":\"bridge\","
 		       "\"cni.dev/valid-attachments\":[{\"containerID\":\"c9\",\"ifname\":\"eth0\"}],"
-		       "\"ipam\":{\"type\":\"host-local\",\"dataDir\":\"%s/data\"}}", tmpdir);
+		       "\"ipam\":{\"type\":\"host-local\",\"dataDir\":\"%s/data\"}}",
+		       tmpdir);
 	assert_int_equal(verb(CNI_VERB_GC, add, NULL, NULL, NULL, &err), 0);
 	assert_true(data_has("198.18.0.2"));
 	assert_int_equal(verb(CNI_VERB_GC, gc, NULL, NULL, NULL, &err), 0);
@@ -603,8 +629,9 @@ static void test_dispatch(void **state)
 {
 	struct cni_result *res = NULL;
 	struct cni_error *err = NULL;
-	const char *st = "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"bridge\",\"ipam\":{\"type\":\"static\","
-			 "\"addresses\":[{\"address\":\"198.18.5.10/24\",\"gateway\":\"198.18.5.1\"}]}}";
+	const char *st =
+		"{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"bridge\",\"ipam\":{\"type\":\"static\","
+		"\"addresses\":[{\"address\":\"198.18.5.10/24\",\"gateway\":\"198.18.5.1\"}]}}";
 
 	assert_int_equal(verb(CNI_VERB_ADD, st, "c", "eth0", &res, &err), 0);
 	assert_int_equal(res->n_ips, 1);
@@ -617,8 +644,10 @@ static void test_dispatch(void **state)
 	cni_result_freep(&res);
 
 	/* no ipam type */
-	assert_int_equal(verb(CNI_VERB_ADD, "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"bridge\"}", "c",
-			      "eth0", &res, &err), -1);
+	assert_int_equal(verb(CNI_VERB_ADD,
+			      "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"bridge\"}", "c",
+			      "eth0", &res, &err),
+			 -1);
 	assert_int_equal(err->code, CNI_ERR_INVALID_CONFIG);
 	assert_string_equal(err->msg, "no IPAM type");
 	cni_error_freep(&err);
@@ -628,13 +657,15 @@ static void test_dispatch(void **state)
 static void test_static_check(void **state)
 {
 	struct cni_error *err = NULL;
-	const char *ok = "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"x\",\"ipam\":{\"type\":\"static\","
-			 "\"addresses\":[{\"address\":\"198.18.5.10/24\",\"gateway\":\"198.18.5.1\"},"
-			 "{\"address\":\"198.18.6.10/24\"}]},"
-			 "\"prevResult\":{\"cniVersion\":\"1.0.0\",\"ips\":[{\"address\":\"198.18.5.10/24\",\"gateway\":\"198.18.5.1\"}]}}";
-	const char *bad = "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"x\",\"ipam\":{\"type\":\"static\","
-			  "\"addresses\":[{\"address\":\"198.18.5.10/24\",\"gateway\":\"198.18.5.1\"}]},"
-			  "\"prevResult\":{\"cniVersion\":\"1.0.0\",\"ips\":[{\"address\":\"198.18.5.10/24\",\"gateway\":\"198.18.5.254\"}]}}";
+	const char *ok =
+		"{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"x\",\"ipam\":{\"type\":\"static\","
+		"\"addresses\":[{\"address\":\"198.18.5.10/24\",\"gateway\":\"198.18.5.1\"},"
+		"{\"address\":\"198.18.6.10/24\"}]},"
+		"\"prevResult\":{\"cniVersion\":\"1.0.0\",\"ips\":[{\"address\":\"198.18.5.10/24\",\"gateway\":\"198.18.5.1\"}]}}";
+	const char *bad =
+		"{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"x\",\"ipam\":{\"type\":\"static\","
+		"\"addresses\":[{\"address\":\"198.18.5.10/24\",\"gateway\":\"198.18.5.1\"}]},"
+		"\"prevResult\":{\"cniVersion\":\"1.0.0\",\"ips\":[{\"address\":\"198.18.5.10/24\",\"gateway\":\"198.18.5.254\"}]}}";
 
 	/* an address missing from prevResult is not reported (as the reference) */
 	assert_int_equal(verb(CNI_VERB_CHECK, ok, "c", "eth0", NULL, &err), 0);

@@ -468,18 +468,22 @@ static void test_alloc_on_disk(void **state)
 	assert_int_equal(ipam_store_lock(s, 1000, &err), 0);
 	put_file("data/net/198.18.2.2", "other\r\neth0");
 	assert_int_equal(ipam_alloc_add(&ipam_disk_store_ops, s, &set, 1, "me", "eth0", NULL, 0,
-					&lease, &err), 0);
+					&lease, &err),
+			 0);
 	assert_string_equal(ipaddr_fmt(&lease.ip, ip), "198.18.2.3");
 	c = slurp("data/net/last_reserved_ip.0", &len);
 	assert_memory_equal(c, "198.18.2.3", len);
 	free(c);
 	assert_int_equal(ipam_alloc_add(&ipam_disk_store_ops, s, &set, 1, "me", "eth0", NULL, 0,
-					&lease, &err), -1);
+					&lease, &err),
+			 -1);
 	assert_int_equal(err->code, CNI_ERR_IPAM_DUPLICATE);
 	cni_error_freep(&err);
 	assert_int_equal(ipam_alloc_gc(&ipam_disk_store_ops, s,
-				       &(struct cni_attachment){ .container_id = "me", .ifname = "eth0" },
-				       1, &err), 0);
+				       &(struct cni_attachment){ .container_id = "me",
+								 .ifname = "eth0" },
+				       1, &err),
+			 0);
 	assert_false(exists("data/net/198.18.2.2"));
 	assert_true(exists("data/net/198.18.2.3"));
 	ipam_range_set_free(&set);
@@ -705,11 +709,11 @@ static void test_hint_gc_and_hostile_dir(void **state)
 /* Rewrite what ADDs wrote as if in another boot: each hint's boot line and the marker. */
 static void fake_reboot(const char *net)
 {
-	cleanup_free char *cmd = xasprintf(
-		"cd '%s/data/.cnic' && for h in %s/*; do [ -f \"$h\" ] && sed -i "
-		"'s/^boot=.*/boot=00000000-0000-4000-8000-000000000000/' \"$h\"; done; "
-		"printf 00000000-0000-4000-8000-000000000000 > .boot.%s",
-		base, net, net);
+	cleanup_free char *cmd =
+		xasprintf("cd '%s/data/.cnic' && for h in %s/*; do [ -f \"$h\" ] && sed -i "
+			  "'s/^boot=.*/boot=00000000-0000-4000-8000-000000000000/' \"$h\"; done; "
+			  "printf 00000000-0000-4000-8000-000000000000 > .boot.%s",
+			  base, net, net);
 
 	assert_int_equal(system(cmd), 0);
 }
@@ -781,15 +785,18 @@ static void test_check_by_prev(void **state)
 	assert_int_equal(add_one(s, &set, "me", "eth0", ip, &code), 0);
 	assert_string_equal(ip, "198.18.2.2");
 	assert_int_equal(ipnet_parse("198.18.2.2/24", &cni_result_add_ip(prev)->address), 0);
-	assert_int_equal(ipam_alloc_check(&ipam_disk_store_ops, s, &set, 1, "me", "eth0", prev, &err), 0);
+	assert_int_equal(ipam_alloc_check(&ipam_disk_store_ops, s, &set, 1, "me", "eth0", prev, &err),
+			 0);
 	/* another interface of the same container: not its reservation */
-	assert_int_equal(ipam_alloc_check(&ipam_disk_store_ops, s, &set, 1, "me", "eth1", prev, &err), -1);
+	assert_int_equal(ipam_alloc_check(&ipam_disk_store_ops, s, &set, 1, "me", "eth1", prev, &err),
+			 -1);
 	assert_non_null(strstr(err->msg, "Failed to find address"));
 	cni_error_freep(&err);
 	/* taken over by someone else, while (me, eth0) holds another: the scan's verdict */
 	put_file("data/net/198.18.2.2", "other\r\neth0");
 	put_file("data/net/198.18.2.7", "me\r\neth0");
-	assert_int_equal(ipam_alloc_check(&ipam_disk_store_ops, s, &set, 1, "me", "eth0", prev, &err), -1);
+	assert_int_equal(ipam_alloc_check(&ipam_disk_store_ops, s, &set, 1, "me", "eth0", prev, &err),
+			 -1);
 	assert_non_null(strstr(err->msg, "198.18.2.2 of prevResult is not reserved"));
 	cni_error_freep(&err);
 	/* a legacy id-only reservation still counts when no exact one exists */
@@ -799,14 +806,16 @@ static void test_check_by_prev(void **state)
 		assert_int_equal(unlink(p7), 0);
 	}
 	put_file("data/net/198.18.2.2", "me");
-	assert_int_equal(ipam_alloc_check(&ipam_disk_store_ops, s, &set, 1, "me", "eth0", prev, &err), 0);
+	assert_int_equal(ipam_alloc_check(&ipam_disk_store_ops, s, &set, 1, "me", "eth0", prev, &err),
+			 0);
 	/* released: nothing left */
 	{
 		cleanup_free char *p2 = path("data/net/198.18.2.2");
 
 		assert_int_equal(unlink(p2), 0);
 	}
-	assert_int_equal(ipam_alloc_check(&ipam_disk_store_ops, s, &set, 1, "me", "eth0", prev, &err), -1);
+	assert_int_equal(ipam_alloc_check(&ipam_disk_store_ops, s, &set, 1, "me", "eth0", prev, &err),
+			 -1);
 	cni_error_freep(&err);
 	cni_result_free(prev);
 	ipam_range_set_free(&set);

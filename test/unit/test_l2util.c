@@ -71,9 +71,12 @@ static int env_check(const char *json, const char *args, const char *const *own)
 	return r;
 }
 
-#define HL "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"macvlan\",\"ipam\":{\"type\":\"host-local\"}}"
-#define ST "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"macvlan\",\"ipam\":{\"type\":\"static\"}}"
-#define EXT "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"macvlan\",\"ipam\":{\"type\":\"dhcp\"}}"
+#define HL                                                                                         \
+	"{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"macvlan\",\"ipam\":{\"type\":\"host-local\"}}"
+#define ST                                                                                         \
+	"{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"macvlan\",\"ipam\":{\"type\":\"static\"}}"
+#define EXT                                                                                        \
+	"{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"macvlan\",\"ipam\":{\"type\":\"dhcp\"}}"
 #define L2 "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"macvlan\",\"ipam\":{}}"
 
 static void test_env_args(void **state)
@@ -132,8 +135,9 @@ static void test_conf_load(void **state)
 	char msg[256];
 
 	(void)state;
-	assert_int_equal(conf_load(&mv_ops, MV(",\"master\":\"m0\",\"mode\":\"vepa\",\"mtu\":1400,"
-					      "\"mac\":\"02:00:00:00:00:AA\""),
+	assert_int_equal(conf_load(&mv_ops,
+				   MV(",\"master\":\"m0\",\"mode\":\"vepa\",\"mtu\":1400,"
+				      "\"mac\":\"02:00:00:00:00:AA\""),
 				   "", &c, msg),
 			 0);
 	assert_string_equal(c.master, "m0");
@@ -258,13 +262,15 @@ static void test_prev_iface(void **state)
 	unsigned int code = 0;
 
 	(void)state;
-	assert_int_equal(prev_idx(PREV("{\"name\":\"veth1\"},{\"name\":\"eth0\",\"sandbox\":\"/run/netns/x\"}"),
-				  &code),
-			 1);
+	assert_int_equal(
+		prev_idx(PREV("{\"name\":\"veth1\"},{\"name\":\"eth0\",\"sandbox\":\"/run/netns/x\"}"),
+			 &code),
+		1);
 	/* Same name in another sandbox (or none) is not ours. */
-	assert_int_equal(prev_idx(PREV("{\"name\":\"eth0\"},{\"name\":\"eth0\",\"sandbox\":\"/run/netns/y\"}"),
-				  &code),
-			 -1);
+	assert_int_equal(
+		prev_idx(PREV("{\"name\":\"eth0\"},{\"name\":\"eth0\",\"sandbox\":\"/run/netns/y\"}"),
+			 &code),
+		-1);
 	assert_int_equal(code, CNI_ERR_INTERNAL);
 	assert_int_equal(prev_idx(HL, &code), -1);
 	assert_int_equal(code, CNI_ERR_INVALID_CONFIG);
@@ -301,7 +307,8 @@ static int setup(void **state)
 	assert_int_equal(netns_from_fd(cfd, true, "container", &w->cont, &err), 0);
 	/* A master: one end of a veth pair, up. */
 	assert_int_equal(cnl_link_add(w->host,
-				      &(struct cnl_newlink){ .kind = "veth", .name = "m0",
+				      &(struct cnl_newlink){ .kind = "veth",
+							     .name = "m0",
 							     .peer = { .name = "m0p" } },
 				      &err),
 			 0);
@@ -332,7 +339,8 @@ static int teardown(void **state)
 
 static struct cnl_newlink macvlan_on(int parent)
 {
-	return (struct cnl_newlink){ .kind = "macvlan", .parent = parent,
+	return (struct cnl_newlink){ .kind = "macvlan",
+				     .parent = parent,
 				     .macvlan_mode = MACVLAN_MODE_PRIVATE };
 }
 
@@ -347,7 +355,8 @@ static void test_child_create(void **state)
 	assert_int_equal(l2_master_get(w->host, "m0", &m, &err), 0);
 	/* The node has an eth0 of its own: no clash, the name only exists inside. */
 	assert_int_equal(cnl_link_add(w->host,
-				      &(struct cnl_newlink){ .kind = "veth", .name = "eth0",
+				      &(struct cnl_newlink){ .kind = "veth",
+							     .name = "eth0",
 							     .peer = { .name = "eth0p" } },
 				      &err),
 			 0);
@@ -388,7 +397,8 @@ static void test_child_inside(void **state)
 	NEED_ROOT(w);
 	/* A master inside the container (linkInContainer): created there under its final name. */
 	assert_int_equal(cnl_link_add(w->cont,
-				      &(struct cnl_newlink){ .kind = "veth", .name = "cm0",
+				      &(struct cnl_newlink){ .kind = "veth",
+							     .name = "cm0",
 							     .peer = { .name = "cm0p" } },
 				      &err),
 			 0);
@@ -410,7 +420,8 @@ static void test_peer_elsewhere(void **state)
 	NEED_ROOT(w);
 	/* A veth whose peer is in the same netns is not one of ptp's. */
 	assert_int_equal(cnl_link_add(w->cont,
-				      &(struct cnl_newlink){ .kind = "veth", .name = "eth0",
+				      &(struct cnl_newlink){ .kind = "veth",
+							     .name = "eth0",
 							     .peer = { .name = "other0" } },
 				      &err),
 			 0);

@@ -271,8 +271,7 @@ static void test_cb_run2_control_array(void **state)
 {
 	struct stream s = { .len = 0 };
 	struct trace t = { .ret = MNL_CB_OK };
-	mnl_cb_t all[NLMSG_MIN_TYPE] = { [NLMSG_NOOP] = ctl_cb, [NLMSG_ERROR] = ctl_cb,
-					 [NLMSG_DONE] = ctl_cb };
+	mnl_cb_t all[NLMSG_MIN_TYPE] = { [NLMSG_NOOP] = ctl_cb, [NLMSG_ERROR] = ctl_cb, [NLMSG_DONE] = ctl_cb };
 	mnl_cb_t holes[NLMSG_MIN_TYPE] = { [NLMSG_NOOP] = ctl_cb };
 	mnl_cb_t two[2] = { NULL, ctl_cb };
 
@@ -427,8 +426,8 @@ static void test_attr_put_parse(void **state)
 	mnl_attr_put_strz(nlh, 2, "x");
 	mnl_attr_nest_end(nlh, nest);
 	assert_int_equal(nlh->nlmsg_len % 4, 0);
-	assert_int_equal(nlh->nlmsg_len, MNL_NLMSG_HDRLEN + 4 + 8 + 8 + 8 + 12 + 8 + 8 + 8 +
-						 (4 + 8 + 8));
+	assert_int_equal(nlh->nlmsg_len,
+			 MNL_NLMSG_HDRLEN + 4 + 8 + 8 + 8 + 12 + 8 + 8 + 8 + (4 + 8 + 8));
 	assert_int_equal(nest->nla_type, NLA_F_NESTED | 8);
 	assert_int_equal(nest->nla_len, 4 + 8 + 8);
 

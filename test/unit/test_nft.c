@@ -91,7 +91,9 @@ static const struct nft_set_def ports = {
 static void base_objects(struct nft_batch *b)
 {
 	static const struct nft_base_chain post = {
-		.type = "nat", .hook = NF_INET_POST_ROUTING, .priority = 100,
+		.type = "nat",
+		.hook = NF_INET_POST_ROUTING,
+		.priority = 100,
 	};
 
 	nft_batch_add_table(b, FAM, TBL);
@@ -116,7 +118,10 @@ static void pair(struct pair_key *p, uint8_t host, uint8_t net_lo, uint8_t net_h
 
 static struct nft_elem pair_elem(const struct pair_key *p, const char *comment)
 {
-	return (struct nft_elem){ .key = p->k, .key_len = 8, .key_end = p->e, .key_end_len = 8,
+	return (struct nft_elem){ .key = p->k,
+				  .key_len = 8,
+				  .key_end = p->e,
+				  .key_end_len = 8,
 				  .comment = comment };
 }
 
@@ -218,8 +223,7 @@ static void test_get_and_delete(void **state)
 	struct nft_elem_list l = { 0 };
 	const uint8_t key[8] = { 6, 0, 0, 0, 0x1f, 0x90, 0, 0 }; /* tcp . 8080 */
 	const uint8_t data[8] = { 198, 18, 0, 5, 0, 80, 0, 0 };
-	struct nft_elem e = { .key = key, .key_len = 8, .data = data, .data_len = 8,
-			      .comment = "n:c:i" };
+	struct nft_elem e = { .key = key, .key_len = 8, .data = data, .data_len = 8, .comment = "n:c:i" };
 	struct nft_batch *b;
 	int r;
 
@@ -449,7 +453,9 @@ static void test_many_elements(void **state)
 	struct nft *n = open_or_skip();
 	struct cni_error *err = NULL;
 	struct nft_elem_list l = { 0 };
-	enum { N = 3000 };
+	enum {
+		N = 3000
+	};
 	static uint8_t keys[N][8], data[N][8];
 	static char comments[N][96];
 	struct nft_elem *e = calloc(N, sizeof(*e));
@@ -465,8 +471,11 @@ static void test_many_elements(void **state)
 		data[i][2] = (uint8_t)(i >> 8);
 		data[i][3] = (uint8_t)i;
 		snprintf(comments[i], sizeof(comments[i]), "net:%064d:eth0", i);
-		e[i] = (struct nft_elem){ .key = keys[i], .key_len = 8, .data = data[i],
-					  .data_len = 8, .comment = comments[i] };
+		e[i] = (struct nft_elem){ .key = keys[i],
+					  .key_len = 8,
+					  .data = data[i],
+					  .data_len = 8,
+					  .comment = comments[i] };
 	}
 	b = nft_batch_new();
 	base_objects(b);
@@ -502,11 +511,13 @@ static void test_many_elements(void **state)
  */
 static void test_many_requests(void **state)
 {
-	enum { N = 3000 };
+	enum {
+		N = 3000
+	};
 	struct nft *n = open_or_skip();
 	struct cni_error *err = NULL;
 	struct nft_elem_list l = { 0 };
-	uint8_t (*keys)[8] = calloc(N, 8), data[8] = { 198, 18, 0, 1, 0, 80 };
+	uint8_t(*keys)[8] = calloc(N, 8), data[8] = { 198, 18, 0, 1, 0, 80 };
 	struct nft_batch *b;
 
 	assert_non_null(keys);
@@ -514,7 +525,10 @@ static void test_many_requests(void **state)
 	b = nft_batch_new();
 	base_objects(b);
 	for (int i = 0; i < N; i++) {
-		struct nft_elem e = { .key = keys[i], .key_len = 8, .data = data, .data_len = 8,
+		struct nft_elem e = { .key = keys[i],
+				      .key_len = 8,
+				      .data = data,
+				      .data_len = 8,
 				      .comment = "net:c:eth0" };
 
 		keys[i][0] = IPPROTO_TCP;

@@ -123,8 +123,7 @@ static void test_readd_replaces_and_takes_over(void **state)
 	must(ipmasq_add("net1", "ctr1", "eth0", (struct cni_ip[]){ ip("198.18.0.7/24") }, 1, &err),
 	     err);
 	assert_int_equal(count("masq4", NULL), 1);
-	must(ipmasq_check("net1", "ctr1", "eth0", (struct cni_ip[]){ ip("198.18.0.7/24") }, 1,
-			  &err),
+	must(ipmasq_check("net1", "ctr1", "eth0", (struct cni_ip[]){ ip("198.18.0.7/24") }, 1, &err),
 	     err);
 	/* A leaked element of an address IPAM handed out again is replaced. */
 	must(ipmasq_add("net1", "ctr9", "eth0", (struct cni_ip[]){ ip("198.18.0.7/16") }, 1, &err),
@@ -133,15 +132,13 @@ static void test_readd_replaces_and_takes_over(void **state)
 	assert_int_equal(count("masq4", "net1:ctr1:eth0"), 0);
 	/* The /16 element replaced the /24 one nested in it. */
 	assert_int_equal(count("subnet4", NULL), 1);
-	must(ipmasq_check("net1", "ctr9", "eth0", (struct cni_ip[]){ ip("198.18.0.7/16") }, 1,
-			  &err),
+	must(ipmasq_check("net1", "ctr9", "eth0", (struct cni_ip[]){ ip("198.18.0.7/16") }, 1, &err),
 	     err);
 	/* A /24 inside it is covered: nothing added, CHECK still passes. */
 	must(ipmasq_add("net1", "ctr8", "eth0", (struct cni_ip[]){ ip("198.18.0.8/24") }, 1, &err),
 	     err);
 	assert_int_equal(count("subnet4", NULL), 1);
-	must(ipmasq_check("net1", "ctr8", "eth0", (struct cni_ip[]){ ip("198.18.0.8/24") }, 1,
-			  &err),
+	must(ipmasq_check("net1", "ctr8", "eth0", (struct cni_ip[]){ ip("198.18.0.8/24") }, 1, &err),
 	     err);
 	must(ipmasq_del("net1", "ctr8", "eth0", &err), err);
 	must(ipmasq_del("net1", "ctr9", "eth0", &err), err);
@@ -170,11 +167,12 @@ static void test_same_id_two_networks(void **state)
 }
 
 /* GC as a plugin calls it: known says whether the runtime sent a list at all. */
-static int gc(const char *net, struct cni_attachment *v, size_t n, bool known,
-	      struct cni_error **err)
+static int gc(const char *net, struct cni_attachment *v, size_t n, bool known, struct cni_error **err)
 {
-	struct cni_netconf nc = { .name = (char *)net, .valid_attachments = v,
-				  .n_valid_attachments = n, .has_valid_attachments = known };
+	struct cni_netconf nc = { .name = (char *)net,
+				  .valid_attachments = v,
+				  .n_valid_attachments = n,
+				  .has_valid_attachments = known };
 
 	return ipmasq_gc(&nc, err);
 }
@@ -215,7 +213,9 @@ static void test_gc(void **state)
 
 static void test_many(void **state)
 {
-	enum { N = 200 };
+	enum {
+		N = 200
+	};
 	struct cni_error *err = NULL;
 	struct cni_attachment *valid = calloc(N, sizeof(*valid));
 	char ids[N][16];

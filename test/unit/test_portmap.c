@@ -86,8 +86,7 @@ static void test_ipt_interfaces(void **state)
 	struct pm_conds c = { 0 };
 	struct cni_error *err = NULL;
 
-	assert_int_equal(parse(AF_INET, &c, &err, "-i", "eth+", "!", "--out-interface", "cni0",
-			       NULL),
+	assert_int_equal(parse(AF_INET, &c, &err, "-i", "eth+", "!", "--out-interface", "cni0", NULL),
 			 0);
 	assert_int_equal(c.n, 2);
 	assert_int_equal(c.v[0].kind, PM_COND_IIFNAME);
@@ -163,9 +162,10 @@ static void test_ipt_refusals(void **state)
 		const char *words[6];
 		const char *msg;
 	} cases[] = {
-		{ { "-m", "tcp" }, "conditionsV4: iptables option \"-m\" is not supported (cnic "
-				   "translates -s, -d, -i, -o, -p, --sport and --dport, each "
-				   "optionally after \"!\")" },
+		{ { "-m", "tcp" },
+		  "conditionsV4: iptables option \"-m\" is not supported (cnic "
+		  "translates -s, -d, -i, -o, -p, --sport and --dport, each "
+		  "optionally after \"!\")" },
 		{ { "-s", "!", "198.18.0.1" },
 		  "conditionsV4: \"-s !\" is not supported: write \"! -s VALUE\"" },
 		{ { "!", "!", "-s", "198.18.0.1" }, "conditionsV4: multiple \"!\" flags not allowed" },
@@ -249,8 +249,13 @@ static int conf(const char *extra, char **msg)
 		fail_msg("%s: %s", json, err->msg);
 	{
 		char *const envp[] = { NULL };
-		struct cni_cmd cmd = { .verb = CNI_VERB_ADD, .container_id = "c", .ifname = "eth0",
-				       .netns_fd = -1, .path = "", .conf = nc, .envp = envp };
+		struct cni_cmd cmd = { .verb = CNI_VERB_ADD,
+				       .container_id = "c",
+				       .ifname = "eth0",
+				       .netns_fd = -1,
+				       .path = "",
+				       .conf = nc,
+				       .envp = envp };
 
 		r = pm_conf_parse(&cmd, &pc, &err);
 	}
@@ -340,8 +345,13 @@ static void test_index_round_trip(void **state)
 	if (cni_netconf_parse(json, strlen(json), &nc, &err) < 0)
 		fail_msg("%s", err->msg);
 	{
-		struct cni_cmd cmd = { .verb = CNI_VERB_ADD, .container_id = "c1", .ifname = "eth0",
-				       .netns_fd = -1, .path = "", .conf = nc, .envp = envp };
+		struct cni_cmd cmd = { .verb = CNI_VERB_ADD,
+				       .container_id = "c1",
+				       .ifname = "eth0",
+				       .netns_fd = -1,
+				       .path = "",
+				       .conf = nc,
+				       .envp = envp };
 
 		assert_int_equal(pm_conf_parse(&cmd, &pc, &err), 0);
 		assert_int_equal(pm_attachment_for_add(&cmd, &pc, &a, &err), 0);
@@ -375,12 +385,9 @@ static void test_index_round_trip(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_ipt_addresses),
-		cmocka_unit_test(test_ipt_interfaces),
-		cmocka_unit_test(test_ipt_proto_ports),
-		cmocka_unit_test(test_ipt_refusals),
-		cmocka_unit_test(test_nft_and_style),
-		cmocka_unit_test(test_backend),
+		cmocka_unit_test(test_ipt_addresses),	 cmocka_unit_test(test_ipt_interfaces),
+		cmocka_unit_test(test_ipt_proto_ports),	 cmocka_unit_test(test_ipt_refusals),
+		cmocka_unit_test(test_nft_and_style),	 cmocka_unit_test(test_backend),
 		cmocka_unit_test(test_index_round_trip),
 	};
 

@@ -29,7 +29,8 @@ static void hex(const void *data, size_t n, char out[129])
 static void test_vectors(void **state)
 {
 	char h[129];
-	const char *two = "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu";
+	const char *two =
+		"abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu";
 	char *m;
 
 	(void)state;

@@ -51,10 +51,15 @@ static int fake_gc(const struct cni_cmd *cmd, struct cni_error **err)
 }
 
 static const struct cni_plugin with_gc = {
-	.name = "fake", .add = fake_add, .del = fake_del, .gc = fake_gc,
+	.name = "fake",
+	.add = fake_add,
+	.del = fake_del,
+	.gc = fake_gc,
 };
 static const struct cni_plugin without_gc = {
-	.name = "fake", .add = fake_add, .del = fake_del,
+	.name = "fake",
+	.add = fake_add,
+	.del = fake_del,
 };
 static int args_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cni_error **err)
 {
@@ -75,10 +80,16 @@ static int inspect_del(const struct cni_cmd *cmd, struct cni_error **err)
 }
 
 static const struct cni_plugin reads_args = {
-	.name = "fake", .add = args_add, .del = inspect_del, .gc = fake_gc,
+	.name = "fake",
+	.add = args_add,
+	.del = inspect_del,
+	.gc = fake_gc,
 };
 static const struct cni_plugin from_040 = {
-	.name = "fake", .add = fake_add, .del = fake_del, .min_version = CNI_V040,
+	.name = "fake",
+	.add = fake_add,
+	.del = fake_del,
+	.min_version = CNI_V040,
 };
 
 struct run {
@@ -127,8 +138,8 @@ static void run_free(struct run *r)
 
 #define CONF(v) "{\"cniVersion\":\"" v "\",\"name\":\"net1\",\"type\":\"fake\"}"
 #define ADD_ENV                                                                                    \
-	"CNI_COMMAND=ADD", "CNI_CONTAINERID=c1", "CNI_NETNS=/proc/self/ns/net",                    \
-		"CNI_IFNAME=eth0", "CNI_PATH=/nonexistent"
+	"CNI_COMMAND=ADD", "CNI_CONTAINERID=c1", "CNI_NETNS=/proc/self/ns/net", "CNI_IFNAME=eth0", \
+		"CNI_PATH=/nonexistent"
 
 static void assert_error_code(const struct run *r, int code)
 {
@@ -157,7 +168,8 @@ static void test_about_without_command(void **state)
 
 static void test_version(void **state)
 {
-	struct run r = run_plugin(&with_gc, "garbage that is never read", "CNI_COMMAND=VERSION", NULL);
+	struct run r =
+		run_plugin(&with_gc, "garbage that is never read", "CNI_COMMAND=VERSION", NULL);
 
 	assert_int_equal(r.status, 0);
 	assert_string_equal(r.out, "{\"cniVersion\":\"1.1.0\",\"supportedVersions\":[\"0.1.0\","
@@ -165,8 +177,9 @@ static void test_version(void **state)
 	run_free(&r);
 
 	r = run_plugin(&from_040, "", "CNI_COMMAND=VERSION", NULL);
-	assert_string_equal(r.out,
-			    "{\"cniVersion\":\"1.1.0\",\"supportedVersions\":[\"0.4.0\",\"1.0.0\",\"1.1.0\"]}\n");
+	assert_string_equal(
+		r.out,
+		"{\"cniVersion\":\"1.1.0\",\"supportedVersions\":[\"0.4.0\",\"1.0.0\",\"1.1.0\"]}\n");
 	run_free(&r);
 }
 
@@ -203,9 +216,12 @@ static void test_hostile_env(void **state)
 {
 	static const char *const bad_ids[] = { "CNI_CONTAINERID=../../x", "CNI_CONTAINERID=-x",
 					       "CNI_CONTAINERID=a b", "CNI_CONTAINERID=a/b" };
-	static const char *const bad_ifnames[] = { "CNI_IFNAME=a/b", "CNI_IFNAME=x:y",
-						   "CNI_IFNAME=..", "CNI_IFNAME=.",
-						   "CNI_IFNAME=0123456789abcdef", "CNI_IFNAME=a b" };
+	static const char *const bad_ifnames[] = { "CNI_IFNAME=a/b",
+						   "CNI_IFNAME=x:y",
+						   "CNI_IFNAME=..",
+						   "CNI_IFNAME=.",
+						   "CNI_IFNAME=0123456789abcdef",
+						   "CNI_IFNAME=a b" };
 
 	for (size_t i = 0; i < ARRAY_SIZE(bad_ids); i++) {
 		struct run r = run_plugin(&with_gc, CONF("1.0.0"), "CNI_COMMAND=DEL", bad_ids[i],
@@ -225,9 +241,9 @@ static void test_hostile_env(void **state)
 
 static void test_version_gates(void **state)
 {
-	struct run r = run_plugin(&with_gc, CONF("0.3.1"), "CNI_COMMAND=CHECK", "CNI_CONTAINERID=c1",
-				  "CNI_NETNS=/proc/self/ns/net", "CNI_IFNAME=eth0", "CNI_PATH=/x",
-				  NULL);
+	struct run r = run_plugin(&with_gc, CONF("0.3.1"), "CNI_COMMAND=CHECK",
+				  "CNI_CONTAINERID=c1", "CNI_NETNS=/proc/self/ns/net",
+				  "CNI_IFNAME=eth0", "CNI_PATH=/x", NULL);
 	assert_error_code(&r, 1);
 	run_free(&r);
 
@@ -249,8 +265,9 @@ static void test_version_gates(void **state)
 
 static void test_gc_and_status_defaults(void **state)
 {
-	const char *gc_conf = "{\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"type\":\"fake\","
-			      "\"cni.dev/valid-attachments\":[{\"containerID\":\"a\",\"ifname\":\"eth0\"}]}";
+	const char *gc_conf =
+		"{\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"type\":\"fake\","
+		"\"cni.dev/valid-attachments\":[{\"containerID\":\"a\",\"ifname\":\"eth0\"}]}";
 	struct run r = run_plugin(&without_gc, CONF("1.1.0"), "CNI_COMMAND=GC", "CNI_PATH=/x", NULL);
 
 	assert_int_equal(r.status, 0);
@@ -270,9 +287,9 @@ static void test_gc_and_status_defaults(void **state)
 
 static void test_reference_wording(void **state)
 {
-	struct run r = run_plugin(&with_gc, CONF("0.3.1"), "CNI_COMMAND=CHECK", "CNI_CONTAINERID=c1",
-				  "CNI_NETNS=/proc/self/ns/net", "CNI_IFNAME=eth0", "CNI_PATH=/x",
-				  NULL);
+	struct run r = run_plugin(&with_gc, CONF("0.3.1"), "CNI_COMMAND=CHECK",
+				  "CNI_CONTAINERID=c1", "CNI_NETNS=/proc/self/ns/net",
+				  "CNI_IFNAME=eth0", "CNI_PATH=/x", NULL);
 
 	assert_error_code(&r, 1);
 	assert_non_null(strstr(r.out, "\"msg\": \"config version does not allow CHECK\""));
@@ -513,14 +530,16 @@ static int setup_delegates(void **state)
 	snprintf(plugin_dir, sizeof(plugin_dir), "/tmp/cnic-invoke-XXXXXX");
 	if (!mkdtemp(plugin_dir))
 		return -1;
-	write_script("ok-ipam", "cat >/dev/null; echo '{\"cniVersion\":\"0.3.1\",\"ips\":[{\"version\":"
-				"\"4\",\"address\":\"198.18.3.4/24\",\"gateway\":\"198.18.3.1\"}]}'");
-	write_script("err-ipam", "cat >/dev/null; echo '{\"code\":11,\"msg\":\"busy\",\"details\":\"d\"}';"
-				 " exit 1");
+	write_script("ok-ipam",
+		     "cat >/dev/null; echo '{\"cniVersion\":\"0.3.1\",\"ips\":[{\"version\":"
+		     "\"4\",\"address\":\"198.18.3.4/24\",\"gateway\":\"198.18.3.1\"}]}'");
+	write_script("err-ipam",
+		     "cat >/dev/null; echo '{\"code\":11,\"msg\":\"busy\",\"details\":\"d\"}';"
+		     " exit 1");
 	write_script("junk-ipam", "echo 'not json'; exit 3");
 	write_script("fds-ipam", "cat >/dev/null; ls /proc/self/fd | wc -l > \"$CNIC_TEST_OUT\"; "
-				"echo \"$CNI_COMMAND\" >> \"$CNIC_TEST_OUT\"; "
-				"echo '{\"cniVersion\":\"1.0.0\"}'");
+				 "echo \"$CNI_COMMAND\" >> \"$CNIC_TEST_OUT\"; "
+				 "echo '{\"cniVersion\":\"1.0.0\"}'");
 	/* Reads nothing and writes a lot: the pump must not deadlock. */
 	write_script("big-ipam", "head -c 300000 /dev/zero | tr '\\\\0' ' '; echo '{}'");
 	return 0;
@@ -604,8 +623,8 @@ static void test_invoke(void **state)
 
 	memset(big_conf, ' ', sizeof(big_conf) - 1);
 	big_conf[sizeof(big_conf) - 1] = '\0';
-	assert_int_equal(cni_invoke(&cmd, "big-ipam", CNI_VERB_DEL, big_conf, strlen(big_conf), NULL,
-				    &e),
+	assert_int_equal(cni_invoke(&cmd, "big-ipam", CNI_VERB_DEL, big_conf, strlen(big_conf),
+				    NULL, &e),
 			 0);
 	cni_netconf_free(cmd.conf);
 }

@@ -158,7 +158,7 @@ static void expect_result_error(const char *json, enum cni_version def, unsigned
 static void test_versions(void **state)
 {
 	static const char *const names[] = { "0.1.0", "0.2.0", "0.3.0", "0.3.1",
-					      "0.4.0", "1.0.0", "1.1.0" };
+					     "0.4.0", "1.0.0", "1.1.0" };
 	enum cni_version v;
 
 	assert_int_equal(ARRAY_SIZE(names), CNI_V_COUNT);
@@ -239,7 +239,8 @@ static void test_result_golden(void **state)
 					 ents[i]->d_name, vs);
 				want = must_read_fixture(rel, NULL);
 				if (rc == 0)
-					fail_msg("%s: expected error \"%s\", printed\n%s", rel, want, out);
+					fail_msg("%s: expected error \"%s\", printed\n%s", rel,
+						 want, out);
 				assert_null(out);
 				assert_int_equal(err->code, CNI_ERR_INTERNAL);
 				assert_string_equal(err->msg, want);
@@ -560,9 +561,8 @@ static void test_result_parse_errors(void **state)
 			    "ips[0].address: required key missing");
 	expect_result_error("{\"ips\":[{\"address\":\"198.18.0.1\"}]}", CNI_V110,
 			    CNI_ERR_INVALID_CONFIG, "ips[0].address: invalid CIDR \"198.18.0.1\"");
-	expect_result_error("{\"ips\":[{\"address\":\"198.18.0.1/24\",\"gateway\":\"x\"}]}",
-			    CNI_V110, CNI_ERR_INVALID_CONFIG,
-			    "ips[0].gateway: invalid IP address \"x\"");
+	expect_result_error("{\"ips\":[{\"address\":\"198.18.0.1/24\",\"gateway\":\"x\"}]}", CNI_V110,
+			    CNI_ERR_INVALID_CONFIG, "ips[0].gateway: invalid IP address \"x\"");
 	expect_result_error("{\"ips\":[{\"address\":\"198.18.0.1/24\",\"version\":\"6\"}]}",
 			    CNI_V040, CNI_ERR_INVALID_CONFIG, "ips[0].version");
 	expect_result_error("{\"ips\":[{\"address\":\"198.18.0.1/24\",\"interface\":\"0\"}]}",
@@ -835,12 +835,9 @@ static const struct conf_err_case {
 	{ "{\"cniVersion\":\"1.0\",\"name\":\"a\"}", CNI_ERR_INCOMPATIBLE_VERSION,
 	  "incompatible CNI versions" },
 	{ "{\"cniVersion\":\"1.0.0\"}", CNI_ERR_INVALID_CONFIG, "missing network name" },
-	{ "{\"cniVersion\":\"1.0.0\",\"name\":\"\"}", CNI_ERR_INVALID_CONFIG,
-	  "missing network name" },
-	{ "{\"cniVersion\":\"1.0.0\",\"name\":null}", CNI_ERR_INVALID_CONFIG,
-	  "missing network name" },
-	{ "{\"cniVersion\":\"1.0.0\",\"name\":5}", CNI_ERR_INVALID_CONFIG,
-	  "name: expected a string" },
+	{ "{\"cniVersion\":\"1.0.0\",\"name\":\"\"}", CNI_ERR_INVALID_CONFIG, "missing network name" },
+	{ "{\"cniVersion\":\"1.0.0\",\"name\":null}", CNI_ERR_INVALID_CONFIG, "missing network name" },
+	{ "{\"cniVersion\":\"1.0.0\",\"name\":5}", CNI_ERR_INVALID_CONFIG, "name: expected a string" },
 	{ "{\"name\":\"../x\"}", CNI_ERR_INVALID_CONFIG, "invalid characters found in network name" },
 	{ "{\"name\":\"a/b\"}", CNI_ERR_INVALID_CONFIG, "invalid characters found in network name" },
 	{ "{\"name\":\"..\"}", CNI_ERR_INVALID_CONFIG, "invalid characters found in network name" },
@@ -850,8 +847,7 @@ static const struct conf_err_case {
 	{ "{\"name\":\"-x\"}", CNI_ERR_INVALID_CONFIG, "invalid characters found in network name" },
 	{ "{\"name\":\"_x\"}", CNI_ERR_INVALID_CONFIG, "invalid characters found in network name" },
 	{ "{\"name\":\"a b\"}", CNI_ERR_INVALID_CONFIG, "invalid characters found in network name" },
-	{ "{\"name\":\"a\\nb\"}", CNI_ERR_INVALID_CONFIG,
-	  "invalid characters found in network name" },
+	{ "{\"name\":\"a\\nb\"}", CNI_ERR_INVALID_CONFIG, "invalid characters found in network name" },
 	{ "{\"name\":\"a\\u0000b\"}", CNI_ERR_INVALID_CONFIG,
 	  "invalid characters found in network name" },
 	{ "{\"name\":\"caf\\u00e9\"}", CNI_ERR_INVALID_CONFIG,
@@ -895,8 +891,7 @@ static const struct conf_err_case {
 	  CNI_ERR_INVALID_CONFIG, "Invalid host port number: 0" },
 	{ "{\"name\":\"n\",\"runtimeConfig\":{\"portMappings\":[{\"hostPort\":80,"
 	  "\"containerPort\":65536}]}}",
-	  CNI_ERR_INVALID_CONFIG,
-	  "Invalid container port number: 65536" },
+	  CNI_ERR_INVALID_CONFIG, "Invalid container port number: 65536" },
 	{ "{\"name\":\"n\",\"runtimeConfig\":{\"portMappings\":[{\"hostPort\":-80,"
 	  "\"containerPort\":80}]}}",
 	  CNI_ERR_INVALID_CONFIG, "Invalid host port number: -80" },
@@ -914,7 +909,8 @@ static const struct conf_err_case {
 	  "\"containerPort\":80}]}}",
 	  CNI_ERR_INVALID_CONFIG, "hostPort" },
 	{ "{\"name\":\"n\",\"runtimeConfig\":{\"portMappings\":[{\"hostPort\":80}]}}",
-	  CNI_ERR_INVALID_CONFIG, "runtimeConfig.portMappings[0].containerPort: required key missing" },
+	  CNI_ERR_INVALID_CONFIG,
+	  "runtimeConfig.portMappings[0].containerPort: required key missing" },
 	{ "{\"name\":\"n\",\"runtimeConfig\":{\"portMappings\":[{\"hostPort\":80,"
 	  "\"containerPort\":80,\"protocol\":\"icmp\"}]}}",
 	  CNI_ERR_INVALID_CONFIG, "runtimeConfig.portMappings[0].protocol: unsupported protocol" },
@@ -1113,7 +1109,7 @@ static void test_validators(void **state)
 	assert_false(cni_valid_ifname("a\nb"));
 	assert_false(cni_valid_ifname("a\rb"));
 	assert_false(cni_valid_ifname("a\x01"));
-	assert_false(cni_valid_ifname("a\xc2\xa0"));     /* NO-BREAK SPACE */
+	assert_false(cni_valid_ifname("a\xc2\xa0"));	 /* NO-BREAK SPACE */
 	assert_false(cni_valid_ifname("a\xe3\x80\x80")); /* IDEOGRAPHIC SPACE */
 	assert_true(cni_valid_ifname("caf\xc3\xa9"));
 
@@ -1151,8 +1147,7 @@ static const struct cni_field range_fields[] = {
 };
 
 /* [[{"subnet": CIDR}, ...], ...]: the host-local ranges shape, for nested error paths. */
-static int decode_ranges(const struct cni_json *v, void *dst, const char *path,
-			 struct cni_error **err)
+static int decode_ranges(const struct cni_json *v, void *dst, const char *path, struct cni_error **err)
 {
 	struct strv *out = dst;
 
@@ -1166,7 +1161,8 @@ static int decode_ranges(const struct cni_json *v, void *dst, const char *path,
 			char *pp = cni_json_path_index(p, j);
 			struct ipnet n;
 			char buf[IPNET_STRLEN];
-			int r = cni_json_decode(cni_json_array_get(set, j), range_fields, &n, pp, err);
+			int r = cni_json_decode(cni_json_array_get(set, j), range_fields, &n, pp,
+						err);
 
 			free(pp);
 			if (r < 0) {
@@ -1186,24 +1182,34 @@ static void free_ranges(void *dst)
 }
 
 static const struct cni_field dec_fields[] = {
-	{ .key = "b", .kind = CNI_FIELD_BOOL, .offset = offsetof(struct dec, b),
-	  .present = offsetof(struct dec, b_present), .flags = CNI_FIELD_HAS_PRESENT },
+	{ .key = "b",
+	  .kind = CNI_FIELD_BOOL,
+	  .offset = offsetof(struct dec, b),
+	  .present = offsetof(struct dec, b_present),
+	  .flags = CNI_FIELD_HAS_PRESENT },
 	{ .key = "i", .kind = CNI_FIELD_INT, .offset = offsetof(struct dec, i), .min = -5, .max = 5 },
 	{ .key = "idef", .kind = CNI_FIELD_INT, .offset = offsetof(struct dec, i_default) },
 	{ .key = "u32", .kind = CNI_FIELD_UINT32, .offset = offsetof(struct dec, u32) },
 	{ .key = "u64", .kind = CNI_FIELD_UINT64, .offset = offsetof(struct dec, u64) },
-	{ .key = "s", .kind = CNI_FIELD_STRING, .offset = offsetof(struct dec, s),
+	{ .key = "s",
+	  .kind = CNI_FIELD_STRING,
+	  .offset = offsetof(struct dec, s),
 	  .flags = CNI_FIELD_REQUIRED | CNI_FIELD_NULL_OK },
 	{ .key = "sv", .kind = CNI_FIELD_STRV, .offset = offsetof(struct dec, sv) },
 	{ .key = "ip", .kind = CNI_FIELD_IP, .offset = offsetof(struct dec, ip) },
 	{ .key = "net", .kind = CNI_FIELD_IPNET, .offset = offsetof(struct dec, net) },
 	{ .key = "cidr", .kind = CNI_FIELD_CIDR, .offset = offsetof(struct dec, cidr) },
-	{ .key = "mac", .kind = CNI_FIELD_MAC, .offset = offsetof(struct dec, mac),
+	{ .key = "mac",
+	  .kind = CNI_FIELD_MAC,
+	  .offset = offsetof(struct dec, mac),
 	  .flags = CNI_FIELD_NULL_OK },
 	{ .key = "routes", .kind = CNI_FIELD_ROUTES, .offset = offsetof(struct dec, routes) },
 	{ .key = "dns", .kind = CNI_FIELD_DNS, .offset = offsetof(struct dec, dns) },
-	{ .key = "ranges", .kind = CNI_FIELD_CUSTOM, .offset = offsetof(struct dec, subnets),
-	  .decode = decode_ranges, .free = free_ranges },
+	{ .key = "ranges",
+	  .kind = CNI_FIELD_CUSTOM,
+	  .offset = offsetof(struct dec, subnets),
+	  .decode = decode_ranges,
+	  .free = free_ranges },
 	{ 0 },
 };
 
@@ -1382,8 +1388,8 @@ static void test_decode_value(void **state)
 	assert_string_equal(mac, "aa:bb:cc:dd:ee:ff");
 	cni_field_value_free(CNI_FIELD_MAC, &mac);
 	assert_null(mac);
-	assert_int_equal(cni_json_decode_value(cni_json_array_get(j, 0), CNI_FIELD_CUSTOM, 0, 0, &mac,
-					       "a[0]", &err),
+	assert_int_equal(cni_json_decode_value(cni_json_array_get(j, 0), CNI_FIELD_CUSTOM, 0, 0,
+					       &mac, "a[0]", &err),
 			 -1);
 	assert_int_equal(err->code, CNI_ERR_INTERNAL);
 	cni_error_free(err);
@@ -1411,13 +1417,21 @@ struct fold_t {
 };
 
 static const struct cni_field fold_fields[] = {
-	{ .key = "ab", .kind = CNI_FIELD_INT, .offset = offsetof(struct fold_t, ab),
+	{ .key = "ab",
+	  .kind = CNI_FIELD_INT,
+	  .offset = offsetof(struct fold_t, ab),
 	  .flags = CNI_FIELD_NULL_OK },
-	{ .key = "AB", .kind = CNI_FIELD_INT, .offset = offsetof(struct fold_t, AB),
+	{ .key = "AB",
+	  .kind = CNI_FIELD_INT,
+	  .offset = offsetof(struct fold_t, AB),
 	  .flags = CNI_FIELD_NULL_OK },
-	{ .key = "hostPort", .kind = CNI_FIELD_INT, .offset = offsetof(struct fold_t, port),
+	{ .key = "hostPort",
+	  .kind = CNI_FIELD_INT,
+	  .offset = offsetof(struct fold_t, port),
 	  .flags = CNI_FIELD_NULL_OK },
-	{ .key = "skipName", .kind = CNI_FIELD_STRING, .offset = offsetof(struct fold_t, name),
+	{ .key = "skipName",
+	  .kind = CNI_FIELD_STRING,
+	  .offset = offsetof(struct fold_t, name),
 	  .flags = CNI_FIELD_NULL_OK },
 	{ 0 },
 };
@@ -1472,8 +1486,12 @@ static void test_go_key_fold(void **state)
 	assert_int_equal(t.ab, 7); /* the first field of the table, as Go */
 	assert_int_equal(t.AB, -1);
 	/* KELVIN SIGN and LONG S fold to k and s, as in Go; dotted I does not. */
-	assert_true(cni_json_key_fold_equal("\xe2\x84\xaa" "ey", "key"));
-	assert_true(cni_json_key_fold_equal("\xc5\xbf" "ubnet", "Subnet"));
+	assert_true(cni_json_key_fold_equal("\xe2\x84\xaa"
+					    "ey",
+					    "key"));
+	assert_true(cni_json_key_fold_equal("\xc5\xbf"
+					    "ubnet",
+					    "Subnet"));
 	assert_false(cni_json_key_fold_equal("\xc4\xb0ps", "ips"));
 	assert_false(cni_json_key_fold_equal("ips", "ip"));
 	assert_false(cni_json_key_fold_equal("", "a"));
@@ -1489,8 +1507,9 @@ static void test_go_key_fold_get(void **state)
 	char *v;
 
 	/* The last "a" (an exact repeat) holds, and inside it the last "X". */
-	v = cni_json_serialize(cni_json_get(cni_json_get(cni_json_get(
-		cni_json_array_get(nested, 0), "a"), "x"), "y"));
+	v = cni_json_serialize(
+		cni_json_get(cni_json_get(cni_json_get(cni_json_array_get(nested, 0), "a"), "x"),
+			     "y"));
 	assert_string_equal(v, "9");
 	free(v);
 	cni_json_free(nested);
@@ -1573,7 +1592,8 @@ static void test_netconf_lenient(void **state)
 		struct cni_netconf *c = NULL;
 		struct cni_error *err = NULL;
 
-		assert_true(asprintf(&conf, "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"t\",%s}",
+		assert_true(asprintf(&conf,
+				     "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"t\",%s}",
 				     bad[i]) > 0);
 		assert_int_equal(cni_netconf_parse(conf, strlen(conf), &c, &err), -1);
 		assert_int_equal(err->code, CNI_ERR_INVALID_CONFIG);
@@ -1693,12 +1713,13 @@ static void test_json_quote(void **state)
 		{ "<a&b>", "\"\\u003ca\\u0026b\\u003e\"" },
 		{ "q\"b\\s", "\"q\\\"b\\\\s\"" },
 		{ "\n\r\t\b\f\x01\x1f\x7f", "\"\\n\\r\\t\\u0008\\u000c\\u0001\\u001f\x7f\"" },
-		{ "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"" },
+		{ "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+		  "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"" },
 		{ "\xe2\x80\xa8\xe2\x80\xa9", "\"\\u2028\\u2029\"" },
 		{ "a\xffz", "\"a\\ufffdz\"" },
 		{ "\xc3", "\"\\ufffd\"" },
-		{ "\xc0\x80", "\"\\ufffd\\ufffd\"" },         /* overlong */
-		{ "\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\"" }, /* surrogate */
+		{ "\xc0\x80", "\"\\ufffd\\ufffd\"" },			    /* overlong */
+		{ "\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\"" },	    /* surrogate */
 		{ "\xf4\x90\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\"" }, /* > U+10FFFF */
 	};
 

@@ -156,7 +156,9 @@ static void test_veth_named_master(void **state)
 	   err);
 	ok(cnl_link_get(w->host, "br0", &br, &err), err);
 	ok(veth_setup(w->host, w->cont,
-		      &(struct veth_spec){ .ifname = "net1", .host_name = "hv0", .host_master = br.ifindex },
+		      &(struct veth_spec){ .ifname = "net1",
+					   .host_name = "hv0",
+					   .host_master = br.ifindex },
 		      &p, &err),
 	   err);
 	assert_string_equal(p.host_name, "hv0");
@@ -179,8 +181,10 @@ static void test_veth_named_master(void **state)
 	cni_error_free(err);
 	err = NULL;
 	ok(cnl_brport_set(w->host, p.host_ifindex, "hv0",
-			  &(struct cnl_brport){ .has_hairpin = true, .hairpin = true,
-						.has_isolated = true, .isolated = true },
+			  &(struct cnl_brport){ .has_hairpin = true,
+						.hairpin = true,
+						.has_isolated = true,
+						.isolated = true },
 			  &err),
 	   err);
 	assert_int_equal(veth_teardown(w->cont, "net1", &err), 1);
@@ -246,7 +250,8 @@ static void test_ifconfig(void **state)
 	NEED_ROOT(w);
 	ok(veth_setup(w->host, w->cont, &(struct veth_spec){ .ifname = "eth0" }, &p, &err), err);
 	ok(ifconfig_apply(w->cont, "eth0", r, 1,
-			  &(struct ifconfig_opts){ .arp_notify = true, .set_accept_dad = true,
+			  &(struct ifconfig_opts){ .arp_notify = true,
+						   .set_accept_dad = true,
 						   .ifindex = p.cont_ifindex },
 			  &err),
 	   err);
@@ -337,7 +342,8 @@ static void test_ifconfig_dad(void **state)
 	ok(veth_setup(w->host, w->cont, &(struct veth_spec){ .ifname = "eth1" }, &p, &err), err);
 	t0 = cnl_now_ms();
 	ok(ifconfig_apply(w->cont, "eth1", r, 1,
-			  &(struct ifconfig_opts){ .dad = true, .set_accept_dad = true,
+			  &(struct ifconfig_opts){ .dad = true,
+						   .set_accept_dad = true,
 						   .settle_timeout_ms = 8000 },
 			  &err),
 	   err);
