@@ -203,6 +203,7 @@ static int add_skeleton(struct nft *n, struct nft_batch *b, struct cni_error **e
 	struct nft_rule_info *rules = NULL;
 	size_t n_all = 0, n_mine = 0;
 	uint64_t h = 0;
+	bool in_place;
 	int have;
 
 	/* The chain's handle before its rules: see nft_batch_require_chain() below. */
@@ -212,19 +213,22 @@ static int add_skeleton(struct nft *n, struct nft_batch *b, struct cni_error **e
 	for (size_t i = 0; i < n_all; i++)
 		n_mine += rules[i].comment && strcmp(rules[i].comment, RULE_COMMENT) == 0;
 	nft_rule_infos_free(rules, n_all);
+	in_place = have == 1 && n_mine == 2 && n_all == 2;
+	/*
+	 * Rules in place (the common ADD): the batch requires the chain they
+	 * were read in, so that it fails should a last DEL tear the table down
+	 * meanwhile (and the retry writes them again).  First in the batch: a
+	 * table this batch re-created numbers its objects from 1 again, so its
+	 * new, empty chain could carry the very handle read.
+	 */
+	if (in_place)
+		nft_batch_require_chain(b, FAM, TABLE, h);
 	nft_batch_add_table(b, FAM, TABLE);
 	for (int i = 0; i < S_COUNT; i++)
 		nft_batch_add_set(b, FAM, TABLE, &sets[i]);
 	nft_batch_add_chain(b, FAM, TABLE, CHAIN, &post);
-	if (have == 1 && n_mine == 2 && n_all == 2) {
-		/*
-		 * Rules in place (the common ADD): the batch requires the chain
-		 * they were read in, so that it fails should a last DEL tear the
-		 * table down meanwhile (and the retry writes them again).
-		 */
-		nft_batch_require_chain(b, FAM, TABLE, h);
+	if (in_place)
 		return 0;
-	}
 	/*
 	 * Rewritten with a flush in the same transaction, also when none were
 	 * seen: two first ADDs at once then leave exactly one copy (the later

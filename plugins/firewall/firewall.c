@@ -385,19 +385,22 @@ static int skeleton(struct nft *n, struct nft_batch *b, const char *admin, struc
 		strv_free(&admins);
 		return complete;
 	}
+	/*
+	 * Rules in place: the batch requires the chain they were read in (by
+	 * the handle read before them), so that it fails should a last DEL
+	 * tear the table down meanwhile.  First in the batch: a table this
+	 * batch re-created numbers its objects from 1 again, so its new, empty
+	 * chain could carry the very handle read.
+	 */
+	if (!guard)
+		nft_batch_require_chain(b, FAM, TABLE, h);
 	nft_batch_add_table(b, FAM, TABLE);
 	for (int i = 0; i < S_COUNT; i++)
 		nft_batch_add_set(b, FAM, TABLE, &sets[i]);
 	nft_batch_add_chain(b, FAM, TABLE, CHAIN, &fwd);
 	nft_batch_add_chain(b, FAM, TABLE, admin, NULL);
 	if (!guard) {
-		/*
-		 * Rules in place: the batch requires the chain they were read in
-		 * (by the handle read before them), so that it fails should a
-		 * last DEL tear the table down meanwhile.
-		 */
 		strv_free(&admins);
-		nft_batch_require_chain(b, FAM, TABLE, h);
 		return 0;
 	}
 	nft_batch_guard(b, gen);

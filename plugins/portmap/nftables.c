@@ -502,6 +502,16 @@ int pm_queue_skeleton(struct nft *n, struct nft_batch *b, const char *network,
 		!with_martian ||
 		(count_rules(rules, n_rules, MARTIAN_CHAIN, MARTIAN_COMMENT, &all) == 1 && all == 1);
 
+	/*
+	 * Rules in place: the batch requires the chain they were read in (by
+	 * the handle read before them), so that it fails should a last DEL
+	 * tear the network down meanwhile (pm_teardown()), and the retry
+	 * writes them again.  First in the batch: a table this batch
+	 * re-created numbers its objects from 1 again, so its new, empty chain
+	 * could carry the very handle read (seen in t-nft-churn's race).
+	 */
+	if (ok)
+		nft_batch_require_chain(b, PM_FAMILY, PM_TABLE, h);
 	nft_batch_add_table(b, PM_FAMILY, PM_TABLE);
 	set_defs(&nm, defs);
 	for (int i = 0; i < PM_SET_COUNT; i++)
@@ -511,15 +521,10 @@ int pm_queue_skeleton(struct nft *n, struct nft_batch *b, const char *network,
 	nft_batch_add_chain(b, PM_FAMILY, PM_TABLE, nm.out, &out);
 	nft_batch_add_chain(b, PM_FAMILY, PM_TABLE, nm.post, &post);
 	/*
-	 * Rules in place: the batch requires the chain they were read in (by
-	 * the handle read before them), so that it fails should a last DEL
-	 * tear the network down meanwhile (pm_teardown()), and the retry
-	 * writes them again.  Rules written are flushed first in the same
-	 * transaction, also when none were seen: two first ADDs at once then
-	 * leave exactly one copy (the later replaces the earlier's).
+	 * Rules written are flushed first in the same transaction, also when
+	 * none were seen: two first ADDs at once then leave exactly one copy
+	 * (the later replaces the earlier's).
 	 */
-	if (ok)
-		nft_batch_require_chain(b, PM_FAMILY, PM_TABLE, h);
 	if (!ok) {
 		const char *chains[] = { nm.pre, nm.out, nm.dnat, nm.post };
 

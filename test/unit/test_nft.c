@@ -595,6 +595,57 @@ static void test_generation_guard(void **state)
 	nft_close(n);
 }
 
+/*
+ * A table re-created in the batch that requires a chain by handle numbers its
+ * objects from 1 again, so the new, empty chain carries the old handle: the
+ * requirement only means something ahead of the re-creation (portmap, ipMasq
+ * and firewall put it first; t-nft-churn's ADD/last-DEL race found it).
+ */
+static void test_require_chain_after_recreate(void **state)
+{
+	struct nft *n = open_or_skip();
+	struct cni_error *err = NULL;
+	struct nft_batch *b;
+	uint64_t h, h2;
+	int r;
+
+	reset_table(n);
+	b = nft_batch_new();
+	base_objects(b);
+	must(nft_batch_commit(n, b, &err), err, "objects");
+	nft_batch_free(b);
+	r = nft_chain_handle(n, FAM, TBL, "sub", &h, &err);
+	must(r, err, "handle");
+	assert_int_equal(r, 1);
+	reset_table(n); /* a last DEL's teardown */
+
+	/* Required first: the table is gone, so the batch fails and nothing is made. */
+	b = nft_batch_new();
+	nft_batch_require_chain(b, FAM, TBL, h);
+	base_objects(b);
+	assert_int_equal(nft_batch_commit(n, b, &err), -1);
+	nft_batch_free(b);
+	assert_non_null(err);
+	assert_int_equal(err->errnum, ENOENT);
+	cni_error_free(err);
+	err = NULL;
+	r = nft_exists(n, FAM, TBL, NULL, &err);
+	must(r, err, "exists");
+	assert_int_equal(r, 0);
+
+	/* Required after the re-creation: the kernel's numbering makes it pass. */
+	b = nft_batch_new();
+	base_objects(b);
+	nft_batch_require_chain(b, FAM, TBL, h);
+	must(nft_batch_commit(n, b, &err), err, "re-created, then required");
+	nft_batch_free(b);
+	r = nft_chain_handle(n, FAM, TBL, "sub", &h2, &err);
+	must(r, err, "handle again");
+	assert_int_equal(h2, h);
+	reset_table(n);
+	nft_close(n);
+}
+
 static void test_owner_tags(void **state)
 {
 	char *t, *t2, *t3;
@@ -642,6 +693,7 @@ int main(void)
 		cmocka_unit_test(test_many_elements),
 		cmocka_unit_test(test_many_requests),
 		cmocka_unit_test(test_generation_guard),
+		cmocka_unit_test(test_require_chain_after_recreate),
 	};
 
 	have_netns = geteuid() == 0 && unshare(CLONE_NEWNET) == 0;
