@@ -637,11 +637,14 @@ static int fam_add(struct xt *x, uint8_t fam, const char *comment, const char *a
 	}
 }
 
-int xtfwd_add(struct nft *n, const char *tag, const char *admin, const struct cni_result *r,
-	      struct cni_error **err)
+typedef int fam_fn(struct xt *x, uint8_t fam, const char *comment, const char *admin,
+		   const struct addrs *as, struct cni_error **err);
+
+/* fn for IPv4, then IPv6, with the result's addresses of each; stops at the first failure. */
+static int each_family(struct nft *n, const char *comment, const char *admin,
+		       const struct cni_result *r, fam_fn *fn, struct cni_error **err)
 {
 	static const uint8_t fams[2] = { NFPROTO_IPV4, NFPROTO_IPV6 };
-	cleanup_free char *comment = our_comment(tag);
 	struct xt x;
 	int rc = 0;
 
@@ -650,9 +653,18 @@ int xtfwd_add(struct nft *n, const char *tag, const char *admin, const struct cn
 		struct addrs as;
 
 		result_addrs(r, fams[i], &as);
-		rc = fam_add(&x, fams[i], comment, admin, &as, err);
+		rc = fn(&x, fams[i], comment, admin, &as, err);
 	}
 	xt_fini(&x);
+	return rc;
+}
+
+int xtfwd_add(struct nft *n, const char *tag, const char *admin, const struct cni_result *r,
+	      struct cni_error **err)
+{
+	cleanup_free char *comment = our_comment(tag);
+	int rc = each_family(n, comment, admin, r, fam_add, err);
+
 	if (rc < 0) {
 		/* All or nothing: the other family's rules (and a re-ADD's) go too. */
 		cni_error_wrap(err, "iptables-nft FORWARD accepts");
@@ -915,18 +927,7 @@ static int fam_check(struct xt *x, uint8_t fam, const char *comment, const char 
 int xtfwd_check(struct nft *n, const char *tag, const char *admin, const struct cni_result *r,
 		struct cni_error **err)
 {
-	static const uint8_t fams[2] = { NFPROTO_IPV4, NFPROTO_IPV6 };
 	cleanup_free char *comment = our_comment(tag);
-	struct xt x;
-	int rc = 0;
 
-	xt_init(&x, n);
-	for (int i = 0; i < 2 && rc == 0; i++) {
-		struct addrs as;
-
-		result_addrs(r, fams[i], &as);
-		rc = fam_check(&x, fams[i], comment, admin, &as, err);
-	}
-	xt_fini(&x);
-	return rc;
+	return each_family(n, comment, admin, r, fam_check, err);
 }
