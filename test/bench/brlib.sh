@@ -12,6 +12,7 @@
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 HERE=$ROOT/test/bench
+# shellcheck disable=SC2034 # read by buildlib.sh and the scripts that source this one
 OUT=$ROOT/build/bench
 # The sourcing script's (shellcheck cannot see it use them).
 # shellcheck disable=SC2034
@@ -27,20 +28,7 @@ die() {
 }
 [[ $(id -u) == 0 ]] || die "needs root (network namespaces)"
 
-# bench_build PROG...: test/bench/PROG.c as $OUT/PROG, static, when missing or older than its
-# source.  In the VM nothing is compiled (TCG): the host's run builds them.
-bench_build() {
-	local p
-	mkdir -p "$OUT"
-	for p in "$@"; do
-		[[ -x $OUT/$p && ($IN_VM == 1 || ! $HERE/$p.c -nt $OUT/$p) ]] && continue
-		[[ $IN_VM == 1 ]] && die "$OUT/$p not built (run $0 on the host once)"
-		${CC:-cc} -std=gnu11 -O2 -Wall -Wextra -Wshadow -Wformat=2 -Wmissing-prototypes \
-			-Wstrict-prototypes -Werror -D_GNU_SOURCE -static -o "$OUT/$p.$$" "$HERE/$p.c" ||
-			die "cannot build $p"
-		mv -f "$OUT/$p.$$" "$OUT/$p"
-	done
-}
+. "$HERE/buildlib.sh"
 
 # bench_tmp TAG: $T (a scratch directory) and $PFX (cnic-TAG-<pid>, the netns prefix); every
 # netns mkns makes and $T go when the script exits, however it exits.

@@ -50,15 +50,8 @@ for l in $LEVELS; do
 	((l > MAXL)) && MAXL=$l
 done
 
-mkdir -p "$OUT"
-CFLAGS=(-std=gnu11 -O2 -Wall -Wextra -Wshadow -Wformat=2 -Wmissing-prototypes
-	-Wstrict-prototypes -Werror -D_GNU_SOURCE)
-for p in brbench floor-bridge; do
-	if [[ ! -x $OUT/$p || $HERE/$p.c -nt $OUT/$p ]]; then
-		${CC:-cc} "${CFLAGS[@]}" -static -o "$OUT/$p.$$" "$HERE/$p.c" || die "cannot build $p"
-		mv -f "$OUT/$p.$$" "$OUT/$p"
-	fi
-done
+. "$HERE/buildlib.sh"
+bench_build brbench floor-bridge
 
 T=$(mktemp -d "${BENCH_TMPDIR:-/var/tmp}/cnic-bench-phases.XXXXXX")
 PFX=cnic-ph-$$

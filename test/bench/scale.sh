@@ -98,15 +98,8 @@ for p in bridge portmap; do
 	[[ -x $REF_DIR/$p ]] || die "reference $REF_DIR/$p missing"
 done
 
-mkdir -p "$OUT"
-CFLAGS=(-std=gnu11 -O2 -Wall -Wextra -Wshadow -Wformat=2 -Wmissing-prototypes
-	-Wstrict-prototypes -Werror -D_GNU_SOURCE)
-for p in brbench floor-bridge; do
-	if [[ ! -x $OUT/$p || $HERE/$p.c -nt $OUT/$p ]]; then
-		${CC:-cc} "${CFLAGS[@]}" -static -o "$OUT/$p.$$" "$HERE/$p.c" || die "cannot build $p"
-		mv -f "$OUT/$p.$$" "$OUT/$p"
-	fi
-done
+. "$HERE/buildlib.sh"
+bench_build brbench floor-bridge
 
 T=$(mktemp -d "${BENCH_TMPDIR:-/var/tmp}/cnic-bench-scale.XXXXXX")
 PFX=cnic-bs-$$
