@@ -596,23 +596,12 @@ static size_t gc_subnets(struct nft_batch *b, const struct all_elems *a, void *a
 {
 	size_t total = 0;
 
-	for (int v6 = 0; v6 < 2; v6++) {
-		const struct nft_elem_list *sl = &a->l[v6 ? S_SUBNET6 : S_SUBNET4];
-		const struct nft_elem_list *ml = &a->l[v6 ? S_MASQ6 : S_MASQ4];
-		uint32_t alen = v6 ? 16 : 4;
-
-		for (size_t i = 0; i < sl->n; i++) {
-			const struct nft_elem_info *s = &sl->v[i];
-			struct nft_elem e;
-
-			if (!nft_shared_subnet_unused(s, ml, alen, masq_gone, arg))
-				continue;
-			nft_elem_from_info(&e, s);
-			nft_batch_del_elems(b, FAM, TABLE, sets[v6 ? S_SUBNET6 : S_SUBNET4].name,
-					    &e, 1);
-			total++;
-		}
-	}
+	for (int v6 = 0; v6 < 2; v6++)
+		total += nft_queue_unused_subnets(b, FAM, TABLE,
+						  sets[v6 ? S_SUBNET6 : S_SUBNET4].name,
+						  &a->l[v6 ? S_SUBNET6 : S_SUBNET4],
+						  &a->l[v6 ? S_MASQ6 : S_MASQ4], v6 ? 16 : 4,
+						  masq_gone, arg);
 	return total;
 }
 

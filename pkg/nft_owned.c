@@ -134,9 +134,10 @@ int nft_owner_get(struct nft *n, uint8_t family, const char *table, const char *
 
 /* ---- shared subnet elements ---------------------------------------------- */
 
-bool nft_shared_subnet_unused(const struct nft_elem_info *s, const struct nft_elem_list *addrs,
-			      uint32_t alen, bool (*gone)(const struct nft_elem_info *e, void *arg),
-			      void *arg)
+/* s is a shared subnet element and no element of addrs (but those gone) lies in it. */
+static bool shared_subnet_unused(const struct nft_elem_info *s, const struct nft_elem_list *addrs,
+				 uint32_t alen,
+				 bool (*gone)(const struct nft_elem_info *e, void *arg), void *arg)
 {
 	if (s->comment || s->key_len != 2 * alen || s->key_end_len != 2 * alen)
 		return false;
@@ -148,6 +149,26 @@ bool nft_shared_subnet_unused(const struct nft_elem_info *s, const struct nft_el
 			return false;
 	}
 	return true;
+}
+
+size_t nft_queue_unused_subnets(struct nft_batch *b, uint8_t family, const char *table,
+				const char *set, const struct nft_elem_list *subnets,
+				const struct nft_elem_list *addrs, uint32_t alen,
+				bool (*gone)(const struct nft_elem_info *e, void *arg), void *arg)
+{
+	size_t total = 0;
+
+	for (size_t i = 0; i < subnets->n; i++) {
+		const struct nft_elem_info *s = &subnets->v[i];
+		struct nft_elem e;
+
+		if (!shared_subnet_unused(s, addrs, alen, gone, arg))
+			continue;
+		nft_elem_from_info(&e, s);
+		nft_batch_del_elems(b, family, table, set, &e, 1);
+		total++;
+	}
+	return total;
 }
 
 /* ---- read, decide, commit ------------------------------------------------ */

@@ -98,13 +98,14 @@ int nft_owner_get(struct nft *n, uint8_t family, const char *table, const char *
 
 /*
  * The shared, untagged "subnet . subnet" interval elements that ipMasq and
- * portmap keep per subnet: true when s is such an element (addresses of alen
- * bytes) and no element of addrs lies in it, leaving out those gone() says
- * this GC removes.  Then s may be deleted.
+ * portmap keep per subnet, in set `set` (subnets, read from it): queues the
+ * deletion of each one (addresses of alen bytes) that no element of addrs
+ * lies in, leaving out those gone() says this GC removes.  Returns how many.
  */
-bool nft_shared_subnet_unused(const struct nft_elem_info *s, const struct nft_elem_list *addrs,
-			      uint32_t alen, bool (*gone)(const struct nft_elem_info *e, void *arg),
-			      void *arg);
+size_t nft_queue_unused_subnets(struct nft_batch *b, uint8_t family, const char *table,
+				const char *set, const struct nft_elem_list *subnets,
+				const struct nft_elem_list *addrs, uint32_t alen,
+				bool (*gone)(const struct nft_elem_info *e, void *arg), void *arg);
 
 /* ---- read, decide, commit ------------------------------------------------ */
 

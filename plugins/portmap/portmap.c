@@ -694,23 +694,12 @@ static size_t gc_queue_hs(struct nft_batch *b, const struct pm_names *nm,
 {
 	size_t total = 0;
 
-	for (int v6 = 0; v6 < 2; v6++) {
-		const struct nft_elem_list *hs = &ne->l[v6 ? PM_HS6 : PM_HS4];
-		const struct nft_elem_list *hc = &ne->l[v6 ? PM_HC6 : PM_HC4];
-		uint32_t alen = v6 ? 16 : 4;
-
-		for (size_t i = 0; i < hs->n; i++) {
-			const struct nft_elem_info *s = &hs->v[i];
-			struct nft_elem e;
-
-			if (!nft_shared_subnet_unused(s, hc, alen, orphan, live))
-				continue;
-			nft_elem_from_info(&e, s);
-			nft_batch_del_elems(b, PM_FAMILY, PM_TABLE,
-					    pm_set_name(nm, v6 ? PM_HS6 : PM_HS4), &e, 1);
-			total++;
-		}
-	}
+	for (int v6 = 0; v6 < 2; v6++)
+		total += nft_queue_unused_subnets(b, PM_FAMILY, PM_TABLE,
+						  pm_set_name(nm, v6 ? PM_HS6 : PM_HS4),
+						  &ne->l[v6 ? PM_HS6 : PM_HS4],
+						  &ne->l[v6 ? PM_HC6 : PM_HC4], v6 ? 16 : 4, orphan,
+						  live);
 	return total;
 }
 
