@@ -48,6 +48,8 @@ static int setup(void **state)
 
 	w->orig = open_self();
 	if (w->orig < 0 || unshare(CLONE_NEWNET) < 0) {
+		if (w->orig >= 0)
+			close(w->orig);
 		free(w);
 		*state = NULL;
 		return 0;
