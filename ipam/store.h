@@ -42,7 +42,7 @@
 #include "alloc.h"
 
 #define IPAM_DEFAULT_DATA_DIR "/var/lib/cni/networks"
-#define IPAM_LOCK_TIMEOUT_MS_DEFAULT 10000u
+#define IPAM_LOCK_TIMEOUT_MS_DEFAULT 60000u
 /* Environment variable overriding the lock wait, in milliseconds. */
 #define IPAM_LOCK_TIMEOUT_ENV "CNIC_IPAM_LOCK_TIMEOUT_MS"
 /* Prefix of the store's temporary files. */
