@@ -253,16 +253,19 @@ in_ns "$NODE" env -i "$SYSPATH" CNI_COMMAND=ADD CNI_CONTAINERID=stale CNI_NETNS=
 stalepid=$!
 register_pid "$stalepid"
 wait_for "the stale ADD holds the lock" 10 bash -c "! flock -n '$NETDIR/lock' true"
+# The default wait (60 s) outlasts a queue of ADDs on a loaded node: after
+# 3 s this one is still waiting, not failed. Its bound is the constant's.
+in_ns "$NODE" env -i "$SYSPATH" CNI_COMMAND=ADD CNI_CONTAINERID=waiter CNI_NETNS="$CNS" CNI_IFNAME=eth0 \
+	CNI_PATH="$BIN" timeout 3 "$HL" <"$T/hl.json" >/dev/null 2>&1
+RC0=$?
+is "... with the default timeout, ADD still waits after 3 s" "$RC0" 124
 t0=$(date +%s%N)
-plain "$HL" ADD waiter "$T/hl.json" 2>/dev/null
-RC0=$RC
 in_ns "$NODE" env -i "$SYSPATH" CNI_COMMAND=ADD CNI_CONTAINERID=waiter CNI_NETNS="$CNS" CNI_IFNAME=eth0 \
 	CNI_PATH="$BIN" CNIC_IPAM_LOCK_TIMEOUT_MS=400 timeout 20 "$HL" <"$T/hl.json" >"$T/out" 2>/dev/null
 RC=$? OUT=$(<"$T/out") ERR=""
 ms=$((($(date +%s%N) - t0) / 1000000))
 is_error_json "ADD while a stopped plugin holds the lock: code 11" 11
-ok_if "... bounded: default wait and a 400 ms wait took ${ms} ms in all" test "$ms" -lt 15000
-is "... (the default-timeout ADD also gave up)" "$RC0" 1
+ok_if "... bounded: a 400 ms wait gave up after ${ms} ms" test "$ms" -lt 5000
 # Kill the holder: the kernel drops its flock, nothing it did is half-written.
 holder=$(fuser "$NETDIR/lock" 2>/dev/null | tr -s ' ' | sed 's/^ //')
 ok_if "the stopped holder is found ($holder)" test -n "$holder"
