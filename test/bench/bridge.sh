@@ -33,9 +33,12 @@ REF=$REF_DIR/bridge
 [[ -x $OURS ]] || die "$OURS not built"
 [[ -x $REF ]] || die "reference $REF missing"
 bench_build brbench floor-bridge
-# The floor is started through CNI_PATH like a plugin: give it its own directory.
+# The floor is started through CNI_PATH like a plugin: give it its own directory.  Its
+# store/ there makes it do host-local's file work in-process, as our bridge does.
 mkdir -p "$OUT/floor"
 cp "$OUT/floor-bridge" "$OUT/floor/bridge"
+rm -rf -- "$OUT/floor/store"
+mkdir "$OUT/floor/store"
 bench_tmp bb
 
 # conf IMPL EXTRA_JSON: the bench config for one implementation.

@@ -25,7 +25,10 @@
  * Environment: CNI_COMMAND, CNI_NETNS, CNI_IFNAME, CNI_CONTAINERID (its
  * trailing number picks the address), FLOOR_BRIDGE (default cni-bench).
  * The bridge must exist in the current netns and hold 198.18.0.1/16.
- * stdin is ignored; ADD prints "{}".  Exit status 0 / 1.
+ * IPAM: when a directory "store" sits next to this binary, host-local's
+ * file work (floor-host-local.c, included) is done on it in-process, as
+ * cnic's bridge runs host-local in-process: first on ADD and CHECK, last
+ * on DEL.  ADD prints its result, else "{}".  Exit status 0 / 1.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -369,7 +372,6 @@ static int add(const char *netns, const char *ifname, const char *cid, const cha
 	(void)setns(self, CLONE_NEWNET);
 	if (!bare && wait_oper_up(fd, mon, host) < 0)
 		return fail("host end not up");
-	fputs("{}", stdout);
 	return 0;
 }
 
@@ -414,21 +416,50 @@ static int check(const char *netns, const char *ifname, const char *cid, const c
 	return 0;
 }
 
+#define FLOOR_HL_NO_MAIN
+#include "floor-host-local.c"
+
 int main(int argc, char **argv)
 {
 	const char *cmd = getenv("CNI_COMMAND"), *netns = getenv("CNI_NETNS");
 	const char *ifname = getenv("CNI_IFNAME"), *cid = getenv("CNI_CONTAINERID");
 	const char *bridge = getenv("FLOOR_BRIDGE");
 
+	char hl[4096], in[8192], res[4096] = "{}";
+	size_t inlen = 0;
+	ssize_t r;
+	const char *slash = argc > 0 ? strrchr(argv[0], '/') : NULL;
+	bool has_ipam;
+	int rc = 0;
+
 	if (!cmd || !netns || !ifname || !cid)
 		return fail("CNI_* missing");
+	snprintf(hl, sizeof(hl), "%.*sstore", slash ? (int)(slash - argv[0] + 1) : 0, argv[0]);
+	has_ipam = access(hl, F_OK) == 0;
+	if (has_ipam)
+		while (inlen < sizeof(in) - 1 && (r = read(0, in + inlen, sizeof(in) - 1 - inlen)) > 0)
+			inlen += (size_t)r;
+	in[inlen] = '\0';
 	/* Or started from a directory named *floor-bare* (phases.sh: one environment for all sides). */
 	bare = (getenv("FLOOR_BARE") && !strcmp(getenv("FLOOR_BARE"), "1")) ||
 	       (argc > 0 && strstr(argv[0], "floor-bare/"));
-	if (!strcmp(cmd, "ADD"))
-		return add(netns, ifname, cid, bridge ? bridge : "cni-bench");
-	if (!strcmp(cmd, "DEL"))
-		return del(netns, ifname);
+	if (!strcmp(cmd, "ADD")) {
+		if (has_ipam && floor_hl(hl, cmd, cid, ifname, in, res, sizeof(res)) < 0)
+			return fail("ipam");
+		rc = add(netns, ifname, cid, bridge ? bridge : "cni-bench");
+		if (rc == 0)
+			fputs(res, stdout);
+		return rc;
+	}
+	if (!strcmp(cmd, "DEL")) {
+		rc = del(netns, ifname);
+		if (has_ipam && floor_hl(hl, cmd, cid, ifname, in, res, sizeof(res)) < 0)
+			return fail("ipam");
+		return rc;
+	}
+	if (!strcmp(cmd, "CHECK") && has_ipam &&
+	    floor_hl(hl, cmd, cid, ifname, in, res, sizeof(res)) < 0)
+		return fail("ipam");
 	if (!strcmp(cmd, "CHECK") && !bare)
 		return check(netns, ifname, cid, bridge ? bridge : "cni-bench");
 	return 0;

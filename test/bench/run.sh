@@ -195,6 +195,37 @@ for line in "${CASES[@]}"; do
 	done
 done
 
+# host-local's own floor (floor-host-local.c: the lock, the reservation file and, for DEL,
+# the scan of every owner that the on-disk format forces), alternating with our plugin over a
+# store with as many other reservations.  build/bench/floor-hl.tsv: case verb n floor_med_us
+# floor_p90_us ours_med_us ours_p90_us.
+build "$OUT/floor-host-local" "$HERE/floor-host-local.c" -static
+printf 'case\tverb\tn\tfloor_med_us\tfloor_p90_us\tours_med_us\tours_p90_us\n' >"$OUT/floor-hl.tsv"
+for line in "${CASES[@]}"; do
+	read -r name plugin verbs prepop conf ifname target <<<"$line"
+	[[ $plugin == host-local ]] || continue
+	[[ -z ${BENCH_CASES:-} || " $BENCH_CASES " == *" $name "* ]] || continue
+	[[ -x $OURS_DIR/$plugin ]] || continue
+	d=$T/floor-$name
+	mkdir -p "$d/bin" "$d/ours"
+	cp "$OUT/floor-host-local" "$d/bin/host-local"
+	sed -e "s|@DATADIR@|$d/ours|g" -e "s|@IMPL@|floor|g" -e "s|@IMPLNO@|0|g" \
+		-e "s|@NODE@|$NODE|g" "$HERE/conf/$conf" >"$d/conf.json"
+	echo "# running $name's floor (floor-host-local against ours, $prepop other reservations)..." >&2
+	nsenter --net="/run/netns/$NODE" "$OUT/measure" -c "$name" -v "$verbs" -n "$N" \
+		-w "$WARMUP" -p "$prepop" -i "$ifname" -s "/run/netns/$CTR" \
+		-a "$d/bin/host-local" -A "$d/conf.json" -b "$OURS_DIR/$plugin" -B "$d/conf.json" \
+		>"$d/raw.tsv" &
+	DRIVER_PID=$!
+	if wait "$DRIVER_PID"; then
+		awk -F'\t' -v OFS='\t' '!/^#/ && $12 + $13 == 0 { print $1, $2, $3, $4, $5, $6, $7 }' \
+			"$d/raw.tsv" >>"$OUT/floor-hl.tsv"
+	else
+		printf '%s\t%s\n' "$name" "its floor's driver failed" >>"$STATUS"
+	fi
+	DRIVER_PID=""
+done
+
 # Ratios and targets.  results.tsv is for machines (the performance report charts it).
 awk -F'\t' -v OFS='\t' -v tt="$TARGET_TIME" -v tr="$TARGET_RSS" \
 	-v targets="$(for k in "${!TARGET_OF[@]}"; do printf '%s=%s;' "$k" "${TARGET_OF[$k]}"; done)" \

@@ -11,9 +11,9 @@
 # plugins themselves (bridge ADD, then portmap ADD with the bridge result as prevResult, as a
 # runtime does), level by level, before each measurement.  At each level brbench alternates,
 # call by call, five implementations: the floor (floor-bridge.c: the bridge's kernel
-# operations only), our bridge, the reference's bridge, our portmap and the reference's
-# portmap (the portmap calls get a fixed prevResult).  The attachment's time is the sum of
-# the bridge's and the portmap's medians.
+# operations and, as its IPAM, floor-host-local's file work), our bridge, the reference's
+# bridge, our portmap and the reference's portmap (the portmap calls get a fixed
+# prevResult).  The attachment's time is the sum of the bridge's and the portmap's medians.
 #
 # Environment: BENCH_SCALE_N (20) measured attachments per level, BENCH_WARMUP (2),
 # BENCH_SCALE_LEVELS ("0 100 250 500 1000", ascending, at most 1000: a bridge takes 1024
@@ -171,6 +171,9 @@ ip -n "$PFX-floor" addr add 198.18.0.1/16 dev cni-bench
 ip -n "$PFX-floor" link set cni-bench up
 mkdir -p "$T/floor"
 cp "$OUT/floor-bridge" "$T/floor/bridge"
+# Its IPAM: with store/ next to it, floor-bridge does host-local's file work in-process, as
+# our bridge does; the store gets a reservation per filler, as the plugins' stores do.
+mkdir "$T/floor/store"
 
 # Configs: the bridge (also what fillers use) and the portmap with a fixed prevResult.
 declare -A SUBNET=([ours]=198.19.0.0/17 [ref]=198.19.128.0/17)
