@@ -186,7 +186,9 @@ vm: all
 demo: all
 	@scripts/demo.sh
 
-# portmap ADD/CHECK/DEL with 1000 and 65535 mappings (docs/portmap.md), about 10 s.
+# portmap ADD/CHECK/DEL with 1, 1000 and 65535 mappings in one attachment, ours and
+# the reference (1 and 1000), and the new-connection packet path through them
+# (test/bench/portmap-many.sh, the report's pmmany phase; docs/portmap.md).
 portmap-scale: all
 	@test/bench/portmap-many.sh
 
