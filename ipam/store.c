@@ -666,8 +666,16 @@ static void hint_dir_prune(struct ipam_store *s)
 	if (s->hintfd < 0 || s->hintpfd < 0 || !s->locked)
 		return;
 	if (unlinkat(s->hintpfd, s->network, AT_REMOVEDIR) == 0) {
+		cleanup_free char *mark = xasprintf(BOOT_MARK "%s", s->network);
+
 		close(s->hintfd);
 		s->hintfd = -1;
+		/*
+		 * The boot marker goes with the last hint: with no hint there is
+		 * nothing to reclaim, and nothing of the network is left behind
+		 * in .cnic.  The next ADD with hints around writes it again.
+		 */
+		(void)unlinkat(s->hintpfd, mark, 0);
 	}
 }
 

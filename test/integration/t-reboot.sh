@@ -83,6 +83,11 @@ ok_if "a1's and a3's reservations are gone" \
 cni_json - "$HL" DEL a2 "$(netns_path "$C")" eth0 "$NET"
 is_success "DEL a2 after the reboot"
 ok_if "DEL a2 released its address" test ! -e "$DATA/rbnet/$a2_addr"
+for id in a4 a5; do
+	cni_json - "$HL" DEL "$id" "$(netns_path "$C")" eth0 "$NET"
+done
+ok_if "after the last DEL: no hint directory and no boot marker of the network left" \
+	bash -c "! ls -A '$DATA/.cnic' | grep -x -e rbnet -e .boot.rbnet"
 
 # ---- turned off -------------------------------------------------------------
 
