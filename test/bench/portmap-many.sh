@@ -19,7 +19,8 @@
 #
 # Environment: PM_COUNTS ("1 1000 65535", ours), PM_REF_COUNTS ("1 1000":
 # the reference's iptables-restore of 65 535 DNAT rules takes minutes),
-# PM_REPS (3), PM_CONN_N (2000), BENCH_OURS_DIR (bin), BENCH_REF_DIR
+# PM_REPS (3), PM_CONN_N (2000), PM_TIMEOUT (60 s: a call still running then
+# is killed and counted as failed), BENCH_OURS_DIR (bin), BENCH_REF_DIR
 # (/usr/lib/cni).
 # Output: TAP lines on stdout and build/bench/portmap-many.tsv:
 #   impl mappings verb n median_us p90_us errors
@@ -35,6 +36,7 @@ read -r -a COUNTS <<<"${PM_COUNTS:-1 1000 65535}"
 read -r -a REF_COUNTS <<<"${PM_REF_COUNTS:-1 1000}"
 REPS=${PM_REPS:-3}
 CONN_N=${PM_CONN_N:-2000}
+export CNI_TIMEOUT=${PM_TIMEOUT:-60}
 OUTF=$ROOT/build/bench/portmap-many.tsv
 mkdir -p "$ROOT/build/bench"
 [ -x "$OURS_DIR/portmap" ] || bail_out "$OURS_DIR/portmap not built"
