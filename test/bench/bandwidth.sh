@@ -1,10 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
 #
-# bandwidth benchmark (root): ours and the reference side by side, ADD (TBF
-# on the host veth, ifb, ingress qdisc, u32 + mirred, TBF on the ifb),
-# CHECK and DEL, each side in its own throwaway node and container netns,
-# calls alternating (test/bench/brbench.c).
+# bandwidth benchmark (root): ours, the reference and a floor (floor-bandwidth.c: the
+# same tc objects by raw rtnetlink) side by side, ADD (TBF on the host veth, ifb, ingress
+# qdisc, u32 + mirred, TBF on the ifb), CHECK and DEL, each side in its own throwaway node
+# and container netns, calls alternating (test/bench/brbench.c).
 #
 # The reference's DEL leaves the veth's qdiscs to the veth's own deletion, so
 # its next ADD on the same veth would fail: every iteration gets a fresh veth
@@ -25,15 +25,18 @@ if [[ ! -x $REF_DIR/bandwidth ]]; then
 	echo "# bandwidth: reference $REF_DIR/bandwidth missing, skipped"
 	exit 0
 fi
-bench_build brbench
+bench_build brbench floor-bandwidth
+mkdir -p "$OUT/floor-bw"
+cp -f "$OUT/floor-bandwidth" "$OUT/floor-bw/bandwidth"
 bench_tmp bbw
 
 IMPLS=()
-for impl in ours ref; do
+for impl in ours ref floor; do
 	mkns "$PFX-$impl"
 	mkns "$PFX-$impl-c"
 	bin=$OURS_DIR/bandwidth
 	[[ $impl == ref ]] && bin=$REF_DIR/bandwidth
+	[[ $impl == floor ]] && bin=$OUT/floor-bw/bandwidth
 	jq -nc --arg sb "/run/netns/$PFX-$impl-c" '{cniVersion: "1.0.0", name: "bench-bw", type: "bandwidth",
 		ingressRate: 100000000, ingressBurst: 1000000, egressRate: 100000000, egressBurst: 1000000,
 		prevResult: {cniVersion: "1.0.0",
@@ -46,13 +49,13 @@ RAW=$OUT/bandwidth.tsv
 : >"$RAW"
 echo "# running bandwidth (ADD,CHECK,DEL, n=$N, a fresh veth each time)..." >&2
 for ((i = 0; i < N; i++)); do
-	for impl in ours ref; do
+	for impl in ours ref floor; do
 		ip -n "$PFX-$impl" link add bwb0 type veth peer name eth0 netns "$PFX-$impl-c"
 		ip -n "$PFX-$impl" link set bwb0 up
 		ip -n "$PFX-$impl-c" link set eth0 up
 	done
 	"$OUT/brbench" -c bandwidth -v ADD,CHECK,DEL -n 1 -w 0 "${IMPLS[@]}" >>"$RAW"
-	for impl in ours ref; do
+	for impl in ours ref floor; do
 		ip -n "$PFX-$impl" link del bwb0
 	done
 done

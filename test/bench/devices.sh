@@ -6,6 +6,8 @@
 # alternate between the implementations, CHECK and DEL get ADD's result).
 #
 #   host-device  ADD,CHECK,DEL  device bd0 (a veth of the node), no IPAM: ours vs the reference
+#                               and the floor (floor-linkdel as "host-device": the move into
+#                               the container and up, the move back)
 #   tap          ADD,CHECK,DEL  no IPAM: ours only (Debian's reference set has no tap)
 #   macvtap      ADD,CHECK,DEL  on a veth master, no IPAM: ours vs the floor (floor-linkdel
 #                               as "macvtap": a bare process creating and deleting the link)
@@ -25,6 +27,7 @@ export BENCH_NAME=bench-devices # read by brlib.sh
 bench_build brbench floor-linkdel
 mkdir -p "$OUT/floor-dev"
 cp -f "$OUT/floor-linkdel" "$OUT/floor-dev/macvtap"
+cp -f "$OUT/floor-linkdel" "$OUT/floor-dev/host-device"
 bench_tmp bdv
 
 conf() {
@@ -64,7 +67,7 @@ for c in $CASES; do
 	case $c in
 	host-device)
 		[[ -x $REF_DIR/$c ]] || die "reference $REF_DIR/$c missing"
-		others=(-I "$(impl "$c" ref "$REF_DIR/$c")")
+		others=(-I "$(impl "$c" ref "$REF_DIR/$c")" -I "$(impl "$c" floor "$OUT/floor-dev/$c")")
 		;;
 	macvtap) others=(-I "$(impl "$c" floor "$OUT/floor-dev/macvtap")") ;;
 	esac

@@ -21,7 +21,9 @@
  *    reference: "ptp" makes a veth (CNI_IFNAME in CNI_NETNS, peer in the
  *    current netns), "macvlan" a macvlan on "bm0" ("macvtap" a macvtap,
  *    for test/bench/devices.sh); ADD creates it and
- *    prints "{}", DEL deletes it, CHECK asks what the plugins' CHECK asks
+ *    prints "{}", DEL deletes it; "host-device" moves the node's "bd0" into
+ *    CNI_NETNS as CNI_IFNAME and brings it up (ADD), moves it back as "bd0"
+ *    (DEL: one request, the move takes it down), CHECK asks what the plugins' CHECK asks
  *    the kernel (the link, its addresses and routes; for a veth also the
  *    host end's), so "cnic / floor" for CHECK is not against an empty
  *    process (FLOOR_BARE=1: CHECK does nothing, as before).
@@ -297,6 +299,40 @@ static int check(const char *netns, const char *ifname, bool veth)
 	return 0;
 }
 
+/*
+ * Move link name (over fd) to the netns nsfd under newname: its index
+ * looked up (the plugin looks the device up too), then one request, the
+ * index naming the link so IFLA_IFNAME can carry the new name.
+ */
+static int move_link(int fd, const char *name, int nsfd, const char *newname)
+{
+	struct req r;
+	int idx = 0, e;
+
+	start(&r, RTM_GETLINK, 0);
+	put(r.nlh, IFLA_IFNAME, name, strlen(name) + 1);
+	if ((e = ask(fd, &r, &idx, NULL)) != 0)
+		return e;
+	start(&r, RTM_NEWLINK, 0);
+	((struct ifinfomsg *)NLMSG_DATA(r.nlh))->ifi_index = idx;
+	put(r.nlh, IFLA_IFNAME, newname, strlen(newname) + 1);
+	put(r.nlh, IFLA_NET_NS_FD, &nsfd, sizeof(nsfd));
+	return ask(fd, &r, NULL, NULL);
+}
+
+static int link_up(int fd, const char *name)
+{
+	struct req r;
+	struct ifinfomsg *ifi;
+
+	start(&r, RTM_NEWLINK, 0);
+	ifi = NLMSG_DATA(r.nlh);
+	ifi->ifi_flags = IFF_UP;
+	ifi->ifi_change = IFF_UP;
+	put(r.nlh, IFLA_IFNAME, name, strlen(name) + 1);
+	return ask(fd, &r, NULL, NULL);
+}
+
 /* The plugin mode (see the top of this file); the peer name is made from the pid. */
 static int as_plugin(const char *self, const char *cmd)
 {
@@ -310,7 +346,9 @@ static int as_plugin(const char *self, const char *cmd)
 	if (!strcmp(cmd, "VERSION") || (!strcmp(cmd, "CHECK") && getenv("FLOOR_BARE")))
 		return 0;
 	if (!strcmp(cmd, "CHECK")) {
-		e = check(netns, ifname, strcmp(base, "macvlan") && strcmp(base, "macvtap"));
+		e = check(netns, ifname,
+			  strcmp(base, "macvlan") && strcmp(base, "macvtap") &&
+				  strcmp(base, "host-device"));
 		if (e)
 			die("CHECK: %s", strerror(e));
 		return 0;
@@ -323,12 +361,21 @@ static int as_plugin(const char *self, const char *cmd)
 		if (node < 0)
 			die("socket: %m");
 		snprintf(peer, sizeof(peer), "fl%x", (unsigned)getpid());
-		if (!strcmp(base, "macvlan") || !strcmp(base, "macvtap"))
+		if (!strcmp(base, "host-device")) {
+			e = move_link(node, "bd0", ctrfd, ifname);
+			if (!e)
+				e = link_up(sock_in(netns), ifname);
+		} else if (!strcmp(base, "macvlan") || !strcmp(base, "macvtap"))
 			e = create_macvlan(node, ctrfd, (int)if_nametoindex("bm0"), ifname, base);
 		else
 			e = create_veth(node, ctrfd, ifname, peer);
 		if (!e)
 			fputs("{}", stdout);
+	} else if (!strcmp(cmd, "DEL") && !strcmp(base, "host-device")) {
+		int nodefd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+
+		ctr = sock_in(netns);
+		e = nodefd < 0 ? errno : move_link(ctr, ifname, nodefd, "bd0");
 	} else if (!strcmp(cmd, "DEL")) {
 		ctr = sock_in(netns);
 		e = del_link(ctr, ifname);
