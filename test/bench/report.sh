@@ -298,7 +298,7 @@ awk -F'\t' -v OFS='\t' '$12 >= $4 && $4 > 0' "$PT" >"$R/plugins-excluded.tsv"
 			"per side and row; RSS is the median peak resident set (\`ru_maxrss\`), MB = 2^20 bytes."
 		echo "Floor: ¹ starting a static no-op process (\`test/bench/nop.c\`);" \
 			"² a minimal program doing the plugin's kernel operations by raw rtnetlink" \
-			"(\`floor-bridge.c\`, \`floor-linkdel.c\`), started like a plugin;" \
+			"(\`floor-bridge.c\`, \`floor-linkdel.c\`, \`floor-bandwidth.c\`), started like a plugin;" \
 			"³ the same without the masquerading rules (a lower bound). For CHECK, the floor" \
 			"programs ask the kernel the plugin's questions (links, addresses, routes) and nothing else;" \
 			"⁴ host-local's file work alone (\`floor-host-local.c\`: the store's lock, the reservation" \
