@@ -20,12 +20,13 @@
  *    it stands for, so a driver can alternate it with ours and the
  *    reference: "ptp" makes a veth (CNI_IFNAME in CNI_NETNS, peer in the
  *    current netns), "macvlan" a macvlan on "bm0" ("macvtap" a macvtap,
- *    for test/bench/devices.sh); ADD creates it and
- *    prints "{}", DEL deletes it; "host-device" moves the node's "bd0" into
- *    CNI_NETNS as CNI_IFNAME and brings it up (ADD), moves it back as "bd0"
- *    (DEL: one request, the move takes it down), CHECK asks what the plugins' CHECK asks
- *    the kernel (the link, its addresses and routes; for a veth also the
- *    host end's), so "cnic / floor" for CHECK is not against an empty
+ *    born in the node and moved in, as the plugin must; for
+ *    test/bench/devices.sh); ADD creates it and prints "{}", DEL deletes
+ *    it; "host-device" moves the node's "bd0" into CNI_NETNS as CNI_IFNAME
+ *    and brings it up (ADD), moves it back as "bd0" (DEL: one request, the
+ *    move takes it down); CHECK asks what the plugins' CHECK asks the
+ *    kernel (the link, its addresses and routes; for a veth also the host
+ *    end's), so "cnic / floor" for CHECK is not against an empty
  *    process (FLOOR_BARE=1: CHECK does nothing, as before).
  */
 #include <errno.h>
@@ -209,7 +210,8 @@ static int create_macvlan(int node, int ctrfd, int master, const char *name, con
 	start(&r, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
 	put(r.nlh, IFLA_IFNAME, name, strlen(name) + 1);
 	put(r.nlh, IFLA_LINK, &master, sizeof(master));
-	put(r.nlh, IFLA_NET_NS_FD, &ctrfd, sizeof(ctrfd));
+	if (ctrfd >= 0) /* else born in the node */
+		put(r.nlh, IFLA_NET_NS_FD, &ctrfd, sizeof(ctrfd));
 	li = put(r.nlh, IFLA_LINKINFO, NULL, 0);
 	put(r.nlh, IFLA_INFO_KIND, kind, strlen(kind) + 1);
 	data = put(r.nlh, IFLA_INFO_DATA, NULL, 0);
@@ -365,9 +367,19 @@ static int as_plugin(const char *self, const char *cmd)
 			e = move_link(node, "bd0", ctrfd, ifname);
 			if (!e)
 				e = link_up(sock_in(netns), ifname);
-		} else if (!strcmp(base, "macvlan") || !strcmp(base, "macvtap"))
-			e = create_macvlan(node, ctrfd, (int)if_nametoindex("bm0"), ifname, base);
-		else
+		} else if (!strcmp(base, "macvlan") || !strcmp(base, "macvtap")) {
+			/*
+			 * A macvtap is born in the node and moved, as the plugin must: its
+			 * character device is named by its ifindex in the /dev all
+			 * namespaces share, so the index has to be the node's.
+			 */
+			bool tap = !strcmp(base, "macvtap");
+
+			e = create_macvlan(node, tap ? -1 : ctrfd, (int)if_nametoindex("bm0"),
+					   tap ? peer : ifname, base);
+			if (!e && tap)
+				e = move_link(node, peer, ctrfd, ifname);
+		} else
 			e = create_veth(node, ctrfd, ifname, peer);
 		if (!e)
 			fputs("{}", stdout);
