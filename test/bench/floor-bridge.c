@@ -23,7 +23,8 @@
  * cost.
  *
  * Environment: CNI_COMMAND, CNI_NETNS, CNI_IFNAME, CNI_CONTAINERID (its
- * trailing number picks the address), FLOOR_BRIDGE (default cni-bench).
+ * trailing number picks the address), FLOOR_BRIDGE (default: the first
+ * line of a file "bridge-name" next to this binary, else cni-bench).
  * The bridge must exist in the current netns and hold 198.18.0.1/16.
  * IPAM: when a directory "store" sits next to this binary, host-local's
  * file work (floor-host-local.c, included) is done on it in-process, as
@@ -425,7 +426,7 @@ int main(int argc, char **argv)
 	const char *ifname = getenv("CNI_IFNAME"), *cid = getenv("CNI_CONTAINERID");
 	const char *bridge = getenv("FLOOR_BRIDGE");
 
-	char hl[4096], in[8192], res[4096] = "{}";
+	char hl[4096], in[8192], res[4096] = "{}", brname[IFNAMSIZ];
 	size_t inlen = 0;
 	ssize_t r;
 	const char *slash = argc > 0 ? strrchr(argv[0], '/') : NULL;
@@ -443,6 +444,20 @@ int main(int argc, char **argv)
 	/* Or started from a directory named *floor-bare* (phases.sh: one environment for all sides). */
 	bare = (getenv("FLOOR_BARE") && !strcmp(getenv("FLOOR_BARE"), "1")) ||
 	       (argc > 0 && strstr(argv[0], "floor-bare/"));
+	if (!bridge) {
+		char bn[4096];
+		FILE *f;
+
+		snprintf(bn, sizeof(bn), "%.*sbridge-name", slash ? (int)(slash - argv[0] + 1) : 0,
+			 argv[0]);
+		f = fopen(bn, "re");
+		if (f && fgets(brname, sizeof(brname), f)) {
+			brname[strcspn(brname, "\n")] = '\0';
+			bridge = brname;
+		}
+		if (f)
+			fclose(f);
+	}
 	if (!strcmp(cmd, "ADD")) {
 		if (has_ipam && floor_hl(hl, cmd, cid, ifname, in, res, sizeof(res)) < 0)
 			return fail("ipam");

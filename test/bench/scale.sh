@@ -14,6 +14,9 @@
 # operations and, as its IPAM, floor-host-local's file work), our bridge, the reference's
 # bridge, our portmap and the reference's portmap (the portmap calls get a fixed
 # prevResult).  The attachment's time is the sum of the bridge's and the portmap's medians.
+# A sixth, "floor-ours", is the same floor run on our node, on our bridge among our fillers
+# (hairpin ports, port mappings), its store holding copies of our reservations: the floor
+# in our environment, which the issue-16 target compares our bridge with.
 #
 # Environment: BENCH_SCALE_N (20) measured attachments per level, BENCH_WARMUP (2),
 # BENCH_SCALE_LEVELS ("0 100 250 500 1000", ascending, at most 1000: a bridge takes 1024
@@ -174,6 +177,11 @@ cp "$OUT/floor-bridge" "$T/floor/bridge"
 # Its IPAM: with store/ next to it, floor-bridge does host-local's file work in-process, as
 # our bridge does; the store gets a reservation per filler, as the plugins' stores do.
 mkdir "$T/floor/store"
+# The floor on our node: our bridge (named in bridge-name), a store of its own.
+mkdir -p "$T/floor-ours/store"
+cp "$OUT/floor-bridge" "$T/floor-ours/bridge"
+echo cni-sc >"$T/floor-ours/bridge-name"
+mkns "$PFX-floor-ours-c"
 
 # Configs: the bridge (also what fillers use) and the portmap with a fixed prevResult.
 declare -A SUBNET=([ours]=198.19.0.0/17 [ref]=198.19.128.0/17)
@@ -230,7 +238,13 @@ for level in $LEVELS; do
 		have=$level
 	fi
 	echo "# measuring with $level attached (n=$N)..." >&2
+	# floor-ours' store: what ours holds now (its fillers' reservations), so its DEL scans
+	# as many owners as ours.
+	find "$T/floor-ours/store" -maxdepth 1 -name '198.*' -delete
+	find "$T/data-ours/bench-sc" -maxdepth 1 -name '198.*' -exec cp -t "$T/floor-ours/store" {} + \
+		2>/dev/null || true
 	I=(-I "floor:$T/floor/bridge:$T/floor.json:/run/netns/$PFX-floor:/run/netns/$PFX-floor-c")
+	I+=(-I "floor-ours:$T/floor-ours/bridge:$T/floor.json:/run/netns/$PFX-ours:/run/netns/$PFX-floor-ours-c")
 	for s in ours ref; do
 		dir=$OURS_DIR
 		[[ $s == ref ]] && dir=$REF_DIR
