@@ -10,9 +10,9 @@ bench_build() {
 	local p
 	mkdir -p "$OUT"
 	for p in "$@"; do
-		# Any newer source counts: floor-bridge.c includes floor-host-local.c.
+		# Any newer source counts: floor-bridge.c includes floor-host-local.c and floornl.h.
 		[[ -x $OUT/$p && (${IN_VM:-0} == 1 ||
-			-z $(find "$HERE" -maxdepth 1 -name '*.c' -newer "$OUT/$p" -print -quit)) ]] && continue
+			-z $(find "$HERE" -maxdepth 1 -name '*.[ch]' -newer "$OUT/$p" -print -quit)) ]] && continue
 		[[ ${IN_VM:-0} == 1 ]] && die "$OUT/$p not built (run $0 on the host once)"
 		${CC:-cc} -std=gnu11 -O2 -Wall -Wextra -Wshadow -Wformat=2 -Wmissing-prototypes \
 			-Wstrict-prototypes -Werror -D_GNU_SOURCE -static -o "$OUT/$p.$$" "$HERE/$p.c" ||

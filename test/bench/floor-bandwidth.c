@@ -32,36 +32,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define BUF 4096
+#include "floornl.h"
+
 #define RATE_BYTES (100000000u / 8)
 #define BURST_BYTES (1000000u / 8)
-
-struct req {
-	struct nlmsghdr h;
-	char buf[BUF];
-};
 
 static int fail(const char *what, int e)
 {
 	fprintf(stderr, "floor-bandwidth: %s: %s\n", what, strerror(e));
 	return 1;
-}
-
-static struct rtattr *put(struct nlmsghdr *h, int type, const void *data, size_t len)
-{
-	struct rtattr *a = (struct rtattr *)((char *)h + NLMSG_ALIGN(h->nlmsg_len));
-
-	a->rta_type = (unsigned short)type;
-	a->rta_len = (unsigned short)RTA_LENGTH(len);
-	if (len)
-		memcpy(RTA_DATA(a), data, len);
-	h->nlmsg_len = NLMSG_ALIGN(h->nlmsg_len) + RTA_ALIGN(a->rta_len);
-	return a;
-}
-
-static void end(struct nlmsghdr *h, struct rtattr *nest)
-{
-	nest->rta_len = (unsigned short)((char *)h + h->nlmsg_len - (char *)nest);
 }
 
 static void *init(struct req *q, int type, int flags, size_t hdr)

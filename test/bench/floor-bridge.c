@@ -50,36 +50,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BUF 4096
+#include "floornl.h"
+
 /* IF_OPER_UP of <linux/if.h>, which clashes with <net/if.h>. */
 #define OPER_UP 6
-
-struct req {
-	struct nlmsghdr h;
-	char buf[BUF];
-};
 
 static int fail(const char *what)
 {
 	fprintf(stderr, "floor-bridge: %s: %s\n", what, strerror(errno));
 	return 1;
-}
-
-static struct rtattr *put(struct nlmsghdr *h, int type, const void *data, size_t len)
-{
-	struct rtattr *a = (struct rtattr *)((char *)h + NLMSG_ALIGN(h->nlmsg_len));
-
-	a->rta_type = (unsigned short)type;
-	a->rta_len = (unsigned short)RTA_LENGTH(len);
-	if (len)
-		memcpy(RTA_DATA(a), data, len);
-	h->nlmsg_len = NLMSG_ALIGN(h->nlmsg_len) + RTA_ALIGN(a->rta_len);
-	return a;
-}
-
-static void end(struct nlmsghdr *h, struct rtattr *nest)
-{
-	nest->rta_len = (unsigned short)((char *)h + h->nlmsg_len - (char *)nest);
 }
 
 static bool bare;
@@ -420,22 +399,40 @@ static int check(const char *netns, const char *ifname, const char *cid, const c
 #define FLOOR_HL_NO_MAIN
 #include "floor-host-local.c"
 
+/* The first line of file name next to this binary (dlen: the length of its directory) into buf. */
+static const char *read_beside(const char *self, int dlen, const char *name, char *buf, int len)
+{
+	char path[4096];
+	FILE *f;
+	const char *ret = NULL;
+
+	snprintf(path, sizeof(path), "%.*s%s", dlen, self, name);
+	f = fopen(path, "re");
+	if (f && fgets(buf, len, f)) {
+		buf[strcspn(buf, "\n")] = '\0';
+		ret = buf;
+	}
+	if (f)
+		fclose(f);
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd = getenv("CNI_COMMAND"), *netns = getenv("CNI_NETNS");
 	const char *ifname = getenv("CNI_IFNAME"), *cid = getenv("CNI_CONTAINERID");
 	const char *bridge = getenv("FLOOR_BRIDGE");
-
+	const char *self = argc > 0 ? argv[0] : "", *slash = strrchr(self, '/');
+	int dlen = slash ? (int)(slash - self + 1) : 0;
 	char hl[4096], in[8192], res[4096] = "{}", brname[IFNAMSIZ];
 	size_t inlen = 0;
 	ssize_t r;
-	const char *slash = argc > 0 ? strrchr(argv[0], '/') : NULL;
 	bool has_ipam;
 	int rc = 0;
 
 	if (!cmd || !netns || !ifname || !cid)
 		return fail("CNI_* missing");
-	snprintf(hl, sizeof(hl), "%.*sstore", slash ? (int)(slash - argv[0] + 1) : 0, argv[0]);
+	snprintf(hl, sizeof(hl), "%.*sstore", dlen, self);
 	has_ipam = access(hl, F_OK) == 0;
 	if (has_ipam)
 		while (inlen < sizeof(in) - 1 && (r = read(0, in + inlen, sizeof(in) - 1 - inlen)) > 0)
@@ -443,25 +440,15 @@ int main(int argc, char **argv)
 	in[inlen] = '\0';
 	/* Or started from a directory named *floor-bare* (phases.sh: one environment for all sides). */
 	bare = (getenv("FLOOR_BARE") && !strcmp(getenv("FLOOR_BARE"), "1")) ||
-	       (argc > 0 && strstr(argv[0], "floor-bare/"));
-	if (!bridge) {
-		char bn[4096];
-		FILE *f;
-
-		snprintf(bn, sizeof(bn), "%.*sbridge-name", slash ? (int)(slash - argv[0] + 1) : 0,
-			 argv[0]);
-		f = fopen(bn, "re");
-		if (f && fgets(brname, sizeof(brname), f)) {
-			brname[strcspn(brname, "\n")] = '\0';
-			bridge = brname;
-		}
-		if (f)
-			fclose(f);
-	}
+	       strstr(self, "floor-bare/");
+	if (!bridge)
+		bridge = read_beside(self, dlen, "bridge-name", brname, sizeof(brname));
+	if (!bridge)
+		bridge = "cni-bench";
 	if (!strcmp(cmd, "ADD")) {
 		if (has_ipam && floor_hl(hl, cmd, cid, ifname, in, res, sizeof(res)) < 0)
 			return fail("ipam");
-		rc = add(netns, ifname, cid, bridge ? bridge : "cni-bench");
+		rc = add(netns, ifname, cid, bridge);
 		if (rc == 0)
 			fputs(res, stdout);
 		return rc;
@@ -476,6 +463,6 @@ int main(int argc, char **argv)
 	    floor_hl(hl, cmd, cid, ifname, in, res, sizeof(res)) < 0)
 		return fail("ipam");
 	if (!strcmp(cmd, "CHECK") && !bare)
-		return check(netns, ifname, cid, bridge ? bridge : "cni-bench");
+		return check(netns, ifname, cid, bridge);
 	return 0;
 }
