@@ -2,7 +2,7 @@
 # shellcheck shell=bash
 #
 # Sourced by the benchmarks that build their helper programs (brlib.sh's
-# users, phases.sh, scale.sh), once $HERE, $OUT and die() exist.
+# users, phases.sh, scale.sh, portmap-many.sh), once $HERE, $OUT and die() exist.
 
 # bench_build PROG...: test/bench/PROG.c as $OUT/PROG, static, when missing or older than its
 # source.  In the VM (IN_VM=1) nothing is compiled (TCG): the host's run builds them.

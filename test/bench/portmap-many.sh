@@ -38,11 +38,14 @@ REPS=${PM_REPS:-3}
 CONN_N=${PM_CONN_N:-2000}
 export CNI_TIMEOUT=${PM_TIMEOUT:-60}
 OUTF=$ROOT/build/bench/portmap-many.tsv
-mkdir -p "$ROOT/build/bench"
 [ -x "$OURS_DIR/portmap" ] || bail_out "$OURS_DIR/portmap not built"
-PMCONN=$T/pmconn
-${CC:-cc} -O2 -Wall -Wextra -static -o "$PMCONN" "$ROOT/test/bench/pmconn.c" ||
-	bail_out "cannot build pmconn"
+HERE=$ROOT/test/bench
+OUT=$ROOT/build/bench
+die() { bail_out "$*"; }
+# shellcheck source=test/bench/buildlib.sh
+. "$HERE/buildlib.sh"
+bench_build pmconn
+PMCONN=$OUT/pmconn
 printf 'impl\tmappings\tverb\tn\tmedian_us\tp90_us\terrors\n' >"$T/out.tsv"
 
 # side IMPL: node, container and client netns, wired; sets NODE_IMPL, C_IMPL, CL_IMPL.
@@ -70,7 +73,8 @@ side()
 	ip -n "$cl" link set eth0 up
 	ip -n "$cl" link set lo up
 	ip -n "$cl" route add 198.18.50.0/24 via 198.18.51.1
-	in_ns "$c" "$PMCONN" serve 80 &
+	# nsenter execs pmconn in place: $! is the server itself, killed at exit.
+	nsenter --net="/run/netns/$c" -- "$PMCONN" serve 80 </dev/null >/dev/null 2>&1 &
 	register_pid $!
 	printf -v "NODE_$impl" %s "$node"
 	printf -v "C_$impl" %s "$c"

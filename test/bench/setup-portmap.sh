@@ -5,9 +5,10 @@
 # node netns).  portmap only needs the node to route the container address
 # (conf/portmap.json's prevResult) somewhere: a veth pair stands in for the
 # bridge.  portmap@1000 also fills our maps with 1000 attachments of other
-# containers (2 mappings each) first, so its ADD shows whether the cost grows with them (the
-# issue's target: at most 1.2x the ADD of "portmap").  The reference is
-# not prefilled (1000 iptables rules take minutes to create through it).
+# containers (2 mappings each) first, so its ADD shows whether the cost grows
+# with them (the target: at most 1.2x the ADD of "portmap").  The
+# reference is not prefilled (1000 iptables rules take minutes to create
+# through it).
 
 _pm_node()
 {
