@@ -48,7 +48,8 @@ listening()
 measure()
 {
 	local pid out
-	in_ns "$C" timeout 30 iperf3 -s -1 -p 5201 >/dev/null 2>&1 &
+	# nsenter execs timeout in place: $! is what the cleanup must end.
+	nsenter --net="/run/netns/$C" -- timeout 30 iperf3 -s -1 -p 5201 </dev/null >/dev/null 2>&1 &
 	pid=$!
 	register_pid "$pid"
 	wait_for "iperf3 server listening" 10 listening || { echo ""; return; }

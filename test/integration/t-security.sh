@@ -323,9 +323,11 @@ if [ -x "$BIN/portmap" ] && [ -x "$BIN/bridge" ] && command -v busybox >/dev/nul
 		snat: true, prevResult: $r[0], runtimeConfig: {portMappings: [{hostPort: 8080, containerPort: 80}]}}' >"$T/dn-pm.json"
 	cni "$NODE" "$BIN/portmap" ADD dnat "$(netns_path "$PC")" eth0 "$T/dn-pm.json"
 	is_success "bridge + portmap 8080 -> 80"
-	in_ns "$PC" busybox nc -ll -p 80 -e echo container >/dev/null 2>&1 &
+	# nsenter execs nc in place: $! is the server itself, killed at exit (in_ns would
+	# leave it running behind its subshell).
+	nsenter --net="/run/netns/$PC" -- busybox nc -ll -p 80 -e echo container </dev/null >/dev/null 2>&1 &
 	register_pid $!
-	in_ns "$FAR" busybox nc -ll -p 8080 -e echo far >/dev/null 2>&1 &
+	nsenter --net="/run/netns/$FAR" -- busybox nc -ll -p 8080 -e echo far </dev/null >/dev/null 2>&1 &
 	register_pid $!
 	hello() { in_ns "$EXT" busybox nc -w 2 "$1" "$2" </dev/null 2>/dev/null | head -1; }
 	wait_for "servers up" 5 bash -c "[ \"\$(nsenter --net=/run/netns/$EXT busybox nc -w 1 198.19.71.2 8080 </dev/null)\" = far ]"
