@@ -3,11 +3,14 @@
  * The host-local allocator, over a store seen only through an ops table
  * (the disk store of store.h, or a fake one in unit tests).
  *
- * Each operation reads the store once (one directory pass) into memory and
- * decides there: the addresses in use are a sorted array searched in
- * O(log n), so allocating in a nearly full /16 or in a /64 costs no
- * syscall per candidate.  The caller holds the store's lock around every
- * operation but STATUS.
+ * Each operation reads the store at most once (one directory pass) into
+ * memory and decides there: the addresses in use are a sorted array
+ * searched in O(log n), so allocating in a nearly full /16 or in a /64
+ * costs no syscall per candidate.  With the attachment hint (below), ADD
+ * first just tries the next few round-robin candidates and reads the
+ * directory only if they are taken; CHECK reads only prevResult's own
+ * reservations when those settle it.  The caller holds the store's lock
+ * around every operation but STATUS.
  *
  * Allocation order is the reference's round robin (docs/host-local.md):
  * start after last_reserved_ip.<set> when that address is in

@@ -246,9 +246,10 @@ done
 
 # ---- a stale lock holder ------------------------------------------------------------------
 
-# An ADD stopped (SIGSTOP) right after taking the lock: a hung plugin.
+# An ADD stopped (SIGSTOP) right after taking the lock: a hung plugin. strace
+# delivers the signal as flock returns, so the lock is held and nothing written.
 in_ns "$NODE" env -i "$SYSPATH" CNI_COMMAND=ADD CNI_CONTAINERID=stale CNI_NETNS="$CNS" CNI_IFNAME=eth0 \
-	CNI_PATH="$BIN" strace -qq -o /dev/null -e inject=lseek:signal=STOP:when=1 "$HL" \
+	CNI_PATH="$BIN" strace -qq -o /dev/null -e inject=flock:signal=STOP:when=1 "$HL" \
 	<"$T/hl.json" >"$T/stale.out" 2>&1 &
 stalepid=$!
 register_pid "$stalepid"

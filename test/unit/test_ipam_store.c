@@ -531,12 +531,26 @@ static char *hint_text(const char *owner, const char *ips)
 	return xasprintf("%s\nboot=%s\n%s", owner, boot_now(), ips);
 }
 
+/* Directory passes made through counting_ops: ADD should make none when a probe finds room. */
+static unsigned int n_scans;
+
+static int counting_scan(void *store, bool read_content, ipam_scan_fn fn, void *arg,
+			 struct cni_error **err)
+{
+	n_scans++;
+	return ipam_disk_store_ops.scan(store, read_content, fn, arg, err);
+}
+
 static int add_one(struct ipam_store *s, const struct ipam_range_set *set, const char *id,
 		   const char *ifname, char ip[IPADDR_STRLEN], int *code)
 {
+	struct ipam_store_ops counting_ops = ipam_disk_store_ops;
 	struct ipam_lease lease;
 	struct cni_error *err = NULL;
-	int r = ipam_alloc_add(&ipam_disk_store_ops, s, set, 1, id, ifname, NULL, 0, &lease, &err);
+	int r;
+
+	counting_ops.scan = counting_scan;
+	r = ipam_alloc_add(&counting_ops, s, set, 1, id, ifname, NULL, 0, &lease, &err);
 
 	*code = err ? err->code : 0;
 	cni_error_freep(&err);
@@ -834,8 +848,10 @@ static void test_probe_then_scan(void **state)
 	/* a few taken after the start: probed past, no scan needed */
 	put_file("data/net/198.18.2.2", "x\r\neth0");
 	put_file("data/net/198.18.2.3", "y\r\neth0");
+	n_scans = 0;
 	assert_int_equal(add_one(s, &set, "a", "eth0", ip, &code), 0);
 	assert_string_equal(ip, "198.18.2.4");
+	assert_int_equal(n_scans, 0);
 	/* more taken in a row than the probes: the scan finds the first free one */
 	for (int i = 5; i <= 40; i++) {
 		snprintf(name, sizeof(name), "data/net/198.18.2.%d", i);
@@ -843,6 +859,7 @@ static void test_probe_then_scan(void **state)
 	}
 	assert_int_equal(add_one(s, &set, "b", "eth0", ip, &code), 0);
 	assert_string_equal(ip, "198.18.2.41");
+	assert_int_equal(n_scans, 1);
 	/* a full range still ends in "exhausted", not in "reserved without the lock" */
 	for (int i = 42; i <= 254; i++) {
 		snprintf(name, sizeof(name), "data/net/198.18.2.%d", i);
