@@ -5,10 +5,11 @@
  * range arithmetic, no result.  It is the floor of the host-local rows, so
  * "cnic / floor" shows what cnic adds over the store itself:
  *
- *   ADD:   the store's lock (open + flock), the reservation written whole
- *          (O_TMPFILE, write, linkat under the address's name: a reader
- *          never sees half a file), last_reserved_ip.0 rewritten in place.
- *   CHECK: the lock, the attachment's one reservation read back.
+ *   ADD:   the store's lock (open + flock), and for each range set the
+ *          reservation written whole (O_TMPFILE, write, linkat under the
+ *          address's name: a reader never sees half a file) and
+ *          last_reserved_ip.<set> rewritten in place.
+ *   CHECK: the lock, the attachment's reservations read back.
  *   DEL:   the lock, then every reservation's owner read (open, read,
  *          close per file) and the attachment's unlinked.  The format
  *          (file name: address; content: "ID\r\nIFNAME") gives no other way
@@ -16,9 +17,13 @@
  *          host-local sharing the directory wrote, so this scan is the
  *          floor of any DEL that honours it (the reference's included).
  *
- * The store is "store/" next to the binary.  ADD takes the first free
- * address from a hash of the container ID on (in 198.18.128.0/17) and
- * prints it as {"floorip": ...}, which CHECK finds in its prevResult.
+ * The store is "store/" next to the binary.  There are as many range sets
+ * as "subnet" keys in the config on stdin (1 to FLOOR_HL_MAX_SETS; the
+ * bench configs have one range per set), so a dual-stack config costs the
+ * floor two reservations, as it costs the plugin.  ADD takes, per set, the
+ * first free address from a hash of the container ID on (198.18.128.0/17,
+ * then 2001:db8:<set>::/64) and prints them as {"floorip": "a,b"}, which
+ * CHECK finds in its prevResult.
  * Environment: CNI_COMMAND, CNI_CONTAINERID, CNI_IFNAME.  Exit status 0 / 1.
  *
  * floor-bridge.c includes this file (FLOOR_HL_NO_MAIN) and calls
@@ -47,10 +52,55 @@ static int lock_store(int dirfd)
 	return fd;
 }
 
-static void addr_name(unsigned k, char *buf, size_t len)
+#define FLOOR_HL_MAX_SETS 4
+
+static void addr_name(unsigned set, unsigned k, char *buf, size_t len)
 {
 	k %= 127 * 250;
-	snprintf(buf, len, "198.18.%u.%u", 128 + k / 250, k % 250 + 1);
+	if (set == 0)
+		snprintf(buf, len, "198.18.%u.%u", 128 + k / 250, k % 250 + 1);
+	else
+		snprintf(buf, len, "2001:db8:%x::%x", set, k + 2);
+}
+
+static unsigned count_sets(const char *in)
+{
+	unsigned n = 0;
+
+	for (const char *p = in; n < FLOOR_HL_MAX_SETS && (p = strstr(p, "\"subnet\"")); p++)
+		n++;
+	return n ? n : 1;
+}
+
+/* One set's reservation and its last_reserved_ip.<set>; the address's name into name. */
+static int reserve_one(int dirfd, unsigned set, unsigned h, const char *owner, ssize_t olen,
+		       char *name, size_t namesz)
+{
+	char proc[64], last[32];
+	unsigned i;
+	int fd = openat(dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+
+	if (fd < 0 || write(fd, owner, (size_t)olen) != olen)
+		return -1;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	for (i = 0;; i++) {
+		addr_name(set, h + i, name, namesz);
+		/* By the fd itself (needs CAP_DAC_READ_SEARCH), else by /proc. */
+		if (linkat(fd, "", dirfd, name, AT_EMPTY_PATH) == 0 ||
+		    (errno == ENOENT && linkat(AT_FDCWD, proc, dirfd, name, AT_SYMLINK_FOLLOW) == 0))
+			break;
+		if (errno != EEXIST || i == 127 * 250)
+			return -1;
+	}
+	close(fd);
+	/* Rewritten in place: truncating to zero (O_TRUNC) would make ext4 flush
+	 * the data at close (auto_da_alloc), a cost the plugin avoids too. */
+	snprintf(last, sizeof(last), "last_reserved_ip.%u", set);
+	fd = openat(dirfd, last, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0 || pwrite(fd, name, strlen(name), 0) < 0 || ftruncate(fd, (off_t)strlen(name)) < 0)
+		return -1;
+	close(fd);
+	return 0;
 }
 
 /*
@@ -60,10 +110,10 @@ static void addr_name(unsigned k, char *buf, size_t len)
 static int floor_hl(const char *dir, const char *cmd, const char *id, const char *ifname,
 		    const char *in, char *out, size_t outsz)
 {
-	char owner[256], name[64], buf[256], proc[64];
+	char owner[256], name[64], buf[256];
 	int dirfd, lockfd, fd;
 	ssize_t olen;
-	unsigned h = 2166136261u, i;
+	unsigned h = 2166136261u, nsets = count_sets(in);
 
 	(void)mkdir(dir, 0755);
 	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -72,41 +122,32 @@ static int floor_hl(const char *dir, const char *cmd, const char *id, const char
 	olen = snprintf(owner, sizeof(owner), "%s\r\n%s", id, ifname);
 
 	if (strcmp(cmd, "ADD") == 0) {
+		size_t used;
+
 		for (const char *c = id; *c; c++)
 			h = (h ^ (unsigned char)*c) * 16777619u;
-		fd = openat(dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
-		if (fd < 0 || write(fd, owner, (size_t)olen) != olen)
-			return -1;
-		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-		for (i = 0;; i++) {
-			addr_name(h + i, name, sizeof(name));
-			/* By the fd itself (needs CAP_DAC_READ_SEARCH), else by /proc. */
-			if (linkat(fd, "", dirfd, name, AT_EMPTY_PATH) == 0 ||
-			    (errno == ENOENT &&
-			     linkat(AT_FDCWD, proc, dirfd, name, AT_SYMLINK_FOLLOW) == 0))
-				break;
-			if (errno != EEXIST || i == 127 * 250)
+		used = (size_t)snprintf(out, outsz, "{\"cniVersion\":\"1.0.0\",\"floorip\":\"");
+		for (unsigned set = 0; set < nsets; set++) {
+			if (reserve_one(dirfd, set, h, owner, olen, name, sizeof(name)) < 0)
 				return -1;
+			used += (size_t)snprintf(out + used, outsz - used, "%s%s", set ? "," : "", name);
 		}
-		close(fd);
-		/* Rewritten in place: truncating to zero (O_TRUNC) would make ext4 flush
-		 * the data at close (auto_da_alloc), a cost the plugin avoids too. */
-		fd = openat(dirfd, "last_reserved_ip.0", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-		if (fd < 0 || pwrite(fd, name, strlen(name), 0) < 0 ||
-		    ftruncate(fd, (off_t)strlen(name)) < 0)
-			return -1;
-		close(fd);
-		snprintf(out, outsz, "{\"cniVersion\":\"1.0.0\",\"floorip\":\"%s\"}", name);
+		snprintf(out + used, outsz - used, "\"}");
 	} else if (strcmp(cmd, "CHECK") == 0) {
 		const char *p = strstr(in, "\"floorip\":\"");
+		int consumed;
 
-		if (!p || sscanf(p + 11, "%63[0-9.]", name) != 1)
+		if (!p)
 			return -1;
-		fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
-		if (fd < 0 || read(fd, buf, sizeof(buf)) != olen ||
-		    memcmp(buf, owner, (size_t)olen) != 0)
-			return -1;
-		close(fd);
+		for (p += 11; sscanf(p, "%63[0-9a-f.:]%n", name, &consumed) == 1; p += consumed) {
+			fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+			if (fd < 0 || read(fd, buf, sizeof(buf)) != olen ||
+			    memcmp(buf, owner, (size_t)olen) != 0)
+				return -1;
+			close(fd);
+			if (p[consumed] == ',')
+				consumed++;
+		}
 	} else if (strcmp(cmd, "DEL") == 0) {
 		DIR *d = fdopendir(dup(dirfd));
 		struct dirent *e;
@@ -137,7 +178,7 @@ int main(int argc, char **argv)
 {
 	const char *cmd = getenv("CNI_COMMAND"), *id = getenv("CNI_CONTAINERID");
 	const char *ifname = getenv("CNI_IFNAME");
-	char dir[PATH_MAX], in[8192], out[256] = "";
+	char dir[PATH_MAX], in[8192], out[512] = "";
 	size_t inlen = 0;
 	ssize_t r;
 	char *slash;
