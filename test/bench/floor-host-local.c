@@ -130,7 +130,8 @@ static int floor_hl(const char *dir, const char *cmd, const char *id, const char
 		for (unsigned set = 0; set < nsets; set++) {
 			if (reserve_one(dirfd, set, h, owner, olen, name, sizeof(name)) < 0)
 				return -1;
-			used += (size_t)snprintf(out + used, outsz - used, "%s%s", set ? "," : "", name);
+			used += (size_t)snprintf(out + used, outsz - used, "%s%s", set ? "," : "",
+						 name);
 		}
 		snprintf(out + used, outsz - used, "\"}");
 	} else if (strcmp(cmd, "CHECK") == 0) {

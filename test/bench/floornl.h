@@ -4,7 +4,7 @@
  * floor-bandwidth.c): a request buffer, an attribute appended, a nest
  * closed.  Raw on purpose: the floors measure the kernel's work, not a
  * library's.  Each program is built from its one .c file, so these are
- * static here.
+ * static inline here (a program may use only some).
  */
 #ifndef CNIC_BENCH_FLOORNL_H
 #define CNIC_BENCH_FLOORNL_H
@@ -21,7 +21,7 @@ struct req {
 };
 
 /* Append attribute type (len bytes of data, or an empty nest to close with end()). */
-static struct rtattr *put(struct nlmsghdr *h, int type, const void *data, size_t len)
+static inline struct rtattr *put(struct nlmsghdr *h, int type, const void *data, size_t len)
 {
 	struct rtattr *a = (struct rtattr *)((char *)h + NLMSG_ALIGN(h->nlmsg_len));
 
@@ -33,7 +33,7 @@ static struct rtattr *put(struct nlmsghdr *h, int type, const void *data, size_t
 	return a;
 }
 
-static void end(struct nlmsghdr *h, struct rtattr *nest)
+static inline void end(struct nlmsghdr *h, struct rtattr *nest)
 {
 	nest->rta_len = (unsigned short)((char *)h + h->nlmsg_len - (char *)nest);
 }

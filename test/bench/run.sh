@@ -142,7 +142,7 @@ echo "$FLOOR" >>"$OUT/env.txt"
 echo "# $FLOOR"
 STATUS=$T/status.tsv	# case, note
 : >"$STATUS"
-declare -A PLUGIN_OF TARGET_OF
+declare -A PLUGIN_OF TARGET_OF SET_UP
 
 for line in "${CASES[@]}"; do
 	read -r name plugin verbs prepop conf ifname target <<<"$line"
@@ -164,6 +164,7 @@ for line in "${CASES[@]}"; do
 	hook=setup_${name//[-@]/_}
 	if declare -F "$hook" >/dev/null; then
 		"$hook" "$NODE"
+		SET_UP[$name]=1
 	fi
 	for impl in ours ref; do
 		mkdir -p "$T/$name/$impl/data"
@@ -196,31 +197,49 @@ for line in "${CASES[@]}"; do
 	done
 done
 
-# host-local's own floor (floor-host-local.c: the lock, the reservation file and, for DEL,
-# the scan of every owner that the on-disk format forces), alternating with our plugin over a
-# store with as many other reservations.  build/bench/floor-hl.tsv: case verb n floor_med_us
-# floor_p90_us ours_med_us ours_p90_us.
-build "$OUT/floor-host-local" "$HERE/floor-host-local.c" -static
-printf 'case\tverb\tn\tfloor_med_us\tfloor_p90_us\tours_med_us\tours_p90_us\n' >"$OUT/floor-hl.tsv"
+# Floors of their own (a program doing the plugin's kernel or store work and nothing else,
+# started like a plugin), alternating with our plugin: host-local's store work
+# (floor-host-local.c: the lock, the reservation files, and for DEL the scan of every owner
+# that the on-disk format forces, over a store with as many other reservations), loopback's
+# and sbr's netlink requests, portmap's nftables transaction.  static has no kernel work: its
+# floor is the no-op process above.  build/bench/floors.tsv: case verb n floor_med_us
+# floor_p90_us ours_med_us ours_p90_us kind.
+declare -A FLOOR_OF=([host-local]=floor-host-local [host-local@250]=floor-host-local
+	[loopback]=floor-loopback [sbr]=floor-sbr [portmap]=floor-portmap)
+printf 'case\tverb\tn\tfloor_med_us\tfloor_p90_us\tours_med_us\tours_p90_us\tkind\n' >"$OUT/floors.tsv"
 for line in "${CASES[@]}"; do
 	read -r name plugin verbs prepop conf ifname target <<<"$line"
-	[[ $plugin == host-local ]] || continue
+	fb=${FLOOR_OF[$name]:-}
+	[[ -n $fb && -f $HERE/$fb.c ]] || continue
 	[[ -z ${BENCH_CASES:-} || " $BENCH_CASES " == *" $name "* ]] || continue
 	[[ -x $OURS_DIR/$plugin ]] || continue
+	build "$OUT/$fb" "$HERE/$fb.c" -static
+	kind=kernel
+	[[ $plugin == host-local ]] && kind=store
+	hook=setup_${name//[-@]/_}
+	if [[ -z ${SET_UP[$name]:-} ]] && declare -F "$hook" >/dev/null; then
+		"$hook" "$NODE"
+		SET_UP[$name]=1
+	fi
 	d=$T/floor-$name
 	mkdir -p "$d/bin" "$d/ours"
-	cp "$OUT/floor-host-local" "$d/bin/host-local"
-	sed -e "s|@DATADIR@|$d/ours|g" -e "s|@IMPL@|floor|g" -e "s|@IMPLNO@|0|g" \
-		-e "s|@NODE@|$NODE|g" "$HERE/conf/$conf" >"$d/conf.json"
-	echo "# running $name's floor (floor-host-local against ours, $prepop other reservations)..." >&2
+	cp "$OUT/$fb" "$d/bin/$plugin"
+	# The floor takes the reference's slot (@IMPLNO@ 1): its own address, table, store.
+	sed -e "s|@DATADIR@|$d/ours|g" -e "s|@IMPL@|floor|g" -e "s|@IMPLNO@|1|g" \
+		-e "s|@NODE@|$NODE|g" "$HERE/conf/$conf" >"$d/floor.json"
+	sed -e "s|@DATADIR@|$d/ours|g" -e "s|@IMPL@|ours|g" -e "s|@IMPLNO@|0|g" \
+		-e "s|@NODE@|$NODE|g" "$HERE/conf/$conf" >"$d/ours.json"
+	echo "# running $name's floor ($fb against ours, $prepop others present)..." >&2
 	nsenter --net="/run/netns/$NODE" "$OUT/measure" -c "$name" -v "$verbs" -n "$N" \
 		-w "$WARMUP" -p "$prepop" -i "$ifname" -s "/run/netns/$CTR" \
-		-a "$d/bin/host-local" -A "$d/conf.json" -b "$OURS_DIR/$plugin" -B "$d/conf.json" \
+		-a "$d/bin/$plugin" -A "$d/floor.json" -b "$OURS_DIR/$plugin" -B "$d/ours.json" \
 		>"$d/raw.tsv" &
 	DRIVER_PID=$!
 	if wait "$DRIVER_PID"; then
-		awk -F'\t' -v OFS='\t' '!/^#/ && $12 + $13 == 0 { print $1, $2, $3, $4, $5, $6, $7 }' \
-			"$d/raw.tsv" >>"$OUT/floor-hl.tsv"
+		awk -F'\t' -v OFS='\t' -v k="$kind" '!/^#/ && $12 + $13 == 0 { print $1, $2, $3, $4, $5, $6, $7, k }' \
+			"$d/raw.tsv" >>"$OUT/floors.tsv"
+		awk -F'\t' '!/^#/ && $12 + $13 > 0 { printf "%s\t%s floor: %s failed calls (floor %d, ours %d)\n", $1, $1, $2, $12, $13 }' \
+			"$d/raw.tsv" >>"$STATUS"
 	else
 		printf '%s\t%s\n' "$name" "its floor's driver failed" >>"$STATUS"
 	fi
