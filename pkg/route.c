@@ -17,6 +17,18 @@ void cnl_route_list_free(struct cnl_route_list *l)
 	l->n = 0;
 }
 
+void cnl_route_list_select(const struct cnl_route_list *from, uint32_t table, int ifindex,
+			   struct cnl_route_list *ret)
+{
+	struct cnl_route_list out = { 0 };
+
+	for (size_t i = 0; i < from->n; i++)
+		if ((!table || from->v[i].table == table) &&
+		    (ifindex <= 0 || from->v[i].ifindex == ifindex))
+			*(struct cnl_route *)xappend(&out.v, &out.n, sizeof(out.v[0])) = from->v[i];
+	*ret = out;
+}
+
 void cnl_route_from_cni(struct cnl_route *ret, const struct cni_route *r, int ifindex)
 {
 	memset(ret, 0, sizeof(*ret));

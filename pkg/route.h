@@ -69,5 +69,12 @@ int cnl_route_del(struct netns *ns, const struct cnl_link *dev, const struct cnl
  */
 int cnl_route_list(struct netns *ns, int family, uint32_t table, int ifindex,
 		   struct cnl_route_list *ret, struct cni_error **err);
+/*
+ * The routes of from in table (0: any) through ifindex (0: any), in from's
+ * order: what cnl_route_list with those filters returns, from a dump
+ * already made.
+ */
+void cnl_route_list_select(const struct cnl_route_list *from, uint32_t table, int ifindex,
+			   struct cnl_route_list *ret);
 
 #endif

@@ -231,9 +231,10 @@ static int do_routes(struct netns *ns, const struct cni_cmd *cmd, const struct s
 	 * at the main table's routes only, which never name a table >= 100).
 	 */
 	if (cnl_rule_list(ns, AF_UNSPEC, &rules, err) < 0 ||
-	    cnl_route_list(ns, AF_UNSPEC, 0, 0, &all, err) < 0 ||
-	    cnl_route_list(ns, AF_UNSPEC, RT_TABLE_MAIN, link.ifindex, own, err) < 0)
+	    cnl_route_list(ns, AF_UNSPEC, 0, 0, &all, err) < 0)
 		goto out;
+	/* The interface's main routes are in that dump already: no second one. */
+	cnl_route_list_select(&all, RT_TABLE_MAIN, link.ifindex, own);
 
 	for (size_t k = 0; k < c->n_ips; k++) {
 		const struct cni_ip *ip = &p->ips[c->ips[k]];
@@ -504,11 +505,11 @@ static int cmd_check(const struct cni_cmd *cmd, struct cni_error **err)
 				gw = &c.gw6;
 			else if (ipaddr_is_set(&ip->gateway))
 				gw = &ip->gateway;
-			if (cnl_route_list(ns, ip->address.addr.family, found->table, link.ifindex,
-					   &l, err) < 0)
-				goto out;
-			/* Without a gateway the table may rightly be empty (nothing to copy). */
+			/* Without a gateway the table may rightly be empty (nothing to copy, nothing to ask). */
 			ok = !gw;
+			if (!ok && cnl_route_list(ns, ip->address.addr.family, found->table,
+						  link.ifindex, &l, err) < 0)
+				goto out;
 			for (size_t i = 0; i < l.n && !ok; i++)
 				ok = l.v[i].dst.prefix == 0 && ipaddr_eq(&l.v[i].gw, gw);
 			cnl_route_list_free(&l);
