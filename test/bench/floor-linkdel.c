@@ -18,27 +18,80 @@
  *
  *  - as a plugin (CNI_COMMAND set), installed under the name of the plugin
  *    it stands for, so a driver can alternate it with ours and the
- *    reference: "ptp" makes a veth (CNI_IFNAME in CNI_NETNS, peer in the
- *    current netns), "macvlan" a macvlan on "bm0" ("macvtap" a macvtap,
- *    born in the node and moved in, as the plugin must; for
- *    test/bench/devices.sh); ADD creates it and prints "{}", DEL deletes
- *    it; "host-device" moves the node's "bd0" into CNI_NETNS as CNI_IFNAME
+ *    reference (test/bench/l2.sh, devices.sh).
+ *
+ *    "ptp" and "macvlan" make, per verb, the kernel requests and the file
+ *    work our bin/ptp and bin/macvlan make with l2.sh's configs (v4
+ *    host-local on 198.18.0.0/16, gateway 198.18.0.1, one route
+ *    0.0.0.0/0; macvlan in bridge mode on the node's "bm0"), nothing
+ *    else, so "cnic / floor" is what our process adds to work it cannot
+ *    avoid.  The config is not parsed: that range is built in.  Sockets
+ *    get ours' NETLINK_GET_STRICT_CHK (the kernel filters the dumps) and
+ *    NETLINK_CAP_ACK.
+ *
+ *    IPAM: when a directory "store" sits next to the binary, host-local's
+ *    file work (floor-host-local.c, included, as in floor-bridge.c) is done
+ *    on it in-process, as ours runs host-local in-process, first in every
+ *    verb as ours; ADD configures the address it reserved and prints its
+ *    {"floorip": ...} (CHECK reads it back from prevResult).  Without a
+ *    store the address is the one floor_hl would have tried first.
+ *
+ *    ptp ADD:   ip_forward read, written only if not 1 (ours: the same;
+ *               ptp routes for the container through the node);
+ *               one RTM_NEWLINK for the veth, host end as the request's
+ *               link, container end (CNI_IFNAME) born in CNI_NETNS,
+ *               NLM_F_ECHO: the echo carries the host end's index and, in
+ *               IFLA_LINK, the container end's (ours learns them so too);
+ *               accept_ra=0 on the host end (CVE-2020-10749, ours and the
+ *               reference); the host end up.  In the container: the
+ *               address /16, the link up, the default route via the
+ *               gateway, then ptp's own routing: the kernel's prefix route
+ *               deleted, a link route to the gateway and the /16 via the
+ *               gateway added (src: the address).  In the node: the
+ *               gateway as /32 (IFA_F_NODAD) on the host end and a host
+ *               route to the container's address: 10 requests, as ours.
+ *    macvlan ADD: the master looked up (RTM_GETLINK "bm0": its index),
+ *               the macvlan created in CNI_NETNS as CNI_IFNAME; inside
+ *               (one setns, the socket made in the same visit)
+ *               ndisc_notify=1 (IPv6 has no netlink setter for it); its
+ *               index asked (born in another netns, the echo would not
+ *               come back); arp_notify=1 over netlink (IFLA_AF_SPEC), the
+ *               address, the link up (notifications need both set
+ *               before), the default route.  7 requests; ours makes 10
+ *               (it creates the link under a temporary name, asks for it,
+ *               renames it and asks for it twice more).
+ *    CHECK:     ours' questions: the container link (by name, stats
+ *               skipped), its v4/v6 addresses (by index) and routes; ptp:
+ *               the host end by the peer index, its addresses and routes;
+ *               macvlan: the master.  FLOOR_BARE set: no kernel requests.
+ *    DEL:       host-local's release scan, then one RTM_DELLINK of the
+ *               container end (ENODEV is success); the kernel takes the
+ *               veth peer, addresses and routes with it.  (Ours asks for
+ *               the link before deleting it, macvlan also for the
+ *               temporary name after.)
+ *
+ *    "macvtap" makes a macvtap on "bm0", born in the node and moved in, as
+ *    the plugin must; ADD creates it and prints "{}", DEL deletes it;
+ *    "host-device" moves the node's "bd0" into CNI_NETNS as CNI_IFNAME
  *    and brings it up (ADD), moves it back as "bd0" (DEL: one request, the
- *    move takes it down); CHECK asks what the plugins' CHECK asks the
- *    kernel (the link, its addresses and routes; for a veth also the host
- *    end's), so "cnic / floor" for CHECK is not against an empty
- *    process (FLOOR_BARE=1: CHECK does nothing, as before).
+ *    move takes it down); for these two (test/bench/devices.sh) CHECK asks
+ *    for the link, its addresses and routes (FLOOR_BARE=1: nothing).
+ *    Under any other name it makes a bare veth (ADD) and deletes it (DEL).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/if_addr.h>
 #include <linux/if_link.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <linux/ip.h>
 #include <linux/veth.h>
 #include <net/if.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,25 +195,55 @@ static int ask(int fd, struct req *r, int *ifindex, int *link)
 	}
 }
 
-/* A NETLINK_ROUTE socket created inside the namespace at path, then used from here. */
-static int sock_in(const char *path)
+/*
+ * The socket options our plugins set that change the kernel's work:
+ * strict checking (dumps filtered by the kernel, by interface index for
+ * addresses) and capped ACKs (the request not copied back).
+ */
+static int nl_socket(bool strict)
+{
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE), one = 1;
+
+	if (fd < 0)
+		die("socket: %m");
+	if (strict && (setsockopt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof(one)) < 0 ||
+		       setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one)) < 0))
+		die("setsockopt: %m");
+	return fd;
+}
+
+static int write_file(const char *path, const char *val);
+
+/*
+ * A NETLINK_ROUTE socket created inside the namespace at path (or nsfd,
+ * when not negative), then used from here (strict: with nl_socket's
+ * options); while in there, if sysctl is given, val written to that
+ * /proc/sys file (which resolves against the netns of whoever opens it).
+ */
+static int sock_in_ns(const char *path, int nsfd, bool strict, const char *sysctl, const char *val)
 {
 	int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	int ns = open(path, O_RDONLY | O_CLOEXEC);
+	int ns = nsfd >= 0 ? nsfd : open(path, O_RDONLY | O_CLOEXEC);
 	int fd;
 
 	if (self < 0 || ns < 0)
 		die("open netns %s: %m", path);
 	if (setns(ns, CLONE_NEWNET) < 0)
 		die("setns %s: %m", path);
-	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-	if (fd < 0)
-		die("socket: %m");
+	fd = nl_socket(strict);
+	if (sysctl && write_file(sysctl, val) < 0)
+		die("%s: %m", sysctl);
 	if (setns(self, CLONE_NEWNET) < 0)
 		die("setns back: %m");
-	close(ns);
+	if (nsfd < 0)
+		close(ns);
 	close(self);
 	return fd;
+}
+
+static int sock_in(const char *path)
+{
+	return sock_in_ns(path, -1, false, NULL, NULL);
 }
 
 static double now_us(void)
@@ -335,6 +418,346 @@ static int link_up(int fd, const char *name)
 	return ask(fd, &r, NULL, NULL);
 }
 
+/* ---- ptp and macvlan as our plugins configure them (l2.sh's configs) ---- */
+
+/* l2.sh's range: 198.18.0.0/16, gateway its first address, one route 0.0.0.0/0. */
+#define L2_NET 0xc6120000u /* 198.18.0.0 */
+#define L2_PLEN 16
+#define L2_GW (L2_NET | 1u)
+
+/* val into the file at path (a /proc/sys file); 0, or -1 with errno. */
+static int write_file(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, val, strlen(val));
+	close(fd);
+	return n < 0 ? -1 : 0;
+}
+
+/* ip_forward on in the node, written only when it is not (a write is not free; ours reads first too). */
+static void forwarding_on(void)
+{
+	const char *path = "/proc/sys/net/ipv4/ip_forward";
+	char c = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || read(fd, &c, 1) != 1)
+		die("%s: %m", path);
+	close(fd);
+	if (c != '1' && write_file(path, "1") < 0)
+		die("%s: %m", path);
+}
+
+/* An ifaddrmsg / rtmsg request: start() with the header size changed. */
+static void start_hdr(struct req *r, int type, int flags, size_t hdr)
+{
+	start(r, type, flags);
+	r->nlh->nlmsg_len = (unsigned)NLMSG_LENGTH(hdr);
+}
+
+/* An IPv4 address ip/plen on ifindex idx (with its broadcast below /31). */
+static int addr_add(int fd, int idx, uint32_t ip, unsigned plen, unsigned char flags)
+{
+	struct req r;
+	struct ifaddrmsg *ifa;
+	uint32_t a = htonl(ip), brd = htonl(ip | (plen ? 0xffffffffu >> plen : 0xffffffffu));
+
+	start_hdr(&r, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, sizeof(*ifa));
+	ifa = NLMSG_DATA(r.nlh);
+	ifa->ifa_family = AF_INET;
+	ifa->ifa_prefixlen = (unsigned char)plen;
+	ifa->ifa_flags = flags;
+	ifa->ifa_index = (unsigned)idx;
+	put(r.nlh, IFA_LOCAL, &a, 4);
+	put(r.nlh, IFA_ADDRESS, &a, 4);
+	if (plen < 31)
+		put(r.nlh, IFA_BROADCAST, &brd, 4);
+	return ask(fd, &r, NULL, NULL);
+}
+
+/*
+ * An IPv4 route in the main table (RTM_NEWROUTE: created, proto boot;
+ * RTM_DELROUTE: any scope and protocol): dst/dlen, via gw if non-zero,
+ * out of oif, preferred source src if non-zero.
+ */
+static int route(int fd, int type, uint32_t dst, unsigned dlen, uint32_t gw, int oif, uint32_t src,
+		 unsigned char scope)
+{
+	struct req r;
+	struct rtmsg *rt;
+	uint32_t d = htonl(dst), g = htonl(gw), s = htonl(src), table = RT_TABLE_MAIN;
+	bool add = type == RTM_NEWROUTE;
+
+	start_hdr(&r, type, add ? NLM_F_CREATE : 0, sizeof(*rt));
+	rt = NLMSG_DATA(r.nlh);
+	rt->rtm_family = AF_INET;
+	rt->rtm_dst_len = (unsigned char)dlen;
+	rt->rtm_table = RT_TABLE_MAIN;
+	rt->rtm_protocol = add ? RTPROT_BOOT : RTPROT_UNSPEC;
+	rt->rtm_scope = add ? scope : RT_SCOPE_NOWHERE;
+	rt->rtm_type = add ? RTN_UNICAST : RTN_UNSPEC;
+	if (dlen)
+		put(r.nlh, RTA_DST, &d, 4);
+	if (gw)
+		put(r.nlh, RTA_GATEWAY, &g, 4);
+	put(r.nlh, RTA_OIF, &oif, sizeof(oif));
+	if (src)
+		put(r.nlh, RTA_PREFSRC, &s, 4);
+	put(r.nlh, RTA_TABLE, &table, sizeof(table));
+	return ask(fd, &r, NULL, NULL);
+}
+
+/* A link (by index) up. */
+static int set_up(int fd, int idx)
+{
+	struct req r;
+	struct ifinfomsg *ifi;
+
+	start(&r, RTM_SETLINK, 0);
+	ifi = NLMSG_DATA(r.nlh);
+	ifi->ifi_index = idx;
+	ifi->ifi_flags = IFF_UP;
+	ifi->ifi_change = IFF_UP;
+	return ask(fd, &r, NULL, NULL);
+}
+
+/* GETLINK by name (idx 0) or index, stats skipped as ours asks: its index and IFLA_LINK. */
+static int get_link(int fd, const char *name, int idx, int *ifindex, int *link)
+{
+	struct req r;
+	unsigned mask = RTEXT_FILTER_SKIP_STATS;
+
+	start(&r, RTM_GETLINK, 0);
+	((struct ifinfomsg *)NLMSG_DATA(r.nlh))->ifi_index = idx;
+	if (name)
+		put(r.nlh, IFLA_IFNAME, name, strlen(name) + 1);
+	put(r.nlh, IFLA_EXT_MASK, &mask, sizeof(mask));
+	return ask(fd, &r, ifindex, link);
+}
+
+/* Dump addresses (of ifindex idx: filtered by the kernel under strict checking) or routes. */
+static int dump_idx(int fd, int type, int family, int idx)
+{
+	struct req r;
+
+	if (type != RTM_GETADDR)
+		return dump(fd, type, family);
+	start_hdr(&r, RTM_GETADDR, NLM_F_DUMP, sizeof(struct ifaddrmsg));
+	((struct ifaddrmsg *)NLMSG_DATA(r.nlh))->ifa_family = (unsigned char)family;
+	((struct ifaddrmsg *)NLMSG_DATA(r.nlh))->ifa_index = (unsigned)idx;
+	return ask(fd, &r, NULL, NULL);
+}
+
+/*
+ * ptp ADD.  The veth is created from the node with its host end as the
+ * request's own link, so NLM_F_ECHO returns the host end's ifindex and,
+ * in IFLA_LINK, the container end's: no GETLINK for either.
+ */
+static int ptp_add(const char *netns, int ctrfd, const char *ifname, const char *host, uint32_t ip)
+{
+	struct req r;
+	struct rtattr *li, *data, *peer;
+	struct ifinfomsg pi = { .ifi_family = AF_UNSPEC };
+	char path[128];
+	int node, ctr, hidx = 0, cidx = 0, e;
+
+	forwarding_on();
+	node = nl_socket(true);
+	start(&r, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ECHO);
+	put(r.nlh, IFLA_IFNAME, host, strlen(host) + 1);
+	li = put(r.nlh, IFLA_LINKINFO, NULL, 0);
+	put(r.nlh, IFLA_INFO_KIND, "veth", 5);
+	data = put(r.nlh, IFLA_INFO_DATA, NULL, 0);
+	peer = put(r.nlh, VETH_INFO_PEER, NULL, 0);
+	memcpy((char *)r.nlh + r.nlh->nlmsg_len, &pi, sizeof(pi));
+	r.nlh->nlmsg_len += NLMSG_ALIGN(sizeof(pi));
+	put(r.nlh, IFLA_IFNAME, ifname, strlen(ifname) + 1);
+	put(r.nlh, IFLA_NET_NS_FD, &ctrfd, sizeof(ctrfd));
+	end(r.nlh, peer);
+	end(r.nlh, data);
+	end(r.nlh, li);
+	if ((e = ask(node, &r, &hidx, &cidx)) != 0)
+		return e;
+	if (!hidx || !cidx)
+		die("no ifindex in the echo");
+	/* CVE-2020-10749: no router advertisements on the host end (ours and the reference). */
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/accept_ra", host);
+	if (write_file(path, "0") < 0)
+		die("%s: %m", path);
+	if ((e = set_up(node, hidx)) != 0)
+		return e;
+	/*
+	 * The container: address, link up, the configured default route, then
+	 * ptp's own routing: the kernel's prefix route replaced by a host route
+	 * to the gateway and the subnet via the gateway.
+	 */
+	ctr = sock_in_ns(netns, ctrfd, true, NULL, NULL);
+	if ((e = addr_add(ctr, cidx, ip, L2_PLEN, 0)) || (e = set_up(ctr, cidx)) ||
+	    (e = route(ctr, RTM_NEWROUTE, 0, 0, L2_GW, cidx, 0, RT_SCOPE_UNIVERSE)) ||
+	    (e = route(ctr, RTM_DELROUTE, L2_NET, L2_PLEN, 0, cidx, 0, 0)) ||
+	    (e = route(ctr, RTM_NEWROUTE, L2_GW, 32, 0, cidx, ip, RT_SCOPE_LINK)) ||
+	    (e = route(ctr, RTM_NEWROUTE, L2_NET, L2_PLEN, L2_GW, cidx, ip, RT_SCOPE_UNIVERSE)))
+		return e;
+	/* The node: the gateway address on the host end, a host route to the container. */
+	if ((e = addr_add(node, hidx, L2_GW, 32, IFA_F_NODAD)) ||
+	    (e = route(node, RTM_NEWROUTE, ip, 32, 0, hidx, 0, RT_SCOPE_LINK)))
+		return e;
+	return 0;
+}
+
+/* macvlan ADD (bridge mode on "bm0"). */
+static int macvlan_add(const char *netns, int ctrfd, const char *ifname, uint32_t ip)
+{
+	struct req r;
+	struct rtattr *af, *in4, *conf;
+	char path[128];
+	int node = nl_socket(true), ctr, midx = 0, cidx = 0, e;
+	unsigned one = 1;
+
+	if ((e = get_link(node, "bm0", 0, &midx, NULL)) != 0)
+		return e;
+	if ((e = create_macvlan(node, ctrfd, midx, ifname, "macvlan")) != 0)
+		return e;
+	/* ndisc_notify has no netlink setter: written from inside, with the socket made. */
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/ndisc_notify", ifname);
+	ctr = sock_in_ns(netns, ctrfd, true, path, "1");
+	/* Born in another netns: the echo would not come back here, so its index is asked. */
+	if ((e = get_link(ctr, ifname, 0, &cidx, NULL)) != 0)
+		return e;
+	/* arp_notify=1 over netlink (IFLA_AF_SPEC), before the address and the link up. */
+	start(&r, RTM_SETLINK, 0);
+	((struct ifinfomsg *)NLMSG_DATA(r.nlh))->ifi_index = cidx;
+	af = put(r.nlh, IFLA_AF_SPEC, NULL, 0);
+	in4 = put(r.nlh, AF_INET, NULL, 0);
+	conf = put(r.nlh, IFLA_INET_CONF, NULL, 0);
+	put(r.nlh, IPV4_DEVCONF_ARP_NOTIFY, &one, sizeof(one));
+	end(r.nlh, conf);
+	end(r.nlh, in4);
+	end(r.nlh, af);
+	if ((e = ask(ctr, &r, NULL, NULL)) != 0)
+		return e;
+	if ((e = addr_add(ctr, cidx, ip, L2_PLEN, 0)) || (e = set_up(ctr, cidx)) ||
+	    (e = route(ctr, RTM_NEWROUTE, 0, 0, L2_GW, cidx, 0, RT_SCOPE_UNIVERSE)))
+		return e;
+	return 0;
+}
+
+/*
+ * ptp / macvlan CHECK: what ours asks.  The container link, its addresses
+ * (filtered by index) and routes; ptp: the host end by the peer index,
+ * its addresses and routes; macvlan: the master.
+ */
+static int l2_check(const char *netns, const char *ifname, bool veth)
+{
+	int ctr, node, e, idx = 0, peer = 0;
+
+	if (!veth) {
+		node = nl_socket(true);
+		if ((e = get_link(node, "bm0", 0, NULL, NULL)) != 0)
+			return e;
+	}
+	ctr = sock_in_ns(netns, -1, true, NULL, NULL);
+	if ((e = get_link(ctr, ifname, 0, &idx, &peer)) != 0)
+		return e;
+	if ((e = dump_idx(ctr, RTM_GETADDR, AF_INET, idx)) ||
+	    (e = dump_idx(ctr, RTM_GETADDR, AF_INET6, idx)) ||
+	    (e = dump_idx(ctr, RTM_GETROUTE, AF_INET, idx)) ||
+	    (e = dump_idx(ctr, RTM_GETROUTE, AF_INET6, idx)))
+		return e;
+	if (!veth)
+		return 0;
+	node = nl_socket(true);
+	if ((e = get_link(node, NULL, peer, NULL, NULL)) != 0)
+		return e;
+	if ((e = dump_idx(node, RTM_GETADDR, AF_INET, peer)) ||
+	    (e = dump_idx(node, RTM_GETADDR, AF_INET6, peer)) ||
+	    (e = dump_idx(node, RTM_GETROUTE, AF_INET, peer)) ||
+	    (e = dump_idx(node, RTM_GETROUTE, AF_INET6, peer)))
+		return e;
+	return 0;
+}
+
+#define FLOOR_HL_NO_MAIN
+#include "floor-host-local.c"
+
+static unsigned fnv(const char *s)
+{
+	unsigned h = 2166136261u;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+/*
+ * ptp and macvlan as plugins: host-local's file work on store/ next to
+ * the binary when there is one (first on ADD and CHECK, first on DEL too,
+ * as ours), its address configured; without a store the address
+ * floor_hl would have picked first, no file work.
+ */
+static int l2_plugin(const char *self, const char *cmd, bool veth)
+{
+	const char *netns = getenv("CNI_NETNS"), *ifname = getenv("CNI_IFNAME");
+	const char *cid = getenv("CNI_CONTAINERID") ? getenv("CNI_CONTAINERID") : "";
+	const char *slash = strrchr(self, '/'), *p;
+	int dlen = slash ? (int)(slash - self + 1) : 0, e = 0, ctrfd;
+	char hl[4096], in[8192], res[512] = "{}", a[64], host[IFNAMSIZ];
+	size_t inlen = 0;
+	ssize_t n;
+	bool has_ipam;
+	struct in_addr ip;
+
+	snprintf(hl, sizeof(hl), "%.*sstore", dlen, self);
+	has_ipam = access(hl, F_OK) == 0;
+	if (has_ipam)
+		while (inlen < sizeof(in) - 1 && (n = read(0, in + inlen, sizeof(in) - 1 - inlen)) > 0)
+			inlen += (size_t)n;
+	in[inlen] = '\0';
+	if (!strcmp(cmd, "CHECK")) {
+		if (has_ipam && floor_hl(hl, cmd, cid, ifname, in, res, sizeof(res)) < 0)
+			die("CHECK: ipam");
+		if (getenv("FLOOR_BARE"))
+			return 0;
+		if ((e = l2_check(netns, ifname, veth)) != 0)
+			die("CHECK: %s", strerror(e));
+		return 0;
+	}
+	if (!strcmp(cmd, "DEL")) {
+		if (has_ipam && floor_hl(hl, cmd, cid, ifname, in, res, sizeof(res)) < 0)
+			die("DEL: ipam");
+		e = del_link(sock_in(netns), ifname);
+		if (e && e != ENODEV)
+			die("DEL: %s", strerror(e));
+		return 0;
+	}
+	if (strcmp(cmd, "ADD"))
+		return 0;
+	if (has_ipam) {
+		if (floor_hl(hl, cmd, cid, ifname, in, res, sizeof(res)) < 0)
+			die("ADD: ipam");
+		p = strstr(res, "\"floorip\":\"");
+		if (!p || sscanf(p + 11, "%63[0-9.]", a) != 1)
+			die("ADD: no floorip in %s", res);
+	} else
+		addr_name(0, fnv(cid), a, sizeof(a));
+	if (inet_pton(AF_INET, a, &ip) != 1)
+		die("ADD: bad address %s", a);
+	ctrfd = open(netns, O_RDONLY | O_CLOEXEC);
+	if (ctrfd < 0)
+		die("open %s: %m", netns);
+	snprintf(host, sizeof(host), "veth%08x", fnv(cid));
+	e = veth ? ptp_add(netns, ctrfd, ifname, host, ntohl(ip.s_addr))
+		 : macvlan_add(netns, ctrfd, ifname, ntohl(ip.s_addr));
+	if (e)
+		die("ADD: %s", strerror(e));
+	fputs(res, stdout);
+	return 0;
+}
+
 /* The plugin mode (see the top of this file); the peer name is made from the pid. */
 static int as_plugin(const char *self, const char *cmd)
 {
@@ -345,6 +768,8 @@ static int as_plugin(const char *self, const char *cmd)
 
 	if (!netns || !ifname)
 		die("CNI_NETNS and CNI_IFNAME are required");
+	if (!strcmp(base, "ptp") || !strcmp(base, "macvlan"))
+		return !strcmp(cmd, "VERSION") ? 0 : l2_plugin(self, cmd, !strcmp(base, "ptp"));
 	if (!strcmp(cmd, "VERSION") || (!strcmp(cmd, "CHECK") && getenv("FLOOR_BARE")))
 		return 0;
 	if (!strcmp(cmd, "CHECK")) {

@@ -7,12 +7,13 @@
 # one container netns and cannot hold two eth0s).  Deleting a link waits for
 # RCU grace periods in the kernel, whoever asks: floor-linkdel.c measures
 # that alone (in-process, "kernel"), and also runs as a third
-# implementation that only creates (ADD) and deletes (DEL) the link
-# ("floor": a bare process plus the kernel's work), alternating with ours
+# implementation ("floor": a bare process plus the kernel requests and
+# host-local file work ours makes, see its header), alternating with ours
 # and the reference under the same load.
 #
 #   ptp        ADD,CHECK,DEL   v4 host-local
-#   ptp-masq   ADD,DEL         + ipMasq (the reference execs iptables)
+#   ptp-masq   ADD,DEL         + ipMasq (the reference execs iptables; the floor does
+#                              what it does for ptp, no masquerading)
 #   macvlan    ADD,CHECK,DEL   v4 host-local, bridge mode on a veth master
 #   ipvlan     ADD,CHECK,DEL   l2 on a dummy master: needs ipvlan, so only in the VM
 #                              (CNIC_VM_ONLY=1 test/vm/run.sh test/bench/l2.sh; ratio only)
@@ -44,6 +45,12 @@ mkdir -p "$OUT/floor-l2"
 for p in ptp macvlan; do
 	[[ $IN_VM == 1 ]] || cp -f "$OUT/floor-linkdel" "$OUT/floor-l2/$p"
 done
+# Its store/ there makes it do host-local's file work in-process, as ours does (one store for
+# every case: they run one after the other, each DEL releasing what its ADD took).
+if [[ $IN_VM != 1 ]]; then
+	rm -rf -- "$OUT/floor-l2/store"
+	mkdir "$OUT/floor-l2/store"
+fi
 bench_tmp bl2
 
 # conf CASE IMPL: the config for one side (its own IPAM store).
@@ -112,7 +119,7 @@ for c in $CASES; do
 	[[ $c == ptp-masq ]] && verbs=ADD,DEL
 	echo "# running $c ($verbs, n=$N)..." >&2
 	fl=()
-	[[ $c == ptp || $c == macvlan ]] && fl=(-I "$(impl "$c" floor "$OUT/floor-l2/$p")")
+	[[ $c == ptp || $c == ptp-masq || $c == macvlan ]] && fl=(-I "$(impl "$c" floor "$OUT/floor-l2/$p")")
 	"$OUT/brbench" -c "$c" -v "$verbs" -n "$N" -w "$WARMUP" "${fl[@]}" \
 		-I "$(impl "$c" ours "$OURS_DIR/$p")" -I "$(impl "$c" ref "$REF_DIR/$p")" >>"$RAW"
 done
