@@ -51,15 +51,16 @@
  *               gateway as /32 (IFA_F_NODAD) on the host end and a host
  *               route to the container's address: 10 requests, as ours.
  *    macvlan ADD: the master looked up (RTM_GETLINK "bm0": its index),
- *               the macvlan created in CNI_NETNS as CNI_IFNAME; inside
- *               (one setns, the socket made in the same visit)
- *               ndisc_notify=1 (IPv6 has no netlink setter for it); its
- *               index asked (born in another netns, the echo would not
- *               come back); arp_notify=1 over netlink (IFLA_AF_SPEC), the
- *               address, the link up (notifications need both set
- *               before), the default route.  7 requests; ours makes 10
- *               (it creates the link under a temporary name, asks for it,
- *               renames it and asks for it twice more).
+ *               the macvlan created in CNI_NETNS under a temporary name
+ *               (a node link named CNI_IFNAME would clash otherwise, see
+ *               macvlan_add); inside (one setns, the socket made in the
+ *               same visit) ndisc_notify=1 (IPv6 has no netlink setter for
+ *               it); its index asked (born in another netns, the echo
+ *               would not come back); renamed to CNI_IFNAME; arp_notify=1
+ *               over netlink (IFLA_AF_SPEC), the address, the link up
+ *               (notifications need both set before), the default route.
+ *               8 requests; ours makes 10 (it asks for the link twice
+ *               more after the rename, and enters the netns twice).
  *    CHECK:     ours' questions: the container link (by name, stats
  *               skipped), its v4/v6 addresses (by index) and routes; ptp:
  *               the host end by the peer index, its addresses and routes;
@@ -609,6 +610,9 @@ static int ptp_add(const char *netns, int ctrfd, const char *ifname, const char 
 	return 0;
 }
 
+/* macvlan's name until it is renamed in the container (see macvlan_add). */
+#define L2_TMPNAME "cnicfltmp"
+
 /* macvlan ADD (bridge mode on "bm0"). */
 static int macvlan_add(const char *netns, int ctrfd, const char *ifname, uint32_t ip)
 {
@@ -620,13 +624,27 @@ static int macvlan_add(const char *netns, int ctrfd, const char *ifname, uint32_
 
 	if ((e = get_link(node, "bm0", 0, &midx, NULL)) != 0)
 		return e;
-	if ((e = create_macvlan(node, ctrfd, midx, ifname, "macvlan")) != 0)
+	/*
+	 * Under a temporary name, renamed inside: the kernel looks IFLA_IFNAME
+	 * up in the requesting socket's netns before it creates the link in
+	 * the target's, so CNI_IFNAME would clash with a node link of that
+	 * name (eth0 on most nodes).  Ours and the reference do the same.
+	 */
+	if ((e = create_macvlan(node, ctrfd, midx, L2_TMPNAME, "macvlan")) != 0)
 		return e;
-	/* ndisc_notify has no netlink setter: written from inside, with the socket made. */
-	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/ndisc_notify", ifname);
+	/*
+	 * ndisc_notify has no netlink setter: written from inside, with the
+	 * socket made (the setting follows the device through the rename).
+	 */
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/ndisc_notify", L2_TMPNAME);
 	ctr = sock_in_ns(netns, ctrfd, true, path, "1");
 	/* Born in another netns: the echo would not come back here, so its index is asked. */
-	if ((e = get_link(ctr, ifname, 0, &cidx, NULL)) != 0)
+	if ((e = get_link(ctr, L2_TMPNAME, 0, &cidx, NULL)) != 0)
+		return e;
+	start(&r, RTM_NEWLINK, 0);
+	((struct ifinfomsg *)NLMSG_DATA(r.nlh))->ifi_index = cidx;
+	put(r.nlh, IFLA_IFNAME, ifname, strlen(ifname) + 1);
+	if ((e = ask(ctr, &r, NULL, NULL)) != 0)
 		return e;
 	/* arp_notify=1 over netlink (IFLA_AF_SPEC), before the address and the link up. */
 	start(&r, RTM_SETLINK, 0);

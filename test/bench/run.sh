@@ -202,20 +202,22 @@ done
 # (floor-host-local.c: the lock, the reservation files, and for DEL the scan of every owner
 # that the on-disk format forces, over a store with as many other reservations), loopback's
 # and sbr's netlink requests, portmap's nftables transaction.  static has no kernel work: its
-# floor is the no-op process above.  build/bench/floors.tsv: case verb n floor_med_us
+# floor is the static no-op process, here alternating with it as the others do (the line
+# above measures it alone, before anything).  build/bench/floors.tsv: case verb n floor_med_us
 # floor_p90_us ours_med_us ours_p90_us kind.
 declare -A FLOOR_OF=([host-local]=floor-host-local [host-local@250]=floor-host-local
-	[loopback]=floor-loopback [sbr]=floor-sbr [portmap]=floor-portmap)
+	[loopback]=floor-loopback [sbr]=floor-sbr [portmap]=floor-portmap [static]=nop-static)
 printf 'case\tverb\tn\tfloor_med_us\tfloor_p90_us\tours_med_us\tours_p90_us\tkind\n' >"$OUT/floors.tsv"
 for line in "${CASES[@]}"; do
 	read -r name plugin verbs prepop conf ifname target <<<"$line"
 	fb=${FLOOR_OF[$name]:-}
-	[[ -n $fb && -f $HERE/$fb.c ]] || continue
+	[[ -n $fb && -f $HERE/${fb%-static}.c ]] || continue
 	[[ -z ${BENCH_CASES:-} || " $BENCH_CASES " == *" $name "* ]] || continue
 	[[ -x $OURS_DIR/$plugin ]] || continue
-	build "$OUT/$fb" "$HERE/$fb.c" -static
+	build "$OUT/$fb" "$HERE/${fb%-static}.c" -static
 	kind=kernel
 	[[ $plugin == host-local ]] && kind=store
+	[[ $fb == nop-static ]] && kind=process
 	hook=setup_${name//[-@]/_}
 	if [[ -z ${SET_UP[$name]:-} ]] && declare -F "$hook" >/dev/null; then
 		"$hook" "$NODE"
