@@ -43,45 +43,15 @@ static int fail(const char *what, int e)
 	return 1;
 }
 
-static void *init(struct req *q, int type, int flags, size_t hdr)
-{
-	memset(q, 0, sizeof(*q));
-	q->h.nlmsg_len = (unsigned)NLMSG_LENGTH(hdr);
-	q->h.nlmsg_type = (unsigned short)type;
-	q->h.nlmsg_flags = (unsigned short)(NLM_F_REQUEST | NLM_F_ACK | flags);
-	return NLMSG_DATA(&q->h);
-}
-
-/* Send, read every answer to the ACK or NLMSG_DONE: 0, or the errno. */
 static int talk(int fd, struct req *q)
 {
-	static unsigned seq;
-	char buf[16384] __attribute__((aligned(4)));
-
-	q->h.nlmsg_seq = ++seq;
-	if (send(fd, &q->h, q->h.nlmsg_len, 0) < 0)
-		return errno;
-	for (;;) {
-		ssize_t n = recv(fd, buf, sizeof(buf), 0);
-
-		if (n < 0)
-			return errno;
-		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (unsigned)n);
-		     h = NLMSG_NEXT(h, n)) {
-			if (h->nlmsg_seq != seq)
-				continue;
-			if (h->nlmsg_type == NLMSG_DONE)
-				return 0;
-			if (h->nlmsg_type == NLMSG_ERROR)
-				return -((struct nlmsgerr *)NLMSG_DATA(h))->error;
-		}
-	}
+	return nl_talk(fd, q, NULL, NULL);
 }
 
 static int tbf(int fd, int ifindex)
 {
 	struct req q;
-	struct tcmsg *t = init(&q, RTM_NEWQDISC, NLM_F_CREATE | NLM_F_EXCL, sizeof(*t));
+	struct tcmsg *t = nl_init(&q, RTM_NEWQDISC, NLM_F_CREATE | NLM_F_EXCL, sizeof(*t));
 	struct tc_tbf_qopt o = { 0 };
 	struct rtattr *opts;
 	unsigned burst = BURST_BYTES;
@@ -104,7 +74,7 @@ static int tbf(int fd, int ifindex)
 static int ingress(int fd, int ifindex)
 {
 	struct req q;
-	struct tcmsg *t = init(&q, RTM_NEWQDISC, NLM_F_CREATE | NLM_F_EXCL, sizeof(*t));
+	struct tcmsg *t = nl_init(&q, RTM_NEWQDISC, NLM_F_CREATE | NLM_F_EXCL, sizeof(*t));
 
 	t->tcm_family = AF_UNSPEC;
 	t->tcm_ifindex = ifindex;
@@ -117,7 +87,7 @@ static int ingress(int fd, int ifindex)
 static int redirect(int fd, int ifindex, int target)
 {
 	struct req q;
-	struct tcmsg *t = init(&q, RTM_NEWTFILTER, NLM_F_CREATE | NLM_F_EXCL, sizeof(*t));
+	struct tcmsg *t = nl_init(&q, RTM_NEWTFILTER, NLM_F_CREATE | NLM_F_EXCL, sizeof(*t));
 	struct {
 		struct tc_u32_sel sel;
 		struct tc_u32_key key;
@@ -148,7 +118,7 @@ static int redirect(int fd, int ifindex, int target)
 static int ifb_add(int fd, const char *name)
 {
 	struct req q;
-	struct ifinfomsg *ifi = init(&q, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, sizeof(*ifi));
+	struct ifinfomsg *ifi = nl_init(&q, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, sizeof(*ifi));
 	struct rtattr *li;
 
 	ifi->ifi_family = AF_UNSPEC;
@@ -164,7 +134,7 @@ static int ifb_add(int fd, const char *name)
 static int dump_tc(int fd, int type, int ifindex, unsigned parent)
 {
 	struct req q;
-	struct tcmsg *t = init(&q, type, NLM_F_DUMP, sizeof(*t));
+	struct tcmsg *t = nl_init(&q, type, NLM_F_DUMP, sizeof(*t));
 
 	t->tcm_family = AF_UNSPEC;
 	t->tcm_ifindex = ifindex;
@@ -175,7 +145,7 @@ static int dump_tc(int fd, int type, int ifindex, unsigned parent)
 static int get_link(int fd, const char *name)
 {
 	struct req q;
-	struct ifinfomsg *ifi = init(&q, RTM_GETLINK, 0, sizeof(*ifi));
+	struct ifinfomsg *ifi = nl_init(&q, RTM_GETLINK, 0, sizeof(*ifi));
 
 	ifi->ifi_family = AF_UNSPEC;
 	put(&q.h, IFLA_IFNAME, name, strlen(name) + 1);
@@ -213,7 +183,7 @@ int main(void)
 			return fail("CHECK", ifb ? e : errno);
 	} else if (!strcmp(cmd, "DEL")) {
 		struct req q;
-		struct ifinfomsg *ifi = init(&q, RTM_DELLINK, 0, sizeof(*ifi));
+		struct ifinfomsg *ifi = nl_init(&q, RTM_DELLINK, 0, sizeof(*ifi));
 
 		ifi->ifi_family = AF_UNSPEC;
 		put(&q.h, IFLA_IFNAME, name, strlen(name) + 1);

@@ -46,15 +46,6 @@ static int fail(const char *what, int e)
 	return 1;
 }
 
-static void *init(struct req *q, int type, int flags, size_t hdr)
-{
-	memset(q, 0, sizeof(q->h) + NLMSG_ALIGN(hdr) + 64);
-	q->h.nlmsg_len = (unsigned)NLMSG_LENGTH(hdr);
-	q->h.nlmsg_type = (unsigned short)type;
-	q->h.nlmsg_flags = (unsigned short)(NLM_F_REQUEST | NLM_F_ACK | flags);
-	return NLMSG_DATA(&q->h);
-}
-
 /* What the answers tell: lo's index and flags, whether all its addresses are loopback. */
 struct seen {
 	int ifindex;
@@ -62,8 +53,10 @@ struct seen {
 	bool foreign_addr;
 };
 
-static void parse(const struct nlmsghdr *h, struct seen *s)
+static void parse(const struct nlmsghdr *h, void *arg)
 {
+	struct seen *s = arg;
+
 	if (h->nlmsg_type == RTM_NEWLINK) {
 		const struct ifinfomsg *ifi = NLMSG_DATA(h);
 
@@ -85,36 +78,9 @@ static void parse(const struct nlmsghdr *h, struct seen *s)
 	}
 }
 
-/* Send, read every answer to the ACK or NLMSG_DONE: 0, or the errno. */
 static int talk(int fd, struct req *q, struct seen *s)
 {
-	static unsigned seq;
-	char buf[65536] __attribute__((aligned(4)));
-
-	q->h.nlmsg_seq = ++seq;
-	if (send(fd, &q->h, q->h.nlmsg_len, 0) < 0)
-		return errno;
-	for (;;) {
-		ssize_t n = recv(fd, buf, sizeof(buf), 0);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return errno;
-		}
-		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (unsigned)n);
-		     h = NLMSG_NEXT(h, n)) {
-			if (h->nlmsg_seq != seq)
-				continue;
-			if (h->nlmsg_flags & NLM_F_DUMP_INTR)
-				return EAGAIN;
-			if (h->nlmsg_type == NLMSG_DONE)
-				return 0;
-			if (h->nlmsg_type == NLMSG_ERROR)
-				return -((struct nlmsgerr *)NLMSG_DATA(h))->error;
-			parse(h, s);
-		}
-	}
+	return nl_talk(fd, q, parse, s);
 }
 
 /* The rtnetlink socket, created inside the netns at path, used from here. */
@@ -150,7 +116,7 @@ static int sock_in(const char *path, int *ret)
 static int set_lo(int fd, bool up, struct seen *s)
 {
 	struct req q;
-	struct ifinfomsg *ifi = init(&q, RTM_SETLINK, 0, sizeof(*ifi));
+	struct ifinfomsg *ifi = nl_init(&q, RTM_SETLINK, 0, sizeof(*ifi));
 
 	ifi->ifi_family = AF_UNSPEC;
 	ifi->ifi_flags = up ? IFF_UP : 0;
@@ -162,7 +128,7 @@ static int set_lo(int fd, bool up, struct seen *s)
 static int get_lo(int fd, struct seen *s)
 {
 	struct req q;
-	struct ifinfomsg *ifi = init(&q, RTM_GETLINK, 0, sizeof(*ifi));
+	struct ifinfomsg *ifi = nl_init(&q, RTM_GETLINK, 0, sizeof(*ifi));
 	unsigned mask = RTEXT_FILTER_SKIP_STATS;
 
 	ifi->ifi_family = AF_UNSPEC;
@@ -174,7 +140,7 @@ static int get_lo(int fd, struct seen *s)
 static int dump_addrs(int fd, int family, struct seen *s)
 {
 	struct req q;
-	struct ifaddrmsg *ifa = init(&q, RTM_GETADDR, NLM_F_DUMP, sizeof(*ifa));
+	struct ifaddrmsg *ifa = nl_init(&q, RTM_GETADDR, NLM_F_DUMP, sizeof(*ifa));
 
 	ifa->ifa_family = (unsigned char)family;
 	ifa->ifa_index = (unsigned)s->ifindex;

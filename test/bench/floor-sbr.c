@@ -251,45 +251,18 @@ static void parse(const struct nlmsghdr *h)
 /* The message of q, as a pointer to all of q (the attributes follow the header). */
 #define H(q) ((struct nlmsghdr *)(void *)(q))
 
-static void *init(struct req *q, int type, int flags, size_t hdr)
+static void parse_any(const struct nlmsghdr *h, void *arg)
 {
-	memset(q, 0, sizeof(q->h) + NLMSG_ALIGN(hdr) + 128);
-	q->h.nlmsg_len = (unsigned)NLMSG_LENGTH(hdr);
-	q->h.nlmsg_type = (unsigned short)type;
-	q->h.nlmsg_flags = (unsigned short)(NLM_F_REQUEST | NLM_F_ACK | flags);
-	return NLMSG_DATA(&q->h);
+	(void)arg;
+	parse(h);
 }
 
-/* Send, read every answer to the ACK or NLMSG_DONE (parse() keeps them): 0, or the errno. */
+/* Send, read every answer (parse() keeps them): 0, or the errno; E2BIG: a table overflowed. */
 static int talk(int fd, struct req *q)
 {
-	static unsigned seq;
-	static char buf[65536] __attribute__((aligned(4)));
+	int e = nl_talk(fd, q, parse_any, NULL);
 
-	q->h.nlmsg_seq = ++seq;
-	if (send(fd, &q->h, q->h.nlmsg_len, 0) < 0)
-		return errno;
-	for (;;) {
-		ssize_t n = recv(fd, buf, sizeof(buf), 0);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return errno;
-		}
-		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (unsigned)n);
-		     h = NLMSG_NEXT(h, n)) {
-			if (h->nlmsg_seq != seq)
-				continue;
-			if (h->nlmsg_flags & NLM_F_DUMP_INTR)
-				return EAGAIN;
-			if (h->nlmsg_type == NLMSG_DONE)
-				return overflow ? E2BIG : 0;
-			if (h->nlmsg_type == NLMSG_ERROR)
-				return -((struct nlmsgerr *)NLMSG_DATA(h))->error;
-			parse(h);
-		}
-	}
+	return e ? e : overflow ? E2BIG : 0;
 }
 
 /* The rtnetlink socket, created inside the netns nsfd, used from here. */
@@ -338,7 +311,7 @@ static int lock(int nsfd)
 static int get_link(int fd, const char *name)
 {
 	struct req q;
-	struct ifinfomsg *ifi = init(&q, RTM_GETLINK, 0, sizeof(*ifi));
+	struct ifinfomsg *ifi = nl_init(&q, RTM_GETLINK, 0, sizeof(*ifi));
 	unsigned mask = RTEXT_FILTER_SKIP_STATS;
 
 	ifi->ifi_family = AF_UNSPEC;
@@ -353,12 +326,12 @@ static int dump(int fd, int type, int family)
 	struct req q;
 
 	if (type == RTM_GETADDR) {
-		struct ifaddrmsg *ifa = init(&q, type, NLM_F_DUMP, sizeof(*ifa));
+		struct ifaddrmsg *ifa = nl_init(&q, type, NLM_F_DUMP, sizeof(*ifa));
 
 		ifa->ifa_family = (unsigned char)family;
 		ifa->ifa_index = (unsigned)ifindex;
 	} else {
-		struct rtmsg *rtm = init(&q, type, NLM_F_DUMP, sizeof(*rtm));
+		struct rtmsg *rtm = nl_init(&q, type, NLM_F_DUMP, sizeof(*rtm));
 
 		rtm->rtm_family = (unsigned char)family;
 	}
@@ -377,7 +350,7 @@ static int rule(int fd, int type, const struct ip *ip, uint32_t table, uint32_t 
 {
 	struct req q;
 	struct fib_rule_hdr *frh =
-		init(&q, type, type == RTM_NEWRULE ? NLM_F_CREATE | NLM_F_EXCL : 0, sizeof(*frh));
+		nl_init(&q, type, type == RTM_NEWRULE ? NLM_F_CREATE | NLM_F_EXCL : 0, sizeof(*frh));
 
 	frh->family = (unsigned char)ip->family;
 	frh->src_len = (unsigned char)(ip_len(ip->family) * 8);
@@ -397,7 +370,7 @@ static int rule(int fd, int type, const struct ip *ip, uint32_t table, uint32_t 
 static int route(int fd, int type, int flags, const struct route *r, uint32_t table)
 {
 	struct req q;
-	struct rtmsg *rtm = init(&q, type, flags, sizeof(*rtm));
+	struct rtmsg *rtm = nl_init(&q, type, flags, sizeof(*rtm));
 	size_t alen = ip_len(r->dst.family);
 	int e;
 

@@ -1,17 +1,19 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The netlink message builders the floor programs share (floor-bridge.c,
- * floor-bandwidth.c): a request buffer, an attribute appended, a nest
- * closed.  Raw on purpose: the floors measure the kernel's work, not a
+ * The netlink helpers the floor programs share (floor-bridge.c,
+ * floor-bandwidth.c, floor-loopback.c, floor-sbr.c): a request buffer, an
+ * attribute appended, a nest closed, a request sent and its answers read.  Raw on purpose: the floors measure the kernel's work, not a
  * library's.  Each program is built from its one .c file, so these are
  * static inline here (a program may use only some).
  */
 #ifndef CNIC_BENCH_FLOORNL_H
 #define CNIC_BENCH_FLOORNL_H
 
+#include <errno.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #define BUF 4096
 
@@ -36,6 +38,54 @@ static inline struct rtattr *put(struct nlmsghdr *h, int type, const void *data,
 static inline void end(struct nlmsghdr *h, struct rtattr *nest)
 {
 	nest->rta_len = (unsigned short)((char *)h + h->nlmsg_len - (char *)nest);
+}
+
+/* q as a request of type (ACK asked) with flags, its family header (hdr bytes) zeroed. */
+static inline void *nl_init(struct req *q, int type, int flags, size_t hdr)
+{
+	memset(q, 0, sizeof(q->h) + NLMSG_ALIGN(hdr) + 128);
+	q->h.nlmsg_len = (unsigned)NLMSG_LENGTH(hdr);
+	q->h.nlmsg_type = (unsigned short)type;
+	q->h.nlmsg_flags = (unsigned short)(NLM_F_REQUEST | NLM_F_ACK | flags);
+	return NLMSG_DATA(&q->h);
+}
+
+/*
+ * Send q and read every answer up to its ACK or NLMSG_DONE, each other
+ * message of it to parse (if any): 0, or the errno (EAGAIN: a dump was
+ * interrupted by a change).
+ */
+static inline int nl_talk(int fd, struct req *q, void (*parse)(const struct nlmsghdr *, void *),
+			  void *arg)
+{
+	static unsigned seq;
+	static char buf[65536] __attribute__((aligned(4)));
+
+	q->h.nlmsg_seq = ++seq;
+	if (send(fd, &q->h, q->h.nlmsg_len, 0) < 0)
+		return errno;
+	for (;;) {
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno;
+		}
+		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (unsigned)n);
+		     h = NLMSG_NEXT(h, n)) {
+			if (h->nlmsg_seq != seq)
+				continue;
+			if (h->nlmsg_flags & NLM_F_DUMP_INTR)
+				return EAGAIN;
+			if (h->nlmsg_type == NLMSG_DONE)
+				return 0;
+			if (h->nlmsg_type == NLMSG_ERROR)
+				return -((struct nlmsgerr *)NLMSG_DATA(h))->error;
+			if (parse)
+				parse(h, arg);
+		}
+	}
 }
 
 #endif
