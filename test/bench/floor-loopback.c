@@ -36,10 +36,6 @@
 
 #include "floornl.h"
 
-#ifndef SOL_NETLINK
-#define SOL_NETLINK 270
-#endif
-
 static int fail(const char *what, int e)
 {
 	fprintf(stderr, "floor-loopback: %s: %s\n", what, strerror(e));
@@ -86,31 +82,13 @@ static int talk(int fd, struct req *q, struct seen *s)
 /* The rtnetlink socket, created inside the netns at path, used from here. */
 static int sock_in(const char *path, int *ret)
 {
-	int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	int ns = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	int one = 1, fd, e = 0;
-	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	int ns = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK), e;
 
-	if (self < 0 || ns < 0)
+	if (ns < 0)
 		return errno;
-	if (setns(ns, CLONE_NEWNET) < 0)
-		return errno;
-	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		e = errno;
-	} else {
-		(void)setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
-		(void)setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
-		(void)setsockopt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof(one));
-	}
-	if (setns(self, CLONE_NEWNET) < 0)
-		return errno;
-	if (e)
-		return e;
+	e = nl_sock_in(ns, ret);
 	close(ns);
-	close(self);
-	*ret = fd;
-	return 0;
+	return e;
 }
 
 static int set_lo(int fd, bool up, struct seen *s)

@@ -62,10 +62,6 @@
 
 #include "floornl.h"
 
-#ifndef SOL_NETLINK
-#define SOL_NETLINK 270
-#endif
-
 #define FIRST_TABLE 100u
 #define MAX_ROUTES 1024
 #define MAX_RULES 512
@@ -265,33 +261,6 @@ static int talk(int fd, struct req *q)
 	return e ? e : overflow ? E2BIG : 0;
 }
 
-/* The rtnetlink socket, created inside the netns nsfd, used from here. */
-static int sock_in(int nsfd, int *ret)
-{
-	int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	int one = 1, fd, e = 0;
-	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
-
-	if (self < 0)
-		return errno;
-	if (setns(nsfd, CLONE_NEWNET) < 0)
-		return errno;
-	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		e = errno;
-	} else {
-		(void)setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
-		(void)setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
-		(void)setsockopt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof(one));
-	}
-	if (setns(self, CLONE_NEWNET) < 0)
-		return errno;
-	if (e)
-		return e;
-	close(self);
-	*ret = fd;
-	return 0;
-}
 
 /* Exclusive flock of the netns file, as the plugin: 10 s at most (SIGALRM ends us). */
 static int lock(int nsfd)
@@ -618,7 +587,7 @@ int main(void)
 	}
 	if (strcmp(cmd, "CHECK") && (e = lock(nsfd)) != 0)
 		return fail("lock the netns", e);
-	if ((e = sock_in(nsfd, &fd)) != 0)
+	if ((e = nl_sock_in(nsfd, &fd)) != 0)
 		return fail(netns, e);
 	if (!strcmp(cmd, "ADD"))
 		return cmd_add(fd, ifname, &addr, prefix, &gw, mirror);

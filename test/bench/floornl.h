@@ -10,10 +10,17 @@
 #define CNIC_BENCH_FLOORNL_H
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
+
+#ifndef SOL_NETLINK
+#define SOL_NETLINK 270
+#endif
 
 #define BUF 4096
 
@@ -86,6 +93,42 @@ static inline int nl_talk(int fd, struct req *q, void (*parse)(const struct nlms
 				parse(h, arg);
 		}
 	}
+}
+
+/*
+ * An rtnetlink socket created inside the netns nsfd (setns in, socket,
+ * setns back), with the plugins' options: extended and capped ACKs, strict
+ * dump checking (the kernel then filters dumps by the request's fields).
+ * 0 and the socket in *ret, or the errno.
+ */
+static inline int nl_sock_in(int nsfd, int *ret)
+{
+	int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	int one = 1, fd, e = 0;
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+
+	if (self < 0)
+		return errno;
+	if (setns(nsfd, CLONE_NEWNET) < 0) {
+		e = errno;
+		close(self);
+		return e;
+	}
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		e = errno;
+	} else {
+		(void)setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
+		(void)setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
+		(void)setsockopt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof(one));
+	}
+	if (setns(self, CLONE_NEWNET) < 0)
+		return errno;
+	close(self);
+	if (e)
+		return e;
+	*ret = fd;
+	return 0;
 }
 
 #endif
