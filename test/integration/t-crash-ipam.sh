@@ -253,7 +253,10 @@ in_ns "$NODE" env -i "$SYSPATH" CNI_COMMAND=ADD CNI_CONTAINERID=stale CNI_NETNS=
 	<"$T/hl.json" >"$T/stale.out" 2>&1 &
 stalepid=$!
 register_pid "$stalepid"
-wait_for "the stale ADD holds the lock" 10 bash -c "! flock -n '$NETDIR/lock' true"
+# Read from /proc/locks: a probe taking the lock itself (flock -n) could hold it
+# just when the stale ADD tries, which then stops without it.
+wait_for "the stale ADD holds the lock" 10 bash -c "ino=\$(stat -c %i '$NETDIR/lock') &&
+	awk -v i=\"\$ino\" '\$2 == \"FLOCK\" && \$6 ~ (\":\" i \"\$\") { f = 1 } END { exit !f }' /proc/locks"
 # The default wait (60 s) outlasts a queue of ADDs on a loaded node: after
 # 3 s this one is still waiting, not failed. Its bound is the constant's.
 in_ns "$NODE" env -i "$SYSPATH" CNI_COMMAND=ADD CNI_CONTAINERID=waiter CNI_NETNS="$CNS" CNI_IFNAME=eth0 \
