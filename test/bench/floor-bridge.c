@@ -96,72 +96,38 @@ static int sysctl_write(const char *proto, const char *ifname, const char *leaf,
 	return ok ? 0 : -1;
 }
 
-/* Send and wait for the ACK; -1 with errno on a kernel error. */
-static int talk(int fd, struct nlmsghdr *h)
+/* Send q and wait for its ACK (floornl.h's loop): 0, or -1 with errno. */
+static int talk(int fd, struct req *q)
 {
-	static unsigned int seq;
-	char rbuf[BUF];
-	ssize_t n;
+	int e;
 
-	h->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
-	h->nlmsg_seq = ++seq;
-	if (send(fd, h, h->nlmsg_len, 0) < 0)
-		return -1;
-	n = recv(fd, rbuf, sizeof(rbuf), 0);
-	if (n < 0)
-		return -1;
-	for (struct nlmsghdr *r = (struct nlmsghdr *)rbuf; NLMSG_OK(r, (unsigned int)n);
-	     r = NLMSG_NEXT(r, n)) {
-		if (r->nlmsg_type == NLMSG_ERROR) {
-			int e = ((struct nlmsgerr *)NLMSG_DATA(r))->error;
-
-			if (e) {
-				errno = -e;
-				return -1;
-			}
-			return 0;
-		}
-	}
-	errno = EPROTO;
-	return -1;
+	q->h.nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+	e = nl_talk(fd, q, NULL, NULL);
+	errno = e;
+	return e ? -1 : 0;
 }
 
-/* A GET or a dump: read every answer until the ACK or NLMSG_DONE; the operstate seen, if any. */
-static int ask(int fd, struct nlmsghdr *h, int *operstate)
+static void keep_operstate(const struct nlmsghdr *r, void *arg)
 {
-	static unsigned int seq = 1u << 30;
-	char rbuf[32768] __attribute__((aligned(4)));
-	ssize_t n;
+	const struct ifinfomsg *ifi = NLMSG_DATA(r);
+	int len = (int)IFLA_PAYLOAD(r);
 
-	h->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
-	h->nlmsg_seq = ++seq;
-	if (send(fd, h, h->nlmsg_len, 0) < 0)
-		return -1;
-	for (;;) {
-		n = recv(fd, rbuf, sizeof(rbuf), 0);
-		if (n < 0)
-			return -1;
-		for (struct nlmsghdr *r = (struct nlmsghdr *)rbuf; NLMSG_OK(r, (unsigned int)n);
-		     r = NLMSG_NEXT(r, n)) {
-			if (r->nlmsg_type == NLMSG_DONE)
-				return 0;
-			if (r->nlmsg_type == NLMSG_ERROR) {
-				int e = ((struct nlmsgerr *)NLMSG_DATA(r))->error;
+	if (r->nlmsg_type != RTM_NEWLINK)
+		return;
+	for (const struct rtattr *a = IFLA_RTA(ifi); RTA_OK(a, len); a = RTA_NEXT(a, len))
+		if (a->rta_type == IFLA_OPERSTATE)
+			*(int *)arg = *(const unsigned char *)RTA_DATA(a);
+}
 
-				errno = -e;
-				return e ? -1 : 0;
-			}
-			if (r->nlmsg_type == RTM_NEWLINK && operstate) {
-				struct ifinfomsg *ifi = NLMSG_DATA(r);
-				int len = (int)IFLA_PAYLOAD(r);
+/* A GET or a dump: every answer read until the ACK or NLMSG_DONE; the operstate seen, if any. */
+static int ask(int fd, struct req *q, int *operstate)
+{
+	int e;
 
-				for (struct rtattr *a = IFLA_RTA(ifi); RTA_OK(a, len);
-				     a = RTA_NEXT(a, len))
-					if (a->rta_type == IFLA_OPERSTATE)
-						*operstate = *(unsigned char *)RTA_DATA(a);
-			}
-		}
-	}
+	q->h.nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+	e = nl_talk(fd, q, operstate ? keep_operstate : NULL, operstate);
+	errno = e;
+	return e ? -1 : 0;
 }
 
 static int get_link(int fd, const char *name, int *operstate)
@@ -173,7 +139,7 @@ static int get_link(int fd, const char *name, int *operstate)
 	q.h.nlmsg_type = RTM_GETLINK;
 	q.h.nlmsg_len = (unsigned int)NLMSG_LENGTH(sizeof(*ifi));
 	put(&q.h, IFLA_IFNAME, name, strlen(name) + 1);
-	return ask(fd, &q.h, operstate);
+	return ask(fd, &q, operstate);
 }
 
 static int dump(int fd, int type, int family)
@@ -186,7 +152,7 @@ static int dump(int fd, int type, int family)
 	q.h.nlmsg_len = (unsigned int)NLMSG_LENGTH(type == RTM_GETADDR ? sizeof(struct ifaddrmsg)
 								       : sizeof(struct rtmsg));
 	((unsigned char *)NLMSG_DATA(&q.h))[0] = (unsigned char)family;
-	return ask(fd, &q.h, NULL);
+	return ask(fd, &q, NULL);
 }
 
 static long long now_ms(void)
@@ -239,7 +205,7 @@ static int set_up(int fd, int ifindex)
 	ifi->ifi_index = ifindex;
 	ifi->ifi_flags = IFF_UP;
 	ifi->ifi_change = IFF_UP;
-	return talk(fd, &q.h);
+	return talk(fd, &q);
 }
 
 static int set_arp_notify(int fd, int ifindex)
@@ -258,7 +224,7 @@ static int set_arp_notify(int fd, int ifindex)
 	end(&q.h, conf);
 	end(&q.h, inet);
 	end(&q.h, spec);
-	return talk(fd, &q.h);
+	return talk(fd, &q);
 }
 
 static int add(const char *netns, const char *ifname, const char *cid, const char *bridge)
@@ -298,7 +264,7 @@ static int add(const char *netns, const char *ifname, const char *cid, const cha
 	end(&q.h, peer);
 	end(&q.h, data);
 	end(&q.h, info);
-	if (talk(fd, &q.h) < 0)
+	if (talk(fd, &q) < 0)
 		return fail("create veth");
 	if (!bare && sysctl_write("ipv6", host, "accept_ra", "0") < 0)
 		return fail("accept_ra");
@@ -328,7 +294,7 @@ static int add(const char *netns, const char *ifname, const char *cid, const cha
 		put(&q.h, IFA_LOCAL, a, 4);
 		put(&q.h, IFA_ADDRESS, a, 4);
 		put(&q.h, IFA_BROADCAST, brd, 4);
-		if (talk(cfd, &q.h) < 0)
+		if (talk(cfd, &q) < 0)
 			return fail("add address");
 	}
 	if (set_up(cfd, cidx) < 0)
@@ -346,7 +312,7 @@ static int add(const char *netns, const char *ifname, const char *cid, const cha
 		put(&q.h, RTA_GATEWAY, gw, 4);
 		u = (uint32_t)cidx;
 		put(&q.h, RTA_OIF, &u, sizeof(u));
-		if (talk(cfd, &q.h) < 0)
+		if (talk(cfd, &q) < 0)
 			return fail("add route");
 	}
 	(void)setns(self, CLONE_NEWNET);
@@ -368,7 +334,7 @@ static int del(const char *netns, const char *ifname)
 		return fail("socket");
 	init(&q, RTM_DELLINK, 0, sizeof(*ifi));
 	put(&q.h, IFLA_IFNAME, ifname, strlen(ifname) + 1);
-	if (talk(fd, &q.h) < 0 && errno != ENODEV)
+	if (talk(fd, &q) < 0 && errno != ENODEV)
 		return fail("delete link");
 	return 0;
 }
