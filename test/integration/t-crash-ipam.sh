@@ -253,10 +253,16 @@ in_ns "$NODE" env -i "$SYSPATH" CNI_COMMAND=ADD CNI_CONTAINERID=stale CNI_NETNS=
 	<"$T/hl.json" >"$T/stale.out" 2>&1 &
 stalepid=$!
 register_pid "$stalepid"
-# Read from /proc/locks: a probe taking the lock itself (flock -n) could hold it
-# just when the stale ADD tries, which then stops without it.
-wait_for "the stale ADD holds the lock" 10 bash -c "ino=\$(stat -c %i '$NETDIR/lock') &&
-	awk -v i=\"\$ino\" '\$2 == \"FLOCK\" && \$6 ~ (\":\" i \"\$\") { f = 1 } END { exit !f }' /proc/locks"
+# Whether someone holds FILE's flock, read from /proc/locks: a probe taking the
+# lock itself (flock -n) could hold it just when the stale ADD tries, which then
+# stops without it.  Waiters show as "->" lines and do not count.
+lock_held()
+{
+	local ino
+	ino=$(stat -c %i "$1") || return 1
+	awk -v i="$ino" '$2 == "FLOCK" && $6 ~ (":" i "$") { f = 1 } END { exit !f }' /proc/locks
+}
+wait_for "the stale ADD holds the lock" 10 lock_held "$NETDIR/lock"
 # The default wait (60 s) outlasts a queue of ADDs on a loaded node: after
 # 3 s this one is still waiting, not failed. Its bound is the constant's.
 in_ns "$NODE" env -i "$SYSPATH" CNI_COMMAND=ADD CNI_CONTAINERID=waiter CNI_NETNS="$CNS" CNI_IFNAME=eth0 \
