@@ -345,6 +345,24 @@ pm DEL c2 "$C2" eth0 "$PM2"
 is_success "DEL c2"
 is "nothing left" "$(all_elems pmnet)" 0
 
+# The committed socket's closer child cannot be started (clone fails): the socket
+# is closed in place, and ADD and DEL still do all their work.  Straight under
+# strace (not through cni(): valgrind's build forks instead of this clone).
+clone_fails()
+{
+	in_ns "$NODE" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin CNI_COMMAND="$1" CNI_CONTAINERID=c2 \
+		CNI_NETNS="$(netns_path "$C2")" CNI_IFNAME=eth0 CNI_PATH="$BIN" timeout -k 2 20 \
+		strace -f -qq -o "$T/clone.trace" -e trace=clone,clone3 -e inject=clone,clone3:error=EAGAIN \
+		"$PM" <<<"$PM2" >"$T/clone.out" 2>&1
+}
+clone_fails ADD
+is "ADD with every clone failing: success" "$?" 0
+ok_if "... its closer child was refused (the injection hit)" grep -q "EAGAIN" "$T/clone.trace"
+ok_if "... the attachment's elements are there" test "$(all_elems pmnet pmnet:c2:eth0)" -gt 0
+clone_fails DEL
+is "DEL with every clone failing: success" "$?" 0
+is "... nothing left" "$(all_elems pmnet)" 0
+
 # masqAll: the container address in ma4, every DNATed connection masqueraded.
 pm ADD c2 "$C2" eth0 "$(pmconf pmnet "$(cat "$T/prev.c2")" '[{"hostPort": 8080, "containerPort": 80}]' '{"masqAll": true}')"
 is_success "ADD c2 with masqAll"
