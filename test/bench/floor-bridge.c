@@ -18,6 +18,9 @@
  *        the container link, its addresses and routes, the host end.
  *   DEL: one RTM_DELLINK of the container end.
  *
+ * With "ipMasq": true in the config, also ipMasq's nftables work
+ * (floormasq.h): after the links on ADD, before the link on DEL.
+ *
  * FLOOR_BARE=1 (or a path containing "floor-bare/") gives the older,
  * smaller floor (no sysctls, no wait, CHECK a no-op), to show what those
  * cost.
@@ -50,6 +53,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "floormasq.h"
 #include "floornl.h"
 
 /* IF_OPER_UP of <linux/if.h>, which clashes with <net/if.h>. */
@@ -227,9 +231,19 @@ static int set_arp_notify(int fd, int ifindex)
 	return talk(fd, &q);
 }
 
-static int add(const char *netns, const char *ifname, const char *cid, const char *bridge)
+/* The container's address: picked by the id's trailing number (fillers and measured ids differ). */
+static void ctr_addr(const char *cid, uint8_t a[4])
 {
 	unsigned long id = strtoul(cid + strcspn(cid, "0123456789"), NULL, 10);
+
+	a[0] = 198;
+	a[1] = 18;
+	a[2] = (uint8_t)(2 + id / 250);
+	a[3] = (uint8_t)(2 + id % 250);
+}
+
+static int add(const char *netns, const char *ifname, const char *cid, const char *bridge)
+{
 	char host[IFNAMSIZ];
 	struct req q;
 	struct ifinfomsg *ifi = NLMSG_DATA(&q.h);
@@ -284,9 +298,9 @@ static int add(const char *netns, const char *ifname, const char *cid, const cha
 		return fail("container sysctls");
 	{
 		struct ifaddrmsg *ifa = NLMSG_DATA(&q.h);
-		uint8_t a[4] = { 198, 18, (uint8_t)(2 + id / 250), (uint8_t)(2 + id % 250) };
-		uint8_t brd[4] = { 198, 18, 255, 255 };
+		uint8_t a[4], brd[4] = { 198, 18, 255, 255 };
 
+		ctr_addr(cid, a);
 		init(&q, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, sizeof(*ifa));
 		ifa->ifa_family = AF_INET;
 		ifa->ifa_prefixlen = 16;
@@ -390,20 +404,22 @@ int main(int argc, char **argv)
 	const char *bridge = getenv("FLOOR_BRIDGE");
 	const char *self = argc > 0 ? argv[0] : "", *slash = strrchr(self, '/');
 	int dlen = slash ? (int)(slash - self + 1) : 0;
-	char hl[4096], in[8192], res[4096] = "{}", brname[IFNAMSIZ];
+	char hl[4096], in[8192], res[4096] = "{}", brname[IFNAMSIZ], tag[512];
 	size_t inlen = 0;
 	ssize_t r;
-	bool has_ipam;
+	bool has_ipam, masq;
 	int rc = 0;
 
 	if (!cmd || !netns || !ifname || !cid)
 		return fail("CNI_* missing");
 	snprintf(hl, sizeof(hl), "%.*sstore", dlen, self);
 	has_ipam = access(hl, F_OK) == 0;
-	if (has_ipam)
-		while (inlen < sizeof(in) - 1 && (r = read(0, in + inlen, sizeof(in) - 1 - inlen)) > 0)
-			inlen += (size_t)r;
+	while (inlen < sizeof(in) - 1 && (r = read(0, in + inlen, sizeof(in) - 1 - inlen)) > 0)
+		inlen += (size_t)r;
 	in[inlen] = '\0';
+	masq = fm_wanted(in);
+	if (masq)
+		fm_tag(in, cid, ifname, tag, sizeof(tag));
 	/* Or started from a directory named *floor-bare* (phases.sh: one environment for all sides). */
 	bare = (getenv("FLOOR_BARE") && !strcmp(getenv("FLOOR_BARE"), "1")) ||
 	       strstr(self, "floor-bare/");
@@ -415,11 +431,19 @@ int main(int argc, char **argv)
 		if (has_ipam && floor_hl(hl, cmd, cid, ifname, in, res, sizeof(res)) < 0)
 			return fail("ipam");
 		rc = add(netns, ifname, cid, bridge);
+		if (rc == 0 && masq) {
+			uint8_t a[4];
+
+			ctr_addr(cid, a);
+			fm_add(a, 16, tag);
+		}
 		if (rc == 0)
 			fputs(res, stdout);
 		return rc;
 	}
 	if (!strcmp(cmd, "DEL")) {
+		if (masq)
+			fm_del(tag); /* first: del() stays in the container */
 		rc = del(netns, ifname);
 		if (has_ipam && floor_hl(hl, cmd, cid, ifname, in, res, sizeof(res)) < 0)
 			return fail("ipam");

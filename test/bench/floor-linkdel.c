@@ -50,6 +50,8 @@
  *               gateway added (src: the address).  In the node: the
  *               gateway as /32 (IFA_F_NODAD) on the host end and a host
  *               route to the container's address: 10 requests, as ours.
+ *               With "ipMasq": true in the config, then ipMasq's nftables
+ *               work (floormasq.h; on DEL before the link goes).
  *    macvlan ADD: the master looked up (RTM_GETLINK "bm0": its index),
  *               the macvlan created in CNI_NETNS under a temporary name
  *               (a node link named CNI_IFNAME would clash otherwise, see
@@ -99,6 +101,8 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "floormasq.h"
 
 #define BUFSZ 8192
 
@@ -723,18 +727,20 @@ static int l2_plugin(const char *self, const char *cmd, bool veth)
 	const char *cid = getenv("CNI_CONTAINERID") ? getenv("CNI_CONTAINERID") : "";
 	const char *slash = strrchr(self, '/'), *p;
 	int dlen = slash ? (int)(slash - self + 1) : 0, e = 0, ctrfd;
-	char hl[4096], in[8192], res[512] = "{}", a[64], host[IFNAMSIZ];
+	char hl[4096], in[8192], res[512] = "{}", a[64], host[IFNAMSIZ], tag[512];
 	size_t inlen = 0;
 	ssize_t n;
-	bool has_ipam;
+	bool has_ipam, masq;
 	struct in_addr ip;
 
 	snprintf(hl, sizeof(hl), "%.*sstore", dlen, self);
 	has_ipam = access(hl, F_OK) == 0;
-	if (has_ipam)
-		while (inlen < sizeof(in) - 1 && (n = read(0, in + inlen, sizeof(in) - 1 - inlen)) > 0)
-			inlen += (size_t)n;
+	while (inlen < sizeof(in) - 1 && (n = read(0, in + inlen, sizeof(in) - 1 - inlen)) > 0)
+		inlen += (size_t)n;
 	in[inlen] = '\0';
+	masq = veth && fm_wanted(in);
+	if (masq)
+		fm_tag(in, cid, ifname, tag, sizeof(tag));
 	if (!strcmp(cmd, "CHECK")) {
 		if (has_ipam && floor_hl(hl, cmd, cid, ifname, in, res, sizeof(res)) < 0)
 			die("CHECK: ipam");
@@ -747,6 +753,8 @@ static int l2_plugin(const char *self, const char *cmd, bool veth)
 	if (!strcmp(cmd, "DEL")) {
 		if (has_ipam && floor_hl(hl, cmd, cid, ifname, in, res, sizeof(res)) < 0)
 			die("DEL: ipam");
+		if (masq)
+			fm_del(tag);
 		e = del_link(sock_in(netns), ifname);
 		if (e && e != ENODEV)
 			die("DEL: %s", strerror(e));
@@ -772,6 +780,8 @@ static int l2_plugin(const char *self, const char *cmd, bool veth)
 		 : macvlan_add(netns, ctrfd, ifname, ntohl(ip.s_addr));
 	if (e)
 		die("ADD: %s", strerror(e));
+	if (masq)
+		fm_add((const uint8_t *)&ip.s_addr, L2_PLEN, tag);
 	fputs(res, stdout);
 	return 0;
 }
