@@ -27,13 +27,17 @@
  *          asks, pipelined in one sendmsg: the pre/out/dnat chains and
  *          every element of the attachment (GETSETELEM by key; data and
  *          owner tag compared).
- *   DEL:   the generation and the owner set (GETGEN + a GETSETELEM dump,
- *          one sendmsg), then ONE transaction guarded by that generation:
- *          for the last attachment of the network (as in the bench: ours
- *          then removes the network's objects) the 4 chains flushed and
- *          deleted and the 12 sets deleted (the elements go with them);
- *          otherwise the attachment's elements deleted by key.  Then
- *          nf_conntrack_count read (UDP flush as ADD when not zero).
+ *   DEL:   the generation and the attachment's owner element (GETGEN +
+ *          GETSETELEM by key, one sendmsg); whether any other attachment
+ *          is on the network (the owner set's dump on a second socket, read
+ *          only up to the first element not ours: the same cost with 1 or
+ *          1000 others); then ONE transaction guarded by that generation:
+ *          for the last attachment of the network (ours then removes the
+ *          network's objects) the 4 chains flushed and deleted and the 12
+ *          sets deleted (the elements go with them); otherwise the
+ *          attachment's elements deleted by key (the shared subnet element
+ *          stays, as ours leaves it to GC).  Then nf_conntrack_count read
+ *          (UDP flush as ADD when not zero).
  *
  * Why it is portmap's floor: that is what any implementation of this
  * layout must ask of the kernel per verb (the rules must be looked at
@@ -114,6 +118,7 @@ static struct {
 	uint8_t v4[4];
 	int prefix;
 	char tag[256];
+	char addr[64];
 	char index[256];
 	uint8_t owner[16];
 } C;
@@ -161,12 +166,7 @@ static void read_conf(const char *cid, const char *ifname)
 	if (!p)
 		fail("config: no IPv4 address in prevResult", EINVAL);
 	snprintf(C.tag, sizeof(C.tag), "%s:%s:%s", C.name, cid, ifname);
-	/* The owner element's comment: tag and index, as ours writes it. */
-	len = (size_t)snprintf(C.index, sizeof(C.index), "%s i1;%s;%s;;", C.tag, C.snat ? "s" : "",
-			       addr);
-	for (int i = 0; i < C.n && len < sizeof(C.index); i++)
-		len += (size_t)snprintf(C.index + len, sizeof(C.index) - len, "%s%c%u", i ? "," : "",
-					C.m[i].proto == IPPROTO_UDP ? 'u' : 't', C.m[i].host);
+	snprintf(C.addr, sizeof(C.addr), "%s", addr);
 	/* Owner key: two FNV-1a 64 of the tag (ours hashes it too). */
 	for (int k = 0; k < 2; k++) {
 		uint64_t h = 0xcbf29ce484222325ULL ^ (uint64_t)k;
@@ -763,10 +763,27 @@ static struct elem E[MAX_MAPS + 4];
 static int n_elems;
 static struct elem hs;
 
+/*
+ * The owner element's comment: tag and index, as ours writes it; "l" among
+ * the flags records the lo4 element, so that a DEL knows its elements
+ * without a route lookup (deleting one that is not there fails the batch).
+ */
+static void make_index(bool with_lo4)
+{
+	size_t len = (size_t)snprintf(C.index, sizeof(C.index), "%s i1;%s%s;%s;;", C.tag,
+				      C.snat ? "s" : "", with_lo4 ? "l" : "", C.addr);
+
+	for (int i = 0; i < C.n && len < sizeof(C.index); i++)
+		len += (size_t)snprintf(C.index + len, sizeof(C.index) - len, "%s%c%u", i ? "," : "",
+					C.m[i].proto == IPPROTO_UDP ? 'u' : 't', C.m[i].host);
+}
+
 /* The attachment's elements: owner first, then by set (ours' order). */
 static void elems(bool with_lo4)
 {
 	struct elem *e;
+
+	make_index(with_lo4);
 
 	e = &E[n_elems++];
 	e->set = OWNERS;
@@ -1242,7 +1259,8 @@ static int cmd_check(void)
 
 struct owners_ctx {
 	uint32_t genid;
-	int n, mine;
+	int mine, others, done;
+	bool lo4;
 };
 
 static void owners_reply(const struct nlmsghdr *h, void *arg)
@@ -1266,10 +1284,52 @@ static void owners_reply(const struct nlmsghdr *h, void *arg)
 	for (el = RTA_DATA(a); RTA_OK(el, l); el = RTA_NEXT(el, l)) {
 		const struct rtattr *k = attr(RTA_DATA(el), RTA_PAYLOAD(el), NFTA_SET_ELEM_KEY);
 
-		o->n++;
 		k = k ? attr(RTA_DATA(k), RTA_PAYLOAD(k), NFTA_DATA_VALUE) : NULL;
-		if (k && RTA_PAYLOAD(k) == 16 && memcmp(RTA_DATA(k), C.owner, 16) == 0)
+		if (k && RTA_PAYLOAD(k) == 16 && memcmp(RTA_DATA(k), C.owner, 16) == 0) {
 			o->mine++;
+			o->lo4 |= memmem(RTA_DATA(el), RTA_PAYLOAD(el), " i1;sl;", 7) != NULL;
+		} else
+			o->others++;
+	}
+}
+
+/*
+ * Is any other attachment on the network?  The owner set dumped over a
+ * socket of its own, read only until an element not ours shows (or the
+ * dump ends): its first answer is built at the send, each read builds one
+ * more of at most the reader's buffer, so with 1000 others this costs what
+ * it costs with one.  The socket stays open, unread, and goes with the
+ * process (finish()).
+ */
+static void probe_owners(struct owners_ctx *o)
+{
+	static char buf[8192] __attribute__((aligned(8)));
+	int pfd = nl_open(NETLINK_NETFILTER);
+	struct nlmsghdr *h;
+	uint32_t dump_seq;
+
+	tx_reset();
+	h = nft(NFT_MSG_GETSETELEM, NLM_F_DUMP, NFPROTO_INET);
+	put_str(h, NFTA_SET_ELEM_LIST_TABLE, TABLE);
+	put_str(h, NFTA_SET_ELEM_LIST_SET, set_name[OWNERS]);
+	done(h);
+	dump_seq = seq;
+	tx_send(pfd);
+	while (!o->others && !o->done) {
+		ssize_t n = recv(pfd, buf, sizeof(buf), 0);
+
+		if (n < 0)
+			fail("netlink recv", errno);
+		for (h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+			if (h->nlmsg_seq != dump_seq)
+				continue;
+			if (h->nlmsg_type == NLMSG_DONE)
+				o->done = 1;
+			else if (h->nlmsg_type == NLMSG_ERROR)
+				fail("owner set dump", -((struct nlmsgerr *)NLMSG_DATA(h))->error);
+			else
+				owners_reply(h, o);
+		}
 	}
 }
 
@@ -1278,21 +1338,29 @@ static int cmd_del(void)
 	int fd = nl_open(NETLINK_NETFILTER), enoent = 0;
 	struct owners_ctx o = { 0 };
 	struct nlmsghdr *h;
+	struct rtattr *list, *el;
 
-	elems(true);
-	/* The generation, and the network's attachments (its owner set). */
+	/* The generation, then is the attachment there (its owner element, by key)? */
 	tx_reset();
 	h = nft(NFT_MSG_GETGEN, NLM_F_ACK, AF_UNSPEC);
 	done(h);
-	h = nft(NFT_MSG_GETSETELEM, NLM_F_DUMP, NFPROTO_INET);
+	h = nft(NFT_MSG_GETSETELEM, NLM_F_ACK, NFPROTO_INET);
 	put_str(h, NFTA_SET_ELEM_LIST_TABLE, TABLE);
 	put_str(h, NFTA_SET_ELEM_LIST_SET, set_name[OWNERS]);
+	list = nest(h, NFTA_SET_ELEM_LIST_ELEMENTS);
+	el = nest(h, NFTA_LIST_ELEM);
+	put_data(h, NFTA_SET_ELEM_KEY, C.owner, 16);
+	end(h, el);
+	end(h, list);
 	done(h);
 	tx_send(fd);
 	rx(fd, seq, owners_reply, &o, true, &enoent);
+	elems(o.lo4);
 	if (o.mine) {
+		/* After the generation was read: a change since fails the guarded batch. */
+		probe_owners(&o);
 		batch_begin(true, o.genid);
-		if (o.n == o.mine) {
+		if (!o.others) {
 			/* The last attachment: the network's objects go (table and martian stay). */
 			for (int i = 0; i < NCHAINS; i++)
 				flush_chain(chain_name[(int[]){ PRE, OUT, POST, DNAT }[i]]);
@@ -1302,7 +1370,7 @@ static int cmd_del(void)
 			for (int i = 0; i < NSETS; i++)
 				del_set(set_name[i]);
 		} else {
-			/* By key (lo4 assumed there: the node routes the container address). */
+			/* By key (lo4 when the owner's index says it was added). */
 			queue_elems(NFT_MSG_DELSETELEM, 0);
 		}
 		batch_commit(fd);

@@ -201,12 +201,15 @@ done
 # started like a plugin), alternating with our plugin: host-local's store work
 # (floor-host-local.c: the lock, the reservation files, and for DEL the scan of every owner
 # that the on-disk format forces, over a store with as many other reservations), loopback's
-# and sbr's netlink requests, portmap's nftables transaction.  static has no kernel work: its
+# and sbr's netlink requests, portmap's nftables transaction (portmap@1000: with 1000 other
+# attachments in the floor's table too, made by a hook floor_setup_<case> given the node and the
+# floor binary).  static has no kernel work: its
 # floor is the static no-op process, here alternating with it as the others do (the line
 # above measures it alone, before anything).  build/bench/floors.tsv: case verb n floor_med_us
 # floor_p90_us ours_med_us ours_p90_us kind.
 declare -A FLOOR_OF=([host-local]=floor-host-local [host-local@250]=floor-host-local
-	[loopback]=floor-loopback [sbr]=floor-sbr [portmap]=floor-portmap [static]=nop-static)
+	[loopback]=floor-loopback [sbr]=floor-sbr [portmap]=floor-portmap
+	[portmap@1000]=floor-portmap [static]=nop-static)
 printf 'case\tverb\tn\tfloor_med_us\tfloor_p90_us\tours_med_us\tours_p90_us\tkind\n' >"$OUT/floors.tsv"
 for line in "${CASES[@]}"; do
 	read -r name plugin verbs prepop conf ifname target <<<"$line"
@@ -226,6 +229,11 @@ for line in "${CASES[@]}"; do
 	d=$T/floor-$name
 	mkdir -p "$d/bin" "$d/ours"
 	cp "$OUT/$fb" "$d/bin/$plugin"
+	fhook=floor_setup_${name//[-@]/_}
+	if declare -F "$fhook" >/dev/null; then
+		echo "# setting up $name's floor..." >&2
+		"$fhook" "$NODE" "$d/bin/$plugin"
+	fi
 	# The floor takes the reference's slot (@IMPLNO@ 1): its own address, table, store.
 	sed -e "s|@DATADIR@|$d/ours|g" -e "s|@IMPL@|floor|g" -e "s|@IMPLNO@|1|g" \
 		-e "s|@NODE@|$NODE|g" "$HERE/conf/$conf" >"$d/floor.json"

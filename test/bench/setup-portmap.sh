@@ -6,9 +6,9 @@
 # (conf/portmap.json's prevResult) somewhere: a veth pair stands in for the
 # bridge.  portmap@1000 also fills our maps with 1000 attachments of other
 # containers (2 mappings each) first, so its ADD shows whether the cost grows
-# with them (the issue's target: at most 1.2x the ADD of "portmap").  The
-# reference is not prefilled (1000 iptables rules take minutes to create
-# through it).
+# with them (the issue's target: at most 1.2x the ADD of "portmap"), and
+# before its floor run the floor's table likewise.  The reference is not
+# prefilled (1000 iptables rules take minutes to create through it).
 
 _pm_node()
 {
@@ -24,21 +24,36 @@ setup_portmap()
 	_pm_node "$1"
 }
 
-setup_portmap_1000()
+# _pm_fill NODE IMPL BIN: 1000 attachments of other containers (2 mappings
+# each) through BIN with the config of side IMPL (@IMPL@: its network).  They
+# go through the plugin, as a runtime would add them: each is an attachment
+# of its own (owner element, per-address elements), which a hand-written
+# "add element" would not be.  About 2 ms each.
+_pm_fill()
 {
-	local node=$1 i conf
-	_pm_node "$node"
-	# The fillers go through our plugin, as a runtime would add them: each is
-	# an attachment of its own (owner element, per-address elements), which a
-	# hand-written "add element" would not be.  About 2 ms each.
+	local node=$1 impl=$2 bin=$3 i conf
 	for i in $(seq 0 999); do
-		conf=$(sed -e "s|@IMPL@|ours|g" -e "s|\"hostPort\": 8080|\"hostPort\": $((10000 + i))|" \
+		conf=$(sed -e "s|@IMPL@|$impl|g" -e "s|\"hostPort\": 8080|\"hostPort\": $((10000 + i))|" \
 			-e "s|\"hostPort\": 5353|\"hostPort\": $((20000 + i))|" \
 			-e "s|198\.18\.40\.2/24|198.18.$((41 + i / 250)).$((1 + i % 250))/24|" \
 			"$HERE/conf/portmap.json")
 		nsenter --net="/run/netns/$node" env -i CNI_COMMAND=ADD CNI_CONTAINERID="fill$i" \
 			CNI_NETNS="/run/netns/$node" CNI_NETNS_OVERRIDE=1 CNI_IFNAME=eth0 \
-			CNI_PATH="$OURS_DIR" "$OURS_DIR/portmap" <<<"$conf" >/dev/null ||
-			die "portmap@1000: filler $i failed"
+			CNI_PATH="$OURS_DIR" "$bin" <<<"$conf" >/dev/null ||
+			die "portmap@1000: filler $i ($impl) failed"
 	done
+}
+
+setup_portmap_1000()
+{
+	_pm_node "$1"
+	_pm_fill "$1" ours "$OURS_DIR/portmap"
+}
+
+# run.sh's floor run: the floor's own table (its network, bench-pm-floor) gets
+# as many attachments of the same layout, made by the floor itself ($2), so
+# its ADD adds to full sets and maps and its DEL is not the network's last.
+floor_setup_portmap_1000()
+{
+	_pm_fill "$1" floor "$2"
 }
