@@ -8,7 +8,8 @@
 # attached containers).
 #
 #   bridge       ADD,CHECK,DEL   floor / ours / ref   v4 host-local, isDefaultGateway
-#   bridge-masq  ADD,DEL         ours / ref           + ipMasq (the reference execs iptables)
+#   bridge-masq  ADD,DEL         floor / ours / ref   + ipMasq (the reference execs iptables;
+#                                                     the floor adds floormasq.h's nftables work)
 #   bridge@500   ADD,DEL         floor and ours, empty and with 500 containers attached; ref with 500
 #
 # Targets (issue 3): ADD <= 1.5x floor and <= 1/5 of the reference (1/10 with
@@ -82,6 +83,7 @@ for c in $CASES; do
 		;;
 	bridge-masq)
 		"$OUT/brbench" -c "$c" -v ADD,DEL -n "$N" -w "$WARMUP" \
+			-I "$(impl floorm "$OUT/floor/bridge" '{"ipMasq": true}')" \
 			-I "$(impl oursm "$OURS" '{"ipMasq": true}')" \
 			-I "$(impl refm "$REF" '{"ipMasq": true}')" >>"$RAW"
 		;;
@@ -123,6 +125,10 @@ if has bridge-masq ADD oursm; then
 	printf '%-44s %8s  %s\n' "ADD ipMasq ours/ref <= 0.1" "$x" "$(verdict "$x" 0.1)"
 	x=$(ratio "$(med bridge-masq DEL oursm)" "$(med bridge-masq DEL refm)")
 	printf '%-44s %8s  %s\n' "DEL ipMasq ours/ref <= 0.333" "$x" "$(verdict "$x" 0.3334)"
+	for v in ADD DEL; do
+		printf '%-44s %8s  %s\n' "$v ipMasq ours/floor" \
+			"$(ratio "$(med bridge-masq $v oursm)" "$(med bridge-masq $v floorm)")" "-"
+	done
 fi
 if has bridge@500 ADD ours500; then
 	x=$(ratio "$(med bridge@500 ADD ours500)" "$(med bridge@500 ADD ours0)")

@@ -12,8 +12,8 @@
 # and the reference under the same load.
 #
 #   ptp        ADD,CHECK,DEL   v4 host-local
-#   ptp-masq   ADD,DEL         + ipMasq (the reference execs iptables; the floor does
-#                              what it does for ptp, no masquerading)
+#   ptp-masq   ADD,DEL         + ipMasq (the reference execs iptables; the floor adds
+#                              floormasq.h's nftables work)
 #   macvlan    ADD,CHECK,DEL   v4 host-local, bridge mode on a veth master
 #   ipvlan     ADD,CHECK,DEL   l2 on a dummy master: needs ipvlan, so only in the VM
 #                              (CNIC_VM_ONLY=1 test/vm/run.sh test/bench/l2.sh; ratio only)
@@ -163,6 +163,9 @@ report() {
 		line "ptp ipMasq ADD ours/ref <= 0.1" "$x" "$(verdict "$x" 0.1)"
 		line "ptp ipMasq DEL ours (us) / kernel veth deletion" "$(med ptp-masq DEL ours)/$(floor veth)" "-"
 		line "ptp ipMasq DEL ours/ref" "$(ratio "$(med ptp-masq DEL ours)" "$(med ptp-masq DEL ref)")" "-"
+		for v in ADD DEL; do
+			line "ptp ipMasq $v ours/floor" "$(ratio "$(med ptp-masq $v ours)" "$(med ptp-masq $v floor)")" "-"
+		done
 		[[ $(errs ptp-masq) == 0 ]] || line "ptp-masq: failed calls" "$(errs ptp-masq)" "ERR"
 	fi
 	echo "# raw: $OUT/l2.tsv"
