@@ -614,7 +614,7 @@ fi
 		"$(awk -v x="$NOP_DYN_US" 'BEGIN { print x / 1000 }')"
 	if has bridge.tsv; then
 		awk -F'\t' '($1 == "bridge" || $1 == "bridge-masq") && $3 ~ /^floor/ && $2 != "CHECK" {
-			printf "| bridge %s, kernel operations only (`floor-bridge.c`, started as a plugin) | %.2f ms |\n", $2, $5 / 1000 }' "$R/bridge.tsv"
+			printf "| %s %s, kernel operations only (`floor-bridge.c`, started as a plugin) | %.2f ms |\n", $1, $2, $5 / 1000 }' "$R/bridge.tsv"
 	fi
 	if has l2.tsv; then
 		awk -F'\t' '$3 == "floor" && $2 != "CHECK" {
