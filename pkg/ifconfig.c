@@ -182,7 +182,7 @@ int ifconfig_apply(struct netns *ns, const char *ifname, const struct cni_result
 
 	for (size_t i = 0; i < r->n_ips; i++) {
 		const struct cni_ip *ip = &r->ips[i];
-		unsigned int flags = 0;
+		unsigned int flags = o->addr_flags;
 
 		if (!selected(r, ip, iface_idx))
 			continue;
@@ -200,6 +200,8 @@ int ifconfig_apply(struct netns *ns, const char *ifname, const struct cni_result
 	    cnl_addr_wait_settled(ns, link.ifindex, ifname,
 				  o->settle_timeout_ms ? o->settle_timeout_ms : DEFAULT_SETTLE_MS,
 				  err) < 0)
+		return -1;
+	if (o->before_routes && o->before_routes(o->before_routes_arg, &link, err) < 0)
 		return -1;
 
 	for (size_t i = 0; i < r->routes.n; i++) {

@@ -43,6 +43,16 @@ struct ifconfig_opts {
 	 * (IPv6), if anything.
 	 */
 	bool early_sysctls_done;
+	/* IFA_F_* for every address, besides dad's IFA_F_NODAD (ptp: IFA_F_NOPREFIXROUTE). */
+	unsigned int addr_flags;
+	/*
+	 * Called with the addresses on and the link up, before r's routes are
+	 * added: a plugin's own routes that those may need to reach their
+	 * gateway (ptp, whose addresses come without a prefix route).  NULL:
+	 * none.
+	 */
+	int (*before_routes)(void *arg, const struct cnl_link *link, struct cni_error **err);
+	void *before_routes_arg;
 };
 
 /*
