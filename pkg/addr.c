@@ -88,7 +88,6 @@ int cnl_addr_del(struct netns *ns, const struct cnl_link *link, const struct ipn
 struct addr_dump {
 	struct cnl_addrs *out;
 	int ifindex;
-	size_t start; /* entries collected before this family's dump */
 };
 
 static int parse_addr(const struct nlmsghdr *nlh, void *arg, struct cni_error **err)
@@ -132,11 +131,10 @@ static void reset_addrs(void *arg)
 {
 	struct addr_dump *d = arg;
 
-	d->out->n = d->start;
+	d->out->n = 0;
 }
 
-static int dump_family(struct netns *ns, int ifindex, int family, struct addr_dump *d,
-		       struct cni_error **err)
+static int dump(struct netns *ns, int ifindex, int family, struct addr_dump *d, struct cni_error **err)
 {
 	struct ifaddrmsg ifa = { .ifa_family = (unsigned char)family,
 				 .ifa_index = (unsigned int)(ifindex > 0 ? ifindex : 0) };
@@ -145,7 +143,6 @@ static int dump_family(struct netns *ns, int ifindex, int family, struct addr_du
 
 	if (cnl_sock_get(ns, &s, err) < 0)
 		return -1;
-	d->start = d->out->n;
 	return cnl_dump(s, msg, parse_addr, reset_addrs, d, err);
 }
 
@@ -154,12 +151,14 @@ int cnl_addr_list(struct netns *ns, int ifindex, int family, struct cnl_addrs *r
 {
 	struct cnl_addrs out = { 0 };
 	struct addr_dump d = { .out = &out, .ifindex = ifindex };
-	int r = 0;
+	int r;
 
-	if (family == AF_INET || family == AF_UNSPEC)
-		r = dump_family(ns, ifindex, AF_INET, &d, err);
-	if (r == 0 && (family == AF_INET6 || family == AF_UNSPEC))
-		r = dump_family(ns, ifindex, AF_INET6, &d, err);
+	/*
+	 * AF_UNSPEC is one dump of both families (the kernel walks AF_INET
+	 * before AF_INET6, so the order is the one two dumps would give):
+	 * one round trip instead of two.
+	 */
+	r = dump(ns, ifindex, family, &d, err);
 	if (r < 0) {
 		cnl_addrs_free(&out);
 		if (ifindex > 0)

@@ -64,6 +64,22 @@ static void best_effort(char *owned_name, const char *value)
 	}
 }
 
+bool ifconfig_has_early_sysctls(const struct ifconfig_opts *o)
+{
+	return o->set_accept_dad || o->ndisc_notify;
+}
+
+void ifconfig_early_sysctls(const char *ifname, const struct ifconfig_opts *o)
+{
+	if (o->set_accept_dad) {
+		if (o->dad)
+			best_effort(xasprintf("net/ipv6/conf/%s/enhanced_dad", ifname), "1");
+		best_effort(xasprintf("net/ipv6/conf/%s/accept_dad", ifname), o->dad ? "1" : "0");
+	}
+	if (o->ndisc_notify)
+		best_effort(xasprintf("net/ipv6/conf/%s/ndisc_notify", ifname), "1");
+}
+
 /* Runs inside the container netns: /proc/sys/net is the opener's namespace. */
 static int apply_sysctls(void *arg, struct cni_error **err)
 {
@@ -92,13 +108,8 @@ static int apply_sysctls(void *arg, struct cni_error **err)
 		}
 		best_effort(xasprintf("net/ipv6/conf/%s/keep_addr_on_down", a->ifname), "1");
 	}
-	if (o->set_accept_dad) {
-		if (o->dad)
-			best_effort(xasprintf("net/ipv6/conf/%s/enhanced_dad", a->ifname), "1");
-		best_effort(xasprintf("net/ipv6/conf/%s/accept_dad", a->ifname), o->dad ? "1" : "0");
-	}
-	if (o->ndisc_notify)
-		best_effort(xasprintf("net/ipv6/conf/%s/ndisc_notify", a->ifname), "1");
+	if (!o->early_sysctls_done)
+		ifconfig_early_sysctls(a->ifname, o);
 	/* While we are in here: the netns's rtnetlink socket, saving a second visit. */
 	return cnl_sock_get(a->ns, &(struct cnl_sock *){ NULL }, err);
 }
@@ -144,8 +155,12 @@ int ifconfig_apply(struct netns *ns, const char *ifname, const struct cni_result
 	else if (cnl_link_get(ns, ifname, &link, err) < 0)
 		return -1;
 
+	/*
+	 * Only sysctls need the visit (which makes the socket too, if it is not
+	 * there yet; otherwise the first request makes it).
+	 */
 	sc.v6 = v6;
-	if ((v6 || o->set_accept_dad || o->arp_notify || o->ndisc_notify) &&
+	if ((v6 || (!o->early_sysctls_done && ifconfig_has_early_sysctls(o))) &&
 	    netns_run(ns, apply_sysctls, &sc, err) < 0)
 		return cni_error_wrap(err, "netns \"%s\"", ns->path);
 	/*
@@ -167,7 +182,7 @@ int ifconfig_apply(struct netns *ns, const char *ifname, const struct cni_result
 
 	for (size_t i = 0; i < r->n_ips; i++) {
 		const struct cni_ip *ip = &r->ips[i];
-		unsigned int flags = 0;
+		unsigned int flags = o->addr_flags;
 
 		if (!selected(r, ip, iface_idx))
 			continue;
@@ -185,6 +200,8 @@ int ifconfig_apply(struct netns *ns, const char *ifname, const struct cni_result
 	    cnl_addr_wait_settled(ns, link.ifindex, ifname,
 				  o->settle_timeout_ms ? o->settle_timeout_ms : DEFAULT_SETTLE_MS,
 				  err) < 0)
+		return -1;
+	if (o->before_routes && o->before_routes(o->before_routes_arg, &link, err) < 0)
 		return -1;
 
 	for (size_t i = 0; i < r->routes.n; i++) {

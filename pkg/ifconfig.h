@@ -37,7 +37,34 @@ struct ifconfig_opts {
 	bool set_accept_dad;
 	/* ifname's ifindex when the caller knows it (saves a lookup); 0: look it up. */
 	int ifindex;
+	/*
+	 * The caller ran ifconfig_early_sysctls for this link already, inside
+	 * ns: ifconfig_apply enters ns only for what depends on the addresses
+	 * (IPv6), if anything.
+	 */
+	bool early_sysctls_done;
+	/* IFA_F_* for every address, besides dad's IFA_F_NODAD (ptp: IFA_F_NOPREFIXROUTE). */
+	unsigned int addr_flags;
+	/*
+	 * Called with the addresses on and the link up, before r's routes are
+	 * added: a plugin's own routes that those may need to reach their
+	 * gateway (ptp, whose addresses come without a prefix route).  NULL:
+	 * none.
+	 */
+	int (*before_routes)(void *arg, const struct cnl_link *link, struct cni_error **err);
+	void *before_routes_arg;
 };
+
+/*
+ * The sysctls of o that do not depend on the addresses (accept_dad and
+ * enhanced_dad with set_accept_dad, ndisc_notify), best effort, written on
+ * ifname by a caller that is inside the link's netns already (to make its
+ * rtnetlink socket there, say): one visit instead of two.  They stay with
+ * the device through a rename.  Returns false when o has none, so there is
+ * nothing to enter the netns for.
+ */
+bool ifconfig_has_early_sysctls(const struct ifconfig_opts *o);
+void ifconfig_early_sysctls(const char *ifname, const struct ifconfig_opts *o);
 
 /*
  * On ifname in ns: every ip of r whose interface == iface_idx (all ips when

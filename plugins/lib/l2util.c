@@ -3,6 +3,7 @@
 #include <limits.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
+#include <netlink/attr.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -66,13 +67,43 @@ void l2_temp_name(struct netns *container, const char *ifname, char ret[IFNAMSIZ
 	snprintf(ret, IFNAMSIZ, "cnic%08x", h);
 }
 
-int l2_child_create(struct netns *via, struct netns *container, const struct cnl_newlink *spec,
-		    const char *ifname, struct cnl_link *ret, struct cni_error **err)
+/* The link (l, looked up) renamed to newname, by its index: no second lookup. */
+static int rename_link(struct netns *ns, const struct cnl_link *l, const char *newname,
+		       struct cni_error **err)
+{
+	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = l->ifindex };
+	cleanup_nlmsg struct nl_msg *msg = cnl_msg_new(RTM_SETLINK, 0, &ifi, sizeof(ifi));
+
+	if (nla_put_string(msg, IFLA_IFNAME, newname) < 0)
+		return cnl_put_failed(err, "rename link");
+	return cnl_request(ns, msg, NULL, NULL, err, "rename link \"%s\" to \"%s\" in netns \"%s\"",
+			   l->name, newname, ns->path);
+}
+
+struct first_visit {
+	struct netns *ns;
+	const char *name;
+	const struct ifconfig_opts *early;
+};
+
+/* Inside the container: its socket, and the link's early sysctls in the same visit. */
+static int first_visit(void *arg, struct cni_error **err)
+{
+	const struct first_visit *v = arg;
+
+	ifconfig_early_sysctls(v->name, v->early);
+	return cnl_sock_get(v->ns, &(struct cnl_sock *){ NULL }, err);
+}
+
+static int child_create(struct netns *via, struct netns *container, const struct cnl_newlink *spec,
+			const char *ifname, const struct ifconfig_opts *early, bool *early_done,
+			struct cnl_link *ret, struct cni_error **err)
 {
 	struct cnl_newlink nl = *spec;
 	bool inside = via == container;
 	char tmp[IFNAMSIZ];
 	struct cni_error *e = NULL;
+	struct cnl_link l;
 	int r = -1;
 
 	if (inside) {
@@ -119,7 +150,24 @@ int l2_child_create(struct netns *via, struct netns *container, const struct cnl
 		cni_error_move(err, &e);
 		return cni_error_wrap(err, "failed to create %s", spec->kind);
 	}
-	if (cnl_link_rename(container, tmp, ifname, &e) < 0) {
+	/*
+	 * Everything from here on goes through the container's socket, which
+	 * takes one visit to make: the sysctls that need the netns (and do not
+	 * wait for the addresses) are written then, under the temporary name.
+	 * The link is born in another netns, so its creation echoed nothing
+	 * here: it is asked for once, and renamed by that index.
+	 */
+	if (early && ifconfig_has_early_sysctls(early)) {
+		if (netns_run(container, first_visit,
+			      &(struct first_visit){ .ns = container, .name = tmp, .early = early },
+			      &e) < 0) {
+			(void)cnl_link_del(container, tmp, NULL);
+			cni_error_move(err, &e);
+			return -1;
+		}
+		*early_done = true;
+	}
+	if (cnl_link_get(container, tmp, &l, &e) < 0 || rename_link(container, &l, ifname, &e) < 0) {
 		(void)cnl_link_del(container, tmp, NULL);
 		if (e && e->errnum == EEXIST) {
 			cni_error_free(e);
@@ -129,11 +177,17 @@ int l2_child_create(struct netns *via, struct netns *container, const struct cnl
 		cni_error_move(err, &e);
 		return cni_error_wrap(err, "failed to rename %s to \"%s\"", spec->kind, ifname);
 	}
-	if (cnl_link_get(container, ifname, ret, err) < 0) {
-		(void)cnl_link_del(container, ifname, NULL);
-		return -1;
-	}
+	snprintf(l.name, sizeof(l.name), "%s", ifname);
+	*ret = l;
 	return 0;
+}
+
+int l2_child_create(struct netns *via, struct netns *container, const struct cnl_newlink *spec,
+		    const char *ifname, struct cnl_link *ret, struct cni_error **err)
+{
+	bool unused = false;
+
+	return child_create(via, container, spec, ifname, NULL, &unused, ret, err);
 }
 
 int l2_link_del_kind(struct netns *ns, const char *ifname, const char *kind, bool peer_elsewhere,
@@ -445,6 +499,7 @@ int l2_add(const struct cni_cmd *cmd, const struct l2_ops *ops, const struct l2_
 	cleanup_result struct cni_result *r = NULL;
 	struct netns *mns = NULL;
 	struct cnl_link master = { .ifindex = 0 }, link;
+	struct ifconfig_opts ico = ops->ifconfig;
 	bool l3 = c->ips || cmd->conf->ipam_type;
 	bool ipam_done = false;
 
@@ -474,9 +529,11 @@ int l2_add(const struct cni_cmd *cmd, const struct l2_ops *ops, const struct l2_
 		nl.mtu = (unsigned int)c->mtu;
 		nl.mac = c->mac;
 		nl.parent = master.ifindex;
-		if (l2_child_create(mns ? mns : cont, cont, &nl, cmd->ifname, &link, err) < 0)
+		if (child_create(mns ? mns : cont, cont, &nl, cmd->ifname, l3 ? &ico : NULL,
+				 &ico.early_sysctls_done, &link, err) < 0)
 			return -1;
 	}
+	ico.ifindex = link.ifindex;
 
 	r = cni_result_new();
 	cni_result_add_iface(r, cmd->ifname, link.mac, cmd->netns);
@@ -485,7 +542,7 @@ int l2_add(const struct cni_cmd *cmd, const struct l2_ops *ops, const struct l2_
 	else if (cmd->conf->ipam_type && l2_ipam_add(cmd, r, &ipam_done, err) < 0)
 		goto undo;
 	if (l3) {
-		if (ifconfig_apply(cont, cmd->ifname, r, 0, &ops->ifconfig, err) < 0)
+		if (ifconfig_apply(cont, cmd->ifname, r, 0, &ico, err) < 0)
 			goto undo;
 	} else if (!cnl_link_is_up(&link) && cnl_link_set_up(cont, cmd->ifname, true, err) < 0) {
 		goto undo;

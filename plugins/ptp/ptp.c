@@ -2,12 +2,13 @@
 /*
  * ptp: a veth pair per container, routed rather than bridged.  The
  * container end gets the IPAM addresses and reaches everything through the
- * gateway: veth has no IFF_POINTOPOINT, so the subnet's connected route is
- * replaced by "<gw>/32 dev eth0 scope link" plus "<subnet> via <gw>", as
- * the reference does.  The host end holds every gateway as a /32 (/128) and
- * a host route to each container address.  Keys: ipMasq, ipMasqBackend
- * (accepted, nftables is always used), mtu, ipam (required), dns.  See
- * docs/ptp.md.
+ * gateway: veth has no IFF_POINTOPOINT, so instead of the subnet's
+ * connected route it gets "<gw>/32 dev eth0 scope link" plus "<subnet> via
+ * <gw>", the reference's routes (the reference lets the kernel make the
+ * connected route and deletes it; the address comes without it here).
+ * The host end holds every gateway as a /32 (/128) and a host route to
+ * each container address.  Keys: ipMasq, ipMasqBackend (accepted, nftables
+ * is always used), mtu, ipam (required), dns.  See docs/ptp.md.
  */
 #include <errno.h>
 #include <limits.h>
@@ -16,6 +17,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/utsname.h>
 
 #include "../../ipam/ipam.h"
 #include "../../pkg/addr.h"
@@ -100,12 +102,13 @@ static int route_add_once(struct netns *ns, const struct cnl_link *dev, const st
 }
 
 /*
- * Container side, after ifconfig_apply: for each address, the connected
- * route of its subnet is replaced by a scope-link route to the gateway and
- * the subnet via the gateway, both with the address as source.
+ * Container side: for each address, instead of the connected route of its
+ * subnet, a scope-link route to the gateway and the subnet via the gateway,
+ * both with the address as source.  del_connected: the kernel made the
+ * connected route (the address came without IFA_F_NOPREFIXROUTE), delete it.
  */
 static int route_via_gateway(struct netns *cont, const struct cnl_link *dev,
-			     const struct cni_ip *ip, struct cni_error **err)
+			     const struct cni_ip *ip, bool del_connected, struct cni_error **err)
 {
 	struct cnl_route connected = { .ifindex = dev->ifindex };
 	struct cnl_route to_gw = {
@@ -119,9 +122,44 @@ static int route_via_gateway(struct netns *cont, const struct cnl_link *dev,
 	ipnet_canonical(&ip->address, &connected.dst);
 	subnet.dst = connected.dst;
 	/* Two addresses sharing a subnet and gateway: the second finds the routes done. */
-	if (cnl_route_del(cont, dev, &connected, err) < 0 ||
+	if ((del_connected && cnl_route_del(cont, dev, &connected, err) < 0) ||
 	    route_add_once(cont, dev, &to_gw, err) < 0 || route_add_once(cont, dev, &subnet, err) < 0)
 		return -1;
+	return 0;
+}
+
+/*
+ * IFA_F_NOPREFIXROUTE (IPv6 since Linux 3.14, IPv4 since 4.4): the address
+ * comes without the connected route that ptp would only delete again, one
+ * round trip per address.  Older kernels ignore the flag, so there the
+ * route is made and deleted as before.
+ */
+static bool kernel_has_noprefixroute(void)
+{
+	unsigned int major = 0, minor = 0;
+	struct utsname u;
+
+	if (uname(&u) < 0 || sscanf(u.release, "%u.%u", &major, &minor) != 2)
+		return false;
+	return major > 4 || (major == 4 && minor >= 4);
+}
+
+struct gw_routes {
+	struct netns *cont;
+	const struct cni_result *r;
+};
+
+/*
+ * ifconfig_apply's before_routes: with no connected route, IPAM's routes
+ * reach their gateway through these.
+ */
+static int add_gw_routes(void *arg, const struct cnl_link *dev, struct cni_error **err)
+{
+	const struct gw_routes *g = arg;
+
+	for (size_t i = 0; i < g->r->n_ips; i++)
+		if (route_via_gateway(g->cont, dev, &g->r->ips[i], false, err) < 0)
+			return -1;
 	return 0;
 }
 
@@ -189,6 +227,9 @@ static int cmd_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cn
 	cleanup_result struct cni_result *r = NULL;
 	struct veth_pair vp;
 	struct cnl_link hv, cv;
+	struct ifconfig_opts ico = { .dad = false };
+	struct gw_routes gwr;
+	bool noprefix = kernel_has_noprefixroute();
 	bool ipam_done = false, veth_done = false, masq_done = false;
 
 	if (load_conf(cmd, &c, err) < 0 || l2_env_args_check(cmd, NULL, err) < 0)
@@ -229,12 +270,17 @@ static int cmd_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cn
 	hv = (struct cnl_link){ .ifindex = vp.host_ifindex };
 	snprintf(cv.name, sizeof(cv.name), "%s", cmd->ifname);
 	snprintf(hv.name, sizeof(hv.name), "%s", vp.host_name);
-	if (ifconfig_apply(cont, cmd->ifname, r, 1,
-			   &(struct ifconfig_opts){ .dad = false, .ifindex = vp.cont_ifindex },
-			   err) < 0)
+	ico.ifindex = vp.cont_ifindex;
+	if (noprefix) {
+		ico.addr_flags = IFA_F_NOPREFIXROUTE;
+		ico.before_routes = add_gw_routes;
+		gwr = (struct gw_routes){ .cont = cont, .r = r };
+		ico.before_routes_arg = &gwr;
+	}
+	if (ifconfig_apply(cont, cmd->ifname, r, 1, &ico, err) < 0)
 		goto undo;
 	for (size_t i = 0; i < r->n_ips; i++)
-		if (route_via_gateway(cont, &cv, &r->ips[i], err) < 0 ||
+		if ((!noprefix && route_via_gateway(cont, &cv, &r->ips[i], true, err) < 0) ||
 		    setup_host_veth(host, &hv, &r->ips[i], err) < 0)
 			goto undo;
 

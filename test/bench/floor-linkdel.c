@@ -44,14 +44,15 @@
  *               IFLA_LINK, the container end's (ours learns them so too);
  *               accept_ra=0 on the host end (CVE-2020-10749, ours and the
  *               reference); the host end up.  In the container: the
- *               address /16, the link up, the default route via the
- *               gateway, then ptp's own routing: the kernel's prefix route
- *               deleted, a link route to the gateway and the /16 via the
- *               gateway added (src: the address).  In the node: the
- *               gateway as /32 (IFA_F_NODAD) on the host end and a host
- *               route to the container's address: 10 requests, as ours.
- *               With "ipMasq": true in the config, then ipMasq's nftables
- *               work (floormasq.h; on DEL before the link goes).
+ *               address /16 without the kernel's prefix route
+ *               (IFA_F_NOPREFIXROUTE), the link up, ptp's own routing: a
+ *               link route to the gateway and the /16 via the gateway
+ *               (src: the address), then the default route via the
+ *               gateway.  In the node: the gateway as /32 (IFA_F_NODAD) on
+ *               the host end and a host route to the container's address:
+ *               9 requests, as ours.  With "ipMasq": true in the config,
+ *               then ipMasq's nftables work (floormasq.h; on DEL before
+ *               the link goes).
  *    macvlan ADD: the master looked up (RTM_GETLINK "bm0": its index),
  *               the macvlan created in CNI_NETNS under a temporary name
  *               (a node link named CNI_IFNAME would clash otherwise, see
@@ -61,10 +62,10 @@
  *               would not come back); renamed to CNI_IFNAME; arp_notify=1
  *               over netlink (IFLA_AF_SPEC), the address, the link up
  *               (notifications need both set before), the default route.
- *               8 requests; ours makes 10 (it asks for the link twice
- *               more after the rename, and enters the netns twice).
+ *               8 requests, one visit to the netns, as ours.
  *    CHECK:     ours' questions: the container link (by name, stats
- *               skipped), its v4/v6 addresses (by index) and routes; ptp:
+ *               skipped), its addresses (by index) and routes, one
+ *               AF_UNSPEC dump each; ptp:
  *               the host end by the peer index, its addresses and routes;
  *               macvlan: the master.  FLOOR_BARE set: no kernel requests.
  *    DEL:       host-local's release scan, then one RTM_DELLINK of the
@@ -371,8 +372,7 @@ static int check(const char *netns, const char *ifname, bool veth)
 	put(r.nlh, IFLA_IFNAME, ifname, strlen(ifname) + 1);
 	if ((e = ask(ctr, &r, &idx, &peer)) != 0)
 		return e;
-	if ((e = dump(ctr, RTM_GETADDR, AF_INET)) || (e = dump(ctr, RTM_GETADDR, AF_INET6)) ||
-	    (e = dump(ctr, RTM_GETROUTE, AF_INET)) || (e = dump(ctr, RTM_GETROUTE, AF_INET6)))
+	if ((e = dump(ctr, RTM_GETADDR, AF_UNSPEC)) || (e = dump(ctr, RTM_GETROUTE, AF_UNSPEC)))
 		return e;
 	if (!veth)
 		return 0;
@@ -383,8 +383,7 @@ static int check(const char *netns, const char *ifname, bool veth)
 	((struct ifinfomsg *)NLMSG_DATA(r.nlh))->ifi_index = peer;
 	if ((e = ask(node, &r, NULL, NULL)) != 0)
 		return e;
-	if ((e = dump(node, RTM_GETADDR, AF_INET)) || (e = dump(node, RTM_GETADDR, AF_INET6)) ||
-	    (e = dump(node, RTM_GETROUTE, AF_INET)) || (e = dump(node, RTM_GETROUTE, AF_INET6)))
+	if ((e = dump(node, RTM_GETADDR, AF_UNSPEC)) || (e = dump(node, RTM_GETROUTE, AF_UNSPEC)))
 		return e;
 	return 0;
 }
@@ -464,8 +463,8 @@ static void start_hdr(struct req *r, int type, int flags, size_t hdr)
 	r->nlh->nlmsg_len = (unsigned)NLMSG_LENGTH(hdr);
 }
 
-/* An IPv4 address ip/plen on ifindex idx (with its broadcast below /31). */
-static int addr_add(int fd, int idx, uint32_t ip, unsigned plen, unsigned char flags)
+/* An IPv4 address ip/plen on ifindex idx (with its broadcast below /31); flags: IFA_F_*. */
+static int addr_add(int fd, int idx, uint32_t ip, unsigned plen, uint32_t flags)
 {
 	struct req r;
 	struct ifaddrmsg *ifa;
@@ -475,8 +474,10 @@ static int addr_add(int fd, int idx, uint32_t ip, unsigned plen, unsigned char f
 	ifa = NLMSG_DATA(r.nlh);
 	ifa->ifa_family = AF_INET;
 	ifa->ifa_prefixlen = (unsigned char)plen;
-	ifa->ifa_flags = flags;
+	ifa->ifa_flags = (unsigned char)flags;
 	ifa->ifa_index = (unsigned)idx;
+	if (flags > 0xff)
+		put(r.nlh, IFA_FLAGS, &flags, sizeof(flags));
 	put(r.nlh, IFA_LOCAL, &a, 4);
 	put(r.nlh, IFA_ADDRESS, &a, 4);
 	if (plen < 31)
@@ -596,16 +597,16 @@ static int ptp_add(const char *netns, int ctrfd, const char *ifname, const char 
 	if ((e = set_up(node, hidx)) != 0)
 		return e;
 	/*
-	 * The container: address, link up, the configured default route, then
-	 * ptp's own routing: the kernel's prefix route replaced by a host route
-	 * to the gateway and the subnet via the gateway.
+	 * The container: the address without the kernel's prefix route, link
+	 * up, ptp's own routing (a host route to the gateway, the subnet via
+	 * the gateway), then the configured default route, which reaches the
+	 * gateway through them.
 	 */
 	ctr = sock_in_ns(netns, ctrfd, true, NULL, NULL);
-	if ((e = addr_add(ctr, cidx, ip, L2_PLEN, 0)) || (e = set_up(ctr, cidx)) ||
-	    (e = route(ctr, RTM_NEWROUTE, 0, 0, L2_GW, cidx, 0, RT_SCOPE_UNIVERSE)) ||
-	    (e = route(ctr, RTM_DELROUTE, L2_NET, L2_PLEN, 0, cidx, 0, 0)) ||
+	if ((e = addr_add(ctr, cidx, ip, L2_PLEN, IFA_F_NOPREFIXROUTE)) || (e = set_up(ctr, cidx)) ||
 	    (e = route(ctr, RTM_NEWROUTE, L2_GW, 32, 0, cidx, ip, RT_SCOPE_LINK)) ||
-	    (e = route(ctr, RTM_NEWROUTE, L2_NET, L2_PLEN, L2_GW, cidx, ip, RT_SCOPE_UNIVERSE)))
+	    (e = route(ctr, RTM_NEWROUTE, L2_NET, L2_PLEN, L2_GW, cidx, ip, RT_SCOPE_UNIVERSE)) ||
+	    (e = route(ctr, RTM_NEWROUTE, 0, 0, L2_GW, cidx, 0, RT_SCOPE_UNIVERSE)))
 		return e;
 	/* The node: the gateway address on the host end, a host route to the container. */
 	if ((e = addr_add(node, hidx, L2_GW, 32, IFA_F_NODAD)) ||
@@ -670,8 +671,8 @@ static int macvlan_add(const char *netns, int ctrfd, const char *ifname, uint32_
 
 /*
  * ptp / macvlan CHECK: what ours asks.  The container link, its addresses
- * (filtered by index) and routes; ptp: the host end by the peer index,
- * its addresses and routes; macvlan: the master.
+ * (filtered by index) and routes, one AF_UNSPEC dump each; ptp: the host
+ * end by the peer index, its addresses and routes; macvlan: the master.
  */
 static int l2_check(const char *netns, const char *ifname, bool veth)
 {
@@ -685,20 +686,16 @@ static int l2_check(const char *netns, const char *ifname, bool veth)
 	ctr = sock_in_ns(netns, -1, true, NULL, NULL);
 	if ((e = get_link(ctr, ifname, 0, &idx, &peer)) != 0)
 		return e;
-	if ((e = dump_idx(ctr, RTM_GETADDR, AF_INET, idx)) ||
-	    (e = dump_idx(ctr, RTM_GETADDR, AF_INET6, idx)) ||
-	    (e = dump_idx(ctr, RTM_GETROUTE, AF_INET, idx)) ||
-	    (e = dump_idx(ctr, RTM_GETROUTE, AF_INET6, idx)))
+	if ((e = dump_idx(ctr, RTM_GETADDR, AF_UNSPEC, idx)) ||
+	    (e = dump_idx(ctr, RTM_GETROUTE, AF_UNSPEC, idx)))
 		return e;
 	if (!veth)
 		return 0;
 	node = nl_socket(true);
 	if ((e = get_link(node, NULL, peer, NULL, NULL)) != 0)
 		return e;
-	if ((e = dump_idx(node, RTM_GETADDR, AF_INET, peer)) ||
-	    (e = dump_idx(node, RTM_GETADDR, AF_INET6, peer)) ||
-	    (e = dump_idx(node, RTM_GETROUTE, AF_INET, peer)) ||
-	    (e = dump_idx(node, RTM_GETROUTE, AF_INET6, peer)))
+	if ((e = dump_idx(node, RTM_GETADDR, AF_UNSPEC, peer)) ||
+	    (e = dump_idx(node, RTM_GETROUTE, AF_UNSPEC, peer)))
 		return e;
 	return 0;
 }

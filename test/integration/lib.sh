@@ -351,6 +351,26 @@ cni_json()
 	rm -f "$f"
 }
 
+# nl_requests NS PLUGIN VERB CID NETNS_PATH IFNAME JSON [VAR=VAL ...]: as cni_json, under
+# strace; NL_REQ is then the number of netlink messages the plugin sent (sendmsg and sendto
+# calls: each carries one request) and NL_SETNS its setns calls (two per visit to another
+# namespace), so a test can hold a verb to its round trips.  Never under valgrind (it would
+# count valgrind's work); callers check that strace is there.
+nl_requests()
+{
+	local w=$T/.nlreq.$BASHPID tr=$T/.nlreq.$BASHPID.trace
+	local a=("$@")
+	printf '#!/bin/sh\nexec strace -f -qq -e trace=sendmsg,sendto,setns -o %q %q\n' "$tr" "$2" >"$w"
+	chmod +x "$w"
+	a[1]=$w
+	VALGRIND=0 cni_json "${a[@]}"
+	# shellcheck disable=SC2034 # read by the tests
+	NL_REQ=$(grep -cE '^[0-9]+ +(sendmsg|sendto)\(' "$tr" || true)
+	# shellcheck disable=SC2034 # read by the tests
+	NL_SETNS=$(grep -cE '^[0-9]+ +setns\(' "$tr" || true)
+	rm -f "$w" "$tr"
+}
+
 # crashed: true when the last call died from a signal, timed out, or a
 # sanitizer / valgrind reported an error.
 crashed()

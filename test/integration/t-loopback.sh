@@ -257,6 +257,31 @@ is_error_json "no address: 0.2.0 cannot convert" 999
 like "conversion error says why" "$(json_get "$OUT" .msg)" 'no valid IP'
 netns_del "$C"
 
+# ---- round trips -------------------------------------------------------------
+
+# Each request answers something the result needs: lo up, its index, its
+# addresses (one dump for both families).  CHECK only asks for lo, DEL only
+# takes it down.
+if command -v strace >/dev/null; then
+	fresh_ctr C
+	CNS=$(netns_path "$C")
+	ip -n "$C" addr add 127.0.0.5/8 dev lo
+	nl_requests "$NODE" "$LO" ADD lo1 "$CNS" eth0 "$(conf 1.0.0)"
+	is_success "ADD under strace"
+	is "ADD: 3 netlink requests (lo up, lo, its addresses)" "$NL_REQ" 3
+	is "ADD: the first address of each family" "$(jq -c '[.ips[].address]' <<<"$OUT")" \
+		'["127.0.0.1/8","::1/128"]'
+	nl_requests "$NODE" "$LO" CHECK lo1 "$CNS" eth0 "$(conf 1.0.0 "{\"prevResult\": $OUT}")"
+	is_success "CHECK under strace"
+	is "CHECK: 1 netlink request" "$NL_REQ" 1
+	nl_requests "$NODE" "$LO" DEL lo1 "$CNS" eth0 "$(conf 1.0.0)"
+	is_success "DEL under strace"
+	is "DEL: 1 netlink request" "$NL_REQ" 1
+	netns_del "$C"
+else
+	diag "strace missing: round trips not counted"
+fi
+
 # ---- CNI_IFNAME is ignored ------------------------------------------------
 
 fresh_ctr C

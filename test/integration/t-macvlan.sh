@@ -123,6 +123,42 @@ is_success "ADD works while the node has its own eth0"
 mv DEL c3 "$(netns_path "$C3")" "$(conf 1.0.0)"
 ip -n "$NODE" link del eth0
 
+# ---- round trips --------------------------------------------------------------
+
+# IPv4, one request each: the master; the macvlan (born in the container
+# under its temporary name, so no echo comes back); in the container its
+# index (once), the rename, arp_notify, the address, up, the default route:
+# 8, with one visit to the container's netns (its socket, ndisc_notify).
+# CHECK: the master, the link, its addresses (one dump), the routes (one
+# dump).  DEL: the link looked up (a macvlan?), deleted, and no temporary
+# link left by a killed ADD.  L2-only ADD: the master, create, index,
+# rename, up.
+if command -v strace >/dev/null; then
+	ctr C4
+	C4P=$(netns_path "$C4")
+	nl_requests "$NODE" "$MV" ADD c4 "$C4P" eth0 "$(conf 1.0.0)"
+	is_success "ADD under strace"
+	is "ADD: 8 netlink requests" "$NL_REQ" 8
+	is "ADD: one visit to the container's netns" "$NL_SETNS" 2
+	is "... ndisc_notify=1 all the same" "$(in_ns "$C4" cat /proc/sys/net/ipv6/conf/eth0/ndisc_notify)" 1
+	is "... arp_notify=1 all the same" "$(in_ns "$C4" cat /proc/sys/net/ipv4/conf/eth0/arp_notify)" 1
+	is "... the result's MAC is the link's" "$(json_get "$OUT" '.interfaces[0].mac')" "$(jlink "$C4" eth0 .address)"
+	nl_requests "$NODE" "$MV" CHECK c4 "$C4P" eth0 "$(conf 1.0.0 "{\"prevResult\": $OUT}")"
+	is_success "CHECK under strace"
+	is "CHECK: 4 netlink requests" "$NL_REQ" 4
+	nl_requests "$NODE" "$MV" DEL c4 "$C4P" eth0 "$(conf 1.0.0)"
+	is_success "DEL under strace"
+	is "DEL: 3 netlink requests" "$NL_REQ" 3
+	nl_requests "$NODE" "$MV" ADD c4 "$C4P" eth0 "$(conf 1.0.0 '' '{}')"
+	is_success "L2-only ADD under strace"
+	is "L2-only ADD: 5 netlink requests" "$NL_REQ" 5
+	is "... the result's MAC is the link's" "$(json_get "$OUT" '.interfaces[0].mac')" "$(jlink "$C4" eth0 .address)"
+	mv DEL c4 "$C4P" "$(conf 1.0.0 '' '{}')"
+	netns_del "$C4"
+else
+	diag "strace missing: round trips not counted"
+fi
+
 # ---- CHECK ------------------------------------------------------------------
 
 C1CONF=$(conf 1.0.0 "{\"prevResult\": $RES1}" "$DUAL")

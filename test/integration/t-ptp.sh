@@ -91,6 +91,24 @@ ok_if "container reaches the node (IPv6)" pings "$C1" 2001:db8:20::1
 ok_if "node reaches the container (IPv4)" pings "$NODE" 198.18.20.2
 ok_if "node reaches the container (IPv6)" pings "$NODE" 2001:db8:20::2
 
+# Every table, the local one too: the addresses came without the kernel's
+# connected route (IFA_F_NOPREFIXROUTE), so nothing was made only to be
+# deleted, and nothing else differs (link-local lines depend on DAD timing).
+is "container: every table, exactly" \
+	"$({ ip -4 -n "$C1" route show table all; ip -6 -n "$C1" route show table all; } |
+		grep ' dev eth0 ' | grep -v 'fe80::' | tr -s ' ' | sort | tr '\n' ';')" \
+"198.18.20.0/24 via 198.18.20.1 dev eth0 src 198.18.20.2 ;198.18.20.1 dev eth0 scope link src 198.18.20.2 ;\
+2001:db8:20::/64 via 2001:db8:20::1 dev eth0 src 2001:db8:20::2 metric 1024 pref medium;\
+2001:db8:20::1 dev eth0 src 2001:db8:20::2 metric 1024 pref medium;\
+broadcast 198.18.20.255 dev eth0 table local proto kernel scope link src 198.18.20.2 ;\
+default via 198.18.20.1 dev eth0 ;default via 2001:db8:20::1 dev eth0 metric 1024 pref medium;\
+local 198.18.20.2 dev eth0 table local proto kernel scope host src 198.18.20.2 ;\
+local 2001:db8:20::2 dev eth0 table local proto kernel metric 0 pref medium;\
+multicast ff00::/8 dev eth0 table local proto kernel metric 256 pref medium;"
+is "container addresses carry noprefixroute" \
+	"$(ip -j -n "$C1" addr show dev eth0 scope global | jq -c '[.[0].addr_info[] | select(.scope == "global") | .noprefixroute]')" \
+	'[true,true]'
+
 netns_new C2 ctr
 C2P=$(netns_path "$C2")
 ptp ADD c2 "$C2P" "$(conf 1.0.0 '' "$DUAL")"
@@ -101,6 +119,31 @@ ok_if "container to container through the node (IPv4)" pings "$C1" 198.18.20.3
 ok_if "container to container through the node (IPv6)" pings "$C2" 2001:db8:20::2
 is "the second host end holds the same gateways" "$(addrs "$NODE" "$HV2" | tr '\n' ' ')" \
 	"198.18.20.1/32 2001:db8:20::1/128 "
+
+# ---- round trips ------------------------------------------------------------------
+
+# Dual stack, one request each: the veth (its echo names both ends), the host
+# end up; in the container both addresses, up, per family the gateway and
+# the subnet via it, IPAM's default route; on the node per family the
+# gateway and the host route: 15.  CHECK: the container link, its addresses
+# (one dump), every route (one dump); the host end, its addresses, its
+# routes: 6.  DEL: the link looked up (a veth?), deleted: 2.
+if command -v strace >/dev/null; then
+	netns_new C3 ctr
+	C3P=$(netns_path "$C3")
+	nl_requests "$NODE" "$PTP" ADD c3 "$C3P" eth0 "$(conf 1.0.0 '' "$DUAL")"
+	is_success "ADD under strace"
+	is "ADD dual stack: 15 netlink requests" "$NL_REQ" 15
+	nl_requests "$NODE" "$PTP" CHECK c3 "$C3P" eth0 "$(conf 1.0.0 "{\"prevResult\": $OUT}" "$DUAL")"
+	is_success "CHECK under strace"
+	is "CHECK: 6 netlink requests" "$NL_REQ" 6
+	nl_requests "$NODE" "$PTP" DEL c3 "$C3P" eth0 "$(conf 1.0.0 '' "$DUAL")"
+	is_success "DEL under strace"
+	is "DEL: 2 netlink requests" "$NL_REQ" 2
+	netns_del "$C3"
+else
+	diag "strace missing: round trips not counted"
+fi
 
 # ---- CHECK ------------------------------------------------------------------------
 
