@@ -307,11 +307,10 @@ static int cmd_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cn
 		if (strlen(ALIAS_PREFIX) + strlen(cmd->conf->name) < 256)
 			alias = xasprintf(ALIAS_PREFIX "%s", cmd->conf->name);
 		/* On failure bw_ifb_add() leaves no ifb of its own behind. */
-		if (bw_ifb_add(host, u.ifb, hl.mtu, alias, err) < 0)
+		if (bw_ifb_add(host, u.ifb, hl.mtu, alias, &ifb, err) < 0)
 			goto fail;
 		u.ifb_made = true;
-		if (cnl_link_get(host, u.ifb, &ifb, err) < 0 ||
-		    bw_ingress_add(host, hl.ifindex, hl.name, err) < 0)
+		if (bw_ingress_add(host, hl.ifindex, hl.name, err) < 0)
 			goto fail;
 		u.ingress = true;
 		if (bw_redirect_add(host, hl.ifindex, hl.name, ifb.ifindex, u.ifb, err) < 0 ||
