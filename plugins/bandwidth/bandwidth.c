@@ -214,7 +214,10 @@ struct undo {
 	bool tbf, ifb_made, ingress;
 };
 
-/* Remove what ADD made, newest first; a failure here goes into the details of the first error. */
+/*
+ * Remove what ADD made: the ingress qdisc (with the filter pointing at the
+ * ifb), the ifb, the veth's TBF.  Failures are collected in *err.
+ */
 static void rollback(struct undo *u, struct cni_error **err)
 {
 	cleanup_error struct cni_error *e = NULL;
@@ -228,13 +231,15 @@ static void rollback(struct undo *u, struct cni_error **err)
 }
 
 /*
- * What the kernel would refuse half way through, refused before the first
- * change: a root qdisc or ingress qdisc already on the veth (a second ADD,
- * or someone else's shaping), an ifb name already taken.  NLM_F_EXCL on
- * every creation still catches a race; rollback handles that.
+ * What was in the way of an ADD, in the order ADD meets it: a root qdisc or
+ * an ingress qdisc already on the veth (a second ADD, or someone else's
+ * shaping), the ifb name already taken.  Asked only after a creation came
+ * back EEXIST and was rolled back: every creation is NLM_F_EXCL, so the
+ * kernel finds the conflict at no cost to an ADD that has none, and this
+ * names it.
  */
-static int precheck(struct netns *host, const struct cnl_link *hl, const struct plan *p,
-		    const char *ifb, struct cni_error **err)
+static int find_conflict(struct netns *host, const struct cnl_link *hl, const struct plan *p,
+			 const char *ifb, struct cni_error **err)
 {
 	struct bw_qdisc q;
 	struct cnl_link l;
@@ -276,6 +281,7 @@ static int cmd_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cn
 	struct cnl_link hl, ifb;
 	struct undo u = { 0 };
 	cleanup_free char *alias = NULL;
+	cleanup_error struct cni_error *undo_err = NULL, *conflict = NULL;
 	struct cni_result *r;
 
 	if (load_plan(cmd, &p, err) < 0)
@@ -295,24 +301,27 @@ static int cmd_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cn
 	u.host = host;
 	u.veth = hl.ifindex;
 	ifb_name(cmd, u.ifb);
-	if (precheck(host, &hl, &p, u.ifb, err) < 0)
-		return -1;
 
+	/*
+	 * The ingress qdisc before the ifb: each conflict the kernel may
+	 * report is then met before the ifb exists, so its rollback only
+	 * removes qdiscs (deleting an ifb waits for RCU).
+	 */
 	if (p.in.on) {
 		if (bw_tbf_add(host, hl.ifindex, hl.name, &p.in.tbf, err) < 0)
 			goto fail;
 		u.tbf = true;
 	}
 	if (p.eg.on) {
+		if (bw_ingress_add(host, hl.ifindex, hl.name, err) < 0)
+			goto fail;
+		u.ingress = true;
 		if (strlen(ALIAS_PREFIX) + strlen(cmd->conf->name) < 256)
 			alias = xasprintf(ALIAS_PREFIX "%s", cmd->conf->name);
 		/* On failure bw_ifb_add() leaves no ifb of its own behind. */
 		if (bw_ifb_add(host, u.ifb, hl.mtu, alias, &ifb, err) < 0)
 			goto fail;
 		u.ifb_made = true;
-		if (bw_ingress_add(host, hl.ifindex, hl.name, err) < 0)
-			goto fail;
-		u.ingress = true;
 		if (bw_redirect_add(host, hl.ifindex, hl.name, ifb.ifindex, u.ifb, err) < 0 ||
 		    bw_tbf_add(host, ifb.ifindex, u.ifb, &p.eg.tbf, err) < 0)
 			goto fail;
@@ -324,8 +333,14 @@ static int cmd_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cn
 	*ret = r;
 	return 0;
 fail:
-	rollback(&u, err);
-	return -1;
+	rollback(&u, &undo_err);
+	/* With something of ours left over, the lookup would name it instead. */
+	if (!undo_err && err && *err && (*err)->errnum == EEXIST &&
+	    find_conflict(host, &hl, &p, u.ifb, &conflict) < 0 && conflict->errnum == EEXIST) {
+		cni_error_freep(err);
+		*err = TAKE_PTR(conflict);
+	}
+	return cni_error_move(err, &undo_err);
 }
 
 /* ---- CHECK ----------------------------------------------------------------- */
