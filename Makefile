@@ -21,9 +21,6 @@ CC       ?= cc
 PREFIX   ?= /opt/cni/bin
 DESTDIR  ?=
 PKGS     := json-c libnl-3.0 libmnl libnftnl
-# libnl-route-3 builds bandwidth's tc objects (qdisc, classifier, action) and
-# is linked into that plugin only (see its rule below); its headers are libnl-3's.
-ROUTE_LIBS := $(filter-out $(shell pkg-config --libs libnl-3.0),$(shell pkg-config --libs libnl-route-3.0))
 # The newest vX.Y.Z tag (0.0.0 before the first) and, past it, the commit;
 # "-dirty" for uncommitted changes.  Debian's version: '-' becomes '+'.
 VERSION  := $(shell v=$$(git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null) || \
@@ -145,8 +142,6 @@ $(BINDIR)/$(notdir $(1:%/=%)): $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(1)*.c)) 
 	$$(CC) $$(BASEFLAGS) $$(LDFLAGS) $$(LINK_PRE) -o $$@ $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(1)*.c)) $(if $(filter plugins/%,$(1)),$$(PLIB)) $$(LIB) $$(LINK_LIBS)
 endef
 $(foreach d,$(PLUGIN_DIRS),$(eval $(call plugin_rule,$(d))))
-# Before libnl-3, which it depends on (static links resolve left to right).
-$(BINDIR)/bandwidth: LINK_LIBS := $(ROUTE_LIBS) $(LINK_LIBS)
 
 $(UBUILD)/%.o: %.c
 	@mkdir -p $(@D)
@@ -163,6 +158,10 @@ $(UBUILD)/test_%: $(UBUILD)/test/unit/test_%.o $(UNIT_COMMON:%.c=$(UBUILD)/%.o) 
 # owner index), not the plugin's verbs and main.
 PM_UNIT_OBJ := $(patsubst %,$(UBUILD)/plugins/portmap/%.o,conds conf attachment)
 $(UBUILD)/test_portmap: $(UBUILD)/test/unit/test_portmap.o $(PM_UNIT_OBJ) $(ULIB)
+	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs cmocka)
+
+# test_bandwidth_tc links the plugin's tc requests (plugins/bandwidth/tc.o).
+$(UBUILD)/test_bandwidth_tc: $(UBUILD)/test/unit/test_bandwidth_tc.o $(UBUILD)/plugins/bandwidth/tc.o $(ULIB)
 	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs cmocka)
 
 # test_mnl runs over the real libmnl (the test_% rule); test_mnl_static, the

@@ -4,7 +4,7 @@
 set -eu
 
 PKGS="build-essential pkg-config git
-libjson-c-dev libnl-3-dev libnl-route-3-dev libmnl-dev libnftnl-dev
+libjson-c-dev libnl-3-dev libmnl-dev libnftnl-dev
 libcmocka-dev
 iproute2 nftables conntrack iptables jq python3 strace util-linux procps psmisc
 golang-go golang-github-appc-cni-dev

@@ -19,10 +19,14 @@
  * where cnic differs (rollback, DEL of the veth's qdiscs, CHECK, GC).
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <malloc.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <linux/pkt_sched.h>
 
@@ -82,20 +86,36 @@ struct plan {
 	struct shape in, eg;
 };
 
-/* The kernel's psched clock: ticks per microsecond, as the reference's netlink library reads it. */
+/*
+ * The kernel's psched clock: ticks per microsecond, as the reference's
+ * netlink library reads it.  Read with one read() into the stack: stdio
+ * would cost a heap buffer, and every fresh page is a fault.
+ */
 static double tick_in_usec(void)
 {
-	unsigned int v[4];
+	unsigned long v[4];
+	char buf[128], *p = buf, *end;
 	double r = 1.0;
-	FILE *f = fopen("/proc/net/psched", "re");
+	ssize_t n = -1;
+	int fd = open("/proc/net/psched", O_RDONLY | O_CLOEXEC);
 
-	if (f && fscanf(f, "%x %x %x %x", &v[0], &v[1], &v[2], &v[3]) == 4 && v[1]) {
+	if (fd >= 0) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+	}
+	if (n <= 0)
+		return r;
+	buf[n] = '\0';
+	for (int i = 0; i < 4; i++, p = end) {
+		v[i] = strtoul(p, &end, 16);
+		if (end == p)
+			return r;
+	}
+	if (v[1]) {
 		if (v[2] == 1000000000)
 			v[0] = v[1];
 		r = (double)v[0] / (double)v[1] * ((double)v[2] / 1000000.0);
 	}
-	if (f)
-		fclose(f);
 	return r;
 }
 
@@ -214,7 +234,10 @@ struct undo {
 	bool tbf, ifb_made, ingress;
 };
 
-/* Remove what ADD made, newest first; a failure here goes into the details of the first error. */
+/*
+ * Remove what ADD made: the ingress qdisc (with the filter pointing at the
+ * ifb), the ifb, the veth's TBF.  Failures are collected in *err.
+ */
 static void rollback(struct undo *u, struct cni_error **err)
 {
 	cleanup_error struct cni_error *e = NULL;
@@ -228,13 +251,15 @@ static void rollback(struct undo *u, struct cni_error **err)
 }
 
 /*
- * What the kernel would refuse half way through, refused before the first
- * change: a root qdisc or ingress qdisc already on the veth (a second ADD,
- * or someone else's shaping), an ifb name already taken.  NLM_F_EXCL on
- * every creation still catches a race; rollback handles that.
+ * What was in the way of an ADD, in the order ADD meets it: a root qdisc or
+ * an ingress qdisc already on the veth (a second ADD, or someone else's
+ * shaping), the ifb name already taken.  Asked only after a creation came
+ * back EEXIST and was rolled back: every creation is NLM_F_EXCL, so the
+ * kernel finds the conflict at no cost to an ADD that has none, and this
+ * names it.
  */
-static int precheck(struct netns *host, const struct cnl_link *hl, const struct plan *p,
-		    const char *ifb, struct cni_error **err)
+static int find_conflict(struct netns *host, const struct cnl_link *hl, const struct plan *p,
+			 const char *ifb, struct cni_error **err)
 {
 	struct bw_qdisc q;
 	struct cnl_link l;
@@ -276,6 +301,7 @@ static int cmd_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cn
 	struct cnl_link hl, ifb;
 	struct undo u = { 0 };
 	cleanup_free char *alias = NULL;
+	cleanup_error struct cni_error *undo_err = NULL, *conflict = NULL;
 	struct cni_result *r;
 
 	if (load_plan(cmd, &p, err) < 0)
@@ -295,25 +321,27 @@ static int cmd_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cn
 	u.host = host;
 	u.veth = hl.ifindex;
 	ifb_name(cmd, u.ifb);
-	if (precheck(host, &hl, &p, u.ifb, err) < 0)
-		return -1;
 
+	/*
+	 * The ingress qdisc before the ifb: each conflict the kernel may
+	 * report is then met before the ifb exists, so its rollback only
+	 * removes qdiscs (deleting an ifb waits for RCU).
+	 */
 	if (p.in.on) {
 		if (bw_tbf_add(host, hl.ifindex, hl.name, &p.in.tbf, err) < 0)
 			goto fail;
 		u.tbf = true;
 	}
 	if (p.eg.on) {
+		if (bw_ingress_add(host, hl.ifindex, hl.name, err) < 0)
+			goto fail;
+		u.ingress = true;
 		if (strlen(ALIAS_PREFIX) + strlen(cmd->conf->name) < 256)
 			alias = xasprintf(ALIAS_PREFIX "%s", cmd->conf->name);
 		/* On failure bw_ifb_add() leaves no ifb of its own behind. */
-		if (bw_ifb_add(host, u.ifb, hl.mtu, alias, err) < 0)
+		if (bw_ifb_add(host, u.ifb, hl.mtu, alias, &ifb, err) < 0)
 			goto fail;
 		u.ifb_made = true;
-		if (cnl_link_get(host, u.ifb, &ifb, err) < 0 ||
-		    bw_ingress_add(host, hl.ifindex, hl.name, err) < 0)
-			goto fail;
-		u.ingress = true;
 		if (bw_redirect_add(host, hl.ifindex, hl.name, ifb.ifindex, u.ifb, err) < 0 ||
 		    bw_tbf_add(host, ifb.ifindex, u.ifb, &p.eg.tbf, err) < 0)
 			goto fail;
@@ -325,8 +353,14 @@ static int cmd_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cn
 	*ret = r;
 	return 0;
 fail:
-	rollback(&u, err);
-	return -1;
+	rollback(&u, &undo_err);
+	/* With something of ours left over, the lookup would name it instead. */
+	if (!undo_err && err && *err && (*err)->errnum == EEXIST &&
+	    find_conflict(host, &hl, &p, u.ifb, &conflict) < 0 && conflict->errnum == EEXIST) {
+		cni_error_freep(err);
+		*err = TAKE_PTR(conflict);
+	}
+	return cni_error_move(err, &undo_err);
 }
 
 /* ---- CHECK ----------------------------------------------------------------- */
@@ -522,5 +556,11 @@ static const struct cni_plugin plugin = {
 
 int main(void)
 {
+	/*
+	 * The process lives for one request: giving freed heap back to the
+	 * kernel on the way out (glibc trims past 128 KiB, and the sockets'
+	 * receive buffers get there) costs a TLB shootdown and buys nothing.
+	 */
+	mallopt(M_TRIM_THRESHOLD, 64 << 20);
 	return cni_plugin_main(&plugin);
 }

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <arpa/inet.h>
 #include <linux/if_ether.h>
 #include <linux/if_link.h>
 #include <linux/pkt_cls.h>
@@ -10,18 +11,11 @@
 #include <linux/rtnetlink.h>
 #include <linux/tc_act/tc_mirred.h>
 #include <netlink/attr.h>
-#include <netlink/errno.h>
 #include <netlink/msg.h>
-#include <netlink/route/act/mirred.h>
-#include <netlink/route/action.h>
-#include <netlink/route/classifier.h>
-#include <netlink/route/cls/u32.h>
-#include <netlink/route/qdisc.h>
-#include <netlink/route/qdisc/tbf.h>
-#include <netlink/route/tc.h>
 
 #include "../../pkg/cleanup.h"
 #include "../../pkg/link.h"
+#include "../../pkg/mac.h"
 #include "../../pkg/rtnl.h"
 #include "tc.h"
 
@@ -29,136 +23,115 @@
 #define TCA_TBF_RATE64 4
 #endif
 
-static void qdisc_putp(struct rtnl_qdisc **q)
+/*
+ * The attribute layout is the reference's (vishvananda/netlink, which the
+ * Go plugin uses), so the kernel is handed the same objects: a TBF with
+ * only rate, limit and buffer in TCA_TBF_PARMS (no rate table, link layer
+ * left to the kernel), TCA_TBF_RATE64 from 4 GiB/s on as tc does, and an
+ * ingress qdisc with empty options.
+ */
+struct nl_msg *bw_tbf_msg(int ifindex, const struct bw_tbf *t)
 {
-	if (*q)
-		rtnl_qdisc_put(*q);
+	struct tcmsg tc = { .tcm_family = AF_UNSPEC,
+			    .tcm_ifindex = ifindex,
+			    .tcm_parent = TC_H_ROOT,
+			    .tcm_handle = BW_HANDLE(1, 0) };
+	struct nl_msg *msg = cnl_msg_new(RTM_NEWQDISC, NLM_F_CREATE | NLM_F_EXCL, &tc, sizeof(tc));
+	struct tc_tbf_qopt q = { .limit = t->limit, .buffer = t->buffer };
+	struct nlattr *opts;
+
+	q.rate.rate = t->rate >= (1ULL << 32) ? UINT32_MAX : (uint32_t)t->rate;
+	if (nla_put_string(msg, TCA_KIND, "tbf") < 0 || !(opts = nla_nest_start(msg, TCA_OPTIONS)) ||
+	    nla_put(msg, TCA_TBF_PARMS, sizeof(q), &q) < 0 ||
+	    (t->rate >= (1ULL << 32) && nla_put_u64(msg, TCA_TBF_RATE64, t->rate) < 0)) {
+		nlmsg_free(msg);
+		return NULL;
+	}
+	nla_nest_end(msg, opts);
+	return msg;
 }
 
-static void cls_putp(struct rtnl_cls **c)
+struct nl_msg *bw_ingress_msg(int ifindex)
 {
-	if (*c)
-		rtnl_cls_put(*c);
-}
+	struct tcmsg tc = { .tcm_family = AF_UNSPEC,
+			    .tcm_ifindex = ifindex,
+			    .tcm_parent = TC_H_INGRESS,
+			    .tcm_handle = BW_HANDLE(0xffff, 0) };
+	struct nl_msg *msg = cnl_msg_new(RTM_NEWQDISC, NLM_F_CREATE | NLM_F_EXCL, &tc, sizeof(tc));
 
-static void act_putp(struct rtnl_act **a)
-{
-	if (*a)
-		rtnl_act_put(*a);
-}
-
-static void nlmsg_freep(struct nl_msg **m)
-{
-	if (*m)
-		nlmsg_free(*m);
-}
-
-static int nl_failed(struct cni_error **err, int nlerr, const char *what)
-{
-	return cni_error_set(err, CNI_ERR_INTERNAL, 0, "build %s: %s", what, nl_geterror(nlerr));
+	if (nla_put_string(msg, TCA_KIND, "ingress") < 0 || nla_put(msg, TCA_OPTIONS, 0, NULL) < 0) {
+		nlmsg_free(msg);
+		return NULL;
+	}
+	return msg;
 }
 
 /*
- * The TBF parameters go on the wire as computed by the caller (the
- * reference's arithmetic, so CHECK and a switched node see identical
- * values): libnl derives the buffer from a byte count with its own
- * rounding and keeps the rate in 32 bits, so both are set in the built
- * message, and rates of 4 GiB/s or more get TCA_TBF_RATE64 as tc does.
- * TCA_OPTIONS is the message's last attribute (rtnl_tc_msg_build), so it can
- * be grown in place.
+ * u32 with one all-zero key, terminal (matches every packet), flowid 1:1,
+ * and one action, mirred egress redirect, stolen.  The reference's netlink
+ * library appends a second, unreachable copy of the mirred action (its
+ * RedirIndex shorthand plus the plugin's own); one is the filter tc would
+ * make and what CHECK, ours and the reference's, looks for.
  */
-static int tbf_fixup(struct nl_msg *msg, const struct bw_tbf *t, struct cni_error **err)
+struct nl_msg *bw_redirect_msg(int ifindex, int target)
 {
-	struct nlmsghdr *nlh = nlmsg_hdr(msg);
-	struct nlattr *opts, *parms;
-	struct tc_tbf_qopt *q;
+	struct tcmsg tc = { .tcm_family = AF_UNSPEC,
+			    .tcm_ifindex = ifindex,
+			    .tcm_parent = BW_HANDLE(0xffff, 0),
+			    .tcm_info = TC_H_MAKE(1U << 16, htons(ETH_P_ALL)) };
+	struct nl_msg *msg = cnl_msg_new(RTM_NEWTFILTER, NLM_F_CREATE | NLM_F_EXCL, &tc, sizeof(tc));
+	struct {
+		struct tc_u32_sel sel;
+		struct tc_u32_key key;
+	} sel = { .sel = { .flags = TC_U32_TERMINAL, .nkeys = 1 } };
+	struct tc_mirred m = { .action = TC_ACT_STOLEN,
+			       .eaction = TCA_EGRESS_REDIR,
+			       .ifindex = (uint32_t)target };
+	struct nlattr *opts, *acts, *act, *aopts;
 
-	opts = nlmsg_find_attr(nlh, sizeof(struct tcmsg), TCA_OPTIONS);
-	parms = opts ? nla_find(nla_data(opts), nla_len(opts), TCA_TBF_PARMS) : NULL;
-	if (!parms || nla_len(parms) < (int)sizeof(*q))
-		return cni_error_set(err, CNI_ERR_INTERNAL, 0, "build tbf: no TCA_TBF_PARMS");
-	q = nla_data(parms);
-	q->buffer = t->buffer;
-	q->limit = t->limit;
-	q->rate.rate = t->rate >= (1ULL << 32) ? UINT32_MAX : (uint32_t)t->rate;
-	if (t->rate >= (1ULL << 32)) {
-		if (nla_put_u64(msg, TCA_TBF_RATE64, t->rate) < 0)
-			return cnl_put_failed(err, "TCA_TBF_RATE64");
-		nlh = nlmsg_hdr(msg);
-		opts = nlmsg_find_attr(nlh, sizeof(struct tcmsg), TCA_OPTIONS);
-		opts->nla_len = (uint16_t)((char *)nlmsg_tail(nlh) - (char *)opts);
+	if (nla_put_string(msg, TCA_KIND, "u32") < 0 || !(opts = nla_nest_start(msg, TCA_OPTIONS)) ||
+	    nla_put_u32(msg, TCA_U32_CLASSID, BW_HANDLE(1, 1)) < 0 ||
+	    nla_put(msg, TCA_U32_SEL, sizeof(sel), &sel) < 0 ||
+	    !(acts = nla_nest_start(msg, TCA_U32_ACT)) || !(act = nla_nest_start(msg, 1)) ||
+	    nla_put_string(msg, TCA_ACT_KIND, "mirred") < 0 ||
+	    !(aopts = nla_nest_start(msg, TCA_ACT_OPTIONS)) ||
+	    nla_put(msg, TCA_MIRRED_PARMS, sizeof(m), &m) < 0) {
+		nlmsg_free(msg);
+		return NULL;
 	}
-	return 0;
+	nla_nest_end(msg, aopts);
+	nla_nest_end(msg, act);
+	nla_nest_end(msg, acts);
+	nla_nest_end(msg, opts);
+	return msg;
 }
 
 int bw_tbf_add(struct netns *ns, int ifindex, const char *ifname, const struct bw_tbf *t,
 	       struct cni_error **err)
 {
-	__attribute__((cleanup(qdisc_putp))) struct rtnl_qdisc *q = rtnl_qdisc_alloc();
-	__attribute__((cleanup(nlmsg_freep))) struct nl_msg *msg = NULL;
-	int r;
+	cleanup_nlmsg struct nl_msg *msg = bw_tbf_msg(ifindex, t);
 
-	if (!q)
-		return cni_error_set(err, CNI_ERR_INTERNAL, ENOMEM, "out of memory");
-	rtnl_tc_set_ifindex(TC_CAST(q), ifindex);
-	rtnl_tc_set_parent(TC_CAST(q), TC_H_ROOT);
-	rtnl_tc_set_handle(TC_CAST(q), BW_HANDLE(1, 0));
-	if ((r = rtnl_tc_set_kind(TC_CAST(q), "tbf")) < 0)
-		return nl_failed(err, r, "tbf");
-	/* Placeholders within libnl's int range: tbf_fixup() writes the real values. */
-	rtnl_qdisc_tbf_set_limit(q, 1);
-	rtnl_qdisc_tbf_set_rate(q, t->rate > INT32_MAX ? INT32_MAX : (int)t->rate, 1, 0);
-	if ((r = rtnl_qdisc_build_add_request(q, NLM_F_CREATE | NLM_F_EXCL, &msg)) < 0)
-		return nl_failed(err, r, "tbf");
-	if (tbf_fixup(msg, t, err) < 0)
-		return -1;
+	if (!msg)
+		return cnl_put_failed(err, "tbf qdisc");
 	return cnl_request(ns, msg, NULL, NULL, err, "create qdisc tbf on \"%s\"", ifname);
 }
 
 int bw_ingress_add(struct netns *ns, int ifindex, const char *ifname, struct cni_error **err)
 {
-	__attribute__((cleanup(qdisc_putp))) struct rtnl_qdisc *q = rtnl_qdisc_alloc();
-	__attribute__((cleanup(nlmsg_freep))) struct nl_msg *msg = NULL;
-	int r;
+	cleanup_nlmsg struct nl_msg *msg = bw_ingress_msg(ifindex);
 
-	if (!q)
-		return cni_error_set(err, CNI_ERR_INTERNAL, ENOMEM, "out of memory");
-	rtnl_tc_set_ifindex(TC_CAST(q), ifindex);
-	rtnl_tc_set_parent(TC_CAST(q), TC_H_INGRESS);
-	rtnl_tc_set_handle(TC_CAST(q), BW_HANDLE(0xffff, 0));
-	if ((r = rtnl_tc_set_kind(TC_CAST(q), "ingress")) < 0 ||
-	    (r = rtnl_qdisc_build_add_request(q, NLM_F_CREATE | NLM_F_EXCL, &msg)) < 0)
-		return nl_failed(err, r, "ingress qdisc");
+	if (!msg)
+		return cnl_put_failed(err, "ingress qdisc");
 	return cnl_request(ns, msg, NULL, NULL, err, "create ingress qdisc on \"%s\"", ifname);
 }
 
 int bw_redirect_add(struct netns *ns, int ifindex, const char *ifname, int target,
 		    const char *target_name, struct cni_error **err)
 {
-	__attribute__((cleanup(cls_putp))) struct rtnl_cls *c = rtnl_cls_alloc();
-	__attribute__((cleanup(act_putp))) struct rtnl_act *a = rtnl_act_alloc();
-	__attribute__((cleanup(nlmsg_freep))) struct nl_msg *msg = NULL;
-	int r;
+	cleanup_nlmsg struct nl_msg *msg = bw_redirect_msg(ifindex, target);
 
-	if (!c || !a)
-		return cni_error_set(err, CNI_ERR_INTERNAL, ENOMEM, "out of memory");
-	rtnl_tc_set_ifindex(TC_CAST(c), ifindex);
-	rtnl_tc_set_parent(TC_CAST(c), BW_HANDLE(0xffff, 0));
-	if ((r = rtnl_tc_set_kind(TC_CAST(c), "u32")) < 0 ||
-	    (r = rtnl_tc_set_kind(TC_CAST(a), "mirred")) < 0)
-		return nl_failed(err, r, "u32 filter");
-	rtnl_cls_set_prio(c, 1);
-	rtnl_cls_set_protocol(c, ETH_P_ALL);
-	/* One all-zero key, terminal: matches every packet (the reference's selector). */
-	if ((r = rtnl_u32_set_classid(c, BW_HANDLE(1, 1))) < 0 ||
-	    (r = rtnl_u32_set_cls_terminal(c)) < 0 ||
-	    (r = rtnl_u32_add_key_uint32(c, 0, 0, 0, 0)) < 0 ||
-	    (r = rtnl_mirred_set_action(a, TCA_EGRESS_REDIR)) < 0 ||
-	    (r = rtnl_mirred_set_policy(a, TC_ACT_STOLEN)) < 0 ||
-	    (r = rtnl_mirred_set_ifindex(a, (uint32_t)target)) < 0 ||
-	    (r = rtnl_u32_add_action(c, a)) < 0 ||
-	    (r = rtnl_cls_build_add_request(c, NLM_F_CREATE | NLM_F_EXCL, &msg)) < 0)
-		return nl_failed(err, r, "u32 filter");
+	if (!msg)
+		return cnl_put_failed(err, "u32 filter");
 	return cnl_request(ns, msg, NULL, NULL, err, "add u32 filter redirecting \"%s\" to \"%s\"",
 			   ifname, target_name);
 }
@@ -307,34 +280,59 @@ int bw_redirect_find(struct netns *ns, int ifindex, int target, struct cni_error
 
 /* ---- ifb -------------------------------------------------------------------- */
 
+/* The new link as the kernel echoes it (NLM_F_ECHO): its index and MAC. */
+static int parse_new_ifb(const struct nlmsghdr *nlh, void *arg, struct cni_error **err)
+{
+	struct cnl_link *l = arg;
+	struct nlattr *tb[IFLA_MAX + 1];
+
+	if (nlh->nlmsg_type != RTM_NEWLINK)
+		return 0;
+	if (nlmsg_parse((struct nlmsghdr *)nlh, sizeof(struct ifinfomsg), tb, IFLA_MAX, NULL) < 0)
+		return cni_error_set(err, CNI_ERR_INTERNAL, EPROTO, "malformed RTM_NEWLINK");
+	l->ifindex = ((const struct ifinfomsg *)nlmsg_data(nlh))->ifi_index;
+	if (tb[IFLA_ADDRESS] && nla_len(tb[IFLA_ADDRESS]) == 6)
+		cnl_mac_format(nla_data(tb[IFLA_ADDRESS]), l->mac);
+	return 0;
+}
+
+static int ifb_set_alias(struct netns *ns, const char *name, int ifindex, const char *alias,
+			 struct cni_error **err)
+{
+	struct ifinfomsg set = { .ifi_family = AF_UNSPEC, .ifi_index = ifindex };
+	cleanup_nlmsg struct nl_msg *msg = cnl_msg_new(RTM_NEWLINK, 0, &set, sizeof(set));
+
+	if (nla_put_string(msg, IFLA_IFALIAS, alias) < 0)
+		return cnl_put_failed(err, "ifb alias");
+	return cnl_request(ns, msg, NULL, NULL, err, "set alias of \"%s\"", name);
+}
+
 int bw_ifb_add(struct netns *ns, const char *name, unsigned int mtu, const char *alias,
-	       struct cni_error **err)
+	       struct cnl_link *ret, struct cni_error **err)
 {
 	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_flags = IFF_UP, .ifi_change = IFF_UP };
+	/*
+	 * Since Linux 6.3 the kernel echoes the new link, which saves asking
+	 * for its index and MAC; older kernels send nothing and are asked.
+	 */
 	cleanup_nlmsg struct nl_msg *msg =
-		cnl_msg_new(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, &ifi, sizeof(ifi));
+		cnl_msg_new(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ECHO, &ifi, sizeof(ifi));
+	cleanup_error struct cni_error *e = NULL;
 	struct nlattr *li;
 
+	memset(ret, 0, sizeof(*ret));
 	if (nla_put_string(msg, IFLA_IFNAME, name) < 0 ||
 	    (mtu && nla_put_u32(msg, IFLA_MTU, mtu) < 0) || nla_put_u32(msg, IFLA_TXQLEN, 0) < 0 ||
 	    !(li = nla_nest_start(msg, IFLA_LINKINFO)) ||
 	    nla_put_string(msg, IFLA_INFO_KIND, "ifb") < 0)
 		return cnl_put_failed(err, "ifb link");
 	nla_nest_end(msg, li);
-	if (cnl_request(ns, msg, NULL, NULL, err, "adding link \"%s\"", name) < 0)
+	if (cnl_request(ns, msg, parse_new_ifb, ret, err, "adding link \"%s\"", name) < 0)
 		return -1;
-	if (!alias)
-		return 0;
+	snprintf(ret->name, sizeof(ret->name), "%s", name);
 	/* The kernel ignores IFLA_IFALIAS when it creates a link: set it on the new one. */
-	struct ifinfomsg set = { .ifi_family = AF_UNSPEC };
-	cleanup_nlmsg struct nl_msg *m2 = cnl_msg_new(RTM_NEWLINK, 0, &set, sizeof(set));
-
-	if (nla_put_string(m2, IFLA_IFNAME, name) < 0 || nla_put_string(m2, IFLA_IFALIAS, alias) < 0 ||
-	    cnl_request(ns, m2, NULL, NULL, err, "set alias of \"%s\"", name) < 0) {
-		cleanup_error struct cni_error *e = NULL;
-
-		if (err && !*err)
-			cnl_put_failed(err, "ifb alias");
+	if ((ret->ifindex <= 0 && cnl_link_get(ns, name, ret, err) < 0) ||
+	    (alias && ifb_set_alias(ns, name, ret->ifindex, alias, err) < 0)) {
 		if (cnl_link_del(ns, name, &e) < 0)
 			cni_error_move(err, &e);
 		return -1;

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The traffic-control objects of the bandwidth plugin.  New objects are
- * built with libnl-route-3 (rtnl_qdisc tbf/ingress, rtnl_cls u32,
- * rtnl_act mirred) and sent on the namespace's cnic rtnetlink socket, so
- * errors carry the kernel's extended ACK like every other request.  Reading
- * them back parses the kernel's replies directly: CHECK needs the raw TBF
- * parameters (the buffer in ticks), which libnl's objects convert away.
+ * The traffic-control objects of the bandwidth plugin, as rtnetlink
+ * messages built here (libnl-3's nl_msg, as pkg/ builds its link and route
+ * messages) and sent on the namespace's cnic rtnetlink socket, so errors
+ * carry the kernel's extended ACK like every other request.  Replies are
+ * parsed here too: CHECK compares the raw TBF parameters (the buffer in
+ * ticks).
  */
 #ifndef CNIC_BANDWIDTH_TC_H
 #define CNIC_BANDWIDTH_TC_H
@@ -15,7 +15,10 @@
 #include <stdint.h>
 
 #include "../../pkg/error.h"
+#include "../../pkg/link.h"
 #include "../../pkg/netns.h"
+
+struct nl_msg;
 
 /* A tc handle "maj:min". */
 #define BW_HANDLE(maj, min) (((uint32_t)(maj) << 16) | (uint32_t)(min))
@@ -33,6 +36,14 @@ struct bw_qdisc {
 	bool has_tbf;
 	struct bw_tbf tbf;
 };
+
+/*
+ * The creation requests, for the unit tests (NULL: message too large).
+ * Free with nlmsg_free.
+ */
+struct nl_msg *bw_tbf_msg(int ifindex, const struct bw_tbf *t);
+struct nl_msg *bw_ingress_msg(int ifindex);
+struct nl_msg *bw_redirect_msg(int ifindex, int target);
 
 /* Root TBF 1: on ifindex (NLM_F_EXCL: an existing root qdisc other than the default fails). */
 int bw_tbf_add(struct netns *ns, int ifindex, const char *ifname, const struct bw_tbf *t,
@@ -62,12 +73,12 @@ int bw_redirect_find(struct netns *ns, int ifindex, int target, struct cni_error
 
 /*
  * An ifb named name: MTU mtu, txqueuelen 0 (as the reference), up, its
- * ifalias set to alias (NULL: none).  NLM_F_EXCL: an existing name fails
- * with EEXIST.  On failure no ifb made here is left (an existing one of
- * that name is never touched).
+ * ifalias set to alias (NULL: none); *ret gets its name, ifindex and MAC.
+ * NLM_F_EXCL: an existing name fails with EEXIST.  On failure no ifb made
+ * here is left (an existing one of that name is never touched).
  */
 int bw_ifb_add(struct netns *ns, const char *name, unsigned int mtu, const char *alias,
-	       struct cni_error **err);
+	       struct cnl_link *ret, struct cni_error **err);
 
 struct bw_ifb {
 	char name[IFNAMSIZ];

@@ -270,22 +270,36 @@ ok_if "errors left nothing" nothing_left c1
 # goes, the other ifb stays.
 in_ns "$NODE" ip link add "$IFB1" type ifb
 bw ADD c1 "$C1" "$(conf c1 "$FULL")"
-is_error "ADD with the ifb name taken"
-like "... says so" "$(jq -r .msg <<<"$OUT")" "File exists"
+is_error_json "ADD with the ifb name taken" 7
+is "... says so" "$(jq -r .msg <<<"$OUT")" "adding link \"$IFB1\": File exists (a ifb link)"
 is "... the veth's TBF rolled back" "$(qdisc "$V1" root)" "noqueue 0: - - -"
 is "... no ingress qdisc" "$(qdisc "$V1" ingress)" none
 ok_if "... the foreign ifb is still there" link_exists "$IFB1"
 in_ns "$NODE" ip link del "$IFB1"
 
-# Someone else's root qdisc on the veth: refused before anything is created,
-# and theirs is left as it was.
+# Someone else's root qdisc on the veth: refused (the first request), and
+# theirs is left as it was.
 in_ns "$NODE" tc qdisc add dev "$V1" root handle 5: tbf rate 1mbit burst 5000 latency 50ms
 bw ADD c1 "$C1" "$(conf c1 "$FULL")"
-is_error "ADD over a foreign root qdisc"
-like "... says so" "$(jq -r .msg <<<"$OUT")" "already there"
+is_error_json "ADD over a foreign root qdisc" 7
+is "... says what is there" "$(jq -r .msg <<<"$OUT")" \
+	"create qdisc tbf on \"$V1\": a root qdisc tbf 5: is already there"
 is "... the foreign qdisc is untouched" "$(qdisc "$V1" root)" "tbf 5: 125000 5000 50000"
 ok_if "... no ifb" bash -c "! nsenter --net=/run/netns/$NODE ip link show $IFB1"
 in_ns "$NODE" tc qdisc del dev "$V1" root
+
+# Someone else's ingress-side qdisc (clsact) on the veth: found after the
+# veth's TBF was made, which goes again; theirs stays.
+in_ns "$NODE" tc qdisc add dev "$V1" clsact
+bw ADD c1 "$C1" "$(conf c1 "$FULL")"
+is_error_json "ADD over a foreign ingress qdisc" 7
+is "... says what is there" "$(jq -r .msg <<<"$OUT")" \
+	"create ingress qdisc on \"$V1\": an ingress qdisc is already there"
+is "... the veth's TBF rolled back" "$(qdisc "$V1" root)" "noqueue 0: - - -"
+is "... the foreign clsact is untouched" \
+	"$(in_ns "$NODE" tc -j qdisc show dev "$V1" | jq -r '.[] | select(.kind == "clsact") | .handle')" "ffff:"
+ok_if "... no ifb" bash -c "! nsenter --net=/run/netns/$NODE ip link show $IFB1"
+in_ns "$NODE" tc qdisc del dev "$V1" clsact
 
 # Every netlink request of ADD fails once, in turn (strace error injection on
 # the Nth sendmsg): each failure must leave nothing, and ADD must finally pass.
