@@ -114,7 +114,8 @@ static void flush_udp(struct nft *n, const uint16_t *ports, size_t n_ports, bool
 {
 	struct cni_error *e = NULL;
 
-	if (!n_ports)
+	/* One look at the table for both families: nothing tracked, nothing to forget. */
+	if (!n_ports || conntrack_count() <= 0)
 		return;
 	if (v4 && conntrack_delete_by_dport(nft_netlink(n), AF_INET, IPPROTO_UDP, ports, n_ports,
 					    &e) < 0) {
