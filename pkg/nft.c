@@ -621,6 +621,158 @@ int nft_get_elem(struct nft *n, uint8_t family, const char *table, const char *s
 	return 1;
 }
 
+/* A GETSETELEM of one key, unacknowledged (see cnl_exchange_many), built in buf (zeroed here). */
+static struct nlmsghdr *elem_get_req(char buf[CNIC_NFT_OBJ_ROOM], uint8_t family, const char *table,
+				     const char *set, const struct nft_elem *key)
+{
+	struct nftnl_set *s = nftnl_set_alloc();
+	struct nlmsghdr *nlh;
+
+	if (!s)
+		abort();
+	memset(buf, 0, CNIC_NFT_OBJ_ROOM);
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, table);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, set);
+	nftnl_set_elem_add(s, nft_elem_obj(key, false));
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, family, 0, 0);
+	nftnl_set_elems_nlmsg_build_payload(nlh, s);
+	nftnl_set_free(s);
+	return nlh;
+}
+
+int nft_get_elems(struct nft *n, uint8_t family, const char *table, const char *const *sets,
+		  const struct nft_elem *keys, size_t k, struct nft_elem_info *ret, int *found,
+		  struct cni_error **err)
+{
+	cleanup_free char *bufs = xcalloc(k ? k : 1, CNIC_NFT_OBJ_ROOM);
+	cleanup_free struct cnl_query *q = xcalloc(k ? k : 1, sizeof(*q));
+	cleanup_free struct nft_elem_list *l = xcalloc(k ? k : 1, sizeof(*l));
+	int r = 0;
+
+	for (size_t i = 0; i < k; i++) {
+		q[i].req =
+			elem_get_req(bufs + i * CNIC_NFT_OBJ_ROOM, family, table, sets[i], &keys[i]);
+		q[i].parse = collect_elems;
+		q[i].arg = &l[i];
+	}
+	if (cnl_exchange_many(n->nl, q, k, err) < 0)
+		r = -1; /* every list is freed below */
+	for (size_t i = 0; i < k; i++) {
+		found[i] = 0;
+		if (r == 0 && q[i].r.errnum && !absent(q[i].r.errnum))
+			r = cnl_reply_error(err, &q[i].r, "get element of set %s %s %s",
+					    nft_family_str(family), table, sets[i]);
+		cnl_reply_done(&q[i].r);
+		if (r == 0 && l[i].n) {
+			ret[i] = l[i].v[0];
+			l[i].v[0].comment = NULL;
+			found[i] = 1;
+		}
+		nft_elem_list_free(&l[i]);
+	}
+	if (r < 0)
+		for (size_t i = 0; i < k; i++)
+			if (found[i])
+				nft_elem_info_free(&ret[i]);
+	return r;
+}
+
+static int collect_genid(const struct nlmsghdr *nlh, void *arg, struct cni_error **err);
+
+static int collect_table_use(const struct nlmsghdr *nlh, void *arg, struct cni_error **err)
+{
+	struct nftnl_table *t = nftnl_table_alloc();
+	int r = -1;
+
+	if (!t)
+		abort();
+	if (nftnl_table_nlmsg_parse(nlh, t) == 0) {
+		*(uint32_t *)arg = nftnl_table_is_set(t, NFTNL_TABLE_USE)
+					   ? nftnl_table_get_u32(t, NFTNL_TABLE_USE)
+					   : 0;
+		r = 0;
+	}
+	nftnl_table_free(t);
+	return r;
+}
+
+int nft_list_elems_with(struct nft *n, uint8_t family, const char *table, const char *set,
+			struct nft_elem_list *ret, struct nft_table_ref *tables, size_t nt,
+			uint32_t *genid, struct cni_error **err)
+{
+	/* The tables, the generation, then the dump: the kernel runs one dump per socket at a time. */
+	const size_t ng = nt, nd = nt + 1, nq = nt + 2;
+	cleanup_free char *bufs = xcalloc(nq, CNIC_NFT_OBJ_ROOM);
+	cleanup_free struct cnl_query *q = xcalloc(nq, sizeof(*q));
+	struct nft_elem_list l = { 0 };
+	uint32_t gen = 0;
+	int r = 0;
+
+	for (size_t i = 0; i < nt; i++) {
+		struct nftnl_table *tb = nftnl_table_alloc();
+
+		if (!tb)
+			abort();
+		nftnl_table_set_str(tb, NFTNL_TABLE_NAME, tables[i].name);
+		q[i].req = nftnl_nlmsg_build_hdr(bufs + i * CNIC_NFT_OBJ_ROOM, NFT_MSG_GETTABLE,
+						 tables[i].family, 0, 0);
+		nftnl_table_nlmsg_build_payload(q[i].req, tb);
+		nftnl_table_free(tb);
+		q[i].parse = collect_table_use;
+		q[i].arg = &tables[i].use;
+	}
+	/* Before the dump: what the dump shows is at least as new as this generation. */
+	q[ng].req = nftnl_nlmsg_build_hdr(bufs + ng * CNIC_NFT_OBJ_ROOM, NFT_MSG_GETGEN, AF_UNSPEC,
+					  0, 0);
+	q[ng].parse = collect_genid;
+	q[ng].arg = &gen;
+	q[nd].req = elems_dump_req(bufs + nd * CNIC_NFT_OBJ_ROOM, family, table, set);
+	q[nd].parse = collect_elems;
+	q[nd].arg = &l;
+	for (int tries = 1;; tries++) {
+		for (size_t i = 0; i < nt; i++)
+			tables[i].use = 0;
+		if (cnl_exchange_many(n->nl, q, nq, err) < 0) {
+			nft_elem_list_free(&l);
+			return cni_error_wrap(err, "list set %s %s %s", nft_family_str(family),
+					      table, set);
+		}
+		if (!q[nd].r.interrupted || tries >= CNL_DUMP_TRIES)
+			break;
+		/* The set changed under the dump: all again. */
+		nft_elem_list_free(&l);
+		for (size_t i = 0; i < nq; i++)
+			cnl_reply_done(&q[i].r);
+	}
+	for (size_t i = 0; i < nt; i++) {
+		tables[i].present = q[i].r.errnum == 0;
+		if (r == 0 && q[i].r.errnum && !absent(q[i].r.errnum))
+			r = cnl_reply_error(err, &q[i].r, "get table %s %s",
+					    nft_family_str(tables[i].family), tables[i].name);
+	}
+	if (r == 0 && q[ng].r.errnum)
+		r = cnl_reply_error(err, &q[ng].r, "get the nftables generation");
+	if (r == 0 && q[nd].r.interrupted)
+		r = cni_error_errno(err, EAGAIN, "list set %s %s %s: it kept changing",
+				    nft_family_str(family), table, set);
+	if (r == 0 && q[nd].r.errnum && !absent(q[nd].r.errnum))
+		r = cnl_reply_error(err, &q[nd].r, "list set %s %s %s", nft_family_str(family),
+				    table, set);
+	if (r == 0)
+		r = q[nd].r.errnum ? 0 : 1;
+	if (r <= 0) {
+		nft_elem_list_free(&l);
+		l = (struct nft_elem_list){ 0 };
+	}
+	for (size_t i = 0; i < nq; i++)
+		cnl_reply_done(&q[i].r);
+	if (r < 0)
+		return -1;
+	*ret = l;
+	*genid = gen;
+	return r;
+}
+
 int nft_exists(struct nft *n, uint8_t family, const char *table, const char *chain,
 	       struct cni_error **err)
 {

@@ -115,6 +115,12 @@ int nft_genid(struct nft *n, uint32_t *ret, struct cni_error **err);
 
 void nft_batch_add_table(struct nft_batch *b, uint8_t family, const char *table);
 void nft_batch_del_table(struct nft_batch *b, uint8_t family, const char *table);
+/*
+ * Delete the table only if it holds nothing once what the batch deleted
+ * before is gone (the kernel counts its chains and sets as the batch goes):
+ * else the whole batch fails with EBUSY.
+ */
+void nft_batch_del_table_if_empty(struct nft_batch *b, uint8_t family, const char *table);
 
 /* nft's named priorities (<linux/netfilter_ipv4.h> clashes with <netinet/in.h>). */
 #define CNIC_NFT_PRIO_RAW (-300)
@@ -178,6 +184,14 @@ struct nft_set_def {
 void nft_batch_add_set(struct nft_batch *b, uint8_t family, const char *table,
 		       const struct nft_set_def *s);
 void nft_batch_del_set(struct nft_batch *b, uint8_t family, const char *table, const char *set);
+/*
+ * Delete the set only if it holds no element: else the whole batch fails
+ * with EBUSY.  An atomic emptiness check, but of the set as committed: the
+ * kernel counts elements the same batch deletes until it commits, so such
+ * a set is never empty here.
+ */
+void nft_batch_del_set_if_empty(struct nft_batch *b, uint8_t family, const char *table,
+				const char *set);
 
 /* Bytes a concatenation of these field lengths occupies (each padded to 4). */
 uint32_t nft_concat_len(const uint8_t *lens, size_t n);
@@ -290,6 +304,33 @@ int nft_list_elems(struct nft *n, uint8_t family, const char *table, const char 
  */
 int nft_get_elem(struct nft *n, uint8_t family, const char *table, const char *set,
 		 const struct nft_elem *key, struct nft_elem_info *ret, struct cni_error **err);
+
+/*
+ * Elements by key, all asked in one round trip: found[i] 1 and ret[i]
+ * filled when keys[i] is in sets[i], 0 when not (also when the table or
+ * set is missing).  Free ret[i] with nft_elem_info_free when found.
+ */
+int nft_get_elems(struct nft *n, uint8_t family, const char *table, const char *const *sets,
+		  const struct nft_elem *keys, size_t k, struct nft_elem_info *ret, int *found,
+		  struct cni_error **err);
+
+/* A table asked about by nft_list_elems_with(): in, family and name; out, the rest. */
+struct nft_table_ref {
+	uint8_t family;
+	const char *name;
+	bool present;
+	uint32_t use; /* its chains, sets and other objects, as the kernel counts them */
+};
+
+/*
+ * nft_list_elems() and, in the same round trip, which of tables[0..nt)
+ * exist and the generation (nft_genid(), asked before the dump, so what
+ * the dump shows is at least that new).  1 when the set exists, 0 when it
+ * (or its table) does not: *ret is then empty.
+ */
+int nft_list_elems_with(struct nft *n, uint8_t family, const char *table, const char *set,
+			struct nft_elem_list *ret, struct nft_table_ref *tables, size_t nt,
+			uint32_t *genid, struct cni_error **err);
 
 /* 1 when table (and chain, unless NULL) exist, 0 when not. */
 int nft_exists(struct nft *n, uint8_t family, const char *table, const char *chain,

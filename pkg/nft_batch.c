@@ -150,6 +150,12 @@ void nft_batch_del_table(struct nft_batch *b, uint8_t family, const char *table)
 		    xasprintf("delete table %s %s", nft_family_str(family), table));
 }
 
+void nft_batch_del_table_if_empty(struct nft_batch *b, uint8_t family, const char *table)
+{
+	batch_table(b, NFT_MSG_DELTABLE, NLM_F_NONREC, family, table,
+		    xasprintf("delete empty table %s %s", nft_family_str(family), table));
+}
+
 struct nftnl_chain *nft_chain_obj(const char *table, const char *chain)
 {
 	struct nftnl_chain *c = nftnl_chain_alloc();
@@ -310,7 +316,8 @@ void nft_batch_add_set(struct nft_batch *b, uint8_t family, const char *table,
 		     xasprintf("add set %s %s %s", nft_family_str(family), table, s->name));
 }
 
-void nft_batch_del_set(struct nft_batch *b, uint8_t family, const char *table, const char *name)
+static void del_set(struct nft_batch *b, uint8_t family, const char *table, const char *name,
+		    uint16_t flags)
 {
 	struct nftnl_set *set = nftnl_set_alloc();
 	struct nlmsghdr *nlh;
@@ -319,11 +326,23 @@ void nft_batch_del_set(struct nft_batch *b, uint8_t family, const char *table, c
 		abort();
 	nftnl_set_set_str(set, NFTNL_SET_TABLE, table);
 	nftnl_set_set_str(set, NFTNL_SET_NAME, name);
-	nlh = batch_hdr(b, CNIC_NFT_OBJ_ROOM, NFT_MSG_DELSET, family, 0);
+	nlh = batch_hdr(b, CNIC_NFT_OBJ_ROOM, NFT_MSG_DELSET, family, flags);
 	nftnl_set_nlmsg_build_payload(nlh, set);
 	nftnl_set_free(set);
 	nft_buf_push(b, nlh, CNIC_NFT_OBJ_ROOM,
-		     xasprintf("delete set %s %s %s", nft_family_str(family), table, name));
+		     xasprintf("delete %sset %s %s %s", flags & NLM_F_NONREC ? "empty " : "",
+			       nft_family_str(family), table, name));
+}
+
+void nft_batch_del_set(struct nft_batch *b, uint8_t family, const char *table, const char *name)
+{
+	del_set(b, family, table, name, 0);
+}
+
+void nft_batch_del_set_if_empty(struct nft_batch *b, uint8_t family, const char *table,
+				const char *name)
+{
+	del_set(b, family, table, name, NLM_F_NONREC);
 }
 
 /* Upper bound of one element's attributes on the wire. */

@@ -239,52 +239,61 @@ void cnl_reply_done(struct cnl_reply *r)
 	memset(r, 0, sizeof(*r));
 }
 
+/* One message answering an exchange (ours, for its seq); true once the exchange is over. */
+static bool answer(struct cnl_sock *s, const struct nlmsghdr *nlh, cnl_parse_fn parse, void *arg,
+		   struct cnl_reply *r, struct cni_error **perr)
+{
+	int rc;
+
+	if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
+		r->interrupted = true;
+	if (nlh->nlmsg_type == NLMSG_ERROR) {
+		const struct nlmsgerr *e = NLMSG_DATA(nlh);
+
+		if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*e))) {
+			r->errnum = EPROTO;
+		} else if (e->error) {
+			r->errnum = -e->error;
+			r->extack = cnl_extack(nlh);
+		}
+		return true;
+	}
+	if (nlh->nlmsg_type == NLMSG_DONE) {
+		int status;
+
+		/* Its payload is the dump's status (negative errno on failure). */
+		if (nlh->nlmsg_len >= NLMSG_LENGTH(sizeof(status))) {
+			memcpy(&status, NLMSG_DATA(nlh), sizeof(status));
+			if (status < 0) {
+				r->errnum = -status;
+				r->extack = cnl_extack(nlh);
+			}
+		}
+		return true;
+	}
+	if (nlh->nlmsg_type < NLMSG_MIN_TYPE || !parse || *perr)
+		return false; /* NOOP, OVERRUN; or keep draining after a parse error */
+	rc = parse(nlh, arg, perr);
+	if (rc < 0 && !*perr)
+		cni_error_set(perr, CNI_ERR_INTERNAL, EPROTO, "unparsable %s reply", s->name);
+	if (rc == 1) {
+		r->stopped = true;
+		return true;
+	}
+	return false;
+}
+
 /* One datagram of replies; true once the exchange is over. */
 static bool digest(struct cnl_sock *s, size_t len, uint32_t seq, cnl_parse_fn parse, void *arg,
 		   struct cnl_reply *r, struct cni_error **perr)
 {
 	for (const struct nlmsghdr *nlh = (const void *)s->buf; NLMSG_OK(nlh, len);
 	     nlh = NLMSG_NEXT(nlh, len)) {
-		int rc;
-
 		/* Not from the kernel for this request: a leftover of an earlier, aborted exchange. */
 		if (!cnl_ours(s, nlh, seq, seq))
 			continue;
-		if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
-			r->interrupted = true;
-		if (nlh->nlmsg_type == NLMSG_ERROR) {
-			const struct nlmsgerr *e = NLMSG_DATA(nlh);
-
-			if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*e))) {
-				r->errnum = EPROTO;
-			} else if (e->error) {
-				r->errnum = -e->error;
-				r->extack = cnl_extack(nlh);
-			}
+		if (answer(s, nlh, parse, arg, r, perr))
 			return true;
-		}
-		if (nlh->nlmsg_type == NLMSG_DONE) {
-			int status;
-
-			/* Its payload is the dump's status (negative errno on failure). */
-			if (nlh->nlmsg_len >= NLMSG_LENGTH(sizeof(status))) {
-				memcpy(&status, NLMSG_DATA(nlh), sizeof(status));
-				if (status < 0) {
-					r->errnum = -status;
-					r->extack = cnl_extack(nlh);
-				}
-			}
-			return true;
-		}
-		if (nlh->nlmsg_type < NLMSG_MIN_TYPE || !parse || *perr)
-			continue; /* NOOP, OVERRUN; or keep draining after a parse error */
-		rc = parse(nlh, arg, perr);
-		if (rc < 0 && !*perr)
-			cni_error_set(perr, CNI_ERR_INTERNAL, EPROTO, "unparsable %s reply", s->name);
-		if (rc == 1) {
-			r->stopped = true;
-			return true;
-		}
 	}
 	return false;
 }
@@ -321,6 +330,63 @@ int cnl_exchange(struct cnl_sock *s, struct nlmsghdr *req, cnl_parse_fn parse, v
 	}
 	cni_error_free(perr);
 	return 0;
+}
+
+int cnl_exchange_many(struct cnl_sock *s, struct cnl_query *q, size_t n, struct cni_error **err)
+{
+	cleanup_free struct iovec *iov = xcalloc(n ? n : 1, sizeof(*iov));
+	cleanup_free struct cni_error **perr = xcalloc(n ? n : 1, sizeof(*perr));
+	uint32_t first = s->seq + 1;
+	size_t left = n;
+	int rc = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		memset(&q[i].r, 0, sizeof(q[i].r));
+		q[i].done = false;
+		q[i].req->nlmsg_seq = ++s->seq;
+		q[i].req->nlmsg_pid = s->portid;
+		iov[i] = (struct iovec){ q[i].req, q[i].req->nlmsg_len };
+	}
+	if (n && cnl_sendv(s, iov, n) < 0)
+		return cni_error_errno(err, errno, "%s send", s->name);
+	while (left) {
+		ssize_t len = cnl_recv(s, true);
+
+		if (len < 0) {
+			int e = errno == EAGAIN || errno == EWOULDBLOCK ? ETIMEDOUT : errno;
+
+			rc = cni_error_errno(err, e, "%s receive", s->name);
+			break;
+		}
+		/* Each of our answers in the datagram, to the request it answers. */
+		for (const struct nlmsghdr *nlh = (const void *)s->buf; NLMSG_OK(nlh, len);
+		     nlh = NLMSG_NEXT(nlh, len)) {
+			size_t i;
+
+			if (!cnl_ours(s, nlh, first, first + (uint32_t)n - 1))
+				continue;
+			i = nlh->nlmsg_seq - first;
+			if (q[i].done)
+				continue;
+			if (answer(s, nlh, q[i].parse, q[i].arg, &q[i].r, &perr[i]) ||
+			    (nlh->nlmsg_type >= NLMSG_MIN_TYPE &&
+			     !(q[i].req->nlmsg_flags & (NLM_F_ACK | NLM_F_DUMP)))) {
+				q[i].done = true;
+				left--;
+			}
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		/* As cnl_exchange: the kernel's refusal says more than our parse error. */
+		if (rc == 0 && perr[i] && !q[i].r.errnum) {
+			rc = cni_error_move(err, &perr[i]);
+		}
+		cni_error_free(perr[i]);
+	}
+	if (rc < 0)
+		for (size_t i = 0; i < n; i++)
+			cnl_reply_done(&q[i].r);
+	return rc;
 }
 
 int cnl_dump_retry(struct cnl_sock *s, struct nlmsghdr *req, cnl_parse_fn parse,

@@ -86,6 +86,24 @@ int cnl_exchange(struct cnl_sock *s, struct nlmsghdr *req, cnl_parse_fn parse, v
 		 struct cnl_reply *r, struct cni_error **err);
 
 /*
+ * Several requests in one sendmsg (one round trip instead of n): each
+ * gets its own sequence number and reply, read as cnl_exchange() reads
+ * one.  A request with neither NLM_F_ACK nor NLM_F_DUMP ends with its
+ * first answer (a reply or an error: half the reads of an acknowledged
+ * one).  At most one dump, and last: the kernel refuses a second dump
+ * while one is still running on the socket.  0 when every exchange completed (each
+ * q[i].r says how; free them with cnl_reply_done), -1 with *err.
+ */
+struct cnl_query {
+	struct nlmsghdr *req;
+	cnl_parse_fn parse; /* may be NULL */
+	void *arg;
+	struct cnl_reply r;
+	bool done;
+};
+int cnl_exchange_many(struct cnl_sock *s, struct cnl_query *q, size_t n, struct cni_error **err);
+
+/*
  * A dump (req has NLM_F_DUMP) through cnl_exchange, redone with a fresh
  * sequence number while the kernel marks it interrupted (the table changed
  * under it), after reset(arg) discards what parse collected, up to

@@ -424,6 +424,29 @@ static int portmap_del(struct nft *n, unsigned int mask, const char *network,
 	return r;
 }
 
+/* In the order of the T_* bits: present[i] is bit i. */
+_Static_assert(T_IP_NAT == 1 && T_IP6_NAT == 2 && T_IP_HOSTPORT == 4 && T_IP6_HOSTPORT == 8,
+	       "xtref_portmap_tables follows the T_* bits");
+const struct xtref_table xtref_portmap_tables[XTREF_PORTMAP_TABLES] = {
+	{ NFPROTO_IPV4, "nat" },
+	{ NFPROTO_IPV6, "nat" },
+	{ NFPROTO_IPV4, REF_HOSTPORT },
+	{ NFPROTO_IPV6, REF_HOSTPORT },
+};
+
+int xtref_portmap_del_present(struct nft *n, const bool present[XTREF_PORTMAP_TABLES],
+			      const char *network, const char *container_id, struct cni_error **err)
+{
+	unsigned int mask = 0;
+
+	for (int i = 0; i < XTREF_PORTMAP_TABLES; i++)
+		if (present[i])
+			mask |= 1u << i;
+	if (mask && portmap_del(n, mask, network, container_id, err) < 0)
+		return cni_error_wrap(err, "remove the reference portmap's rules");
+	return 0;
+}
+
 int xtref_portmap_del(struct nft *n, const char *network, const char *container_id,
 		      struct cni_error **err)
 {

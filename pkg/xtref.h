@@ -24,13 +24,17 @@
  *
  * Cost on a node that never ran the reference: one table dump (a few
  * tables, one round trip) per call; nothing else unless a reference table
- * is there.  iptables-legacy state is not read (cnic never runs iptables;
+ * is there.  portmap's DEL asks for its tables by name in the read it
+ * makes anyway (xtref_portmap_del_present()): no round trip of its own.  iptables-legacy state is not read (cnic never runs iptables;
  * docs/runtimes.md says what to do on such a node).
  *
  * All are best effort and idempotent: nothing found is success.
  */
 #ifndef CNIC_XTREF_H
 #define CNIC_XTREF_H
+
+#include <stdbool.h>
+#include <stdint.h>
 
 #include "error.h"
 #include "types.h"
@@ -44,6 +48,19 @@ struct nft;
  */
 int xtref_portmap_del(struct nft *n, const char *network, const char *container_id,
 		      struct cni_error **err);
+/*
+ * The same when the caller already asked which of these tables exist (in
+ * a read of its own, see nft_list_elems_with()): present[i] for
+ * xtref_portmap_tables[i].  On a node without them it costs nothing.
+ */
+#define XTREF_PORTMAP_TABLES 4
+struct xtref_table {
+	uint8_t family;
+	const char *name;
+};
+extern const struct xtref_table xtref_portmap_tables[XTREF_PORTMAP_TABLES];
+int xtref_portmap_del_present(struct nft *n, const bool present[XTREF_PORTMAP_TABLES],
+			      const char *network, const char *container_id, struct cni_error **err);
 int xtref_ipmasq_del(struct nft *n, const char *network, const char *container_id,
 		     const char *ifname, struct cni_error **err);
 

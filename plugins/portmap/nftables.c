@@ -642,3 +642,60 @@ int pm_teardown(struct nft *n, const char *network, struct cni_error **err)
 					   struct cni_error **))teardown_once,
 				  n, &nm, err);
 }
+
+/*
+ * One batch for DEL's teardown: unlike teardown_once() it needs no read
+ * before it, as the kernel checks emptiness itself, atomically (see
+ * pm_teardown_last in portmap.h).
+ */
+static void queue_teardown(struct nft_batch *b, const struct pm_names *nm, bool with_table)
+{
+	const char *chains[] = { nm->pre, nm->out, nm->post, nm->dnat };
+
+	/* Hooks and jumps first, then what they refer to. */
+	for (size_t i = 0; i < ARRAY_SIZE(chains); i++)
+		nft_batch_flush_chain(b, PM_FAMILY, PM_TABLE, chains[i]);
+	for (size_t i = 0; i < ARRAY_SIZE(chains); i++)
+		nft_batch_del_chain(b, PM_FAMILY, PM_TABLE, chains[i]);
+	for (int i = 0; i < PM_SET_COUNT; i++) {
+		const char *set = pm_set_name(nm, (enum pm_set)i);
+
+		/* The shared subnet elements are nobody's: they go with the network. */
+		if (i == PM_HS4 || i == PM_HS6)
+			nft_batch_del_set(b, PM_FAMILY, PM_TABLE, set);
+		else
+			nft_batch_del_set_if_empty(b, PM_FAMILY, PM_TABLE, set);
+	}
+	if (with_table)
+		nft_batch_del_table_if_empty(b, PM_FAMILY, PM_TABLE);
+}
+
+int pm_teardown_last(struct nft *n, const char *network, bool with_table, struct cni_error **err)
+{
+	struct pm_names nm;
+
+	pm_names_for(network, &nm);
+	for (int t = with_table; t >= 0; t--) {
+		cleanup_nft_batch struct nft_batch *b = nft_batch_new();
+		struct cni_error *local = NULL;
+		int r;
+
+		queue_teardown(b, &nm, t);
+		if (nft_batch_commit(n, b, &local) == 0)
+			return 0;
+		r = local->errnum;
+		cni_error_freep(&local);
+		/*
+		 * EBUSY: something is left.  In the table (another network, the
+		 * martian guard): without it, then.  In a set (an ADD came
+		 * between, an element no owner accounts for): it all stays.
+		 * ENOENT: gone already (a concurrent teardown).
+		 */
+		if (r == EBUSY && t)
+			continue;
+		if (r == EBUSY || r == ENOENT)
+			return 0;
+		return cni_error_errno(err, r, "remove the nftables objects of network %s", network);
+	}
+	return 0;
+}

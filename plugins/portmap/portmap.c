@@ -114,7 +114,8 @@ static void flush_udp(struct nft *n, const uint16_t *ports, size_t n_ports, bool
 {
 	struct cni_error *e = NULL;
 
-	if (!n_ports)
+	/* One look at the table for both families: nothing tracked, nothing to forget. */
+	if (!n_ports || conntrack_count() <= 0)
 		return;
 	if (v4 && conntrack_delete_by_dport(nft_netlink(n), AF_INET, IPPROTO_UDP, ports, n_ports,
 					    &e) < 0) {
@@ -404,7 +405,7 @@ static int add_elements(struct nft *n, const struct cni_cmd *cmd, const struct p
 }
 
 static int delete_owned(struct nft *n, const char *network, const char *tag, bool flush,
-			struct cni_error **err);
+			const char *const *known, int *ret_commits, struct cni_error **err);
 
 /*
  * ADD and CHECK need a prevResult, asked for only once the config parsed
@@ -468,7 +469,7 @@ static int cmd_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cn
 		struct cni_error *undo = NULL;
 
 		/* Undo our elements; a failure of that is reported after the original. */
-		if (delete_owned(n, cmd->conf->name, a.tag, false, &undo) < 0) {
+		if (delete_owned(n, cmd->conf->name, a.tag, false, NULL, NULL, &undo) < 0) {
 			cni_error_wrap(&undo, "undo");
 			cni_error_move(err, &undo);
 		}
@@ -497,35 +498,39 @@ struct del_ctx {
 };
 
 /*
- * DEL through the owner element's index: look each key up, delete those
- * still tagged with tag (an element another attachment holds by now is
- * not ours to delete) and the owner element, in one transaction.
+ * DEL through the owner element's index: look each key up, all in one
+ * round trip, and delete those still tagged with tag (an element another
+ * attachment holds by now is not ours to delete) and the owner element,
+ * in one transaction.
  */
 static ssize_t plan_del_indexed(struct nft *n, struct nft_batch *b, int attempt, void *arg,
 				struct cni_error **err)
 {
 	struct del_ctx *c = arg;
+	size_t k = c->a->elems.n;
+	cleanup_free const char **sets = xcalloc(k ? k : 1, sizeof(*sets));
+	cleanup_free struct nft_elem *keys = xcalloc(k ? k : 1, sizeof(*keys));
+	cleanup_free struct nft_elem_info *info = xcalloc(k ? k : 1, sizeof(*info));
+	cleanup_free int *found = xcalloc(k ? k : 1, sizeof(*found));
 
 	(void)attempt;
 	free(c->udp);
 	c->udp = NULL;
 	c->n_udp = 0;
-	for (size_t i = 0; i < c->a->elems.n; i++) {
-		const struct pm_elem *k = &c->a->elems.v[i];
-		const char *set = pm_set_name(c->nm, k->set);
-		struct nft_elem_info info = { 0 };
-		struct nft_elem e;
-		int x;
-
-		pm_elem_view(k, NULL, &e);
-		x = nft_get_elem(n, PM_FAMILY, PM_TABLE, set, &e, &info, err);
-		if (x < 0)
-			return -1;
-		if (x == 1 && info.comment && pm_comment_is_tag(info.comment, c->tag)) {
-			nft_batch_del_elems(b, PM_FAMILY, PM_TABLE, set, &e, 1);
-			note_udp_port(k->set, &info, &c->udp, &c->n_udp);
+	for (size_t i = 0; i < k; i++) {
+		sets[i] = pm_set_name(c->nm, c->a->elems.v[i].set);
+		pm_elem_view(&c->a->elems.v[i], NULL, &keys[i]);
+	}
+	if (nft_get_elems(n, PM_FAMILY, PM_TABLE, sets, keys, k, info, found, err) < 0)
+		return -1;
+	for (size_t i = 0; i < k; i++) {
+		if (!found[i])
+			continue;
+		if (info[i].comment && pm_comment_is_tag(info[i].comment, c->tag)) {
+			nft_batch_del_elems(b, PM_FAMILY, PM_TABLE, sets[i], &keys[i], 1);
+			note_udp_port(c->a->elems.v[i].set, &info[i], &c->udp, &c->n_udp);
 		}
-		nft_elem_info_free(&info);
+		nft_elem_info_free(&info[i]);
 	}
 	/* Nothing left: the owner element went meanwhile (a concurrent DEL or GC). */
 	return (ssize_t)nft_batch_len(b);
@@ -553,10 +558,14 @@ static ssize_t plan_del_read(struct nft *n, struct nft_batch *b, int attempt, vo
 
 /*
  * Delete tag's elements of network; flush: also the UDP conntrack entries
- * of their ports.  err may be NULL (the ADD rollback).
+ * of their ports.  known: the owner element's comment when the caller has
+ * just read it (exists: the element is there), else it is looked up here
+ * (no owner element: nothing of ours, no need to read the sets).
+ * ret_commits (may be NULL): how many transactions it committed.  err
+ * may be NULL (the ADD rollback).
  */
 static int delete_owned(struct nft *n, const char *network, const char *tag, bool flush,
-			struct cni_error **err)
+			const char *const *known, int *ret_commits, struct cni_error **err)
 {
 	struct pm_names nm;
 	struct nft_owner owner;
@@ -564,39 +573,117 @@ static int delete_owned(struct nft *n, const char *network, const char *tag, boo
 	struct pm_attachment a = { 0 };
 	struct del_ctx c = { .nm = &nm, .tag = tag };
 	cleanup_free char *comment = NULL;
-	int r;
+	const char *cm;
+	int r = 1, commits = 0;
 
 	pm_names_for(network, &nm);
-	nft_owner_for(&owner, tag, NULL);
-	/* No owner element: nothing of ours, no need to read the sets. */
-	r = nft_owner_get(n, PM_FAMILY, PM_TABLE, nm.owners, &owner, &comment, &local);
-	if (r == 1 && comment && pm_attachment_from_index(tag, comment, &a) == 0) {
+	if (known) {
+		cm = *known;
+	} else {
+		nft_owner_for(&owner, tag, NULL);
+		r = nft_owner_get(n, PM_FAMILY, PM_TABLE, nm.owners, &owner, &comment, &local);
+		cm = comment;
+	}
+	if (r == 1 && cm && pm_attachment_from_index(tag, cm, &a) == 0) {
 		c.a = &a;
-		r = nft_apply(n, plan_del_indexed, &c, &local);
+		r = nft_apply_counted(n, plan_del_indexed, &c, &commits, &local);
 	} else if (r == 1) {
-		r = nft_apply(n, plan_del_read, &c, &local);
+		r = nft_apply_counted(n, plan_del_read, &c, &commits, &local);
 	}
 	if (r == 0 && flush)
 		flush_udp(n, c.udp, c.n_udp, true, true);
 	free(c.udp);
 	pm_attachment_free(&a);
+	if (ret_commits)
+		*ret_commits = commits;
 	return r < 0 ? cni_error_move(err, &local) : 0;
 }
 
-/* Needs neither prevResult nor portMappings nor the netns: the tag finds everything. */
+/*
+ * Did DEL remove the network's last attachment?  others: how many other
+ * owner elements its first read saw (at generation gen).  With none, yes.
+ * With some, no, unless they went meanwhile: only when another commit
+ * came between (the generation moved by more than our own commits) is
+ * the owner set read again.  1 yes, 0 no, -1 with *err.
+ */
+static int was_last(struct nft *n, const struct pm_names *nm, size_t others, uint32_t gen,
+		    int commits, struct cni_error **err)
+{
+	struct nft_elem_list l = { 0 };
+	uint32_t now;
+
+	if (others == 0)
+		return 1;
+	if (nft_genid(n, &now, err) < 0)
+		return -1;
+	if (commits >= 0 && now - gen == (uint32_t)commits)
+		return 0;
+	if (nft_list_elems(n, PM_FAMILY, PM_TABLE, nm->owners, &l, err) < 0)
+		return -1;
+	nft_elem_list_free(&l);
+	return l.n == 0;
+}
+
+/*
+ * Needs neither prevResult nor portMappings nor the netns: the tag finds
+ * everything.  Its kernel work: one read (the owner set, the generation,
+ * whether our table and the reference's exist, in one round trip), one
+ * more for the attachment's elements (by key, in one round trip), one
+ * transaction deleting them, and when that was the network's last
+ * attachment a second one removing the network's objects (the kernel
+ * counts elements deleted in a transaction only once it commits, so
+ * "only if empty" cannot go in the first).
+ */
 static int cmd_del(const struct cni_cmd *cmd, struct cni_error **err)
 {
 	cleanup_free char *tag = nft_owner_tag(cmd->conf->name, cmd->container_id, cmd->ifname);
+	struct nft_table_ref t[1 + XTREF_PORTMAP_TABLES] = { { PM_FAMILY, PM_TABLE, false, 0 } };
+	bool xt[XTREF_PORTMAP_TABLES];
 	cleanup_nft struct nft *n = NULL;
-
+	struct nft_elem_list owners = { 0 };
+	const struct nft_elem_info *mine = NULL;
 	struct cni_error *e = NULL;
+	struct nft_owner owner;
+	struct pm_names nm;
+	int have_set, commits = 0, last = 0, r = 0;
+	uint32_t gen;
 
-	if (nft_open(&n, err) < 0 || delete_owned(n, cmd->conf->name, tag, true, err) < 0)
+	pm_names_for(cmd->conf->name, &nm);
+	nft_owner_for(&owner, tag, NULL);
+	for (int i = 0; i < XTREF_PORTMAP_TABLES; i++)
+		t[1 + i] = (struct nft_table_ref){ xtref_portmap_tables[i].family,
+						   xtref_portmap_tables[i].name, false, 0 };
+	if (nft_open(&n, err) < 0)
+		return cni_error_wrap(err, "portmap");
+	have_set = nft_list_elems_with(n, PM_FAMILY, PM_TABLE, nm.owners, &owners, t, ARRAY_SIZE(t),
+				       &gen, err);
+	if (have_set < 0)
+		return cni_error_wrap(err, "portmap");
+	for (size_t i = 0; i < owners.n && !mine; i++)
+		if (owners.v[i].key_len == CNIC_NFT_OWNER_KEY_LEN &&
+		    memcmp(owners.v[i].key, owner.key, CNIC_NFT_OWNER_KEY_LEN) == 0)
+			mine = &owners.v[i];
+	if (mine) {
+		const char *comment = mine->comment;
+
+		r = delete_owned(n, cmd->conf->name, tag, true, &comment, &commits, err);
+		if (r == 0)
+			last = was_last(n, &nm, owners.n - 1, gen, commits, &e);
+	} else {
+		/* Nothing of ours; an empty owner set is a teardown an earlier DEL did not finish. */
+		last = have_set && owners.n == 0;
+	}
+	nft_elem_list_free(&owners);
+	if (r < 0)
 		return cni_error_wrap(err, "portmap");
 	/* The network's chains and sets go with its last attachment. */
-	if (pm_teardown(n, cmd->conf->name, &e) < 0)
+	if (last == 1 && pm_teardown_last(n, cmd->conf->name, t[0].use <= PM_NET_OBJECTS, &e) < 0)
+		last = -1;
+	if (last < 0)
 		nft_teardown_log("portmap", &e);
-	return xtref_portmap_del(n, cmd->conf->name, cmd->container_id, err); /* adopt */
+	for (int i = 0; i < XTREF_PORTMAP_TABLES; i++)
+		xt[i] = t[1 + i].present;
+	return xtref_portmap_del_present(n, xt, cmd->conf->name, cmd->container_id, err); /* adopt */
 }
 
 /* ---- CHECK -------------------------------------------------------------- */

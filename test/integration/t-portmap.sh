@@ -297,6 +297,8 @@ is_success "DEL iy"
 is "DEL iy left the element iy's index names but another owner holds" \
 	"$(elems idxnet-any4 idxnet:thief:eth0)" 1
 is "iy is gone" "$(all_elems idxnet idxnet:iy:eth0)" 0
+is "... the network stays for the element no owner accounts for" \
+	"$(in_ns "$NODE" nft list chain inet "$TABLE" idxnet-dnat 2>/dev/null | grep -c 'dnat ip')" 4
 ok_if "remove the other owner's element by hand" \
 	in_ns "$NODE" nft delete element inet $TABLE idxnet-any4 '{ tcp . 6003 }'
 
@@ -319,6 +321,75 @@ is "idxnet is clean" "$(all_elems idxnet)" 0
 pm DEL ix "" eth0 "$(pmconf idxnet2 null null)"
 is_success "DEL ix on idxnet2"
 is "idxnet2 is clean" "$(all_elems idxnet2)" 0
+is "... its last DEL removed its chains and sets" \
+	"$(in_ns "$NODE" nft list table inet "$TABLE" 2>/dev/null | grep -c 'idxnet2-')" 0
+
+# What a DEL asks of the kernel, straight under strace (as clone_fails below):
+# traced_pm VERB CID CONF STRACE-OPTIONS...; the trace goes to $T/pm.trace.
+traced_pm()
+{
+	local verb=$1 cid=$2 conf=$3
+	shift 3
+	in_ns "$NODE" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin CNI_COMMAND="$verb" \
+		CNI_CONTAINERID="$cid" CNI_NETNS="$(netns_path "$C2")" CNI_IFNAME=eth0 \
+		CNI_PATH="$BIN" timeout -k 2 30 strace -f -qq -o "$T/pm.trace" "$@" \
+		"$PM" <<<"$conf" >"$T/pm.out" 2>&1
+}
+# netfilter sockets, transactions, netlink sends
+nl_counts()
+{
+	echo "$(grep -c 'NETLINK_NETFILTER' "$T/pm.trace") $(grep -c 'NFNL_MSG_BATCH_BEGIN' "$T/pm.trace") $(grep -c 'sendmsg(' "$T/pm.trace")"
+}
+pm ADD d1 "$C2" eth0 "$(idxconf delnet 198.18.8.211 '[{"hostPort": 6011, "containerPort": 80}, {"hostPort": 6012, "containerPort": 81}]')"
+is_success "ADD d1 on delnet"
+pm ADD d2 "$C2" eth0 "$(idxconf delnet 198.18.8.212 '[{"hostPort": 6013, "containerPort": 80}]')"
+is_success "ADD d2 on delnet"
+D2=$(all_elems delnet delnet:d2:eth0)
+traced_pm DEL d1 "$(pmconf delnet null null)" -e trace=socket,sendmsg
+is "DEL of one of two attachments: success" "$?" 0
+# The owner set, generation and tables in one send; the elements by key in
+# one; the transaction; the generation again (nothing else committed: d2 is
+# there).  TCP only: no conntrack to flush.
+COUNTS=$(nl_counts)
+is "... one netfilter socket, one transaction, four sends" "$COUNTS" "1 1 4"
+[ "$COUNTS" == "1 1 4" ] || diag "$(cut -c1-160 "$T/pm.trace")"
+is "... d1 is gone" "$(all_elems delnet delnet:d1:eth0)" 0
+is "... d2 is untouched" "$(all_elems delnet delnet:d2:eth0)" "$D2"
+traced_pm DEL d2 "$(pmconf delnet null null)" -e trace=socket,sendmsg
+is "the network's last DEL: success" "$?" 0
+is "... one netfilter socket, two transactions (elements, then the network)" \
+	"$(nl_counts | cut -d' ' -f1,2)" "1 2"
+is "... the network's chains and sets are gone" \
+	"$(in_ns "$NODE" nft list table inet "$TABLE" 2>/dev/null | grep -c 'delnet-')" 0
+traced_pm DEL d2 "$(pmconf delnet null null)" -e trace=socket,sendmsg
+is "DEL again: success" "$?" 0
+is "... one netfilter socket, one send, no transaction" "$(nl_counts)" "1 0 1"
+
+# A DEL racing an ADD: the DEL read that it held the network's last
+# attachment, then (its transactions held back by strace) an ADD of another
+# attachment commits.  The DEL removes its own elements, and its teardown
+# must leave the network: its rules and the ADD's elements.
+pm ADD r1 "$C2" eth0 "$(idxconf racenet 198.18.8.221 '[{"hostPort": 6021, "containerPort": 80}]')"
+is_success "ADD r1 on racenet"
+traced_pm DEL r1 "$(pmconf racenet null null)" -e trace=sendmsg \
+	-e inject=sendmsg:delay_enter=3000000:when=3+ &
+RACE_PID=$!
+wait_for "r1's DEL has read (two sends)" 10 \
+	sh -c "[ \$(grep -c 'sendmsg(' '$T/pm.trace' 2>/dev/null) -ge 2 ]"
+pm ADD r2 "$C2" eth0 "$(idxconf racenet 198.18.8.222 '[{"hostPort": 6022, "containerPort": 80}]')"
+is_success "ADD r2 while r1's DEL waits"
+wait "$RACE_PID"
+is "r1's DEL: success" "$?" 0
+R2=$(all_elems racenet racenet:r2:eth0)
+ok_if "... its teardown was tried (the race hit)" \
+	test "$(grep -c 'NFNL_MSG_BATCH_BEGIN' "$T/pm.trace")" -eq 2
+is "... r1 is gone" "$(all_elems racenet racenet:r1:eth0)" 0
+ok_if "... r2's elements stay" test "$R2" -ge 4
+is "... and the rules they need" \
+	"$(in_ns "$NODE" nft list chain inet "$TABLE" racenet-dnat 2>/dev/null | grep -c 'dnat ip')" 4
+pm DEL r2 "" eth0 "$(pmconf racenet null null)"
+is_success "DEL r2"
+is "racenet is gone" "$(in_ns "$NODE" nft list table inet "$TABLE" 2>/dev/null | grep -c 'racenet-')" 0
 
 # ---- DEL ------------------------------------------------------------------
 

@@ -646,6 +646,141 @@ static void test_require_chain_after_recreate(void **state)
 	nft_close(n);
 }
 
+/*
+ * DEL's reads in one round trip each: elements by key (present, absent, in
+ * a missing set), and a set's elements with the generation and which
+ * tables exist.
+ */
+static void test_pipelined_reads(void **state)
+{
+	struct nft *n = open_or_skip();
+	struct cni_error *err = NULL;
+	const uint8_t k1[8] = { 6, 0, 0, 0, 0x1f, 0x90, 0, 0 };	 /* tcp . 8080 */
+	const uint8_t k2[8] = { 17, 0, 0, 0, 0x14, 0xe9, 0, 0 }; /* udp . 5353 */
+	const uint8_t data[8] = { 198, 18, 0, 5, 0, 80, 0, 0 };
+	struct nft_elem e[3] = {
+		{ .key = k1, .key_len = 8, .data = data, .data_len = 8, .comment = "n:c:i" },
+		{ .key = k2, .key_len = 8 },
+		{ .key = k1, .key_len = 8 },
+	};
+	const char *sets[3] = { "ports", "ports", "nosuchset" };
+	struct nft_table_ref t[2] = { { FAM, TBL, false, 0 },
+				      { NFPROTO_IPV4, "nosuchtable", true, 9 } };
+	struct nft_elem_info info[3];
+	struct nft_elem_list l = { 0 };
+	int found[3];
+	uint32_t gen, gen2;
+	struct nft_batch *b;
+	int r;
+
+	reset_table(n);
+	r = nft_list_elems_with(n, FAM, TBL, "ports", &l, t, 2, &gen, &err);
+	must(r, err, "list without table");
+	assert_int_equal(r, 0);
+	assert_int_equal(l.n, 0);
+	assert_false(t[0].present);
+	assert_false(t[1].present);
+	must(nft_get_elems(n, FAM, TBL, sets, e, 3, info, found, &err), err, "get without table");
+	assert_int_equal(found[0] + found[1] + found[2], 0);
+
+	b = nft_batch_new();
+	base_objects(b);
+	nft_batch_add_elems(b, FAM, TBL, "ports", &e[0], 1, true);
+	must(nft_batch_commit(n, b, &err), err, "commit");
+	nft_batch_free(b);
+
+	must(nft_get_elems(n, FAM, TBL, sets, e, 3, info, found, &err), err, "get");
+	assert_int_equal(found[0], 1);
+	assert_int_equal(found[1], 0);
+	assert_int_equal(found[2], 0);
+	assert_memory_equal(info[0].data, data, 8);
+	assert_string_equal(info[0].comment, "n:c:i");
+	nft_elem_info_free(&info[0]);
+
+	r = nft_list_elems_with(n, FAM, TBL, "ports", &l, t, 2, &gen2, &err);
+	must(r, err, "list");
+	assert_int_equal(r, 1);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.v[0].comment, "n:c:i");
+	nft_elem_list_free(&l);
+	assert_true(t[0].present);
+	assert_int_equal(t[0].use, 4); /* base_objects: two chains, two sets */
+	assert_false(t[1].present);
+	assert_true(gen2 != gen);
+	r = nft_genid(n, &gen, &err);
+	must(r, err, "genid");
+	assert_int_equal(gen, gen2);
+
+	/* An empty set of its own: the set stays while it is not empty. */
+	r = nft_list_elems_with(n, FAM, TBL, "pairs", &l, t, 0, &gen, &err);
+	must(r, err, "list empty");
+	assert_int_equal(r, 1);
+	assert_int_equal(l.n, 0);
+	reset_table(n);
+	nft_close(n);
+}
+
+/* "Only if empty" deletions: the kernel's own check, counting what the batch deleted only once committed. */
+static void test_delete_if_empty(void **state)
+{
+	struct nft *n = open_or_skip();
+	struct cni_error *err = NULL;
+	const uint8_t key[8] = { 6, 0, 0, 0, 0x1f, 0x90, 0, 0 };
+	const uint8_t data[8] = { 198, 18, 0, 5, 0, 80, 0, 0 };
+	struct nft_elem e = { .key = key, .key_len = 8, .data = data, .data_len = 8 };
+	struct nft_batch *b;
+	int r;
+
+	reset_table(n);
+	b = nft_batch_new();
+	base_objects(b);
+	nft_batch_add_elems(b, FAM, TBL, "ports", &e, 1, true);
+	must(nft_batch_commit(n, b, &err), err, "commit");
+	nft_batch_free(b);
+
+	/* Not empty; nor when the same batch deletes its element first. */
+	for (int del_first = 0; del_first < 2; del_first++) {
+		b = nft_batch_new();
+		if (del_first)
+			nft_batch_del_elems(b, FAM, TBL, "ports", &e, 1);
+		nft_batch_del_set_if_empty(b, FAM, TBL, "ports");
+		assert_int_equal(nft_batch_commit(n, b, &err), -1);
+		nft_batch_free(b);
+		assert_int_equal(err->errnum, EBUSY);
+		cni_error_free(err);
+		err = NULL;
+	}
+	/* The table holds chains and sets: refused; with them deleted first in the batch: gone. */
+	b = nft_batch_new();
+	nft_batch_del_set_if_empty(b, FAM, TBL, "pairs");
+	nft_batch_del_table_if_empty(b, FAM, TBL);
+	assert_int_equal(nft_batch_commit(n, b, &err), -1);
+	nft_batch_free(b);
+	assert_int_equal(err->errnum, EBUSY);
+	cni_error_free(err);
+	err = NULL;
+	r = nft_exists(n, FAM, TBL, NULL, &err);
+	must(r, err, "exists");
+	assert_int_equal(r, 1);
+
+	b = nft_batch_new();
+	nft_batch_del_elems(b, FAM, TBL, "ports", &e, 1);
+	must(nft_batch_commit(n, b, &err), err, "delete element");
+	nft_batch_free(b);
+	b = nft_batch_new();
+	nft_batch_del_chain(b, FAM, TBL, "post");
+	nft_batch_del_chain(b, FAM, TBL, "sub");
+	nft_batch_del_set_if_empty(b, FAM, TBL, "pairs");
+	nft_batch_del_set_if_empty(b, FAM, TBL, "ports");
+	nft_batch_del_table_if_empty(b, FAM, TBL);
+	must(nft_batch_commit(n, b, &err), err, "delete when empty");
+	nft_batch_free(b);
+	r = nft_exists(n, FAM, TBL, NULL, &err);
+	must(r, err, "exists");
+	assert_int_equal(r, 0);
+	nft_close(n);
+}
+
 static void test_owner_tags(void **state)
 {
 	char *t, *t2, *t3;
@@ -694,6 +829,8 @@ int main(void)
 		cmocka_unit_test(test_many_requests),
 		cmocka_unit_test(test_generation_guard),
 		cmocka_unit_test(test_require_chain_after_recreate),
+		cmocka_unit_test(test_pipelined_reads),
+		cmocka_unit_test(test_delete_if_empty),
 	};
 
 	have_netns = geteuid() == 0 && unshare(CLONE_NEWNET) == 0;
