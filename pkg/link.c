@@ -162,7 +162,7 @@ static int get_link(struct netns *ns, const char *ifname, int ifindex, struct cn
 	if ((ifname && nla_put_string(msg, IFLA_IFNAME, ifname) < 0) ||
 	    nla_put_u32(msg, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS) < 0)
 		return cnl_put_failed(err, what);
-	if (cnl_request(ns, msg, parse_link, &l, err, "%s in netns \"%s\"", what, ns->path) < 0)
+	if (cnl_request_get(ns, msg, parse_link, &l, err, "%s in netns \"%s\"", what, ns->path) < 0)
 		return -1;
 	if (l.ifindex <= 0)
 		return cni_error_set(err, CNI_ERR_INTERNAL, EPROTO,
