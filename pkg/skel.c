@@ -233,21 +233,14 @@ static int check_env(char *const *envp, enum cni_verb verb, struct cni_error **e
 	return 0;
 }
 
-static bool same_file(int fd, const char *path)
-{
-	struct stat a, b;
-
-	return fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev &&
-	       a.st_ino == b.st_ino;
-}
-
 /*
  * Open CNI_NETNS once and check it really is a network namespace, so every
  * later step works on this fd and never on a path that could be swapped.
  * Returns the fd, -1 with *err set, or -2 when it does not exist / is not a
  * netns and the caller tolerates that (DEL: the netns is gone).
  */
-static int open_netns(const char *path, bool tolerate_gone, struct cni_error **err)
+static int open_netns(const char *path, bool tolerate_gone, struct netns_id *ret_id,
+		      struct cni_error **err)
 {
 	cleanup_close int fd = -1;
 	cleanup_error struct cni_error *check_err = NULL;
@@ -260,7 +253,9 @@ static int open_netns(const char *path, bool tolerate_gone, struct cni_error **e
 		return cni_error_set(err, CNI_ERR_INVALID_ENV, errno,
 				     "cannot open CNI_NETNS \"%s\": %s", path, strerror(errno));
 	}
-	if (netns_check_fd(fd, path, &check_err) < 0) {
+	if (netns_check_fd(fd, path, &check_err) < 0 ||
+	    (netns_fd_id(fd, ret_id) < 0 &&
+	     cni_error_errno(&check_err, errno, "netns \"%s\": fstat", path) < 0)) {
 		if (tolerate_gone)
 			return -2;
 		cni_error_set(err, CNI_ERR_INVALID_ENV, check_err->errnum, "%s", check_err->msg);
@@ -377,13 +372,13 @@ static int prepare(const struct cni_plugin *p, const struct cni_io *io, struct i
 	if (p->ipam)
 		return 0;
 	if (cmd->verb == CNI_VERB_ADD || cmd->verb == CNI_VERB_CHECK) {
-		int fd = open_netns(cmd->netns, false, err);
+		int fd = open_netns(cmd->netns, false, &cmd->netns_id, err);
 
 		if (fd < 0)
 			return -1;
 		cmd->netns_fd = fd;
 	} else if (cmd->verb == CNI_VERB_DEL && cmd->netns && *cmd->netns) {
-		int fd = open_netns(cmd->netns, true, err);
+		int fd = open_netns(cmd->netns, true, &cmd->netns_id, err);
 
 		if (fd == -1)
 			return -1;
@@ -396,7 +391,7 @@ static int prepare(const struct cni_plugin *p, const struct cni_io *io, struct i
 	 * judge the node's interfaces.
 	 */
 	if (cmd->netns_fd >= 0 && !parse_bool(cni_getenv(envp, "CNI_NETNS_OVERRIDE")) &&
-	    same_file(cmd->netns_fd, "/proc/thread-self/ns/net"))
+	    netns_id_eq(&cmd->netns_id, netns_here()))
 		return cni_error_set(err, CNI_ERR_INVALID_NETNS, 0,
 				     "CNI_NETNS \"%s\" is the plugin's own network namespace",
 				     cmd->netns);
