@@ -177,19 +177,21 @@ static int read_stdin(FILE *in, char **ret, size_t *ret_len, struct cni_error **
 	size_t len = 0, cap = 0;
 
 	for (;;) {
-		size_t n;
+		size_t n, want;
 
 		if (cap - len < 4096) {
 			cap = cap ? cap * 2 : 8192;
 			buf = xrealloc(buf, cap + 1);
 		}
-		n = fread(buf + len, 1, cap - len, in);
+		want = cap - len;
+		n = fread(buf + len, 1, want, in);
 		len += n;
 		if (len > CNI_MAX_STDIN)
 			return cni_error_set(err, CNI_ERR_DECODE, 0,
 					     "network configuration on stdin exceeds %u bytes",
 					     CNI_MAX_STDIN);
-		if (n == 0) {
+		/* Short: fread already saw the end (or an error); asking again costs a read. */
+		if (n < want) {
 			if (ferror(in))
 				return cni_error_errno(err, errno,
 						       "reading network configuration from stdin");
