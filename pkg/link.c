@@ -69,6 +69,12 @@ static void parse_info_data(struct cnl_link *l, struct nlattr *data)
 			l->br_vlan_filtering = nla_get_u8(tb[IFLA_BR_VLAN_FILTERING]) != 0;
 		if (tb[IFLA_BR_VLAN_DEFAULT_PVID] && nla_len(tb[IFLA_BR_VLAN_DEFAULT_PVID]) >= 2)
 			l->br_default_pvid = nla_get_u16(tb[IFLA_BR_VLAN_DEFAULT_PVID]);
+		if (tb[IFLA_BR_BRIDGE_ID] &&
+		    nla_len(tb[IFLA_BR_BRIDGE_ID]) >= (int)sizeof(struct ifla_bridge_id)) {
+			const struct ifla_bridge_id *id = nla_data(tb[IFLA_BR_BRIDGE_ID]);
+
+			cnl_mac_format(id->addr, l->br_id_mac);
+		}
 	}
 }
 

@@ -309,7 +309,7 @@ static int enable_forward(struct netns *host, int family, struct cni_error **err
  * bridge that had lost its last port has the all-zero MAC until a port
  * joins, and setting that fails.
  */
-static int pin_mac(struct netns *host, const struct cnl_link *br, struct cni_error **err)
+static int pin_mac(struct netns *host, struct cnl_link *br, bool *pinned, struct cni_error **err)
 {
 	struct cnl_link now;
 
@@ -317,13 +317,18 @@ static int pin_mac(struct netns *host, const struct cnl_link *br, struct cni_err
 		return -1;
 	if (!now.mac[0] || strcmp(now.mac, "00:00:00:00:00:00") == 0)
 		return 0;
-	return cnl_link_set_mac(host, br->name, now.mac, err);
+	if (cnl_link_set_mac(host, br->name, now.mac, err) < 0)
+		return -1;
+	/* What the result reports: no need to ask again. */
+	memcpy(br->mac, now.mac, sizeof(br->mac));
+	*pinned = true;
+	return 0;
 }
 
 /* isGateway: the gateways on the bridge (or the VLAN gateway), forwarding on. */
-int bridge_setup_gateways(struct netns *host, const struct bridge_conf *c,
-			  const struct cnl_link *br, const struct bridge_gateways *gws,
-			  struct cni_result *r, struct cni_error **err)
+int bridge_setup_gateways(struct netns *host, const struct bridge_conf *c, struct cnl_link *br,
+			  bool *pinned, const struct bridge_gateways *gws, struct cni_result *r,
+			  struct cni_error **err)
 {
 	struct cnl_link target = *br;
 	bool added = false, fam_done[2] = { false, false };
@@ -346,7 +351,7 @@ int bridge_setup_gateways(struct netns *host, const struct bridge_conf *c,
 	 * gave it an address: re-setting it on every ADD makes the kernel
 	 * flush the bridge's neighbour entries each time (NETDEV_CHANGEADDR).
 	 */
-	if (added && !c->vlan && pin_mac(host, br, err) < 0)
+	if (added && !c->vlan && pin_mac(host, br, pinned, err) < 0)
 		return cni_error_wrap(err, "could not set bridge's mac");
 	for (size_t i = 0; i < gws->n; i++) {
 		int fam = gws->v[i].addr.family;
