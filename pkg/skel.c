@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -489,7 +490,18 @@ out:
 int cni_plugin_main(const struct cni_plugin *p)
 {
 	const struct cni_io io = { .envp = environ, .in = stdin, .out = stdout, .err = stderr };
-	int status = cni_plugin_run(p, &io);
+	int status;
+
+	/*
+	 * A process that lives for one call: free() gives nothing back (a
+	 * trim is a brk that unmaps pages the next allocation faults in
+	 * again), and the heap is taken in one piece (pages never touched
+	 * cost nothing).  As early as we get: only libnl's constructors
+	 * allocated before.
+	 */
+	(void)mallopt(M_TRIM_THRESHOLD, 64 << 20);
+	(void)mallopt(M_TOP_PAD, 1 << 20);
+	status = cni_plugin_run(p, &io);
 
 	/* A write error on stdout means the runtime got a truncated answer. */
 	if (fflush(stdout) != 0 || ferror(stdout))
