@@ -43,13 +43,20 @@ struct ipam_store {
 	int dirfd;
 	int lockfd;
 	int hintpfd, hintfd; /* <data_dir>/HINT_DIR and its <network>, -1: not opened */
+	/*
+	 * Seen under the lock (which every creation of it holds, and which is
+	 * never given back): the network's hint directory is missing, so no
+	 * second look; or this store made it, so it holds no hint yet.
+	 */
+	bool hint_missing, hint_fresh;
 	bool locked;
 	bool reclaim;		    /* release other boots' reservations (ipam_store_set_reclaim) */
 	int boot_state;		    /* 0: not read yet, 1: boot known, -1: unreadable */
 	char boot[BOOT_ID_LEN + 1]; /* this boot's id */
 	enum link_mode link_mode;
 	char *path;
-	char *data_dir, *network;
+	char *network;
+	char *hint_parent; /* <data_dir>/HINT_DIR */
 };
 
 const char *ipam_store_path(const struct ipam_store *s)
@@ -176,8 +183,8 @@ int ipam_store_open(const char *data_dir, const char *network, bool create, stru
 	s->hintpfd = s->hintfd = -1;
 	s->reclaim = true;
 	s->path = TAKE_PTR(path);
-	s->data_dir = xstrdup(data_dir);
 	s->network = xstrdup(network);
+	s->hint_parent = xasprintf("%s/" HINT_DIR, data_dir);
 	*ret = s;
 	return 0;
 }
@@ -280,8 +287,8 @@ void ipam_store_free(struct ipam_store *s)
 	if (s->hintpfd >= 0)
 		close(s->hintpfd);
 	free(s->path);
-	free(s->data_dir);
 	free(s->network);
+	free(s->hint_parent);
 	free(s);
 }
 
@@ -624,14 +631,22 @@ static int store_set_last_reserved(void *p, unsigned int idx, const struct ipadd
  * (names start with a letter or digit).
  */
 
-/* openat(dfd, name) as a real directory (never a symlink), made 0700 first when create. */
-static int open_subdir(int dfd, const char *name, bool create)
+/*
+ * openat(dfd, name) as a real directory (never a symlink), made 0700 first
+ * when create (*made: by us).  missing: it was not there a moment ago.
+ */
+static int open_subdir(int dfd, const char *name, bool create, bool missing, bool *made)
 {
 	const int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
-	int fd = openat(dfd, name, flags);
+	int fd = missing ? -1 : openat(dfd, name, flags);
 
+	*made = false;
+	if (missing)
+		errno = ENOENT;
 	if (fd < 0 && errno == ENOENT && create) {
-		if (mkdirat(dfd, name, 0700) < 0 && errno != EEXIST)
+		if (mkdirat(dfd, name, 0700) == 0)
+			*made = true;
+		else if (errno != EEXIST)
 			return -1;
 		fd = openat(dfd, name, flags);
 	}
@@ -640,20 +655,30 @@ static int open_subdir(int dfd, const char *name, bool create)
 
 static int hint_dir(struct ipam_store *s, bool create)
 {
-	cleanup_close int dfd = -1;
+	bool made;
 
 	if (s->hintfd >= 0)
 		return s->hintfd;
+	if (s->hint_missing && !create)
+		return -1;
 	if (s->hintpfd < 0) {
-		/* The data dir may be a symlink (an admin's choice, as in ipam_store_open). */
-		dfd = open(s->data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dfd < 0)
+		/*
+		 * One path for both levels: the data dir may be a symlink (an
+		 * admin's choice, as in ipam_store_open), .cnic may not.
+		 */
+		s->hintpfd = open_subdir(AT_FDCWD, s->hint_parent, create, false, &made);
+		if (s->hintpfd < 0) {
+			s->hint_missing = errno == ENOENT && s->locked;
 			return -1;
-		s->hintpfd = open_subdir(dfd, HINT_DIR, create);
-		if (s->hintpfd < 0)
-			return -1;
+		}
 	}
-	s->hintfd = open_subdir(s->hintpfd, s->network, create);
+	s->hintfd = open_subdir(s->hintpfd, s->network, create, s->hint_missing, &made);
+	if (s->hintfd < 0) {
+		s->hint_missing = errno == ENOENT && s->locked;
+		return -1;
+	}
+	s->hint_missing = false;
+	s->hint_fresh = made && s->locked;
 	return s->hintfd;
 }
 
@@ -670,6 +695,8 @@ static void hint_dir_prune(struct ipam_store *s)
 
 		close(s->hintfd);
 		s->hintfd = -1;
+		s->hint_missing = true;
+		s->hint_fresh = false;
 		/*
 		 * The boot marker goes with the last hint: with no hint there is
 		 * nothing to reclaim, and nothing of the network is left behind
@@ -828,7 +855,7 @@ static void store_hint_set(void *p, const char *id, const char *ifname, const st
 	 * Not rename(): replacing a file by rename forces its data out
 	 * synchronously on ext4 (auto_da_alloc).
 	 */
-	if (unlinkat(hfd, name, 0) < 0 && errno != ENOENT)
+	if (!s->hint_fresh && unlinkat(hfd, name, 0) < 0 && errno != ENOENT)
 		return;
 	if (n == 0) {
 		hint_dir_prune(s);
@@ -853,9 +880,11 @@ static void store_hint_set(void *p, const char *id, const char *ifname, const st
 		if (fd >= 0) {
 			if (write_all(fd, content, len) == 0)
 				(void)link_tmpfile(s, hfd, fd, name);
+			s->hint_fresh = false;
 			return;
 		}
 	}
+	s->hint_fresh = false;
 	snprintf(tmp, sizeof(tmp), HINT_TMP_PREFIX "%s", name);
 	(void)unlinkat(hfd, tmp, 0);
 	fd = openat(hfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);

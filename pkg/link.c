@@ -69,6 +69,12 @@ static void parse_info_data(struct cnl_link *l, struct nlattr *data)
 			l->br_vlan_filtering = nla_get_u8(tb[IFLA_BR_VLAN_FILTERING]) != 0;
 		if (tb[IFLA_BR_VLAN_DEFAULT_PVID] && nla_len(tb[IFLA_BR_VLAN_DEFAULT_PVID]) >= 2)
 			l->br_default_pvid = nla_get_u16(tb[IFLA_BR_VLAN_DEFAULT_PVID]);
+		if (tb[IFLA_BR_BRIDGE_ID] &&
+		    nla_len(tb[IFLA_BR_BRIDGE_ID]) >= (int)sizeof(struct ifla_bridge_id)) {
+			const struct ifla_bridge_id *id = nla_data(tb[IFLA_BR_BRIDGE_ID]);
+
+			cnl_mac_format(id->addr, l->br_id_mac);
+		}
 	}
 }
 
@@ -162,7 +168,7 @@ static int get_link(struct netns *ns, const char *ifname, int ifindex, struct cn
 	if ((ifname && nla_put_string(msg, IFLA_IFNAME, ifname) < 0) ||
 	    nla_put_u32(msg, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS) < 0)
 		return cnl_put_failed(err, what);
-	if (cnl_request(ns, msg, parse_link, &l, err, "%s in netns \"%s\"", what, ns->path) < 0)
+	if (cnl_request_get(ns, msg, parse_link, &l, err, "%s in netns \"%s\"", what, ns->path) < 0)
 		return -1;
 	if (l.ifindex <= 0)
 		return cni_error_set(err, CNI_ERR_INTERNAL, EPROTO,

@@ -48,6 +48,12 @@ struct cnl_link {
 	bool br_vlan_filtering;	  /* kind bridge: IFLA_BR_VLAN_FILTERING */
 	uint16_t br_default_pvid; /* kind bridge: IFLA_BR_VLAN_DEFAULT_PVID (0: none) */
 	/*
+	 * kind bridge: the address of IFLA_BR_BRIDGE_ID, which the kernel keeps
+	 * equal to the bridge's MAC except on a bridge that never had a port
+	 * and no MAC set (then all zero); "" if not reported.
+	 */
+	char br_id_mac[CNL_MAC_STRLEN];
+	/*
 	 * net.ipv6.conf.<link>.accept_ra as the link message reports it
 	 * (IFLA_AF_SPEC/AF_INET6/IFLA_INET6_CONF), so a caller can skip a
 	 * /proc/sys lookup, which costs O(network namespaces) in the kernel.

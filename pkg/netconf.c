@@ -43,8 +43,8 @@ int cnl_forwarding_get(struct netns *ns, int family, int *ret, struct cni_error 
 
 	if (nla_put_s32(msg, NETCONFA_IFINDEX, NETCONFA_IFINDEX_ALL) < 0)
 		return cnl_put_failed(err, "netconf request");
-	if (cnl_request(ns, msg, parse_netconf, &a, err, "get forwarding in netns \"%s\"",
-			ns->path) < 0)
+	if (cnl_request_get(ns, msg, parse_netconf, &a, err, "get forwarding in netns \"%s\"",
+			    ns->path) < 0)
 		return -1;
 	if (!a.seen)
 		return cni_error_set(err, CNI_ERR_INTERNAL, EPROTO,

@@ -14,19 +14,30 @@
 
 int netns_from_fd(int fd, bool take, const char *path, struct netns **ret, struct cni_error **err)
 {
+	struct netns_id id;
 	struct netns *ns;
 
-	if (netns_check_fd(fd, path, err) < 0) {
+	if (netns_check_fd(fd, path, err) < 0 ||
+	    (netns_fd_id(fd, &id) < 0 &&
+	     cni_error_errno(err, errno, "netns \"%s\": fstat", path ? path : "(fd)") < 0)) {
 		if (take)
 			(void)close(fd);
 		return -1;
 	}
-	ns = xcalloc(1, sizeof(*ns));
-	ns->fd = fd;
+	ns = netns_from_checked_fd(fd, &id, path);
 	ns->owns_fd = take;
-	ns->path = xstrdup(path ? path : "(fd)");
 	*ret = ns;
 	return 0;
+}
+
+struct netns *netns_from_checked_fd(int fd, const struct netns_id *id, const char *path)
+{
+	struct netns *ns = xcalloc(1, sizeof(*ns));
+
+	ns->fd = fd;
+	ns->id = *id;
+	ns->path = xstrdup(path ? path : "(fd)");
+	return ns;
 }
 
 int netns_open(const char *path, struct netns **ret, struct cni_error **err)
@@ -42,30 +53,41 @@ int netns_open(const char *path, struct netns **ret, struct cni_error **err)
 
 int netns_open_current(struct netns **ret, struct cni_error **err)
 {
-	struct netns *ns;
+	const struct netns_id *id;
+	struct netns_id own;
+	int fd;
 
 	if (netns_stranded())
 		return cni_error_set(err, CNI_ERR_INTERNAL, 0,
 				     "the current netns is not ours: an earlier switch back failed");
-	if (netns_open(SELF_NETNS, &ns, err) < 0)
-		return -1;
-	free(ns->path);
-	ns->path = xstrdup("current");
-	*ret = ns;
+	/* The kernel's own name for our namespace: nothing to check. */
+	fd = open(SELF_NETNS, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return cni_error_errno(err, errno, "open " SELF_NETNS);
+	id = netns_here();
+	if (!id) {
+		if (netns_fd_id(fd, &own) < 0) {
+			int e = errno;
+
+			(void)close(fd);
+			return cni_error_errno(err, e, "stat " SELF_NETNS);
+		}
+		id = &own;
+	}
+	*ret = netns_from_checked_fd(fd, id, "current");
+	(*ret)->owns_fd = true;
 	return 0;
 }
 
 bool netns_is_current(const struct netns *ns)
 {
-	struct stat a, b;
-
-	return fstat(ns->fd, &a) == 0 && stat(SELF_NETNS, &b) == 0 && a.st_dev == b.st_dev &&
-	       a.st_ino == b.st_ino;
+	return netns_id_eq(&ns->id, netns_here());
 }
 
 int netns_run(struct netns *ns, netns_fn fn, void *arg, struct cni_error **err)
 {
 	cleanup_close int self = -1;
+	struct netns_id back;
 	int r;
 
 	if (netns_stranded())
@@ -78,12 +100,19 @@ int netns_run(struct netns *ns, netns_fn fn, void *arg, struct cni_error **err)
 	self = open(SELF_NETNS, O_RDONLY | O_CLOEXEC);
 	if (self < 0)
 		return cni_error_errno(err, errno, "open " SELF_NETNS);
+	if (netns_here())
+		back = *netns_here();
+	else if (netns_fd_id(self, &back) < 0)
+		return cni_error_errno(err, errno, "stat " SELF_NETNS);
 	if (setns(ns->fd, CLONE_NEWNET) < 0)
 		return cni_error_errno(err, errno, "enter netns \"%s\"", ns->path);
+	netns_here_set(&ns->id);
 
 	r = fn(arg, err);
 
-	if (setns(self, CLONE_NEWNET) < 0) {
+	if (setns(self, CLONE_NEWNET) == 0) {
+		netns_here_set(&back);
+	} else {
 		int e = errno;
 
 		/*

@@ -23,14 +23,25 @@
 #define CNIC_NETNS_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "error.h"
 
 struct cnl_sock;
 
+/*
+ * What tells two namespace files apart: st_dev and st_ino of an fd on them.
+ * Known once per fd, so "is this the namespace we are in" needs no syscall.
+ */
+struct netns_id {
+	dev_t dev;
+	ino_t ino;
+};
+
 struct netns {
 	int fd;		       /* O_RDONLY|O_CLOEXEC, CLONE_NEWNET */
 	bool owns_fd;	       /* netns_close() closes fd */
+	struct netns_id id;    /* of fd */
 	char *path;	       /* for messages: CNI_NETNS, or "current" */
 	struct cnl_sock *rtnl; /* see cnl_sock() in rtnl.h; NULL until first use */
 };
@@ -51,11 +62,37 @@ int netns_open(const char *path, struct netns **ret, struct cni_error **err);
  */
 int netns_from_fd(int fd, bool take, const char *path, struct netns **ret, struct cni_error **err);
 
+/*
+ * Wrap an fd that already passed netns_check_fd() and whose identity is
+ * known (the skeleton's cmd->netns_fd and cmd->netns_id): no syscall.  The
+ * fd is borrowed, as netns_from_fd() without take.
+ */
+struct netns *netns_from_checked_fd(int fd, const struct netns_id *id, const char *path);
+
 /* The calling thread's own network namespace (/proc/thread-self/ns/net). */
 int netns_open_current(struct netns **ret, struct cni_error **err);
 
 /* The checks netns_open() applies, on an fd; path for messages.  0 / -1. */
 int netns_check_fd(int fd, const char *path, struct cni_error **err);
+
+/* fd's identity (fstat).  0 / -1 with errno. */
+int netns_fd_id(int fd, struct netns_id *ret);
+
+/*
+ * The identity of the namespace the calling thread is in: stat()ed once,
+ * then kept current by netns_run() (the only setns() caller).  NULL if
+ * /proc/thread-self/ns/net cannot be stat()ed (then callers ask again).
+ */
+const struct netns_id *netns_here(void);
+/* For netns_run() only: the thread is now in id. */
+void netns_here_set(const struct netns_id *id);
+/* For code that switches namespaces without netns_run() (unit tests): ask again. */
+void netns_here_forget(void);
+
+static inline bool netns_id_eq(const struct netns_id *a, const struct netns_id *b)
+{
+	return a && b && a->dev == b->dev && a->ino == b->ino;
+}
 
 /* Is ns the namespace the calling thread is in right now? */
 bool netns_is_current(const struct netns *ns);

@@ -9,11 +9,18 @@
 #include <linux/nsfs.h>
 #include <sched.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/vfs.h>
 
 #include "netns.h"
 
 static bool stranded;
+/*
+ * netns_here(): valid once known, until the thread switches (netns_run
+ * updates it).  Per thread, as the namespace is.
+ */
+static __thread struct netns_id here;
+static __thread bool here_known;
 
 void netns_set_stranded(void)
 {
@@ -45,4 +52,39 @@ int netns_check_fd(int fd, const char *path, struct cni_error **err)
 		return cni_error_set(err, CNI_ERR_INVALID_ENV, 0,
 				     "\"%s\" is a namespace but not a network namespace", path);
 	return 0;
+}
+
+int netns_fd_id(int fd, struct netns_id *ret)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return -1;
+	*ret = (struct netns_id){ .dev = st.st_dev, .ino = st.st_ino };
+	return 0;
+}
+
+const struct netns_id *netns_here(void)
+{
+	struct stat st;
+
+	if (here_known)
+		return &here;
+	/* thread-self: /proc/self/ns/net names the main thread's namespace. */
+	if (stat("/proc/thread-self/ns/net", &st) < 0)
+		return NULL;
+	here = (struct netns_id){ .dev = st.st_dev, .ino = st.st_ino };
+	here_known = true;
+	return &here;
+}
+
+void netns_here_set(const struct netns_id *id)
+{
+	here = *id;
+	here_known = true;
+}
+
+void netns_here_forget(void)
+{
+	here_known = false;
 }

@@ -80,14 +80,14 @@ static int kernel_error(const struct cnl_reply *r, struct cni_error **err)
 	return -1;
 }
 
-int cnl_talk(struct cnl_sock *s, struct nl_msg *msg, cnl_parse_fn parse, void *arg,
-	     struct cni_error **err)
+static int talk(struct cnl_sock *s, struct nl_msg *msg, bool ack, cnl_parse_fn parse, void *arg,
+		struct cni_error **err)
 {
 	struct nlmsghdr *h = nlmsg_hdr(msg);
 	struct cnl_reply r;
 	int rc = 0;
 
-	h->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+	h->nlmsg_flags |= NLM_F_REQUEST | (ack ? NLM_F_ACK : 0);
 	if (cnl_exchange(s, h, parse, arg, &r, err) < 0)
 		return -1;
 	if (r.errnum)
@@ -96,23 +96,66 @@ int cnl_talk(struct cnl_sock *s, struct nl_msg *msg, cnl_parse_fn parse, void *a
 	return rc;
 }
 
-int cnl_request(struct netns *ns, struct nl_msg *msg, cnl_parse_fn parse, void *arg,
-		struct cni_error **err, const char *fmt, ...)
+int cnl_talk(struct cnl_sock *s, struct nl_msg *msg, cnl_parse_fn parse, void *arg,
+	     struct cni_error **err)
+{
+	return talk(s, msg, true, parse, arg, err);
+}
+
+static int vrequest(struct netns *ns, struct nl_msg *msg, bool ack, cnl_parse_fn parse, void *arg,
+		    struct cni_error **err, const char *fmt, va_list ap)
 {
 	struct cnl_sock *s;
 	char *what;
-	va_list ap;
 
-	if (cnl_sock_get(ns, &s, err) == 0 && cnl_talk(s, msg, parse, arg, err) == 0)
+	if (cnl_sock_get(ns, &s, err) == 0 && talk(s, msg, ack, parse, arg, err) == 0)
 		return 0;
-	va_start(ap, fmt);
 	if (vasprintf(&what, fmt, ap) < 0)
 		what = NULL;
-	va_end(ap);
 	if (what)
 		cni_error_wrap(err, "%s", what);
 	free(what);
 	return -1;
+}
+
+int cnl_request(struct netns *ns, struct nl_msg *msg, cnl_parse_fn parse, void *arg,
+		struct cni_error **err, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = vrequest(ns, msg, true, parse, arg, err, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+struct get_one {
+	cnl_parse_fn parse;
+	void *arg;
+};
+
+/* Without an ACK to wait for, the answer itself ends the exchange (1), parsed or not. */
+static int parse_one(const struct nlmsghdr *nlh, void *arg, struct cni_error **err)
+{
+	struct get_one *g = arg;
+
+	if (g->parse(nlh, g->arg, err) < 0 && !*err)
+		cni_error_set(err, CNI_ERR_INTERNAL, EPROTO, "unparsable rtnetlink reply");
+	return 1;
+}
+
+int cnl_request_get(struct netns *ns, struct nl_msg *msg, cnl_parse_fn parse, void *arg,
+		    struct cni_error **err, const char *fmt, ...)
+{
+	struct get_one g = { .parse = parse, .arg = arg };
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = vrequest(ns, msg, false, parse_one, &g, err, fmt, ap);
+	va_end(ap);
+	return r;
 }
 
 int cnl_dump(struct cnl_sock *s, struct nl_msg *msg, cnl_parse_fn parse, void (*reset)(void *arg),

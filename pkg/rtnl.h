@@ -70,6 +70,16 @@ void cnl_msg_freep(struct nl_msg **m);
 int cnl_request(struct netns *ns, struct nl_msg *msg, cnl_parse_fn parse, void *arg,
 		struct cni_error **err, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
+/*
+ * As cnl_request(), for a GET of one object (not a dump): the kernel
+ * answers with the object or with an error, so no ACK is asked for and
+ * the first reply ends the exchange (one read less).  parse sees that
+ * reply only.
+ */
+int cnl_request_get(struct netns *ns, struct nl_msg *msg, cnl_parse_fn parse, void *arg,
+		    struct cni_error **err, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+
 /* Did the kernel say the object does not exist (ENODEV, ENOENT, ESRCH, ENXIO)? */
 bool cnl_not_found(const struct cni_error *e);
 

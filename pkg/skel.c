@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -177,19 +178,21 @@ static int read_stdin(FILE *in, char **ret, size_t *ret_len, struct cni_error **
 	size_t len = 0, cap = 0;
 
 	for (;;) {
-		size_t n;
+		size_t n, want;
 
 		if (cap - len < 4096) {
 			cap = cap ? cap * 2 : 8192;
 			buf = xrealloc(buf, cap + 1);
 		}
-		n = fread(buf + len, 1, cap - len, in);
+		want = cap - len;
+		n = fread(buf + len, 1, want, in);
 		len += n;
 		if (len > CNI_MAX_STDIN)
 			return cni_error_set(err, CNI_ERR_DECODE, 0,
 					     "network configuration on stdin exceeds %u bytes",
 					     CNI_MAX_STDIN);
-		if (n == 0) {
+		/* Short: fread already saw the end (or an error); asking again costs a read. */
+		if (n < want) {
 			if (ferror(in))
 				return cni_error_errno(err, errno,
 						       "reading network configuration from stdin");
@@ -233,21 +236,14 @@ static int check_env(char *const *envp, enum cni_verb verb, struct cni_error **e
 	return 0;
 }
 
-static bool same_file(int fd, const char *path)
-{
-	struct stat a, b;
-
-	return fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev &&
-	       a.st_ino == b.st_ino;
-}
-
 /*
  * Open CNI_NETNS once and check it really is a network namespace, so every
  * later step works on this fd and never on a path that could be swapped.
  * Returns the fd, -1 with *err set, or -2 when it does not exist / is not a
  * netns and the caller tolerates that (DEL: the netns is gone).
  */
-static int open_netns(const char *path, bool tolerate_gone, struct cni_error **err)
+static int open_netns(const char *path, bool tolerate_gone, struct netns_id *ret_id,
+		      struct cni_error **err)
 {
 	cleanup_close int fd = -1;
 	cleanup_error struct cni_error *check_err = NULL;
@@ -260,7 +256,9 @@ static int open_netns(const char *path, bool tolerate_gone, struct cni_error **e
 		return cni_error_set(err, CNI_ERR_INVALID_ENV, errno,
 				     "cannot open CNI_NETNS \"%s\": %s", path, strerror(errno));
 	}
-	if (netns_check_fd(fd, path, &check_err) < 0) {
+	if (netns_check_fd(fd, path, &check_err) < 0 ||
+	    (netns_fd_id(fd, ret_id) < 0 &&
+	     cni_error_errno(&check_err, errno, "netns \"%s\": fstat", path) < 0)) {
 		if (tolerate_gone)
 			return -2;
 		cni_error_set(err, CNI_ERR_INVALID_ENV, check_err->errnum, "%s", check_err->msg);
@@ -377,13 +375,13 @@ static int prepare(const struct cni_plugin *p, const struct cni_io *io, struct i
 	if (p->ipam)
 		return 0;
 	if (cmd->verb == CNI_VERB_ADD || cmd->verb == CNI_VERB_CHECK) {
-		int fd = open_netns(cmd->netns, false, err);
+		int fd = open_netns(cmd->netns, false, &cmd->netns_id, err);
 
 		if (fd < 0)
 			return -1;
 		cmd->netns_fd = fd;
 	} else if (cmd->verb == CNI_VERB_DEL && cmd->netns && *cmd->netns) {
-		int fd = open_netns(cmd->netns, true, err);
+		int fd = open_netns(cmd->netns, true, &cmd->netns_id, err);
 
 		if (fd == -1)
 			return -1;
@@ -396,7 +394,7 @@ static int prepare(const struct cni_plugin *p, const struct cni_io *io, struct i
 	 * judge the node's interfaces.
 	 */
 	if (cmd->netns_fd >= 0 && !parse_bool(cni_getenv(envp, "CNI_NETNS_OVERRIDE")) &&
-	    same_file(cmd->netns_fd, "/proc/thread-self/ns/net"))
+	    netns_id_eq(&cmd->netns_id, netns_here()))
 		return cni_error_set(err, CNI_ERR_INVALID_NETNS, 0,
 				     "CNI_NETNS \"%s\" is the plugin's own network namespace",
 				     cmd->netns);
@@ -492,7 +490,18 @@ out:
 int cni_plugin_main(const struct cni_plugin *p)
 {
 	const struct cni_io io = { .envp = environ, .in = stdin, .out = stdout, .err = stderr };
-	int status = cni_plugin_run(p, &io);
+	int status;
+
+	/*
+	 * A process that lives for one call: free() gives nothing back (a
+	 * trim is a brk that unmaps pages the next allocation faults in
+	 * again), and the heap is taken in one piece (pages never touched
+	 * cost nothing).  As early as we get: only libnl's constructors
+	 * allocated before.
+	 */
+	(void)mallopt(M_TRIM_THRESHOLD, 64 << 20);
+	(void)mallopt(M_TOP_PAD, 1 << 20);
+	status = cni_plugin_run(p, &io);
 
 	/* A write error on stdout means the runtime got a truncated answer. */
 	if (fflush(stdout) != 0 || ferror(stdout))

@@ -29,6 +29,7 @@
 #include <stdio.h>
 
 #include "error.h"
+#include "netns.h"
 #include "types.h"
 
 enum cni_verb {
@@ -47,6 +48,7 @@ struct cni_cmd {
 	const char *container_id; /* NULL when the verb has none */
 	const char *netns;	  /* CNI_NETNS as given, may be NULL or "" */
 	int netns_fd;		  /* validated netns, or -1 (see above) */
+	struct netns_id netns_id; /* of netns_fd: netns_from_checked_fd() */
 	const char *ifname;
 	const char *path; /* CNI_PATH */
 	const char *args_raw;

@@ -64,12 +64,14 @@ static bool wants_vlan_filtering(const struct bridge_conf *c)
 	return c->vlan != 0 || c->has_trunk;
 }
 
+/* *ret_pinned: its MAC cannot follow its ports (we made it, with an explicit MAC). */
 static int ensure_bridge(struct netns *host, const struct bridge_conf *c, struct cnl_link *ret,
-			 struct cni_error **err)
+			 bool *ret_pinned, struct cni_error **err)
 {
 	struct cni_error *e = NULL;
 	struct cnl_link br;
 
+	*ret_pinned = false;
 	if (cnl_link_get(host, c->bridge, &br, &e) < 0) {
 		char mac[CNL_MAC_STRLEN];
 
@@ -83,21 +85,26 @@ static int ensure_bridge(struct netns *host, const struct bridge_conf *c, struct
 		 * what the reference's later "set the MAC to itself" achieves.
 		 */
 		cnl_mac_random(mac);
+		/* The echo of the creation is the bridge: no question after it (unless no echo). */
 		if (cnl_link_add(host,
 				 &(struct cnl_newlink){ .kind = "bridge",
 							.name = c->bridge,
 							.mtu = (unsigned int)c->mtu,
 							.mac = mac,
 							.bridge_vlan_filtering =
-								wants_vlan_filtering(c) },
-				 &e) < 0) {
+								wants_vlan_filtering(c),
+							.echo = &br },
+				 &e) == 0) {
+			*ret_pinned = true;
+		} else {
 			/* EEXIST: a concurrent ADD made it first; use theirs. */
 			if (!e || e->errnum != EEXIST)
 				goto fail;
 			cni_error_free(e);
 			e = NULL;
+			br.ifindex = 0;
 		}
-		if (cnl_link_get(host, c->bridge, &br, &e) < 0)
+		if (br.ifindex <= 0 && cnl_link_get(host, c->bridge, &br, &e) < 0)
 			goto fail;
 	}
 	if (strcmp(br.kind, "bridge") != 0)
@@ -138,6 +145,24 @@ fail:
 	return cni_error_wrap(err, "failed to create bridge \"%s\"", c->bridge);
 }
 
+/*
+ * Does the bridge still have the MAC br was read with, now that a port
+ * with MAC port_mac joined?  A bridge whose MAC nobody set takes the lowest
+ * of its ports' (br_stp_recalculate_bridge_id); one that never had a port
+ * has an all-zero bridge id and gives its random MAC up to the first port.
+ * So a MAC that is already a bridge id and lower than the new port's stays,
+ * set or not.  Anything else is read again.  (Ports joining concurrently
+ * can change it either way, after a re-read too.)
+ */
+static bool bridge_mac_kept(const struct cnl_link *br, const char *port_mac)
+{
+	uint8_t a[6], b[6];
+
+	return br->mac[0] && strcmp(br->br_id_mac, br->mac) == 0 &&
+	       strcmp(br->mac, "00:00:00:00:00:00") != 0 && cnl_mac_parse(br->mac, a) == 0 &&
+	       port_mac && cnl_mac_parse(port_mac, b) == 0 && memcmp(a, b, sizeof(a)) < 0;
+}
+
 /* ---- ADD -------------------------------------------------------------- */
 
 static int cmd_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cni_error **err)
@@ -150,16 +175,18 @@ static int cmd_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cn
 	struct bridge_gateways gws = { 0 };
 	struct cnl_link br;
 	struct veth_pair vp;
-	bool veth_done = false, sc_done = false, ipam_done = false, masq_done = false;
+	bool br_pinned, veth_done = false, sc_done = false, ipam_done = false, masq_done = false;
 	int ci;
 
 	cni_log("ADD start");
 
 	/* The bridge is the first side effect: everything IPAM needs is checked before it. */
 	if (bridge_conf_load(cmd, &c, err) < 0 || (c.l3 && ipam_validate(cmd, err) < 0) ||
-	    netns_open_current(&host, err) < 0 ||
-	    netns_from_fd(cmd->netns_fd, false, cmd->netns, &cont, err) < 0 ||
-	    ensure_bridge(host, &c, &br, err) < 0)
+	    netns_open_current(&host, err) < 0)
+		return -1;
+	/* The skeleton checked the fd already. */
+	cont = netns_from_checked_fd(cmd->netns_fd, &cmd->netns_id, cmd->netns);
+	if (ensure_bridge(host, &c, &br, &br_pinned, err) < 0)
 		return -1;
 	cni_log("bridge %s ready", br.name);
 
@@ -221,7 +248,7 @@ static int cmd_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cn
 			goto undo;
 		cni_log("container interface configured");
 		if (c.is_gw) {
-			if (bridge_setup_gateways(host, &c, &br, &gws, r, err) < 0)
+			if (bridge_setup_gateways(host, &c, &br, &br_pinned, &gws, r, err) < 0)
 				goto undo;
 			cni_log("gateway ready");
 		}
@@ -249,7 +276,8 @@ static int cmd_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cn
 		r->ifaces[1].mac = xstrdup(hv.mac);
 	}
 	/* The bridge's MAC may have followed its ports if someone else made it unpinned. */
-	if (cnl_link_get(host, br.name, &br, err) < 0)
+	if (!br_pinned && !bridge_mac_kept(&br, r->ifaces[1].mac) &&
+	    cnl_link_get(host, br.name, &br, err) < 0)
 		goto undo;
 	free(r->ifaces[0].mac);
 	r->ifaces[0].mac = xstrdup(br.mac);
@@ -328,8 +356,8 @@ static int cmd_del(const struct cni_cmd *cmd, struct cni_error **err)
 		return -1;
 	/* Each step reports into a fresh local: its own retry logic reads that error. */
 	if (cmd->netns_fd >= 0) {
-		if (netns_from_fd(cmd->netns_fd, false, cmd->netns, &cont, &e) < 0 ||
-		    del_container_veth(cont, cmd->ifname, &e) < 0)
+		cont = netns_from_checked_fd(cmd->netns_fd, &cmd->netns_id, cmd->netns);
+		if (del_container_veth(cont, cmd->ifname, &e) < 0)
 			r = cni_error_move(err, &e);
 		cni_log("veth deleted");
 	}
@@ -445,9 +473,9 @@ static int cmd_check(const struct cni_cmd *cmd, struct cni_error **err)
 
 	/* The bridge is the first side effect: everything IPAM needs is checked before it. */
 	if (bridge_conf_load(cmd, &c, err) < 0 || (c.l3 && ipam_validate(cmd, err) < 0) ||
-	    netns_open_current(&host, err) < 0 ||
-	    netns_from_fd(cmd->netns_fd, false, cmd->netns, &cont, err) < 0)
+	    netns_open_current(&host, err) < 0)
 		return -1;
+	cont = netns_from_checked_fd(cmd->netns_fd, &cmd->netns_id, cmd->netns);
 	/* Unlike the reference, an L2-only config has no IPAM to ask. */
 	if (c.l3 && ipam_check(cmd, err) < 0)
 		return -1;

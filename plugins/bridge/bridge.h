@@ -83,10 +83,14 @@ void bridge_gateways_free(struct bridge_gateways *g);
 void bridge_calc_gateways(struct cni_result *r, const struct bridge_conf *c, int cont_idx,
 			  struct bridge_gateways *ret);
 
-/* isGateway: the gateways on the bridge (or the VLAN gateway veth), forwarding on. */
-int bridge_setup_gateways(struct netns *host, const struct bridge_conf *c,
-			  const struct cnl_link *br, const struct bridge_gateways *gws,
-			  struct cni_result *r, struct cni_error **err);
+/*
+ * isGateway: the gateways on the bridge (or the VLAN gateway veth),
+ * forwarding on.  When this pins the bridge's MAC (a gateway was added),
+ * br gets the MAC it was pinned to and *pinned is set.
+ */
+int bridge_setup_gateways(struct netns *host, const struct bridge_conf *c, struct cnl_link *br,
+			  bool *pinned, const struct bridge_gateways *gws, struct cni_result *r,
+			  struct cni_error **err);
 
 /* ---- macspoofchk: nftables bridge-family filter (spoofchk.c) ------------ */
 

@@ -132,9 +132,9 @@ static bool same_ipnet(const struct ipnet *a, const struct ipnet *b)
  * gateways of this same ADD never conflict (a two-range IPv4 config).
  * *added: the address was put there by us.
  */
-static int ensure_addr(struct netns *host, const struct cnl_link *link, const struct ipnet *gw,
-		       const struct bridge_gateways *ours, bool force, bool *added,
-		       struct cni_error **err)
+static int ensure_addr_listed(struct netns *host, const struct cnl_link *link,
+			      const struct ipnet *gw, const struct bridge_gateways *ours,
+			      bool force, bool *added, struct cni_error **err)
 {
 	struct cnl_addrs addrs = { 0 };
 	char buf[IPNET_STRLEN];
@@ -188,6 +188,65 @@ static int ensure_addr(struct netns *host, const struct cnl_link *link, const st
 out:
 	cnl_addrs_free(&addrs);
 	return r;
+}
+
+/* Does link hold an address (other than ours) that gw conflicts with?  0 / 1 / -1. */
+static int has_conflict(struct netns *host, const struct cnl_link *link, const struct ipnet *gw,
+			const struct bridge_gateways *ours, struct cni_error **err)
+{
+	struct cnl_addrs addrs = { 0 };
+	int r = 0;
+
+	if (cnl_addr_list(host, link->ifindex, gw->addr.family, &addrs, err) < 0)
+		return cni_error_wrap(err, "could not get list of IP addresses");
+	for (size_t i = 0; i < addrs.n && !r; i++) {
+		const struct ipnet *a = &addrs.v[i].addr;
+		bool mine = same_ipnet(a, gw);
+
+		for (size_t j = 0; j < ours->n && !mine; j++)
+			mine = same_ipnet(&ours->v[j], a);
+		if (!mine && (gw->addr.family == AF_INET || ipnet_overlaps(a, gw)))
+			r = 1;
+	}
+	cnl_addrs_free(&addrs);
+	return r;
+}
+
+/*
+ * IPv4: add first.  On every ADD but a network's first the gateway is
+ * there already, and for IPv4 the kernel's EEXIST means exactly this
+ * address with this prefix (__inet_insert_ifa), which is all the
+ * reference's check wants to know: no dump of the bridge's addresses.
+ * Only a fresh address is checked against the others; on a conflict it
+ * is taken off again (it was the last one added, so never a primary with
+ * secondaries) and the listing path decides, as before.  IPv6's EEXIST
+ * covers any prefix of the address, so IPv6 lists first.
+ */
+static int ensure_addr(struct netns *host, const struct cnl_link *link, const struct ipnet *gw,
+		       const struct bridge_gateways *ours, bool force, bool *added,
+		       struct cni_error **err)
+{
+	struct cni_error *e = NULL;
+	int c;
+
+	if (gw->addr.family != AF_INET)
+		return ensure_addr_listed(host, link, gw, ours, force, added, err);
+	if (cnl_addr_add(host, link, gw, 0, &e) < 0) {
+		if (e && e->errnum == EEXIST) {
+			cni_error_free(e);
+			return 0;
+		}
+		cni_error_move(err, &e);
+		return cni_error_wrap(err, "could not add IP address to \"%s\"", link->name);
+	}
+	c = has_conflict(host, link, gw, ours, err);
+	if (c == 0)
+		*added = true;
+	if (c <= 0)
+		return c;
+	if (cnl_addr_del(host, link, gw, err) < 0)
+		return cni_error_wrap(err, "could not remove IP address from \"%s\"", link->name);
+	return ensure_addr_listed(host, link, gw, ours, force, added, err);
 }
 
 /*
@@ -250,7 +309,7 @@ static int enable_forward(struct netns *host, int family, struct cni_error **err
  * bridge that had lost its last port has the all-zero MAC until a port
  * joins, and setting that fails.
  */
-static int pin_mac(struct netns *host, const struct cnl_link *br, struct cni_error **err)
+static int pin_mac(struct netns *host, struct cnl_link *br, bool *pinned, struct cni_error **err)
 {
 	struct cnl_link now;
 
@@ -258,13 +317,18 @@ static int pin_mac(struct netns *host, const struct cnl_link *br, struct cni_err
 		return -1;
 	if (!now.mac[0] || strcmp(now.mac, "00:00:00:00:00:00") == 0)
 		return 0;
-	return cnl_link_set_mac(host, br->name, now.mac, err);
+	if (cnl_link_set_mac(host, br->name, now.mac, err) < 0)
+		return -1;
+	/* What the result reports: no need to ask again. */
+	memcpy(br->mac, now.mac, sizeof(br->mac));
+	*pinned = true;
+	return 0;
 }
 
 /* isGateway: the gateways on the bridge (or the VLAN gateway), forwarding on. */
-int bridge_setup_gateways(struct netns *host, const struct bridge_conf *c,
-			  const struct cnl_link *br, const struct bridge_gateways *gws,
-			  struct cni_result *r, struct cni_error **err)
+int bridge_setup_gateways(struct netns *host, const struct bridge_conf *c, struct cnl_link *br,
+			  bool *pinned, const struct bridge_gateways *gws, struct cni_result *r,
+			  struct cni_error **err)
 {
 	struct cnl_link target = *br;
 	bool added = false, fam_done[2] = { false, false };
@@ -287,7 +351,7 @@ int bridge_setup_gateways(struct netns *host, const struct bridge_conf *c,
 	 * gave it an address: re-setting it on every ADD makes the kernel
 	 * flush the bridge's neighbour entries each time (NETDEV_CHANGEADDR).
 	 */
-	if (added && !c->vlan && pin_mac(host, br, err) < 0)
+	if (added && !c->vlan && pin_mac(host, br, pinned, err) < 0)
 		return cni_error_wrap(err, "could not set bridge's mac");
 	for (size_t i = 0; i < gws->n; i++) {
 		int fam = gws->v[i].addr.family;

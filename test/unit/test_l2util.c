@@ -291,6 +291,8 @@ static int setup(void **state)
 	int hfd, cfd;
 
 	w->orig = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	/* Switching without netns_run(): netns_here() must look again. */
+	netns_here_forget();
 	if (w->orig < 0 || unshare(CLONE_NEWNET) < 0) {
 		if (w->orig >= 0)
 			close(w->orig);
@@ -326,6 +328,7 @@ static int teardown(void **state)
 	netns_close(w->host);
 	netns_close(w->cont);
 	assert_int_equal(setns(w->orig, CLONE_NEWNET), 0);
+	netns_here_forget();
 	close(w->orig);
 	free(w);
 	return 0;

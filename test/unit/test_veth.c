@@ -47,6 +47,8 @@ static int setup(void **state)
 	int hfd, cfd;
 
 	w->orig = open_self();
+	/* Switching without netns_run(): netns_here() must look again. */
+	netns_here_forget();
 	if (w->orig < 0 || unshare(CLONE_NEWNET) < 0) {
 		if (w->orig >= 0)
 			close(w->orig);
@@ -75,6 +77,7 @@ static int teardown(void **state)
 	netns_close(w->host);
 	netns_close(w->cont);
 	(void)setns(w->orig, CLONE_NEWNET);
+	netns_here_forget();
 	close(w->orig);
 	free(w);
 	return 0;
@@ -90,6 +93,50 @@ static void ok(int r, struct cni_error *err)
 {
 	if (r < 0)
 		fail_msg("%s (%s)", err ? err->msg : "?", err && err->details ? err->details : "");
+}
+
+/* Runs in the container: where the thread really is, and what netns_here() says. */
+static int check_in_cont(void *arg, struct cni_error **err)
+{
+	struct world *w = arg;
+	struct netns_id id;
+	int fd = open_self();
+
+	assert_true(fd >= 0);
+	assert_int_equal(netns_fd_id(fd, &id), 0);
+	close(fd);
+	assert_true(netns_id_eq(&id, &w->cont->id));
+	assert_true(netns_id_eq(netns_here(), &w->cont->id));
+	assert_true(netns_is_current(w->cont));
+	assert_false(netns_is_current(w->host));
+	return 0;
+}
+
+/* netns_is_current() answers from identities netns_run() keeps up to date. */
+static void test_netns_here(void **state)
+{
+	struct world *w = *state;
+	struct cni_error *err = NULL;
+	struct netns *wrapped, *cur = NULL;
+
+	NEED_ROOT(w);
+	assert_true(netns_is_current(w->host));
+	assert_false(netns_is_current(w->cont));
+	ok(netns_run(w->cont, check_in_cont, w, &err), err);
+	assert_true(netns_is_current(w->host));
+	assert_false(netns_is_current(w->cont));
+	/* Twice: the way back restored what the first run changed. */
+	ok(netns_run(w->cont, check_in_cont, w, &err), err);
+	ok(netns_open_current(&cur, &err), err);
+	assert_true(netns_id_eq(&cur->id, &w->host->id));
+	/* A checked fd is wrapped with the identity given, and borrowed. */
+	wrapped = netns_from_checked_fd(w->cont->fd, &w->cont->id, "cont");
+	assert_false(wrapped->owns_fd);
+	assert_false(netns_is_current(wrapped));
+	ok(netns_run(wrapped, check_in_cont, w, &err), err);
+	netns_close(wrapped);
+	assert_true(fcntl(w->cont->fd, F_GETFD) >= 0);
+	netns_close(cur);
 }
 
 static void test_veth_pair(void **state)
@@ -383,6 +430,7 @@ static void test_oper_timeout(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_netns_here, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_veth_pair, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_veth_named_master, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ifconfig, setup, teardown),
