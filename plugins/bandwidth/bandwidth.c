@@ -20,7 +20,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <malloc.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -556,11 +555,5 @@ static const struct cni_plugin plugin = {
 
 int main(void)
 {
-	/*
-	 * The process lives for one request: giving freed heap back to the
-	 * kernel on the way out (glibc trims past 128 KiB, and the sockets'
-	 * receive buffers get there) costs a TLB shootdown and buys nothing.
-	 */
-	mallopt(M_TRIM_THRESHOLD, 64 << 20);
 	return cni_plugin_main(&plugin);
 }
