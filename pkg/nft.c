@@ -677,8 +677,6 @@ int nft_get_elems(struct nft *n, uint8_t family, const char *table, const char *
 	return r;
 }
 
-static int collect_genid(const struct nlmsghdr *nlh, void *arg, struct cni_error **err);
-
 static int collect_table_use(const struct nlmsghdr *nlh, void *arg, struct cni_error **err)
 {
 	struct nftnl_table *t = nftnl_table_alloc();
@@ -696,18 +694,20 @@ static int collect_table_use(const struct nlmsghdr *nlh, void *arg, struct cni_e
 	return r;
 }
 
-int nft_list_elems_with(struct nft *n, uint8_t family, const char *table, const char *set,
-			struct nft_elem_list *ret, struct nft_table_ref *tables, size_t nt,
-			uint32_t *genid, struct cni_error **err)
+int nft_get_elem_with(struct nft *n, uint8_t family, const char *table, const char *set,
+		      const struct nft_elem *key, struct nft_elem_info *ret, bool *set_present,
+		      struct nft_table_ref *tables, size_t nt, struct cni_error **err)
 {
-	/* The tables, the generation, then the dump: the kernel runs one dump per socket at a time. */
-	const size_t ng = nt, nd = nt + 1, nq = nt + 2;
+	/* The tables, the set, its element: no dump, so one round trip whatever the set holds. */
+	const size_t ns = nt, ne = nt + 1, nq = nt + 2;
 	cleanup_free char *bufs = xcalloc(nq, CNIC_NFT_OBJ_ROOM);
 	cleanup_free struct cnl_query *q = xcalloc(nq, sizeof(*q));
+	struct nftnl_set *so = nftnl_set_alloc();
 	struct nft_elem_list l = { 0 };
-	uint32_t gen = 0;
 	int r = 0;
 
+	if (!so)
+		abort();
 	for (size_t i = 0; i < nt; i++) {
 		struct nftnl_table *tb = nftnl_table_alloc();
 
@@ -720,29 +720,21 @@ int nft_list_elems_with(struct nft *n, uint8_t family, const char *table, const 
 		nftnl_table_free(tb);
 		q[i].parse = collect_table_use;
 		q[i].arg = &tables[i].use;
+		tables[i].use = 0;
 	}
-	/* Before the dump: what the dump shows is at least as new as this generation. */
-	q[ng].req = nftnl_nlmsg_build_hdr(bufs + ng * CNIC_NFT_OBJ_ROOM, NFT_MSG_GETGEN, AF_UNSPEC,
-					  0, 0);
-	q[ng].parse = collect_genid;
-	q[ng].arg = &gen;
-	q[nd].req = elems_dump_req(bufs + nd * CNIC_NFT_OBJ_ROOM, family, table, set);
-	q[nd].parse = collect_elems;
-	q[nd].arg = &l;
-	for (int tries = 1;; tries++) {
-		for (size_t i = 0; i < nt; i++)
-			tables[i].use = 0;
-		if (cnl_exchange_many(n->nl, q, nq, err) < 0) {
-			nft_elem_list_free(&l);
-			return cni_error_wrap(err, "list set %s %s %s", nft_family_str(family),
-					      table, set);
-		}
-		if (!q[nd].r.interrupted || tries >= CNL_DUMP_TRIES)
-			break;
-		/* The set changed under the dump: all again. */
+	nftnl_set_set_str(so, NFTNL_SET_TABLE, table);
+	nftnl_set_set_str(so, NFTNL_SET_NAME, set);
+	q[ns].req =
+		nftnl_nlmsg_build_hdr(bufs + ns * CNIC_NFT_OBJ_ROOM, NFT_MSG_GETSET, family, 0, 0);
+	nftnl_set_nlmsg_build_payload(q[ns].req, so);
+	nftnl_set_free(so);
+	q[ne].req = elem_get_req(bufs + ne * CNIC_NFT_OBJ_ROOM, family, table, set, key);
+	q[ne].parse = collect_elems;
+	q[ne].arg = &l;
+	if (cnl_exchange_many(n->nl, q, nq, err) < 0) {
 		nft_elem_list_free(&l);
-		for (size_t i = 0; i < nq; i++)
-			cnl_reply_done(&q[i].r);
+		return cni_error_wrap(err, "get element of set %s %s %s", nft_family_str(family),
+				      table, set);
 	}
 	for (size_t i = 0; i < nt; i++) {
 		tables[i].present = q[i].r.errnum == 0;
@@ -750,26 +742,23 @@ int nft_list_elems_with(struct nft *n, uint8_t family, const char *table, const 
 			r = cnl_reply_error(err, &q[i].r, "get table %s %s",
 					    nft_family_str(tables[i].family), tables[i].name);
 	}
-	if (r == 0 && q[ng].r.errnum)
-		r = cnl_reply_error(err, &q[ng].r, "get the nftables generation");
-	if (r == 0 && q[nd].r.interrupted)
-		r = cni_error_errno(err, EAGAIN, "list set %s %s %s: it kept changing",
-				    nft_family_str(family), table, set);
-	if (r == 0 && q[nd].r.errnum && !absent(q[nd].r.errnum))
-		r = cnl_reply_error(err, &q[nd].r, "list set %s %s %s", nft_family_str(family),
+	if (r == 0 && q[ns].r.errnum && !absent(q[ns].r.errnum))
+		r = cnl_reply_error(err, &q[ns].r, "get set %s %s %s", nft_family_str(family),
 				    table, set);
-	if (r == 0)
-		r = q[nd].r.errnum ? 0 : 1;
-	if (r <= 0) {
-		nft_elem_list_free(&l);
-		l = (struct nft_elem_list){ 0 };
+	if (r == 0 && q[ne].r.errnum && !absent(q[ne].r.errnum))
+		r = cnl_reply_error(err, &q[ne].r, "get element of set %s %s %s",
+				    nft_family_str(family), table, set);
+	if (r == 0) {
+		*set_present = q[ns].r.errnum == 0;
+		if (l.n) {
+			*ret = l.v[0];
+			l.v[0].comment = NULL;
+			r = 1;
+		}
 	}
+	nft_elem_list_free(&l);
 	for (size_t i = 0; i < nq; i++)
 		cnl_reply_done(&q[i].r);
-	if (r < 0)
-		return -1;
-	*ret = l;
-	*genid = gen;
 	return r;
 }
 

@@ -314,7 +314,7 @@ int nft_get_elems(struct nft *n, uint8_t family, const char *table, const char *
 		  const struct nft_elem *keys, size_t k, struct nft_elem_info *ret, int *found,
 		  struct cni_error **err);
 
-/* A table asked about by nft_list_elems_with(): in, family and name; out, the rest. */
+/* A table asked about by nft_get_elem_with(): in, family and name; out, the rest. */
 struct nft_table_ref {
 	uint8_t family;
 	const char *name;
@@ -323,14 +323,14 @@ struct nft_table_ref {
 };
 
 /*
- * nft_list_elems() and, in the same round trip, which of tables[0..nt)
- * exist and the generation (nft_genid(), asked before the dump, so what
- * the dump shows is at least that new).  1 when the set exists, 0 when it
- * (or its table) does not: *ret is then empty.
+ * nft_get_elem() and, in the same round trip, whether set exists
+ * (*set_present) and which of tables[0..nt) exist.  No dump: the cost does
+ * not grow with the set.  1 with *ret (free with nft_elem_info_free) when
+ * key is in set, 0 when not (or set or table are missing).
  */
-int nft_list_elems_with(struct nft *n, uint8_t family, const char *table, const char *set,
-			struct nft_elem_list *ret, struct nft_table_ref *tables, size_t nt,
-			uint32_t *genid, struct cni_error **err);
+int nft_get_elem_with(struct nft *n, uint8_t family, const char *table, const char *set,
+		      const struct nft_elem *key, struct nft_elem_info *ret, bool *set_present,
+		      struct nft_table_ref *tables, size_t nt, struct cni_error **err);
 
 /* 1 when table (and chain, unless NULL) exist, 0 when not. */
 int nft_exists(struct nft *n, uint8_t family, const char *table, const char *chain,

@@ -196,17 +196,8 @@ static void pause_a_little(int max_ms)
 
 int nft_apply(struct nft *n, nft_plan_fn plan, void *arg, struct cni_error **err)
 {
-	return nft_apply_counted(n, plan, arg, NULL, err);
-}
-
-int nft_apply_counted(struct nft *n, nft_plan_fn plan, void *arg, int *ret_commits,
-		      struct cni_error **err)
-{
 	struct cni_error *local = NULL;
 	int upgrades = 0, restarts = 0;
-
-	if (ret_commits)
-		*ret_commits = 0;
 
 	for (int attempt = 0;;) {
 		cleanup_nft_batch struct nft_batch *b = nft_batch_new();
@@ -214,13 +205,8 @@ int nft_apply_counted(struct nft *n, nft_plan_fn plan, void *arg, int *ret_commi
 
 		if (found < 0)
 			break;
-		if (found == 0)
+		if (found == 0 || nft_batch_commit(n, b, &local) == 0)
 			return 0;
-		if (nft_batch_commit(n, b, &local) == 0) {
-			if (ret_commits && *ret_commits >= 0)
-				++*ret_commits;
-			return 0;
-		}
 		if (upgrades < MAX_UPGRADES) {
 			/* A set an older cnic defined otherwise: convert it, then the same again. */
 			int u = nft_batch_upgrade_set(n, b, local, &local);
@@ -228,9 +214,6 @@ int nft_apply_counted(struct nft *n, nft_plan_fn plan, void *arg, int *ret_commi
 			if (u < 0)
 				break;
 			if (u == 1) {
-				/* A commit of its own (or none, when the set was kept). */
-				if (ret_commits)
-					*ret_commits = -1;
 				upgrades++;
 				cni_error_freep(&local);
 				continue;

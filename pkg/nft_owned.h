@@ -120,13 +120,6 @@ size_t nft_queue_unused_subnets(struct nft_batch *b, uint8_t family, const char 
 typedef ssize_t (*nft_plan_fn)(struct nft *n, struct nft_batch *b, int attempt, void *arg,
 			       struct cni_error **err);
 int nft_apply(struct nft *n, nft_plan_fn plan, void *arg, struct cni_error **err);
-/*
- * The same, telling in *ret_commits how many transactions it committed
- * (to tell them from others' by the generation), or -1 when it cannot
- * tell (it converted a set an older cnic defined otherwise).
- */
-int nft_apply_counted(struct nft *n, nft_plan_fn plan, void *arg, int *ret_commits,
-		      struct cni_error **err);
 
 /* Did a commit fail because of a concurrent change (worth a fresh read)? */
 bool nft_concurrent_change(const struct cni_error *e);

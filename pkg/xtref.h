@@ -50,7 +50,7 @@ int xtref_portmap_del(struct nft *n, const char *network, const char *container_
 		      struct cni_error **err);
 /*
  * The same when the caller already asked which of these tables exist (in
- * a read of its own, see nft_list_elems_with()): present[i] for
+ * a read of its own, see nft_get_elem_with()): present[i] for
  * xtref_portmap_tables[i].  On a node without them it costs nothing.
  */
 #define XTREF_PORTMAP_TABLES 4

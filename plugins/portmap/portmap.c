@@ -405,7 +405,7 @@ static int add_elements(struct nft *n, const struct cni_cmd *cmd, const struct p
 }
 
 static int delete_owned(struct nft *n, const char *network, const char *tag, bool flush,
-			const char *const *known, int *ret_commits, struct cni_error **err);
+			const char *const *known, struct cni_error **err);
 
 /*
  * ADD and CHECK need a prevResult, asked for only once the config parsed
@@ -469,7 +469,7 @@ static int cmd_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cn
 		struct cni_error *undo = NULL;
 
 		/* Undo our elements; a failure of that is reported after the original. */
-		if (delete_owned(n, cmd->conf->name, a.tag, false, NULL, NULL, &undo) < 0) {
+		if (delete_owned(n, cmd->conf->name, a.tag, false, NULL, &undo) < 0) {
 			cni_error_wrap(&undo, "undo");
 			cni_error_move(err, &undo);
 		}
@@ -560,12 +560,11 @@ static ssize_t plan_del_read(struct nft *n, struct nft_batch *b, int attempt, vo
  * Delete tag's elements of network; flush: also the UDP conntrack entries
  * of their ports.  known: the owner element's comment when the caller has
  * just read it (exists: the element is there), else it is looked up here
- * (no owner element: nothing of ours, no need to read the sets).
- * ret_commits (may be NULL): how many transactions it committed.  err
+ * (no owner element: nothing of ours, no need to read the sets).  err
  * may be NULL (the ADD rollback).
  */
 static int delete_owned(struct nft *n, const char *network, const char *tag, bool flush,
-			const char *const *known, int *ret_commits, struct cni_error **err)
+			const char *const *known, struct cni_error **err)
 {
 	struct pm_names nm;
 	struct nft_owner owner;
@@ -574,7 +573,7 @@ static int delete_owned(struct nft *n, const char *network, const char *tag, boo
 	struct del_ctx c = { .nm = &nm, .tag = tag };
 	cleanup_free char *comment = NULL;
 	const char *cm;
-	int r = 1, commits = 0;
+	int r = 1;
 
 	pm_names_for(network, &nm);
 	if (known) {
@@ -586,67 +585,42 @@ static int delete_owned(struct nft *n, const char *network, const char *tag, boo
 	}
 	if (r == 1 && cm && pm_attachment_from_index(tag, cm, &a) == 0) {
 		c.a = &a;
-		r = nft_apply_counted(n, plan_del_indexed, &c, &commits, &local);
+		r = nft_apply(n, plan_del_indexed, &c, &local);
 	} else if (r == 1) {
-		r = nft_apply_counted(n, plan_del_read, &c, &commits, &local);
+		r = nft_apply(n, plan_del_read, &c, &local);
 	}
 	if (r == 0 && flush)
 		flush_udp(n, c.udp, c.n_udp, true, true);
 	free(c.udp);
 	pm_attachment_free(&a);
-	if (ret_commits)
-		*ret_commits = commits;
 	return r < 0 ? cni_error_move(err, &local) : 0;
 }
 
 /*
- * Did DEL remove the network's last attachment?  others: how many other
- * owner elements its first read saw (at generation gen).  With none, yes.
- * With some, no, unless they went meanwhile: only when another commit
- * came between (the generation moved by more than our own commits) is
- * the owner set read again.  1 yes, 0 no, -1 with *err.
- */
-static int was_last(struct nft *n, const struct pm_names *nm, size_t others, uint32_t gen,
-		    int commits, struct cni_error **err)
-{
-	struct nft_elem_list l = { 0 };
-	uint32_t now;
-
-	if (others == 0)
-		return 1;
-	if (nft_genid(n, &now, err) < 0)
-		return -1;
-	if (commits >= 0 && now - gen == (uint32_t)commits)
-		return 0;
-	if (nft_list_elems(n, PM_FAMILY, PM_TABLE, nm->owners, &l, err) < 0)
-		return -1;
-	nft_elem_list_free(&l);
-	return l.n == 0;
-}
-
-/*
  * Needs neither prevResult nor portMappings nor the netns: the tag finds
- * everything.  Its kernel work: one read (the owner set, the generation,
- * whether our table and the reference's exist, in one round trip), one
- * more for the attachment's elements (by key, in one round trip), one
- * transaction deleting them, and when that was the network's last
- * attachment a second one removing the network's objects (the kernel
- * counts elements deleted in a transaction only once it commits, so
- * "only if empty" cannot go in the first).
+ * everything.  Its kernel work: one read (our owner element by key,
+ * whether the owner set, our table and the reference's exist, in one round
+ * trip, whatever the network holds), one more for the attachment's
+ * elements (by key, in one round trip), one transaction deleting them;
+ * then a probe of the owner set on a socket of its own that stops at the
+ * first element, and when it is empty a second transaction removing the
+ * network's objects (the kernel counts elements deleted in a transaction
+ * only once it commits, so "only if empty" cannot go in the first).
+ * The probe comes after our commit: of two last DELs at once, the later
+ * prober sees both gone, so the network never outlives them; an ADD that
+ * commits after the probe keeps it, the teardown being "only if empty".
  */
 static int cmd_del(const struct cni_cmd *cmd, struct cni_error **err)
 {
 	cleanup_free char *tag = nft_owner_tag(cmd->conf->name, cmd->container_id, cmd->ifname);
 	struct nft_table_ref t[1 + XTREF_PORTMAP_TABLES] = { { PM_FAMILY, PM_TABLE, false, 0 } };
-	bool xt[XTREF_PORTMAP_TABLES];
+	bool xt[XTREF_PORTMAP_TABLES], have_set = false;
 	cleanup_nft struct nft *n = NULL;
-	struct nft_elem_list owners = { 0 };
-	const struct nft_elem_info *mine = NULL;
+	struct nft_elem_info mine = { 0 };
 	struct cni_error *e = NULL;
 	struct nft_owner owner;
 	struct pm_names nm;
-	int have_set, commits = 0, last = 0, r = 0;
-	uint32_t gen;
+	int found, last = 0, r = 0;
 
 	pm_names_for(cmd->conf->name, &nm);
 	nft_owner_for(&owner, tag, NULL);
@@ -655,27 +629,24 @@ static int cmd_del(const struct cni_cmd *cmd, struct cni_error **err)
 						   xtref_portmap_tables[i].name, false, 0 };
 	if (nft_open(&n, err) < 0)
 		return cni_error_wrap(err, "portmap");
-	have_set = nft_list_elems_with(n, PM_FAMILY, PM_TABLE, nm.owners, &owners, t, ARRAY_SIZE(t),
-				       &gen, err);
-	if (have_set < 0)
+	found = nft_get_elem_with(n, PM_FAMILY, PM_TABLE, nm.owners, &owner.elem, &mine, &have_set,
+				  t, ARRAY_SIZE(t), err);
+	if (found < 0)
 		return cni_error_wrap(err, "portmap");
-	for (size_t i = 0; i < owners.n && !mine; i++)
-		if (owners.v[i].key_len == CNIC_NFT_OWNER_KEY_LEN &&
-		    memcmp(owners.v[i].key, owner.key, CNIC_NFT_OWNER_KEY_LEN) == 0)
-			mine = &owners.v[i];
-	if (mine) {
-		const char *comment = mine->comment;
+	if (found == 1) {
+		const char *comment = mine.comment;
 
-		r = delete_owned(n, cmd->conf->name, tag, true, &comment, &commits, err);
-		if (r == 0)
-			last = was_last(n, &nm, owners.n - 1, gen, commits, &e);
-	} else {
-		/* Nothing of ours; an empty owner set is a teardown an earlier DEL did not finish. */
-		last = have_set && owners.n == 0;
+		r = delete_owned(n, cmd->conf->name, tag, true, &comment, err);
+		nft_elem_info_free(&mine);
+		if (r < 0)
+			return cni_error_wrap(err, "portmap");
 	}
-	nft_elem_list_free(&owners);
-	if (r < 0)
-		return cni_error_wrap(err, "portmap");
+	/*
+	 * Nothing of ours but the owner set is there: if it is empty, a
+	 * teardown an earlier DEL did not finish.
+	 */
+	if (found == 1 || have_set)
+		last = nft_set_is_empty(PM_FAMILY, PM_TABLE, nm.owners, &e);
 	/* The network's chains and sets go with its last attachment. */
 	if (last == 1 && pm_teardown_last(n, cmd->conf->name, t[0].use <= PM_NET_OBJECTS, &e) < 0)
 		last = -1;

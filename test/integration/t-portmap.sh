@@ -347,35 +347,36 @@ is_success "ADD d2 on delnet"
 D2=$(all_elems delnet delnet:d2:eth0)
 traced_pm DEL d1 "$(pmconf delnet null null)" -e trace=socket,sendmsg
 is "DEL of one of two attachments: success" "$?" 0
-# The owner set, generation and tables in one send; the elements by key in
-# one; the transaction; the generation again (nothing else committed: d2 is
-# there).  TCP only: no conntrack to flush.
+# The owner element, its set and the tables in one send; the elements by
+# key in one; the transaction; the owner set's probe, on a socket of its
+# own that stops at the first element (d2's).  TCP only: no conntrack to
+# flush.
 COUNTS=$(nl_counts)
-is "... one netfilter socket, one transaction, four sends" "$COUNTS" "1 1 4"
-[ "$COUNTS" == "1 1 4" ] || diag "$(cut -c1-160 "$T/pm.trace")"
+is "... two netfilter sockets (the probe's), one transaction, four sends" "$COUNTS" "2 1 4"
+[ "$COUNTS" == "2 1 4" ] || diag "$(cut -c1-160 "$T/pm.trace")"
 is "... d1 is gone" "$(all_elems delnet delnet:d1:eth0)" 0
 is "... d2 is untouched" "$(all_elems delnet delnet:d2:eth0)" "$D2"
 traced_pm DEL d2 "$(pmconf delnet null null)" -e trace=socket,sendmsg
 is "the network's last DEL: success" "$?" 0
-is "... one netfilter socket, two transactions (elements, then the network)" \
-	"$(nl_counts | cut -d' ' -f1,2)" "1 2"
+is "... two netfilter sockets, two transactions (elements, then the network)" \
+	"$(nl_counts | cut -d' ' -f1,2)" "2 2"
 is "... the network's chains and sets are gone" \
 	"$(in_ns "$NODE" nft list table inet "$TABLE" 2>/dev/null | grep -c 'delnet-')" 0
 traced_pm DEL d2 "$(pmconf delnet null null)" -e trace=socket,sendmsg
 is "DEL again: success" "$?" 0
 is "... one netfilter socket, one send, no transaction" "$(nl_counts)" "1 0 1"
 
-# A DEL racing an ADD: the DEL read that it held the network's last
-# attachment, then (its transactions held back by strace) an ADD of another
-# attachment commits.  The DEL removes its own elements, and its teardown
+# A DEL racing an ADD: the DEL's probe found the owner set empty (it held
+# the network's last attachment), then (its teardown held back by strace)
+# an ADD of another attachment commits.  The teardown, "only if empty",
 # must leave the network: its rules and the ADD's elements.
 pm ADD r1 "$C2" eth0 "$(idxconf racenet 198.18.8.221 '[{"hostPort": 6021, "containerPort": 80}]')"
 is_success "ADD r1 on racenet"
 traced_pm DEL r1 "$(pmconf racenet null null)" -e trace=sendmsg \
-	-e inject=sendmsg:delay_enter=3000000:when=3+ &
+	-e inject=sendmsg:delay_enter=3000000:when=5+ &
 RACE_PID=$!
-wait_for "r1's DEL has read (two sends)" 10 \
-	sh -c "[ \$(grep -c 'sendmsg(' '$T/pm.trace' 2>/dev/null) -ge 2 ]"
+wait_for "r1's DEL has probed (four sends)" 10 \
+	sh -c "[ \$(grep -c 'sendmsg(' '$T/pm.trace' 2>/dev/null) -ge 4 ]"
 pm ADD r2 "$C2" eth0 "$(idxconf racenet 198.18.8.222 '[{"hostPort": 6022, "containerPort": 80}]')"
 is_success "ADD r2 while r1's DEL waits"
 wait "$RACE_PID"
