@@ -540,10 +540,13 @@ static bool absent(int errnum)
 	return errnum == ENOENT;
 }
 
-
-/* A dump of set's elements, built in buf (zeroed here: the kernel reads padding). */
-static struct nlmsghdr *elems_dump_req(char buf[CNIC_NFT_OBJ_ROOM], uint8_t family,
-				       const char *table, const char *set)
+/*
+ * A GETSETELEM, built in buf (zeroed here: the kernel reads padding): of
+ * key alone, unacknowledged (see cnl_exchange_many), or with key NULL a
+ * dump of set's elements.
+ */
+static struct nlmsghdr *elem_req(char buf[CNIC_NFT_OBJ_ROOM], uint8_t family, const char *table,
+				 const char *set, const struct nft_elem *key)
 {
 	struct nftnl_set *s = nftnl_set_alloc();
 	struct nlmsghdr *nlh;
@@ -553,10 +556,18 @@ static struct nlmsghdr *elems_dump_req(char buf[CNIC_NFT_OBJ_ROOM], uint8_t fami
 	memset(buf, 0, CNIC_NFT_OBJ_ROOM);
 	nftnl_set_set_str(s, NFTNL_SET_TABLE, table);
 	nftnl_set_set_str(s, NFTNL_SET_NAME, set);
-	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, family, NLM_F_DUMP, 0);
+	if (key)
+		nftnl_set_elem_add(s, nft_elem_obj(key, false));
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, family, key ? 0 : NLM_F_DUMP, 0);
 	nftnl_set_elems_nlmsg_build_payload(nlh, s);
 	nftnl_set_free(s);
 	return nlh;
+}
+
+static struct nlmsghdr *elems_dump_req(char buf[CNIC_NFT_OBJ_ROOM], uint8_t family,
+				       const char *table, const char *set)
+{
+	return elem_req(buf, family, table, set, NULL);
 }
 
 int nft_list_elems(struct nft *n, uint8_t family, const char *table, const char *set,
@@ -621,23 +632,10 @@ int nft_get_elem(struct nft *n, uint8_t family, const char *table, const char *s
 	return 1;
 }
 
-/* A GETSETELEM of one key, unacknowledged (see cnl_exchange_many), built in buf (zeroed here). */
 static struct nlmsghdr *elem_get_req(char buf[CNIC_NFT_OBJ_ROOM], uint8_t family, const char *table,
 				     const char *set, const struct nft_elem *key)
 {
-	struct nftnl_set *s = nftnl_set_alloc();
-	struct nlmsghdr *nlh;
-
-	if (!s)
-		abort();
-	memset(buf, 0, CNIC_NFT_OBJ_ROOM);
-	nftnl_set_set_str(s, NFTNL_SET_TABLE, table);
-	nftnl_set_set_str(s, NFTNL_SET_NAME, set);
-	nftnl_set_elem_add(s, nft_elem_obj(key, false));
-	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, family, 0, 0);
-	nftnl_set_elems_nlmsg_build_payload(nlh, s);
-	nftnl_set_free(s);
-	return nlh;
+	return elem_req(buf, family, table, set, key);
 }
 
 int nft_get_elems(struct nft *n, uint8_t family, const char *table, const char *const *sets,
