@@ -239,9 +239,18 @@ void cnl_reply_done(struct cnl_reply *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* One message answering an exchange (ours, for its seq); true once the exchange is over. */
+/* A request asking for neither an ACK nor a dump: its first answer is its last. */
+static bool one_answer(const struct nlmsghdr *req)
+{
+	return !(req->nlmsg_flags & (NLM_F_ACK | NLM_F_DUMP));
+}
+
+/*
+ * One message answering an exchange (ours, for its seq); true once the
+ * exchange is over.  one: the request ends with its first answer.
+ */
 static bool answer(struct cnl_sock *s, const struct nlmsghdr *nlh, cnl_parse_fn parse, void *arg,
-		   struct cnl_reply *r, struct cni_error **perr)
+		   bool one, struct cnl_reply *r, struct cni_error **perr)
 {
 	int rc;
 
@@ -271,8 +280,10 @@ static bool answer(struct cnl_sock *s, const struct nlmsghdr *nlh, cnl_parse_fn 
 		}
 		return true;
 	}
-	if (nlh->nlmsg_type < NLMSG_MIN_TYPE || !parse || *perr)
-		return false; /* NOOP, OVERRUN; or keep draining after a parse error */
+	if (nlh->nlmsg_type < NLMSG_MIN_TYPE)
+		return false; /* NOOP, OVERRUN */
+	if (!parse || *perr)
+		return one; /* keep draining after a parse error */
 	rc = parse(nlh, arg, perr);
 	if (rc < 0 && !*perr)
 		cni_error_set(perr, CNI_ERR_INTERNAL, EPROTO, "unparsable %s reply", s->name);
@@ -280,19 +291,19 @@ static bool answer(struct cnl_sock *s, const struct nlmsghdr *nlh, cnl_parse_fn 
 		r->stopped = true;
 		return true;
 	}
-	return false;
+	return one;
 }
 
 /* One datagram of replies; true once the exchange is over. */
 static bool digest(struct cnl_sock *s, size_t len, uint32_t seq, cnl_parse_fn parse, void *arg,
-		   struct cnl_reply *r, struct cni_error **perr)
+		   bool one, struct cnl_reply *r, struct cni_error **perr)
 {
 	for (const struct nlmsghdr *nlh = (const void *)s->buf; NLMSG_OK(nlh, len);
 	     nlh = NLMSG_NEXT(nlh, len)) {
 		/* Not from the kernel for this request: a leftover of an earlier, aborted exchange. */
 		if (!cnl_ours(s, nlh, seq, seq))
 			continue;
-		if (answer(s, nlh, parse, arg, r, perr))
+		if (answer(s, nlh, parse, arg, one, r, perr))
 			return true;
 	}
 	return false;
@@ -321,7 +332,7 @@ int cnl_exchange(struct cnl_sock *s, struct nlmsghdr *req, cnl_parse_fn parse, v
 			cnl_reply_done(r);
 			return cni_error_errno(err, e, "%s receive", s->name);
 		}
-		done = digest(s, (size_t)len, seq, parse, arg, r, &perr);
+		done = digest(s, (size_t)len, seq, parse, arg, one_answer(req), r, &perr);
 	}
 	/* The kernel's refusal says more than what we could not parse of its reply. */
 	if (perr && !r->errnum) {
@@ -368,9 +379,8 @@ int cnl_exchange_many(struct cnl_sock *s, struct cnl_query *q, size_t n, struct 
 			i = nlh->nlmsg_seq - first;
 			if (q[i].done)
 				continue;
-			if (answer(s, nlh, q[i].parse, q[i].arg, &q[i].r, &perr[i]) ||
-			    (nlh->nlmsg_type >= NLMSG_MIN_TYPE &&
-			     !(q[i].req->nlmsg_flags & (NLM_F_ACK | NLM_F_DUMP)))) {
+			if (answer(s, nlh, q[i].parse, q[i].arg, one_answer(q[i].req), &q[i].r,
+				   &perr[i])) {
 				q[i].done = true;
 				left--;
 			}

@@ -78,7 +78,8 @@ void cnl_reply_done(struct cnl_reply *r);
 /*
  * Stamp a fresh sequence number and our port id on req, send it, and read
  * replies, calling parse (may be NULL) for each data message, until the
- * ACK, the error, the end of a dump, or parse's stop.  0 when the exchange
+ * ACK, the error, the end of a dump, or parse's stop; a request asking for
+ * neither an ACK nor a dump ends with its first answer.  0 when the exchange
  * completed (r->errnum says whether the kernel refused; r must be freed with
  * cnl_reply_done), -1 with *err on a local failure or a parse error.
  */
@@ -88,9 +89,9 @@ int cnl_exchange(struct cnl_sock *s, struct nlmsghdr *req, cnl_parse_fn parse, v
 /*
  * Several requests in one sendmsg (one round trip instead of n): each
  * gets its own sequence number and reply, read as cnl_exchange() reads
- * one.  A request with neither NLM_F_ACK nor NLM_F_DUMP ends with its
- * first answer (a reply or an error: half the reads of an acknowledged
- * one).  At most one dump, and last: the kernel refuses a second dump
+ * one (so one with neither NLM_F_ACK nor NLM_F_DUMP ends with its first
+ * answer, a reply or an error: half the reads of an acknowledged one).
+ * At most one dump, and last: the kernel refuses a second dump
  * while one is still running on the socket.  0 when every exchange completed (each
  * q[i].r says how; free them with cnl_reply_done), -1 with *err.
  */

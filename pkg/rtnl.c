@@ -130,30 +130,14 @@ int cnl_request(struct netns *ns, struct nl_msg *msg, cnl_parse_fn parse, void *
 	return r;
 }
 
-struct get_one {
-	cnl_parse_fn parse;
-	void *arg;
-};
-
-/* Without an ACK to wait for, the answer itself ends the exchange (1), parsed or not. */
-static int parse_one(const struct nlmsghdr *nlh, void *arg, struct cni_error **err)
-{
-	struct get_one *g = arg;
-
-	if (g->parse(nlh, g->arg, err) < 0 && !*err)
-		cni_error_set(err, CNI_ERR_INTERNAL, EPROTO, "unparsable rtnetlink reply");
-	return 1;
-}
-
 int cnl_request_get(struct netns *ns, struct nl_msg *msg, cnl_parse_fn parse, void *arg,
 		    struct cni_error **err, const char *fmt, ...)
 {
-	struct get_one g = { .parse = parse, .arg = arg };
 	va_list ap;
 	int r;
 
 	va_start(ap, fmt);
-	r = vrequest(ns, msg, false, parse_one, &g, err, fmt, ap);
+	r = vrequest(ns, msg, false, parse, arg, err, fmt, ap);
 	va_end(ap);
 	return r;
 }
