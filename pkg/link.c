@@ -450,19 +450,25 @@ int cnl_link_set_master(struct netns *ns, const char *ifname, int master_ifindex
 			   "release link \"%s\" from its master in netns \"%s\"", ifname, ns->path);
 }
 
-int cnl_link_rename(struct netns *ns, const char *ifname, const char *newname, struct cni_error **err)
+int cnl_link_rename_found(struct netns *ns, const struct cnl_link *l, const char *newname,
+			  struct cni_error **err)
 {
-	cleanup_nlmsg struct nl_msg *msg = NULL;
-	struct cnl_link l;
-
 	/* IFLA_IFNAME is the new name here, so the link is named by its index. */
-	if (cnl_link_get(ns, ifname, &l, err) < 0)
-		return cni_error_wrap(err, "rename to \"%s\"", newname);
-	msg = setlink_msg(NULL, l.ifindex, 0, 0);
+	cleanup_nlmsg struct nl_msg *msg = setlink_msg(NULL, l->ifindex, 0, 0);
+
 	if (nla_put_string(msg, IFLA_IFNAME, newname) < 0)
 		return cnl_put_failed(err, "rename link");
 	return cnl_request(ns, msg, NULL, NULL, err, "rename link \"%s\" to \"%s\" in netns \"%s\"",
-			   ifname, newname, ns->path);
+			   l->name, newname, ns->path);
+}
+
+int cnl_link_rename(struct netns *ns, const char *ifname, const char *newname, struct cni_error **err)
+{
+	struct cnl_link l;
+
+	if (cnl_link_get(ns, ifname, &l, err) < 0)
+		return cni_error_wrap(err, "rename to \"%s\"", newname);
+	return cnl_link_rename_found(ns, &l, newname, err);
 }
 
 /* ---- delete ----------------------------------------------------------- */

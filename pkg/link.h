@@ -140,6 +140,9 @@ int cnl_link_set_txqlen(struct netns *ns, const char *ifname, unsigned int qlen,
 /* The link must be down for the kernel to rename it. */
 int cnl_link_rename(struct netns *ns, const char *ifname, const char *newname,
 		    struct cni_error **err);
+/* The same for a link the caller looked up already (l): no second lookup. */
+int cnl_link_rename_found(struct netns *ns, const struct cnl_link *l, const char *newname,
+			  struct cni_error **err);
 
 /*
  * Set one IPv4 devconf value of a link (IPV4_DEVCONF_*, as

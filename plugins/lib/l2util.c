@@ -3,7 +3,6 @@
 #include <limits.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
-#include <netlink/attr.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -65,19 +64,6 @@ void l2_temp_name(struct netns *container, const char *ifname, char ret[IFNAMSIZ
 	for (const char *c = ifname; *c; c++)
 		h = (h ^ (uint8_t)*c) * 16777619u;
 	snprintf(ret, IFNAMSIZ, "cnic%08x", h);
-}
-
-/* The link (l, looked up) renamed to newname, by its index: no second lookup. */
-static int rename_link(struct netns *ns, const struct cnl_link *l, const char *newname,
-		       struct cni_error **err)
-{
-	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = l->ifindex };
-	cleanup_nlmsg struct nl_msg *msg = cnl_msg_new(RTM_SETLINK, 0, &ifi, sizeof(ifi));
-
-	if (nla_put_string(msg, IFLA_IFNAME, newname) < 0)
-		return cnl_put_failed(err, "rename link");
-	return cnl_request(ns, msg, NULL, NULL, err, "rename link \"%s\" to \"%s\" in netns \"%s\"",
-			   l->name, newname, ns->path);
 }
 
 struct first_visit {
@@ -167,7 +153,8 @@ static int child_create(struct netns *via, struct netns *container, const struct
 		}
 		*early_done = true;
 	}
-	if (cnl_link_get(container, tmp, &l, &e) < 0 || rename_link(container, &l, ifname, &e) < 0) {
+	if (cnl_link_get(container, tmp, &l, &e) < 0 ||
+	    cnl_link_rename_found(container, &l, ifname, &e) < 0) {
 		(void)cnl_link_del(container, tmp, NULL);
 		if (e && e->errnum == EEXIST) {
 			cni_error_free(e);
