@@ -126,6 +126,20 @@ static bool same_ipnet(const struct ipnet *a, const struct ipnet *b)
 }
 
 /*
+ * Does the link's address a stand in gw's way?  Another IPv4 address, or
+ * an overlapping IPv6 one, does; the other gateways of this same ADD
+ * (ours) never do.
+ */
+static bool conflicts(const struct ipnet *a, const struct ipnet *gw,
+		      const struct bridge_gateways *ours)
+{
+	for (size_t j = 0; j < ours->n; j++)
+		if (same_ipnet(&ours->v[j], a))
+			return false;
+	return gw->addr.family == AF_INET || ipnet_overlaps(a, gw);
+}
+
+/*
  * The reference's ensureAddr: gw on link, unless there already.  Another
  * IPv4 address, or an overlapping IPv6 one, is a conflict: an error, or
  * with forceAddress it is removed.  Unlike the reference, the other
@@ -151,11 +165,8 @@ static int ensure_addr_listed(struct netns *host, const struct cnl_link *link,
 	}
 	for (size_t i = 0; i < addrs.n; i++) {
 		const struct ipnet *a = &addrs.v[i].addr;
-		bool mine = false;
 
-		for (size_t j = 0; j < ours->n && !mine; j++)
-			mine = same_ipnet(&ours->v[j], a);
-		if (mine || (gw->addr.family == AF_INET6 && !ipnet_overlaps(a, gw)))
+		if (!conflicts(a, gw, ours))
 			continue;
 		if (!force) {
 			cni_error_set(err, CNI_ERR_INTERNAL, EEXIST,
@@ -199,15 +210,9 @@ static int has_conflict(struct netns *host, const struct cnl_link *link, const s
 
 	if (cnl_addr_list(host, link->ifindex, gw->addr.family, &addrs, err) < 0)
 		return cni_error_wrap(err, "could not get list of IP addresses");
-	for (size_t i = 0; i < addrs.n && !r; i++) {
-		const struct ipnet *a = &addrs.v[i].addr;
-		bool mine = same_ipnet(a, gw);
-
-		for (size_t j = 0; j < ours->n && !mine; j++)
-			mine = same_ipnet(&ours->v[j], a);
-		if (!mine && (gw->addr.family == AF_INET || ipnet_overlaps(a, gw)))
+	for (size_t i = 0; i < addrs.n && !r; i++)
+		if (!same_ipnet(&addrs.v[i].addr, gw) && conflicts(&addrs.v[i].addr, gw, ours))
 			r = 1;
-	}
 	cnl_addrs_free(&addrs);
 	return r;
 }
