@@ -568,6 +568,31 @@ void pm_elem_view(const struct pm_elem *e, const char *comment, struct nft_elem 
 	};
 }
 
+/*
+ * The network's chains and sets into b.  only_if_empty (DEL's teardown,
+ * which reads nothing first): each tagged set only if it is empty, the
+ * kernel's own atomic check (see pm_teardown_last in portmap.h); the
+ * shared subnet elements are nobody's and go with the network anyway.
+ */
+static void queue_del_network(struct nft_batch *b, const struct pm_names *nm, bool only_if_empty)
+{
+	const char *chains[] = { nm->pre, nm->out, nm->post, nm->dnat };
+
+	/* Hooks and jumps first, then what they refer to. */
+	for (size_t i = 0; i < ARRAY_SIZE(chains); i++)
+		nft_batch_flush_chain(b, PM_FAMILY, PM_TABLE, chains[i]);
+	for (size_t i = 0; i < ARRAY_SIZE(chains); i++)
+		nft_batch_del_chain(b, PM_FAMILY, PM_TABLE, chains[i]);
+	for (int i = 0; i < PM_SET_COUNT; i++) {
+		const char *set = pm_set_name(nm, (enum pm_set)i);
+
+		if (only_if_empty && i != PM_HS4 && i != PM_HS6)
+			nft_batch_del_set_if_empty(b, PM_FAMILY, PM_TABLE, set);
+		else
+			nft_batch_del_set(b, PM_FAMILY, PM_TABLE, set);
+	}
+}
+
 /* One try of pm_teardown(): 1 when it lost a race to another commit (try again). */
 static int teardown_once(struct nft *n, const struct pm_names *nm, struct cni_error **err)
 {
@@ -611,15 +636,7 @@ static int teardown_once(struct nft *n, const struct pm_names *nm, struct cni_er
 		/* No other network, no martian guard: nothing of ours is needed here. */
 		nft_batch_del_table(b, PM_FAMILY, PM_TABLE);
 	} else {
-		const char *chains[] = { nm->pre, nm->out, nm->post, nm->dnat };
-
-		/* Hooks and jumps first, then what they refer to. */
-		for (size_t i = 0; i < ARRAY_SIZE(chains); i++)
-			nft_batch_flush_chain(b, PM_FAMILY, PM_TABLE, chains[i]);
-		for (size_t i = 0; i < ARRAY_SIZE(chains); i++)
-			nft_batch_del_chain(b, PM_FAMILY, PM_TABLE, chains[i]);
-		for (int i = 0; i < PM_SET_COUNT; i++)
-			nft_batch_del_set(b, PM_FAMILY, PM_TABLE, pm_set_name(nm, (enum pm_set)i));
+		queue_del_network(b, nm, false);
 	}
 	if (nft_batch_commit(n, b, &local) == 0)
 		return 0;
@@ -643,33 +660,6 @@ int pm_teardown(struct nft *n, const char *network, struct cni_error **err)
 				  n, &nm, err);
 }
 
-/*
- * One batch for DEL's teardown: unlike teardown_once() it needs no read
- * before it, as the kernel checks emptiness itself, atomically (see
- * pm_teardown_last in portmap.h).
- */
-static void queue_teardown(struct nft_batch *b, const struct pm_names *nm, bool with_table)
-{
-	const char *chains[] = { nm->pre, nm->out, nm->post, nm->dnat };
-
-	/* Hooks and jumps first, then what they refer to. */
-	for (size_t i = 0; i < ARRAY_SIZE(chains); i++)
-		nft_batch_flush_chain(b, PM_FAMILY, PM_TABLE, chains[i]);
-	for (size_t i = 0; i < ARRAY_SIZE(chains); i++)
-		nft_batch_del_chain(b, PM_FAMILY, PM_TABLE, chains[i]);
-	for (int i = 0; i < PM_SET_COUNT; i++) {
-		const char *set = pm_set_name(nm, (enum pm_set)i);
-
-		/* The shared subnet elements are nobody's: they go with the network. */
-		if (i == PM_HS4 || i == PM_HS6)
-			nft_batch_del_set(b, PM_FAMILY, PM_TABLE, set);
-		else
-			nft_batch_del_set_if_empty(b, PM_FAMILY, PM_TABLE, set);
-	}
-	if (with_table)
-		nft_batch_del_table_if_empty(b, PM_FAMILY, PM_TABLE);
-}
-
 int pm_teardown_last(struct nft *n, const char *network, bool with_table, struct cni_error **err)
 {
 	struct pm_names nm;
@@ -680,7 +670,9 @@ int pm_teardown_last(struct nft *n, const char *network, bool with_table, struct
 		struct cni_error *local = NULL;
 		int r;
 
-		queue_teardown(b, &nm, t);
+		queue_del_network(b, &nm, true);
+		if (t)
+			nft_batch_del_table_if_empty(b, PM_FAMILY, PM_TABLE);
 		if (nft_batch_commit(n, b, &local) == 0)
 			return 0;
 		r = local->errnum;
