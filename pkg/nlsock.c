@@ -6,8 +6,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
-#include <time.h>
 
 #include "cleanup.h"
 #include "nlsock.h"
@@ -18,6 +18,52 @@
 
 /* A read interrupted by a signal is retried, a bounded number of times. */
 #define EINTR_TRIES 8
+
+/*
+ * One receive buffer in .bss, lent to the first socket that reads and
+ * given back when it is freed; the others get one of their own.  A plugin
+ * that talks to one or two namespaces then touches only the pages of it
+ * the kernel writes: a heap buffer also costs the page its end shares with
+ * the next allocation, and pushes every later allocation onto fresh pages.
+ */
+#ifdef __x86_64__
+/* After .bss (the large-data section): in .bss it would scatter the small variables around it. */
+#define SPARE_SECTION __attribute__((section(".lbss")))
+#else
+#define SPARE_SECTION
+#endif
+static char spare_buf[CNL_RECV_BUF] SPARE_SECTION __attribute__((aligned(4096)));
+static const struct cnl_sock *spare_owner;
+
+static char *recv_buf(struct cnl_sock *s)
+{
+	if (!s->buf) {
+		if (!spare_owner) {
+			spare_owner = s;
+			s->buf = spare_buf;
+		} else {
+			s->buf = xmalloc(CNL_RECV_BUF);
+		}
+	}
+	return s->buf;
+}
+
+/*
+ * Where a socket's sequence numbers start: unlike a counter from 0, a
+ * leftover reply of an earlier process's socket cannot match.  Random
+ * rather than the clock, once per process: the clock's first read faults
+ * in the vDSO's data page, a syscall is cheaper.
+ */
+static uint32_t seq_base(void)
+{
+	static uint32_t base;
+	static bool known;
+
+	if (!known && getrandom(&base, sizeof(base), GRND_NONBLOCK) != sizeof(base))
+		base = 0x636e6963; /* no entropy yet: any start works */
+	known = true;
+	return base;
+}
 
 static const char *proto_name(int proto)
 {
@@ -73,11 +119,9 @@ int cnl_sock_open(int proto, unsigned int timeout_ms, struct cnl_sock **ret, str
 	s = xcalloc(1, sizeof(*s));
 	s->fd = fd;
 	s->portid = sa.nl_pid;
-	/* Unlike a counter from 0, a leftover reply of an earlier process's socket cannot match. */
-	s->seq = (uint32_t)time(NULL);
+	s->seq = seq_base();
 	s->timeout_ms = timeout_ms;
 	s->name = name;
-	s->buf = xmalloc(CNL_RECV_BUF);
 	*ret = s;
 	return 0;
 }
@@ -88,7 +132,10 @@ void cnl_sock_free(struct cnl_sock *s)
 		return;
 	if (s->fd >= 0)
 		(void)close(s->fd);
-	free(s->buf);
+	if (s == spare_owner)
+		spare_owner = NULL;
+	else
+		free(s->buf);
 	free(s);
 }
 
@@ -129,7 +176,7 @@ ssize_t cnl_recv(struct cnl_sock *s, bool wait)
 {
 	for (int i = 0; i < EINTR_TRIES; i++) {
 		/* MSG_TRUNC: the datagram's real length, so a cut reply is an error, not garbage. */
-		ssize_t n = recv(s->fd, s->buf, CNL_RECV_BUF, MSG_DONTWAIT | MSG_TRUNC);
+		ssize_t n = recv(s->fd, recv_buf(s), CNL_RECV_BUF, MSG_DONTWAIT | MSG_TRUNC);
 		struct pollfd p = { .fd = s->fd, .events = POLLIN };
 		int r;
 

@@ -38,7 +38,8 @@ struct cnl_sock {
 	unsigned int timeout_ms; /* bound of one wait for a reply */
 	unsigned int waits;	 /* reads that had to wait (poll), ever */
 	const char *name;	 /* "rtnetlink", "netfilter": for messages */
-	char *buf;		 /* CNL_RECV_BUF bytes; a reply is valid until the next read */
+	char *buf;		 /* CNL_RECV_BUF bytes, from the first read on (NULL before);
+				    a reply is valid until the next read */
 };
 
 /*
