@@ -19,7 +19,6 @@
  * where cnic differs (rollback, DEL of the veth's qdiscs, CHECK, GC).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -28,6 +27,7 @@
 #include <unistd.h>
 
 #include <linux/pkt_sched.h>
+#include <netlink/msg.h>
 
 #include "../../pkg/cleanup.h"
 #include "../../pkg/link.h"
@@ -86,37 +86,13 @@ struct plan {
 };
 
 /*
- * The kernel's psched clock: ticks per microsecond, as the reference's
- * netlink library reads it.  Read with one read() into the stack: stdio
- * would cost a heap buffer, and every fresh page is a fault.
+ * The kernel's psched clock in ticks per microsecond, which the reference
+ * reads from /proc/net/psched.  Every kernel since 2.6.31 writes the same
+ * first three numbers there (ns per us, ns per tick with PSCHED_SHIFT 6,
+ * 1000000): the ratio is a constant, and reading it cost an open, a read
+ * and a close of a proc file on every ADD and CHECK.
  */
-static double tick_in_usec(void)
-{
-	unsigned long v[4];
-	char buf[128], *p = buf, *end;
-	double r = 1.0;
-	ssize_t n = -1;
-	int fd = open("/proc/net/psched", O_RDONLY | O_CLOEXEC);
-
-	if (fd >= 0) {
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-	}
-	if (n <= 0)
-		return r;
-	buf[n] = '\0';
-	for (int i = 0; i < 4; i++, p = end) {
-		v[i] = strtoul(p, &end, 16);
-		if (end == p)
-			return r;
-	}
-	if (v[1]) {
-		if (v[2] == 1000000000)
-			v[0] = v[1];
-		r = (double)v[0] / (double)v[1] * ((double)v[2] / 1000000.0);
-	}
-	return r;
-}
+#define TICKS_PER_USEC (1000.0 / 64.0)
 
 /*
  * The reference's checks (its messages), then ours: a rate under 8 bit/s is
@@ -165,7 +141,6 @@ static int load_plan(const struct cni_cmd *cmd, struct plan *p, struct cni_error
 {
 	struct bw_conf c = { 0 };
 	const struct cni_bandwidth *bw = NULL;
-	double ticks;
 
 	if (cni_json_decode(cni_netconf_root(cmd->conf), conf_fields, &c, "", err) < 0)
 		return -1;
@@ -176,9 +151,8 @@ static int load_plan(const struct cni_cmd *cmd, struct plan *p, struct cni_error
 	memset(p, 0, sizeof(*p));
 	if (!bw)
 		return 0;
-	ticks = tick_in_usec();
-	if (plan_one("ingress", bw->ingress_rate, bw->ingress_burst, ticks, &p->in, err) < 0 ||
-	    plan_one("egress", bw->egress_rate, bw->egress_burst, ticks, &p->eg, err) < 0)
+	if (plan_one("ingress", bw->ingress_rate, bw->ingress_burst, TICKS_PER_USEC, &p->in, err) < 0 ||
+	    plan_one("egress", bw->egress_rate, bw->egress_burst, TICKS_PER_USEC, &p->eg, err) < 0)
 		return -1;
 	return 0;
 }
@@ -193,19 +167,36 @@ static void ifb_name(const struct cni_cmd *cmd, char out[IFNAMSIZ])
 /* ---- the host end of the container's veth --------------------------------- */
 
 /*
+ * CNI_IFNAME in the container: the one question asked there.  The
+ * skeleton already checked CNI_NETNS's fd and knows its identity, so
+ * wrapping it costs no syscall; the socket opened there is closed at once,
+ * which hands its receive buffer (see pkg/nlsock.c) on to the host's.
+ */
+static int container_link(const struct cni_cmd *cmd, struct cnl_link *ret, struct cni_error **err)
+{
+	cleanup_netns struct netns *cont =
+		netns_from_checked_fd(cmd->netns_fd, &cmd->netns_id, cmd->netns);
+
+	return cnl_link_get(cont, cmd->ifname, ret, err);
+}
+
+/*
  * The reference's lookup: CNI_IFNAME's veth peer index, that index in the
  * host namespace, and a prevResult interface without sandbox of that name
  * (with bridge the result also lists the bridge; with ptp only the veth).
  */
-static int find_host_veth(struct netns *host, struct netns *cont, const char *ifname,
+static int find_host_veth(struct netns *host, const struct cni_cmd *cmd,
 			  const struct cni_result *prev, struct cnl_link *hl, struct cni_error **err)
 {
+	const char *ifname = cmd->ifname;
 	struct cnl_link cl;
 	cleanup_error struct cni_error *e = NULL;
+	int r;
 
 	if (!prev || prev->n_ifaces == 0)
 		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0, "no interfaces provided");
-	if (cnl_link_get(cont, ifname, &cl, &e) < 0 || strcmp(cl.kind, "veth") != 0 || cl.link <= 0)
+	r = container_link(cmd, &cl, &e);
+	if (r < 0 || strcmp(cl.kind, "veth") != 0 || cl.link <= 0)
 		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, e ? e->errnum : 0,
 				     "container interface %s has no veth peer%s%s", ifname,
 				     e ? ": " : "", e ? e->msg : "");
@@ -295,7 +286,7 @@ static int find_conflict(struct netns *host, const struct cnl_link *hl, const st
 
 static int cmd_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cni_error **err)
 {
-	cleanup_netns struct netns *host = NULL, *cont = NULL;
+	cleanup_netns struct netns *host = NULL;
 	struct plan p;
 	struct cnl_link hl, ifb;
 	struct undo u = { 0 };
@@ -313,9 +304,8 @@ static int cmd_add(const struct cni_cmd *cmd, struct cni_result **ret, struct cn
 	if (!cmd->conf->prev_result)
 		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
 				     "must be called as chained plugin");
-	if (netns_from_fd(cmd->netns_fd, false, cmd->netns, &cont, err) < 0 ||
-	    netns_open_current(&host, err) < 0 ||
-	    find_host_veth(host, cont, cmd->ifname, cmd->conf->prev_result, &hl, err) < 0)
+	if (netns_open_current(&host, err) < 0 ||
+	    find_host_veth(host, cmd, cmd->conf->prev_result, &hl, err) < 0)
 		return -1;
 	u.host = host;
 	u.veth = hl.ifindex;
@@ -393,7 +383,7 @@ static int check_tbf(struct netns *ns, int ifindex, const char *ifname, const st
 
 static int cmd_check(const struct cni_cmd *cmd, struct cni_error **err)
 {
-	cleanup_netns struct netns *host = NULL, *cont = NULL;
+	cleanup_netns struct netns *host = NULL;
 	cleanup_error struct cni_error *e = NULL;
 	struct plan p;
 	struct cnl_link hl, ifb;
@@ -405,9 +395,8 @@ static int cmd_check(const struct cni_cmd *cmd, struct cni_error **err)
 	if (!cmd->conf->prev_result)
 		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
 				     "must be called as a chained plugin");
-	if (netns_from_fd(cmd->netns_fd, false, cmd->netns, &cont, err) < 0 ||
-	    netns_open_current(&host, err) < 0 ||
-	    find_host_veth(host, cont, cmd->ifname, cmd->conf->prev_result, &hl, err) < 0)
+	if (netns_open_current(&host, err) < 0 ||
+	    find_host_veth(host, cmd, cmd->conf->prev_result, &hl, err) < 0)
 		return -1;
 	if (p.in.on && check_tbf(host, hl.ifindex, hl.name, &p.in.tbf, err) < 0)
 		return -1;
@@ -440,61 +429,77 @@ static int cmd_check(const struct cni_cmd *cmd, struct cni_error **err)
  * config's rates, prevResult or the netns: whatever is gone is done.
  */
 /*
- * What ADD put on the host end of CNI_IFNAME's veth, if that veth is still
- * there.  A lookup that finds nothing means there is nothing to clean; a
- * kernel refusal to delete is reported (after the other steps ran).
+ * The host end of CNI_IFNAME's veth, if that veth is still there: 1 and
+ * *hl, or 0.  A lookup that finds nothing means there is nothing to clean;
+ * other failures go to *err.
  */
-static void clean_veth(struct netns *host, struct netns *cont, const char *ifname, int ifb,
-		       struct cni_error **err)
+static int surviving_veth(struct netns *host, const struct cni_cmd *cmd, struct cnl_link *hl,
+			  struct cni_error **err)
 {
 	cleanup_error struct cni_error *e = NULL;
-	struct cnl_link cl, hl;
+	struct cnl_link cl;
+
+	if (container_link(cmd, &cl, &e) < 0 || strcmp(cl.kind, "veth") != 0 || cl.link <= 0 ||
+	    cnl_link_get_by_index(host, cl.link, hl, &e) < 0 || strcmp(hl->kind, "veth") != 0 ||
+	    hl->link != cl.ifindex) {
+		if (e && !cnl_not_found(e))
+			cni_error_move(err, &e);
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * What ADD put on the host veth hl: a kernel refusal to delete is reported
+ * (after the other steps ran).
+ */
+static void clean_veth(struct netns *host, const struct cnl_link *hl, int ifb, struct cni_error **err)
+{
+	cleanup_error struct cni_error *e = NULL;
 	struct bw_qdisc q;
 	int r;
 
-	if (cnl_link_get(cont, ifname, &cl, &e) < 0 || strcmp(cl.kind, "veth") != 0 ||
-	    cl.link <= 0 || cnl_link_get_by_index(host, cl.link, &hl, &e) < 0 ||
-	    strcmp(hl.kind, "veth") != 0 || hl.link != cl.ifindex) {
-		if (e && !cnl_not_found(e))
-			cni_error_move(err, &e);
-		return;
-	}
 	/*
 	 * A redirect to ifindex 0 is one whose ifb is already gone (the
 	 * reference's DEL, or GC, removed it): the kernel clears the target
 	 * when the device goes.
 	 */
-	r = bw_redirect_find(host, hl.ifindex, ifb, &e);
+	r = bw_redirect_find(host, hl->ifindex, ifb, &e);
 	if (r < 0 ||
-	    (r == 1 && bw_qdisc_del(host, hl.ifindex, TC_H_INGRESS, BW_HANDLE(0xffff, 0), &e) < 0))
+	    (r == 1 && bw_qdisc_del(host, hl->ifindex, TC_H_INGRESS, BW_HANDLE(0xffff, 0), &e) < 0))
 		cni_error_move(err, &e);
-	r = bw_qdisc_get(host, hl.ifindex, TC_H_ROOT, &q, &e);
+	r = bw_qdisc_get(host, hl->ifindex, TC_H_ROOT, &q, &e);
 	if (r < 0 || (r == 1 && q.has_tbf && q.handle == BW_HANDLE(1, 0) &&
-		      bw_qdisc_del(host, hl.ifindex, TC_H_ROOT, BW_HANDLE(1, 0), &e) < 0))
+		      bw_qdisc_del(host, hl->ifindex, TC_H_ROOT, BW_HANDLE(1, 0), &e) < 0))
 		cni_error_move(err, &e);
 }
 
 static int cmd_del(const struct cni_cmd *cmd, struct cni_error **err)
 {
-	cleanup_netns struct netns *host = NULL, *cont = NULL;
-	cleanup_error struct cni_error *e = NULL, *first = NULL;
-	struct cnl_link ifb;
+	cleanup_netns struct netns *host = NULL;
+	cleanup_error struct cni_error *e = NULL, *first = NULL, *veth_err = NULL;
+	struct cnl_link ifb, hl;
 	bool have_ifb = false;
 	char name[IFNAMSIZ];
+	int have_veth = 0;
 
 	ifb_name(cmd, name);
 	if (netns_open_current(&host, err) < 0)
 		return -1;
+	/* The container first: its socket is closed before the host's opens (see container_link). */
+	if (cmd->netns_fd >= 0)
+		have_veth = surviving_veth(host, cmd, &hl, &veth_err);
 	if (cnl_link_get(host, name, &ifb, &e) == 0)
 		/* A link of that name that is not an ifb is not ours. */
 		have_ifb = strcmp(ifb.kind, "ifb") == 0;
 	else if (!cnl_not_found(e))
 		cni_error_move(&first, &e);
 	cni_error_freep(&e);
+	if (veth_err)
+		cni_error_move(&first, &veth_err);
 
-	if (cmd->netns_fd >= 0 && netns_from_fd(cmd->netns_fd, false, cmd->netns, &cont, &e) == 0)
-		clean_veth(host, cont, cmd->ifname, have_ifb ? ifb.ifindex : 0, &first);
-	cni_error_freep(&e);
+	if (have_veth)
+		clean_veth(host, &hl, have_ifb ? ifb.ifindex : 0, &first);
 	if (have_ifb && cnl_link_del(host, name, &e) < 0)
 		cni_error_move(&first, &e);
 	if (first)
@@ -555,5 +560,11 @@ static const struct cni_plugin plugin = {
 
 int main(void)
 {
+	/*
+	 * Every request here is under 400 bytes (the largest: an alias of at
+	 * most 255): a message of libnl's default size, a page, is a fresh
+	 * page touched for nothing; 1 KiB fits in what the heap already has.
+	 */
+	nlmsg_set_default_size(1024);
 	return cni_plugin_main(&plugin);
 }
