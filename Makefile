@@ -160,8 +160,8 @@ PM_UNIT_OBJ := $(patsubst %,$(UBUILD)/plugins/portmap/%.o,conds conf attachment)
 $(UBUILD)/test_portmap: $(UBUILD)/test/unit/test_portmap.o $(PM_UNIT_OBJ) $(ULIB)
 	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs cmocka)
 
-# test_bandwidth_tc links the plugin's tc requests (plugins/bandwidth/tc.o).
-$(UBUILD)/test_bandwidth_tc: $(UBUILD)/test/unit/test_bandwidth_tc.o $(UBUILD)/plugins/bandwidth/tc.o $(ULIB)
+# test_bandwidth_tc links the plugin's tc requests (plugins/bandwidth/tc.o, nl.o).
+$(UBUILD)/test_bandwidth_tc: $(UBUILD)/test/unit/test_bandwidth_tc.o $(UBUILD)/plugins/bandwidth/tc.o $(UBUILD)/plugins/bandwidth/nl.o $(ULIB)
 	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs cmocka)
 
 # test_mnl runs over the real libmnl (the test_% rule); test_mnl_static, the

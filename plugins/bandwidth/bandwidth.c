@@ -27,15 +27,14 @@
 #include <unistd.h>
 
 #include <linux/pkt_sched.h>
-#include <netlink/msg.h>
 
 #include "../../pkg/cleanup.h"
 #include "../../pkg/link.h"
 #include "../../pkg/netns.h"
-#include "../../pkg/rtnl.h"
 #include "../../pkg/sha512.h"
 #include "../../pkg/skel.h"
 #include "../../pkg/types.h"
+#include "nl.h"
 #include "tc.h"
 
 #define IFB_PREFIX "bwp"
@@ -177,7 +176,7 @@ static int container_link(const struct cni_cmd *cmd, struct cnl_link *ret, struc
 	cleanup_netns struct netns *cont =
 		netns_from_checked_fd(cmd->netns_fd, &cmd->netns_id, cmd->netns);
 
-	return cnl_link_get(cont, cmd->ifname, ret, err);
+	return bw_link_get(cont, cmd->ifname, 0, ret, err);
 }
 
 /*
@@ -201,7 +200,7 @@ static int find_host_veth(struct netns *host, const struct cni_cmd *cmd,
 				     "container interface %s has no veth peer%s%s", ifname,
 				     e ? ": " : "", e ? e->msg : "");
 	/* The same index in the host may be another link when the peer lives elsewhere. */
-	if (cnl_link_get_by_index(host, cl.link, hl, &e) < 0 || strcmp(hl->kind, "veth") != 0 ||
+	if (bw_link_get(host, NULL, cl.link, hl, &e) < 0 || strcmp(hl->kind, "veth") != 0 ||
 	    hl->link != cl.ifindex)
 		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, 0,
 				     "veth peer with index %d is not in host ns", cl.link);
@@ -234,7 +233,7 @@ static void rollback(struct undo *u, struct cni_error **err)
 
 	if (u->ingress && bw_qdisc_del(u->host, u->veth, TC_H_INGRESS, BW_HANDLE(0xffff, 0), &e) < 0)
 		cni_error_move(err, &e);
-	if (u->ifb_made && cnl_link_del(u->host, u->ifb, &e) < 0)
+	if (u->ifb_made && bw_link_del(u->host, u->ifb, &e) < 0)
 		cni_error_move(err, &e);
 	if (u->tbf && bw_qdisc_del(u->host, u->veth, TC_H_ROOT, BW_HANDLE(1, 0), &e) < 0)
 		cni_error_move(err, &e);
@@ -275,11 +274,11 @@ static int find_conflict(struct netns *host, const struct cnl_link *hl, const st
 		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, EEXIST,
 				     "create ingress qdisc on \"%s\": an ingress qdisc is already there",
 				     hl->name);
-	if (cnl_link_get(host, ifb, &l, &e) == 0)
+	if (bw_link_get(host, ifb, 0, &l, &e) == 0)
 		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, EEXIST,
 				     "adding link \"%s\": File exists (a %s link)", ifb,
 				     l.kind[0] ? l.kind : "kernel");
-	if (!cnl_not_found(e))
+	if (!bw_not_found(e))
 		return cni_error_move(err, &e);
 	return 0;
 }
@@ -403,7 +402,7 @@ static int cmd_check(const struct cni_cmd *cmd, struct cni_error **err)
 	if (!p.eg.on)
 		return 0;
 	ifb_name(cmd, name);
-	if (cnl_link_get(host, name, &ifb, &e) < 0) {
+	if (bw_link_get(host, name, 0, &ifb, &e) < 0) {
 		cni_error_move(err, &e);
 		return cni_error_wrap(err, "get ifb device");
 	}
@@ -440,9 +439,9 @@ static int surviving_veth(struct netns *host, const struct cni_cmd *cmd, struct 
 	struct cnl_link cl;
 
 	if (container_link(cmd, &cl, &e) < 0 || strcmp(cl.kind, "veth") != 0 || cl.link <= 0 ||
-	    cnl_link_get_by_index(host, cl.link, hl, &e) < 0 || strcmp(hl->kind, "veth") != 0 ||
+	    bw_link_get(host, NULL, cl.link, hl, &e) < 0 || strcmp(hl->kind, "veth") != 0 ||
 	    hl->link != cl.ifindex) {
-		if (e && !cnl_not_found(e))
+		if (e && !bw_not_found(e))
 			cni_error_move(err, &e);
 		return 0;
 	}
@@ -489,10 +488,10 @@ static int cmd_del(const struct cni_cmd *cmd, struct cni_error **err)
 	/* The container first: its socket is closed before the host's opens (see container_link). */
 	if (cmd->netns_fd >= 0)
 		have_veth = surviving_veth(host, cmd, &hl, &veth_err);
-	if (cnl_link_get(host, name, &ifb, &e) == 0)
+	if (bw_link_get(host, name, 0, &ifb, &e) == 0)
 		/* A link of that name that is not an ifb is not ours. */
 		have_ifb = strcmp(ifb.kind, "ifb") == 0;
-	else if (!cnl_not_found(e))
+	else if (!bw_not_found(e))
 		cni_error_move(&first, &e);
 	cni_error_freep(&e);
 	if (veth_err)
@@ -500,7 +499,7 @@ static int cmd_del(const struct cni_cmd *cmd, struct cni_error **err)
 
 	if (have_veth)
 		clean_veth(host, &hl, have_ifb ? ifb.ifindex : 0, &first);
-	if (have_ifb && cnl_link_del(host, name, &e) < 0)
+	if (have_ifb && bw_link_del(host, name, &e) < 0)
 		cni_error_move(&first, &e);
 	if (first)
 		return cni_error_move(err, &first);
@@ -542,7 +541,7 @@ static int cmd_gc(const struct cni_cmd *cmd, struct cni_error **err)
 		if (!valid) {
 			cleanup_error struct cni_error *e = NULL;
 
-			if (cnl_link_del(host, v[i].name, &e) < 0)
+			if (bw_link_del(host, v[i].name, &e) < 0)
 				cni_error_move(err, &e);
 		}
 	}
@@ -560,11 +559,5 @@ static const struct cni_plugin plugin = {
 
 int main(void)
 {
-	/*
-	 * Every request here is under 400 bytes (the largest: an alias of at
-	 * most 255): a message of libnl's default size, a page, is a fresh
-	 * page touched for nothing; 1 KiB fits in what the heap already has.
-	 */
-	nlmsg_set_default_size(1024);
 	return cni_plugin_main(&plugin);
 }

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The traffic-control objects of the bandwidth plugin, as rtnetlink
- * messages built here (libnl-3's nl_msg, as pkg/ builds its link and route
- * messages) and sent on the namespace's cnic rtnetlink socket, so errors
- * carry the kernel's extended ACK like every other request.  Replies are
+ * messages built here (nl.h, without libnl) and sent on the namespace's
+ * cnic rtnetlink socket, so errors carry the kernel's extended ACK like
+ * every other request.  Replies are
  * parsed here too: CHECK compares the raw TBF parameters (the buffer in
  * ticks).
  */
@@ -18,7 +18,7 @@
 #include "../../pkg/link.h"
 #include "../../pkg/netns.h"
 
-struct nl_msg;
+struct bw_msg;
 
 /* A tc handle "maj:min". */
 #define BW_HANDLE(maj, min) (((uint32_t)(maj) << 16) | (uint32_t)(min))
@@ -37,13 +37,10 @@ struct bw_qdisc {
 	struct bw_tbf tbf;
 };
 
-/*
- * The creation requests, for the unit tests (NULL: message too large).
- * Free with nlmsg_free.
- */
-struct nl_msg *bw_tbf_msg(int ifindex, const struct bw_tbf *t);
-struct nl_msg *bw_ingress_msg(int ifindex);
-struct nl_msg *bw_redirect_msg(int ifindex, int target);
+/* The creation requests, into *m (for the unit tests too). */
+void bw_tbf_msg(struct bw_msg *m, int ifindex, const struct bw_tbf *t);
+void bw_ingress_msg(struct bw_msg *m, int ifindex);
+void bw_redirect_msg(struct bw_msg *m, int ifindex, int target);
 
 /* Root TBF 1: on ifindex (NLM_F_EXCL: an existing root qdisc other than the default fails). */
 int bw_tbf_add(struct netns *ns, int ifindex, const char *ifname, const struct bw_tbf *t,

@@ -19,6 +19,7 @@
 
 #include <arpa/inet.h>
 #include <linux/if_ether.h>
+#include <linux/if_link.h>
 #include <linux/pkt_cls.h>
 #include <linux/pkt_sched.h>
 #include <linux/rtnetlink.h>
@@ -26,22 +27,17 @@
 #include <netlink/attr.h>
 #include <netlink/msg.h>
 
+#include "../../plugins/bandwidth/nl.h"
 #include "../../plugins/bandwidth/tc.h"
 
 #ifndef TCA_TBF_RATE64
 #define TCA_TBF_RATE64 4
 #endif
 
-static void msg_freep(struct nl_msg **m)
-{
-	nlmsg_free(*m);
-}
-#define cleanup_msg __attribute__((cleanup(msg_freep)))
-
 /* The tcmsg of a creation request, and its attributes in tb. */
-static const struct tcmsg *parse_tc(struct nl_msg *msg, int type, struct nlattr **tb)
+static const struct tcmsg *parse_tc(struct bw_msg *msg, int type, struct nlattr **tb)
 {
-	struct nlmsghdr *h = nlmsg_hdr(msg);
+	struct nlmsghdr *h = &msg->h;
 
 	assert_int_equal(h->nlmsg_type, type);
 	assert_int_equal(h->nlmsg_flags & (NLM_F_CREATE | NLM_F_EXCL), NLM_F_CREATE | NLM_F_EXCL);
@@ -54,14 +50,15 @@ static const struct tcmsg *parse_tc(struct nl_msg *msg, int type, struct nlattr 
 static void test_tbf(void **state)
 {
 	const struct bw_tbf t = { .rate = 12500000, .limit = 0x6acfc, .buffer = 0x2625a };
-	cleanup_msg struct nl_msg *msg = bw_tbf_msg(7, &t);
+	struct bw_msg msg;
 	struct nlattr *tb[TCA_MAX + 1], *ob[TCA_TBF_MAX + 1];
 	const struct tc_tbf_qopt *q;
 	const struct tcmsg *tc;
 	struct tc_tbf_qopt zero = { 0 };
 
-	assert_non_null(msg);
-	tc = parse_tc(msg, RTM_NEWQDISC, tb);
+	bw_tbf_msg(&msg, 7, &t);
+	assert_false(msg.overflow);
+	tc = parse_tc(&msg, RTM_NEWQDISC, tb);
 	assert_int_equal(tc->tcm_ifindex, 7);
 	assert_int_equal(tc->tcm_parent, TC_H_ROOT);
 	assert_int_equal(tc->tcm_handle, 0x10000);
@@ -82,19 +79,20 @@ static void test_tbf(void **state)
 	assert_null(ob[TCA_TBF_RTAB]);
 	assert_null(ob[TCA_TBF_RATE64]);
 	/* The reference's request is 88 bytes: nothing more goes with ours. */
-	assert_int_equal(nlmsg_hdr(msg)->nlmsg_len, 88);
+	assert_int_equal(msg.h.nlmsg_len, 88);
 }
 
 /* From 4 GiB/s on the 32-bit field saturates and TCA_TBF_RATE64 carries the rate, as tc. */
 static void test_tbf_rate64(void **state)
 {
 	const struct bw_tbf t = { .rate = 5000000000ULL, .limit = 1000, .buffer = 10 };
-	cleanup_msg struct nl_msg *msg = bw_tbf_msg(7, &t);
+	struct bw_msg msg;
 	struct nlattr *tb[TCA_MAX + 1], *ob[TCA_TBF_MAX + 1];
 	const struct tc_tbf_qopt *q;
 
-	assert_non_null(msg);
-	parse_tc(msg, RTM_NEWQDISC, tb);
+	bw_tbf_msg(&msg, 7, &t);
+	assert_false(msg.overflow);
+	parse_tc(&msg, RTM_NEWQDISC, tb);
 	assert_int_equal(nla_parse_nested(ob, TCA_TBF_MAX, tb[TCA_OPTIONS], NULL), 0);
 	q = nla_data(ob[TCA_TBF_PARMS]);
 	assert_int_equal(q->rate.rate, UINT32_MAX);
@@ -103,9 +101,11 @@ static void test_tbf_rate64(void **state)
 
 	/* Just under 4 GiB/s: 32 bits suffice. */
 	const struct bw_tbf t2 = { .rate = (1ULL << 32) - 1, .limit = 1000, .buffer = 10 };
-	cleanup_msg struct nl_msg *m2 = bw_tbf_msg(7, &t2);
+	struct bw_msg m2;
 
-	parse_tc(m2, RTM_NEWQDISC, tb);
+	bw_tbf_msg(&m2, 7, &t2);
+
+	parse_tc(&m2, RTM_NEWQDISC, tb);
 	assert_int_equal(nla_parse_nested(ob, TCA_TBF_MAX, tb[TCA_OPTIONS], NULL), 0);
 	assert_int_equal(((const struct tc_tbf_qopt *)nla_data(ob[TCA_TBF_PARMS]))->rate.rate,
 			 UINT32_MAX);
@@ -114,24 +114,25 @@ static void test_tbf_rate64(void **state)
 
 static void test_ingress(void **state)
 {
-	cleanup_msg struct nl_msg *msg = bw_ingress_msg(9);
+	struct bw_msg msg;
 	struct nlattr *tb[TCA_MAX + 1];
 	const struct tcmsg *tc;
 
-	assert_non_null(msg);
-	tc = parse_tc(msg, RTM_NEWQDISC, tb);
+	bw_ingress_msg(&msg, 9);
+	assert_false(msg.overflow);
+	tc = parse_tc(&msg, RTM_NEWQDISC, tb);
 	assert_int_equal(tc->tcm_ifindex, 9);
 	assert_int_equal(tc->tcm_parent, TC_H_INGRESS);
 	assert_int_equal(tc->tcm_handle, 0xffff0000);
 	assert_string_equal(nla_data(tb[TCA_KIND]), "ingress");
 	assert_non_null(tb[TCA_OPTIONS]);
 	assert_int_equal(nla_len(tb[TCA_OPTIONS]), 0);
-	assert_int_equal(nlmsg_hdr(msg)->nlmsg_len, 52);
+	assert_int_equal(msg.h.nlmsg_len, 52);
 }
 
 static void test_redirect(void **state)
 {
-	cleanup_msg struct nl_msg *msg = bw_redirect_msg(9, 12);
+	struct bw_msg msg;
 	struct nlattr *tb[TCA_MAX + 1], *ub[TCA_U32_MAX + 1], *ab[TCA_ACT_MAX + 1];
 	struct nlattr *mb[TCA_MIRRED_MAX + 1], *a;
 	const struct tc_u32_sel *sel;
@@ -140,8 +141,9 @@ static void test_redirect(void **state)
 	struct tc_u32_key zero = { 0 };
 	int rem, n = 0;
 
-	assert_non_null(msg);
-	tc = parse_tc(msg, RTM_NEWTFILTER, tb);
+	bw_redirect_msg(&msg, 9, 12);
+	assert_false(msg.overflow);
+	tc = parse_tc(&msg, RTM_NEWTFILTER, tb);
 	assert_int_equal(tc->tcm_ifindex, 9);
 	assert_int_equal(tc->tcm_parent, 0xffff0000);
 	assert_int_equal(tc->tcm_handle, 0);
@@ -171,7 +173,36 @@ static void test_redirect(void **state)
 		assert_int_equal(m->index, 0);
 	}
 	assert_int_equal(n, 1);
-	assert_int_equal(nlmsg_hdr(msg)->nlmsg_len, 148);
+	assert_int_equal(msg.h.nlmsg_len, 148);
+}
+
+/* The attribute walker the plugin reads replies with, and a request too large to send. */
+static void test_attrs_overflow(void **state)
+{
+	const struct bw_tbf t = { .rate = 5000000000ULL, .limit = 1000, .buffer = 10 };
+	const struct nlattr *tb[TCA_MAX + 1], *ob[TCA_TBF_MAX + 1];
+	struct ifinfomsg ifi = { 0 };
+	char big[BW_MSG_MAX];
+	struct bw_msg msg;
+	uint64_t rate;
+
+	bw_tbf_msg(&msg, 7, &t);
+	assert_int_equal(bw_msg_attrs(&msg.h, sizeof(struct tcmsg), tb, TCA_MAX), 0);
+	assert_string_equal(bw_data(tb[TCA_KIND]), "tbf");
+	assert_int_equal(bw_nested(tb[TCA_OPTIONS], ob, TCA_TBF_MAX), 0);
+	assert_int_equal(bw_len(ob[TCA_TBF_PARMS]), sizeof(struct tc_tbf_qopt));
+	memcpy(&rate, bw_data(ob[TCA_TBF_RATE64]), sizeof(rate));
+	assert_true(rate == 5000000000ULL);
+	/* A length past the message's end is refused, not read. */
+	((struct nlattr *)tb[TCA_OPTIONS])->nla_len += 64;
+	assert_int_equal(bw_msg_attrs(&msg.h, sizeof(struct tcmsg), tb, TCA_MAX), -1);
+
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	bw_msg_init(&msg, RTM_NEWLINK, 0, &ifi, sizeof(ifi));
+	bw_put_str(&msg, IFLA_IFALIAS, big);
+	assert_true(msg.overflow);
+	assert_true(msg.h.nlmsg_len <= BW_MSG_MAX);
 }
 
 int main(void)
@@ -181,6 +212,7 @@ int main(void)
 		cmocka_unit_test(test_tbf_rate64),
 		cmocka_unit_test(test_ingress),
 		cmocka_unit_test(test_redirect),
+		cmocka_unit_test(test_attrs_overflow),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
