@@ -60,6 +60,12 @@ int netns_open_current(struct netns **ret, struct cni_error **err)
 	if (netns_stranded())
 		return cni_error_set(err, CNI_ERR_INTERNAL, 0,
 				     "the current netns is not ours: an earlier switch back failed");
+	/* Already open: borrowed, as the process keeps it. */
+	fd = netns_home_fd();
+	if (fd >= 0) {
+		*ret = netns_from_checked_fd(fd, netns_here(), "current");
+		return 0;
+	}
 	/* The kernel's own name for our namespace: nothing to check. */
 	fd = open(SELF_NETNS, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
@@ -88,7 +94,7 @@ int netns_run(struct netns *ns, netns_fn fn, void *arg, struct cni_error **err)
 {
 	cleanup_close int self = -1;
 	struct netns_id back;
-	int r;
+	int home, r;
 
 	if (netns_stranded())
 		return cni_error_set(err, CNI_ERR_INTERNAL, 0,
@@ -97,9 +103,13 @@ int netns_run(struct netns *ns, netns_fn fn, void *arg, struct cni_error **err)
 	if (netns_is_current(ns))
 		return fn(arg, err);
 
-	self = open(SELF_NETNS, O_RDONLY | O_CLOEXEC);
-	if (self < 0)
-		return cni_error_errno(err, errno, "open " SELF_NETNS);
+	/* Back to the process's own namespace: its fd is kept open (netns_home_fd). */
+	home = netns_home_fd();
+	if (home < 0) {
+		self = open(SELF_NETNS, O_RDONLY | O_CLOEXEC);
+		if (self < 0)
+			return cni_error_errno(err, errno, "open " SELF_NETNS);
+	}
 	if (netns_here())
 		back = *netns_here();
 	else if (netns_fd_id(self, &back) < 0)
@@ -110,7 +120,7 @@ int netns_run(struct netns *ns, netns_fn fn, void *arg, struct cni_error **err)
 
 	r = fn(arg, err);
 
-	if (setns(self, CLONE_NEWNET) == 0) {
+	if (setns(home >= 0 ? home : self, CLONE_NEWNET) == 0) {
 		netns_here_set(&back);
 	} else {
 		int e = errno;

@@ -86,6 +86,12 @@ int netns_fd_id(int fd, struct netns_id *ret);
 const struct netns_id *netns_here(void);
 /* For netns_run() only: the thread is now in id. */
 void netns_here_set(const struct netns_id *id);
+/*
+ * An fd of the calling thread's current namespace when that is the one
+ * the process first found itself in (kept open for the process: never
+ * close it), else -1.
+ */
+int netns_home_fd(void);
 /* For code that switches namespaces without netns_run() (unit tests): ask again. */
 void netns_here_forget(void);
 

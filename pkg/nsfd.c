@@ -5,6 +5,8 @@
  * executables, which never open a netlink socket, do not link libnl.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <linux/magic.h>
 #include <linux/nsfs.h>
 #include <sched.h>
@@ -21,6 +23,13 @@ static bool stranded;
  */
 static __thread struct netns_id here;
 static __thread bool here_known;
+/*
+ * The namespace the first netns_here() found, kept open for the process:
+ * the plugin's own namespace, which netns_open_current() wraps and
+ * netns_run() returns to, each of which would otherwise walk /proc again.
+ */
+static int home_fd = -1;
+static struct netns_id home_id;
 
 void netns_set_stranded(void)
 {
@@ -66,16 +75,35 @@ int netns_fd_id(int fd, struct netns_id *ret)
 
 const struct netns_id *netns_here(void)
 {
-	struct stat st;
+	struct netns_id id;
+	int fd;
 
 	if (here_known)
 		return &here;
 	/* thread-self: /proc/self/ns/net names the main thread's namespace. */
-	if (stat("/proc/thread-self/ns/net", &st) < 0)
+	fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
 		return NULL;
-	here = (struct netns_id){ .dev = st.st_dev, .ino = st.st_ino };
+	if (netns_fd_id(fd, &id) < 0) {
+		(void)close(fd);
+		return NULL;
+	}
+	if (home_fd < 0) {
+		home_fd = fd;
+		home_id = id;
+	} else {
+		(void)close(fd);
+	}
+	here = id;
 	here_known = true;
 	return &here;
+}
+
+int netns_home_fd(void)
+{
+	const struct netns_id *id = netns_here();
+
+	return id && home_fd >= 0 && netns_id_eq(id, &home_id) ? home_fd : -1;
 }
 
 void netns_here_set(const struct netns_id *id)
