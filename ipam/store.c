@@ -20,15 +20,14 @@
 #define LAST_PREFIX "last_reserved_ip."
 /* Larger contents cannot be a reservation we wrote; their owner counts as unknown. */
 #define MAX_CONTENT 4096
-/* Attachment hints (store.h): larger ones are not ours and are ignored. */
-#define HINT_DIR ".cnic"
-#define HINT_TMP_PREFIX ".tmp."
+/* Attachment hints (store.h, and their section below): larger ones are not ours. */
 #define HINT_NAME_LEN 16
 #define MAX_HINT 8192
-/* The hint line naming the boot an attachment's addresses were given in. */
+/* The hint line naming the boot an attachment's addresses were given in; also the marker's. */
 #define HINT_BOOT "boot="
-/* <data_dir>/HINT_DIR/BOOT_MARK<network>: the boot whose first ADD reclaimed the earlier ones. */
-#define BOOT_MARK ".boot."
+#define HINT_PREFIX ".cnic-hint."
+#define HINT_FILE_LEN (sizeof(HINT_PREFIX) - 1 + HINT_NAME_LEN)
+#define MARK_NAME ".cnic-boot"
 #define BOOT_ID_LEN 36
 #define BOOT_ID_FILE "/proc/sys/kernel/random/boot_id"
 
@@ -42,13 +41,12 @@ enum link_mode {
 struct ipam_store {
 	int dirfd;
 	int lockfd;
-	int hintpfd, hintfd; /* <data_dir>/HINT_DIR and its <network>, -1: not opened */
-	/*
-	 * Seen under the lock (which every creation of it holds, and which is
-	 * never given back): the network's hint directory is missing, so no
-	 * second look; or this store made it, so it holds no hint yet.
-	 */
-	bool hint_missing, hint_fresh;
+	int mark; /* the boot marker, MARK_*: seen under the lock, never given back */
+	/* What the last scan saw besides reservations, while nothing changed since. */
+	bool scanned, scan_mark;
+	size_t scan_hints;
+	bool legacy_done, legacy_moved;
+	int legacy_fd;
 	bool locked;
 	bool reclaim;		    /* release other boots' reservations (ipam_store_set_reclaim) */
 	int boot_state;		    /* 0: not read yet, 1: boot known, -1: unreadable */
@@ -56,7 +54,7 @@ struct ipam_store {
 	enum link_mode link_mode;
 	char *path;
 	char *network;
-	char *hint_parent; /* <data_dir>/HINT_DIR */
+	char *legacy_parent; /* <data_dir>/.cnic, where older versions kept hints */
 };
 
 const char *ipam_store_path(const struct ipam_store *s)
@@ -180,11 +178,11 @@ int ipam_store_open(const char *data_dir, const char *network, bool create, stru
 	s = xcalloc(1, sizeof(*s));
 	s->dirfd = TAKE_FD(fd);
 	s->lockfd = -1;
-	s->hintpfd = s->hintfd = -1;
+	s->legacy_fd = -1;
 	s->reclaim = true;
 	s->path = TAKE_PTR(path);
 	s->network = xstrdup(network);
-	s->hint_parent = xasprintf("%s/" HINT_DIR, data_dir);
+	s->legacy_parent = xasprintf("%s/.cnic", data_dir);
 	*ret = s;
 	return 0;
 }
@@ -282,13 +280,9 @@ void ipam_store_free(struct ipam_store *s)
 		close(s->lockfd); /* drops the flock */
 	if (s->dirfd >= 0)
 		close(s->dirfd);
-	if (s->hintfd >= 0)
-		close(s->hintfd);
-	if (s->hintpfd >= 0)
-		close(s->hintpfd);
 	free(s->path);
 	free(s->network);
-	free(s->hint_parent);
+	free(s->legacy_parent);
 	free(s);
 }
 
@@ -317,6 +311,22 @@ static int write_all(int fd, const char *buf, size_t len)
 static bool is_space(char c)
 {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+static bool is_hex16(const char *name)
+{
+	size_t i;
+
+	for (i = 0; name[i]; i++)
+		if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f')))
+			return false;
+	return i == HINT_NAME_LEN;
+}
+
+static bool is_hint_file(const char *name)
+{
+	return strncmp(name, HINT_PREFIX, strlen(HINT_PREFIX)) == 0 &&
+	       is_hex16(name + strlen(HINT_PREFIX));
 }
 
 /* ---- scan ---------------------------------------------------------------- */
@@ -418,6 +428,11 @@ static int scan_entry(void *p, const struct dirent64 *d)
 		/* Ours can only be stale while we hold the lock: remove them. */
 		if (s->locked && strncmp(name, IPAM_TMP_PREFIX, strlen(IPAM_TMP_PREFIX)) == 0)
 			(void)unlinkat(s->dirfd, name, 0);
+		/* Counted for DEL, which drops the marker with the last hint. */
+		else if (is_hint_file(name))
+			s->scan_hints++;
+		else if (strcmp(name, MARK_NAME) == 0)
+			s->scan_mark = true;
 		return 0;
 	}
 	/* Only canonical address names are reservations ("lock", "last_reserved_ip.N" are not). */
@@ -441,7 +456,11 @@ static int store_scan(void *p, bool read_content, ipam_scan_fn fn, void *arg, st
 
 	if (lseek(s->dirfd, 0, SEEK_SET) < 0)
 		return cni_error_errno(err, errno, "rewind %s", s->path);
+	s->scan_hints = 0;
+	s->scan_mark = false;
 	q = dir_each(s->dirfd, scan_entry, &w);
+	/* Whole and under the lock: what it saw holds until this process changes it. */
+	s->scanned = q == 0 && s->locked;
 	if (q < 0)
 		return cni_error_errno(err, -q, "read directory %s", s->path);
 	return q ? -1 : w.r;
@@ -620,91 +639,43 @@ static int store_set_last_reserved(void *p, unsigned int idx, const struct ipadd
 /* ---- attachment hints ------------------------------------------------------ */
 
 /*
- * <data_dir>/.cnic/<network>/<16 hex digits>: "<id>\r\n<ifname>\n<ip>...".
- * Outside the network directory, so the reference (which walks that
- * directory recursively) never sees a hint, and the network directory
- * holds exactly what the reference would write.  Should one ever be put
- * where the reference looks, it is still safe: the reference matches
- * files by their whole trimmed content against "<id>\r\n<ifname>" or
- * "<id>", which a hint (with at least one address line) never equals, and
- * a hint's name never parses as an address.  No network is named ".cnic"
- * (names start with a letter or digit).
+ * In the network directory, beside the reference's files:
+ *
+ *   .cnic-hint.<16 hex digits>   "<id>\r\n<ifname>\nboot=<boot id>\n<ip>..." per attachment
+ *   .cnic-boot                   "boot=<boot id>": the boot whose first ADD reclaimed the others
+ *
+ * The reference reads them when it walks the directory, and that is safe:
+ * it matches files by their whole trimmed content against
+ * "<id>\r\n<ifname>" or "<id>", which a hint (with at least one address
+ * line) or the marker ('=' is not allowed in an ID) never equals, and
+ * neither name parses as an address, so it never counts either as a
+ * reservation.  A hint goes with its attachment, the marker with the last
+ * hint: after the network's last DEL only the reference's own files are
+ * left.  They are plain files in a directory that stays, not a directory
+ * of their own: removing a directory on the last DEL and making it again
+ * on the next ADD cost ext4 a block allocated and freed each time (about
+ * 0.8 ms to evict the removed directory, the bulk of a DEL).
+ *
+ * Invariant, kept under the lock: a hint exists only with the marker
+ * (written first, removed last).  So a missing marker means no hint to
+ * reclaim, and an idle network's ADD reads one name, not the directory.
+ *
+ * Earlier versions kept hints in <data_dir>/.cnic/<network>/<16 hex> and
+ * the marker in <data_dir>/.cnic/.boot.<network>; legacy_migrate moves
+ * such hints in on first use (so one network's two layouts never disagree)
+ * and removes what is left of the old layout.
  */
+/* The named temporary of a hint, where O_TMPFILE is unusable: the scan's stale-temporary rule. */
+#define HINT_TMP_PREFIX IPAM_TMP_PREFIX "hint."
+#define LEGACY_DIR ".cnic"
+#define LEGACY_MARK ".boot."
 
-/*
- * openat(dfd, name) as a real directory (never a symlink), made 0700 first
- * when create (*made: by us).  missing: it was not there a moment ago.
- */
-static int open_subdir(int dfd, const char *name, bool create, bool missing, bool *made)
-{
-	const int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
-	int fd = missing ? -1 : openat(dfd, name, flags);
-
-	*made = false;
-	if (missing)
-		errno = ENOENT;
-	if (fd < 0 && errno == ENOENT && create) {
-		if (mkdirat(dfd, name, 0700) == 0)
-			*made = true;
-		else if (errno != EEXIST)
-			return -1;
-		fd = openat(dfd, name, flags);
-	}
-	return fd;
-}
-
-static int hint_dir(struct ipam_store *s, bool create)
-{
-	bool made;
-
-	if (s->hintfd >= 0)
-		return s->hintfd;
-	if (s->hint_missing && !create)
-		return -1;
-	if (s->hintpfd < 0) {
-		/*
-		 * One path for both levels: the data dir may be a symlink (an
-		 * admin's choice, as in ipam_store_open), .cnic may not.
-		 */
-		s->hintpfd = open_subdir(AT_FDCWD, s->hint_parent, create, false, &made);
-		if (s->hintpfd < 0) {
-			s->hint_missing = errno == ENOENT && s->locked;
-			return -1;
-		}
-	}
-	s->hintfd = open_subdir(s->hintpfd, s->network, create, s->hint_missing, &made);
-	if (s->hintfd < 0) {
-		s->hint_missing = errno == ENOENT && s->locked;
-		return -1;
-	}
-	s->hint_missing = false;
-	s->hint_fresh = made && s->locked;
-	return s->hintfd;
-}
-
-/*
- * Remove the network's hint directory once it is empty (ENOTEMPTY
- * otherwise: one cheap syscall).  Under the lock, like its creation.
- */
-static void hint_dir_prune(struct ipam_store *s)
-{
-	if (s->hintfd < 0 || s->hintpfd < 0 || !s->locked)
-		return;
-	if (unlinkat(s->hintpfd, s->network, AT_REMOVEDIR) == 0) {
-		cleanup_free char *mark = xasprintf(BOOT_MARK "%s", s->network);
-
-		close(s->hintfd);
-		s->hintfd = -1;
-		s->hint_missing = true;
-		s->hint_fresh = false;
-		/*
-		 * The boot marker goes with the last hint: with no hint there is
-		 * nothing to reclaim, and nothing of the network is left behind
-		 * in .cnic.  The next ADD with hints around writes it again.
-		 */
-		(void)unlinkat(s->hintpfd, mark, 0);
-	}
-}
+enum {
+	MARK_UNKNOWN,
+	MARK_MISSING,
+	MARK_STALE,
+	MARK_CURRENT
+};
 
 static void trim_id(const char *id, const char **ret, size_t *ret_len)
 {
@@ -718,8 +689,8 @@ static void trim_id(const char *id, const char **ret, size_t *ret_len)
 	*ret_len = e - b;
 }
 
-/* 64-bit FNV-1a of "<trimmed id>\0<ifname>", in hex. */
-static void hint_name(const char *id, const char *ifname, char name[HINT_NAME_LEN + 1])
+/* HINT_PREFIX "<64-bit FNV-1a of "<trimmed id>\0<ifname>", in hex>". */
+static void hint_name(const char *id, const char *ifname, char name[HINT_FILE_LEN + 1])
 {
 	uint64_t h = 0xcbf29ce484222325ull;
 	const char *t;
@@ -734,7 +705,7 @@ static void hint_name(const char *id, const char *ifname, char name[HINT_NAME_LE
 		h ^= (unsigned char)*ifname;
 		h *= 0x100000001b3ull;
 	}
-	snprintf(name, HINT_NAME_LEN + 1, "%016" PRIx64, h);
+	snprintf(name, HINT_FILE_LEN + 1, HINT_PREFIX "%016" PRIx64, h);
 }
 
 /*
@@ -803,25 +774,221 @@ static bool hint_next_ip(char **rest, struct ipaddr *ip)
 	return false;
 }
 
+/*
+ * Link content whole under `name` (which must not exist): O_TMPFILE, else
+ * a named temporary renamed in.  Best effort: -1 when nothing was linked.
+ */
+static int hint_write(struct ipam_store *s, const char *name, const char *content, size_t len)
+{
+	char tmp[sizeof(HINT_TMP_PREFIX) + HINT_NAME_LEN];
+	cleanup_close int fd = -1;
+
+	if (s->link_mode != LINK_NAMED) {
+		fd = openat(s->dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+		if (fd >= 0) {
+			if (write_all(fd, content, len) < 0)
+				return -1;
+			if (link_tmpfile(s, s->dirfd, fd, name) == 0)
+				return 0;
+			/* One the marker did not announce (see the invariant): replaced. */
+			if (errno != EEXIST || unlinkat(s->dirfd, name, 0) < 0)
+				return -1;
+			return link_tmpfile(s, s->dirfd, fd, name);
+		}
+	}
+	snprintf(tmp, sizeof(tmp), HINT_TMP_PREFIX "%s", name + strlen(HINT_PREFIX));
+	(void)unlinkat(s->dirfd, tmp, 0);
+	fd = openat(s->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	if (write_all(fd, content, len) < 0 || close(TAKE_FD(fd)) < 0 ||
+	    renameat(s->dirfd, tmp, s->dirfd, name) < 0) {
+		(void)unlinkat(s->dirfd, tmp, 0);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- the boot marker ---- */
+
+static int mark_state(struct ipam_store *s)
+{
+	cleanup_close int fd = -1;
+	char buf[sizeof(HINT_BOOT) + BOOT_ID_LEN + 1];
+	const char *now;
+	ssize_t n;
+
+	if (s->mark != MARK_UNKNOWN)
+		return s->mark;
+	fd = openat(s->dirfd, MARK_NAME, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return s->mark = errno == ENOENT ? MARK_MISSING : MARK_STALE;
+	do
+		n = read(fd, buf, sizeof(buf));
+	while (n < 0 && errno == EINTR);
+	now = boot_id(s);
+	/* A torn or foreign marker reads as stale: the next ADD just looks again. */
+	s->mark = now && n == (ssize_t)(strlen(HINT_BOOT) + BOOT_ID_LEN) &&
+				  memcmp(buf, HINT_BOOT, strlen(HINT_BOOT)) == 0 &&
+				  memcmp(buf + strlen(HINT_BOOT), now, BOOT_ID_LEN) == 0
+			  ? MARK_CURRENT
+			  : MARK_STALE;
+	return s->mark;
+}
+
+/*
+ * Write the marker: this boot's reclaim is done (current), or not yet.
+ * In place, like last_reserved_ip (no O_TRUNC: see store_set_last_reserved).
+ */
+static int mark_write(struct ipam_store *s, bool current)
+{
+	cleanup_close int fd = -1;
+	cleanup_free char *text = NULL;
+	size_t len;
+	ssize_t n;
+
+	current = current && boot_id(s);
+	text = xasprintf(HINT_BOOT "%s", current ? s->boot : "");
+	len = strlen(text);
+	/* None there (under the lock): a new file needs no cut to length. */
+	fd = openat(s->dirfd, MARK_NAME,
+		    O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC |
+			    (s->mark == MARK_MISSING ? O_EXCL : 0),
+		    0600);
+	if (fd < 0)
+		return -1;
+	do
+		n = pwrite(fd, text, len, 0);
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)len || (s->mark != MARK_MISSING && ftruncate(fd, (off_t)len) < 0)) {
+		s->mark = MARK_STALE;
+		return -1;
+	}
+	s->mark = current ? MARK_CURRENT : MARK_STALE;
+	return 0;
+}
+
+static void mark_drop(struct ipam_store *s)
+{
+	if (unlinkat(s->dirfd, MARK_NAME, 0) == 0 || errno == ENOENT)
+		s->mark = MARK_MISSING;
+}
+
+/* ---- the old layout ---- */
+
+/* Move one old-layout hint in; a newer one already here wins. */
+static void legacy_move(struct ipam_store *s, int ofd, const char *old)
+{
+	char name[HINT_FILE_LEN + 1], buf[MAX_HINT + 2];
+	struct stat so, sn;
+	cleanup_close int fd = -1;
+	ssize_t n;
+
+	snprintf(name, sizeof(name), HINT_PREFIX "%s", old);
+	if (renameat2(ofd, old, s->dirfd, name, RENAME_NOREPLACE) == 0)
+		return;
+	if (errno == EEXIST) {
+		if (fstatat(ofd, old, &so, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    fstatat(s->dirfd, name, &sn, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(so.st_mode) &&
+		    (so.st_mtim.tv_sec > sn.st_mtim.tv_sec ||
+		     (so.st_mtim.tv_sec == sn.st_mtim.tv_sec &&
+		      so.st_mtim.tv_nsec > sn.st_mtim.tv_nsec)) &&
+		    renameat(ofd, old, s->dirfd, name) == 0)
+			return;
+	} else if (errno == EXDEV || errno == EINVAL || errno == ENOSYS) {
+		/* Another file system (or no renameat2): copied, if it is a hint. */
+		fd = openat(ofd, old, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+		if (fd >= 0) {
+			do
+				n = read(fd, buf, MAX_HINT + 1);
+			while (n < 0 && errno == EINTR);
+			if (n > 0 && n <= MAX_HINT &&
+			    faccessat(s->dirfd, name, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+				(void)hint_write(s, name, buf, (size_t)n);
+		}
+	}
+	(void)unlinkat(ofd, old, 0);
+}
+
+static int legacy_entry(void *p, const struct dirent64 *d)
+{
+	struct ipam_store *s = p;
+	int ofd = s->legacy_fd;
+
+	struct stat st;
+	bool reg = d->d_type == DT_REG;
+
+	if (d->d_type == DT_UNKNOWN)
+		reg = fstatat(ofd, d->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+	if (is_hex16(d->d_name) && reg) {
+		legacy_move(s, ofd, d->d_name);
+		s->legacy_moved = true;
+	} else if (strcmp(d->d_name, ".") != 0 && strcmp(d->d_name, "..") != 0) {
+		/* Temporaries, or nothing a hint could be: the directory is going. */
+		(void)unlinkat(ofd, d->d_name, 0);
+	}
+	return 0;
+}
+
+/*
+ * Under the lock (which old versions take too), before any hint is used:
+ * one failed open when there is no old layout, which is the rule.
+ */
+static void legacy_migrate(struct ipam_store *s)
+{
+	cleanup_free char *old = NULL, *mark = NULL;
+	cleanup_close int pfd = -1, ofd = -1;
+
+	if (s->legacy_done || !s->locked)
+		return;
+	s->legacy_done = true;
+	old = xasprintf("%s/%s", s->legacy_parent, s->network);
+	ofd = open(old, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (ofd < 0)
+		return;
+	close(TAKE_FD(ofd));
+	/* The data dir may be a symlink (an admin's choice), .cnic never was followed. */
+	pfd = open(s->legacy_parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (pfd < 0)
+		return;
+	ofd = openat(pfd, s->network, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (ofd < 0)
+		return;
+	s->legacy_fd = ofd;
+	(void)dir_each(ofd, legacy_entry, s);
+	s->legacy_fd = -1;
+	mark = xasprintf(LEGACY_MARK "%s", s->network);
+	(void)unlinkat(pfd, mark, 0);
+	(void)unlinkat(pfd, s->network, AT_REMOVEDIR);
+	/* .cnic itself once no network uses it (ENOTEMPTY otherwise). */
+	(void)unlinkat(AT_FDCWD, s->legacy_parent, AT_REMOVEDIR);
+	if (s->legacy_moved) {
+		/* Hints need the marker; not current: the next ADD looks for other boots'. */
+		s->scanned = false;
+		if (mark_state(s) == MARK_MISSING)
+			(void)mark_write(s, false);
+	}
+}
+
+/* ---- hint operations ---- */
+
 static void store_hint_get(void *p, const char *id, const char *ifname, struct ipaddr **ret,
 			   size_t *n, bool *ret_other_boot)
 {
 	struct ipam_store *s = p;
-	char name[HINT_NAME_LEN + 1], buf[MAX_HINT + 2];
+	char name[HINT_FILE_LEN + 1], buf[MAX_HINT + 2];
 	char *hid, *hif, *rest;
 	const char *t, *hboot, *now;
 	size_t tlen;
 	struct ipaddr ip;
-	int hfd;
 
 	*ret = NULL;
 	*n = 0;
 	*ret_other_boot = false;
-	hfd = hint_dir(s, false);
-	if (hfd < 0)
-		return;
+	legacy_migrate(s);
 	hint_name(id, ifname, name);
-	if (!hint_read(hfd, name, buf, &hid, &hif, &rest, &hboot))
+	/* Read even without the marker: a hint it lacks still does the duplicate check. */
+	if (!hint_read(s->dirfd, name, buf, &hid, &hif, &rest, &hboot))
 		return;
 	trim_id(id, &t, &tlen);
 	/* Another attachment with the same hash: not our hint. */
@@ -833,34 +1000,79 @@ static void store_hint_get(void *p, const char *id, const char *ifname, struct i
 		*(struct ipaddr *)xappend(ret, n, sizeof(ip)) = ip;
 }
 
+struct hint_count {
+	struct ipam_store *s;
+	size_t n;
+};
+
+static int hint_count_entry(void *p, const struct dirent64 *d)
+{
+	struct hint_count *c = p;
+
+	c->n += is_hint_file(d->d_name);
+	return 0;
+}
+
+/* How many hints the network directory holds (names only). */
+static size_t hints_present(struct ipam_store *s)
+{
+	struct hint_count c = { s, 0 };
+
+	if (s->scanned)
+		return s->scan_hints;
+	if (lseek(s->dirfd, 0, SEEK_SET) < 0 || dir_each(s->dirfd, hint_count_entry, &c) != 0)
+		return SIZE_MAX; /* unknown: keep the marker */
+	return c.n;
+}
+
 static void store_hint_set(void *p, const char *id, const char *ifname, const struct ipaddr *ips,
 			   size_t n)
 {
 	struct ipam_store *s = p;
-	char name[HINT_NAME_LEN + 1], tmp[sizeof(HINT_TMP_PREFIX) + HINT_NAME_LEN];
-	char abuf[IPADDR_STRLEN];
+	char name[HINT_FILE_LEN + 1], abuf[IPADDR_STRLEN];
 	cleanup_free char *content = NULL;
-	cleanup_close int fd = -1;
-	size_t len, tlen;
+	bool none_yet = false;
+	size_t tlen;
 	const char *t;
-	int hfd;
 
-	hint_name(id, ifname, name);
-	hfd = hint_dir(s, n > 0);
-	if (hfd < 0)
+	if (!s->locked)
 		return;
+	legacy_migrate(s);
+	hint_name(id, ifname, name);
+	if (n == 0) {
+		/* Counted before the unlink, so this one is among them if it was there. */
+		size_t before = hints_present(s);
+		bool mark_seen = !s->scanned || s->scan_mark;
+
+		if (unlinkat(s->dirfd, name, 0) == 0)
+			before--;
+		else if (errno != ENOENT)
+			return;
+		s->scanned = false;
+		if (before == 0) {
+			if (mark_seen)
+				mark_drop(s);
+			else
+				s->mark = MARK_MISSING;
+		}
+		return;
+	}
+	/* The marker first (the invariant above); none before: no hint to replace either. */
+	if (mark_state(s) == MARK_MISSING) {
+		/* Nothing to reclaim without hints: this boot's pass is done. */
+		if (mark_write(s, true) < 0)
+			return;
+		none_yet = true;
+	}
 	/*
 	 * Removed first, then the new one linked in whole: a crash in between
 	 * loses the hint (a missed duplicate check), never leaves a torn one.
 	 * Not rename(): replacing a file by rename forces its data out
 	 * synchronously on ext4 (auto_da_alloc).
 	 */
-	if (!s->hint_fresh && unlinkat(hfd, name, 0) < 0 && errno != ENOENT)
+	if (!none_yet && unlinkat(s->dirfd, name, 0) < 0 && errno != ENOENT)
 		return;
-	if (n == 0) {
-		hint_dir_prune(s);
-		return;
-	}
+	s->scanned = false;
 	trim_id(id, &t, &tlen);
 	/* Recorded whether or not reclaiming is on: turning it on later then works. */
 	content = boot_id(s)
@@ -872,27 +1084,8 @@ static void store_hint_set(void *p, const char *id, const char *ifname, const st
 		free(content);
 		content = c;
 	}
-	len = strlen(content);
-	if (len > MAX_HINT)
-		return;
-	if (s->link_mode != LINK_NAMED) {
-		fd = openat(hfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
-		if (fd >= 0) {
-			if (write_all(fd, content, len) == 0)
-				(void)link_tmpfile(s, hfd, fd, name);
-			s->hint_fresh = false;
-			return;
-		}
-	}
-	s->hint_fresh = false;
-	snprintf(tmp, sizeof(tmp), HINT_TMP_PREFIX "%s", name);
-	(void)unlinkat(hfd, tmp, 0);
-	fd = openat(hfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return;
-	if (write_all(fd, content, len) < 0 || close(TAKE_FD(fd)) < 0 ||
-	    renameat(hfd, tmp, hfd, name) < 0)
-		(void)unlinkat(hfd, tmp, 0);
+	if (strlen(content) <= MAX_HINT)
+		(void)hint_write(s, name, content, strlen(content));
 }
 
 static int store_owner(void *p, const struct ipaddr *ip, const char *id, const char *ifname)
@@ -907,65 +1100,49 @@ static int store_owner(void *p, const struct ipaddr *ip, const char *id, const c
 	return ipam_owner_match(content, len, id, ifname);
 }
 
-static bool is_hint_name(const char *name)
-{
-	size_t i;
-
-	for (i = 0; name[i]; i++)
-		if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f')))
-			return false;
-	return i == HINT_NAME_LEN;
-}
+struct hint_walk {
+	struct ipam_store *s;
+	size_t kept;
+	/* reclaim only: the attachment being added, its ID trimmed (keep_len bytes) */
+	const char *keep_id;
+	size_t keep_len;
+	const char *keep_ifname;
+};
 
 static int hint_gc_entry(void *p, const struct dirent64 *d)
 {
-	struct ipam_store *s = p;
+	struct hint_walk *w = p;
+	struct ipam_store *s = w->s;
 	char buf[MAX_HINT + 2];
 	char *hid, *hif, *rest;
 	const char *hboot;
 	struct ipaddr ip;
 	bool held = false;
-	int hfd = s->hintfd;
 
-	if (s->locked && strncmp(d->d_name, HINT_TMP_PREFIX, strlen(HINT_TMP_PREFIX)) == 0) {
-		(void)unlinkat(hfd, d->d_name, 0);
+	if (!is_hint_file(d->d_name) || d->d_type == DT_DIR)
 		return 0;
-	}
-	if (!is_hint_name(d->d_name) || d->d_type == DT_DIR)
-		return 0;
-	if (hint_read(hfd, d->d_name, buf, &hid, &hif, &rest, &hboot))
+	if (hint_read(s->dirfd, d->d_name, buf, &hid, &hif, &rest, &hboot))
 		while (!held && hint_next_ip(&rest, &ip))
 			held = store_owner(s, &ip, hid, hif) != IPAM_OWNER_NONE;
 	if (!held)
-		(void)unlinkat(hfd, d->d_name, 0);
+		(void)unlinkat(s->dirfd, d->d_name, 0);
+	w->kept += held;
 	return 0;
 }
 
 static void store_hint_gc(void *p)
 {
 	struct ipam_store *s = p;
-	int hfd = hint_dir(s, false);
+	struct hint_walk w = { .s = s };
 
-	if (hfd < 0 || lseek(hfd, 0, SEEK_SET) < 0)
+	if (!s->locked)
 		return;
-	(void)dir_each(hfd, hint_gc_entry, s);
-	hint_dir_prune(s);
-}
-
-/* Whether the marker says this boot's reclaim is done (a missing or torn one: not done). */
-static bool boot_mark_current(struct ipam_store *s, const char *mark)
-{
-	cleanup_close int fd =
-		openat(s->hintpfd, mark, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	char buf[BOOT_ID_LEN + 2];
-	ssize_t n;
-
-	if (fd < 0)
-		return false;
-	do
-		n = read(fd, buf, sizeof(buf));
-	while (n < 0 && errno == EINTR);
-	return n == BOOT_ID_LEN && memcmp(buf, s->boot, BOOT_ID_LEN) == 0;
+	legacy_migrate(s);
+	if (lseek(s->dirfd, 0, SEEK_SET) < 0 || dir_each(s->dirfd, hint_gc_entry, &w) != 0)
+		return;
+	s->scanned = false;
+	if (!w.kept)
+		mark_drop(s);
 }
 
 /*
@@ -976,68 +1153,53 @@ static bool boot_mark_current(struct ipam_store *s, const char *mark)
  * exactly, are released; the reference's reservations (no hint) and hints
  * written before boots were recorded are never touched.  The attachment
  * being added (keep_id, keep_ifname) is skipped: ADD gives it its old
- * addresses back.  A marker file records that this boot's pass is done, so
+ * addresses back.  The marker records that this boot's pass is done, so
  * later ADDs pay one small read.  Best effort: what fails stays reserved.
  */
-struct reclaim_walk {
-	struct ipam_store *s;
-	const char *keep_id; /* trimmed, keep_len bytes */
-	size_t keep_len;
-	const char *keep_ifname;
-};
-
 static int reclaim_entry(void *p, const struct dirent64 *d)
 {
-	struct reclaim_walk *w = p;
+	struct hint_walk *w = p;
 	struct ipam_store *s = w->s;
 	char buf[MAX_HINT + 2];
 	char *hid, *hif, *rest;
 	const char *hboot;
 	struct ipaddr ip;
 
-	if (!is_hint_name(d->d_name) || d->d_type == DT_DIR ||
-	    !hint_read(s->hintfd, d->d_name, buf, &hid, &hif, &rest, &hboot) || !hboot ||
-	    strcmp(hboot, s->boot) == 0)
+	if (!is_hint_file(d->d_name) || d->d_type == DT_DIR)
 		return 0;
-	if (strlen(hid) == w->keep_len && memcmp(hid, w->keep_id, w->keep_len) == 0 &&
-	    strcmp(hif, w->keep_ifname) == 0)
+	if (!hint_read(s->dirfd, d->d_name, buf, &hid, &hif, &rest, &hboot) || !hboot ||
+	    strcmp(hboot, s->boot) == 0 ||
+	    (strlen(hid) == w->keep_len && memcmp(hid, w->keep_id, w->keep_len) == 0 &&
+	     strcmp(hif, w->keep_ifname) == 0)) {
+		w->kept++;
 		return 0;
+	}
 	while (hint_next_ip(&rest, &ip))
 		if (store_owner(s, &ip, hid, hif) == IPAM_OWNER_EXACT)
 			(void)store_release(s, &ip, NULL);
-	(void)unlinkat(s->hintfd, d->d_name, 0);
+	(void)unlinkat(s->dirfd, d->d_name, 0);
 	return 0;
 }
 
 static void store_reclaim(void *p, const char *keep_id, const char *keep_ifname)
 {
 	struct ipam_store *s = p;
-	struct reclaim_walk w = { .s = s, .keep_ifname = keep_ifname };
-	cleanup_free char *mark = NULL;
-	cleanup_close int mfd = -1;
-	int hfd;
+	struct hint_walk w = { .s = s, .keep_ifname = keep_ifname };
 
 	if (!s->reclaim || !s->locked || !boot_id(s))
 		return;
-	/*
-	 * No hints for this network: nothing to reclaim, and no marker either,
-	 * so that an idle network costs no write (the next ADD with hints
-	 * around writes it).
-	 */
-	hfd = hint_dir(s, false);
-	if (hfd < 0)
-		return;
-	mark = xasprintf(BOOT_MARK "%s", s->network);
-	if (boot_mark_current(s, mark))
+	legacy_migrate(s);
+	/* Missing: no hint, nothing to reclaim (the next hint writes the marker). */
+	if (mark_state(s) != MARK_STALE)
 		return;
 	trim_id(keep_id, &w.keep_id, &w.keep_len);
-	if (lseek(hfd, 0, SEEK_SET) == 0)
-		(void)dir_each(hfd, reclaim_entry, &w);
-	/* A torn marker reads as "not done": the next ADD just looks again. */
-	mfd = openat(s->hintpfd, mark, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (mfd >= 0)
-		(void)write_all(mfd, s->boot, BOOT_ID_LEN);
-	hint_dir_prune(s);
+	if (lseek(s->dirfd, 0, SEEK_SET) < 0 || dir_each(s->dirfd, reclaim_entry, &w) != 0)
+		return;
+	s->scanned = false;
+	if (w.kept)
+		(void)mark_write(s, true);
+	else
+		mark_drop(s);
 }
 
 const struct ipam_store_ops ipam_disk_store_ops = {

@@ -27,11 +27,13 @@
  *  - a scan reads the directory once and looks only at its own entries
  *    whose name is an address in canonical form (the reference also walks
  *    subdirectories and reads any file);
- *  - attachment hints (alloc.h hint_*) live in <dataDir>/.cnic/<network>/
- *    (0700, reached with O_NOFOLLOW), outside the directory the reference
- *    walks; see store.c.  Each records the boot it was written in
- *    (/proc/sys/kernel/random/boot_id), and <dataDir>/.cnic/.boot.<network>
- *    the boot whose first ADD released the earlier boots' reservations.
+ *  - attachment hints (alloc.h hint_*) are dotfiles in the network
+ *    directory, .cnic-hint.<16 hex>, which the reference reads but never
+ *    matches (see store.c).  Each records the boot it was written in
+ *    (/proc/sys/kernel/random/boot_id), and .cnic-boot, present exactly
+ *    while hints are, the boot whose first ADD released the earlier boots'
+ *    reservations.  Hints an older version kept in
+ *    <dataDir>/.cnic/<network>/ are moved in on first use.
  */
 #ifndef CNIC_IPAM_STORE_H
 #define CNIC_IPAM_STORE_H

@@ -188,7 +188,7 @@ for line in "${CASES[@]}"; do
 	# Every ADD was paired with a DEL: whatever is left in a store is a leak.
 	for impl in ours ref; do
 		# Not counted: the network's lock and round-robin files, kept as the reference
-		# keeps them.  cnic's boot marker (.cnic/.boot.<network>) goes with the last hint.
+		# keeps them.  cnic's hints and boot marker (.cnic-hint.*, .cnic-boot) go with the last DEL.
 		left=$(find "$T/$name/$impl/data" -type f ! -name lock \
 			! -name 'last_reserved_ip.*' -printf '%P ' | head -c 300)
 		if [[ -n $left ]]; then

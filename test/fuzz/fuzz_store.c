@@ -84,8 +84,9 @@ enum kind {
 static char base[64];
 static int dirfd_net = -1;
 /*
- * The store may keep per-attachment hints outside the network directory
- * (<data_dir>/.cnic/<network>/<name>).  Their file name for (ID, IFNAME) is
+ * The store keeps per-attachment hints in the network directory
+ * (.cnic-hint.<name>), and moves in those an older version kept in
+ * <data_dir>/.cnic/<network>/<name> (hint_dir).  <name> for (ID, IFNAME) is
  * learnt once by a probe ADD; "" when this store keeps none.
  */
 static char hint_name[64];
@@ -244,7 +245,8 @@ static bool is_canonical_addr(const char *name)
 static bool store_owned(const char *name)
 {
 	return strcmp(name, "lock") == 0 || strncmp(name, "last_reserved_ip.", 17) == 0 ||
-	       strncmp(name, IPAM_TMP_PREFIX, strlen(IPAM_TMP_PREFIX)) == 0;
+	       strncmp(name, IPAM_TMP_PREFIX, strlen(IPAM_TMP_PREFIX)) == 0 ||
+	       strncmp(name, ".cnic-hint.", 11) == 0 || strcmp(name, ".cnic-boot") == 0;
 }
 
 /* Every entry of before that is not a regular reservation is still there, unchanged. */
@@ -519,10 +521,12 @@ static void probe_hint_name(void)
 	FUZZ_CHECK(ipam_alloc_add(&ipam_disk_store_ops, st, sets, 2, ID, IFNAME, NULL, 0, leases,
 				  &err) == 0,
 		   "probe ADD: %s", err->msg);
-	d = opendir(hint_dir);
+	d = fdopendir(dup(dirfd_net));
+	if (d)
+		rewinddir(d);
 	while (d && (de = readdir(d)))
-		if (de->d_name[0] != '.')
-			snprintf(hint_name, sizeof(hint_name), "%s", de->d_name);
+		if (strncmp(de->d_name, ".cnic-hint.", 11) == 0)
+			snprintf(hint_name, sizeof(hint_name), "%s", de->d_name + 11);
 	if (d)
 		closedir(d);
 	FUZZ_CHECK(ipam_alloc_release(&ipam_disk_store_ops, st, ID, IFNAME, &err) == 0, "probe DEL");
@@ -605,10 +609,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				char p[256];
 				int fd;
 
-				snprintf(p, sizeof(p), "%s/.cnic", base);
-				(void)mkdir(p, 0700);
-				(void)mkdir(hint_dir, 0700);
-				snprintf(p, sizeof(p), "%s/%s", hint_dir, hint_name);
+				if (data[off - 2] & 4) { /* the old layout */
+					snprintf(p, sizeof(p), "%s/.cnic", base);
+					(void)mkdir(p, 0700);
+					(void)mkdir(hint_dir, 0700);
+					snprintf(p, sizeof(p), "%s/%s", hint_dir, hint_name);
+				} else {
+					snprintf(p, sizeof(p), "%s/" NET "/.cnic-hint.%s", base,
+						 hint_name);
+				}
 				if (data[off - 2] % 4 == 1) {
 					(void)symlink(outside, p);
 				} else if (data[off - 2] % 4 == 2) {

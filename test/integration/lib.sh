@@ -542,9 +542,20 @@ wait_for()
 
 # ---- leak checks ----------------------------------------------------------
 
-# ipam_files DIR: reservation files in a host-local network dir (not lock or
-# last_reserved_ip.*), one name a line.
+# ipam_files DIR: reservation files in a host-local network dir, one name a
+# line: everything but the reference's lock and last_reserved_ip.* and cnic's
+# attachment hints and boot marker (.cnic-hint.*, .cnic-boot), which live
+# exactly as long as reservations do (ipam_leftovers counts them).
 ipam_files()
+{
+	[ -d "$1" ] || return 0
+	find "$1" -mindepth 1 -maxdepth 1 ! -name lock ! -name 'last_reserved_ip.*' \
+		! -name '.cnic-hint.*' ! -name .cnic-boot -printf '%f\n' | sort
+}
+
+# ipam_leftovers DIR: what must be gone after the network's last DEL: all but
+# the lock and last_reserved_ip.*, which the reference keeps too.
+ipam_leftovers()
 {
 	[ -d "$1" ] || return 0
 	find "$1" -mindepth 1 -maxdepth 1 ! -name lock ! -name 'last_reserved_ip.*' -printf '%f\n' | sort
@@ -568,7 +579,7 @@ assert_no_ipam_files()
 {
 	local d left
 	for d in "$@"; do
-		left=$(ipam_files "$d")
+		left=$(ipam_leftovers "$d")
 		if [ -z "$left" ]; then
 			pass "no IPAM reservations left in ${d#"$T"/}"
 		else

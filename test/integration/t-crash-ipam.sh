@@ -94,11 +94,12 @@ store_problems()
 	fi
 }
 
-# hints_left: per-attachment files the store keeps outside the network dir
-# (<dataDir>/.cnic/<network>/), which must go with the attachment too.
+# hints_left: anything of the old hint layout (<dataDir>/.cnic/), which is
+# never made now.  The hints and boot marker in the network dir are in
+# ipam_leftovers's list, so "left" above covers them.
 hints_left()
 {
-	[ -d "$DATA/.cnic/crash" ] && find "$DATA/.cnic/crash" -mindepth 1 -printf '%f ' 2>/dev/null
+	[ -e "$DATA/.cnic" ] && find "$DATA/.cnic" -printf '%P ' 2>/dev/null
 	return 0
 }
 
@@ -126,7 +127,7 @@ for sc in "${ADD_SC[@]}"; do
 	[ -n "$p" ] && bad+=("kill at $1#$2, before DEL: $p")
 	plain "$HL" DEL "$cid" "$T/hl.json"
 	[ "$RC" -eq 0 ] || bad+=("kill at $1#$2: DEL failed rc=$RC $OUT")
-	left=$(ipam_files "$NETDIR")
+	left=$(ipam_leftovers "$NETDIR")
 	[ -n "$left" ] && bad+=("kill at $1#$2, after DEL: left $(tr '\n' ' ' <<<"$left")")
 	p=$(store_problems "$cid")
 	[ -n "$p" ] && bad+=("kill at $1#$2, after DEL: $p")
@@ -157,7 +158,7 @@ for sc in "${DEL_SC[@]}"; do
 	[ -n "$p" ] && bad+=("kill at $1#$2, before 2nd DEL: $p")
 	plain "$HL" DEL "$cid" "$T/hl.json"
 	[ "$RC" -eq 0 ] || bad+=("kill at $1#$2: 2nd DEL failed rc=$RC $OUT")
-	left=$(ipam_files "$NETDIR")
+	left=$(ipam_leftovers "$NETDIR")
 	[ -n "$left" ] && bad+=("kill at $1#$2, after 2nd DEL: left $(tr '\n' ' ' <<<"$left")")
 	h=$(hints_left)
 	[ -n "$h" ] && bad+=("kill at $1#$2, after 2nd DEL: hint files $h")
@@ -179,9 +180,9 @@ for sc in "${ADD_SC[@]}"; do
 done
 # The calls that make a reservation (its O_TMPFILE, the owner write, the link
 # under the address) may never be tolerated: a fault there must fail the ADD.
-# (Hints the store may keep elsewhere are written the same way but are best
-# effort: only the temporary whose content is exactly the owner, and links
-# named by an address, count.)
+# (Hints, .cnic-hint.<hex>, are written the same way but are best effort:
+# only the temporary whose content is exactly the owner, and links named by
+# an address, count.)
 declare -A critical=()
 tmpfile=""
 while read -r name k line; do
@@ -191,6 +192,7 @@ while read -r name k line; do
 		critical[$name#$k]=1
 		[ -n "$tmpfile" ] && critical[$tmpfile]=1
 		;;
+	'linkat('*'".cnic-hint.'*) ;;
 	'linkat('*'"", '*'"'*[.:]*'", AT_EMPTY_PATH)'*) critical[$name#$k]=1 ;;
 	esac
 done < <(awk -F'(' '{ n = $1; k[n]++; print n, k[n], $0 }' "$T/add.trace")
@@ -223,7 +225,7 @@ for sc in "${store_sc[@]}"; do
 		p=$(store_problems "$cid")
 		[ -n "$p" ] && bad+=("$e at $1#$2: $p")
 		plain "$HL" DEL "$cid" "$T/hl.json"
-		[ -z "$(ipam_files "$NETDIR")" ] || bad+=("$e at $1#$2: DEL did not clean up")
+		[ -z "$(ipam_leftovers "$NETDIR")" ] || bad+=("$e at $1#$2: DEL did not clean up")
 	done
 done
 is "ENOSPC/EIO at each of ${#store_sc[@]} store syscalls of ADD ($n faults): clean errors, nothing half-written" "${bad[*]:-}" ""
@@ -240,7 +242,7 @@ for e in EIO ENOSPC EROFS; do
 	is_error "DEL with unlinkat failing ($e): error JSON"
 	is "... the reservations intact" "$(store_problems "u-$e")$(ipam_files "$NETDIR" | wc -l)" 2
 	plain "$HL" DEL "u-$e" "$T/hl.json"
-	is "... a later DEL releases them" "$(ipam_files "$NETDIR")" ""
+	is "... a later DEL releases them" "$(ipam_leftovers "$NETDIR")" ""
 	FAULTS=$((FAULTS + 1))
 done
 
@@ -287,7 +289,7 @@ is_success "after the holder is killed, ADD goes through at once"
 is "... and no torn state: only the waiter's reservations" "$(store_problems waiter)$(ipam_files "$NETDIR" | wc -l)" 2
 plain "$HL" DEL waiter "$T/hl.json"
 plain "$HL" DEL stale "$T/hl.json"
-is "stale lock test leaves nothing" "$(ipam_files "$NETDIR")" ""
+is "stale lock test leaves nothing" "$(ipam_leftovers "$NETDIR")" ""
 
 # ---- loopback: kill -9 at every syscall of ADD and of DEL --------------------------------
 

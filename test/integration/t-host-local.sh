@@ -228,8 +228,14 @@ is "IP file mode 0600" "$(file_mode "$DATA/fmt/198.18.6.2")" 600
 ok_if "last_reserved_ip.0 has no newline" cmp "$DATA/fmt/last_reserved_ip.0" <(printf 198.18.6.2)
 ok_if "last_reserved_ip.1 per range set index" cmp "$DATA/fmt/last_reserved_ip.1" <(printf 2001:db8:6::a)
 ok_if "lock file exists, empty" test -f "$DATA/fmt/lock" -a ! -s "$DATA/fmt/lock"
-is "nothing else in the network dir" "$(ls -A "$DATA/fmt" | sort | tr '\n' ' ')" \
-	"198.18.6.2 2001:db8:6::a last_reserved_ip.0 last_reserved_ip.1 lock "
+# Besides the reference's files: cnic's attachment hint and boot marker
+# (docs/host-local.md), dotfiles the reference reads but never matches.
+is "nothing else in the network dir" "$(ls -A "$DATA/fmt" | sed 's/^\.cnic-hint\.[0-9a-f]\{16\}$/.cnic-hint.HEX/' | sort | tr '\n' ' ')" \
+	".cnic-boot .cnic-hint.HEX 198.18.6.2 2001:db8:6::a last_reserved_ip.0 last_reserved_ip.1 lock "
+is "the hint: owner, boot, addresses" "$(cat "$DATA/fmt"/.cnic-hint.* | tr '\r\n' '|:')" \
+	"fmt-1|:net7:boot=$(cat /proc/sys/kernel/random/boot_id):198.18.6.2:2001:db8:6::a"
+is "the boot marker" "$(cat "$DATA/fmt/.cnic-boot")" "boot=$(cat /proc/sys/kernel/random/boot_id)"
+ok_if "nothing of cnic's outside the network dir" test ! -e "$DATA/.cnic"
 hl CHECK fmt-1 "$T/fmt.json" CNI_IFNAME=net7
 is_success "CHECK 0.4.0 finds the reservation"
 hl DEL fmt-1 "$T/fmt.json" CNI_IFNAME=eth0
@@ -239,7 +245,8 @@ printf 'legacy-1' >"$DATA/fmt/198.18.6.77"
 hl DEL legacy-1 "$T/fmt.json"
 ok_if "DEL releases a legacy id-only file" test ! -e "$DATA/fmt/198.18.6.77"
 hl DEL fmt-1 "$T/fmt.json" CNI_IFNAME=net7
-is "format test released" "$(ipam_files "$DATA/fmt")" ""
+is "format test released: only the reference's own files are left" "$(ls -A "$DATA/fmt" | sort | tr '\n' ' ')" \
+	"last_reserved_ip.0 last_reserved_ip.1 lock "
 
 # ---- parallel ADD / DEL -----------------------------------------------------------
 

@@ -10,8 +10,11 @@ OURS=$BIN/host-local
 THEIRS=$REF/host-local
 DATA=$T/ipam
 NET=$DATA/shared
-HINTS=$DATA/.cnic/shared	# our attachment hints: outside the directory the reference walks
-hints() { find "$HINTS" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
+# Our attachment hints: dotfiles in the network directory, which the reference
+# walks and reads; it must neither match nor delete them.
+hints() { find "$NET" -mindepth 1 -maxdepth 1 -name '.cnic-hint.*' 2>/dev/null | wc -l; }
+# Reservations only (ipam_files lists our hints and boot marker too).
+resv() { ipam_files "$NET" | grep -v '^\.cnic-' || true; }
 
 netns_new NODE node
 netns_new CTR ctr
@@ -65,7 +68,9 @@ ok_if "reference v6 file name form" test -f "$NET/2001:db8:30::3"
 is "our IP file mode" "$(file_mode "$NET/198.18.30.2")" 600
 diag "reference IP file mode: $(file_mode "$NET/198.18.30.3")"
 ok_if "last_reserved_ip.0 written by ours: bare address" cmp "$NET/last_reserved_ip.0" <(printf 198.18.30.5)
-is "no hint inside the network directory" "$(find "$NET" -mindepth 1 -type d)" ""
+is "no directory of ours inside the network directory" "$(find "$NET" -mindepth 1 -type d)" ""
+ok_if "the boot marker goes with the hints" test -f "$NET/.cnic-boot"
+ok_if "nothing of ours outside the network directory" test ! -e "$DATA/.cnic"
 
 hl "$OURS" DEL s-ref-1
 ok_if "ours releases the reference's reservation and the duplicate (both families)" \
@@ -74,12 +79,14 @@ is "our DEL removes the attachment's hint" "$(hints)" 2
 hl "$THEIRS" DEL s-ours-1
 hl "$THEIRS" DEL s-ours-2
 ok_if "the reference releases ours" test ! -e "$NET/198.18.30.2" -a ! -e "$NET/198.18.30.4"
-is "sequential part leaves nothing" "$(ipam_files "$NET")" ""
+is "sequential part leaves nothing" "$(resv)" ""
 is "the reference's DEL leaves our (now stale) hints alone" "$(hints)" 2
 jq '.cniVersion = "1.1.0" | .["cni.dev/valid-attachments"] = []' "$T/c.json" >"$T/gc.json"
 cni "$NODE" "$OURS" GC "" "" "" "$T/gc.json"
 is_success "our GC"
-ok_if "GC removes stale hints and their directory" test ! -e "$HINTS"
+is "GC removes stale hints" "$(hints)" 0
+ok_if "... and the boot marker with the last" test ! -e "$NET/.cnic-boot"
+is "nothing of ours left" "$(ipam_files "$NET")" ""
 
 # ---- concurrent: N each, interleaved --------------------------------------------------
 
@@ -97,7 +104,7 @@ for p in "${pids[@]}"; do wait "$p"; done
 is "all $((2 * N)) concurrent ADDs succeed" "$(cat "$T"/res/* | awk '$1 != 0' | head -3)" ""
 is "$((2 * N)) distinct v4 addresses" "$(awk '{print $2}' "$T"/res/* | sort -u | grep -c /24)" $((2 * N))
 is "$((2 * N)) distinct v6 addresses" "$(awk '{print $3}' "$T"/res/* | sort -u | grep -c /64)" $((2 * N))
-is "$((4 * N)) reservation files" "$(ipam_files "$NET" | wc -l)" $((4 * N))
+is "$((4 * N)) reservation files" "$(resv | wc -l)" $((4 * N))
 bad=""
 for f in "$T"/res/*; do
 	id=${f##*/}
@@ -109,12 +116,12 @@ done
 is "every file well-formed and owned by the container that got the address" "$bad" ""
 is "$N hints, one per attachment of ours" "$(hints)" "$N"
 ok_if "no stray files (only IPs, lock, last_reserved_ip.N)" bash -c \
-	"cd '$NET' && ls -A | grep -vE '^(lock|last_reserved_ip\\.[01]|198\\.18\\.30\\.[0-9]+|2001:db8:30::[0-9a-f]+)\$' | { ! grep .; }"
-# Defence in depth: even a hint placed where the reference looks (as an
-# older layout might) is never matched or deleted by it: its content is
-# neither "<id>\r\n<ifname>" nor "<id>", and its name is no address.
+	"cd '$NET' && ls -A | grep -vE '^(lock|last_reserved_ip\\.[01]|\\.cnic-hint\\.[0-9a-f]{16}|\\.cnic-boot|198\\.18\\.30\\.[0-9]+|2001:db8:30::[0-9a-f]+)\$' | { ! grep .; }"
+# Hints are where the reference looks, even in subdirectories it walks: never
+# matched or deleted by it, their content being neither "<id>\r\n<ifname>"
+# nor "<id>", their name no address.
 mkdir "$NET/.probe"
-for f in "$HINTS"/*; do [ "$(head -n1 "$f" | tr -d '\r')" = our-0 ] && cp "$f" "$NET/.probe/hint"; done
+for f in "$NET"/.cnic-hint.*; do [ "$(head -n1 "$f" | tr -d '\r')" = our-0 ] && cp "$f" "$NET/.probe/hint"; done
 ok_if "probe hint copied" test -s "$NET/.probe/hint"
 
 # each releases what the other allocated
@@ -135,7 +142,7 @@ hl "$THEIRS" DEL our-0
 ok_if "... nor delete it on DEL" test -s "$NET/.probe/hint"
 rm -rf "$NET/.probe"
 is "the reference deletes no hint of ours" "$(hints)" "$N"
-is "no reservation left after crossed DELs" "$(ipam_files "$NET")" ""
+is "no reservation left after crossed DELs" "$(resv)" ""
 
 assert_no_links "$CTR"
 assert_no_links "$NODE"

@@ -41,10 +41,10 @@ addr_of() { json_get "$OUT" '.ips[0].address'; }
 reboot()
 {
 	local h
-	for h in "$DATA/.cnic/$1"/*; do
+	for h in "$DATA/$1"/.cnic-hint.*; do
 		[ -f "$h" ] && sed -i "s/^boot=.*/boot=$OLDBOOT/" "$h"
 	done
-	printf '%s' "$OLDBOOT" >"$DATA/.cnic/.boot.$1"
+	printf 'boot=%s' "$OLDBOOT" >"$DATA/$1/.cnic-boot"
 }
 
 # ---- reclaimed after a reboot ---------------------------------------------
@@ -63,14 +63,14 @@ add "$NET" a4
 is_error_json "before a reboot: the range is full" 100
 a2_file=$(grep -l "^a2" "$DATA/rbnet"/198.* | head -1)
 a2_addr=${a2_file##*/}
-ok_if "each hint records the boot" bash -c "grep -q '^boot=$(cat /proc/sys/kernel/random/boot_id)\$' '$DATA/.cnic/rbnet/'*"
+ok_if "each hint records the boot" bash -c "grep -q '^boot=$(cat /proc/sys/kernel/random/boot_id)\$' '$DATA/rbnet/.cnic-hint.'*"
 
 reboot rbnet
 add "$NET" a2
 is_success "after a reboot: ADD a2 again succeeds"
 is "after a reboot: a2 gets its old address back" "$(addr_of)" "$a2_addr/24"
 ok_if "after a reboot: the boot marker names this boot" \
-	bash -c "[ \"\$(cat '$DATA/.cnic/.boot.rbnet')\" = \"\$(cat /proc/sys/kernel/random/boot_id)\" ]"
+	bash -c "[ \"\$(cat '$DATA/rbnet/.cnic-boot')\" = \"boot=\$(cat /proc/sys/kernel/random/boot_id)\" ]"
 add "$NET" a4
 is_success "after a reboot: a1's and a3's addresses are free again (a4)"
 add "$NET" a5
@@ -86,8 +86,8 @@ ok_if "DEL a2 released its address" test ! -e "$DATA/rbnet/$a2_addr"
 for id in a4 a5; do
 	cni_json - "$HL" DEL "$id" "$(netns_path "$C")" eth0 "$NET"
 done
-ok_if "after the last DEL: no hint directory and no boot marker of the network left" \
-	bash -c "! ls -A '$DATA/.cnic' | grep -x -e rbnet -e .boot.rbnet"
+ok_if "after the last DEL: no hint and no boot marker of the network left" \
+	bash -c "! ls -A '$DATA/rbnet' | grep -e '^\.cnic' && [ ! -e '$DATA/.cnic' ]"
 
 # ---- turned off -------------------------------------------------------------
 
@@ -105,7 +105,7 @@ is_error_json "reclaimAfterReboot false: nothing is reclaimed" 100
 NET3=$(conf rbnet3 198.18.44.30 198.18.44.30)
 add "$NET3" c1
 is_success "ADD c1"
-for h in "$DATA/.cnic/rbnet3"/*; do sed -i '/^boot=/d' "$h"; done
+for h in "$DATA/rbnet3"/.cnic-hint.*; do sed -i '/^boot=/d' "$h"; done
 reboot rbnet3
 add "$NET3" c2
 is_error_json "a hint without a boot is never reclaimed" 100

@@ -490,10 +490,10 @@ static void test_alloc_on_disk(void **state)
 	ipam_store_free(s);
 }
 
-/* The name of the only hint file, or NULL when there is none. */
+/* The name of the only hint file (data/net/.cnic-hint.*), or NULL when there is none. */
 static char *hint_file(void)
 {
-	cleanup_free char *p = path("data/.cnic/net");
+	cleanup_free char *p = path("data/net");
 	DIR *d = opendir(p);
 	struct dirent *e;
 	char *found = NULL;
@@ -501,11 +501,34 @@ static char *hint_file(void)
 	if (!d)
 		return NULL;
 	while ((e = readdir(d)))
-		if (e->d_name[0] != '.') {
+		if (strncmp(e->d_name, ".cnic-hint.", 11) == 0) {
 			assert_null(found); /* exactly one */
-			found = xasprintf("data/.cnic/net/%s", e->d_name);
+			found = xasprintf("data/net/%s", e->d_name);
 		}
 	closedir(d);
+	return found;
+}
+
+/* The hint of (id, ifname) among several, by content. */
+static char *hint_file_of(const char *id, const char *ifname)
+{
+	cleanup_free char *p = path("data/net"), *want = xasprintf("%s\r\n%s\n", id, ifname);
+	DIR *d = opendir(p);
+	struct dirent *e;
+	char *found = NULL;
+
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		if (strncmp(e->d_name, ".cnic-hint.", 11) == 0) {
+			cleanup_free char *name = xasprintf("data/net/%s", e->d_name);
+			size_t len;
+			cleanup_free char *c = slurp(name, &len);
+
+			if (len > strlen(want) && memcmp(c, want, strlen(want)) == 0)
+				found = xstrdup(name);
+		}
+	closedir(d);
+	assert_non_null(found);
 	return found;
 }
 
@@ -586,10 +609,19 @@ static void test_hint_add_dup_del(void **state)
 	assert_string_equal(ip, "198.18.2.2");
 	h = hint_file();
 	assert_non_null(h);
-	assert_int_equal(mode_of("data/.cnic/net"), 0700);
-	assert_int_equal(mode_of("data/.cnic"), 0700);
-	assert_false(exists("data/net/.cnic")); /* the network directory holds only the reference's files */
+	assert_false(exists("data/.cnic")); /* the old layout is never made */
+	assert_int_equal(strlen(h), strlen("data/net/.cnic-hint.") + 16);
 	assert_int_equal(mode_of(h), 0600);
+	/* the boot marker comes with the first hint, and says this boot's reclaim is done */
+	{
+		cleanup_free char *want = xasprintf("boot=%s", boot_now());
+
+		c = slurp("data/net/.cnic-boot", &len);
+		assert_int_equal(len, strlen(want));
+		assert_memory_equal(c, want, len);
+		free(c);
+	}
+	assert_int_equal(mode_of("data/net/.cnic-boot"), 0600);
 	c = slurp(h, &len);
 	{
 		cleanup_free char *want = hint_text("me\r\neth0", "198.18.2.2");
@@ -607,11 +639,13 @@ static void test_hint_add_dup_del(void **state)
 	assert_int_equal(ipam_alloc_release(&ipam_disk_store_ops, s, "me", "eth1", NULL), 0);
 	h2 = hint_file();
 	assert_string_equal(h2, h);
+	assert_true(exists("data/net/.cnic-boot")); /* eth0's hint still needs it */
 	/* DEL releases the reservation and removes the hint */
 	assert_int_equal(ipam_alloc_release(&ipam_disk_store_ops, s, "me", "eth0", NULL), 0);
 	assert_false(exists("data/net/198.18.2.2"));
 	assert_false(exists(h));
-	assert_false(exists("data/.cnic/net")); /* pruned once empty */
+	assert_false(exists("data/net/.cnic-boot")); /* gone with the last hint */
+	assert_false(exists("data/.cnic"));
 	ipam_range_set_free(&set);
 	ipam_store_free(s);
 }
@@ -684,7 +718,7 @@ static void test_hint_gc_and_hostile_dir(void **state)
 	assert_int_equal(add_one(s, &set, "b", "eth0", ip, &code), 0);
 	/* b's reservation taken over by a (e.g. by the reference): b's hint is stale */
 	put_file("data/net/198.18.2.3", "a\r\neth0");
-	put_file("data/.cnic/net/.tmp.0000000000000000", "left by a crash");
+	put_file("data/net/.cnic-tmp.hint.0000000000000000", "left by a crash");
 	assert_int_equal(ipam_alloc_gc(&ipam_disk_store_ops, s, &keep, 1, NULL), 0);
 	/* only a's hint is left, the temporary is gone */
 	{
@@ -692,30 +726,29 @@ static void test_hint_gc_and_hostile_dir(void **state)
 
 		assert_string_equal(only, h);
 	}
-	assert_false(exists("data/.cnic/net/.tmp.0000000000000000"));
+	assert_false(exists("data/net/.cnic-tmp.hint.0000000000000000"));
+	assert_true(exists("data/net/.cnic-boot")); /* a's hint is left */
+	/* a gone too: the last hint takes the marker with it */
+	assert_int_equal(ipam_alloc_gc(&ipam_disk_store_ops, s, NULL, 0, NULL), 0);
+	assert_null(hint_file());
+	assert_false(exists("data/net/.cnic-boot"));
 	ipam_range_set_free(&set);
 	ipam_store_free(s);
 
-	/* a .cnic that is a symlink is never followed: no hint, ADD still works */
-	{
-		cleanup_free char *rm = xasprintf("rm -rf '%s/data/.cnic/net'", base);
-
-		assert_int_equal(system(rm), 0);
-	}
+	/* an old-layout hint directory that is a symlink is never followed */
 	dirp = path("data/elsewhere");
 	assert_int_equal(mkdir(dirp, 0700), 0);
+	put_file("data/elsewhere/0123456789abcdef", "x\r\neth0\n198.18.2.9");
 	{
-		cleanup_free char *lnk = path("data/.cnic/net");
+		cleanup_free char *d = path("data/.cnic"), *lnk = path("data/.cnic/net");
 
+		assert_int_equal(mkdir(d, 0700), 0);
 		assert_int_equal(symlink(dirp, lnk), 0);
 	}
 	hint_set_up(&s, &set);
 	assert_int_equal(add_one(s, &set, "c", "eth0", ip, &code), 0);
-	{
-		cleanup_free char *ls = xasprintf("test -z \"$(ls -A '%s')\"", dirp);
-
-		assert_int_equal(system(ls), 0);
-	}
+	assert_true(exists("data/elsewhere/0123456789abcdef"));
+	assert_false(exists("data/net/.cnic-hint.0123456789abcdef"));
 	ipam_range_set_free(&set);
 	ipam_store_free(s);
 }
@@ -724,10 +757,10 @@ static void test_hint_gc_and_hostile_dir(void **state)
 static void fake_reboot(const char *net)
 {
 	cleanup_free char *cmd =
-		xasprintf("cd '%s/data/.cnic' && for h in %s/*; do [ -f \"$h\" ] && sed -i "
+		xasprintf("cd '%s/data/%s' && for h in .cnic-hint.*; do [ -f \"$h\" ] && sed -i "
 			  "'s/^boot=.*/boot=00000000-0000-4000-8000-000000000000/' \"$h\"; done; "
-			  "printf 00000000-0000-4000-8000-000000000000 > .boot.%s",
-			  base, net, net);
+			  "printf boot=00000000-0000-4000-8000-000000000000 > .cnic-boot",
+			  base, net);
 
 	assert_int_equal(system(cmd), 0);
 }
@@ -762,10 +795,11 @@ static void test_reclaim_after_reboot(void **state)
 	assert_true(exists("data/net/198.18.2.5"));
 	{
 		size_t len;
-		cleanup_free char *m = slurp("data/.cnic/.boot.net", &len);
+		cleanup_free char *m = slurp("data/net/.cnic-boot", &len);
 
-		assert_int_equal(len, 36);
-		assert_memory_equal(m, boot_now(), 36);
+		assert_int_equal(len, 41);
+		assert_memory_equal(m, "boot=", 5);
+		assert_memory_equal(m + 5, boot_now(), 36);
 	}
 	/* the same attachment again, now in this boot: a duplicate as always */
 	assert_int_equal(add_one(s, &set, "b", "eth0", ip, &code), -1);
@@ -781,6 +815,68 @@ static void test_reclaim_after_reboot(void **state)
 	assert_int_equal(code, CNI_ERR_IPAM_DUPLICATE);
 	assert_int_equal(add_one(s, &set, "d", "eth0", ip, &code), 0);
 	assert_true(exists("data/net/198.18.2.3"));
+	ipam_store_free(s);
+	ipam_range_set_free(&set);
+}
+
+/*
+ * Hints of the old layout (<data>/.cnic/<net>/<hex>, marker .cnic/.boot.<net>) still do the
+ * duplicate check: moved into the network directory on first use, the old directories removed.
+ */
+static void test_hint_old_layout(void **state)
+{
+	struct ipam_store *s;
+	struct ipam_range_set set;
+	char ip[IPADDR_STRLEN];
+	cleanup_free char *h = NULL, *mv = NULL, *moved = NULL;
+	int code;
+
+	hint_set_up(&s, &set);
+	assert_int_equal(add_one(s, &set, "old", "eth0", ip, &code), 0);
+	assert_string_equal(ip, "198.18.2.2");
+	assert_int_equal(add_one(s, &set, "keep", "eth0", ip, &code), 0);
+	ipam_store_free(s);
+	ipam_range_set_free(&set);
+	/* rewrite old's hint and the marker as an earlier version kept them; keep's stays */
+	h = hint_file_of("old", "eth0");
+	mv = xasprintf("cd '%s/data' && mkdir -m 0700 .cnic .cnic/net && mv '%s' .cnic/net/%s && "
+		       "printf %s > .cnic/.boot.net && rm net/.cnic-boot && "
+		       ": > .cnic/net/.tmp.0123456789abcdef",
+		       base, h + strlen("data/"), h + strlen("data/net/.cnic-hint."), boot_now());
+	assert_int_equal(system(mv), 0);
+
+	hint_set_up(&s, &set);
+	/* old's hint is honoured: a duplicate */
+	assert_int_equal(add_one(s, &set, "old", "eth0", ip, &code), -1);
+	assert_int_equal(code, CNI_ERR_IPAM_DUPLICATE);
+	assert_false(exists("data/.cnic")); /* moved in, old directories gone */
+	assert_true(exists(h));
+	assert_true(exists("data/net/.cnic-boot"));
+	/* DEL of both: nothing of cnic's is left */
+	assert_int_equal(ipam_alloc_release(&ipam_disk_store_ops, s, "old", "eth0", NULL), 0);
+	assert_true(exists("data/net/.cnic-boot"));
+	assert_int_equal(ipam_alloc_release(&ipam_disk_store_ops, s, "keep", "eth0", NULL), 0);
+	assert_false(exists("data/net/.cnic-boot"));
+	assert_null(hint_file());
+	ipam_store_free(s);
+	ipam_range_set_free(&set);
+
+	/* the old layout found by a DEL: its hint counts before the marker goes */
+	hint_set_up(&s, &set);
+	assert_int_equal(add_one(s, &set, "a", "eth0", ip, &code), 0);
+	assert_int_equal(add_one(s, &set, "b", "eth0", ip, &code), 0);
+	ipam_store_free(s);
+	ipam_range_set_free(&set);
+	moved = hint_file_of("b", "eth0");
+	free(mv);
+	mv = xasprintf("cd '%s/data' && mkdir -m 0700 .cnic .cnic/net && mv '%s' .cnic/net/%s",
+		       base, moved + strlen("data/"), moved + strlen("data/net/.cnic-hint."));
+	assert_int_equal(system(mv), 0);
+	hint_set_up(&s, &set);
+	assert_int_equal(ipam_alloc_release(&ipam_disk_store_ops, s, "a", "eth0", NULL), 0);
+	assert_true(exists(moved));
+	assert_true(exists("data/net/.cnic-boot"));
+	assert_false(exists("data/.cnic"));
 	ipam_store_free(s);
 	ipam_range_set_free(&set);
 }
@@ -895,6 +991,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hint_stale_missing_garbage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hint_gc_and_hostile_dir, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reclaim_after_reboot, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hint_old_layout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_by_prev, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_probe_then_scan, setup, teardown),
 	};
