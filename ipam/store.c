@@ -914,7 +914,6 @@ static int legacy_entry(void *p, const struct dirent64 *d)
 {
 	struct ipam_store *s = p;
 	int ofd = s->legacy_fd;
-
 	struct stat st;
 	bool reg = d->d_type == DT_REG;
 
@@ -963,10 +962,13 @@ static void legacy_migrate(struct ipam_store *s)
 	/* .cnic itself once no network uses it (ENOTEMPTY otherwise). */
 	(void)unlinkat(AT_FDCWD, s->legacy_parent, AT_REMOVEDIR);
 	if (s->legacy_moved) {
-		/* Hints need the marker; not current: the next ADD looks for other boots'. */
+		/*
+		 * Hints need the marker.  Not current, whatever it said: the
+		 * moved hints may be other boots', so the next ADD looks.
+		 */
 		s->scanned = false;
-		if (mark_state(s) == MARK_MISSING)
-			(void)mark_write(s, false);
+		(void)mark_state(s);
+		(void)mark_write(s, false);
 	}
 }
 

@@ -828,7 +828,7 @@ static void test_hint_old_layout(void **state)
 	struct ipam_store *s;
 	struct ipam_range_set set;
 	char ip[IPADDR_STRLEN];
-	cleanup_free char *h = NULL, *mv = NULL, *moved = NULL;
+	cleanup_free char *h = NULL, *mv = NULL, *moved = NULL, *gone = NULL;
 	int code;
 
 	hint_set_up(&s, &set);
@@ -877,6 +877,30 @@ static void test_hint_old_layout(void **state)
 	assert_true(exists(moved));
 	assert_true(exists("data/net/.cnic-boot"));
 	assert_false(exists("data/.cnic"));
+	assert_int_equal(ipam_alloc_release(&ipam_disk_store_ops, s, "b", "eth0", NULL), 0);
+	ipam_store_free(s);
+	ipam_range_set_free(&set);
+
+	/* an old-layout hint of an earlier boot, under a marker naming this boot: reclaimed */
+	hint_set_up(&s, &set);
+	assert_int_equal(add_one(s, &set, "gone", "eth0", ip, &code), 0);
+	gone = xasprintf("data/net/%s", ip);
+	ipam_store_free(s);
+	ipam_range_set_free(&set);
+	free(moved);
+	moved = hint_file_of("gone", "eth0");
+	free(mv);
+	mv = xasprintf("cd '%s/data' && mkdir -m 0700 .cnic .cnic/net && "
+		       "sed 's/^boot=.*/boot=00000000-0000-4000-8000-000000000000/' '%s' "
+		       "> .cnic/net/%s && rm '%s'",
+		       base, moved + strlen("data/"), moved + strlen("data/net/.cnic-hint."),
+		       moved + strlen("data/"));
+	assert_int_equal(system(mv), 0);
+	assert_true(exists("data/net/.cnic-boot")); /* still current: it names this boot */
+	hint_set_up(&s, &set);
+	assert_int_equal(add_one(s, &set, "new", "eth0", ip, &code), 0);
+	assert_false(exists(gone));
+	assert_false(exists(moved));
 	ipam_store_free(s);
 	ipam_range_set_free(&set);
 }
