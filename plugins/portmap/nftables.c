@@ -660,6 +660,17 @@ int pm_teardown(struct nft *n, const char *network, struct cni_error **err)
 				  n, &nm, err);
 }
 
+void pm_queue_del_last(struct nft_batch *b, const char *network, bool with_table)
+{
+	struct pm_names nm;
+
+	pm_names_for(network, &nm);
+	if (with_table)
+		nft_batch_del_table(b, PM_FAMILY, PM_TABLE);
+	else
+		queue_del_network(b, &nm, false);
+}
+
 int pm_teardown_last(struct nft *n, const char *network, bool with_table, struct cni_error **err)
 {
 	struct pm_names nm;
