@@ -239,7 +239,7 @@ for line in "${CASES[@]}"; do
 	# same company: portmap@1000's setup (main loop, kept) filled ours' case network, so in
 	# the "portmap" row ours' DEL was never the network's last while the floor's always was.
 	oimpl=ours
-	[[ $plugin == portmap ]] && ! declare -F "$fhook" >/dev/null && oimpl=ours-floor
+	[[ $plugin == portmap ]] && ! declare -F "$fhook" >/dev/null && oimpl="ours-floor"
 	sed -e "s|@DATADIR@|$d/ours|g" -e "s|@IMPL@|floor|g" -e "s|@IMPLNO@|1|g" \
 		-e "s|@NODE@|$NODE|g" "$HERE/conf/$conf" >"$d/floor.json"
 	sed -e "s|@DATADIR@|$d/ours|g" -e "s|@IMPL@|$oimpl|g" -e "s|@IMPLNO@|0|g" \
