@@ -741,7 +741,8 @@ static int cmd_del(const struct cni_cmd *cmd, struct cni_error **err)
 			return cni_error_wrap(err, "portmap");
 		}
 		/* The UDP ports to forget: the owner's index says (without one, the sets do). */
-		if (found == 1 && pm_attachment_from_index(tag, mine.comment, &a) == 0) {
+		if (found == 1 && mine.comment &&
+		    pm_attachment_from_index(tag, mine.comment, &a) == 0) {
 			indexed = true;
 			udp_ports_of(&a, &udp, &n_udp);
 		}

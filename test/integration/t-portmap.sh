@@ -317,6 +317,18 @@ pm DEL iz "" eth0 "$(pmconf idxnet null null)"
 is_success "DEL iz without an index (reads the sets)"
 is "iz is gone" "$(all_elems idxnet idxnet:iz:eth0)" 0
 
+pm ADD iv "$C2" eth0 "$(idxconf idxnet 198.18.8.207 '[{"hostPort": 6006, "containerPort": 80}]')"
+is_success "ADD iv"
+IV_KEY=$(in_ns "$NODE" nft -j list set inet "$TABLE" idxnet-owners |
+	jq -r '.nftables[] | .set? // empty | .elem[] |
+		select(.elem.comment | startswith("idxnet:iv:eth0 i")) | .elem.val')
+ok_if "strip iv's owner comment by hand" in_ns "$NODE" nft "delete element inet $TABLE idxnet-owners { $IV_KEY }; add element inet $TABLE idxnet-owners { $IV_KEY }"
+pm DEL iv "" eth0 "$(pmconf idxnet null null)"
+is_success "DEL iv, its owner element without a comment (reads the sets)"
+is "iv's mappings are gone" "$(elems idxnet-any4 idxnet:iv:eth0)" 0
+ok_if "remove the comment-less owner element by hand" \
+	in_ns "$NODE" nft delete element inet "$TABLE" idxnet-owners "{ $IV_KEY }"
+
 MANY=$(jq -n '[range(6100; 6160) | {hostPort: ., containerPort: 80}]')
 pm ADD many "$C2" eth0 "$(idxconf idxnet 198.18.8.205 "$MANY")"
 is_success "ADD 60 mappings"
@@ -385,6 +397,8 @@ is "... one netfilter socket, one send, no transaction" "$(nl_counts)" "1 0 1"
 # ADD's elements.
 pm ADD r1 "$C2" eth0 "$(idxconf racenet 198.18.8.221 '[{"hostPort": 6021, "containerPort": 80}]')"
 is_success "ADD r1 on racenet"
+# The previous trace must not satisfy the wait below.
+rm -f "$T/pm.trace"
 traced_pm DEL r1 "$(pmconf racenet null null)" -e trace=sendmsg \
 	-e inject=sendmsg:delay_enter=3000000:when=3 &
 RACE_PID=$!
@@ -413,6 +427,8 @@ pm ADD a1 "$C2" eth0 "$(idxconf lastnet 198.18.8.231 '[{"hostPort": 6031, "conta
 is_success "ADD a1 on lastnet"
 pm ADD a2 "$C2" eth0 "$(idxconf lastnet 198.18.8.232 '[{"hostPort": 6032, "containerPort": 80}]')"
 is_success "ADD a2 on lastnet"
+# The previous trace must not satisfy the wait below.
+rm -f "$T/pm.trace"
 traced_pm DEL a1 "$(pmconf lastnet null null)" -e trace=sendmsg \
 	-e inject=sendmsg:delay_enter=3000000:when=4 &
 RACE_PID=$!
