@@ -76,7 +76,7 @@ static unsigned int n_detached;
  * errno is ours too.
  */
 static struct detach {
-	int fd, pipe_rd;
+	int fd, fd2, pipe_rd; /* fd2: a second socket released with fd (nft_keep_probe), or -1 */
 	char stack[16384] __attribute__((aligned(16)));
 } detached[DETACH_MAX];
 
@@ -90,14 +90,24 @@ static void close_span(unsigned int lo, unsigned int hi)
 static int detached_closer(void *arg)
 {
 	const struct detach *d = arg;
-	unsigned int lo = (unsigned int)(d->fd < d->pipe_rd ? d->fd : d->pipe_rd);
-	unsigned int hi = (unsigned int)(d->fd < d->pipe_rd ? d->pipe_rd : d->fd);
+	int keep[3] = { d->fd, d->pipe_rd, d->fd2 }, nk = d->fd2 >= 0 ? 3 : 2;
+	unsigned int lo = 0;
 	char c;
 
-	if (lo > 0)
-		close_span(0, lo - 1);
-	close_span(lo + 1, hi - 1);
-	close_span(hi + 1, ~0U);
+	/* Close all but keep[] (sorted here: no libc in this child). */
+	for (int i = 1; i < nk; i++)
+		for (int j = i; j > 0 && keep[j] < keep[j - 1]; j--) {
+			int t = keep[j];
+
+			keep[j] = keep[j - 1];
+			keep[j - 1] = t;
+		}
+	for (int i = 0; i < nk; i++) {
+		if ((unsigned int)keep[i] > lo)
+			close_span(lo, (unsigned int)keep[i] - 1);
+		lo = (unsigned int)keep[i] + 1;
+	}
+	close_span(lo, ~0U);
 	/* EOF once every holder of the write end (we alone) has exited; a signal may interrupt. */
 	for (int i = 0; i < 64 && syscall(SYS_read, d->pipe_rd, &c, 1) < 0; i++)
 		;
@@ -111,6 +121,8 @@ static int detached_closer(void *arg)
 	 */
 	(void)syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0);
 	(void)syscall(SYS_close, d->fd);
+	if (d->fd2 >= 0)
+		(void)syscall(SYS_close, d->fd2);
 	(void)syscall(SYS_exit, 0);
 	return 0;
 }
@@ -142,7 +154,7 @@ static bool use_fork(void)
 #endif
 }
 
-static bool release_detached(struct cnl_sock *sock)
+static bool release_detached(struct cnl_sock *sock, struct cnl_sock *sock2)
 {
 	struct detach *d = &detached[n_detached];
 	int p[2];
@@ -151,6 +163,7 @@ static bool release_detached(struct cnl_sock *sock)
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return false;
 	d->fd = sock->fd;
+	d->fd2 = sock2 ? sock2->fd : -1;
 	d->pipe_rd = p[0];
 	if (!use_fork()) {
 		pid = clone(detached_closer, d->stack + sizeof(d->stack), CLONE_VM | SIGCHLD, d);
@@ -167,6 +180,8 @@ static bool release_detached(struct cnl_sock *sock)
 	(void)close(p[0]);
 	/* p[1] stays open (CLOEXEC) until this process exits. */
 	cnl_sock_free(sock);
+	if (sock2)
+		cnl_sock_free(sock2);
 	n_detached++;
 	return true;
 }
@@ -176,8 +191,13 @@ void nft_close(struct nft *n)
 	if (!n)
 		return;
 	if (n->nl) {
-		if (!n->committed || n_detached >= DETACH_MAX || !release_detached(n->nl))
+		if (!n->committed || n_detached >= DETACH_MAX || !release_detached(n->nl, n->probe)) {
 			cnl_sock_free(n->nl);
+			if (n->probe)
+				cnl_sock_free(n->probe);
+		}
+	} else if (n->probe) {
+		cnl_sock_free(n->probe);
 	}
 	for (size_t i = 0; i < n->n_keep; i++)
 		free(n->keep[i]);
@@ -692,12 +712,33 @@ static int collect_table_use(const struct nlmsghdr *nlh, void *arg, struct cni_e
 	return r;
 }
 
-int nft_get_elem_with(struct nft *n, uint8_t family, const char *table, const char *set,
-		      const struct nft_elem *key, struct nft_elem_info *ret, bool *set_present,
-		      struct nft_table_ref *tables, size_t nt, struct cni_error **err)
+static int collect_genid(const struct nlmsghdr *nlh, void *arg, struct cni_error **err)
 {
-	/* The tables, the set, its element: no dump, so one round trip whatever the set holds. */
-	const size_t ns = nt, ne = nt + 1, nq = nt + 2;
+	struct nftnl_gen *g = nftnl_gen_alloc();
+	int r = -1;
+
+	if (!g)
+		abort();
+	if (nftnl_gen_nlmsg_parse(nlh, g) == 0 && nftnl_gen_is_set(g, NFTNL_GEN_ID)) {
+		*(uint32_t *)arg = nftnl_gen_get_u32(g, NFTNL_GEN_ID);
+		r = 0;
+	}
+	nftnl_gen_free(g);
+	return r;
+}
+
+int nft_get_elem_also(struct nft *n, uint8_t family, const char *table, const char *set,
+		      const struct nft_elem *key, struct nft_elem_info *ret, bool *set_present,
+		      const struct nft_also *also, struct cni_error **err)
+{
+	/*
+	 * The generation first (so that what follows is read at it or later:
+	 * a commit guarded by it fails if anything changed since), then the
+	 * tables, chains, the set and its element: no dump, so one round trip
+	 * whatever the set holds.
+	 */
+	const size_t ng = also->genid ? 1 : 0, nt = also->nt, nc = also->nc;
+	const size_t ns = ng + nt + nc, ne = ns + 1, nq = ns + 2;
 	cleanup_free char *bufs = xcalloc(nq, CNIC_NFT_OBJ_ROOM);
 	cleanup_free struct cnl_query *q = xcalloc(nq, sizeof(*q));
 	struct nftnl_set *so = nftnl_set_alloc();
@@ -706,19 +747,34 @@ int nft_get_elem_with(struct nft *n, uint8_t family, const char *table, const ch
 
 	if (!so)
 		abort();
+	if (ng) {
+		q[0].req = nftnl_nlmsg_build_hdr(bufs, NFT_MSG_GETGEN, AF_UNSPEC, 0, 0);
+		q[0].parse = collect_genid;
+		q[0].arg = also->genid;
+	}
 	for (size_t i = 0; i < nt; i++) {
 		struct nftnl_table *tb = nftnl_table_alloc();
+		size_t j = ng + i;
 
 		if (!tb)
 			abort();
-		nftnl_table_set_str(tb, NFTNL_TABLE_NAME, tables[i].name);
-		q[i].req = nftnl_nlmsg_build_hdr(bufs + i * CNIC_NFT_OBJ_ROOM, NFT_MSG_GETTABLE,
-						 tables[i].family, 0, 0);
-		nftnl_table_nlmsg_build_payload(q[i].req, tb);
+		nftnl_table_set_str(tb, NFTNL_TABLE_NAME, also->tables[i].name);
+		q[j].req = nftnl_nlmsg_build_hdr(bufs + j * CNIC_NFT_OBJ_ROOM, NFT_MSG_GETTABLE,
+						 also->tables[i].family, 0, 0);
+		nftnl_table_nlmsg_build_payload(q[j].req, tb);
 		nftnl_table_free(tb);
-		q[i].parse = collect_table_use;
-		q[i].arg = &tables[i].use;
-		tables[i].use = 0;
+		q[j].parse = collect_table_use;
+		q[j].arg = &also->tables[i].use;
+		also->tables[i].use = 0;
+	}
+	for (size_t i = 0; i < nc; i++) {
+		struct nftnl_chain *c = nft_chain_obj(also->chains[i].table, also->chains[i].name);
+		size_t j = ng + nt + i;
+
+		q[j].req = nftnl_nlmsg_build_hdr(bufs + j * CNIC_NFT_OBJ_ROOM, NFT_MSG_GETCHAIN,
+						 also->chains[i].family, 0, 0);
+		nftnl_chain_nlmsg_build_payload(q[j].req, c);
+		nftnl_chain_free(c);
 	}
 	nftnl_set_set_str(so, NFTNL_SET_TABLE, table);
 	nftnl_set_set_str(so, NFTNL_SET_NAME, set);
@@ -734,11 +790,25 @@ int nft_get_elem_with(struct nft *n, uint8_t family, const char *table, const ch
 		return cni_error_wrap(err, "get element of set %s %s %s", nft_family_str(family),
 				      table, set);
 	}
+	if (ng && q[0].r.errnum)
+		r = cnl_reply_error(err, &q[0].r, "get the nftables generation");
 	for (size_t i = 0; i < nt; i++) {
-		tables[i].present = q[i].r.errnum == 0;
-		if (r == 0 && q[i].r.errnum && !absent(q[i].r.errnum))
-			r = cnl_reply_error(err, &q[i].r, "get table %s %s",
-					    nft_family_str(tables[i].family), tables[i].name);
+		const struct cnl_reply *t = &q[ng + i].r;
+
+		also->tables[i].present = t->errnum == 0;
+		if (r == 0 && t->errnum && !absent(t->errnum))
+			r = cnl_reply_error(err, t, "get table %s %s",
+					    nft_family_str(also->tables[i].family),
+					    also->tables[i].name);
+	}
+	for (size_t i = 0; i < nc; i++) {
+		const struct cnl_reply *t = &q[ng + nt + i].r;
+
+		also->chains[i].present = t->errnum == 0;
+		if (r == 0 && t->errnum && !absent(t->errnum))
+			r = cnl_reply_error(err, t, "get chain %s %s %s",
+					    nft_family_str(also->chains[i].family),
+					    also->chains[i].table, also->chains[i].name);
 	}
 	if (r == 0 && q[ns].r.errnum && !absent(q[ns].r.errnum))
 		r = cnl_reply_error(err, &q[ns].r, "get set %s %s %s", nft_family_str(family),
@@ -758,6 +828,15 @@ int nft_get_elem_with(struct nft *n, uint8_t family, const char *table, const ch
 	for (size_t i = 0; i < nq; i++)
 		cnl_reply_done(&q[i].r);
 	return r;
+}
+
+int nft_get_elem_with(struct nft *n, uint8_t family, const char *table, const char *set,
+		      const struct nft_elem *key, struct nft_elem_info *ret, bool *set_present,
+		      struct nft_table_ref *tables, size_t nt, struct cni_error **err)
+{
+	const struct nft_also also = { .tables = tables, .nt = nt };
+
+	return nft_get_elem_also(n, family, table, set, key, ret, set_present, &also, err);
 }
 
 int nft_exists(struct nft *n, uint8_t family, const char *table, const char *chain,
@@ -889,21 +968,6 @@ int nft_list_rules(struct nft *n, uint8_t family, const char *table, const char 
 
 
 /* ---- generation ---------------------------------------------------------- */
-
-static int collect_genid(const struct nlmsghdr *nlh, void *arg, struct cni_error **err)
-{
-	struct nftnl_gen *g = nftnl_gen_alloc();
-	int r = -1;
-
-	if (!g)
-		abort();
-	if (nftnl_gen_nlmsg_parse(nlh, g) == 0 && nftnl_gen_is_set(g, NFTNL_GEN_ID)) {
-		*(uint32_t *)arg = nftnl_gen_get_u32(g, NFTNL_GEN_ID);
-		r = 0;
-	}
-	nftnl_gen_free(g);
-	return r;
-}
 
 int nft_genid(struct nft *n, uint32_t *ret, struct cni_error **err)
 {
@@ -1103,6 +1167,56 @@ static int probe_set(struct nft *p, uint8_t family, const char *table, const cha
 	if (r < 0)
 		return -1;
 	return any ? 0 : 1;
+}
+
+/* The dump's answers until an element whose key is not *key (key NULL: any): 1 then. */
+struct other_ctx {
+	const struct nft_elem *key;
+	bool found;
+};
+
+static int other_elem(const struct nlmsghdr *nlh, void *arg, struct cni_error **err)
+{
+	struct other_ctx *o = arg;
+	struct nft_elem_list l = { 0 };
+	int r = collect_elems(nlh, &l, err);
+
+	for (size_t i = 0; r == 0 && i < l.n && !o->found; i++)
+		o->found = !o->key || l.v[i].key_len != o->key->key_len ||
+			   memcmp(l.v[i].key, o->key->key, o->key->key_len) != 0;
+	nft_elem_list_free(&l);
+	return r == 0 && o->found ? 1 : r;
+}
+
+int nft_set_has_other(struct nft *n, uint8_t family, const char *table, const char *set,
+		      const struct nft_elem *key, struct cni_error **err)
+{
+	char buf[CNIC_NFT_OBJ_ROOM];
+	struct other_ctx o = { .key = key };
+	struct nlmsghdr *nlh;
+	struct cnl_reply t;
+	int r = 0;
+
+	/*
+	 * A socket of its own: the dump stops at the first element not key
+	 * and the rest stays unread, so this costs the same with one other
+	 * element or a million.  It stays open until n is closed, and goes
+	 * with n's (to the detached closer after a commit, see nft_close).
+	 */
+	if (n->probe) {
+		cnl_sock_free(n->probe);
+		n->probe = NULL;
+	}
+	if (cnl_sock_open(NETLINK_NETFILTER, ACK_TIMEOUT_MS, &n->probe, err) < 0)
+		return -1;
+	nlh = elems_dump_req(buf, family, table, set);
+	if (cnl_exchange(n->probe, nlh, other_elem, &o, &t, err) < 0)
+		return cni_error_wrap(err, "probe set %s %s %s", nft_family_str(family), table, set);
+	if (t.errnum && !absent(t.errnum))
+		r = cnl_reply_error(err, &t, "probe set %s %s %s", nft_family_str(family), table,
+				    set);
+	cnl_reply_done(&t);
+	return r < 0 ? -1 : o.found;
 }
 
 int nft_sets_are_empty(uint8_t family, const char *table, const char *const *sets,

@@ -332,6 +332,27 @@ int nft_get_elem_with(struct nft *n, uint8_t family, const char *table, const ch
 		      const struct nft_elem *key, struct nft_elem_info *ret, bool *set_present,
 		      struct nft_table_ref *tables, size_t nt, struct cni_error **err);
 
+/* A chain asked about by nft_get_elem_also(): in, where and its name; out, present. */
+struct nft_chain_ref {
+	uint8_t family;
+	const char *table, *name;
+	bool present;
+};
+
+/* What else nft_get_elem_also() asks in its round trip. */
+struct nft_also {
+	struct nft_table_ref *tables;
+	size_t nt;
+	struct nft_chain_ref *chains;
+	size_t nc;
+	uint32_t *genid; /* non-NULL: the generation, asked first (for nft_batch_guard) */
+};
+
+/* nft_get_elem_with() asking also's questions too, still in one round trip. */
+int nft_get_elem_also(struct nft *n, uint8_t family, const char *table, const char *set,
+		      const struct nft_elem *key, struct nft_elem_info *ret, bool *set_present,
+		      const struct nft_also *also, struct cni_error **err);
+
 /* 1 when table (and chain, unless NULL) exist, 0 when not. */
 int nft_exists(struct nft *n, uint8_t family, const char *table, const char *chain,
 	       struct cni_error **err);
@@ -367,6 +388,16 @@ struct nlmsghdr *nft_rules_dump_req(char buf[NFT_DUMP_REQ_ROOM], uint8_t family,
  * its own, closed after the first one).
  */
 int nft_set_is_empty(uint8_t family, const char *table, const char *set, struct cni_error **err);
+/*
+ * 1 when set holds an element whose key is not *key (key NULL: any
+ * element), 0 when not (or it or its table is missing).  Costs the same
+ * whatever the number of elements: read on a second socket of n's, up to
+ * the first such element, released with n's own (see nft_close).  Reads
+ * after n's last request: with nft_get_elem_also()'s generation, a guarded
+ * commit fails if the answer went stale.
+ */
+int nft_set_has_other(struct nft *n, uint8_t family, const char *table, const char *set,
+		      const struct nft_elem *key, struct cni_error **err);
 /* The same for every set of sets (NULL-ended): 1 when all are empty or missing. */
 int nft_sets_are_empty(uint8_t family, const char *table, const char *const *sets,
 		       struct cni_error **err);

@@ -22,7 +22,8 @@ struct nft {
 	int rcvbuf;  /* what SO_RCVBUF was raised to, 0: untouched */
 	char **keep; /* "add set" requests to leave out: the set exists, defined otherwise */
 	size_t n_keep;
-	bool committed; /* a batch was committed (see nft_close) */
+	bool committed;		/* a batch was committed (see nft_close) */
+	struct cnl_sock *probe; /* nft_set_has_other's, released with nl */
 };
 
 struct nft_req {

@@ -428,10 +428,10 @@ static int portmap_del(struct nft *n, unsigned int mask, const char *network,
 _Static_assert(T_IP_NAT == 1 && T_IP6_NAT == 2 && T_IP_HOSTPORT == 4 && T_IP6_HOSTPORT == 8,
 	       "xtref_portmap_tables follows the T_* bits");
 const struct xtref_table xtref_portmap_tables[XTREF_PORTMAP_TABLES] = {
-	{ NFPROTO_IPV4, "nat" },
-	{ NFPROTO_IPV6, "nat" },
-	{ NFPROTO_IPV4, REF_HOSTPORT },
-	{ NFPROTO_IPV6, REF_HOSTPORT },
+	{ NFPROTO_IPV4, "nat", true },
+	{ NFPROTO_IPV6, "nat", true },
+	{ NFPROTO_IPV4, REF_HOSTPORT, false },
+	{ NFPROTO_IPV6, REF_HOSTPORT, false },
 };
 
 int xtref_portmap_del_present(struct nft *n, const bool present[XTREF_PORTMAP_TABLES],

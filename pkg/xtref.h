@@ -24,8 +24,11 @@
  *
  * Cost on a node that never ran the reference: one table dump (a few
  * tables, one round trip) per call; nothing else unless a reference table
- * is there.  portmap's DEL asks for its tables by name in the read it
- * makes anyway (xtref_portmap_del_present()): no round trip of its own.  iptables-legacy state is not read (cnic never runs iptables;
+ * is there.  portmap's DEL asks in the read it makes anyway
+ * (xtref_portmap_del_present()) for the reference's cni_hostport tables
+ * and, in the nat tables, for the attachment's CNI-DN chain: no round trip
+ * of its own, and none more on a node whose nat tables are kube-proxy's or
+ * docker's.  iptables-legacy state is not read (cnic never runs iptables;
  * docs/runtimes.md says what to do on such a node).
  *
  * All are best effort and idempotent: nothing found is success.
@@ -50,13 +53,21 @@ int xtref_portmap_del(struct nft *n, const char *network, const char *container_
 		      struct cni_error **err);
 /*
  * The same when the caller already asked which of these tables exist (in
- * a read of its own, see nft_get_elem_with()): present[i] for
- * xtref_portmap_tables[i].  On a node without them it costs nothing.
+ * a read of its own, see nft_get_elem_also()): present[i] for
+ * xtref_portmap_tables[i] (for a by_chain one, whether that table holds
+ * the attachment's chain).  On a node without them it costs nothing.
  */
 #define XTREF_PORTMAP_TABLES 4
 struct xtref_table {
 	uint8_t family;
 	const char *name;
+	/*
+	 * iptables-nft's nat tables: worth a look only when the attachment's
+	 * own chain is there (xtref_dnat_chain()), which a caller can ask
+	 * instead of the table: a node running kube-proxy or docker has
+	 * those tables, not that chain.
+	 */
+	bool by_chain;
 };
 extern const struct xtref_table xtref_portmap_tables[XTREF_PORTMAP_TABLES];
 int xtref_portmap_del_present(struct nft *n, const bool present[XTREF_PORTMAP_TABLES],

@@ -568,13 +568,8 @@ void pm_elem_view(const struct pm_elem *e, const char *comment, struct nft_elem 
 	};
 }
 
-/*
- * The network's chains and sets into b.  only_if_empty (DEL's teardown,
- * which reads nothing first): each tagged set only if it is empty, the
- * kernel's own atomic check (see pm_teardown_last in portmap.h); the
- * shared subnet elements are nobody's and go with the network anyway.
- */
-static void queue_del_network(struct nft_batch *b, const struct pm_names *nm, bool only_if_empty)
+/* The network's chains and sets into b (their elements go with them). */
+static void queue_del_network(struct nft_batch *b, const struct pm_names *nm)
 {
 	const char *chains[] = { nm->pre, nm->out, nm->post, nm->dnat };
 
@@ -583,14 +578,8 @@ static void queue_del_network(struct nft_batch *b, const struct pm_names *nm, bo
 		nft_batch_flush_chain(b, PM_FAMILY, PM_TABLE, chains[i]);
 	for (size_t i = 0; i < ARRAY_SIZE(chains); i++)
 		nft_batch_del_chain(b, PM_FAMILY, PM_TABLE, chains[i]);
-	for (int i = 0; i < PM_SET_COUNT; i++) {
-		const char *set = pm_set_name(nm, (enum pm_set)i);
-
-		if (only_if_empty && i != PM_HS4 && i != PM_HS6)
-			nft_batch_del_set_if_empty(b, PM_FAMILY, PM_TABLE, set);
-		else
-			nft_batch_del_set(b, PM_FAMILY, PM_TABLE, set);
-	}
+	for (int i = 0; i < PM_SET_COUNT; i++)
+		nft_batch_del_set(b, PM_FAMILY, PM_TABLE, pm_set_name(nm, (enum pm_set)i));
 }
 
 /* One try of pm_teardown(): 1 when it lost a race to another commit (try again). */
@@ -636,7 +625,7 @@ static int teardown_once(struct nft *n, const struct pm_names *nm, struct cni_er
 		/* No other network, no martian guard: nothing of ours is needed here. */
 		nft_batch_del_table(b, PM_FAMILY, PM_TABLE);
 	} else {
-		queue_del_network(b, nm, false);
+		queue_del_network(b, nm);
 	}
 	if (nft_batch_commit(n, b, &local) == 0)
 		return 0;
@@ -660,34 +649,13 @@ int pm_teardown(struct nft *n, const char *network, struct cni_error **err)
 				  n, &nm, err);
 }
 
-int pm_teardown_last(struct nft *n, const char *network, bool with_table, struct cni_error **err)
+void pm_queue_del_last(struct nft_batch *b, const char *network, bool with_table)
 {
 	struct pm_names nm;
 
 	pm_names_for(network, &nm);
-	for (int t = with_table; t >= 0; t--) {
-		cleanup_nft_batch struct nft_batch *b = nft_batch_new();
-		struct cni_error *local = NULL;
-		int r;
-
-		queue_del_network(b, &nm, true);
-		if (t)
-			nft_batch_del_table_if_empty(b, PM_FAMILY, PM_TABLE);
-		if (nft_batch_commit(n, b, &local) == 0)
-			return 0;
-		r = local->errnum;
-		cni_error_freep(&local);
-		/*
-		 * EBUSY: something is left.  In the table (another network, the
-		 * martian guard): without it, then.  In a set (an ADD came
-		 * between, an element no owner accounts for): it all stays.
-		 * ENOENT: gone already (a concurrent teardown).
-		 */
-		if (r == EBUSY && t)
-			continue;
-		if (r == EBUSY || r == ENOENT)
-			return 0;
-		return cni_error_errno(err, r, "remove the nftables objects of network %s", network);
-	}
-	return 0;
+	if (with_table)
+		nft_batch_del_table(b, PM_FAMILY, PM_TABLE);
+	else
+		queue_del_network(b, &nm);
 }

@@ -596,64 +596,197 @@ static int delete_owned(struct nft *n, const char *network, const char *tag, boo
 	return r < 0 ? cni_error_move(err, &local) : 0;
 }
 
+/* Guarded last-attachment DELs redone after another commit came between. */
+#define DEL_TRIES 4
+
+/*
+ * The last attachment's DEL, guarded by gen (read before anything it
+ * decided on): the network's objects (with_table: the table) in one
+ * transaction, then the UDP flows of its ports.  1 when another commit
+ * came between (read again), 0 done, -1 error.
+ */
+static int del_last(struct nft *n, const char *network, const uint16_t *udp, size_t n_udp,
+		    bool with_table, uint32_t gen, struct cni_error **err)
+{
+	cleanup_nft_batch struct nft_batch *b = nft_batch_new();
+	struct cni_error *e = NULL;
+
+	pm_queue_del_last(b, network, with_table);
+	nft_batch_guard(b, gen);
+	if (nft_batch_commit(n, b, &e) < 0) {
+		/* ENOENT: a concurrent teardown took some of it; read again, it says what is left. */
+		if (e->errnum == ERESTART || e->errnum == ENOENT) {
+			cni_error_freep(&e);
+			return 1;
+		}
+		return cni_error_move(err, &e);
+	}
+	flush_udp(n, udp, n_udp, true, true);
+	return 0;
+}
+
+/*
+ * Not the last attachment: our elements only (those of index, or without
+ * one those the sets say are tag's), in a transaction guarded by gen, so
+ * that of the network's last two DELs at once, each having seen the
+ * other, the later reads again and finds itself the last.  1 when another
+ * commit came between (read again), 0 done, -1 error.
+ */
+static int del_mine(struct nft *n, const struct pm_names *nm, const char *tag, const char *index,
+		    uint32_t gen, struct cni_error **err)
+{
+	cleanup_nft_batch struct nft_batch *b = nft_batch_new();
+	struct pm_attachment a = { 0 };
+	struct del_ctx c = { .nm = nm, .tag = tag };
+	struct cni_error *e = NULL;
+	ssize_t k;
+	int r = 0;
+
+	if (index && pm_attachment_from_index(tag, index, &a) == 0) {
+		c.a = &a;
+		k = plan_del_indexed(n, b, 0, &c, err);
+	} else {
+		k = plan_del_read(n, b, 0, &c, err);
+	}
+	pm_attachment_free(&a);
+	if (k < 0) {
+		r = -1;
+	} else if (k > 0) {
+		nft_batch_guard(b, gen);
+		if (nft_batch_commit(n, b, &e) < 0) {
+			r = e->errnum == ERESTART || e->errnum == ENOENT ? 1 : -1;
+			if (r == 1)
+				cni_error_freep(&e);
+			else
+				cni_error_move(err, &e);
+		}
+	}
+	if (r == 0)
+		flush_udp(n, c.udp, c.n_udp, true, true);
+	free(c.udp);
+	return r;
+}
+
 /*
  * Needs neither prevResult nor portMappings nor the netns: the tag finds
- * everything.  Its kernel work: one read (our owner element by key,
- * whether the owner set, our table and the reference's exist, in one round
- * trip, whatever the network holds), one more for the attachment's
- * elements (by key, in one round trip), one transaction deleting them;
- * then a probe of the owner set on a socket of its own that stops at the
- * first element, and when it is empty a second transaction removing the
- * network's objects (the kernel counts elements deleted in a transaction
- * only once it commits, so "only if empty" cannot go in the first).
- * The probe comes after our commit: of two last DELs at once, the later
- * prober sees both gone, so the network never outlives them; an ADD that
- * commits after the probe keeps it, the teardown being "only if empty".
+ * everything.  Its kernel work: one read (the generation, our owner
+ * element by key, whether the owner set, our table, the reference's
+ * cni_hostport tables and our attachment's CNI-DN chain in the nat
+ * tables exist, in one round trip, whatever the network holds), then
+ * whether the owner set holds another attachment (a socket of its own,
+ * stopping at the first).  The last attachment: one transaction guarded
+ * by that generation removes the network's objects (a concurrent ADD or
+ * DEL makes it fail, and it is read again), the set elements going with
+ * their sets.  Otherwise one more read for the attachment's elements (by
+ * key, in one round trip: one another attachment holds by now is not ours
+ * to delete) and one transaction, guarded the same way, deleting them.
  */
 static int cmd_del(const struct cni_cmd *cmd, struct cni_error **err)
 {
 	cleanup_free char *tag = nft_owner_tag(cmd->conf->name, cmd->container_id, cmd->ifname);
 	struct nft_table_ref t[1 + XTREF_PORTMAP_TABLES] = { { PM_FAMILY, PM_TABLE, false, 0 } };
-	bool xt[XTREF_PORTMAP_TABLES], have_set = false;
+	struct nft_chain_ref ch[XTREF_PORTMAP_TABLES];
+	bool xt[XTREF_PORTMAP_TABLES] = { false };
+	int xt_at[XTREF_PORTMAP_TABLES]; /* t[] index, or -(ch[] index) - 1 */
 	cleanup_nft struct nft *n = NULL;
-	struct nft_elem_info mine = { 0 };
+	cleanup_free uint16_t *udp = NULL;
 	struct cni_error *e = NULL;
 	struct nft_owner owner;
 	struct pm_names nm;
-	int found, last = 0, r = 0;
+	char dn[29];
+	size_t nt = 1, nc = 0, n_udp = 0;
+	int r = 0;
 
 	pm_names_for(cmd->conf->name, &nm);
 	nft_owner_for(&owner, tag, NULL);
-	for (int i = 0; i < XTREF_PORTMAP_TABLES; i++)
-		t[1 + i] = (struct nft_table_ref){ xtref_portmap_tables[i].family,
-						   xtref_portmap_tables[i].name, false, 0 };
+	xtref_dnat_chain(cmd->conf->name, cmd->container_id, dn);
+	for (int i = 0; i < XTREF_PORTMAP_TABLES; i++) {
+		const struct xtref_table *x = &xtref_portmap_tables[i];
+
+		if (x->by_chain) {
+			ch[nc] = (struct nft_chain_ref){ x->family, x->name, dn, false };
+			xt_at[i] = -(int)nc++ - 1;
+		} else {
+			t[nt] = (struct nft_table_ref){ x->family, x->name, false, 0 };
+			xt_at[i] = (int)nt++;
+		}
+	}
 	if (nft_open(&n, err) < 0)
 		return cni_error_wrap(err, "portmap");
-	found = nft_get_elem_with(n, PM_FAMILY, PM_TABLE, nm.owners, &owner.elem, &mine, &have_set,
-				  t, ARRAY_SIZE(t), err);
-	if (found < 0)
-		return cni_error_wrap(err, "portmap");
-	if (found == 1) {
-		const char *comment = mine.comment;
+	for (int attempt = 0;; attempt++) {
+		struct nft_elem_info mine = { 0 };
+		uint32_t gen = 0;
+		struct nft_also also = { .tables = t, .nt = nt, .chains = ch, .nc = nc, .genid = &gen };
+		struct pm_attachment a = { 0 };
+		bool have_set = false, indexed = false;
+		int found, others = 0;
 
-		r = delete_owned(n, cmd->conf->name, tag, true, &comment, err);
-		nft_elem_info_free(&mine);
-		if (r < 0)
+		free(udp);
+		udp = NULL;
+		n_udp = 0;
+
+		found = nft_get_elem_also(n, PM_FAMILY, PM_TABLE, nm.owners, &owner.elem, &mine,
+					  &have_set, &also, err);
+		if (found < 0)
 			return cni_error_wrap(err, "portmap");
+		/*
+		 * No owner element but the owner set: a network an earlier DEL
+		 * did not finish tearing down, if no other attachment is there.
+		 */
+		if (found == 1 || have_set)
+			others = nft_set_has_other(n, PM_FAMILY, PM_TABLE, nm.owners,
+						   found == 1 ? &owner.elem : NULL, err);
+		if (others < 0) {
+			nft_elem_info_free(&mine);
+			return cni_error_wrap(err, "portmap");
+		}
+		/* The UDP ports to forget: the owner's index says (without one, the sets do). */
+		if (found == 1 && mine.comment &&
+		    pm_attachment_from_index(tag, mine.comment, &a) == 0) {
+			indexed = true;
+			udp_ports_of(&a, &udp, &n_udp);
+		}
+		pm_attachment_free(&a);
+		if (found == 1 && attempt + 1 >= DEL_TRIES) {
+			/*
+			 * Kept losing races (a busy ruleset): our elements
+			 * unguarded, then the teardown that probes every set
+			 * after our commit, as GC's.
+			 */
+			const char *comment = mine.comment;
+
+			r = delete_owned(n, cmd->conf->name, tag, true, &comment, err);
+			nft_elem_info_free(&mine);
+			if (r < 0)
+				return cni_error_wrap(err, "portmap");
+			if (pm_teardown(n, cmd->conf->name, &e) < 0)
+				nft_teardown_log("portmap", &e);
+			break;
+		}
+		if (found == 1 && (others || !indexed)) {
+			/* Without an index, the teardown (if last) is the next round's. */
+			r = del_mine(n, &nm, tag, mine.comment, gen, err);
+			nft_elem_info_free(&mine);
+			if (r < 0)
+				return cni_error_wrap(err, "portmap");
+			if (r == 0 && others)
+				break;
+			continue;
+		}
+		nft_elem_info_free(&mine);
+		if (found == 0 && (!have_set || others || attempt + 1 >= DEL_TRIES))
+			break;
+		r = del_last(n, cmd->conf->name, udp, n_udp, t[0].use <= PM_NET_OBJECTS, gen,
+			     found == 1 ? err : &e);
+		if (r < 0 && found == 1)
+			return cni_error_wrap(err, "portmap");
+		if (r < 0)
+			nft_teardown_log("portmap", &e);
+		if (r <= 0)
+			break;
 	}
-	/*
-	 * Nothing of ours but the owner set is there: if it is empty, a
-	 * teardown an earlier DEL did not finish.
-	 */
-	if (found == 1 || have_set)
-		last = nft_set_is_empty(PM_FAMILY, PM_TABLE, nm.owners, &e);
-	/* The network's chains and sets go with its last attachment. */
-	if (last == 1 && pm_teardown_last(n, cmd->conf->name, t[0].use <= PM_NET_OBJECTS, &e) < 0)
-		last = -1;
-	if (last < 0)
-		nft_teardown_log("portmap", &e);
 	for (int i = 0; i < XTREF_PORTMAP_TABLES; i++)
-		xt[i] = t[1 + i].present;
+		xt[i] = xt_at[i] >= 0 ? t[xt_at[i]].present : ch[-xt_at[i] - 1].present;
 	return xtref_portmap_del_present(n, xt, cmd->conf->name, cmd->container_id, err); /* adopt */
 }
 

@@ -147,17 +147,15 @@ int pm_queue_skeleton(struct nft *n, struct nft_batch *b, const char *network,
  */
 int pm_teardown(struct nft *n, const char *network, struct cni_error **err);
 
-/*
- * DEL's teardown, after it removed what it believed to be the network's
- * last attachment (or found the owner set empty): one transaction that
- * removes the network's chains and sets, each set only if empty (so an
- * attachment ADDed meanwhile, or an element no owner accounts for, keeps
- * everything: the kernel checks, no read needed), and with_table: the
- * table too, if nothing else is left in it.  0 when done or not needed,
- * -1 with *err (callers log it).
- */
 #define PM_NET_OBJECTS (4 + PM_SET_COUNT) /* a network's chains and sets */
-int pm_teardown_last(struct nft *n, const char *network, bool with_table, struct cni_error **err);
+
+/*
+ * DEL's teardown when its read showed it is the network's last attachment
+ * (the batch guarded by that read's generation, so nothing came between):
+ * the network's chains and sets, or with_table (nothing else in the
+ * table) the table.  Not only-if-empty: the guard already says so.
+ */
+void pm_queue_del_last(struct nft_batch *b, const char *network, bool with_table);
 
 /* A pm_elem as an nft_elem carrying comment. */
 void pm_elem_view(const struct pm_elem *e, const char *comment, struct nft_elem *ret);

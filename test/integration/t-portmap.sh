@@ -291,16 +291,24 @@ is "every element of ix on idxnet is gone" "$(all_elems idxnet idxnet:ix:eth0)" 
 is "ix on idxnet2 is untouched" "$(all_elems idxnet2 idxnet2:ix:eth0)" "$IX2"
 is "iy is untouched" "$(all_elems idxnet idxnet:iy:eth0)" 6
 
-ok_if "hand iy's 6003/tcp element to another owner" in_ns "$NODE" nft "delete element inet $TABLE idxnet-any4 { tcp . 6003 }; add element inet $TABLE idxnet-any4 { tcp . 6003 comment \"idxnet:thief:eth0\" : 198.18.8.99 . 80 }"
+pm ADD iw "$C2" eth0 "$(idxconf idxnet 198.18.8.206 '[{"hostPort": 6005, "containerPort": 80}]')"
+is_success "ADD iw on idxnet"
+ok_if "hand iy's 6003/tcp element to iw" in_ns "$NODE" nft "delete element inet $TABLE idxnet-any4 { tcp . 6003 }; add element inet $TABLE idxnet-any4 { tcp . 6003 comment \"idxnet:iw:eth0\" : 198.18.8.99 . 80 }"
 pm DEL iy "" eth0 "$(pmconf idxnet null null)"
 is_success "DEL iy"
 is "DEL iy left the element iy's index names but another owner holds" \
-	"$(elems idxnet-any4 idxnet:thief:eth0)" 1
+	"$(elems idxnet-any4 idxnet:iw:eth0)" 2
 is "iy is gone" "$(all_elems idxnet idxnet:iy:eth0)" 0
-is "... the network stays for the element no owner accounts for" \
-	"$(in_ns "$NODE" nft list chain inet "$TABLE" idxnet-dnat 2>/dev/null | grep -c 'dnat ip')" 4
-ok_if "remove the other owner's element by hand" \
+ok_if "remove iw's extra element by hand" \
 	in_ns "$NODE" nft delete element inet $TABLE idxnet-any4 '{ tcp . 6003 }'
+# An element no owner accounts for (only a hand could put it there: every
+# ADD writes its owner element in the same transaction) goes with the
+# network's last attachment, as everything of the network does.
+ok_if "add an element no owner accounts for" in_ns "$NODE" nft "add element inet $TABLE idxnet-any4 { tcp . 6007 comment \"idxnet:ghost:eth0\" : 198.18.8.98 . 80 }"
+pm DEL iw "" eth0 "$(pmconf idxnet null null)"
+is_success "DEL iw, the network's last"
+is "... the network is gone, the unaccounted element with it" \
+	"$(in_ns "$NODE" nft list table inet "$TABLE" 2>/dev/null | grep -c 'idxnet-')" 0
 
 pm ADD iz "$C2" eth0 "$(idxconf idxnet 198.18.8.204 '[{"hostPort": 6004, "containerPort": 80}]')"
 is_success "ADD iz"
@@ -308,6 +316,18 @@ ok_if "drop iz's index by hand" drop_index idxnet idxnet:iz:eth0
 pm DEL iz "" eth0 "$(pmconf idxnet null null)"
 is_success "DEL iz without an index (reads the sets)"
 is "iz is gone" "$(all_elems idxnet idxnet:iz:eth0)" 0
+
+pm ADD iv "$C2" eth0 "$(idxconf idxnet 198.18.8.207 '[{"hostPort": 6006, "containerPort": 80}]')"
+is_success "ADD iv"
+IV_KEY=$(in_ns "$NODE" nft -j list set inet "$TABLE" idxnet-owners |
+	jq -r '.nftables[] | .set? // empty | .elem[] |
+		select(.elem.comment | startswith("idxnet:iv:eth0 i")) | .elem.val')
+ok_if "strip iv's owner comment by hand" in_ns "$NODE" nft "delete element inet $TABLE idxnet-owners { $IV_KEY }; add element inet $TABLE idxnet-owners { $IV_KEY }"
+pm DEL iv "" eth0 "$(pmconf idxnet null null)"
+is_success "DEL iv, its owner element without a comment (reads the sets)"
+is "iv's mappings are gone" "$(elems idxnet-any4 idxnet:iv:eth0)" 0
+ok_if "remove the comment-less owner element by hand" \
+	in_ns "$NODE" nft delete element inet "$TABLE" idxnet-owners "{ $IV_KEY }"
 
 MANY=$(jq -n '[range(6100; 6160) | {hostPort: ., containerPort: 80}]')
 pm ADD many "$C2" eth0 "$(idxconf idxnet 198.18.8.205 "$MANY")"
@@ -347,10 +367,10 @@ is_success "ADD d2 on delnet"
 D2=$(all_elems delnet delnet:d2:eth0)
 traced_pm DEL d1 "$(pmconf delnet null null)" -e trace=socket,sendmsg
 is "DEL of one of two attachments: success" "$?" 0
-# The owner element, its set and the tables in one send; the elements by
-# key in one; the transaction; the owner set's probe, on a socket of its
-# own that stops at the first element (d2's).  TCP only: no conntrack to
-# flush.
+# The generation, the owner element, its set and the tables in one send;
+# the owner set's probe, on a socket of its own that stops at the first
+# element not ours (d2's); the elements by key in one send; the
+# transaction.  TCP only: no conntrack to flush.
 COUNTS=$(nl_counts)
 is "... two netfilter sockets (the probe's), one transaction, four sends" "$COUNTS" "2 1 4"
 [ "$COUNTS" == "2 1 4" ] || diag "$(cut -c1-160 "$T/pm.trace")"
@@ -358,31 +378,38 @@ is "... d1 is gone" "$(all_elems delnet delnet:d1:eth0)" 0
 is "... d2 is untouched" "$(all_elems delnet delnet:d2:eth0)" "$D2"
 traced_pm DEL d2 "$(pmconf delnet null null)" -e trace=socket,sendmsg
 is "the network's last DEL: success" "$?" 0
-is "... two netfilter sockets, two transactions (elements, then the network)" \
-	"$(nl_counts | cut -d' ' -f1,2)" "2 2"
+# The probe finds no other owner: one transaction, guarded by the
+# generation read first, removes the network (its elements with it).
+COUNTS=$(nl_counts)
+is "... two netfilter sockets, one transaction, three sends" "$COUNTS" "2 1 3"
+[ "$COUNTS" == "2 1 3" ] || diag "$(cut -c1-160 "$T/pm.trace")"
 is "... the network's chains and sets are gone" \
 	"$(in_ns "$NODE" nft list table inet "$TABLE" 2>/dev/null | grep -c 'delnet-')" 0
 traced_pm DEL d2 "$(pmconf delnet null null)" -e trace=socket,sendmsg
 is "DEL again: success" "$?" 0
 is "... one netfilter socket, one send, no transaction" "$(nl_counts)" "1 0 1"
 
-# A DEL racing an ADD: the DEL's probe found the owner set empty (it held
-# the network's last attachment), then (its teardown held back by strace)
-# an ADD of another attachment commits.  The teardown, "only if empty",
-# must leave the network: its rules and the ADD's elements.
+# A DEL racing an ADD: the DEL's probe found no other owner (it held the
+# network's last attachment), then (its teardown held back by strace) an
+# ADD of another attachment commits.  The teardown is guarded by the
+# generation the DEL read first: it must fail, and the DEL read again and
+# delete only its own elements, leaving the network, its rules and the
+# ADD's elements.
 pm ADD r1 "$C2" eth0 "$(idxconf racenet 198.18.8.221 '[{"hostPort": 6021, "containerPort": 80}]')"
 is_success "ADD r1 on racenet"
+# The previous trace must not satisfy the wait below.
+rm -f "$T/pm.trace"
 traced_pm DEL r1 "$(pmconf racenet null null)" -e trace=sendmsg \
-	-e inject=sendmsg:delay_enter=3000000:when=5+ &
+	-e inject=sendmsg:delay_enter=3000000:when=3 &
 RACE_PID=$!
-wait_for "r1's DEL has probed (four sends)" 10 \
-	sh -c "[ \$(grep -c 'sendmsg(' '$T/pm.trace' 2>/dev/null) -ge 4 ]"
+wait_for "r1's DEL has probed (two sends)" 10 \
+	sh -c "[ \$(grep -c 'sendmsg(' '$T/pm.trace' 2>/dev/null) -ge 2 ]"
 pm ADD r2 "$C2" eth0 "$(idxconf racenet 198.18.8.222 '[{"hostPort": 6022, "containerPort": 80}]')"
 is_success "ADD r2 while r1's DEL waits"
 wait "$RACE_PID"
 is "r1's DEL: success" "$?" 0
 R2=$(all_elems racenet racenet:r2:eth0)
-ok_if "... its teardown was tried (the race hit)" \
+ok_if "... its teardown was tried and refused (the race hit), then its elements went" \
 	test "$(grep -c 'NFNL_MSG_BATCH_BEGIN' "$T/pm.trace")" -eq 2
 is "... r1 is gone" "$(all_elems racenet racenet:r1:eth0)" 0
 ok_if "... r2's elements stay" test "$R2" -ge 4
@@ -391,6 +418,30 @@ is "... and the rules they need" \
 pm DEL r2 "" eth0 "$(pmconf racenet null null)"
 is_success "DEL r2"
 is "racenet is gone" "$(in_ns "$NODE" nft list table inet "$TABLE" 2>/dev/null | grep -c 'racenet-')" 0
+
+# The network's last two DELs at once: each probe sees the other (a1's
+# commit held back by strace until a2's DEL is done).  a1's transaction is
+# guarded by the generation it read first, so it fails, a1 reads again,
+# finds itself the last and removes the network.
+pm ADD a1 "$C2" eth0 "$(idxconf lastnet 198.18.8.231 '[{"hostPort": 6031, "containerPort": 80}]')"
+is_success "ADD a1 on lastnet"
+pm ADD a2 "$C2" eth0 "$(idxconf lastnet 198.18.8.232 '[{"hostPort": 6032, "containerPort": 80}]')"
+is_success "ADD a2 on lastnet"
+# The previous trace must not satisfy the wait below.
+rm -f "$T/pm.trace"
+traced_pm DEL a1 "$(pmconf lastnet null null)" -e trace=sendmsg \
+	-e inject=sendmsg:delay_enter=3000000:when=4 &
+RACE_PID=$!
+wait_for "a1's DEL has read its elements (three sends)" 10 \
+	sh -c "[ \$(grep -c 'sendmsg(' '$T/pm.trace' 2>/dev/null) -ge 3 ]"
+pm DEL a2 "" eth0 "$(pmconf lastnet null null)"
+is_success "DEL a2 while a1's DEL waits"
+wait "$RACE_PID"
+is "a1's DEL: success" "$?" 0
+ok_if "... its first transaction was refused (the race hit), its second removed the network" \
+	test "$(grep -c 'NFNL_MSG_BATCH_BEGIN' "$T/pm.trace")" -eq 2
+is "... lastnet is gone" \
+	"$(in_ns "$NODE" nft list table inet "$TABLE" 2>/dev/null | grep -c 'lastnet-')" 0
 
 # ---- DEL ------------------------------------------------------------------
 
