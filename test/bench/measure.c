@@ -260,6 +260,10 @@ static struct run spawn_plugin(const struct impl *im, const char *verb, const ch
  * Iteration i runs every verb for container id <prefix><i>, alternating the
  * implementations call by call (ours, ref, ours, ref ...), so slow drift of
  * the machine (thermal, noisy neighbours, page cache) hits both equally.
+ * Who goes first swaps every iteration: a call also pays for what the one
+ * before it left the kernel to finish (a netfilter socket's deferred
+ * destruction holds the commit mutex; a deleted link's cleanup), and in a
+ * fixed order one side would always follow the other's same verb.
  */
 static void iterate(const char *prefix, unsigned count, struct sample *samples)
 {
@@ -269,7 +273,8 @@ static void iterate(const char *prefix, unsigned count, struct sample *samples)
 	for (unsigned i = 0; i < count; i++) {
 		snprintf(cid, sizeof(cid), "%s%u", prefix, i);
 		for (unsigned v = 0; v < opt.n_verbs; v++) {
-			for (int w = 0; w < NIMPL; w++) {
+			for (int k = 0; k < NIMPL; k++) {
+				const int w = i % 2 ? NIMPL - 1 - k : k;
 				const char *verb = opt.verbs[v];
 				const struct impl *im = &impls[w];
 				bool is_add = !strcmp(verb, "ADD");
