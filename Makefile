@@ -308,7 +308,7 @@ FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit
 FUZZ_CFLAGS  := -std=gnu11 -g -O1 $(filter-out -Werror,$(WARN)) -MMD -MP $(FUZZ_SAN)
 FUZZ_LIB_SRC := $(filter $(LIB_SRC),pkg/types_conf.c pkg/types_json.c pkg/types_result.c \
                 pkg/args.c pkg/ipaddr.c pkg/error.c pkg/util.c pkg/log.c pkg/skel.c \
-                pkg/netns.c pkg/nsfd.c pkg/rtnl.c pkg/invoke.c $(wildcard ipam/*.c) \
+                pkg/netns.c pkg/nsfd.c pkg/rtnl.c pkg/rtnl_core.c pkg/invoke.c $(wildcard ipam/*.c) \
                 pkg/nlsock.c pkg/mac.c)
 FUZZ_LIB     := $(FBUILD)/libcnic.a
 FUZZ_SRC     := $(wildcard test/fuzz/fuzz_*.c)

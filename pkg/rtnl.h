@@ -22,6 +22,7 @@
 #ifndef CNIC_RTNL_H
 #define CNIC_RTNL_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -79,6 +80,20 @@ int cnl_request(struct netns *ns, struct nl_msg *msg, cnl_parse_fn parse, void *
 int cnl_request_get(struct netns *ns, struct nl_msg *msg, cnl_parse_fn parse, void *arg,
 		    struct cni_error **err, const char *fmt, ...)
 	__attribute__((format(printf, 6, 7)));
+
+/*
+ * The same on a message built without libnl (pkg/rtnl_core.c, which a
+ * plugin can link without libnl-3): NLM_F_REQUEST, and NLM_F_ACK when ack,
+ * are added to h.  cnl_vrequest_hdr is cnl_request / cnl_request_get (ack
+ * false) with a va_list.
+ */
+int cnl_talk_hdr(struct cnl_sock *s, struct nlmsghdr *h, bool ack, cnl_parse_fn parse, void *arg,
+		 struct cni_error **err);
+int cnl_vrequest_hdr(struct netns *ns, struct nlmsghdr *h, bool ack, cnl_parse_fn parse, void *arg,
+		     struct cni_error **err, const char *fmt, va_list ap)
+	__attribute__((format(printf, 7, 0)));
+int cnl_dump_hdr(struct cnl_sock *s, struct nlmsghdr *h, cnl_parse_fn parse,
+		 void (*reset)(void *arg), void *arg, struct cni_error **err);
 
 /* Did the kernel say the object does not exist (ENODEV, ENOENT, ESRCH, ENXIO)? */
 bool cnl_not_found(const struct cni_error *e);

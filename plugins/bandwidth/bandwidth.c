@@ -278,7 +278,7 @@ static int find_conflict(struct netns *host, const struct cnl_link *hl, const st
 		return cni_error_set(err, CNI_ERR_INVALID_CONFIG, EEXIST,
 				     "adding link \"%s\": File exists (a %s link)", ifb,
 				     l.kind[0] ? l.kind : "kernel");
-	if (!bw_not_found(e))
+	if (!cnl_not_found(e))
 		return cni_error_move(err, &e);
 	return 0;
 }
@@ -441,7 +441,7 @@ static int surviving_veth(struct netns *host, const struct cni_cmd *cmd, struct 
 	if (container_link(cmd, &cl, &e) < 0 || strcmp(cl.kind, "veth") != 0 || cl.link <= 0 ||
 	    bw_link_get(host, NULL, cl.link, hl, &e) < 0 || strcmp(hl->kind, "veth") != 0 ||
 	    hl->link != cl.ifindex) {
-		if (e && !bw_not_found(e))
+		if (e && !cnl_not_found(e))
 			cni_error_move(err, &e);
 		return 0;
 	}
@@ -491,7 +491,7 @@ static int cmd_del(const struct cni_cmd *cmd, struct cni_error **err)
 	if (bw_link_get(host, name, 0, &ifb, &e) == 0)
 		/* A link of that name that is not an ifb is not ours. */
 		have_ifb = strcmp(ifb.kind, "ifb") == 0;
-	else if (!bw_not_found(e))
+	else if (!cnl_not_found(e))
 		cni_error_move(&first, &e);
 	cni_error_freep(&e);
 	if (veth_err)

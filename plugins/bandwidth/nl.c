@@ -12,9 +12,6 @@
 #include "../../pkg/mac.h"
 #include "nl.h"
 
-/* As pkg/rtnl: the bound of one wait for the kernel's answer. */
-#define RECV_TIMEOUT_MS 5000
-
 /* ---- building ------------------------------------------------------------ */
 
 void bw_msg_init(struct bw_msg *m, int type, int flags, const void *hdr, size_t len)
@@ -130,99 +127,28 @@ bool bw_u32(const struct nlattr *a, uint32_t *v)
 
 /* ---- requests ------------------------------------------------------------ */
 
-/* Runs inside the namespace: a socket belongs to the netns it was created in. */
-static int open_sock(void *arg, struct cni_error **err)
-{
-	return cnl_sock_open(NETLINK_ROUTE, RECV_TIMEOUT_MS, arg, err);
-}
-
-int bw_sock(struct netns *ns, struct cnl_sock **ret, struct cni_error **err)
-{
-	struct cnl_sock *s = NULL;
-
-	if (!ns->rtnl) {
-		if (netns_run(ns, open_sock, &s, err) < 0)
-			return -1;
-		ns->rtnl = s;
-	}
-	*ret = ns->rtnl;
-	return 0;
-}
-
-bool bw_not_found(const struct cni_error *e)
-{
-	return e && (e->errnum == ENODEV || e->errnum == ENOENT || e->errnum == ESRCH ||
-		     e->errnum == ENXIO);
-}
-
-int bw_put_failed(struct cni_error **err, const char *what)
-{
-	return cni_error_set(err, CNI_ERR_INTERNAL, EMSGSIZE, "%s: netlink message too large", what);
-}
-
-/* The kernel's refusal: its errno text, prefixed with the object by the caller. */
-static int kernel_error(const struct cnl_reply *r, struct cni_error **err)
-{
-	cni_error_set(err, cni_code_for_errno(r->errnum), r->errnum, "%s", strerror(r->errnum));
-	if (r->extack)
-		cni_error_add_details(err, "kernel: %s", r->extack);
-	return -1;
-}
-
-static int talk(struct netns *ns, struct bw_msg *m, bool ack, cnl_parse_fn parse, void *arg,
-		struct cni_error **err)
-{
-	struct cnl_sock *s;
-	struct cnl_reply r;
-	int rc = 0;
-
-	if (bw_sock(ns, &s, err) < 0)
-		return -1;
-	if (ack)
-		m->h.nlmsg_flags |= NLM_F_ACK;
-	if (cnl_exchange(s, &m->h, parse, arg, &r, err) < 0)
-		return -1;
-	if (r.errnum)
-		rc = kernel_error(&r, err);
-	cnl_reply_done(&r);
-	return rc;
-}
-
 int bw_request(struct netns *ns, struct bw_msg *m, bool ack, cnl_parse_fn parse, void *arg,
 	       struct cni_error **err, const char *fmt, ...)
 {
-	cleanup_free char *what = NULL;
 	va_list ap;
+	int r;
 
 	if (m->overflow)
-		return bw_put_failed(err, "request");
-	if (talk(ns, m, ack, parse, arg, err) == 0)
-		return 0;
+		return cnl_put_failed(err, "request");
 	va_start(ap, fmt);
-	if (vasprintf(&what, fmt, ap) < 0)
-		what = NULL;
+	r = cnl_vrequest_hdr(ns, &m->h, ack, parse, arg, err, fmt, ap);
 	va_end(ap);
-	if (what)
-		cni_error_wrap(err, "%s", what);
-	return -1;
+	return r;
 }
 
 int bw_dump(struct netns *ns, struct bw_msg *m, cnl_parse_fn parse, void (*reset)(void *arg),
 	    void *arg, struct cni_error **err)
 {
 	struct cnl_sock *s;
-	struct cnl_reply r;
-	int rc = 0;
 
-	if (bw_sock(ns, &s, err) < 0)
+	if (cnl_sock_get(ns, &s, err) < 0)
 		return -1;
-	m->h.nlmsg_flags |= NLM_F_ACK;
-	if (cnl_dump_retry(s, &m->h, parse, reset, arg, &r, err) < 0)
-		return -1;
-	if (r.errnum)
-		rc = kernel_error(&r, err);
-	cnl_reply_done(&r);
-	return rc;
+	return cnl_dump_hdr(s, &m->h, parse, reset, arg, err);
 }
 
 /* ---- links --------------------------------------------------------------- */
@@ -280,7 +206,7 @@ int bw_link_get(struct netns *ns, const char *ifname, int ifindex, struct cnl_li
 		bw_put_str(&m, IFLA_IFNAME, ifname);
 	bw_put_u32(&m, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
 	if (m.overflow)
-		return bw_put_failed(err, what);
+		return cnl_put_failed(err, what);
 	if (bw_request(ns, &m, false, bw_parse_link, &l, err, "%s in netns \"%s\"", what, ns->path) <
 	    0)
 		return -1;
@@ -300,7 +226,7 @@ int bw_link_del(struct netns *ns, const char *ifname, struct cni_error **err)
 	bw_msg_init(&m, RTM_DELLINK, 0, &ifi, sizeof(ifi));
 	bw_put_str(&m, IFLA_IFNAME, ifname);
 	if (m.overflow)
-		return bw_put_failed(err, "delete link");
+		return cnl_put_failed(err, "delete link");
 	if (bw_request(ns, &m, true, NULL, NULL, &e, "delete link \"%s\" in netns \"%s\"", ifname,
 		       ns->path) == 0)
 		return 1;

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The rtnetlink requests of the bandwidth plugin, built in a buffer on the
- * stack and sent through pkg/nlsock (the namespace's socket, the kernel's
- * extended ACK in errors) without libnl-3: libnl's attribute code drags
+ * stack and sent through pkg/rtnl_core.c (the namespace's socket, the
+ * kernel's extended ACK in errors) without libnl-3: libnl's attribute code drags
  * its address parsing into a static binary, and with it sscanf, NSS,
  * dlopen and iconv - a third of the binary's text, page faults at every
  * start, and constructors that run on every call.  Every message here is
- * a few hundred bytes; the errors read as pkg/rtnl's.
+ * a few hundred bytes.
  */
 #ifndef CNIC_BANDWIDTH_NL_H
 #define CNIC_BANDWIDTH_NL_H
@@ -21,6 +21,7 @@
 #include "../../pkg/link.h"
 #include "../../pkg/netns.h"
 #include "../../pkg/nlsock.h"
+#include "../../pkg/rtnl.h"
 
 /* Room for the largest request: an ifalias of 255 bytes with its headers. */
 #define BW_MSG_MAX 512
@@ -66,9 +67,6 @@ void bw_str(char *out, size_t n, const struct nlattr *a);
 /* A 32-bit attribute: true and *v, or false when missing or short. */
 bool bw_u32(const struct nlattr *a, uint32_t *v);
 
-/* The rtnetlink socket of ns, opened there on first use (kept in ns->rtnl). */
-int bw_sock(struct netns *ns, struct cnl_sock **ret, struct cni_error **err);
-
 /*
  * Send m on ns's socket and read its answer, calling parse for each reply
  * message; ack: ask for an ACK (a GET without it ends with its reply).  On
@@ -80,10 +78,6 @@ int bw_request(struct netns *ns, struct bw_msg *m, bool ack, cnl_parse_fn parse,
 /* A dump, redone when interrupted (cnl_dump_retry); errors unprefixed. */
 int bw_dump(struct netns *ns, struct bw_msg *m, cnl_parse_fn parse, void (*reset)(void *arg),
 	    void *arg, struct cni_error **err);
-
-/* ENODEV, ENOENT, ESRCH, ENXIO: the object is not there. */
-bool bw_not_found(const struct cni_error *e);
-int bw_put_failed(struct cni_error **err, const char *what);
 
 /*
  * The link named ifname, or with ifindex when ifname is NULL: its index,

@@ -171,7 +171,7 @@ int bw_qdisc_get(struct netns *ns, int ifindex, uint32_t parent, struct bw_qdisc
 	bw_msg_init(&m, RTM_GETQDISC, NLM_F_ECHO, &t, sizeof(t));
 	memset(ret, 0, sizeof(*ret));
 	if (bw_request(ns, &m, true, parse_qdisc, ret, &e, "get qdisc of ifindex %d", ifindex) < 0) {
-		if (bw_not_found(e) || e->errnum == EINVAL)
+		if (cnl_not_found(e) || e->errnum == EINVAL)
 			return 0;
 		return cni_error_move(err, &e);
 	}
@@ -191,7 +191,7 @@ int bw_qdisc_del(struct netns *ns, int ifindex, uint32_t parent, uint32_t handle
 	bw_msg_init(&m, RTM_DELQDISC, 0, &t, sizeof(t));
 	if (bw_request(ns, &m, true, NULL, NULL, &e, "delete qdisc %x: of ifindex %d", handle >> 16,
 		       ifindex) < 0) {
-		if (bw_not_found(e) || e->errnum == EINVAL)
+		if (cnl_not_found(e) || e->errnum == EINVAL)
 			return 0;
 		return cni_error_move(err, &e);
 	}
@@ -283,7 +283,7 @@ static int ifb_set_alias(struct netns *ns, const char *name, int ifindex, const 
 	bw_msg_init(&m, RTM_NEWLINK, 0, &set, sizeof(set));
 	bw_put_str(&m, IFLA_IFALIAS, alias);
 	if (m.overflow)
-		return bw_put_failed(err, "ifb alias");
+		return cnl_put_failed(err, "ifb alias");
 	return bw_request(ns, &m, true, NULL, NULL, err, "set alias of \"%s\"", name);
 }
 
@@ -308,7 +308,7 @@ int bw_ifb_add(struct netns *ns, const char *name, unsigned int mtu, const char 
 	bw_put_str(&m, IFLA_INFO_KIND, "ifb");
 	bw_nest_end(&m, li);
 	if (m.overflow)
-		return bw_put_failed(err, "ifb link");
+		return cnl_put_failed(err, "ifb link");
 	memset(ret, 0, sizeof(*ret));
 	if (bw_request(ns, &m, true, bw_parse_link, ret, err, "adding link \"%s\"", name) < 0)
 		return -1;
