@@ -76,7 +76,7 @@ static unsigned int n_detached;
  * errno is ours too.
  */
 static struct detach {
-	int fd, fd2, pipe_rd; /* fd2: a second socket released with fd (nft_keep_probe), or -1 */
+	int fd, fd2, pipe_rd; /* fd2: a second socket released with fd (struct nft's probe), or -1 */
 	char stack[16384] __attribute__((aligned(16)));
 } detached[DETACH_MAX];
 
@@ -830,15 +830,6 @@ int nft_get_elem_also(struct nft *n, uint8_t family, const char *table, const ch
 	return r;
 }
 
-int nft_get_elem_with(struct nft *n, uint8_t family, const char *table, const char *set,
-		      const struct nft_elem *key, struct nft_elem_info *ret, bool *set_present,
-		      struct nft_table_ref *tables, size_t nt, struct cni_error **err)
-{
-	const struct nft_also also = { .tables = tables, .nt = nt };
-
-	return nft_get_elem_also(n, family, table, set, key, ret, set_present, &also, err);
-}
-
 int nft_exists(struct nft *n, uint8_t family, const char *table, const char *chain,
 	       struct cni_error **err)
 {
@@ -1243,13 +1234,6 @@ int nft_sets_are_empty(uint8_t family, const char *table, const char *const *set
 	p->committed = true;
 	nft_close(p);
 	return r;
-}
-
-int nft_set_is_empty(uint8_t family, const char *table, const char *set, struct cni_error **err)
-{
-	const char *const sets[] = { set, NULL };
-
-	return nft_sets_are_empty(family, table, sets, err);
 }
 
 static int collect_chain_handle(const struct nlmsghdr *nlh, void *arg, struct cni_error **err)

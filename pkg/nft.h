@@ -314,23 +314,13 @@ int nft_get_elems(struct nft *n, uint8_t family, const char *table, const char *
 		  const struct nft_elem *keys, size_t k, struct nft_elem_info *ret, int *found,
 		  struct cni_error **err);
 
-/* A table asked about by nft_get_elem_with(): in, family and name; out, the rest. */
+/* A table asked about by nft_get_elem_also(): in, family and name; out, the rest. */
 struct nft_table_ref {
 	uint8_t family;
 	const char *name;
 	bool present;
 	uint32_t use; /* its chains, sets and other objects, as the kernel counts them */
 };
-
-/*
- * nft_get_elem() and, in the same round trip, whether set exists
- * (*set_present) and which of tables[0..nt) exist.  No dump: the cost does
- * not grow with the set.  1 with *ret (free with nft_elem_info_free) when
- * key is in set, 0 when not (or set or table are missing).
- */
-int nft_get_elem_with(struct nft *n, uint8_t family, const char *table, const char *set,
-		      const struct nft_elem *key, struct nft_elem_info *ret, bool *set_present,
-		      struct nft_table_ref *tables, size_t nt, struct cni_error **err);
 
 /* A chain asked about by nft_get_elem_also(): in, where and its name; out, present. */
 struct nft_chain_ref {
@@ -348,7 +338,13 @@ struct nft_also {
 	uint32_t *genid; /* non-NULL: the generation, asked first (for nft_batch_guard) */
 };
 
-/* nft_get_elem_with() asking also's questions too, still in one round trip. */
+/*
+ * nft_get_elem() and, in the same round trip, whether set exists
+ * (*set_present) and also's questions (which tables and chains exist, the
+ * generation).  No dump: the cost does not grow with the set.  1 with *ret
+ * (free with nft_elem_info_free) when key is in set, 0 when not (or set or
+ * table are missing).
+ */
 int nft_get_elem_also(struct nft *n, uint8_t family, const char *table, const char *set,
 		      const struct nft_elem *key, struct nft_elem_info *ret, bool *set_present,
 		      const struct nft_also *also, struct cni_error **err);
@@ -382,12 +378,6 @@ struct nlmsghdr *nft_rules_dump_req(char buf[NFT_DUMP_REQ_ROOM], uint8_t family,
 
 /* ---- teardown ------------------------------------------------------------ */
 
-/*
- * 1 when set holds no element (or it or its table is missing), 0 when it
- * holds some: costs the same whatever the number of elements (a socket of
- * its own, closed after the first one).
- */
-int nft_set_is_empty(uint8_t family, const char *table, const char *set, struct cni_error **err);
 /*
  * 1 when set holds an element whose key is not *key (key NULL: any
  * element), 0 when not (or it or its table is missing).  Costs the same

@@ -666,6 +666,7 @@ static void test_pipelined_reads(void **state)
 	const char *sets[3] = { "ports", "ports", "nosuchset" };
 	struct nft_table_ref t[2] = { { FAM, TBL, false, 0 },
 				      { NFPROTO_IPV4, "nosuchtable", true, 9 } };
+	const struct nft_also two = { .tables = t, .nt = 2 }, none = { 0 };
 	struct nft_elem_info info[3], one = { 0 };
 	int found[3];
 	bool have_set = true;
@@ -673,7 +674,7 @@ static void test_pipelined_reads(void **state)
 	int r;
 
 	reset_table(n);
-	r = nft_get_elem_with(n, FAM, TBL, "ports", &e[0], &one, &have_set, t, 2, &err);
+	r = nft_get_elem_also(n, FAM, TBL, "ports", &e[0], &one, &have_set, &two, &err);
 	must(r, err, "get one without table");
 	assert_int_equal(r, 0);
 	assert_false(have_set);
@@ -696,7 +697,7 @@ static void test_pipelined_reads(void **state)
 	assert_string_equal(info[0].comment, "n:c:i");
 	nft_elem_info_free(&info[0]);
 
-	r = nft_get_elem_with(n, FAM, TBL, "ports", &e[0], &one, &have_set, t, 2, &err);
+	r = nft_get_elem_also(n, FAM, TBL, "ports", &e[0], &one, &have_set, &two, &err);
 	must(r, err, "get one");
 	assert_int_equal(r, 1);
 	assert_true(have_set);
@@ -708,11 +709,11 @@ static void test_pipelined_reads(void **state)
 	assert_false(t[1].present);
 
 	/* A key not in the set, and a set that is not there. */
-	r = nft_get_elem_with(n, FAM, TBL, "ports", &e[1], &one, &have_set, t, 2, &err);
+	r = nft_get_elem_also(n, FAM, TBL, "ports", &e[1], &one, &have_set, &two, &err);
 	must(r, err, "get absent key");
 	assert_int_equal(r, 0);
 	assert_true(have_set);
-	r = nft_get_elem_with(n, FAM, TBL, "nosuchset", &e[0], &one, &have_set, t, 0, &err);
+	r = nft_get_elem_also(n, FAM, TBL, "nosuchset", &e[0], &one, &have_set, &none, &err);
 	must(r, err, "get from a missing set");
 	assert_int_equal(r, 0);
 	assert_false(have_set);
